@@ -1,0 +1,19 @@
+// Package baasic is the Baasic dialect: its rules are rules.yaml, embedded;
+// docs/dialects/baasic.md says what it accepts and answers.
+package baasic
+
+import (
+	_ "embed"
+
+	"github.com/userbridge/userbridge/adapters"
+	"github.com/userbridge/userbridge/mapping"
+)
+
+//go:embed rules.yaml
+var rules []byte
+
+// Builtin is the Baasic dialect as compiled into userbridge.
+var Builtin = adapters.Builtin{Name: "baasic", Rules: rules, New: New}
+
+// New builds the dialect from its compiled rules.
+func New(p *mapping.Program) adapters.Dialect { return &adapters.RuleDialect{P: p} }

@@ -1,0 +1,464 @@
+package mapping
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"regexp"
+	"sort"
+	"strings"
+
+	"github.com/userbridge/userbridge/internal/canonical"
+)
+
+// Options tune a Program at compile time.
+type Options struct {
+	// Config overrides the rule file's config constants.
+	Config map[string]string
+	// MaxDepth is the deepest JSON nesting accepted (default 32).
+	MaxDepth int
+}
+
+// Program is a compiled rule file. It is immutable and safe for concurrent use.
+type Program struct {
+	file         *File
+	name         string
+	extPrefix    string // "extensions.<dialect>."
+	contentTypes []string
+	forward      []string
+	guard        Guard
+
+	targetParam string
+	targetBody  string
+	targetBy    string
+	tenantParam string
+	rejectExtra bool
+
+	keys     map[string]*keyRules
+	required []*fieldRule
+	sources  map[string]string // canonical field → source name, for upstream errors
+
+	success *successTmpl
+	errs    *errorTmpls
+	config  map[string]string
+}
+
+type keyRules struct {
+	readOnly bool
+	target   bool // the key names the user (target from body)
+	rules    []*fieldRule
+}
+
+type jsonType uint8
+
+const (
+	typeAny jsonType = iota
+	typeString
+	typeBool
+	typeNumber
+	typeInteger
+	typeObject
+	typeArray
+)
+
+var typeNames = map[string]jsonType{"": typeAny, "any": typeAny, "string": typeString, "boolean": typeBool,
+	"number": typeNumber, "integer": typeInteger, "object": typeObject, "array": typeArray}
+
+func (t jsonType) String() string {
+	for k, v := range typeNames {
+		if v == t && k != "" && k != "any" {
+			return k
+		}
+	}
+	return "any"
+}
+
+type policy uint8
+
+const (
+	polKeep policy = iota
+	polUnset
+	polReject
+	polIgnore
+)
+
+// slot is a canonical destination: a field index, or an extension member.
+type slot struct {
+	field int    // index in canonical.Fields, or -1
+	ext   string // "dialect.name" when field is -1
+	name  string // the canonical name, for messages and unset
+}
+
+type assign struct {
+	to  slot
+	raw []byte
+}
+
+type fieldRule struct {
+	source   string // as written
+	key      string // top-level key
+	sub      string // gjson path under key, or ""
+	to       slot
+	hasTo    bool
+	typ      jsonType
+	required bool
+	empty    policy
+	null     policy
+	enum     map[string][]assign
+	enumList string
+	wrap     string
+	list     bool
+	items    *itemsRule
+	v        validators
+}
+
+type itemsRule struct {
+	wrap   string
+	keep   map[string]bool
+	ignore map[string]bool
+}
+
+// problems collects every compile error at once.
+type problems struct {
+	name string
+	errs []error
+}
+
+func (p *problems) addf(where, format string, args ...any) {
+	p.errs = append(p.errs, fmt.Errorf("%w: %s: %s: %s", ErrRules, p.name, where, fmt.Sprintf(format, args...)))
+}
+
+func (p *problems) err() error { return errors.Join(p.errs...) }
+
+// Load parses and compiles a rule file; name is used in messages.
+func Load(name string, data []byte, opts Options) (*Program, error) {
+	f, err := Parse(name, data)
+	if err != nil {
+		return nil, err
+	}
+	return Compile(name, f, opts)
+}
+
+// Compile checks a parsed rule file and compiles it. Every problem is
+// reported, each with where it is.
+func Compile(name string, f *File, opts Options) (*Program, error) {
+	pr := &problems{name: name}
+	p := &Program{file: f, name: f.Dialect, keys: map[string]*keyRules{}, sources: map[string]string{},
+		guard: Guard{MaxDepth: opts.MaxDepth}}
+	if !validName(f.Dialect) {
+		pr.addf("dialect", "%q is not a dialect name (lower-case letters, digits, '-' or '_')", f.Dialect)
+	}
+	p.extPrefix = "extensions." + f.Dialect + "."
+	p.compileRoute(pr)
+	p.compileRequest(pr)
+	p.config = map[string]string{}
+	for k, v := range f.Config {
+		p.config[k] = v
+	}
+	for k, v := range opts.Config {
+		if _, ok := f.Config[k]; !ok {
+			pr.addf("config."+k, "the rule file declares no such config constant")
+		}
+		p.config[k] = v
+	}
+	p.success = compileSuccess(pr, &f.Response)
+	p.errs = compileErrors(pr, &f.Errors)
+	if err := pr.err(); err != nil {
+		return nil, err
+	}
+	return p, nil
+}
+
+func validName(s string) bool {
+	if s == "" {
+		return false
+	}
+	for _, c := range s {
+		if !(c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '-' || c == '_') {
+			return false
+		}
+	}
+	return true
+}
+
+func (p *Program) compileRoute(pr *problems) {
+	r := &p.file.Route
+	r.Method = strings.ToUpper(r.Method)
+	switch r.Method {
+	case http.MethodPut, http.MethodPatch, http.MethodPost:
+	default:
+		pr.addf("route.method", "%q: an update is PUT, PATCH or POST", r.Method)
+	}
+	if !strings.HasPrefix(r.Path, "/") {
+		pr.addf("route.path", "%q must start with '/'", r.Path)
+	}
+}
+
+func (p *Program) compileRequest(pr *problems) {
+	rq := &p.file.Request
+	p.contentTypes = rq.ContentTypes
+	if len(p.contentTypes) == 0 {
+		p.contentTypes = []string{"application/json"}
+	}
+	for i, h := range rq.Headers {
+		p.forward = append(p.forward, http.CanonicalHeaderKey(h))
+		if h == "" {
+			pr.addf(fmt.Sprintf("request.forwardHeaders[%d]", i), "empty header name")
+		}
+	}
+	params := pathParams(p.file.Route.Path)
+	switch src, name, _ := strings.Cut(rq.Target.From, "."); src {
+	case "param":
+		if !params[name] {
+			pr.addf("request.target.from", "route %q has no parameter %q", p.file.Route.Path, name)
+		}
+		p.targetParam = name
+	case "body":
+		if name == "" || strings.Contains(name, ".") {
+			pr.addf("request.target.from", "%q: body.FIELD names a top-level field", rq.Target.From)
+		}
+		p.targetBody = name
+		p.keys[name] = &keyRules{target: true}
+	default:
+		pr.addf("request.target.from", "%q: expected param.NAME or body.FIELD", rq.Target.From)
+	}
+	switch rq.Target.By {
+	case "id", "username", "auto":
+		p.targetBy = rq.Target.By
+	default:
+		pr.addf("request.target.by", "%q: expected id, username or auto", rq.Target.By)
+	}
+	if rq.Tenant != "" {
+		src, name, _ := strings.Cut(rq.Tenant, ".")
+		if src != "param" || !params[name] {
+			pr.addf("request.tenant", "%q: expected param.NAME of a route parameter", rq.Tenant)
+		}
+		p.tenantParam = name
+	}
+	switch rq.Unknown {
+	case "", "keep":
+	case "reject":
+		p.rejectExtra = true
+	default:
+		pr.addf("request.unknownFields", "%q: expected keep or reject", rq.Unknown)
+	}
+	for _, k := range rq.ReadOnly {
+		if _, dup := p.keys[k]; dup {
+			pr.addf("request.readOnly", "%q is listed twice or also has a rule", k)
+		}
+		p.keys[k] = &keyRules{readOnly: true}
+	}
+	for i := range rq.Fields {
+		fr := p.compileField(pr, fmt.Sprintf("request.fields[%d]", i), &rq.Fields[i])
+		if fr == nil {
+			continue
+		}
+		kr := p.keys[fr.key]
+		if kr == nil {
+			kr = &keyRules{}
+			p.keys[fr.key] = kr
+		}
+		if kr.readOnly || kr.target {
+			pr.addf(fmt.Sprintf("request.fields[%d].source", i), "%q is read-only or names the user", fr.key)
+		}
+		kr.rules = append(kr.rules, fr)
+		if fr.required {
+			p.required = append(p.required, fr)
+		}
+		if fr.hasTo {
+			if _, seen := p.sources[fr.to.name]; !seen {
+				p.sources[fr.to.name] = fr.source
+			}
+		}
+		for _, as := range fr.enum {
+			for _, a := range as {
+				if _, seen := p.sources[a.to.name]; !seen {
+					p.sources[a.to.name] = fr.source
+				}
+			}
+		}
+	}
+}
+
+func pathParams(path string) map[string]bool {
+	out := map[string]bool{}
+	for _, seg := range strings.Split(path, "/") {
+		if strings.HasPrefix(seg, ":") || strings.HasPrefix(seg, "*") {
+			out[seg[1:]] = true
+		}
+	}
+	return out
+}
+
+// resolveSlot turns a canonical name into a slot.
+func (p *Program) resolveSlot(name string) (slot, error) {
+	if i := canonical.FieldIndex(name); i >= 0 {
+		return slot{field: i, name: name}, nil
+	}
+	if rest, ok := strings.CutPrefix(name, "extensions."); ok {
+		d, n, ok := strings.Cut(rest, ".")
+		if ok && validName(d) && n != "" && !strings.Contains(n, ".") {
+			return slot{field: -1, ext: rest, name: name}, nil
+		}
+		return slot{}, fmt.Errorf("%q: extensions take the form extensions.<dialect>.<name>", name)
+	}
+	for _, ro := range canonical.ReadOnly {
+		if ro == name {
+			return slot{}, fmt.Errorf("%q is read-only in the canonical contract", name)
+		}
+	}
+	return slot{}, fmt.Errorf("%q is not a canonical field", name)
+}
+
+func parsePolicy(s string, def policy, allowed ...policy) (policy, bool) {
+	m := map[string]policy{"keep": polKeep, "unset": polUnset, "reject": polReject, "ignore": polIgnore}
+	if s == "" {
+		return def, true
+	}
+	v, ok := m[s]
+	if !ok {
+		return def, false
+	}
+	for _, a := range allowed {
+		if a == v {
+			return v, true
+		}
+	}
+	return def, false
+}
+
+func (p *Program) compileField(pr *problems, where string, r *FieldRule) *fieldRule {
+	fr := &fieldRule{source: r.Source, required: r.Required, wrap: r.Wrap, list: r.List}
+	if r.Source == "" {
+		pr.addf(where+".source", "missing")
+		return nil
+	}
+	fr.key, fr.sub, _ = strings.Cut(r.Source, ".")
+	t, ok := typeNames[r.Type]
+	if !ok {
+		pr.addf(where+".type", "%q: expected string, boolean, number, integer, object, array or any", r.Type)
+	}
+	fr.typ = t
+	var ok1, ok2 bool
+	fr.empty, ok1 = parsePolicy(r.Empty, polKeep, polKeep, polUnset, polReject)
+	fr.null, ok2 = parsePolicy(r.Null, polReject, polReject, polUnset, polIgnore)
+	if !ok1 {
+		pr.addf(where+".empty", "%q: expected keep, unset or reject", r.Empty)
+	}
+	if !ok2 {
+		pr.addf(where+".null", "%q: expected reject, unset or ignore", r.Null)
+	}
+	if r.Target != "" {
+		s, err := p.resolveSlot(r.Target)
+		if err != nil {
+			pr.addf(where+".target", "%v", err)
+		}
+		fr.to, fr.hasTo = s, err == nil
+	}
+	if len(r.Enum) > 0 {
+		fr.enum = map[string][]assign{}
+		var names []string
+		for val, sets := range r.Enum {
+			names = append(names, val)
+			keys := make([]string, 0, len(sets))
+			for k := range sets {
+				keys = append(keys, k)
+			}
+			sort.Strings(keys)
+			for _, k := range keys {
+				s, err := p.resolveSlot(k)
+				if err != nil {
+					pr.addf(where+".enum."+val, "%v", err)
+					continue
+				}
+				raw, err := json.Marshal(sets[k])
+				if err != nil {
+					pr.addf(where+".enum."+val+"."+k, "%v", err)
+					continue
+				}
+				if err := checkKind(s, raw); err != nil {
+					pr.addf(where+".enum."+val+"."+k, "%v", err)
+				}
+				fr.enum[val] = append(fr.enum[val], assign{to: s, raw: raw})
+			}
+		}
+		sort.Strings(names)
+		fr.enumList = strings.Join(names, ", ")
+	} else if !fr.hasTo && r.Target == "" {
+		pr.addf(where+".target", "missing (a field rule needs a target or an enum)")
+	}
+	if r.Items != nil {
+		fr.items = &itemsRule{wrap: r.Items.Wrap, keep: map[string]bool{}, ignore: map[string]bool{}}
+		for _, k := range r.Items.Keep {
+			fr.items.keep[k] = true
+		}
+		for _, k := range r.Items.Ignore {
+			fr.items.ignore[k] = true
+		}
+		if fr.typ != typeArray {
+			pr.addf(where+".items", "items needs type: array")
+		}
+	}
+	fr.v = compileValidators(pr, where+".validate", &r.Validate)
+	if fr.hasTo && fr.to.field >= 0 {
+		p.checkShape(pr, where, fr)
+	}
+	return fr
+}
+
+// checkShape makes sure a rule can only produce what its canonical field
+// holds, so that every update the engine lets through is valid.
+func (p *Program) checkShape(pr *problems, where string, fr *fieldRule) {
+	kind := canonical.Fields[fr.to.field].Kind
+	var ok bool
+	switch {
+	case fr.wrap != "" && fr.list:
+		ok = kind == canonical.KindRoles && fr.typ == typeString && isRoleKey(fr.wrap)
+	case fr.wrap != "":
+		ok = kind == canonical.KindObject && fr.typ == typeString
+	case fr.items != nil:
+		ok = kind == canonical.KindRoles && fr.items.rolesOnly()
+	case kind == canonical.KindString:
+		ok = fr.typ == typeString
+	case kind == canonical.KindBool:
+		ok = fr.typ == typeBool
+	case kind == canonical.KindObject:
+		ok = fr.typ == typeObject
+	}
+	if !ok {
+		pr.addf(where, "type %s (wrap %q, list %v) cannot produce canonical %s, a %s", fr.typ, fr.wrap, fr.list, fr.to.name, kind)
+	}
+}
+
+func isRoleKey(k string) bool { return k == "id" || k == "name" || k == "description" }
+
+func (it *itemsRule) rolesOnly() bool {
+	if it.wrap != "" && !isRoleKey(it.wrap) {
+		return false
+	}
+	for k := range it.keep {
+		if !isRoleKey(k) {
+			return false
+		}
+	}
+	return len(it.keep) > 0 || it.wrap != ""
+}
+
+// checkKind checks an enum constant against its canonical field.
+func checkKind(s slot, raw []byte) error {
+	if s.field < 0 {
+		return nil
+	}
+	kind := canonical.Fields[s.field].Kind
+	c := raw[0]
+	ok := (kind == canonical.KindString && c == '"') || (kind == canonical.KindBool && (c == 't' || c == 'f')) ||
+		(kind == canonical.KindObject && c == '{') || (kind == canonical.KindRoles && c == '[')
+	if !ok {
+		return fmt.Errorf("%s is a %s; %s does not fit", s.name, kind, raw)
+	}
+	return nil
+}
+
+// anchored compiles a pattern that must match the whole value.
+func anchored(pat string) (*regexp.Regexp, error) { return regexp.Compile(`^(?:` + pat + `)$`) }

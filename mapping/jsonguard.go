@@ -1,0 +1,331 @@
+package mapping
+
+import (
+	"strconv"
+	"unicode/utf8"
+)
+
+// Guard limits what a request body may be before any rule reads it. gjson
+// reads the first of two equal keys while many upstreams read the last; a
+// body with a duplicate key is refused so that the two can never disagree.
+type Guard struct {
+	// MaxDepth is the deepest nesting of objects and arrays allowed
+	// (default 32).
+	MaxDepth int
+}
+
+// GuardError says why a body was refused and where.
+type GuardError struct {
+	Offset int
+	Reason string
+	// Key is the duplicated key, when that is the reason.
+	Key string
+}
+
+func (e *GuardError) Error() string {
+	return "mapping: body refused at byte " + strconv.Itoa(e.Offset) + ": " + e.Reason
+}
+
+// Check scans the body once: strict JSON syntax, valid UTF-8, depth and
+// duplicate keys. It allocates only for objects with more than 16 keys or
+// escaped keys.
+func (g Guard) Check(b []byte) *GuardError {
+	max := g.MaxDepth
+	if max <= 0 {
+		max = 32
+	}
+	s := scanner{b: b, max: max}
+	s.ws()
+	if err := s.value(0); err != nil {
+		return err
+	}
+	s.ws()
+	if s.i != len(s.b) {
+		return s.fail("data after the JSON value")
+	}
+	return nil
+}
+
+type scanner struct {
+	b   []byte
+	i   int
+	max int
+}
+
+func (s *scanner) fail(reason string) *GuardError { return &GuardError{Offset: s.i, Reason: reason} }
+
+func (s *scanner) ws() {
+	for s.i < len(s.b) {
+		switch s.b[s.i] {
+		case ' ', '\t', '\n', '\r':
+			s.i++
+		default:
+			return
+		}
+	}
+}
+
+func (s *scanner) value(depth int) *GuardError {
+	if s.i >= len(s.b) {
+		return s.fail("unexpected end of JSON")
+	}
+	switch c := s.b[s.i]; {
+	case c == '{':
+		if depth >= s.max {
+			return s.fail("JSON nested deeper than " + strconv.Itoa(s.max))
+		}
+		return s.object(depth + 1)
+	case c == '[':
+		if depth >= s.max {
+			return s.fail("JSON nested deeper than " + strconv.Itoa(s.max))
+		}
+		return s.array(depth + 1)
+	case c == '"':
+		_, err := s.str()
+		return err
+	case c == 't':
+		return s.lit("true")
+	case c == 'f':
+		return s.lit("false")
+	case c == 'n':
+		return s.lit("null")
+	case c == '-' || (c >= '0' && c <= '9'):
+		return s.number()
+	}
+	return s.fail("invalid JSON")
+}
+
+func (s *scanner) lit(w string) *GuardError {
+	if len(s.b)-s.i < len(w) || string(s.b[s.i:s.i+len(w)]) != w {
+		return s.fail("invalid JSON literal")
+	}
+	s.i += len(w)
+	return nil
+}
+
+func (s *scanner) number() *GuardError {
+	start := s.i
+	if s.b[s.i] == '-' {
+		s.i++
+	}
+	digits := func() int {
+		n := 0
+		for s.i < len(s.b) && s.b[s.i] >= '0' && s.b[s.i] <= '9' {
+			s.i++
+			n++
+		}
+		return n
+	}
+	if s.i < len(s.b) && s.b[s.i] == '0' {
+		s.i++
+	} else if digits() == 0 {
+		return s.fail("invalid JSON number")
+	}
+	if s.i < len(s.b) && s.b[s.i] == '.' {
+		s.i++
+		if digits() == 0 {
+			return s.fail("invalid JSON number")
+		}
+	}
+	if s.i < len(s.b) && (s.b[s.i] == 'e' || s.b[s.i] == 'E') {
+		s.i++
+		if s.i < len(s.b) && (s.b[s.i] == '+' || s.b[s.i] == '-') {
+			s.i++
+		}
+		if digits() == 0 {
+			return s.fail("invalid JSON number")
+		}
+	}
+	if s.i == start {
+		return s.fail("invalid JSON number")
+	}
+	return nil
+}
+
+// str scans a string and returns its raw contents (between the quotes) and
+// whether it held escapes, via a negative length trick: escaped strings are
+// returned with ok=false so keys are compared after decoding.
+func (s *scanner) str() (raw []byte, err *GuardError) {
+	s.i++ // opening quote
+	start := s.i
+	for s.i < len(s.b) {
+		c := s.b[s.i]
+		switch {
+		case c == '"':
+			raw = s.b[start:s.i]
+			s.i++
+			return raw, nil
+		case c == '\\':
+			if s.i+1 >= len(s.b) {
+				return nil, s.fail("unterminated string")
+			}
+			switch s.b[s.i+1] {
+			case '"', '\\', '/', 'b', 'f', 'n', 'r', 't':
+				s.i += 2
+			case 'u':
+				if s.i+6 > len(s.b) {
+					return nil, s.fail("invalid \\u escape")
+				}
+				for _, h := range s.b[s.i+2 : s.i+6] {
+					if !isHex(h) {
+						return nil, s.fail("invalid \\u escape")
+					}
+				}
+				s.i += 6
+			default:
+				return nil, s.fail("invalid escape in string")
+			}
+		case c < 0x20:
+			return nil, s.fail("control character in string")
+		case c < utf8.RuneSelf:
+			s.i++
+		default:
+			r, size := utf8.DecodeRune(s.b[s.i:])
+			if r == utf8.RuneError && size <= 1 {
+				return nil, s.fail("invalid UTF-8 in string")
+			}
+			s.i += size
+		}
+	}
+	return nil, s.fail("unterminated string")
+}
+
+func isHex(c byte) bool {
+	return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F')
+}
+
+func (s *scanner) object(depth int) *GuardError {
+	s.i++ // {
+	var small [16][]byte
+	keys := small[:0]
+	var big map[string]struct{}
+	s.ws()
+	if s.i < len(s.b) && s.b[s.i] == '}' {
+		s.i++
+		return nil
+	}
+	for {
+		s.ws()
+		if s.i >= len(s.b) || s.b[s.i] != '"' {
+			return s.fail("expected an object key")
+		}
+		at := s.i
+		raw, err := s.str()
+		if err != nil {
+			return err
+		}
+		key := raw
+		if containsByte(raw, '\\') {
+			key = unescapeKey(raw)
+		}
+		dup := false
+		if big != nil {
+			_, dup = big[string(key)]
+			big[string(key)] = struct{}{}
+		} else {
+			for _, k := range keys {
+				if string(k) == string(key) {
+					dup = true
+					break
+				}
+			}
+			if len(keys) < len(small) {
+				keys = append(keys, key)
+			} else {
+				big = make(map[string]struct{}, 32)
+				for _, k := range keys {
+					big[string(k)] = struct{}{}
+				}
+				big[string(key)] = struct{}{}
+			}
+		}
+		if dup {
+			return &GuardError{Offset: at, Reason: "duplicate object key " + strconv.Quote(string(key)), Key: string(key)}
+		}
+		s.ws()
+		if s.i >= len(s.b) || s.b[s.i] != ':' {
+			return s.fail("expected ':' after an object key")
+		}
+		s.i++
+		s.ws()
+		if err := s.value(depth); err != nil {
+			return err
+		}
+		s.ws()
+		if s.i >= len(s.b) {
+			return s.fail("unexpected end of JSON")
+		}
+		switch s.b[s.i] {
+		case ',':
+			s.i++
+		case '}':
+			s.i++
+			return nil
+		default:
+			return s.fail("expected ',' or '}' in object")
+		}
+	}
+}
+
+func (s *scanner) array(depth int) *GuardError {
+	s.i++ // [
+	s.ws()
+	if s.i < len(s.b) && s.b[s.i] == ']' {
+		s.i++
+		return nil
+	}
+	for {
+		s.ws()
+		if err := s.value(depth); err != nil {
+			return err
+		}
+		s.ws()
+		if s.i >= len(s.b) {
+			return s.fail("unexpected end of JSON")
+		}
+		switch s.b[s.i] {
+		case ',':
+			s.i++
+		case ']':
+			s.i++
+			return nil
+		default:
+			return s.fail("expected ',' or ']' in array")
+		}
+	}
+}
+
+func containsByte(b []byte, c byte) bool {
+	for _, x := range b {
+		if x == c {
+			return true
+		}
+	}
+	return false
+}
+
+// unescapeKey decodes a JSON string's contents (already validated).
+func unescapeKey(raw []byte) []byte {
+	q := make([]byte, 0, len(raw)+2)
+	q = append(q, '"')
+	q = append(q, raw...)
+	q = append(q, '"')
+	s, err := strconv.Unquote(string(q))
+	if err != nil {
+		// strconv does not know \/ ; fall back to a byte-wise decode of it.
+		out := make([]byte, 0, len(raw))
+		for i := 0; i < len(raw); i++ {
+			if raw[i] == '\\' && i+1 < len(raw) && raw[i+1] == '/' {
+				out = append(out, '/')
+				i++
+				continue
+			}
+			out = append(out, raw[i])
+		}
+		if s2, err2 := strconv.Unquote(`"` + string(out) + `"`); err2 == nil {
+			return []byte(s2)
+		}
+		return raw
+	}
+	return []byte(s)
+}

@@ -1,0 +1,50 @@
+package mapping
+
+import (
+	"mime"
+	"strings"
+)
+
+// Name is the dialect's name.
+func (p *Program) Name() string { return p.name }
+
+// Description is the rule file's one-line description.
+func (p *Program) Description() string { return p.file.Description }
+
+// Route is the dialect's documented method and path.
+func (p *Program) Route() Route { return p.file.Route }
+
+// ForwardHeaders lists the request headers passed upstream unchanged, in
+// canonical form.
+func (p *Program) ForwardHeaders() []string { return p.forward }
+
+// ContentTypes lists the accepted request media types.
+func (p *Program) ContentTypes() []string { return p.contentTypes }
+
+// AcceptsContentType reports whether a Content-Type header value names an
+// accepted media type (parameters such as charset are allowed; a charset
+// other than UTF-8 is not).
+func (p *Program) AcceptsContentType(v string) bool {
+	mt, params, err := mime.ParseMediaType(v)
+	if err != nil {
+		return false
+	}
+	if cs, ok := params["charset"]; ok && !strings.EqualFold(cs, "utf-8") {
+		return false
+	}
+	for _, ct := range p.contentTypes {
+		if strings.EqualFold(ct, mt) {
+			return true
+		}
+	}
+	return false
+}
+
+// SuccessStatus is the dialect's success status.
+func (p *Program) SuccessStatus() int { return p.success.status }
+
+// Config returns the value of a config constant.
+func (p *Program) Config(name string) (string, bool) {
+	v, ok := p.config[name]
+	return v, ok
+}

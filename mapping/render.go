@@ -1,0 +1,348 @@
+package mapping
+
+import (
+	"net/http"
+	"sort"
+	"strconv"
+	"strings"
+
+	"github.com/tidwall/gjson"
+	"github.com/userbridge/userbridge/internal/canonical"
+)
+
+// Header is one response header.
+type Header struct {
+	Name, Value string
+}
+
+// Reply is a rendered answer in the dialect.
+type Reply struct {
+	Status      int
+	ContentType string
+	Headers     []Header
+	Body        []byte // nil: no body
+}
+
+type headerTmpl struct {
+	name  string
+	parts []strPart
+}
+
+type successTmpl struct {
+	status      int
+	contentType string
+	headers     []headerTmpl
+	body        *tmpl
+	needsUser   bool
+}
+
+type errorTmpls struct {
+	contentType string
+	status      map[canonical.Code]int
+	codes       map[canonical.Code]string
+	defCode     string
+	messages    map[canonical.Code]string
+	headers     []headerTmpl
+	body        *tmpl
+	byCode      map[canonical.Code]*errorVariant
+}
+
+type errorVariant struct {
+	headers   []headerTmpl
+	body      *tmpl
+	withField *tmpl
+}
+
+func compileHeaders(pr *problems, where string, hs map[string]string) []headerTmpl {
+	names := make([]string, 0, len(hs))
+	for k := range hs {
+		names = append(names, k)
+	}
+	sort.Strings(names)
+	out := make([]headerTmpl, 0, len(names))
+	for _, k := range names {
+		out = append(out, headerTmpl{name: http.CanonicalHeaderKey(k), parts: compileInterp(pr, where+"."+k, hs[k])})
+	}
+	return out
+}
+
+func compileSuccess(pr *problems, r *Response) *successTmpl {
+	t := &successTmpl{status: r.Status, contentType: r.ContentType, headers: compileHeaders(pr, "response.headers", r.Headers)}
+	if r.Status < 200 || r.Status > 299 {
+		pr.addf("response.status", "%d is not a success status", r.Status)
+	}
+	if r.Body.Kind != 0 {
+		t.body = compileNode(pr, "response.body", &r.Body)
+		if r.Status == http.StatusNoContent {
+			pr.addf("response.body", "a 204 answer has no body")
+		}
+		if t.contentType == "" {
+			t.contentType = "application/json"
+		}
+	}
+	t.needsUser = t.body.uses(srcUser)
+	for _, h := range t.headers {
+		for _, p := range h.parts {
+			if p.expr != nil && p.expr.src == srcUser {
+				t.needsUser = true
+			}
+		}
+	}
+	return t
+}
+
+func parseCode(pr *problems, where, s string) (canonical.Code, bool) {
+	for _, c := range canonical.Codes {
+		if string(c) == s {
+			return c, true
+		}
+	}
+	pr.addf(where, "%q is not a canonical error code", s)
+	return "", false
+}
+
+func compileErrors(pr *problems, e *Errors) *errorTmpls {
+	t := &errorTmpls{contentType: e.ContentType, status: map[canonical.Code]int{}, codes: map[canonical.Code]string{},
+		messages: map[canonical.Code]string{}, byCode: map[canonical.Code]*errorVariant{},
+		headers: compileHeaders(pr, "errors.headers", e.Headers)}
+	if t.contentType == "" {
+		t.contentType = "application/json"
+	}
+	for k, v := range e.Status {
+		if c, ok := parseCode(pr, "errors.status."+k, k); ok {
+			if v < 400 || v > 599 {
+				pr.addf("errors.status."+k, "%d is not an error status", v)
+			}
+			t.status[c] = v
+		}
+	}
+	for k, v := range e.Codes {
+		if k == "default" {
+			t.defCode = v
+			continue
+		}
+		if c, ok := parseCode(pr, "errors.codes."+k, k); ok {
+			t.codes[c] = v
+		}
+	}
+	for k, v := range e.Messages {
+		if c, ok := parseCode(pr, "errors.messages."+k, k); ok {
+			t.messages[c] = v
+		}
+	}
+	if e.Body.Kind == 0 {
+		pr.addf("errors.body", "missing: every dialect renders its errors")
+	} else {
+		t.body = compileNode(pr, "errors.body", &e.Body)
+	}
+	for k, v := range e.ByCode {
+		c, ok := parseCode(pr, "errors.byCode."+k, k)
+		if !ok {
+			continue
+		}
+		ev := &errorVariant{headers: compileHeaders(pr, "errors.byCode."+k+".headers", v.Headers)}
+		if v.Body.Kind != 0 {
+			ev.body = compileNode(pr, "errors.byCode."+k+".body", &v.Body)
+		}
+		if v.WithField.Kind != 0 {
+			ev.withField = compileNode(pr, "errors.byCode."+k+".withField", &v.WithField)
+		}
+		t.byCode[c] = ev
+	}
+	for _, tp := range []*tmpl{t.body} {
+		if tp.uses(srcUser) {
+			pr.addf("errors.body", "an error has no user to read")
+		}
+	}
+	return t
+}
+
+// renderCtx is what templates read.
+type renderCtx struct {
+	p    *Program
+	in   *Input
+	user gjson.Result
+	err  *canonical.Error
+	st   int
+}
+
+func (c *renderCtx) eval(e *expr) value {
+	var v value
+	switch e.src {
+	case srcUser:
+		r := c.user.Get(e.path)
+		v = value{ok: r.Exists() && r.Type != gjson.Null, raw: r.Raw}
+	case srcBody:
+		r := gjson.GetBytes(c.in.Body, e.path)
+		v = value{ok: r.Exists() && r.Type != gjson.Null, raw: r.Raw}
+	case srcParam:
+		if c.in.Params != nil {
+			s := c.in.Params.ByName(e.path)
+			v = value{ok: s != "", isStr: true, str: s}
+		}
+	case srcConfig:
+		s, ok := c.p.config[e.path]
+		v = value{ok: ok, isStr: true, str: s}
+	case srcRequest:
+		s := ""
+		switch e.path {
+		case "url":
+			s = c.in.URL
+		case "path":
+			s = c.in.Path
+		case "dir":
+			s = c.in.Path[:strings.LastIndexByte(c.in.Path, '/')+1]
+			s = strings.TrimSuffix(s, "/")
+		case "origin":
+			s = strings.TrimSuffix(c.in.URL, c.in.Path)
+		case "id":
+			s = c.in.RequestID
+		}
+		v = value{ok: s != "", isStr: true, str: s}
+	case srcError:
+		if c.err != nil {
+			v = c.errorValue(e.path)
+		}
+	}
+	return applyFilters(v, e.filters)
+}
+
+func (c *renderCtx) errorValue(name string) value {
+	e, t := c.err, c.p.errs
+	s := ""
+	switch name {
+	case "status":
+		return value{ok: true, raw: strconv.Itoa(c.st)}
+	case "code":
+		s = string(e.Code)
+	case "dialectCode":
+		s = t.codes[e.Code]
+		if s == "" {
+			s = t.defCode
+		}
+	case "message":
+		s = e.Message
+		if m, ok := t.messages[e.Code]; ok {
+			s = m
+		}
+	case "field":
+		s = e.Field
+	}
+	return value{ok: s != "", isStr: true, str: s}
+}
+
+func (c *renderCtx) appendTmpl(out []byte, t *tmpl) []byte {
+	switch t.kind {
+	case tLit:
+		return append(out, t.lit...)
+	case tExpr:
+		return c.eval(t.expr).appendJSON(out)
+	case tInterp:
+		return appendJSONString(out, c.interp(t.parts))
+	case tArray:
+		out = append(out, '[')
+		n := 0
+		for _, it := range t.items {
+			if it.kind == tExpr && it.expr.optional && !c.eval(it.expr).ok {
+				continue
+			}
+			if n > 0 {
+				out = append(out, ',')
+			}
+			n++
+			out = c.appendTmpl(out, it)
+		}
+		return append(out, ']')
+	}
+	out = append(out, '{')
+	n := 0
+	for _, m := range t.members {
+		if m.val.kind == tExpr && m.val.expr.optional && !c.eval(m.val.expr).ok {
+			continue
+		}
+		if n > 0 {
+			out = append(out, ',')
+		}
+		n++
+		if m.key != nil {
+			out = append(out, m.key...)
+		} else {
+			out = appendJSONString(out, c.interp(m.keyTpl))
+		}
+		out = append(out, ':')
+		out = c.appendTmpl(out, m.val)
+	}
+	return append(out, '}')
+}
+
+func (c *renderCtx) interp(parts []strPart) string {
+	if len(parts) == 1 && parts[0].expr == nil {
+		return parts[0].lit
+	}
+	var sb strings.Builder
+	for _, p := range parts {
+		if p.expr == nil {
+			sb.WriteString(p.lit)
+		} else {
+			sb.WriteString(c.eval(p.expr).text())
+		}
+	}
+	return sb.String()
+}
+
+func (c *renderCtx) headers(dst []Header, hs []headerTmpl) []Header {
+	for _, h := range hs {
+		if v := c.interp(h.parts); v != "" {
+			dst = append(dst, Header{Name: h.name, Value: v})
+		}
+	}
+	return dst
+}
+
+// NeedsUser reports whether the success answer shows the user, so that an
+// upstream 204 must be followed by a GET.
+func (p *Program) NeedsUser() bool { return p.success.needsUser }
+
+// RenderSuccess renders the dialect's success answer from the canonical
+// user (nil when the upstream answered 204 and the dialect shows no user).
+func (p *Program) RenderSuccess(in *Input, res *Result, user []byte) *Reply {
+	t := p.success
+	c := renderCtx{p: p, in: in, user: gjson.ParseBytes(user), st: t.status}
+	rep := &Reply{Status: t.status, ContentType: t.contentType}
+	rep.Headers = c.headers(nil, t.headers)
+	if t.body != nil {
+		rep.Body = c.appendTmpl(make([]byte, 0, len(user)+256), t.body)
+	}
+	return rep
+}
+
+// RenderError renders a canonical error in the dialect.
+func (p *Program) RenderError(in *Input, e *canonical.Error) *Reply {
+	t := p.errs
+	st := e.HTTPStatus()
+	if s, ok := t.status[e.Code]; ok {
+		st = s
+	}
+	c := renderCtx{p: p, in: in, err: e, st: st}
+	rep := &Reply{Status: st, ContentType: t.contentType}
+	rep.Headers = c.headers(nil, t.headers)
+	body := t.body
+	if v := t.byCode[e.Code]; v != nil {
+		rep.Headers = c.headers(rep.Headers, v.headers)
+		if v.body != nil {
+			body = v.body
+		}
+		if e.Field != "" && v.withField != nil {
+			body = v.withField
+		}
+	}
+	if e.RetryAfter != "" {
+		rep.Headers = append(rep.Headers, Header{Name: "Retry-After", Value: e.RetryAfter})
+	}
+	rep.Body = c.appendTmpl(make([]byte, 0, 256), body)
+	return rep
+}
+
+// SourceField names a canonical field in the dialect's terms, for errors
+// the upstream reports on a canonical field ("" when no rule writes it).
+func (p *Program) SourceField(field string) string { return p.sources[field] }

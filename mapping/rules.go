@@ -1,0 +1,201 @@
+// Package mapping is userbridge's rule engine: a dialect's rule file (data)
+// is compiled once into a Program that turns a request body into the
+// canonical update and a canonical user or error into the dialect's answer.
+// It works on raw JSON bytes with gjson; it knows nothing of HTTP.
+package mapping
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"strings"
+
+	"gopkg.in/yaml.v3"
+)
+
+// File is a dialect's rule file as written in YAML. Unknown keys are errors.
+type File struct {
+	// Dialect is the dialect's name, lower case (e.g. "finix").
+	Dialect string `yaml:"dialect"`
+	// Description is one line for `userbridge dialects`.
+	Description string `yaml:"description"`
+	// Route is where the dialect is served by default.
+	Route Route `yaml:"route"`
+	// Request says how a request body becomes the canonical update.
+	Request Request `yaml:"request"`
+	// Response renders a successful update in the dialect.
+	Response Response `yaml:"response"`
+	// Errors renders every failure in the dialect.
+	Errors Errors `yaml:"errors"`
+	// Config holds constants a template reads as ${config.NAME}; a
+	// deployment's config file may override them.
+	Config map[string]string `yaml:"config"`
+}
+
+// Route is the dialect's documented method and path (gin syntax, e.g.
+// /users/:user_id).
+type Route struct {
+	Method string `yaml:"method"`
+	Path   string `yaml:"path"`
+}
+
+// Request holds the request-side rules.
+type Request struct {
+	// ContentTypes are the accepted media types (default application/json).
+	ContentTypes []string `yaml:"contentTypes"`
+	// Target names the user being updated.
+	Target TargetRule `yaml:"target"`
+	// Tenant, when set, is where the tenant comes from ("param.apiKey").
+	Tenant string `yaml:"tenant"`
+	// Unknown is the policy for top-level fields no rule names: "keep"
+	// (default; kept under extensions.<dialect>.<field>) or "reject".
+	Unknown string `yaml:"unknownFields"`
+	// ReadOnly fields are accepted and ignored.
+	ReadOnly []string `yaml:"readOnly"`
+	// Fields are the field rules.
+	Fields []FieldRule `yaml:"fields"`
+	// Headers are the request headers forwarded upstream unchanged
+	// (credentials); matched case-insensitively.
+	Headers []string `yaml:"forwardHeaders"`
+}
+
+// TargetRule says where the user's identifier is and what kind it is.
+type TargetRule struct {
+	// From is "param.NAME" (a path parameter) or "body.FIELD".
+	From string `yaml:"from"`
+	// By is "id", "username" or "auto" (a UUID/GUID-shaped value is an id,
+	// anything else a username).
+	By string `yaml:"by"`
+}
+
+// FieldRule maps one request field.
+type FieldRule struct {
+	// Source is the request field: a top-level key, or a dotted path whose
+	// first segment is a top-level key.
+	Source string `yaml:"source"`
+	// Target is the canonical field (e.g. givenName, extensions.shift.sso).
+	// Empty when Enum says what to set.
+	Target string `yaml:"target"`
+	// Type is the JSON type required: string, boolean, number, integer,
+	// object, array or any (default any).
+	Type string `yaml:"type"`
+	// Required fields must be present.
+	Required bool `yaml:"required"`
+	// Empty says what "" means for a string: "keep" (default), "unset"
+	// or "reject".
+	Empty string `yaml:"empty"`
+	// Null says what null means: "reject" (default), "unset" or "ignore".
+	Null string `yaml:"null"`
+	// Enum maps each accepted source value to the canonical fields it sets;
+	// a value not listed is refused.
+	Enum map[string]map[string]any `yaml:"enum"`
+	// Wrap turns a string into {"<Wrap>": value}.
+	Wrap string `yaml:"wrap"`
+	// List wraps the value in a one-item array.
+	List bool `yaml:"list"`
+	// Items applies to each item of an array.
+	Items *ItemsRule `yaml:"items"`
+	// Validate lists the checks the value must pass.
+	Validate Validators `yaml:"validate"`
+}
+
+// ItemsRule shapes each item of an array field.
+type ItemsRule struct {
+	// Wrap turns a string item into {"<Wrap>": item}.
+	Wrap string `yaml:"wrap"`
+	// Keep lists the keys of an object item that are kept; the others
+	// must be listed in Ignore or the item is refused.
+	Keep []string `yaml:"keep"`
+	// Ignore lists object keys accepted and dropped (read-only).
+	Ignore []string `yaml:"ignore"`
+}
+
+// Validators are the checks of one field; each failure names the field.
+type Validators struct {
+	NonEmpty  bool     `yaml:"nonEmpty"`
+	Pattern   string   `yaml:"pattern"`
+	MinLength int      `yaml:"minLength"`
+	MaxLength int      `yaml:"maxLength"`
+	OneOf     []string `yaml:"oneOf"`
+	UUID      bool     `yaml:"uuid"`
+	Email     bool     `yaml:"email"`
+	// Map limits, for objects.
+	MaxPairs       int    `yaml:"maxPairs"`
+	KeyPattern     string `yaml:"keyPattern"`
+	KeyMaxLength   int    `yaml:"keyMaxLength"`
+	ValueMaxLength int    `yaml:"valueMaxLength"`
+	// ValueType, for objects: the JSON type every value must have.
+	ValueType string `yaml:"valueType"`
+	// MaxItems, for arrays.
+	MaxItems int `yaml:"maxItems"`
+	// Password is a password policy.
+	Password *PasswordPolicy `yaml:"password"`
+}
+
+// PasswordPolicy is a password rule.
+type PasswordPolicy struct {
+	MinLength int  `yaml:"minLength"`
+	Upper     bool `yaml:"upper"`
+	Lower     bool `yaml:"lower"`
+	Digit     bool `yaml:"digit"`
+	// Special lists the special characters of which one is required.
+	Special string `yaml:"special"`
+	// NotContainUsername refuses a password that contains the username
+	// (case-insensitively), taken from UsernameField of the body or, when
+	// the body has none, from the stored user.
+	NotContainUsername bool   `yaml:"notContainUsername"`
+	UsernameField      string `yaml:"usernameField"`
+}
+
+// Response renders a successful update.
+type Response struct {
+	// Status is the dialect's success status (e.g. 200, 204).
+	Status int `yaml:"status"`
+	// ContentType of the body.
+	ContentType string `yaml:"contentType"`
+	// Headers are string templates.
+	Headers map[string]string `yaml:"headers"`
+	// Body is a template; absent means no body.
+	Body yaml.Node `yaml:"body"`
+}
+
+// Errors renders failures.
+type Errors struct {
+	ContentType string `yaml:"contentType"`
+	// Status overrides the HTTP status per canonical code.
+	Status map[string]int `yaml:"status"`
+	// Codes gives the dialect's own code per canonical code, read as
+	// ${error.dialectCode}; "default" covers the others.
+	Codes map[string]string `yaml:"codes"`
+	// Messages overrides the message per canonical code.
+	Messages map[string]string `yaml:"messages"`
+	// Headers are string templates added to every error.
+	Headers map[string]string `yaml:"headers"`
+	// Body is the error template.
+	Body yaml.Node `yaml:"body"`
+	// ByCode overrides headers and body for one canonical code.
+	ByCode map[string]ErrorVariant `yaml:"byCode"`
+}
+
+// ErrorVariant is a per-code override.
+type ErrorVariant struct {
+	Headers map[string]string `yaml:"headers"`
+	Body    yaml.Node         `yaml:"body"`
+	// WithField is the body used when the error names a field.
+	WithField yaml.Node `yaml:"withField"`
+}
+
+// ErrRules is wrapped by every rule-file problem.
+var ErrRules = errors.New("mapping: invalid rules")
+
+// Parse decodes a rule file strictly: an unknown key is an error naming the
+// file, line and key.
+func Parse(name string, data []byte) (*File, error) {
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	dec.KnownFields(true)
+	var f File
+	if err := dec.Decode(&f); err != nil {
+		return nil, fmt.Errorf("%w: %s: %s", ErrRules, name, strings.TrimPrefix(err.Error(), "yaml: "))
+	}
+	return &f, nil
+}

@@ -1,0 +1,331 @@
+package mapping
+
+import (
+	"fmt"
+	"math"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/tidwall/gjson"
+	"gopkg.in/yaml.v3"
+)
+
+// A template is a JSON value written in YAML whose strings may hold
+// expressions: "${user.id}" alone is the value itself (any JSON type, null
+// when absent); "${user.id?}" omits the member when absent or null; inside
+// a longer string, "/users/${param.user_id}" interpolates. Filters follow a
+// '|': epoch3, default:<json>, query, path, string.
+type tmpl struct {
+	kind    tmplKind
+	lit     []byte    // literal JSON
+	expr    *expr     // whole-value expression
+	parts   []strPart // interpolated string
+	members []member  // object
+	items   []*tmpl   // array
+}
+
+type tmplKind uint8
+
+const (
+	tLit tmplKind = iota
+	tExpr
+	tInterp
+	tObject
+	tArray
+)
+
+type member struct {
+	key    []byte // JSON-encoded key, or nil when keyTpl is set
+	keyTpl []strPart
+	val    *tmpl
+}
+
+type strPart struct {
+	lit  string
+	expr *expr
+}
+
+type expr struct {
+	src      source
+	path     string // gjson path or name
+	optional bool
+	filters  []filter
+	text     string
+}
+
+type source uint8
+
+const (
+	srcUser source = iota + 1
+	srcParam
+	srcRequest
+	srcConfig
+	srcError
+	srcBody
+)
+
+var sourceNames = map[string]source{"user": srcUser, "param": srcParam, "request": srcRequest,
+	"config": srcConfig, "error": srcError, "body": srcBody}
+
+type filter struct {
+	name string
+	arg  []byte // for default: a JSON literal
+}
+
+// compileNode compiles a YAML node into a template.
+func compileNode(pr *problems, where string, n *yaml.Node) *tmpl {
+	if n.Kind == yaml.DocumentNode && len(n.Content) == 1 {
+		n = n.Content[0]
+	}
+	at := fmt.Sprintf("%s (line %d)", where, n.Line)
+	switch n.Kind {
+	case yaml.MappingNode:
+		t := &tmpl{kind: tObject}
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			k, v := n.Content[i], n.Content[i+1]
+			m := member{val: compileNode(pr, where+"."+k.Value, v)}
+			if strings.Contains(k.Value, "${") {
+				m.keyTpl = compileInterp(pr, at, k.Value)
+			} else {
+				m.key = appendJSONString(nil, k.Value)
+			}
+			t.members = append(t.members, m)
+		}
+		return t
+	case yaml.SequenceNode:
+		t := &tmpl{kind: tArray}
+		for i, c := range n.Content {
+			t.items = append(t.items, compileNode(pr, fmt.Sprintf("%s[%d]", where, i), c))
+		}
+		return t
+	case yaml.ScalarNode:
+		switch n.Tag {
+		case "!!str":
+			return compileString(pr, at, n.Value)
+		case "!!int", "!!float":
+			f, err := strconv.ParseFloat(n.Value, 64)
+			if err != nil || math.IsInf(f, 0) || math.IsNaN(f) {
+				pr.addf(at, "%q is not a JSON number", n.Value)
+			}
+			return &tmpl{kind: tLit, lit: []byte(n.Value)}
+		case "!!bool":
+			return &tmpl{kind: tLit, lit: []byte(strings.ToLower(n.Value))}
+		case "!!null":
+			return &tmpl{kind: tLit, lit: []byte("null")}
+		}
+	case yaml.AliasNode:
+		return compileNode(pr, where, n.Alias)
+	}
+	pr.addf(at, "unsupported YAML value")
+	return &tmpl{kind: tLit, lit: []byte("null")}
+}
+
+func compileString(pr *problems, at, s string) *tmpl {
+	parts := compileInterp(pr, at, s)
+	if len(parts) == 1 && parts[0].expr != nil {
+		return &tmpl{kind: tExpr, expr: parts[0].expr}
+	}
+	if len(parts) == 1 || len(parts) == 0 {
+		lit := ""
+		if len(parts) == 1 {
+			lit = parts[0].lit
+		}
+		return &tmpl{kind: tLit, lit: appendJSONString(nil, lit)}
+	}
+	return &tmpl{kind: tInterp, parts: parts}
+}
+
+// compileInterp splits "a${x}b" into parts.
+func compileInterp(pr *problems, at, s string) []strPart {
+	var parts []strPart
+	for s != "" {
+		i := strings.Index(s, "${")
+		if i < 0 {
+			parts = append(parts, strPart{lit: s})
+			break
+		}
+		if i > 0 {
+			parts = append(parts, strPart{lit: s[:i]})
+		}
+		j := closingBrace(s[i+2:])
+		if j >= 0 {
+			j += 2
+		}
+		if j < 0 {
+			pr.addf(at, "unclosed ${ in %q", s)
+			break
+		}
+		parts = append(parts, strPart{expr: compileExpr(pr, at, s[i+2:i+j])})
+		s = s[i+j+1:]
+	}
+	return parts
+}
+
+func compileExpr(pr *problems, at, text string) *expr {
+	e := &expr{text: text}
+	segs := strings.Split(text, "|")
+	head := strings.TrimSpace(segs[0])
+	if strings.HasSuffix(head, "?") {
+		e.optional = true
+		head = strings.TrimSuffix(head, "?")
+	}
+	src, path, _ := strings.Cut(head, ".")
+	s, ok := sourceNames[src]
+	if !ok {
+		pr.addf(at, "${%s}: unknown source %q (user, param, request, config, error, body)", text, src)
+	}
+	e.src, e.path = s, path
+	if s == srcRequest && !contains([]string{"url", "path", "dir", "origin", "id"}, path) {
+		pr.addf(at, "${%s}: request has url, path, dir, origin and id", text)
+	}
+	if s == srcError && !contains([]string{"status", "code", "dialectCode", "message", "field"}, path) {
+		pr.addf(at, "${%s}: error has status, code, dialectCode, message and field", text)
+	}
+	if path == "" && s != 0 {
+		pr.addf(at, "${%s}: a source needs a name after the dot", text)
+	}
+	for _, f := range segs[1:] {
+		name, arg, hasArg := strings.Cut(strings.TrimSpace(f), ":")
+		flt := filter{name: name}
+		switch name {
+		case "epoch3", "query", "path", "string":
+		case "default":
+			if !hasArg {
+				pr.addf(at, "${%s}: default needs a value", text)
+			}
+			if gjson.Valid(arg) {
+				flt.arg = []byte(arg)
+			} else {
+				flt.arg = appendJSONString(nil, arg)
+			}
+		default:
+			pr.addf(at, "${%s}: unknown filter %q (epoch3, default, query, path, string)", text, name)
+		}
+		e.filters = append(e.filters, flt)
+	}
+	return e
+}
+
+// uses reports whether any expression in t reads the given source.
+func (t *tmpl) uses(s source) bool {
+	if t == nil {
+		return false
+	}
+	found := false
+	visit := func(e *expr) {
+		if e != nil && e.src == s {
+			found = true
+		}
+	}
+	var walk func(t *tmpl)
+	walk = func(t *tmpl) {
+		visit(t.expr)
+		for _, p := range t.parts {
+			visit(p.expr)
+		}
+		for _, m := range t.members {
+			for _, p := range m.keyTpl {
+				visit(p.expr)
+			}
+			walk(m.val)
+		}
+		for _, it := range t.items {
+			walk(it)
+		}
+	}
+	walk(t)
+	return found
+}
+
+// value is an evaluated expression: raw JSON, or a plain string.
+type value struct {
+	ok    bool // present and not null
+	raw   string
+	str   string
+	isStr bool // str holds a plain string (not JSON)
+}
+
+func (v value) text() string {
+	if v.isStr {
+		return v.str
+	}
+	if !v.ok {
+		return ""
+	}
+	r := gjson.Parse(v.raw)
+	if r.Type == gjson.String {
+		return r.Str
+	}
+	return v.raw
+}
+
+func (v value) appendJSON(out []byte) []byte {
+	switch {
+	case !v.ok:
+		return append(out, "null"...)
+	case v.isStr:
+		return appendJSONString(out, v.str)
+	}
+	return append(out, v.raw...)
+}
+
+func applyFilters(v value, fs []filter) value {
+	for _, f := range fs {
+		switch f.name {
+		case "default":
+			if !v.ok {
+				v = value{ok: string(f.arg) != "null", raw: string(f.arg)}
+			}
+		case "epoch3":
+			if v.ok {
+				if t, err := time.Parse(time.RFC3339Nano, v.text()); err == nil {
+					ms := t.UnixMilli()
+					v = value{ok: true, raw: strconv.FormatInt(ms/1000, 10) + "." + pad3(ms%1000)}
+				} else {
+					v = value{}
+				}
+			}
+		case "query":
+			if v.ok {
+				v = value{ok: true, isStr: true, str: url.QueryEscape(v.text())}
+			}
+		case "path":
+			if v.ok {
+				v = value{ok: true, isStr: true, str: url.PathEscape(v.text())}
+			}
+		case "string":
+			if v.ok {
+				v = value{ok: true, isStr: true, str: v.text()}
+			}
+		}
+	}
+	return v
+}
+
+func pad3(n int64) string {
+	if n < 0 {
+		n = -n
+	}
+	s := strconv.FormatInt(n, 10)
+	return strings.Repeat("0", 3-len(s)) + s
+}
+
+// closingBrace finds the '}' that closes an expression, skipping braces
+// nested in a default value such as default:{}.
+func closingBrace(s string) int {
+	depth := 0
+	for i := 0; i < len(s); i++ {
+		switch s[i] {
+		case '{':
+			depth++
+		case '}':
+			if depth == 0 {
+				return i
+			}
+			depth--
+		}
+	}
+	return -1
+}

@@ -1,0 +1,586 @@
+package mapping
+
+import (
+	"strconv"
+	"unsafe"
+
+	"github.com/tidwall/gjson"
+	"github.com/userbridge/userbridge/internal/canonical"
+)
+
+// Params gives path parameters by name; gin.Params satisfies it.
+type Params interface {
+	ByName(name string) string
+}
+
+// NoParams is an empty Params.
+type NoParams struct{}
+
+// ByName implements Params.
+func (NoParams) ByName(string) string { return "" }
+
+// Input is one inbound request as the engine sees it.
+type Input struct {
+	Body   []byte
+	Params Params
+	// URL is the absolute request URL without the query (for links).
+	URL string
+	// Path is the request path.
+	Path string
+	// RequestID is the request id userbridge answers with.
+	RequestID string
+}
+
+// Result is a translated request: the canonical update and who it is for.
+type Result struct {
+	// Update is the canonical update document.
+	Update []byte
+	// Target says whether Value is an id or a username.
+	Target canonical.Target
+	// Value is the user's id or username.
+	Value string
+	// Tenant is the tenant, where the dialect carries one.
+	Tenant string
+
+	needStored bool   // the password rule needs the stored username
+	password   string // kept only for that check
+	pwField    string
+}
+
+// NeedsStoredUser reports whether CheckStored must be called with the
+// stored user before the update is forwarded.
+func (r *Result) NeedsStoredUser() bool { return r.needStored }
+
+// Redacted returns the update with the password value replaced, for
+// printing and logs.
+func (r *Result) Redacted() []byte { return RedactUpdate(r.Update) }
+
+// RedactUpdate replaces set.password in a canonical update with "[redacted]".
+func RedactUpdate(update []byte) []byte {
+	v := gjson.GetBytes(update, "set.password")
+	if !v.Exists() {
+		return update
+	}
+	out := make([]byte, 0, len(update))
+	out = append(out, update[:v.Index]...)
+	out = append(out, `"[redacted]"`...)
+	return append(out, update[v.Index+len(v.Raw):]...)
+}
+
+// CheckStored runs the checks that need the stored user (a canonical user
+// JSON object), such as "the password must not contain the username".
+func (p *Program) CheckStored(r *Result, user []byte) *canonical.Error {
+	if !r.needStored {
+		return nil
+	}
+	name := gjson.GetBytes(user, "username").Str
+	if containsUsername(r.password, name) {
+		return canonical.FieldError(r.pwField, r.pwField+" must not contain the username")
+	}
+	return nil
+}
+
+// builder accumulates one translation.
+type builder struct {
+	p     *Program
+	body  []byte
+	set   [len(canonical.Fields)][]byte
+	from  [len(canonical.Fields)]string
+	unset uint32
+	// ruleExt holds extension members set by rules (few); extraExt the
+	// client's unknown top-level fields, kept under the own dialect.
+	ruleExt  []extEntry
+	extraExt []extEntry
+	ruleBuf  [4]extEntry
+	extraBuf [8]extEntry
+	lastKey  []byte // the raw JSON of the key being translated
+}
+
+type extEntry struct {
+	name  string // dialect.name
+	key   []byte // the member name as a JSON string, when taken from the body
+	raw   []byte // the value; unused when unset
+	from  string
+	unset bool
+}
+
+func str(b []byte) string { return unsafe.String(unsafe.SliceData(b), len(b)) }
+
+// Translate turns a request body into the canonical update. The body must
+// stay unchanged until the Result is no longer used.
+func (p *Program) Translate(in *Input) (*Result, *canonical.Error) {
+	body := in.Body
+	if len(body) == 0 {
+		return nil, canonical.Errorf(canonical.BadRequest, "the request body is empty; send a JSON object")
+	}
+	if gerr := p.guard.Check(body); gerr != nil {
+		if gerr.Key != "" {
+			return nil, canonical.FieldError(gerr.Key, "the field "+strconv.Quote(gerr.Key)+" appears more than once")
+		}
+		return nil, canonical.Errorf(canonical.BadRequest, "the request body is not valid JSON: "+gerr.Reason+" at byte "+strconv.Itoa(gerr.Offset))
+	}
+	doc := gjson.Parse(str(body))
+	if !doc.IsObject() {
+		return nil, canonical.Errorf(canonical.BadRequest, "the request body must be a JSON object")
+	}
+	res := &Result{}
+	b := builder{p: p, body: body}
+	b.ruleExt, b.extraExt = b.ruleBuf[:0], b.extraBuf[:0]
+	if err := p.target(in, doc, res); err != nil {
+		return nil, err
+	}
+	var err *canonical.Error
+	doc.ForEach(func(k, v gjson.Result) bool {
+		b.lastKey = b.raw(k)
+		err = b.key(k.Str, v, res)
+		return err == nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	for _, fr := range p.required {
+		if !doc.Get(gjsonEscape(fr.source)).Exists() {
+			return nil, canonical.FieldError(fr.source, fr.source+" is required")
+		}
+	}
+	res.Update = b.emit(len(body))
+	return res, nil
+}
+
+// gjsonEscape is the identity for the plain keys rule files use; it exists
+// so that a key with gjson syntax characters is still read literally.
+func gjsonEscape(path string) string {
+	for i := 0; i < len(path); i++ {
+		switch path[i] {
+		case '*', '?', '|', '#', '@', '!', '\\':
+			return gjson.Escape(path)
+		}
+	}
+	return path
+}
+
+func (p *Program) target(in *Input, doc gjson.Result, res *Result) *canonical.Error {
+	params := in.Params
+	if params == nil {
+		params = NoParams{}
+	}
+	var val, field string
+	if p.targetParam != "" {
+		field = p.targetParam
+		val = params.ByName(p.targetParam)
+	} else {
+		field = p.targetBody
+		v := doc.Get(gjsonEscape(p.targetBody))
+		if v.Exists() && v.Type != gjson.String {
+			return canonical.FieldError(field, field+" must be a string")
+		}
+		val = v.Str
+	}
+	if val == "" {
+		return canonical.FieldError(field, field+" is required")
+	}
+	if val == "." || val == ".." {
+		return canonical.FieldError(field, field+" is not a valid user reference")
+	}
+	res.Value = val
+	switch p.targetBy {
+	case "id":
+		res.Target = canonical.ByID
+	case "username":
+		res.Target = canonical.ByUsername
+	default:
+		res.Target = canonical.ByUsername
+		if IsUUID(val) {
+			res.Target = canonical.ByID
+		}
+	}
+	if p.tenantParam != "" {
+		res.Tenant = params.ByName(p.tenantParam)
+	}
+	return nil
+}
+
+func (b *builder) key(k string, v gjson.Result, res *Result) *canonical.Error {
+	kr := b.p.keys[k]
+	if kr == nil {
+		if b.p.rejectExtra {
+			return canonical.FieldError(k, k+" is not a field of this API")
+		}
+		return b.putExtra(k, v)
+	}
+	if kr.readOnly || kr.target {
+		return nil
+	}
+	for _, fr := range kr.rules {
+		val := v
+		if fr.sub != "" {
+			val = v.Get(fr.sub)
+			if !val.Exists() {
+				continue
+			}
+		}
+		if err := b.apply(fr, val, res); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (b *builder) raw(v gjson.Result) []byte {
+	return b.body[v.Index : v.Index+len(v.Raw)]
+}
+
+func (b *builder) apply(fr *fieldRule, v gjson.Result, res *Result) *canonical.Error {
+	name := fr.source
+	if v.Type == gjson.Null {
+		switch fr.null {
+		case polUnset:
+			if fr.hasTo {
+				return b.unsetSlot(fr.to, name)
+			}
+			return nil
+		case polIgnore:
+			return nil
+		}
+		return canonical.FieldError(name, name+" must not be null")
+	}
+	if !checkType(fr.typ, v) {
+		return canonical.FieldError(name, name+" must be "+article(fr.typ))
+	}
+	if v.Type == gjson.String && v.Str == "" {
+		switch fr.empty {
+		case polUnset:
+			if fr.hasTo {
+				return b.unsetSlot(fr.to, name)
+			}
+			return nil
+		case polReject:
+			return canonical.FieldError(name, name+" must not be empty")
+		}
+	}
+	if err := fr.v.run(name, v); err != nil {
+		return err
+	}
+	if pw := fr.v.password; pw != nil && pw.NotContainUsername {
+		if u := gjson.GetBytes(b.body, gjsonEscape(pw.UsernameField)); u.Exists() {
+			if containsUsername(v.Str, u.Str) {
+				return canonical.FieldError(name, name+" must not contain the username")
+			}
+		} else {
+			res.needStored, res.password, res.pwField = true, v.Str, name
+		}
+	}
+	if fr.enum != nil {
+		as, ok := fr.enum[v.String()]
+		if !ok {
+			return canonical.FieldError(name, name+" must be one of "+fr.enumList)
+		}
+		for _, a := range as {
+			if err := b.setSlot(a.to, a.raw, name); err != nil {
+				return err
+			}
+		}
+		if !fr.hasTo {
+			return nil
+		}
+	}
+	raw, err := b.shape(fr, v)
+	if err != nil {
+		return err
+	}
+	return b.setSlot(fr.to, raw, name)
+}
+
+// shape applies wrap, list and items.
+func (b *builder) shape(fr *fieldRule, v gjson.Result) ([]byte, *canonical.Error) {
+	switch {
+	case fr.items != nil:
+		return b.items(fr, v)
+	case fr.wrap != "":
+		out := make([]byte, 0, len(v.Raw)+len(fr.wrap)+8)
+		if fr.list {
+			out = append(out, '[')
+		}
+		out = append(out, '{')
+		out = appendJSONString(out, fr.wrap)
+		out = append(out, ':')
+		out = append(out, b.raw(v)...)
+		out = append(out, '}')
+		if fr.list {
+			out = append(out, ']')
+		}
+		return out, nil
+	case fr.list:
+		out := make([]byte, 0, len(v.Raw)+2)
+		out = append(out, '[')
+		out = append(out, b.raw(v)...)
+		return append(out, ']'), nil
+	}
+	return b.raw(v), nil
+}
+
+func (b *builder) items(fr *fieldRule, v gjson.Result) ([]byte, *canonical.Error) {
+	it := fr.items
+	out := make([]byte, 0, len(v.Raw)+16)
+	out = append(out, '[')
+	var err *canonical.Error
+	i := 0
+	v.ForEach(func(_, item gjson.Result) bool {
+		where := fr.source + "[" + strconv.Itoa(i) + "]"
+		if i > 0 {
+			out = append(out, ',')
+		}
+		i++
+		switch {
+		case item.Type == gjson.String && it.wrap != "":
+			out = append(out, '{')
+			out = appendJSONString(out, it.wrap)
+			out = append(out, ':')
+			out = append(out, b.raw(item)...)
+			out = append(out, '}')
+		case item.IsObject():
+			out = append(out, '{')
+			n := 0
+			item.ForEach(func(k, x gjson.Result) bool {
+				switch {
+				case it.keep[k.Str]:
+					if x.Type != gjson.String {
+						err = canonical.FieldError(where+"."+k.Str, where+"."+k.Str+" must be a string")
+						return false
+					}
+					if n > 0 {
+						out = append(out, ',')
+					}
+					n++
+					out = append(out, b.raw(k)...)
+					out = append(out, ':')
+					out = append(out, b.raw(x)...)
+				case it.ignore[k.Str]:
+				default:
+					err = canonical.FieldError(where+"."+k.Str, where+"."+k.Str+" is not a field of this API")
+					return false
+				}
+				return true
+			})
+			out = append(out, '}')
+		default:
+			what := "an object"
+			if it.wrap != "" {
+				what = "a string or an object"
+			}
+			err = canonical.FieldError(where, where+" must be "+what)
+		}
+		return err == nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return append(out, ']'), nil
+}
+
+func (b *builder) setSlot(s slot, raw []byte, from string) *canonical.Error {
+	if s.field < 0 {
+		return b.putExt(extEntry{name: s.ext, raw: raw, from: from})
+	}
+	bit := uint32(1) << s.field
+	if b.set[s.field] != nil || b.unset&bit != 0 {
+		return b.clash(s.name, from, b.from[s.field])
+	}
+	b.set[s.field], b.from[s.field] = raw, from
+	return nil
+}
+
+func (b *builder) unsetSlot(s slot, from string) *canonical.Error {
+	if s.field < 0 {
+		return b.putExt(extEntry{name: s.ext, from: from, unset: true})
+	}
+	bit := uint32(1) << s.field
+	if b.set[s.field] != nil || b.unset&bit != 0 {
+		return b.clash(s.name, from, b.from[s.field])
+	}
+	b.unset |= bit
+	b.from[s.field] = from
+	return nil
+}
+
+func (b *builder) putExt(e extEntry) *canonical.Error {
+	for _, list := range [2][]extEntry{b.ruleExt, b.extraExt} {
+		for _, x := range list {
+			if x.name == e.name {
+				return b.clash("extensions."+e.name, e.from, x.from)
+			}
+		}
+	}
+	b.ruleExt = append(b.ruleExt, e)
+	return nil
+}
+
+// putExtra keeps an unknown top-level field under extensions.<dialect>.
+// Top-level keys are unique (the guard refuses duplicates), so it is checked
+// only against the members rules set.
+func (b *builder) putExtra(k string, v gjson.Result) *canonical.Error {
+	e := extEntry{name: b.p.name + "." + k, key: b.lastKey, from: k, unset: v.Type == gjson.Null}
+	if !e.unset {
+		e.raw = b.raw(v)
+	}
+	for _, x := range b.ruleExt {
+		if x.name == e.name {
+			return b.clash("extensions."+e.name, e.from, x.from)
+		}
+	}
+	b.extraExt = append(b.extraExt, e)
+	return nil
+}
+
+func (b *builder) clash(field, from, other string) *canonical.Error {
+	if other == from {
+		return canonical.FieldError(from, from+" sets "+field+" twice")
+	}
+	return canonical.FieldError(from, from+" and "+other+" both set "+field+"; send only one")
+}
+
+// emit writes {"set":{...},"unset":[...]} in canonical field order.
+func (b *builder) emit(hint int) []byte {
+	out := make([]byte, 0, hint+48)
+	out = append(out, `{"set":{`...)
+	n := 0
+	for i := range b.set {
+		if b.set[i] == nil {
+			continue
+		}
+		if n > 0 {
+			out = append(out, ',')
+		}
+		n++
+		out = append(out, '"')
+		out = append(out, canonical.Fields[i].Name...)
+		out = append(out, `":`...)
+		out = append(out, b.set[i]...)
+	}
+	out = b.emitExtensions(out, n > 0)
+	out = append(out, `},"unset":[`...)
+	n = 0
+	for i := range canonical.Fields {
+		if b.unset&(1<<i) == 0 {
+			continue
+		}
+		if n > 0 {
+			out = append(out, ',')
+		}
+		n++
+		out = append(out, '"')
+		out = append(out, canonical.Fields[i].Name...)
+		out = append(out, '"')
+	}
+	for _, list := range [2][]extEntry{b.ruleExt, b.extraExt} {
+		for _, e := range list {
+			if !e.unset {
+				continue
+			}
+			if n > 0 {
+				out = append(out, ',')
+			}
+			n++
+			out = appendJSONString(out, "extensions."+e.name)
+		}
+	}
+	return append(out, "]}"...)
+}
+
+// emitExtensions writes "extensions":{...}: the own dialect's members
+// first (rules' and the client's), then other dialects' members set by rules.
+func (b *builder) emitExtensions(out []byte, comma bool) []byte {
+	own := b.p.name
+	var dialects [4]string
+	others := dialects[:0]
+	any := false
+	for _, list := range [2][]extEntry{b.ruleExt, b.extraExt} {
+		for _, e := range list {
+			if e.unset {
+				continue
+			}
+			any = true
+			if d := dialectOf(e.name); d != own && !contains(others, d) {
+				others = append(others, d)
+			}
+		}
+	}
+	if !any {
+		return out
+	}
+	if comma {
+		out = append(out, ',')
+	}
+	out = append(out, `"extensions":{`...)
+	groups := 0
+	for _, d := range append([]string{own}, others...) {
+		m := 0
+		for _, list := range [2][]extEntry{b.ruleExt, b.extraExt} {
+			for _, e := range list {
+				if e.unset || dialectOf(e.name) != d {
+					continue
+				}
+				if m == 0 {
+					if groups > 0 {
+						out = append(out, ',')
+					}
+					groups++
+					out = appendJSONString(out, d)
+					out = append(out, `:{`...)
+				} else {
+					out = append(out, ',')
+				}
+				m++
+				if e.key != nil {
+					out = append(out, e.key...)
+				} else {
+					out = appendJSONString(out, e.name[len(d)+1:])
+				}
+				out = append(out, ':')
+				out = append(out, e.raw...)
+			}
+		}
+		if m > 0 {
+			out = append(out, '}')
+		}
+	}
+	return append(out, '}')
+}
+
+func dialectOf(name string) string {
+	for i := 0; i < len(name); i++ {
+		if name[i] == '.' {
+			return name[:i]
+		}
+	}
+	return name
+}
+
+// appendJSONString appends s as a JSON string (s is valid UTF-8).
+func appendJSONString(out []byte, s string) []byte {
+	const hex = "0123456789abcdef"
+	out = append(out, '"')
+	start := 0
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c >= 0x20 && c != '"' && c != '\\' {
+			continue
+		}
+		out = append(out, s[start:i]...)
+		switch c {
+		case '"', '\\':
+			out = append(out, '\\', c)
+		case '\n':
+			out = append(out, '\\', 'n')
+		case '\r':
+			out = append(out, '\\', 'r')
+		case '\t':
+			out = append(out, '\\', 't')
+		default:
+			out = append(out, '\\', 'u', '0', '0', hex[c>>4], hex[c&0xf])
+		}
+		start = i + 1
+	}
+	out = append(out, s[start:]...)
+	return append(out, '"')
+}

@@ -1,0 +1,259 @@
+package mapping
+
+import (
+	"regexp"
+	"strconv"
+	"strings"
+	"unicode"
+	"unicode/utf8"
+
+	"github.com/tidwall/gjson"
+	"github.com/userbridge/userbridge/internal/canonical"
+)
+
+type validators struct {
+	nonEmpty       bool
+	pattern        *regexp.Regexp
+	patternSrc     string
+	minLen, maxLen int
+	oneOf          []string
+	uuid, email    bool
+	maxPairs       int
+	keyPattern     *regexp.Regexp
+	keyPatternSrc  string
+	keyMaxLen      int
+	valueMaxLen    int
+	valueType      jsonType
+	maxItems       int
+	password       *PasswordPolicy
+}
+
+func compileValidators(pr *problems, where string, v *Validators) validators {
+	out := validators{nonEmpty: v.NonEmpty, minLen: v.MinLength, maxLen: v.MaxLength, oneOf: v.OneOf,
+		uuid: v.UUID, email: v.Email, maxPairs: v.MaxPairs, keyMaxLen: v.KeyMaxLength,
+		valueMaxLen: v.ValueMaxLength, maxItems: v.MaxItems, password: v.Password}
+	if v.Pattern != "" {
+		re, err := anchored(v.Pattern)
+		if err != nil {
+			pr.addf(where+".pattern", "%v", err)
+		}
+		out.pattern, out.patternSrc = re, v.Pattern
+	}
+	if v.KeyPattern != "" {
+		re, err := anchored(v.KeyPattern)
+		if err != nil {
+			pr.addf(where+".keyPattern", "%v", err)
+		}
+		out.keyPattern, out.keyPatternSrc = re, v.KeyPattern
+	}
+	t, ok := typeNames[v.ValueType]
+	if !ok {
+		pr.addf(where+".valueType", "%q is not a JSON type", v.ValueType)
+	}
+	out.valueType = t
+	if v.MinLength < 0 || v.MaxLength < 0 || (v.MaxLength > 0 && v.MinLength > v.MaxLength) {
+		pr.addf(where, "minLength %d and maxLength %d do not make a range", v.MinLength, v.MaxLength)
+	}
+	if pw := v.Password; pw != nil && pw.NotContainUsername && pw.UsernameField == "" {
+		pr.addf(where+".password.usernameField", "needed by notContainUsername")
+	}
+	return out
+}
+
+func typeOf(v gjson.Result) jsonType {
+	switch v.Type {
+	case gjson.String:
+		return typeString
+	case gjson.True, gjson.False:
+		return typeBool
+	case gjson.Number:
+		return typeNumber
+	case gjson.JSON:
+		if strings.HasPrefix(v.Raw, "[") {
+			return typeArray
+		}
+		return typeObject
+	}
+	return typeAny
+}
+
+func checkType(want jsonType, v gjson.Result) bool {
+	got := typeOf(v)
+	switch want {
+	case typeAny:
+		return true
+	case typeInteger:
+		if got != typeNumber {
+			return false
+		}
+		_, err := strconv.ParseInt(v.Raw, 10, 64)
+		return err == nil
+	}
+	return got == want
+}
+
+func article(t jsonType) string {
+	switch t {
+	case typeObject, typeArray, typeInteger:
+		return "an " + t.String()
+	}
+	return "a " + t.String()
+}
+
+// run applies the value checks; field is the caller's name for the value.
+func (v *validators) run(field string, val gjson.Result) *canonical.Error {
+	if val.Type == gjson.String {
+		s := val.Str
+		n := utf8.RuneCountInString(s)
+		if v.nonEmpty && s == "" {
+			return canonical.FieldError(field, field+" must not be empty")
+		}
+		if v.minLen > 0 && n < v.minLen {
+			return canonical.FieldError(field, field+" must be at least "+strconv.Itoa(v.minLen)+" characters long")
+		}
+		if v.maxLen > 0 && n > v.maxLen {
+			return canonical.FieldError(field, field+" must be at most "+strconv.Itoa(v.maxLen)+" characters long")
+		}
+		if v.pattern != nil && !v.pattern.MatchString(s) {
+			return canonical.FieldError(field, field+" must match "+v.patternSrc)
+		}
+		if len(v.oneOf) > 0 && !contains(v.oneOf, s) {
+			return canonical.FieldError(field, field+" must be one of "+strings.Join(v.oneOf, ", "))
+		}
+		if v.uuid && !IsUUID(s) {
+			return canonical.FieldError(field, field+" must be a UUID")
+		}
+		if v.email && !isEmail(s) {
+			return canonical.FieldError(field, field+" must be an email address")
+		}
+		if v.password != nil {
+			if msg := checkPassword(v.password, s); msg != "" {
+				return canonical.FieldError(field, field+" "+msg)
+			}
+		}
+	}
+	if val.IsObject() && (v.maxPairs > 0 || v.keyPattern != nil || v.keyMaxLen > 0 || v.valueMaxLen > 0 || v.valueType != typeAny) {
+		return v.runMap(field, val)
+	}
+	if v.maxItems > 0 && val.IsArray() {
+		if n := len(val.Array()); n > v.maxItems {
+			return canonical.FieldError(field, field+" may hold at most "+strconv.Itoa(v.maxItems)+" items")
+		}
+	}
+	return nil
+}
+
+func (v *validators) runMap(field string, val gjson.Result) *canonical.Error {
+	var err *canonical.Error
+	pairs := 0
+	val.ForEach(func(k, x gjson.Result) bool {
+		pairs++
+		key := k.Str
+		switch {
+		case v.maxPairs > 0 && pairs > v.maxPairs:
+			err = canonical.FieldError(field, field+" may hold at most "+strconv.Itoa(v.maxPairs)+" pairs")
+		case v.keyMaxLen > 0 && utf8.RuneCountInString(key) > v.keyMaxLen:
+			err = canonical.FieldError(field+"."+key, field+" keys must be at most "+strconv.Itoa(v.keyMaxLen)+" characters long")
+		case v.keyPattern != nil && !v.keyPattern.MatchString(key):
+			err = canonical.FieldError(field+"."+key, field+" key "+strconv.Quote(key)+" must match "+v.keyPatternSrc)
+		case v.valueType != typeAny && !checkType(v.valueType, x):
+			err = canonical.FieldError(field+"."+key, field+" values must be "+article(v.valueType)+"s")
+		case v.valueMaxLen > 0 && valueLen(x) > v.valueMaxLen:
+			err = canonical.FieldError(field+"."+key, field+" values must be at most "+strconv.Itoa(v.valueMaxLen)+" characters long")
+		}
+		return err == nil
+	})
+	return err
+}
+
+func valueLen(x gjson.Result) int {
+	if x.Type == gjson.String {
+		return utf8.RuneCountInString(x.Str)
+	}
+	return len(x.Raw)
+}
+
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
+
+// IsUUID reports whether s has the 8-4-4-4-12 hexadecimal shape of a UUID
+// or GUID (either case, optionally in braces as .NET writes them).
+func IsUUID(s string) bool {
+	if len(s) == 38 && s[0] == '{' && s[37] == '}' {
+		s = s[1:37]
+	}
+	if len(s) != 36 {
+		return false
+	}
+	for i := 0; i < 36; i++ {
+		switch i {
+		case 8, 13, 18, 23:
+			if s[i] != '-' {
+				return false
+			}
+		default:
+			if !isHex(s[i]) {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+func isEmail(s string) bool {
+	at := strings.LastIndexByte(s, '@')
+	if at <= 0 || at == len(s)-1 || strings.ContainsAny(s, " \t\r\n<>") {
+		return false
+	}
+	return strings.Contains(s[at+1:], ".")
+}
+
+// checkPassword returns "" when s passes the policy's own checks (the
+// username check is separate: it may need the stored user).
+func checkPassword(p *PasswordPolicy, s string) string {
+	if p.MinLength > 0 && utf8.RuneCountInString(s) < p.MinLength {
+		return "must be at least " + strconv.Itoa(p.MinLength) + " characters long"
+	}
+	var up, low, dig, spec bool
+	for _, r := range s {
+		switch {
+		case unicode.IsUpper(r):
+			up = true
+		case unicode.IsLower(r):
+			low = true
+		case unicode.IsDigit(r):
+			dig = true
+		}
+		if p.Special != "" && strings.ContainsRune(p.Special, r) {
+			spec = true
+		}
+	}
+	var missing []string
+	if p.Digit && !dig {
+		missing = append(missing, "one number")
+	}
+	if p.Upper && !up {
+		missing = append(missing, "one upper case letter")
+	}
+	if p.Lower && !low {
+		missing = append(missing, "one lower case letter")
+	}
+	if p.Special != "" && !spec {
+		missing = append(missing, "one special character ("+p.Special+")")
+	}
+	if len(missing) > 0 {
+		return "must contain at least " + strings.Join(missing, ", ")
+	}
+	return ""
+}
+
+// containsUsername is the "must not contain the username" check.
+func containsUsername(password, username string) bool {
+	return username != "" && strings.Contains(strings.ToLower(password), strings.ToLower(username))
+}
