@@ -1,0 +1,192 @@
+// Package conformance holds what every dialect must pass: the golden-case
+// runner over adapters/<dialect>/testdata, the shared conformance checks,
+// and the fuzz and benchmark drivers each dialect package calls.
+package conformance
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+
+	"github.com/userbridge/userbridge/internal/canonical"
+	"github.com/userbridge/userbridge/mapping"
+	"gopkg.in/yaml.v3"
+)
+
+// Case is one golden case: a request, what the engine must make of it, and
+// optionally what the upstream answered and what the caller must get.
+type Case struct {
+	// Name says what the case shows.
+	Name string `yaml:"name"`
+	// Path is the request path; route parameters are read from it.
+	Path string `yaml:"path"`
+	// Body is the request body as a YAML/JSON value; RawBody is taken
+	// byte for byte instead when set.
+	Body    any    `yaml:"body"`
+	RawBody string `yaml:"rawBody"`
+	// Update is the expected canonical update (compared as JSON).
+	Update any `yaml:"update"`
+	// Target and Value are the expected addressing (id or username).
+	Target string `yaml:"target"`
+	Value  string `yaml:"value"`
+	Tenant string `yaml:"tenant"`
+	// Stored is the stored canonical user, for checks that need it.
+	Stored any `yaml:"stored"`
+	// Error is the expected reply when the request is refused.
+	Error *Reply `yaml:"error"`
+	// Upstream is what the upstream answered.
+	Upstream *Upstream `yaml:"upstream"`
+	// Response is the expected reply to the caller after Upstream.
+	Response *Reply `yaml:"response"`
+
+	File string `yaml:"-"`
+}
+
+// Upstream is the upstream's answer in canonical terms.
+type Upstream struct {
+	// User is the canonical user of a 200 (absent for a 204).
+	User any `yaml:"user"`
+	// Error is a canonical error.
+	Error *struct {
+		Code       string `yaml:"code"`
+		Status     int    `yaml:"status"`
+		Message    string `yaml:"message"`
+		Field      string `yaml:"field"`
+		RetryAfter string `yaml:"retryAfter"`
+	} `yaml:"error"`
+}
+
+// Reply is an expected dialect reply. Headers are compared for the names
+// given; Body is compared as JSON; NoBody asserts there is none.
+type Reply struct {
+	Status      int               `yaml:"status"`
+	ContentType string            `yaml:"contentType"`
+	Headers     map[string]string `yaml:"headers"`
+	Body        any               `yaml:"body"`
+	NoBody      bool              `yaml:"noBody"`
+}
+
+// LoadCases reads every *.yaml file of dir, each a list of cases.
+func LoadCases(dir string) ([]Case, error) {
+	files, err := filepath.Glob(filepath.Join(dir, "*.yaml"))
+	if err != nil {
+		return nil, err
+	}
+	sort.Strings(files)
+	var all []Case
+	for _, f := range files {
+		data, err := os.ReadFile(f)
+		if err != nil {
+			return nil, err
+		}
+		dec := yaml.NewDecoder(bytes.NewReader(data))
+		dec.KnownFields(true)
+		var cs []Case
+		if err := dec.Decode(&cs); err != nil {
+			return nil, fmt.Errorf("%s: %w", f, err)
+		}
+		for i := range cs {
+			cs[i].File = filepath.Base(f)
+			all = append(all, cs[i])
+		}
+	}
+	return all, nil
+}
+
+// RequestBody returns the case's request body bytes.
+func (c *Case) RequestBody() []byte {
+	if c.RawBody != "" {
+		return []byte(c.RawBody)
+	}
+	if c.Body == nil {
+		return nil
+	}
+	return mustJSON(c.Body)
+}
+
+// CanonicalError builds the upstream's canonical error.
+func (u *Upstream) CanonicalError() *canonical.Error {
+	e := u.Error
+	return &canonical.Error{Code: canonical.Code(e.Code), Status: e.Status, Message: e.Message, Field: e.Field, RetryAfter: e.RetryAfter}
+}
+
+func mustJSON(v any) []byte {
+	b, err := json.Marshal(normalize(v))
+	if err != nil {
+		panic(err)
+	}
+	return b
+}
+
+// normalize turns YAML-decoded maps into JSON-encodable ones.
+func normalize(v any) any {
+	switch x := v.(type) {
+	case map[string]any:
+		for k, e := range x {
+			x[k] = normalize(e)
+		}
+	case map[any]any:
+		m := map[string]any{}
+		for k, e := range x {
+			m[fmt.Sprint(k)] = normalize(e)
+		}
+		return m
+	case []any:
+		for i := range x {
+			x[i] = normalize(x[i])
+		}
+	}
+	return v
+}
+
+// jsonEqual compares a JSON document with an expected YAML value.
+func jsonEqual(got []byte, want any) (bool, string) {
+	var g any
+	if err := json.Unmarshal(got, &g); err != nil {
+		return false, "not JSON: " + err.Error()
+	}
+	wb := mustJSON(want)
+	var w any
+	_ = json.Unmarshal(wb, &w)
+	gb, _ := json.Marshal(g)
+	wb, _ = json.Marshal(w)
+	return bytes.Equal(gb, wb), fmt.Sprintf("\n got: %s\nwant: %s", gb, wb)
+}
+
+// Params matches a request path against a gin route pattern.
+type Params map[string]string
+
+// ByName implements mapping.Params.
+func (p Params) ByName(name string) string { return p[name] }
+
+// MatchRoute extracts the parameters of path under route, or nil when the
+// path does not match.
+func MatchRoute(route, path string) Params {
+	rs, ps := strings.Split(route, "/"), strings.Split(path, "/")
+	if len(rs) != len(ps) {
+		return nil
+	}
+	out := Params{}
+	for i := range rs {
+		switch {
+		case strings.HasPrefix(rs[i], ":"):
+			if ps[i] == "" {
+				return nil
+			}
+			out[rs[i][1:]] = ps[i]
+		case rs[i] != ps[i]:
+			return nil
+		}
+	}
+	return out
+}
+
+// Input builds the engine's input for a case.
+func Input(p *mapping.Program, path string, body []byte) *mapping.Input {
+	return &mapping.Input{Body: body, Params: MatchRoute(p.Route().Path, path), URL: "http://userbridge.test" + path,
+		Path: path, RequestID: "req-golden-1"}
+}

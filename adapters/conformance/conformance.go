@@ -1,0 +1,233 @@
+package conformance
+
+import (
+	"encoding/json"
+	"net/http"
+	"strings"
+	"testing"
+
+	"github.com/tidwall/gjson"
+	"github.com/tidwall/sjson"
+	"github.com/userbridge/userbridge/adapters"
+	"github.com/userbridge/userbridge/internal/canonical"
+	"github.com/userbridge/userbridge/mapping"
+)
+
+// Dialect compiles a built-in dialect from its embedded rules.
+func Dialect(tb testing.TB, b adapters.Builtin) *mapping.Program {
+	tb.Helper()
+	d, err := b.Load("", nil, mapping.Options{})
+	if err != nil {
+		tb.Fatalf("%s: %v", b.Name, err)
+	}
+	return d.Program()
+}
+
+// RunGolden runs every golden case of dir against the program.
+func RunGolden(t *testing.T, p *mapping.Program, dir string) {
+	cases, err := LoadCases(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(cases) == 0 {
+		t.Fatalf("%s: no golden cases", dir)
+	}
+	for _, c := range cases {
+		t.Run(c.File+"/"+c.Name, func(t *testing.T) { runCase(t, p, &c) })
+	}
+}
+
+func runCase(t *testing.T, p *mapping.Program, c *Case) {
+	in := Input(p, c.Path, c.RequestBody())
+	if in.Params == nil {
+		t.Fatalf("path %q does not match route %q", c.Path, p.Route().Path)
+	}
+	res, cerr := p.Translate(in)
+	if cerr == nil && res.NeedsStoredUser() {
+		if c.Stored == nil {
+			t.Fatalf("the password rule needs the stored user: give stored")
+		}
+		cerr = p.CheckStored(res, mustJSON(c.Stored))
+	}
+	if c.Error != nil {
+		if cerr == nil {
+			t.Fatalf("translated, want refusal; update: %s", res.Update)
+		}
+		checkReply(t, "error", p.RenderError(in, cerr), c.Error)
+		return
+	}
+	if cerr != nil {
+		t.Fatalf("refused: %v", cerr)
+	}
+	if err := canonical.ValidateUpdate(res.Update); err != nil {
+		t.Errorf("update is not valid per canonical.md: %v\n%s", err, res.Update)
+	}
+	if c.Update != nil {
+		if ok, diff := jsonEqual(res.Update, c.Update); !ok {
+			t.Errorf("update differs:%s", diff)
+		}
+	}
+	if c.Target != "" && res.Target.String() != c.Target {
+		t.Errorf("target = %s, want %s", res.Target, c.Target)
+	}
+	if c.Value != "" && res.Value != c.Value {
+		t.Errorf("value = %q, want %q", res.Value, c.Value)
+	}
+	if res.Tenant != c.Tenant {
+		t.Errorf("tenant = %q, want %q", res.Tenant, c.Tenant)
+	}
+	if c.Upstream == nil {
+		if c.Response != nil {
+			t.Fatalf("a response needs an upstream answer")
+		}
+		return
+	}
+	var rep *mapping.Reply
+	if c.Upstream.Error != nil {
+		rep = p.RenderError(in, c.Upstream.CanonicalError())
+	} else {
+		var user []byte
+		if c.Upstream.User != nil {
+			user = mustJSON(c.Upstream.User)
+		}
+		rep = p.RenderSuccess(in, res, user)
+	}
+	if c.Response == nil {
+		t.Fatalf("an upstream answer needs an expected response")
+	}
+	checkReply(t, "response", rep, c.Response)
+}
+
+func checkReply(t *testing.T, what string, got *mapping.Reply, want *Reply) {
+	t.Helper()
+	if got.Status != want.Status {
+		t.Errorf("%s status = %d, want %d (body %s)", what, got.Status, want.Status, got.Body)
+	}
+	if want.ContentType != "" && got.ContentType != want.ContentType {
+		t.Errorf("%s content type = %q, want %q", what, got.ContentType, want.ContentType)
+	}
+	for name, v := range want.Headers {
+		found := false
+		for _, h := range got.Headers {
+			if strings.EqualFold(h.Name, name) {
+				found = true
+				if h.Value != v {
+					t.Errorf("%s header %s = %q, want %q", what, name, h.Value, v)
+				}
+			}
+		}
+		if !found {
+			t.Errorf("%s header %s missing; have %v", what, name, got.Headers)
+		}
+	}
+	switch {
+	case want.NoBody:
+		if got.Body != nil {
+			t.Errorf("%s has a body, want none: %s", what, got.Body)
+		}
+	case want.Body != nil:
+		if ok, diff := jsonEqual(got.Body, want.Body); !ok {
+			t.Errorf("%s body differs:%s", what, diff)
+		}
+	}
+}
+
+// RunSuite runs the checks every dialect passes, whatever its rules. base is
+// a request path and body the dialect accepts.
+func RunSuite(t *testing.T, p *mapping.Program, path string, body []byte) {
+	in := func(b []byte) *mapping.Input { return Input(p, path, b) }
+	if p.Description() == "" {
+		t.Error("the rule file has no description")
+	}
+	res, err := p.Translate(in(body))
+	if err != nil {
+		t.Fatalf("the base request is refused: %v", err)
+	}
+	if verr := canonical.ValidateUpdate(res.Update); verr != nil {
+		t.Fatalf("base update invalid: %v", verr)
+	}
+	refuse := map[string][]byte{
+		"empty body":          nil,
+		"not JSON":            []byte(`{"a":`),
+		"not an object":       []byte(`[1,2]`),
+		"duplicate key":       dupFirstKey(body),
+		"invalid UTF-8":       []byte("{\"zz\":\"\xff\"}"),
+		"too deep":            []byte(strings.Repeat(`{"a":`, 40) + "1" + strings.Repeat("}", 40)),
+		"trailing data":       append(append([]byte{}, body...), []byte(` {}`)...),
+		"control char":        []byte("{\"zz\":\"a\x01\"}"),
+		"lone surrogate junk": []byte(`{"zz":"\u12"}`),
+	}
+	for name, b := range refuse {
+		t.Run("refuses "+name, func(t *testing.T) {
+			_, err := p.Translate(in(b))
+			if err == nil {
+				t.Fatalf("accepted %q", b)
+			}
+			checkErrorReply(t, p, in(b), err)
+		})
+	}
+	for _, code := range canonical.Codes {
+		t.Run("renders "+string(code), func(t *testing.T) {
+			checkErrorReply(t, p, in(body), &canonical.Error{Code: code, Message: "something went wrong", Field: "email"})
+			checkErrorReply(t, p, in(body), &canonical.Error{Code: code, Message: "something went wrong"})
+		})
+	}
+	t.Run("keeps or refuses an unknown field", func(t *testing.T) {
+		b, _ := sjson.SetBytes(append([]byte{}, body...), "zzUnknown", map[string]any{"x": 1})
+		res, err := p.Translate(in(b))
+		if err != nil {
+			if err.Field != "zzUnknown" {
+				t.Fatalf("refused, but not naming the field: %v", err)
+			}
+			return
+		}
+		got := gjson.GetBytes(res.Update, "set.extensions."+p.Name()+".zzUnknown.x")
+		if got.Int() != 1 {
+			t.Fatalf("unknown field dropped: %s", res.Update)
+		}
+	})
+	t.Run("success answer", func(t *testing.T) {
+		user := []byte(`{"id":"0b6f4c1e-8c2a-4d7e-9f3b-5a1d2e3c4b5a","username":"jane.doe","email":"jane@example.com",` +
+			`"active":true,"createdAt":"2024-01-15T09:30:00.000Z","updatedAt":"2024-02-01T10:00:00.500Z",` +
+			`"roles":[{"id":"7c9e6679-7425-40de-944b-e07fc1f90ae7","name":"ROLE_MERCHANT"}],"attributes":{"a":"b"}}`)
+		rep := p.RenderSuccess(in(body), res, user)
+		if rep.Status < 200 || rep.Status > 299 {
+			t.Fatalf("status %d", rep.Status)
+		}
+		if rep.Status == http.StatusNoContent && rep.Body != nil {
+			t.Fatalf("204 with a body")
+		}
+		if rep.Body != nil && !json.Valid(rep.Body) {
+			t.Fatalf("body is not JSON: %s", rep.Body)
+		}
+		if strings.Contains(string(rep.Body), "password\":\"") {
+			t.Fatalf("a password is shown: %s", rep.Body)
+		}
+	})
+}
+
+func checkErrorReply(t *testing.T, p *mapping.Program, in *mapping.Input, e *canonical.Error) {
+	t.Helper()
+	rep := p.RenderError(in, e)
+	if rep.Status < 400 || rep.Status > 599 {
+		t.Errorf("%s: status %d", e.Code, rep.Status)
+	}
+	if !json.Valid(rep.Body) || !gjson.ParseBytes(rep.Body).IsObject() {
+		t.Errorf("%s: error body is not a JSON object: %s", e.Code, rep.Body)
+	}
+	if rep.ContentType == "" {
+		t.Errorf("%s: no content type", e.Code)
+	}
+	if strings.Contains(string(rep.Body), "goroutine") || strings.Contains(string(rep.Body), "runtime error") {
+		t.Errorf("%s: Go internals leak: %s", e.Code, rep.Body)
+	}
+}
+
+func dupFirstKey(body []byte) []byte {
+	var k string
+	gjson.ParseBytes(body).ForEach(func(key, _ gjson.Result) bool { k = key.Raw; return false })
+	if k == "" {
+		return []byte(`{"a":1,"a":2}`)
+	}
+	return []byte("{" + k + `:1,` + strings.TrimPrefix(string(body), "{"))
+}
