@@ -10,8 +10,8 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
-	"strings"
 
+	"github.com/userbridge/userbridge/adapters"
 	"github.com/userbridge/userbridge/internal/canonical"
 	"github.com/userbridge/userbridge/mapping"
 	"gopkg.in/yaml.v3"
@@ -157,33 +157,11 @@ func jsonEqual(got []byte, want any) (bool, string) {
 	return bytes.Equal(gb, wb), fmt.Sprintf("\n got: %s\nwant: %s", gb, wb)
 }
 
-// Params matches a request path against a gin route pattern.
-type Params map[string]string
+// Params are path parameters by name.
+type Params = adapters.PathParams
 
-// ByName implements mapping.Params.
-func (p Params) ByName(name string) string { return p[name] }
-
-// MatchRoute extracts the parameters of path under route, or nil when the
-// path does not match.
-func MatchRoute(route, path string) Params {
-	rs, ps := strings.Split(route, "/"), strings.Split(path, "/")
-	if len(rs) != len(ps) {
-		return nil
-	}
-	out := Params{}
-	for i := range rs {
-		switch {
-		case strings.HasPrefix(rs[i], ":"):
-			if ps[i] == "" {
-				return nil
-			}
-			out[rs[i][1:]] = ps[i]
-		case rs[i] != ps[i]:
-			return nil
-		}
-	}
-	return out
-}
+// MatchRoute extracts the parameters of path under route (nil: no match).
+func MatchRoute(route, path string) Params { return adapters.MatchPath(route, path) }
 
 // Input builds the engine's input for a case.
 func Input(p *mapping.Program, path string, body []byte) *mapping.Input {

@@ -1,0 +1,285 @@
+// Package config is userbridge's configuration: the YAML file (or the
+// embedded default), USERBRIDGE_* environment overrides and flags, decoded
+// strictly and validated with every problem reported at once.
+package config
+
+import (
+	"bytes"
+	_ "embed"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+
+	"gopkg.in/yaml.v3"
+)
+
+//go:embed default.yaml
+var defaultYAML []byte
+
+// DefaultYAML returns the embedded default configuration.
+func DefaultYAML() []byte { return append([]byte(nil), defaultYAML...) }
+
+// Config is the whole configuration. Every field is documented for the
+// operator; docs/configuration.md is the reference.
+type Config struct {
+	// Listen is the main listener's address, e.g. "127.0.0.1:8080" or ":8080".
+	Listen string `yaml:"listen"`
+	// Server tunes the HTTP front end.
+	Server Server `yaml:"server"`
+	// Upstream is the identity backend userbridge forwards to.
+	Upstream Upstream `yaml:"upstream"`
+	// Log configures logging.
+	Log Log `yaml:"log"`
+	// Dialects configures each dialect by name. A built-in dialect that is
+	// not listed is served with its defaults; a name that is not built in
+	// defines a new dialect and needs rules.
+	Dialects map[string]Dialect `yaml:"dialects"`
+}
+
+// Server tunes the HTTP front end.
+type Server struct {
+	// MaxBodyBytes is the largest request body accepted (default 1 MiB);
+	// a larger one is answered 413 in the caller's dialect.
+	MaxBodyBytes int64 `yaml:"maxBodyBytes"`
+	// MaxDepth is the deepest JSON nesting accepted (default 32).
+	MaxDepth int `yaml:"maxDepth"`
+	// ReadHeaderTimeout, ReadTimeout, WriteTimeout and IdleTimeout guard
+	// against slow clients (defaults 5s, 30s, 60s, 120s).
+	ReadHeaderTimeout Duration `yaml:"readHeaderTimeout"`
+	ReadTimeout       Duration `yaml:"readTimeout"`
+	WriteTimeout      Duration `yaml:"writeTimeout"`
+	IdleTimeout       Duration `yaml:"idleTimeout"`
+	// ShutdownTimeout bounds how long in-flight requests may finish after
+	// SIGTERM (default 20s).
+	ShutdownTimeout Duration `yaml:"shutdownTimeout"`
+}
+
+// Upstream is the identity backend.
+type Upstream struct {
+	// Profile is the upstream's protocol: "canonical" (docs/canonical.md).
+	Profile string `yaml:"profile"`
+	// URL is the backend's base URL. Empty, or "demo", runs the reference
+	// backend in-process with demo users.
+	URL string `yaml:"url"`
+	// ByIDPath and ByUsernamePath are the path templates ({id},
+	// {username}, {tenant}); defaults /users/{id} and
+	// /users/by-username/{username}.
+	ByIDPath       string `yaml:"byIdPath"`
+	ByUsernamePath string `yaml:"byUsernamePath"`
+	// Timeout is one deadline for all attempts of one request (default 5s).
+	Timeout Duration `yaml:"timeout"`
+	// MaxAttempts is the most attempts per call (default 3; 1 never retries).
+	MaxAttempts int `yaml:"maxAttempts"`
+	// MaxIdleConns is the keep-alive pool size (default 256).
+	MaxIdleConns int `yaml:"maxIdleConns"`
+	// TLS for https upstreams.
+	TLS TLS `yaml:"tls"`
+	// Breaker stops calling an upstream that keeps failing.
+	Breaker Breaker `yaml:"breaker"`
+}
+
+// TLS configures an https upstream.
+type TLS struct {
+	// CAFile is a PEM bundle that replaces the system roots.
+	CAFile string `yaml:"caFile"`
+	// CertFile and KeyFile are a client certificate and key (both or neither).
+	CertFile string `yaml:"certFile"`
+	KeyFile  string `yaml:"keyFile"`
+	// ServerName overrides the name checked in the upstream's certificate.
+	ServerName string `yaml:"serverName"`
+}
+
+// Breaker configures the circuit breaker.
+type Breaker struct {
+	// Enabled turns it on (default true).
+	Enabled *bool `yaml:"enabled"`
+	// Failures in a row that open it (default 5).
+	Failures uint32 `yaml:"failures"`
+	// OpenFor is how long it stays open (default 10s).
+	OpenFor Duration `yaml:"openFor"`
+}
+
+// Log configures logging.
+type Log struct {
+	// Level is debug, info, warn or error (default info).
+	Level string `yaml:"level"`
+	// Format is json (default) or text.
+	Format string `yaml:"format"`
+}
+
+// Dialect configures one dialect.
+type Dialect struct {
+	// Enabled serves the dialect (default true).
+	Enabled *bool `yaml:"enabled"`
+	// Rules is a rule file that replaces the built-in rules, or defines
+	// the dialect when it is not built in. Relative to the config file.
+	Rules string `yaml:"rules"`
+	// Prefix is prepended to the dialect's route, e.g. "/legacy".
+	Prefix string `yaml:"prefix"`
+	// Listen gives the dialect a listener of its own.
+	Listen string `yaml:"listen"`
+	// Host serves the dialect only for requests with this Host.
+	Host string `yaml:"host"`
+	// Config overrides the rule file's config constants.
+	Config map[string]string `yaml:"config"`
+}
+
+// IsEnabled reports whether the dialect is served.
+func (d Dialect) IsEnabled() bool { return d.Enabled == nil || *d.Enabled }
+
+// Duration is a time.Duration written as "5s" in YAML.
+type Duration time.Duration
+
+// UnmarshalYAML implements yaml.Unmarshaler.
+func (d *Duration) UnmarshalYAML(n *yaml.Node) error {
+	v, err := time.ParseDuration(n.Value)
+	if err != nil {
+		return fmt.Errorf("line %d: %q is not a duration such as 5s or 250ms", n.Line, n.Value)
+	}
+	*d = Duration(v)
+	return nil
+}
+
+// D returns the time.Duration.
+func (d Duration) D() time.Duration { return time.Duration(d) }
+
+// ErrInvalid is wrapped by every configuration problem.
+var ErrInvalid = errors.New("config: invalid")
+
+// Source is where a configuration came from, for messages.
+type Source struct {
+	// Name is the file name, or "embedded default".
+	Name string
+	// Dir is the directory relative rule paths are resolved in.
+	Dir string
+}
+
+// Parse decodes a configuration strictly (unknown keys are errors naming
+// their line), applies defaults and returns it with every problem found.
+func Parse(src Source, data []byte) (*Config, error) {
+	var c Config
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	dec.KnownFields(true)
+	if err := dec.Decode(&c); err != nil && !errors.Is(err, io.EOF) {
+		var te *yaml.TypeError
+		if errors.As(err, &te) {
+			errs := make([]error, 0, len(te.Errors))
+			for _, e := range te.Errors {
+				errs = append(errs, fmt.Errorf("%w: %s: %s", ErrInvalid, src.Name, e))
+			}
+			return nil, errors.Join(errs...)
+		}
+		return nil, fmt.Errorf("%w: %s: %s", ErrInvalid, src.Name, strings.TrimPrefix(err.Error(), "yaml: "))
+	}
+	c.applyDefaults()
+	return &c, nil
+}
+
+func (c *Config) applyDefaults() {
+	if c.Listen == "" {
+		c.Listen = "127.0.0.1:8080"
+	}
+	s := &c.Server
+	if s.MaxBodyBytes == 0 {
+		s.MaxBodyBytes = 1 << 20
+	}
+	if s.MaxDepth == 0 {
+		s.MaxDepth = 32
+	}
+	def := func(d *Duration, v time.Duration) {
+		if *d == 0 {
+			*d = Duration(v)
+		}
+	}
+	def(&s.ReadHeaderTimeout, 5*time.Second)
+	def(&s.ReadTimeout, 30*time.Second)
+	def(&s.WriteTimeout, 60*time.Second)
+	def(&s.IdleTimeout, 120*time.Second)
+	def(&s.ShutdownTimeout, 20*time.Second)
+	u := &c.Upstream
+	if u.Profile == "" {
+		u.Profile = "canonical"
+	}
+	def(&u.Timeout, 5*time.Second)
+	if u.MaxAttempts == 0 {
+		u.MaxAttempts = 3
+	}
+	if c.Log.Level == "" {
+		c.Log.Level = "info"
+	}
+	if c.Log.Format == "" {
+		c.Log.Format = "json"
+	}
+}
+
+// IsDemo reports whether the in-process demo backend is the upstream.
+func (c *Config) IsDemo() bool { return c.Upstream.URL == "" || c.Upstream.URL == "demo" }
+
+// Env overrides: each variable sets one field.
+var envVars = []struct {
+	name, help string
+	set        func(c *Config, v string) error
+}{
+	{"USERBRIDGE_LISTEN", "listen", func(c *Config, v string) error { c.Listen = v; return nil }},
+	{"USERBRIDGE_UPSTREAM_URL", "upstream.url", func(c *Config, v string) error { c.Upstream.URL = v; return nil }},
+	{"USERBRIDGE_UPSTREAM_PROFILE", "upstream.profile", func(c *Config, v string) error { c.Upstream.Profile = v; return nil }},
+	{"USERBRIDGE_UPSTREAM_TIMEOUT", "upstream.timeout", func(c *Config, v string) error {
+		d, err := time.ParseDuration(v)
+		c.Upstream.Timeout = Duration(d)
+		return err
+	}},
+	{"USERBRIDGE_MAX_BODY_BYTES", "server.maxBodyBytes", func(c *Config, v string) error {
+		n, err := strconv.ParseInt(v, 10, 64)
+		c.Server.MaxBodyBytes = n
+		return err
+	}},
+	{"USERBRIDGE_LOG_LEVEL", "log.level", func(c *Config, v string) error { c.Log.Level = v; return nil }},
+	{"USERBRIDGE_LOG_FORMAT", "log.format", func(c *Config, v string) error { c.Log.Format = v; return nil }},
+}
+
+// ApplyEnv applies USERBRIDGE_* variables from lookup (os.LookupEnv).
+func (c *Config) ApplyEnv(lookup func(string) (string, bool)) error {
+	var errs []error
+	for _, e := range envVars {
+		if v, ok := lookup(e.name); ok && v != "" {
+			if err := e.set(c, v); err != nil {
+				errs = append(errs, fmt.Errorf("%w: %s (%s): %q: %v", ErrInvalid, e.name, e.help, v, err))
+			}
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// Load reads the file at path, or the embedded default when path is "",
+// then applies the environment.
+func Load(path string) (*Config, Source, error) {
+	src := Source{Name: "embedded default"}
+	data := defaultYAML
+	if path != "" {
+		b, err := os.ReadFile(path)
+		if err != nil {
+			return nil, src, fmt.Errorf("config: %w", err)
+		}
+		data, src = b, Source{Name: path, Dir: dirOf(path)}
+	}
+	c, err := Parse(src, data)
+	if err != nil {
+		return nil, src, err
+	}
+	if err := c.ApplyEnv(os.LookupEnv); err != nil {
+		return nil, src, err
+	}
+	return c, src, nil
+}
+
+func dirOf(path string) string {
+	i := strings.LastIndexAny(path, `/\`)
+	if i < 0 {
+		return "."
+	}
+	return path[:i]
+}

@@ -1,0 +1,206 @@
+package config
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"net/url"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+
+	"github.com/userbridge/userbridge/adapters"
+	"github.com/userbridge/userbridge/adapters/registry"
+	"github.com/userbridge/userbridge/mapping"
+)
+
+// Mount is one dialect served on one route.
+type Mount struct {
+	Dialect adapters.Dialect
+	Method  string
+	// Path is the full route, prefix included, in gin syntax.
+	Path string
+	// Listen is the listener's address.
+	Listen string
+	// Host, when set, restricts the route to that Host header.
+	Host string
+}
+
+// Resolve validates the configuration and compiles every enabled dialect.
+// It reports every problem at once, each with where it is.
+func (c *Config) Resolve(src Source) ([]Mount, error) {
+	var errs []error
+	bad := func(where, format string, args ...any) {
+		errs = append(errs, fmt.Errorf("%w: %s: %s: %s", ErrInvalid, src.Name, where, fmt.Sprintf(format, args...)))
+	}
+	if _, _, err := net.SplitHostPort(c.Listen); err != nil {
+		bad("listen", "%q is not host:port", c.Listen)
+	}
+	switch c.Upstream.Profile {
+	case "canonical":
+	default:
+		bad("upstream.profile", "%q: the profiles are canonical", c.Upstream.Profile)
+	}
+	if !c.IsDemo() {
+		u, err := url.Parse(c.Upstream.URL)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			bad("upstream.url", "%q is not an http or https URL", c.Upstream.URL)
+		}
+	}
+	for _, f := range []struct{ where, path string }{{"upstream.tls.caFile", c.Upstream.TLS.CAFile},
+		{"upstream.tls.certFile", c.Upstream.TLS.CertFile}, {"upstream.tls.keyFile", c.Upstream.TLS.KeyFile}} {
+		if f.path != "" {
+			if _, err := os.Stat(f.path); err != nil {
+				bad(f.where, "%v", err)
+			}
+		}
+	}
+	if (c.Upstream.TLS.CertFile == "") != (c.Upstream.TLS.KeyFile == "") {
+		bad("upstream.tls", "certFile and keyFile go together")
+	}
+	if c.Upstream.Timeout.D() <= 0 {
+		bad("upstream.timeout", "must be positive")
+	}
+	if c.Upstream.MaxAttempts < 1 || c.Upstream.MaxAttempts > 10 {
+		bad("upstream.maxAttempts", "%d: from 1 to 10", c.Upstream.MaxAttempts)
+	}
+	if c.Server.MaxBodyBytes < 0 || c.Server.MaxDepth < 0 {
+		bad("server", "maxBodyBytes and maxDepth must be positive")
+	}
+	switch c.Log.Level {
+	case "debug", "info", "warn", "error":
+	default:
+		bad("log.level", "%q: debug, info, warn or error", c.Log.Level)
+	}
+	switch c.Log.Format {
+	case "json", "text":
+	default:
+		bad("log.format", "%q: json or text", c.Log.Format)
+	}
+	mounts := c.dialects(src, bad, &errs)
+	errs = append(errs, conflicts(src, mounts)...)
+	if len(errs) > 0 {
+		return nil, errors.Join(errs...)
+	}
+	return mounts, nil
+}
+
+// dialects compiles the built-in dialects (configured or not) and the
+// configured new ones.
+func (c *Config) dialects(src Source, bad func(string, string, ...any), errs *[]error) []Mount {
+	names := map[string]bool{}
+	for _, b := range registry.Builtins() {
+		names[b.Name] = true
+	}
+	for n := range c.Dialects {
+		names[n] = true
+	}
+	order := make([]string, 0, len(names))
+	for n := range names {
+		order = append(order, n)
+	}
+	sort.Strings(order)
+	var mounts []Mount
+	for _, name := range order {
+		dc := c.Dialects[name]
+		where := "dialects." + name
+		if !dc.IsEnabled() {
+			continue
+		}
+		opts := mapping.Options{Config: dc.Config, MaxDepth: c.Server.MaxDepth}
+		var rules []byte
+		var file string
+		if dc.Rules != "" {
+			file = dc.Rules
+			if !filepath.IsAbs(file) && src.Dir != "" {
+				file = filepath.Join(src.Dir, file)
+			}
+			b, err := os.ReadFile(file)
+			if err != nil {
+				bad(where+".rules", "%v", err)
+				continue
+			}
+			rules = b
+		}
+		var d adapters.Dialect
+		var err error
+		if b, ok := registry.Lookup(name); ok {
+			d, err = b.Load(file, rules, opts)
+		} else if rules == nil {
+			bad(where, "%q is not a built-in dialect; give its rules", name)
+			continue
+		} else {
+			d, err = adapters.FromRules(file, rules, opts)
+			if err == nil && d.Name() != name {
+				err = fmt.Errorf("%s defines dialect %q, configured as %q", file, d.Name(), name)
+			}
+		}
+		if err != nil {
+			*errs = append(*errs, fmt.Errorf("%w: %s: %s: %w", ErrInvalid, src.Name, where, err))
+			continue
+		}
+		if dc.Prefix != "" && (!strings.HasPrefix(dc.Prefix, "/") || strings.HasSuffix(dc.Prefix, "/")) {
+			bad(where+".prefix", "%q must start with '/' and not end with one", dc.Prefix)
+		}
+		listen := c.Listen
+		if dc.Listen != "" {
+			if _, _, err := net.SplitHostPort(dc.Listen); err != nil {
+				bad(where+".listen", "%q is not host:port", dc.Listen)
+			}
+			listen = dc.Listen
+		}
+		r := d.Program().Route()
+		mounts = append(mounts, Mount{Dialect: d, Method: r.Method, Path: dc.Prefix + r.Path, Listen: listen, Host: strings.ToLower(dc.Host)})
+	}
+	return mounts
+}
+
+// conflicts finds two dialects that would answer the same request, or
+// whose routes the router cannot hold together (the same position holding
+// parameters of different names).
+func conflicts(src Source, ms []Mount) []error {
+	var errs []error
+	for i := range ms {
+		for j := i + 1; j < len(ms); j++ {
+			a, b := ms[i], ms[j]
+			if a.Listen != b.Listen || a.Host != b.Host || a.Method != b.Method {
+				continue
+			}
+			if why := routeClash(a.Path, b.Path); why != "" {
+				errs = append(errs, fmt.Errorf("%w: %s: dialects %s (%s %s) and %s (%s %s) %s on %s%s",
+					ErrInvalid, src.Name, a.Dialect.Name(), a.Method, a.Path, b.Dialect.Name(), b.Method, b.Path, why, a.Listen, hostNote(a.Host)))
+			}
+		}
+	}
+	return errs
+}
+
+func hostNote(h string) string {
+	if h == "" {
+		return ""
+	}
+	return " for host " + h
+}
+
+// routeClash says why two gin routes of one method cannot both be served,
+// or "" when they can.
+func routeClash(a, b string) string {
+	as, bs := strings.Split(a, "/"), strings.Split(b, "/")
+	for i := 0; i < len(as) && i < len(bs); i++ {
+		x, y := as[i], bs[i]
+		px, py := strings.HasPrefix(x, ":") || strings.HasPrefix(x, "*"), strings.HasPrefix(y, ":") || strings.HasPrefix(y, "*")
+		switch {
+		case px && py && x != y:
+			return "name different parameters at the same place"
+		case px && py, x == y:
+			continue
+		default:
+			return ""
+		}
+	}
+	if len(as) == len(bs) {
+		return "would answer the same requests"
+	}
+	return ""
+}

@@ -1,0 +1,314 @@
+package server
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"io"
+	"log/slog"
+	"net/http"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/gin-gonic/gin"
+	"github.com/userbridge/userbridge/internal/canonical"
+	"github.com/userbridge/userbridge/internal/upstream"
+	"github.com/userbridge/userbridge/mapping"
+)
+
+// Upstream is what a dialect handler needs of the upstream client.
+type Upstream interface {
+	Patch(ctx context.Context, call *upstream.Call) (*upstream.Result, *canonical.Error)
+	Get(ctx context.Context, call *upstream.Call) (*upstream.Result, *canonical.Error)
+}
+
+// Headers userbridge sets on every upstream call.
+const (
+	HeaderRequestID   = "X-Request-Id"
+	HeaderIdempotency = "Idempotency-Key"
+	HeaderDialect     = "X-Userbridge-Dialect"
+	HeaderTenant      = "X-Userbridge-Tenant"
+)
+
+// traceHeaders are passed on for W3C trace propagation.
+var traceHeaders = []string{"Traceparent", "Tracestate"}
+
+// handler serves one dialect: read, translate, forward, render. Each step is
+// a method below, in the order they run.
+type handler struct {
+	name    string
+	p       *mapping.Program
+	up      Upstream
+	maxBody int64
+	log     *slog.Logger
+	forward []string
+	params  []string // route parameter names, checked for segment escapes
+}
+
+// exchange is one inbound request on its way through the handler.
+type exchange struct {
+	c        *gin.Context
+	in       mapping.Input
+	res      *mapping.Result
+	upStatus int
+	attempts int
+	start    time.Time
+}
+
+var bufPool = sync.Pool{New: func() any { b := make([]byte, 0, 4096); return &b }}
+
+func (h *handler) serve(c *gin.Context) {
+	x := &exchange{c: c, start: time.Now()}
+	x.in = mapping.Input{Params: &c.Params, Path: c.Request.URL.EscapedPath(), RequestID: requestID(c.Request.Header.Get(HeaderRequestID))}
+	x.in.URL = origin(c.Request) + x.in.Path
+	bp := bufPool.Get().(*[]byte)
+	defer func() {
+		if cap(*bp) <= 1<<20 {
+			*bp = (*bp)[:0]
+			bufPool.Put(bp)
+		}
+	}()
+	defer func() {
+		if v := recover(); v != nil {
+			h.log.Error("panic while serving", "dialect", h.name, "request_id", x.in.RequestID, "panic", v)
+			h.fail(x, canonical.Errorf(canonical.Internal, "internal error"))
+		}
+	}()
+	status := h.run(x, bp)
+	h.log.LogAttrs(c.Request.Context(), slog.LevelInfo, "request",
+		slog.String("request_id", x.in.RequestID), slog.String("dialect", h.name),
+		slog.String("method", c.Request.Method), slog.String("route", c.FullPath()),
+		slog.String("target", targetKind(x.res)), slog.Int("status", status),
+		slog.Int("upstream_status", x.upStatus), slog.Int("attempts", x.attempts),
+		slog.Duration("latency", time.Since(x.start)))
+}
+
+func targetKind(r *mapping.Result) string {
+	if r == nil {
+		return ""
+	}
+	return r.Target.String()
+}
+
+// run executes the pipeline and returns the status sent.
+func (h *handler) run(x *exchange, bp *[]byte) int {
+	if e := h.checkParams(x); e != nil {
+		return h.fail(x, e)
+	}
+	if e := h.checkContentType(x); e != nil {
+		return h.fail(x, e)
+	}
+	body, e := h.readBody(x, bp)
+	if e != nil {
+		return h.fail(x, e)
+	}
+	x.in.Body = body
+	res, e := h.p.Translate(&x.in)
+	if e != nil {
+		return h.fail(x, e)
+	}
+	x.res = res
+	hdr := h.upstreamHeader(x)
+	ctx := x.c.Request.Context()
+	call := &upstream.Call{Target: res.Target, Value: res.Value, Tenant: res.Tenant, Header: hdr}
+	if res.NeedsStoredUser() {
+		got, e := h.up.Get(ctx, call)
+		if e != nil {
+			return h.upstreamFail(x, e)
+		}
+		if e := h.p.CheckStored(res, got.Body); e != nil {
+			return h.fail(x, e)
+		}
+	}
+	call.Body = res.Update
+	out, e := h.up.Patch(ctx, call)
+	if out != nil {
+		x.upStatus, x.attempts = out.Status, out.Attempts
+	}
+	if e != nil {
+		return h.upstreamFail(x, e)
+	}
+	user := out.Body
+	if len(user) == 0 && h.p.NeedsUser() {
+		call.Body = nil
+		got, e := h.up.Get(ctx, call)
+		if e != nil {
+			e.Message += " (the update was applied; repeat it with the same Idempotency-Key to get the user)"
+			return h.upstreamFail(x, e)
+		}
+		user = got.Body
+	}
+	return h.write(x, h.p.RenderSuccess(&x.in, res, user))
+}
+
+// checkParams refuses path values that would leave their segment upstream.
+func (h *handler) checkParams(x *exchange) *canonical.Error {
+	for _, name := range h.params {
+		v := x.c.Param(name)
+		if v == "." || v == ".." || strings.ContainsAny(v, "/?#\\") || hasControl(v) {
+			return canonical.FieldError(name, name+" is not a valid path value")
+		}
+	}
+	return nil
+}
+
+func hasControl(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] < 0x20 || s[i] == 0x7f {
+			return true
+		}
+	}
+	return false
+}
+
+func (h *handler) checkContentType(x *exchange) *canonical.Error {
+	ct := x.c.Request.Header.Get("Content-Type")
+	if ct == "" || h.p.AcceptsContentType(ct) {
+		return nil
+	}
+	return canonical.Errorf(canonical.UnsupportedMediaType, "Content-Type must be one of "+strings.Join(h.p.ContentTypes(), ", "))
+}
+
+func (h *handler) readBody(x *exchange, bp *[]byte) ([]byte, *canonical.Error) {
+	r := x.c.Request
+	if r.ContentLength > h.maxBody {
+		return nil, tooLarge(h.maxBody)
+	}
+	buf := *bp
+	lr := io.LimitReader(r.Body, h.maxBody+1)
+	for {
+		if len(buf) == cap(buf) {
+			buf = append(buf, 0)[:len(buf)]
+		}
+		n, err := lr.Read(buf[len(buf):cap(buf)])
+		buf = buf[:len(buf)+n]
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			*bp = buf
+			return nil, canonical.Errorf(canonical.BadRequest, "the request body could not be read")
+		}
+	}
+	*bp = buf
+	if int64(len(buf)) > h.maxBody {
+		return nil, tooLarge(h.maxBody)
+	}
+	return buf, nil
+}
+
+func tooLarge(limit int64) *canonical.Error {
+	return canonical.Errorf(canonical.PayloadTooLarge, "the request body is larger than "+itoa(limit)+" bytes")
+}
+
+// upstreamHeader builds the headers of the upstream call.
+func (h *handler) upstreamHeader(x *exchange) http.Header {
+	in := x.c.Request.Header
+	out := make(http.Header, len(h.forward)+6)
+	for _, name := range h.forward {
+		if v := in.Values(name); len(v) > 0 {
+			out[name] = v
+		}
+	}
+	for _, name := range traceHeaders {
+		if v := in.Values(name); len(v) > 0 {
+			out[name] = v
+		}
+	}
+	key := in.Get(HeaderIdempotency)
+	if key == "" {
+		key = newID()
+	}
+	out[HeaderIdempotency] = []string{key}
+	out[HeaderRequestID] = []string{x.in.RequestID}
+	out[HeaderDialect] = []string{h.name}
+	if x.res.Tenant != "" {
+		out[HeaderTenant] = []string{x.res.Tenant}
+	}
+	return out
+}
+
+// upstreamFail renders an upstream error, naming a canonical field in the
+// caller's terms.
+func (h *handler) upstreamFail(x *exchange, e *canonical.Error) int {
+	if e.Field != "" {
+		if f := h.p.SourceField(e.Field); f != "" {
+			e.Field = f
+		} else if rest, ok := strings.CutPrefix(e.Field, "extensions."+h.name+"."); ok {
+			e.Field = rest
+		}
+	}
+	return h.fail(x, e)
+}
+
+func (h *handler) fail(x *exchange, e *canonical.Error) int {
+	return h.write(x, h.p.RenderError(&x.in, e))
+}
+
+func (h *handler) write(x *exchange, rep *mapping.Reply) int {
+	w := x.c.Writer
+	hd := w.Header()
+	for _, kv := range rep.Headers {
+		hd.Set(kv.Name, kv.Value)
+	}
+	hd.Set(HeaderRequestID, x.in.RequestID)
+	if rep.Body != nil {
+		hd.Set("Content-Type", rep.ContentType)
+	}
+	w.WriteHeader(rep.Status)
+	if rep.Body != nil {
+		_, _ = w.Write(rep.Body)
+	}
+	return rep.Status
+}
+
+// requestID keeps a client's X-Request-ID when it is sane, else makes one.
+func requestID(v string) string {
+	if v != "" && len(v) <= 128 && !hasControl(v) && !strings.ContainsAny(v, " \"\\") {
+		return v
+	}
+	return newID()
+}
+
+func newID() string {
+	var b [16]byte
+	_, _ = rand.Read(b[:])
+	b[6] = b[6]&0x0f | 0x40
+	b[8] = b[8]&0x3f | 0x80
+	var out [36]byte
+	hex.Encode(out[0:8], b[0:4])
+	out[8] = '-'
+	hex.Encode(out[9:13], b[4:6])
+	out[13] = '-'
+	hex.Encode(out[14:18], b[6:8])
+	out[18] = '-'
+	hex.Encode(out[19:23], b[8:10])
+	out[23] = '-'
+	hex.Encode(out[24:], b[10:])
+	return string(out[:])
+}
+
+// origin is scheme://host of the request as the client addressed it.
+func origin(r *http.Request) string {
+	scheme := "http"
+	if r.TLS != nil {
+		scheme = "https"
+	}
+	return scheme + "://" + r.Host
+}
+
+func itoa(n int64) string {
+	var b [20]byte
+	i := len(b)
+	for {
+		i--
+		b[i] = byte('0' + n%10)
+		n /= 10
+		if n == 0 {
+			break
+		}
+	}
+	return string(b[i:])
+}
