@@ -8,6 +8,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"regexp"
 	"strings"
 
 	"gopkg.in/yaml.v3"
@@ -106,6 +107,9 @@ type ItemsRule struct {
 	// Keep lists the keys of an object item that are kept; the others
 	// must be listed in Ignore or the item is refused.
 	Keep []string `yaml:"keep"`
+	// Required lists kept keys an object item must have. Whatever it says,
+	// a role item needs an id or a name.
+	Required []string `yaml:"required"`
 	// Ignore lists object keys accepted and dropped (read-only).
 	Ignore []string `yaml:"ignore"`
 }
@@ -191,11 +195,21 @@ var ErrRules = errors.New("mapping: invalid rules")
 // Parse decodes a rule file strictly: an unknown key is an error naming the
 // file, line and key.
 func Parse(name string, data []byte) (*File, error) {
-	dec := yaml.NewDecoder(bytes.NewReader(data))
+	dec := yaml.NewDecoder(bytes.NewReader(quoteNullKeys(data)))
 	dec.KnownFields(true)
 	var f File
 	if err := dec.Decode(&f); err != nil {
 		return nil, fmt.Errorf("%w: %s: %s", ErrRules, name, strings.TrimPrefix(err.Error(), "yaml: "))
 	}
 	return &f, nil
+}
+
+// nullKey finds a mapping key written as plain `null`, which YAML reads as
+// the null value rather than the string a field rule's `null:` policy is.
+var nullKey = regexp.MustCompile(`(?m)(^[ \t]*(?:- )?|[{,][ \t]*)null:`)
+
+// quoteNullKeys quotes those keys, keeping every line where it was so that
+// error messages still point at the author's lines.
+func quoteNullKeys(data []byte) []byte {
+	return nullKey.ReplaceAll(data, []byte(`${1}"null":`))
 }

@@ -92,6 +92,13 @@ func checkType(want jsonType, v gjson.Result) bool {
 	return got == want
 }
 
+func plural(t jsonType) string {
+	if t == typeBool {
+		return "booleans"
+	}
+	return t.String() + "s"
+}
+
 func article(t jsonType) string {
 	switch t {
 	case typeObject, typeArray, typeInteger:
@@ -157,7 +164,7 @@ func (v *validators) runMap(field string, val gjson.Result) *canonical.Error {
 		case v.keyPattern != nil && !v.keyPattern.MatchString(key):
 			err = canonical.FieldError(field+"."+key, field+" key "+strconv.Quote(key)+" must match "+v.keyPatternSrc)
 		case v.valueType != typeAny && !checkType(v.valueType, x):
-			err = canonical.FieldError(field+"."+key, field+" values must be "+article(v.valueType)+"s")
+			err = canonical.FieldError(field+"."+key, field+" values must be "+plural(v.valueType))
 		case v.valueMaxLen > 0 && valueLen(x) > v.valueMaxLen:
 			err = canonical.FieldError(field+"."+key, field+" values must be at most "+strconv.Itoa(v.valueMaxLen)+" characters long")
 		}
