@@ -1,0 +1,15 @@
+# syntax=docker/dockerfile:1
+# The same build as the README's: go build ./cmd/userbridge, static.
+FROM golang:1.26 AS build
+WORKDIR /src
+COPY go.mod go.sum ./
+RUN go mod download
+COPY . .
+RUN CGO_ENABLED=0 go build -trimpath -ldflags="-s -w" -o /out/userbridge ./cmd/userbridge
+
+FROM gcr.io/distroless/static-debian12:nonroot
+COPY --from=build /out/userbridge /usr/local/bin/userbridge
+USER nonroot:nonroot
+EXPOSE 8080
+ENTRYPOINT ["/usr/local/bin/userbridge"]
+CMD ["serve", "--listen", ":8080"]
