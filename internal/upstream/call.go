@@ -1,0 +1,327 @@
+package upstream
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"net"
+	"net/http"
+	"net/http/httptrace"
+	"net/url"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/hashicorp/go-retryablehttp"
+	"github.com/sony/gobreaker/v2"
+
+	"github.com/userbridge/userbridge/internal/canonical"
+)
+
+// Call is one request to the upstream.
+type Call struct {
+	// Target says whether Value is the user's id or username.
+	Target canonical.Target
+	// Value is the user's id or username. It fills {id} or {username}
+	// path-escaped; "", "." and ".." are refused.
+	Value string
+	// Tenant fills {tenant}, path-escaped, where the template uses it.
+	Tenant string
+	// Body is the canonical update document. Patch requires it; Get sends
+	// no body.
+	Body []byte
+	// Header is sent as is on every attempt: credentials, Idempotency-Key,
+	// X-Request-ID, X-Userbridge-Dialect, X-Userbridge-Tenant, traceparent.
+	// The client adds Accept (and Content-Type on Patch) and never modifies
+	// the map; it must not change during the call.
+	Header http.Header
+}
+
+// Result is what a call came to. Patch and Get return one on failure too,
+// for the caller's logs and metrics.
+type Result struct {
+	// Status is 200 or 204 on success (any other 2xx is reported as 200).
+	// On failure it is the upstream's last status, 0 if it never answered.
+	Status int
+	// Body is the canonical user JSON on 200; nil on 204 and on failure.
+	Body []byte
+	// Header holds the upstream's last reply headers; nil without a reply.
+	Header http.Header
+	// Attempts is how many HTTP requests the call made; 0 when it was
+	// refused before sending (a bad value, the breaker open).
+	Attempts int
+	// Cause is the underlying error of a failure the upstream did not
+	// answer, for logs only (never shown to clients, never holding the
+	// URL); nil otherwise.
+	Cause error
+}
+
+// Patch sends the canonical update document call.Body to the user's path.
+// It retries only what cannot apply the update twice: an attempt that never
+// got a connection, a 502, 503 or 504 reply, and a 429, each within the
+// call's deadline and with the same headers (hence the same
+// Idempotency-Key).
+func (c *Client) Patch(ctx context.Context, call *Call) (*Result, *canonical.Error) {
+	if call.Body == nil {
+		return &Result{}, canonical.Errorf(canonical.Internal, "no update document to send")
+	}
+	return c.do(ctx, http.MethodPatch, call)
+}
+
+// Get fetches the stored user. It retries like Patch and, being safe to
+// repeat, also after a connection failed mid-request.
+func (c *Client) Get(ctx context.Context, call *Call) (*Result, *canonical.Error) {
+	return c.do(ctx, http.MethodGet, call)
+}
+
+// What a call reports to the breaker.
+var (
+	errUpstreamFailed = errors.New("upstream: failed")           // counts as a failure
+	errCallerGone     = errors.New("upstream: caller went away") // not counted
+)
+
+func newBreaker(cfg BreakerConfig, name string) *gobreaker.CircuitBreaker[*Result] {
+	return gobreaker.NewCircuitBreaker[*Result](gobreaker.Settings{
+		Name:        name,
+		MaxRequests: 1,
+		Timeout:     cfg.OpenFor,
+		ReadyToTrip: func(n gobreaker.Counts) bool { return n.ConsecutiveFailures >= cfg.Failures },
+		IsExcluded:  func(err error) bool { return errors.Is(err, errCallerGone) },
+	})
+}
+
+func (c *Client) do(ctx context.Context, method string, call *Call) (*Result, *canonical.Error) {
+	target, cerr := c.url(call)
+	if cerr != nil {
+		return &Result{}, cerr
+	}
+	if c.breaker == nil {
+		res, cerr, _ := c.send(ctx, method, target, call)
+		return res, cerr
+	}
+	res, err := c.breaker.Execute(func() (*Result, error) {
+		var verdict error
+		var res *Result
+		res, cerr, verdict = c.send(ctx, method, target, call)
+		return res, verdict
+	})
+	if errors.Is(err, gobreaker.ErrOpenState) || errors.Is(err, gobreaker.ErrTooManyRequests) {
+		return &Result{Cause: fmt.Errorf("upstream: %w", err)}, canonical.Errorf(canonical.Unavailable,
+			"the upstream is failing; calls to it are paused, retry later")
+	}
+	return res, cerr
+}
+
+// send makes the attempts of one call under one deadline. verdict is what
+// the breaker counts: nil, errUpstreamFailed or errCallerGone.
+func (c *Client) send(ctx context.Context, method, target string, call *Call) (res *Result, cerr *canonical.Error, verdict error) {
+	ctx, cancel := context.WithTimeout(ctx, c.timeout)
+	defer cancel()
+	x := &exchange{c: c, idempotent: method == http.MethodGet}
+	x.deadline, _ = ctx.Deadline()
+	x.trace.GotConn = x.gotConn
+	ctx = httptrace.WithClientTrace(ctx, &x.trace)
+	x.rc.HTTPClient = c.http
+	x.rc.Logger = nil // the library would log URLs, which hold usernames
+	x.rc.RetryMax = c.maxAttempts - 1
+	x.rc.CheckRetry = x.checkRetry
+	x.rc.Backoff = x.backoff
+	x.rc.ErrorHandler = retryablehttp.PassthroughErrorHandler
+
+	var body any // untyped nil: no body
+	if method != http.MethodGet {
+		body = call.Body
+	}
+	req, err := retryablehttp.NewRequestWithContext(ctx, method, target, body)
+	if err != nil {
+		return &Result{Cause: causeOf(err)}, canonical.Errorf(canonical.Internal, "could not build the upstream request"), nil
+	}
+	// Without GetBody net/http never resends the update by itself. With it,
+	// and an Idempotency-Key header, it would replay the update on a reused
+	// connection that broke after the request was written. Retries are
+	// x.checkRetry's alone.
+	req.GetBody = nil
+	req.Header = requestHeader(call.Header, body != nil)
+
+	resp, err := x.rc.Do(req)
+	res = &Result{Attempts: x.attempts}
+	if err != nil {
+		if resp != nil { // not expected from the passthrough handler
+			resp.Body.Close()
+		}
+		res.Cause = causeOf(err)
+		cerr, verdict = x.failure(ctx, err)
+		return res, cerr, verdict
+	}
+	cerr, verdict = c.reply(ctx, res, resp, !x.idempotent)
+	return res, cerr, verdict
+}
+
+var (
+	jsonValue      = []string{"application/json"}
+	userAgentValue = []string{"userbridge"}
+)
+
+// requestHeader copies the caller's header (sharing its value slices, which
+// nothing modifies) and adds the JSON headers.
+func requestHeader(from http.Header, hasBody bool) http.Header {
+	h := make(http.Header, len(from)+3)
+	for k, v := range from {
+		h[k] = v
+	}
+	h["Accept"] = jsonValue
+	if hasBody {
+		h["Content-Type"] = jsonValue
+	}
+	if _, ok := h["User-Agent"]; !ok {
+		h["User-Agent"] = userAgentValue
+	}
+	return h
+}
+
+// exchange is the state of one call's attempts, seen by the
+// go-retryablehttp hooks.
+type exchange struct {
+	rc         retryablehttp.Client
+	trace      httptrace.ClientTrace
+	c          *Client
+	deadline   time.Time
+	idempotent bool // GET: may be resent after reaching the upstream
+	attempts   int
+	wait       time.Duration // before the next attempt, set by checkRetry
+	connected  atomic.Bool   // the running attempt got a connection
+	reached    bool          // the last finished attempt got a connection
+}
+
+func (x *exchange) gotConn(httptrace.GotConnInfo) { x.connected.Store(true) }
+
+// checkRetry is the retry policy, go-retryablehttp's CheckRetry hook,
+// called once after every attempt. It also picks the wait before the next
+// attempt (backoff returns it) and refuses any retry that could not start
+// before the deadline. It never returns an error: the last reply or
+// transport error is what the call reports.
+func (x *exchange) checkRetry(ctx context.Context, resp *http.Response, err error) (bool, error) {
+	x.attempts++
+	x.reached = x.connected.Swap(false)
+	if ctx.Err() != nil || x.attempts >= x.c.maxAttempts {
+		return false, nil
+	}
+	var wait time.Duration
+	switch {
+	case err != nil:
+		if !x.resendable(err) {
+			return false, nil
+		}
+		wait = x.c.jitter(x.attempts)
+	case resp.StatusCode == http.StatusBadGateway, resp.StatusCode == http.StatusGatewayTimeout:
+		wait = x.c.jitter(x.attempts)
+	case resp.StatusCode == http.StatusTooManyRequests, resp.StatusCode == http.StatusServiceUnavailable:
+		var ok bool
+		if wait, ok = retryAfter(resp.Header.Get("Retry-After"), time.Now()); !ok {
+			wait = x.c.jitter(x.attempts)
+		}
+	default:
+		return false, nil
+	}
+	if wait >= time.Until(x.deadline) {
+		return false, nil // report this reply now rather than time out waiting
+	}
+	x.wait = wait
+	return true, nil
+}
+
+// backoff is go-retryablehttp's Backoff hook: the wait checkRetry chose.
+func (x *exchange) backoff(_, _ time.Duration, _ int, _ *http.Response) time.Duration {
+	return x.wait
+}
+
+// resendable reports whether an attempt that failed without a reply may be
+// made again. An update may only when its request provably never reached the
+// upstream: no connection was obtained (refused, unreachable, DNS, dial or
+// TLS handshake failure). Once connected, a reset or EOF may follow a
+// request the upstream applied. A certificate not trusted now will not be
+// trusted on the next attempt.
+func (x *exchange) resendable(err error) bool {
+	if untrusted(err) {
+		return false
+	}
+	return !x.reached || x.idempotent
+}
+
+// jitter is the exponential backoff with full jitter before retry n (1 for
+// the first retry): uniform in [0, min(BackoffMax, BackoffMin·2ⁿ⁻¹)].
+func (c *Client) jitter(n int) time.Duration {
+	ceil := c.backoffMax
+	if shift := n - 1; shift >= 0 && shift < 32 {
+		if d := c.backoffMin << shift; d > 0 && d < ceil {
+			ceil = d
+		}
+	}
+	return rand.N(ceil + 1)
+}
+
+// retryAfter parses a Retry-After value: delay-seconds or an HTTP date.
+func retryAfter(v string, now time.Time) (time.Duration, bool) {
+	v = strings.TrimSpace(v)
+	if v == "" {
+		return 0, false
+	}
+	if s, err := strconv.ParseUint(v, 10, 32); err == nil {
+		return time.Duration(s) * time.Second, true
+	}
+	if t, err := http.ParseTime(v); err == nil {
+		return max(t.Sub(now), 0), true
+	}
+	return 0, false
+}
+
+// failure maps a call that ended without a reply.
+func (x *exchange) failure(ctx context.Context, err error) (*canonical.Error, error) {
+	switch {
+	case errors.Is(err, context.DeadlineExceeded) || errors.Is(ctx.Err(), context.DeadlineExceeded):
+		return canonical.Errorf(canonical.GatewayTimeout, x.maybeApplied("the upstream did not answer in time")), errUpstreamFailed
+	case ctx.Err() != nil:
+		return canonical.Errorf(canonical.BadGateway, x.maybeApplied("the request was cancelled before the upstream answered")), errCallerGone
+	case untrusted(err):
+		return canonical.Errorf(canonical.BadGateway, "the upstream's TLS certificate is not trusted"), errUpstreamFailed
+	case !x.reached:
+		return canonical.Errorf(canonical.BadGateway, "upstream unreachable"), errUpstreamFailed
+	case tlsRefused(err):
+		return canonical.Errorf(canonical.BadGateway, "the upstream refused the TLS connection"), errUpstreamFailed
+	}
+	return canonical.Errorf(canonical.BadGateway, x.maybeApplied("the upstream closed the connection without answering")), errUpstreamFailed
+}
+
+// maybeApplied warns, for an update that reached the upstream, that its
+// fate is unknown.
+func (x *exchange) maybeApplied(msg string) string {
+	if x.idempotent || !x.reached {
+		return msg
+	}
+	return msg + "; the update may have been applied"
+}
+
+// untrusted reports a failed verification of the upstream's certificate.
+func untrusted(err error) bool {
+	var v *tls.CertificateVerificationError
+	return errors.As(err, &v)
+}
+
+// tlsRefused reports a TLS alert from the upstream, such as a client
+// certificate it does not accept.
+func tlsRefused(err error) bool {
+	var op *net.OpError
+	return errors.As(err, &op) && op.Op == "remote error"
+}
+
+// causeOf strips the URL (which may hold a username) from a transport error.
+func causeOf(err error) error {
+	var u *url.Error
+	if errors.As(err, &u) {
+		err = u.Err
+	}
+	return fmt.Errorf("upstream: %w", err)
+}

@@ -1,0 +1,472 @@
+package upstream
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/userbridge/userbridge/internal/canonical"
+)
+
+func TestSuccessStatuses(t *testing.T) {
+	for _, tc := range []struct {
+		status     int
+		body       string
+		wantStatus int
+		wantBody   string
+	}{
+		{200, userJSON, 200, userJSON},
+		{201, userJSON, 200, userJSON},
+		{204, "", 204, ""},
+	} {
+		up := startUpstream(t, func(_ int, w http.ResponseWriter, _ *http.Request) { reply(w, tc.status, tc.body) })
+		res, err := patch(t, newClient(t, up.URL), patchCall("1"))
+		if err != nil {
+			t.Fatalf("%d: %v", tc.status, err)
+		}
+		if res.Status != tc.wantStatus || string(res.Body) != tc.wantBody || (tc.wantBody == "" && res.Body != nil) {
+			t.Errorf("%d: got %d %q", tc.status, res.Status, res.Body)
+		}
+	}
+}
+
+// TestRetriedStatuses: 502, 503 and 504 are retried with the same headers,
+// so the same Idempotency-Key.
+func TestRetriedStatuses(t *testing.T) {
+	for _, status := range []int{502, 503, 504} {
+		up := startUpstream(t, func(n int, w http.ResponseWriter, _ *http.Request) {
+			if n < 3 {
+				reply(w, status, `{"error":{"code":"unavailable","message":"busy"}}`)
+				return
+			}
+			reply(w, 200, userJSON)
+		})
+		res, err := patch(t, newClient(t, up.URL), patchCall("7"))
+		if err != nil {
+			t.Fatalf("%d: %v", status, err)
+		}
+		if res.Attempts != 3 || res.Status != 200 {
+			t.Errorf("%d: attempts %d status %d, want 3 and 200", status, res.Attempts, res.Status)
+		}
+		reqs := up.requests()
+		for i, r := range reqs {
+			if r.header.Get("Idempotency-Key") != "idem-7" || string(r.body) != `{"set":{"active":false}}` {
+				t.Errorf("%d: attempt %d: key %q body %q", status, i+1, r.header.Get("Idempotency-Key"), r.body)
+			}
+		}
+		if len(reqs) != 3 {
+			t.Errorf("%d: upstream saw %d requests, want 3", status, len(reqs))
+		}
+	}
+}
+
+func TestRetriesExhausted(t *testing.T) {
+	for _, tc := range []struct {
+		status int
+		code   canonical.Code
+		retry  string
+	}{
+		{502, canonical.BadGateway, ""},
+		{503, canonical.Unavailable, "0"},
+		{504, canonical.GatewayTimeout, ""},
+	} {
+		up := startUpstream(t, func(_ int, w http.ResponseWriter, _ *http.Request) {
+			if tc.retry != "" {
+				w.Header().Set("Retry-After", tc.retry)
+			}
+			reply(w, tc.status, `{"error":{"code":"unavailable","message":"down for maintenance"}}`)
+		})
+		res, err := patch(t, newClient(t, up.URL), patchCall("1"))
+		wantCode(t, err, tc.code)
+		if res.Attempts != 3 || up.hits.Load() != 3 || res.Status != tc.status || err.RetryAfter != tc.retry {
+			t.Errorf("%d: attempts %d hits %d status %d Retry-After %q", tc.status, res.Attempts, up.hits.Load(), res.Status, err.RetryAfter)
+		}
+		if tc.status == 503 && err.Message != "down for maintenance" {
+			t.Errorf("503: message %q, want the upstream's", err.Message)
+		}
+		if tc.status != 503 && !strings.HasSuffix(err.Message, "may have been applied") {
+			t.Errorf("%d: message %q does not warn the update may have been applied", tc.status, err.Message)
+		}
+	}
+}
+
+// TestNotRetried: 500 and every other 4xx are final; the envelope is
+// mapped, and the status is used when there is none.
+func TestNotRetried(t *testing.T) {
+	for _, tc := range []struct {
+		status  int
+		body    string
+		code    canonical.Code
+		message string
+		field   string
+	}{
+		{500, `{"error":{"code":"internal","message":"NullPointerException at Foo.java:12"}}`, canonical.BadGateway, "the upstream failed", ""},
+		{501, ``, canonical.BadGateway, "the upstream failed", ""},
+		{400, `{"error":{"code":"invalid_field","message":"not an e-mail address","field":"email"}}`, canonical.InvalidField, "not an e-mail address", "email"},
+		{401, `{"error":{"code":"unauthorized","message":"token expired"}}`, canonical.Unauthorized, "token expired", ""},
+		{403, `{"error":{"code":"forbidden","message":"read-only user"}}`, canonical.Forbidden, "read-only user", ""},
+		{404, `{"error":{"code":"not_found","message":"no user 1"}}`, canonical.NotFound, "no user 1", ""},
+		{409, `{"error":{"code":"conflict","message":"username taken","field":"username"}}`, canonical.Conflict, "username taken", "username"},
+		{422, `{"error":{"code":"invalid_field","message":"too short","field":"password"}}`, canonical.InvalidField, "too short", "password"},
+		// No envelope, or not the contract's: the status decides.
+		{404, `<html>Not Found</html>`, canonical.NotFound, "no such user", ""},
+		{409, ``, canonical.Conflict, "the update conflicts with the stored user", ""},
+		{400, `{"error":"bad"}`, canonical.InvalidField, "the upstream rejected the request", ""},
+		{403, `{"error":{"code":"weird","message":"nope"}}`, canonical.Forbidden, "nope", ""},
+		{410, ``, canonical.Internal, "the upstream answered with an unexpected status 410", ""},
+		{307, ``, canonical.BadGateway, "the upstream answered with an unexpected status 307", ""},
+	} {
+		up := startUpstream(t, func(_ int, w http.ResponseWriter, _ *http.Request) {
+			if tc.status == 307 {
+				w.Header().Set("Location", "/elsewhere")
+			}
+			reply(w, tc.status, tc.body)
+		})
+		res, err := patch(t, newClient(t, up.URL), patchCall("1"))
+		wantCode(t, err, tc.code)
+		if err.Message != tc.message || err.Field != tc.field || err.Status != 0 {
+			t.Errorf("%d %s: got message %q field %q status %d", tc.status, tc.body, err.Message, err.Field, err.Status)
+		}
+		if res.Attempts != 1 || up.hits.Load() != 1 || res.Status != tc.status || res.Body != nil {
+			t.Errorf("%d: attempts %d hits %d status %d body %q", tc.status, res.Attempts, up.hits.Load(), res.Status, res.Body)
+		}
+	}
+}
+
+func TestRateLimited(t *testing.T) {
+	t.Run("short Retry-After is honoured", func(t *testing.T) {
+		up := startUpstream(t, func(n int, w http.ResponseWriter, _ *http.Request) {
+			if n == 1 {
+				w.Header().Set("Retry-After", "0")
+				reply(w, 429, `{"error":{"code":"rate_limited","message":"slow down"}}`)
+				return
+			}
+			reply(w, 200, userJSON)
+		})
+		res, err := patch(t, newClient(t, up.URL), patchCall("1"))
+		if err != nil || res.Attempts != 2 {
+			t.Fatalf("got %v after %d attempts, want success after 2", err, res.Attempts)
+		}
+	})
+	for _, ra := range []string{"120", time.Now().Add(time.Hour).UTC().Format(http.TimeFormat)} {
+		t.Run("Retry-After beyond the deadline: "+ra, func(t *testing.T) {
+			up := startUpstream(t, func(_ int, w http.ResponseWriter, _ *http.Request) {
+				w.Header().Set("Retry-After", ra)
+				reply(w, 429, `{"error":{"code":"rate_limited","message":"slow down"}}`)
+			})
+			start := time.Now()
+			res, err := patch(t, newClient(t, up.URL), patchCall("1"))
+			wantCode(t, err, canonical.RateLimited)
+			if err.RetryAfter != ra || err.Message != "slow down" || res.Attempts != 1 || up.hits.Load() != 1 {
+				t.Errorf("Retry-After %q message %q attempts %d hits %d", err.RetryAfter, err.Message, res.Attempts, up.hits.Load())
+			}
+			if d := time.Since(start); d > 500*time.Millisecond {
+				t.Errorf("took %v: it waited", d)
+			}
+		})
+	}
+}
+
+func TestConnectionRefused(t *testing.T) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := l.Addr().String()
+	l.Close()
+	c := newClient(t, "http://"+addr)
+	res, cerr := patch(t, c, patchCall("1"))
+	wantCode(t, cerr, canonical.BadGateway)
+	if cerr.Message != "upstream unreachable" || res.Attempts != 3 || res.Cause == nil || res.Status != 0 {
+		t.Errorf("message %q attempts %d cause %v status %d", cerr.Message, res.Attempts, res.Cause, res.Status)
+	}
+	if strings.Contains(res.Cause.Error(), "/users/") {
+		t.Errorf("cause %q holds the URL", res.Cause)
+	}
+	if err := c.Ready(context.Background()); err == nil {
+		t.Error("Ready: nil error for a closed port")
+	}
+}
+
+// hangUp reads the request, then closes the connection without answering.
+func hangUp(w http.ResponseWriter) {
+	conn, _, err := http.NewResponseController(w).Hijack()
+	if err == nil {
+		conn.Close()
+	}
+}
+
+// TestClosedAfterRequestNotRetried: once the request was sent, an update is
+// never resent, not by us and not by net/http on a reused connection.
+func TestClosedAfterRequestNotRetried(t *testing.T) {
+	up := startUpstream(t, func(n int, w http.ResponseWriter, r *http.Request) {
+		if r.Header.Get("X-Hang-Up") != "" {
+			hangUp(w)
+			return
+		}
+		reply(w, 200, userJSON)
+	})
+	c := newClient(t, up.URL)
+	for _, warm := range []bool{false, true} {
+		if warm { // the next call runs on a reused keep-alive connection
+			if _, err := patch(t, c, patchCall("0")); err != nil {
+				t.Fatal(err)
+			}
+		}
+		before := up.hits.Load()
+		call := patchCall("1")
+		call.Header.Set("X-Hang-Up", "1")
+		res, err := patch(t, c, call)
+		wantCode(t, err, canonical.BadGateway)
+		if hits := up.hits.Load() - before; hits != 1 || res.Attempts != 1 {
+			t.Errorf("warm=%v: upstream hit %d times, attempts %d; want 1 and 1", warm, hits, res.Attempts)
+		}
+		if !strings.HasSuffix(err.Message, "the update may have been applied") {
+			t.Errorf("message %q", err.Message)
+		}
+	}
+
+	// A GET is safe to repeat.
+	h := http.Header{"X-Hang-Up": {"1"}}
+	res, err := c.Get(context.Background(), &Call{Target: canonical.ByID, Value: "1", Header: h})
+	wantCode(t, err, canonical.BadGateway)
+	if res.Attempts != 3 {
+		t.Errorf("GET: attempts %d, want 3", res.Attempts)
+	}
+}
+
+func TestHungUpstream(t *testing.T) {
+	up := startUpstream(t, func(_ int, w http.ResponseWriter, r *http.Request) { <-r.Context().Done() })
+	for _, tc := range []struct {
+		name    string
+		timeout time.Duration
+		ctx     time.Duration
+	}{
+		{"own deadline", 150 * time.Millisecond, 0},
+		{"caller's shorter deadline", 5 * time.Second, 100 * time.Millisecond},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c := newClient(t, up.URL, func(cfg *Config) { cfg.Timeout = tc.timeout })
+			ctx := context.Background()
+			limit := tc.timeout
+			if tc.ctx > 0 {
+				var cancel context.CancelFunc
+				ctx, cancel = context.WithTimeout(ctx, tc.ctx)
+				defer cancel()
+				limit = tc.ctx
+			}
+			start := time.Now()
+			res, err := c.Patch(ctx, patchCall("1"))
+			elapsed := time.Since(start)
+			wantCode(t, err, canonical.GatewayTimeout)
+			if err.HTTPStatus() != 504 || res.Attempts != 1 || !strings.Contains(err.Message, "may have been applied") {
+				t.Errorf("status %d attempts %d message %q", err.HTTPStatus(), res.Attempts, err.Message)
+			}
+			if elapsed < limit || elapsed > limit+300*time.Millisecond {
+				t.Errorf("took %v, deadline %v", elapsed, limit)
+			}
+		})
+	}
+}
+
+func TestCancelledCaller(t *testing.T) {
+	up := startUpstream(t, ok)
+	c := newClient(t, up.URL, func(cfg *Config) { cfg.Breaker = BreakerConfig{Enabled: true, Failures: 1} })
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	_, err := c.Patch(ctx, patchCall("1"))
+	wantCode(t, err, canonical.BadGateway)
+	if s := c.BreakerState(); s != "closed" {
+		t.Errorf("a cancelled caller tripped the breaker: %s", s)
+	}
+}
+
+func TestUnreadableReplies(t *testing.T) {
+	big := `{"x":"` + strings.Repeat("a", 2048) + `"}`
+	for _, tc := range []struct {
+		name, body string
+		chunked    bool
+		message    string
+	}{
+		{"not JSON", "hello", false, "upstream reply unreadable"},
+		{"array", `[1,2]`, false, "upstream reply unreadable"},
+		{"truncated", `{"id":`, false, "upstream reply unreadable"},
+		{"empty", ``, false, "upstream reply unreadable"},
+		{"too large", big, false, "upstream reply too large"},
+		{"too large, chunked", big, true, "upstream reply too large"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			up := startUpstream(t, func(_ int, w http.ResponseWriter, _ *http.Request) {
+				w.WriteHeader(200)
+				if tc.chunked {
+					for i := 0; i < len(tc.body); i += 100 {
+						w.Write([]byte(tc.body[i:min(i+100, len(tc.body))]))
+						http.NewResponseController(w).Flush()
+					}
+					return
+				}
+				w.Write([]byte(tc.body))
+			})
+			c := newClient(t, up.URL, func(cfg *Config) { cfg.MaxReplyBytes = 1024 })
+			res, err := patch(t, c, patchCall("1"))
+			wantCode(t, err, canonical.BadGateway)
+			if err.Message != tc.message || res.Attempts != 1 || res.Body != nil {
+				t.Errorf("message %q attempts %d body %q", err.Message, res.Attempts, res.Body)
+			}
+		})
+	}
+}
+
+// TestConnectionReuse: success, error replies and exhausted retries all
+// leave the keep-alive connection in the pool.
+func TestConnectionReuse(t *testing.T) {
+	up := startUpstream(t, func(n int, w http.ResponseWriter, r *http.Request) {
+		switch r.URL.Path {
+		case "/users/404":
+			reply(w, 404, `{"error":{"code":"not_found","message":"`+strings.Repeat("x", 5000)+`"}}`)
+		case "/users/503":
+			reply(w, 503, `{"error":{"code":"unavailable","message":"busy"}}`)
+		default:
+			reply(w, 200, userJSON)
+		}
+	})
+	c := newClient(t, up.URL)
+	for i := range 30 {
+		id := []string{"1", "404", "503"}[i%3]
+		res, _ := patch(t, c, patchCall(id))
+		if res.Status == 0 {
+			t.Fatalf("call %d: no reply", i)
+		}
+	}
+	if n := up.connections(); n != 1 {
+		t.Errorf("the upstream saw %d connections, want 1", n)
+	}
+	if len(message(t, c, "404")) > maxMessageLen+len("…") {
+		t.Error("the upstream's message was not clipped")
+	}
+}
+
+func message(t *testing.T, c *Client, id string) string {
+	_, err := patch(t, c, patchCall(id))
+	if err == nil {
+		t.Fatal("want an error")
+	}
+	return err.Message
+}
+
+func TestReady(t *testing.T) {
+	up := startUpstream(t, ok)
+	c := newClient(t, up.URL)
+	if err := c.Ready(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if up.hits.Load() != 0 {
+		t.Error("Ready sent an HTTP request")
+	}
+}
+
+func TestPatchNeedsBody(t *testing.T) {
+	up := startUpstream(t, ok)
+	_, err := newClient(t, up.URL).Patch(context.Background(), &Call{Target: canonical.ByID, Value: "1"})
+	wantCode(t, err, canonical.Internal)
+}
+
+func TestRetryAfter(t *testing.T) {
+	now := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+	for _, tc := range []struct {
+		v    string
+		want time.Duration
+		ok   bool
+	}{
+		{"0", 0, true},
+		{" 7 ", 7 * time.Second, true},
+		{now.Add(90 * time.Second).Format(http.TimeFormat), 90 * time.Second, true},
+		{now.Add(-time.Hour).Format(http.TimeFormat), 0, true},
+		{"", 0, false},
+		{"-1", 0, false},
+		{"soon", 0, false},
+	} {
+		got, ok := retryAfter(tc.v, now)
+		if got != tc.want || ok != tc.ok {
+			t.Errorf("%q: got %v %v, want %v %v", tc.v, got, ok, tc.want, tc.ok)
+		}
+	}
+}
+
+func TestJitter(t *testing.T) {
+	c := &Client{backoffMin: 10 * time.Millisecond, backoffMax: 50 * time.Millisecond}
+	for n, ceil := range map[int]time.Duration{1: 10e6, 2: 20e6, 3: 40e6, 4: 50e6, 40: 50e6} {
+		for range 200 {
+			if d := c.jitter(n); d < 0 || d > ceil {
+				t.Fatalf("retry %d: wait %v outside [0, %v]", n, d, ceil)
+			}
+		}
+	}
+}
+
+func ExampleClient_Patch() {
+	c, err := New(Config{URL: "https://idp.internal/api", Breaker: BreakerConfig{Enabled: true}})
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	defer c.Close()
+	h := http.Header{}
+	h.Set("Idempotency-Key", "5f0c…")
+	res, cerr := c.Patch(context.Background(), &Call{
+		Target: canonical.ByID, Value: "42", Body: []byte(`{"set":{"active":false}}`), Header: h,
+	})
+	if cerr != nil {
+		fmt.Println(cerr.HTTPStatus(), cerr.Code, "after", res.Attempts, "attempts")
+		return
+	}
+	fmt.Println(res.Status)
+}
+
+// TestFailureKeepsPool: a call that fails without a reply must not empty
+// the keep-alive pool (go-retryablehttp closes idle connections whenever a
+// call gives up; the client hides that from it).
+func TestFailureKeepsPool(t *testing.T) {
+	second := make(chan struct{})
+	up := startUpstream(t, func(n int, w http.ResponseWriter, r *http.Request) {
+		switch {
+		case r.Header.Get("X-Hang-Up") != "":
+			hangUp(w)
+			return
+		case n == 1: // hold the first call until the second arrives: two connections
+			select {
+			case <-second:
+			case <-time.After(time.Second):
+			}
+		case n == 2:
+			close(second)
+		}
+		reply(w, 200, userJSON)
+	})
+	c := newClient(t, up.URL)
+	done := make(chan *canonical.Error)
+	for range 2 {
+		go func() { _, err := c.Patch(context.Background(), patchCall("1")); done <- err }()
+	}
+	for range 2 {
+		if err := <-done; err != nil {
+			t.Fatal(err)
+		}
+	}
+	call := patchCall("2")
+	call.Header.Set("X-Hang-Up", "1")
+	_, err := patch(t, c, call)
+	wantCode(t, err, canonical.BadGateway)
+	for range 3 {
+		if _, err := patch(t, c, patchCall("3")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n := up.connections(); n != 2 {
+		t.Errorf("the upstream saw %d connections, want 2: the failure emptied the pool", n)
+	}
+}

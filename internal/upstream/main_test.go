@@ -1,0 +1,118 @@
+package upstream
+
+import (
+	"context"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"go.uber.org/goleak"
+
+	"github.com/userbridge/userbridge/internal/canonical"
+)
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
+// seen is one request as the test upstream received it.
+type seen struct {
+	method, uri string
+	header      http.Header
+	body        []byte
+}
+
+// testUpstream is a loopback upstream that records what reaches it. Its
+// handler gets the 1-based number of the hit.
+type testUpstream struct {
+	*httptest.Server
+	hits  atomic.Int32
+	mu    sync.Mutex
+	seen  []seen
+	conns map[string]bool // remote addresses: one per connection
+}
+
+func startUpstream(t *testing.T, h func(n int, w http.ResponseWriter, r *http.Request)) *testUpstream {
+	t.Helper()
+	u := &testUpstream{conns: map[string]bool{}}
+	u.Server = httptest.NewServer(u.record(h))
+	t.Cleanup(u.Close)
+	return u
+}
+
+func (u *testUpstream) record(h func(n int, w http.ResponseWriter, r *http.Request)) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		u.mu.Lock()
+		u.seen = append(u.seen, seen{r.Method, r.RequestURI, r.Header.Clone(), body})
+		u.conns[r.RemoteAddr] = true
+		u.mu.Unlock()
+		h(int(u.hits.Add(1)), w, r)
+	}
+}
+
+func (u *testUpstream) requests() []seen {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	return append([]seen(nil), u.seen...)
+}
+
+func (u *testUpstream) connections() int {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	return len(u.conns)
+}
+
+// newClient builds a client with test-sized timings; mods adjust cfg.
+func newClient(t testing.TB, url string, mods ...func(*Config)) *Client {
+	t.Helper()
+	cfg := Config{URL: url, Timeout: 2 * time.Second, BackoffMin: time.Millisecond, BackoffMax: 5 * time.Millisecond}
+	for _, m := range mods {
+		m(&cfg)
+	}
+	c, err := New(cfg)
+	if err != nil {
+		t.Fatalf("New: %v", err)
+	}
+	t.Cleanup(c.Close)
+	return c
+}
+
+const userJSON = `{"id":"42","username":"jane","email":"jane@example.com","givenName":"Jane","active":true}`
+
+func reply(w http.ResponseWriter, status int, body string) {
+	if body != "" {
+		w.Header().Set("Content-Type", "application/json")
+	}
+	w.WriteHeader(status)
+	io.WriteString(w, body)
+}
+
+func ok(_ int, w http.ResponseWriter, _ *http.Request) { reply(w, http.StatusOK, userJSON) }
+
+func patchCall(id string) *Call {
+	h := http.Header{}
+	h.Set("Idempotency-Key", "idem-"+id)
+	return &Call{Target: canonical.ByID, Value: id, Body: []byte(`{"set":{"active":false}}`), Header: h}
+}
+
+func patch(t *testing.T, c *Client, call *Call) (*Result, *canonical.Error) {
+	t.Helper()
+	res, err := c.Patch(context.Background(), call)
+	if res == nil {
+		t.Fatal("Patch returned a nil *Result")
+	}
+	return res, err
+}
+
+func wantCode(t *testing.T, err *canonical.Error, code canonical.Code) {
+	t.Helper()
+	if err == nil {
+		t.Fatalf("got success, want %s", code)
+	}
+	if err.Code != code {
+		t.Fatalf("got %v, want code %s", err, code)
+	}
+}

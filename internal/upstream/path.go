@@ -1,0 +1,167 @@
+package upstream
+
+import (
+	"errors"
+	"fmt"
+	"net/url"
+	"strings"
+
+	"github.com/userbridge/userbridge/internal/canonical"
+)
+
+// placeholder is a {name} in a path template.
+type placeholder uint8
+
+const (
+	phNone placeholder = iota // literal text
+	phID
+	phUsername
+	phTenant
+)
+
+var placeholderNames = [...]string{phID: "id", phUsername: "username", phTenant: "tenant"}
+
+func (p placeholder) String() string { return placeholderNames[p] }
+
+// part is one piece of a compiled template: literal text or a placeholder.
+type part struct {
+	lit string
+	ph  placeholder
+}
+
+// template is a compiled path template such as "/t/{tenant}/users/{id}".
+type template struct {
+	parts  []part
+	tenant bool // uses {tenant}
+}
+
+// compileTemplate parses a path template that must use the placeholder
+// need and may use {tenant}. Literal text must already be a valid path: it
+// is sent as written.
+func compileTemplate(tpl string, need placeholder) (template, error) {
+	var t template
+	if !strings.HasPrefix(tpl, "/") {
+		return t, fmt.Errorf("%q must start with /", tpl)
+	}
+	used := false
+	for rest := tpl; rest != ""; {
+		i := strings.IndexAny(rest, "{}")
+		if i < 0 {
+			i = len(rest)
+		}
+		if i > 0 {
+			if err := checkLiteral(rest[:i]); err != nil {
+				return template{}, fmt.Errorf("%q: %w", tpl, err)
+			}
+			t.parts = append(t.parts, part{lit: rest[:i]})
+		}
+		if rest = rest[i:]; rest == "" {
+			break
+		}
+		if rest[0] == '}' {
+			return template{}, fmt.Errorf("%q: } without {", tpl)
+		}
+		end := strings.IndexByte(rest, '}')
+		if end < 0 {
+			return template{}, fmt.Errorf("%q: { without }", tpl)
+		}
+		name := rest[1:end]
+		var ph placeholder
+		switch name {
+		case need.String():
+			ph, used = need, true
+		case phTenant.String():
+			ph, t.tenant = phTenant, true
+		default:
+			return template{}, fmt.Errorf("%q: placeholder {%s} not allowed here; use {%s} and optionally {tenant}", tpl, name, need)
+		}
+		t.parts = append(t.parts, part{ph: ph})
+		rest = rest[end+1:]
+	}
+	if !used {
+		return template{}, fmt.Errorf("%q must use {%s}", tpl, need)
+	}
+	return t, nil
+}
+
+// checkLiteral accepts the characters RFC 3986 allows unescaped in a path,
+// and %XX escapes.
+func checkLiteral(s string) error {
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9',
+			strings.IndexByte("-._~!$&'()*+,;=:@/", c) >= 0:
+		case c == '%':
+			if i+2 >= len(s) || !isHex(s[i+1]) || !isHex(s[i+2]) {
+				return errors.New("% must start a %XX escape")
+			}
+			i += 2
+		case c == '?' || c == '#':
+			return errors.New("a path template has no query or fragment")
+		default:
+			return fmt.Errorf("character %q must be %%-escaped", c)
+		}
+	}
+	return nil
+}
+
+func isHex(c byte) bool {
+	return '0' <= c && c <= '9' || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F'
+}
+
+// url builds the upstream URL of a call. Every value is path-escaped, so it
+// stays one path segment (or part of one): it cannot add a segment, a query
+// or a fragment. "" and the dot segments "." and ".." are refused: servers
+// and proxies resolve them to another resource.
+func (c *Client) url(call *Call) (string, *canonical.Error) {
+	if call.Target != canonical.ByID && call.Target != canonical.ByUsername {
+		return "", canonical.Errorf(canonical.Internal, "the update names its user neither by id nor by username")
+	}
+	t := &c.paths[call.Target]
+	if err := checkValue(call.Target.String(), call.Value); err != nil {
+		return "", err
+	}
+	value := url.PathEscape(call.Value)
+	var tenant string
+	if t.tenant {
+		if err := checkValue("tenant", call.Tenant); err != nil {
+			return "", err
+		}
+		tenant = url.PathEscape(call.Tenant)
+	}
+
+	n := len(c.base)
+	for _, p := range t.parts {
+		n += len(p.fill(value, tenant))
+	}
+	var b strings.Builder
+	b.Grow(n)
+	b.WriteString(c.base)
+	for _, p := range t.parts {
+		b.WriteString(p.fill(value, tenant))
+	}
+	return b.String(), nil
+}
+
+func (p part) fill(value, tenant string) string {
+	switch p.ph {
+	case phNone:
+		return p.lit
+	case phTenant:
+		return tenant
+	}
+	return value
+}
+
+// checkValue refuses a value that cannot name a resource of its own.
+func checkValue(name, v string) *canonical.Error {
+	switch v {
+	case "":
+		return &canonical.Error{Code: canonical.InvalidField, Field: name, Message: "the " + name + " is empty"}
+	case ".", "..":
+		return &canonical.Error{Code: canonical.InvalidField, Field: name,
+			Message: `the ` + name + ` cannot be "." or ".."`}
+	}
+	return nil
+}

@@ -1,0 +1,193 @@
+package upstream
+
+import (
+	"context"
+	"net/http"
+	"strings"
+	"testing"
+
+	"github.com/userbridge/userbridge/internal/canonical"
+)
+
+func TestCompileTemplate(t *testing.T) {
+	for _, tc := range []struct {
+		tpl     string
+		need    placeholder
+		wantErr string // "" = valid
+	}{
+		{"/users/{id}", phID, ""},
+		{"/t/{tenant}/users/{id}.json", phID, ""},
+		{"/users/by-username/{username}", phUsername, ""},
+		{"/api/v1;x=1/users/%7E{id}", phID, ""},
+		{"users/{id}", phID, "must start with /"},
+		{"/users", phID, "must use {id}"},
+		{"/users/{username}", phID, "{username} not allowed here"},
+		{"/users/{name}", phUsername, "{name} not allowed here"},
+		{"/users/{id}?x=1", phID, "no query or fragment"},
+		{"/users/{id}#top", phID, "no query or fragment"},
+		{"/users/{id", phID, "{ without }"},
+		{"/users/id}", phID, "} without {"},
+		{"/us ers/{id}", phID, "must be %-escaped"},
+		{"/users/%zz/{id}", phID, "%XX escape"},
+	} {
+		_, err := compileTemplate(tc.tpl, tc.need)
+		switch {
+		case tc.wantErr == "" && err != nil:
+			t.Errorf("%q: %v", tc.tpl, err)
+		case tc.wantErr != "" && (err == nil || !strings.Contains(err.Error(), tc.wantErr)):
+			t.Errorf("%q: got %v, want an error with %q", tc.tpl, err, tc.wantErr)
+		}
+	}
+}
+
+// TestPathEscaping checks the raw request-target the upstream receives: a
+// value never adds a segment, a query or a fragment.
+func TestPathEscaping(t *testing.T) {
+	up := startUpstream(t, ok)
+	c := newClient(t, up.URL+"/api/", func(cfg *Config) {
+		cfg.ByUsernamePath = "/t/{tenant}/by-username/{username}"
+	})
+	for _, tc := range []struct {
+		target        canonical.Target
+		value, tenant string
+		want          string
+	}{
+		{canonical.ByID, "42", "", "/api/users/42"},
+		{canonical.ByID, "a/b", "", "/api/users/a%2Fb"},
+		{canonical.ByID, "a?b=1", "", "/api/users/a%3Fb=1"},
+		{canonical.ByID, "a#b", "", "/api/users/a%23b"},
+		{canonical.ByID, "../admin", "", "/api/users/..%2Fadmin"},
+		{canonical.ByID, "%2e%2e", "", "/api/users/%252e%252e"},
+		{canonical.ByID, "...", "", "/api/users/..."},
+		{canonical.ByID, "a b+c", "", "/api/users/a%20b+c"},
+		{canonical.ByID, "José-日本", "", "/api/users/Jos%C3%A9-%E6%97%A5%E6%9C%AC"},
+		{canonical.ByUsername, "jane.doe@example.com", "acme", "/api/t/acme/by-username/jane.doe@example.com"},
+		{canonical.ByUsername, "x", "a/b?c#d", "/api/t/a%2Fb%3Fc%23d/by-username/x"},
+	} {
+		call := &Call{Target: tc.target, Value: tc.value, Tenant: tc.tenant, Body: []byte(`{}`)}
+		if _, err := c.Patch(context.Background(), call); err != nil {
+			t.Fatalf("%q: %v", tc.value, err)
+		}
+		reqs := up.requests()
+		if got := reqs[len(reqs)-1].uri; got != tc.want {
+			t.Errorf("%q: upstream got %s, want %s", tc.value, got, tc.want)
+		}
+	}
+}
+
+func TestPathRefusesUnaddressableValues(t *testing.T) {
+	up := startUpstream(t, ok)
+	c := newClient(t, up.URL, func(cfg *Config) { cfg.ByIDPath = "/t/{tenant}/users/{id}" })
+	for _, tc := range []struct {
+		call *Call
+		code canonical.Code
+		fld  string
+	}{
+		{&Call{Target: canonical.ByID, Value: "..", Tenant: "t"}, canonical.InvalidField, "id"},
+		{&Call{Target: canonical.ByID, Value: ".", Tenant: "t"}, canonical.InvalidField, "id"},
+		{&Call{Target: canonical.ByID, Value: "", Tenant: "t"}, canonical.InvalidField, "id"},
+		{&Call{Target: canonical.ByID, Value: "1", Tenant: ""}, canonical.InvalidField, "tenant"},
+		{&Call{Target: canonical.ByID, Value: "1", Tenant: ".."}, canonical.InvalidField, "tenant"},
+		{&Call{Target: canonical.ByUsername, Value: ".."}, canonical.InvalidField, "username"},
+		{&Call{Value: "1"}, canonical.Internal, ""},
+	} {
+		res, err := c.Get(context.Background(), tc.call)
+		wantCode(t, err, tc.code)
+		if err.Field != tc.fld || res.Attempts != 0 {
+			t.Errorf("%+v: field %q attempts %d, want field %q attempts 0", tc.call, err.Field, res.Attempts, tc.fld)
+		}
+	}
+	if n := up.hits.Load(); n != 0 {
+		t.Errorf("upstream hit %d times, want 0", n)
+	}
+}
+
+func TestNewReportsEveryProblem(t *testing.T) {
+	_, err := New(Config{
+		URL:         "ftp://idp",
+		ByIDPath:    "/users",
+		MaxAttempts: 11,
+		BackoffMin:  2e9,
+		BackoffMax:  1e9,
+		Timeout:     -1,
+	})
+	if err == nil {
+		t.Fatal("New accepted a bad config")
+	}
+	for _, want := range []string{"upstream: URL:", "upstream: ByIDPath:", "upstream: MaxAttempts:",
+		"upstream: BackoffMin:", "upstream: Timeout:"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error %q does not name %q", err, want)
+		}
+	}
+
+	for _, tc := range []struct{ url, want string }{
+		{"", "required"},
+		{"https://user:secret@idp", "must not carry credentials"},
+		{"https://idp/?x=1", "query"},
+		{"http:///path", "no host"},
+		{"://", "not a valid URL"},
+	} {
+		_, err := New(Config{URL: tc.url})
+		if err == nil || !strings.Contains(err.Error(), tc.want) || strings.Contains(err.Error(), "secret") {
+			t.Errorf("URL %q: got %v, want %q", tc.url, err, tc.want)
+		}
+	}
+	if _, err := New(Config{URL: "http://idp", TLS: TLSConfig{CAFile: "ca.pem"}}); err == nil ||
+		!strings.Contains(err.Error(), "upstream: TLS:") {
+		t.Errorf("TLS on http: got %v", err)
+	}
+}
+
+func TestHeaderForwarding(t *testing.T) {
+	up := startUpstream(t, ok)
+	c := newClient(t, up.URL)
+	h := http.Header{}
+	for k, v := range map[string]string{
+		"Authorization":        "Bearer t0ken",
+		"Idempotency-Key":      "idem-1",
+		"X-Request-Id":         "req-1",
+		"X-Userbridge-Dialect": "finix",
+		"X-Userbridge-Tenant":  "acme",
+		"Traceparent":          "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
+		"Content-Type":         "text/plain", // ours wins
+	} {
+		h.Set(k, v)
+	}
+	before := h.Clone()
+	body := []byte(`{"set":{"givenName":"Jane"},"unset":["phone"]}`)
+	res, err := patch(t, c, &Call{Target: canonical.ByID, Value: "42", Body: body, Header: h})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Status != 200 || string(res.Body) != userJSON || res.Attempts != 1 {
+		t.Errorf("result %d %q attempts %d", res.Status, res.Body, res.Attempts)
+	}
+	got := up.requests()[0]
+	if got.method != http.MethodPatch || string(got.body) != string(body) {
+		t.Errorf("upstream got %s %q", got.method, got.body)
+	}
+	for k, v := range before {
+		if k == "Content-Type" {
+			continue
+		}
+		if got.header.Get(k) != v[0] {
+			t.Errorf("header %s = %q, want %q", k, got.header.Get(k), v[0])
+		}
+	}
+	if got.header.Get("Content-Type") != "application/json" || got.header.Get("Accept") != "application/json" {
+		t.Errorf("Content-Type %q Accept %q", got.header.Get("Content-Type"), got.header.Get("Accept"))
+	}
+	if len(h) != len(before) || h.Get("Content-Type") != "text/plain" {
+		t.Errorf("the caller's header was modified: %v", h)
+	}
+
+	// GET sends no body and no Content-Type.
+	if _, err := c.Get(context.Background(), &Call{Target: canonical.ByID, Value: "42", Header: h}); err != nil {
+		t.Fatal(err)
+	}
+	got = up.requests()[1]
+	if got.method != http.MethodGet || len(got.body) != 0 || got.header.Get("Content-Type") != "text/plain" {
+		t.Errorf("GET: %s body %q Content-Type %q", got.method, got.body, got.header.Get("Content-Type"))
+	}
+}

@@ -1,0 +1,210 @@
+package upstream
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"net/http"
+	"strconv"
+	"strings"
+	"unicode/utf8"
+
+	"github.com/userbridge/userbridge/internal/canonical"
+)
+
+const (
+	maxErrorBody   = 64 << 10 // an error envelope is small; a longer body is not one
+	maxMessageLen  = 512      // bytes of an upstream message passed on
+	maxFieldLen    = 256
+	applied        = "; the update was applied"
+	mayBeApplied   = "; the update may have been applied"
+	unexpectedText = "the upstream answered with an unexpected status "
+)
+
+var errTooLarge = errors.New("upstream: reply body over the limit")
+
+// reply reads the upstream's answer into res and maps a failure to its
+// canonical error. The body is read to its end and closed, so the
+// connection returns to the pool, unless it is over the limit. verdict is
+// what the breaker counts.
+func (c *Client) reply(ctx context.Context, res *Result, resp *http.Response, update bool) (cerr *canonical.Error, verdict error) {
+	res.Status, res.Header = resp.StatusCode, resp.Header
+	if resp.StatusCode >= 200 && resp.StatusCode < 300 {
+		limit := c.maxReply
+		if resp.StatusCode == http.StatusNoContent {
+			limit = maxErrorBody // nothing expected; drain what comes
+		}
+		body, err := readBody(resp, limit)
+		switch {
+		case errors.Is(err, errTooLarge):
+			return canonical.Errorf(canonical.BadGateway, "upstream reply too large"), nil
+		case err != nil:
+			res.Cause = causeOf(err)
+			msg := "the upstream's reply was cut short"
+			if update {
+				msg += applied
+			}
+			if ctx.Err() != nil {
+				return canonical.Errorf(canonical.GatewayTimeout, msg), errUpstreamFailed
+			}
+			return canonical.Errorf(canonical.BadGateway, msg), errUpstreamFailed
+		case resp.StatusCode == http.StatusNoContent:
+			return nil, nil
+		case !isJSONObject(body):
+			return canonical.Errorf(canonical.BadGateway, "upstream reply unreadable"), nil
+		}
+		res.Status, res.Body = http.StatusOK, body
+		return nil, nil
+	}
+
+	body, err := readBody(resp, maxErrorBody)
+	if err != nil {
+		body = nil // the status alone says what happened
+	}
+	if resp.StatusCode >= 500 {
+		verdict = errUpstreamFailed
+	}
+	return mapStatus(resp.StatusCode, body, resp.Header.Get("Retry-After"), update), verdict
+}
+
+// mapStatus maps a non-2xx reply: the contract's error envelope where the
+// body holds one, the status otherwise.
+func mapStatus(status int, body []byte, retryAfter string, update bool) *canonical.Error {
+	env := parseEnvelope(body)
+	e := &canonical.Error{Message: env.Message, Field: env.Field}
+	switch {
+	case status == http.StatusServiceUnavailable:
+		e.Code = canonical.Unavailable
+	case status == http.StatusGatewayTimeout:
+		e.Code, e.Message, e.Field = canonical.GatewayTimeout, "the upstream timed out", ""
+	case status >= 500:
+		// The upstream's own words about its failure are for its logs.
+		e.Code, e.Message, e.Field = canonical.BadGateway, "the upstream failed", ""
+	case status >= 400:
+		e.Code = env.Code
+		if e.Code == "" {
+			e.Code = canonical.CodeForStatus(status)
+		}
+	default: // 1xx, 3xx
+		return canonical.Errorf(canonical.BadGateway, unexpectedText+strconv.Itoa(status))
+	}
+	if update && (status == http.StatusBadGateway || status == http.StatusGatewayTimeout) {
+		e.Message += mayBeApplied // an intermediary answered; the upstream may have got the update
+	}
+	if e.Code == canonical.RateLimited || e.Code == canonical.Unavailable {
+		e.RetryAfter = retryAfter
+	}
+	if e.Message == "" {
+		e.Message = genericMessage(e.Code, status)
+	}
+	return e
+}
+
+// envelope is the contract's error body, {"error": {"code", "message", "field"}}.
+type envelope struct {
+	Code    canonical.Code // "" unless one of the contract's codes
+	Message string
+	Field   string
+}
+
+func parseEnvelope(body []byte) envelope {
+	if !isJSONObject(body) {
+		return envelope{}
+	}
+	var doc struct {
+		Error *struct {
+			Code    string `json:"code"`
+			Message string `json:"message"`
+			Field   string `json:"field"`
+		} `json:"error"`
+	}
+	if json.Unmarshal(body, &doc) != nil || doc.Error == nil {
+		return envelope{}
+	}
+	env := envelope{Message: clip(doc.Error.Message, maxMessageLen), Field: clip(doc.Error.Field, maxFieldLen)}
+	switch code := canonical.Code(doc.Error.Code); code {
+	case canonical.InvalidField, canonical.Unauthorized, canonical.Forbidden, canonical.NotFound,
+		canonical.Conflict, canonical.RateLimited, canonical.Unavailable, canonical.Internal:
+		env.Code = code
+	}
+	return env
+}
+
+// clip bounds an upstream string to n bytes of valid UTF-8.
+func clip(s string, n int) string {
+	s = strings.ToValidUTF8(s, "\uFFFD")
+	if len(s) <= n {
+		return s
+	}
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return s[:n] + "…"
+}
+
+func genericMessage(code canonical.Code, status int) string {
+	switch code {
+	case canonical.InvalidField:
+		return "the upstream rejected the request"
+	case canonical.Unauthorized:
+		return "the upstream refused the credentials"
+	case canonical.Forbidden:
+		return "the upstream does not allow this"
+	case canonical.NotFound:
+		return "no such user"
+	case canonical.Conflict:
+		return "the update conflicts with the stored user"
+	case canonical.RateLimited:
+		return "too many requests to the upstream; retry later"
+	case canonical.Unavailable:
+		return "upstream unavailable; retry later"
+	}
+	return unexpectedText + strconv.Itoa(status)
+}
+
+// readBody reads and closes a reply body of at most limit bytes. Over the
+// limit it stops reading: closing an unread body drops the connection,
+// which is cheaper than reading megabytes to keep it.
+func readBody(resp *http.Response, limit int64) ([]byte, error) {
+	defer resp.Body.Close()
+	if resp.ContentLength > limit {
+		return nil, errTooLarge
+	}
+	size := int64(512)
+	if resp.ContentLength >= 0 {
+		size = resp.ContentLength + 1 // +1: room to see EOF without growing
+	}
+	buf := make([]byte, 0, size)
+	for {
+		if len(buf) == cap(buf) {
+			buf = append(buf, 0)[:len(buf)]
+		}
+		end := min(int64(cap(buf)), limit+1)
+		n, err := resp.Body.Read(buf[len(buf):end])
+		buf = buf[:len(buf)+n]
+		if int64(len(buf)) > limit {
+			return nil, errTooLarge
+		}
+		if err == io.EOF {
+			return buf, nil
+		}
+		if err != nil {
+			return nil, err
+		}
+	}
+}
+
+// isJSONObject reports whether b is one valid JSON object.
+func isJSONObject(b []byte) bool {
+	for _, c := range b {
+		switch c {
+		case ' ', '\t', '\r', '\n':
+			continue
+		case '{':
+			return json.Valid(b)
+		}
+		return false
+	}
+	return false
+}

@@ -1,0 +1,254 @@
+package mapping
+
+import (
+	"encoding/json"
+	"errors"
+	"strings"
+	"testing"
+
+	"github.com/userbridge/userbridge/internal/canonical"
+)
+
+type params map[string]string
+
+func (p params) ByName(n string) string { return p[n] }
+
+// testRules exercises every request-side feature of the engine.
+const testRules = `
+dialect: demo
+description: a dialect for the engine's own tests
+route: {method: put, path: /t/:tenant/u/:who}
+config: {site: example}
+request:
+  target: {from: param.who, by: auto}
+  tenant: param.tenant
+  readOnly: [id]
+  fields:
+    - {source: login, type: string, target: username, validate: {nonEmpty: true, pattern: "[a-z.]+"}}
+    - {source: first, type: string, target: givenName, empty: unset}
+    - {source: mail, type: string, target: email, empty: reject, validate: {email: true}}
+    - source: state
+      type: string
+      enum:
+        ACTIVE: {active: true, locked: false}
+        LOCKED: {locked: true}
+    - {source: lockedOut, type: boolean, target: locked}
+    - {source: meta, type: object, target: attributes, null: unset, validate: {maxPairs: 2, keyPattern: "[a-z_]+", valueMaxLength: 3}}
+    - {source: role, type: string, target: roles, wrap: id, list: true, validate: {uuid: true}}
+    - {source: groups, type: array, target: roles, items: {wrap: name, keep: [id, name], ignore: [created]}}
+    - {source: flag, type: boolean, target: extensions.demo.flag}
+    - {source: pw, type: string, target: password, validate: {password: {minLength: 8, upper: true, lower: true, digit: true, special: "!@#", notContainUsername: true, usernameField: login}}}
+    - {source: profile.city, type: string, target: organization}
+response:
+  status: 200
+  headers: {Location: "/u/${user.username|query}"}
+  body:
+    who: ${user.id}
+    name: ${user.username}
+    since: ${user.createdAt|epoch3}
+    maybe: ${user.missing?}
+    tags: ${user.attributes|default:{}}
+    site: https://${config.site}/u/${param.who|path}
+    list: ["${user.roles.0.name}", "${user.nothing?}"]
+errors:
+  status: {invalid_field: 422}
+  codes: {invalid_field: BAD_FIELD, default: OOPS}
+  messages: {not_found: nobody here}
+  body: {code: "${error.dialectCode}", msg: "${error.message}", field: "${error.field?}", status: "${error.status}", rid: "${request.id}"}
+  byCode:
+    unauthorized:
+      headers: {WWW-Authenticate: Bearer}
+      body: {denied: true}
+    invalid_field:
+      withField: {"${error.field}": "${error.message}"}
+`
+
+func program(t *testing.T) *Program {
+	t.Helper()
+	p, err := Load("test.yaml", []byte(testRules), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func input(body string) *Input {
+	return &Input{Body: []byte(body), Params: params{"tenant": "acme", "who": "jane.doe"}, URL: "http://x/t/acme/u/jane.doe",
+		Path: "/t/acme/u/jane.doe", RequestID: "rid-1"}
+}
+
+func TestTranslate(t *testing.T) {
+	p := program(t)
+	cases := []struct{ name, body, want string }{
+		{"empty object", `{}`, `{"set":{},"unset":[]}`},
+		{"empty string unsets", `{"first":""}`, `{"set":{},"unset":["givenName"]}`},
+		{"enum sets several fields", `{"state":"ACTIVE"}`, `{"set":{"active":true,"locked":false},"unset":[]}`},
+		{"null unsets, {} sets empty", `{"meta":null}`, `{"set":{},"unset":["attributes"]}`},
+		{"{} sets empty", `{"meta":{}}`, `{"set":{"attributes":{}},"unset":[]}`},
+		{"string wrapped into a role list", `{"role":"7c9e6679-7425-40de-944b-e07fc1f90ae7"}`,
+			`{"set":{"roles":[{"id":"7c9e6679-7425-40de-944b-e07fc1f90ae7"}]},"unset":[]}`},
+		{"role strings and objects", `{"groups":["admin",{"name":"ops","created":"2020"}]}`,
+			`{"set":{"roles":[{"name":"admin"},{"name":"ops"}]},"unset":[]}`},
+		{"read-only ignored, unknown kept", `{"id":"x","other":{"a":[1]},"gone":null}`,
+			`{"set":{"extensions":{"demo":{"other":{"a":[1]}}}},"unset":["extensions.demo.gone"]}`},
+		{"rule extension and client extension together", `{"flag":true,"zz":"\u00e9\"q"}`,
+			`{"set":{"extensions":{"demo":{"flag":true,"zz":"\u00e9\"q"}}},"unset":[]}`},
+		{"nested source", `{"profile":{"city":"Paris"}}`, `{"set":{"organization":"Paris"},"unset":[]}`},
+		{"password checked against the body's username", `{"login":"jane","pw":"Secr3t!xx"}`,
+			`{"set":{"username":"jane","password":"Secr3t!xx"},"unset":[]}`},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			res, err := p.Translate(input(c.body))
+			if err != nil {
+				t.Fatalf("refused: %v", err)
+			}
+			if string(res.Update) != c.want {
+				t.Fatalf("update\n got %s\nwant %s", res.Update, c.want)
+			}
+			if verr := canonical.ValidateUpdate(res.Update); verr != nil {
+				t.Fatalf("invalid update: %v", verr)
+			}
+			if res.Target != canonical.ByUsername || res.Value != "jane.doe" || res.Tenant != "acme" {
+				t.Fatalf("target %v %q tenant %q", res.Target, res.Value, res.Tenant)
+			}
+		})
+	}
+}
+
+func TestTranslateRefuses(t *testing.T) {
+	p := program(t)
+	cases := []struct{ name, body, field, msg string }{
+		{"type", `{"first":1}`, "first", "first must be a string"},
+		{"empty rejected", `{"mail":""}`, "mail", "mail must not be empty"},
+		{"email shape", `{"mail":"nope"}`, "mail", "mail must be an email address"},
+		{"pattern", `{"login":"Jane!"}`, "login", "login must match [a-z.]+"},
+		{"non-empty", `{"login":""}`, "login", "login must not be empty"},
+		{"enum", `{"state":"GONE"}`, "state", "state must be one of ACTIVE, LOCKED"},
+		{"null refused by default", `{"first":null}`, "first", "first must not be null"},
+		{"map pairs", `{"meta":{"a":"1","b":"2","c":"3"}}`, "meta", "meta may hold at most 2 pairs"},
+		{"map key pattern", `{"meta":{"A":"1"}}`, "meta.A", `meta key "A" must match [a-z_]+`},
+		{"map value length", `{"meta":{"a":"1234"}}`, "meta.a", "meta values must be at most 3 characters long"},
+		{"uuid", `{"role":"admin"}`, "role", "role must be a UUID"},
+		{"item shape", `{"groups":[1]}`, "groups[0]", "groups[0] must be a string or an object"},
+		{"item unknown key", `{"groups":[{"name":"a","x":1}]}`, "groups[0].x", "groups[0].x is not a field of this API"},
+		{"two sources, one field", `{"state":"LOCKED","lockedOut":true}`, "lockedOut", "lockedOut and state both set locked; send only one"},
+		{"password policy", `{"pw":"short"}`, "pw", "pw must be at least 8 characters long"},
+		{"password classes", `{"pw":"alllowercase"}`, "pw", "pw must contain at least one number, one upper case letter, one special character (!@#)"},
+		{"password contains username", `{"login":"jane","pw":"xJANE1!aa"}`, "pw", "pw must not contain the username"},
+		{"duplicate key", `{"first":"a","first":"b"}`, "first", `the field "first" appears more than once`},
+		{"escaped duplicate key", `{"first":"a","\u0066irst":"b"}`, "first", `the field "first" appears more than once`},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			_, err := p.Translate(input(c.body))
+			if err == nil {
+				t.Fatal("accepted")
+			}
+			if err.Code != canonical.InvalidField || err.Field != c.field || err.Message != c.msg {
+				t.Fatalf("got %s %q %q; want field %q message %q", err.Code, err.Field, err.Message, c.field, c.msg)
+			}
+		})
+	}
+}
+
+func TestGuard(t *testing.T) {
+	p := program(t)
+	for _, body := range []string{``, `{`, `[]`, `"x"`, `{"a":1}x`, "{\"a\":\"\xff\"}", `{"a":01}`, `{"a":.5}`, `{'a':1}`,
+		`{"a":"\x"}`, strings.Repeat(`{"a":`, 33) + `1` + strings.Repeat(`}`, 33)} {
+		_, err := p.Translate(input(body))
+		if err == nil || err.Code != canonical.BadRequest {
+			t.Errorf("%q: got %v, want bad_request", body, err)
+		}
+	}
+	deep := strings.Repeat(`{"a":`, 31) + `1` + strings.Repeat(`}`, 31)
+	if _, err := p.Translate(input(deep)); err != nil {
+		t.Errorf("31 levels refused: %v", err)
+	}
+}
+
+func TestStoredPasswordCheck(t *testing.T) {
+	p := program(t)
+	res, err := p.Translate(input(`{"pw":"Jane.Doe1!x"}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !res.NeedsStoredUser() {
+		t.Fatal("the username is not in the body: the stored user is needed")
+	}
+	if e := p.CheckStored(res, []byte(`{"username":"jane.doe"}`)); e == nil || e.Field != "pw" {
+		t.Fatalf("got %v", e)
+	}
+	if e := p.CheckStored(res, []byte(`{"username":"bob"}`)); e != nil {
+		t.Fatalf("got %v", e)
+	}
+	if got := string(res.Redacted()); strings.Contains(got, "Jane.Doe1") {
+		t.Fatalf("password not redacted: %s", got)
+	}
+}
+
+func TestRender(t *testing.T) {
+	p := program(t)
+	in := input(`{}`)
+	res, _ := p.Translate(in)
+	user := `{"id":"u1","username":"jane doe","createdAt":"2024-01-15T09:30:00.123Z","roles":[{"name":"admin"}]}`
+	rep := p.RenderSuccess(in, res, []byte(user))
+	want := `{"who":"u1","name":"jane doe","since":1705311000.123,"tags":{},"site":"https://example/u/jane.doe","list":["admin"]}`
+	if string(rep.Body) != want {
+		t.Fatalf("body\n got %s\nwant %s", rep.Body, want)
+	}
+	if rep.Status != 200 || len(rep.Headers) != 1 || rep.Headers[0] != (Header{"Location", "/u/jane+doe"}) {
+		t.Fatalf("status %d headers %v", rep.Status, rep.Headers)
+	}
+	if !p.NeedsUser() {
+		t.Fatal("the body reads the user")
+	}
+}
+
+func TestRenderError(t *testing.T) {
+	p := program(t)
+	in := input(`{}`)
+	cases := []struct {
+		err    *canonical.Error
+		status int
+		body   string
+		header string
+	}{
+		{canonical.Errorf(canonical.NotFound, "x"), 404, `{"code":"OOPS","msg":"nobody here","status":404,"rid":"rid-1"}`, ""},
+		{canonical.FieldError("mail", "bad mail"), 422, `{"mail":"bad mail"}`, ""},
+		{canonical.Errorf(canonical.InvalidField, "bad"), 422, `{"code":"BAD_FIELD","msg":"bad","status":422,"rid":"rid-1"}`, ""},
+		{canonical.Errorf(canonical.Unauthorized, "no"), 401, `{"denied":true}`, "Bearer"},
+		{&canonical.Error{Code: canonical.RateLimited, Message: "slow \"down\""}, 429, `{"code":"OOPS","msg":"slow \"down\"","status":429,"rid":"rid-1"}`, ""},
+	}
+	for _, c := range cases {
+		rep := p.RenderError(in, c.err)
+		if rep.Status != c.status || string(rep.Body) != c.body {
+			t.Errorf("%v: got %d %s; want %d %s", c.err, rep.Status, rep.Body, c.status, c.body)
+		}
+		if !json.Valid(rep.Body) {
+			t.Errorf("not JSON: %s", rep.Body)
+		}
+		if c.header != "" && (len(rep.Headers) == 0 || rep.Headers[0].Value != c.header) {
+			t.Errorf("%v: headers %v", c.err, rep.Headers)
+		}
+	}
+}
+
+// TestCompileErrors checks that a bad rule file reports every problem at
+// once, each with where it is, and that unknown keys name their line.
+func TestCompileErrors(t *testing.T) {
+	_, err := Load("bad.yaml", []byte("dialect: demo\nroute: {method: GET, path: users}\nrequest:\n  target: {from: body.a.b, by: who}\n  fields:\n    - {source: x, type: strin, target: nope}\n    - {source: y, type: string, target: active}\nresponse: {status: 500}\nerrors: {}\n"), Options{})
+	if err == nil || !errors.Is(err, ErrRules) {
+		t.Fatalf("got %v", err)
+	}
+	for _, want := range []string{"route.method", "route.path", "request.target.from", "request.target.by",
+		"request.fields[0].type", `"nope" is not a canonical field`, "request.fields[1]: type string", "response.status", "errors.body"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("missing %q in:\n%v", want, err)
+		}
+	}
+	_, err = Parse("typo.yaml", []byte("dialect: demo\nroute:\n  methd: PUT\n"))
+	if err == nil || !strings.Contains(err.Error(), "typo.yaml") || !strings.Contains(err.Error(), "line 3") || !strings.Contains(err.Error(), "methd") {
+		t.Fatalf("got %v", err)
+	}
+}
