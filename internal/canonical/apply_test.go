@@ -126,6 +126,12 @@ func TestApply(t *testing.T) {
 			want: `{"email":"c","extensions":{"shift":{"a":1,"b":1}}}`,
 		},
 		{
+			name: "escaped set and unset keys",
+			user: `{"id":"u1","email":"e"}`,
+			doc:  `{"s\u0065t":{"givenName":"x"},"uns\u0065t":["email"]}`,
+			want: `{"id":"u1","givenName":"x"}`,
+		},
+		{
 			name: "empty user",
 			user: `{}`,
 			doc:  `{"set":{"username":"u","deleted":false}}`,

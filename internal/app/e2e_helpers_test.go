@@ -1,0 +1,158 @@
+package app_test
+
+import (
+	"bytes"
+	"context"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/userbridge/userbridge/config"
+	"github.com/userbridge/userbridge/internal/app"
+)
+
+// recorded is one request the recording upstream received.
+type recorded struct {
+	Method  string
+	RawPath string
+	Header  http.Header
+	Body    []byte
+}
+
+// recorder is a real HTTP upstream that records what it receives and
+// answers with a scripted reply.
+type recorder struct {
+	mu    sync.Mutex
+	got   []recorded
+	reply func(w http.ResponseWriter, r *http.Request)
+	srv   *httptest.Server
+}
+
+func newRecorder(t *testing.T) *recorder {
+	rec := &recorder{}
+	rec.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		rec.mu.Lock()
+		rec.got = append(rec.got, recorded{Method: r.Method, RawPath: r.URL.EscapedPath(), Header: r.Header.Clone(), Body: body})
+		reply := rec.reply
+		rec.mu.Unlock()
+		if reply == nil {
+			w.WriteHeader(http.StatusNoContent)
+			return
+		}
+		reply(w, r)
+	}))
+	t.Cleanup(rec.srv.Close)
+	return rec
+}
+
+func (r *recorder) set(reply func(w http.ResponseWriter, r *http.Request)) {
+	r.mu.Lock()
+	r.reply, r.got = reply, nil
+	r.mu.Unlock()
+}
+
+func (r *recorder) requests() []recorded {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return append([]recorded(nil), r.got...)
+}
+
+// started is a running userbridge.
+type started struct {
+	app  *app.App
+	base string
+	logs *syncBuffer
+}
+
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// start runs the real server on a loopback port with the given YAML config
+// (the embedded default when empty) and upstream URL ("" keeps the config's).
+func start(t *testing.T, yaml, upstreamURL string, tweak func(*config.Config)) *started {
+	t.Helper()
+	data := config.DefaultYAML()
+	if yaml != "" {
+		data = []byte(yaml)
+	}
+	cfg, err := config.Parse(config.Source{Name: "test"}, data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.Listen = "127.0.0.1:0"
+	if upstreamURL != "" {
+		cfg.Upstream.URL = upstreamURL
+	}
+	if tweak != nil {
+		tweak(cfg)
+	}
+	logs := &syncBuffer{}
+	a, err := app.New(cfg, config.Source{Name: "test"}, slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})))
+	if err != nil {
+		t.Fatal(err)
+	}
+	wait, err := a.Start()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		if err := a.Shutdown(ctx); err != nil {
+			t.Errorf("shutdown: %v", err)
+		}
+		if err := wait(); err != nil {
+			t.Errorf("serve: %v", err)
+		}
+	})
+	return &started{app: a, base: "http://" + a.Server.Addr(cfg.Listen), logs: logs}
+}
+
+var client = &http.Client{Timeout: 10 * time.Second}
+
+type answer struct {
+	Status int
+	Header http.Header
+	Body   []byte
+}
+
+func (s *started) do(t *testing.T, method, path string, header map[string]string, body string) answer {
+	t.Helper()
+	req, err := http.NewRequest(method, s.base+path, strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for k, v := range header {
+		req.Header.Set(k, v)
+	}
+	resp, err := client.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return answer{Status: resp.StatusCode, Header: resp.Header, Body: b}
+}
