@@ -114,9 +114,10 @@ type fieldRule struct {
 }
 
 type itemsRule struct {
-	wrap   string
-	keep   map[string]bool
-	ignore map[string]bool
+	wrap     string
+	keep     map[string]bool
+	required []string
+	ignore   map[string]bool
 }
 
 // problems collects every compile error at once.
@@ -146,7 +147,7 @@ func Compile(name string, f *File, opts Options) (*Program, error) {
 	pr := &problems{name: name}
 	p := &Program{file: f, name: f.Dialect, keys: map[string]*keyRules{}, sources: map[string]string{},
 		guard: Guard{MaxDepth: opts.MaxDepth}}
-	if !validName(f.Dialect) {
+	if !canonical.ValidDialectName(f.Dialect) {
 		pr.addf("dialect", "%q is not a dialect name (lower-case letters, digits, '-' or '_')", f.Dialect)
 	}
 	p.extPrefix = "extensions." + f.Dialect + "."
@@ -168,18 +169,6 @@ func Compile(name string, f *File, opts Options) (*Program, error) {
 		return nil, err
 	}
 	return p, nil
-}
-
-func validName(s string) bool {
-	if s == "" {
-		return false
-	}
-	for _, c := range s {
-		if !(c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '-' || c == '_') {
-			return false
-		}
-	}
-	return true
 }
 
 func (p *Program) compileRoute(pr *problems) {
@@ -298,10 +287,10 @@ func (p *Program) resolveSlot(name string) (slot, error) {
 	}
 	if rest, ok := strings.CutPrefix(name, "extensions."); ok {
 		d, n, ok := strings.Cut(rest, ".")
-		if ok && validName(d) && n != "" && !strings.Contains(n, ".") {
+		if ok && canonical.ValidDialectName(d) && canonical.ValidMemberName(n) {
 			return slot{field: -1, ext: rest, name: name}, nil
 		}
-		return slot{}, fmt.Errorf("%q: extensions take the form extensions.<dialect>.<name>", name)
+		return slot{}, fmt.Errorf("%q: extensions take the form extensions.<dialect>.<name>, the name of letters, digits, '_' or '-'", name)
 	}
 	for _, ro := range canonical.ReadOnly {
 		if ro == name {
@@ -395,6 +384,12 @@ func (p *Program) compileField(pr *problems, where string, r *FieldRule) *fieldR
 		}
 		for _, k := range r.Items.Ignore {
 			fr.items.ignore[k] = true
+		}
+		for _, k := range r.Items.Required {
+			if !fr.items.keep[k] {
+				pr.addf(where+".items.required", "%q is not a kept key", k)
+			}
+			fr.items.required = append(fr.items.required, k)
 		}
 		if fr.typ != typeArray {
 			pr.addf(where+".items", "items needs type: array")

@@ -36,6 +36,7 @@ request:
     - {source: meta, type: object, target: attributes, null: unset, validate: {maxPairs: 2, keyPattern: "[a-z_]+", valueMaxLength: 3}}
     - {source: role, type: string, target: roles, wrap: id, list: true, validate: {uuid: true}}
     - {source: groups, type: array, target: roles, items: {wrap: name, keep: [id, name], ignore: [created]}}
+    - {source: teams, type: array, target: roles, items: {keep: [id, name], required: [name]}}
     - {source: flag, type: boolean, target: extensions.demo.flag}
     - {source: pw, type: string, target: password, validate: {password: {minLength: 8, upper: true, lower: true, digit: true, special: "!@#", notContainUsername: true, usernameField: login}}}
     - {source: profile.city, type: string, target: organization}
@@ -132,6 +133,8 @@ func TestTranslateRefuses(t *testing.T) {
 		{"uuid", `{"role":"admin"}`, "role", "role must be a UUID"},
 		{"item shape", `{"groups":[1]}`, "groups[0]", "groups[0] must be a string or an object"},
 		{"item unknown key", `{"groups":[{"name":"a","x":1}]}`, "groups[0].x", "groups[0].x is not a field of this API"},
+		{"item without id or name", `{"groups":["a",{"created":"2020"}]}`, "groups[1]", "groups[1] needs an id or a name"},
+		{"item without a required key", `{"teams":[{"id":"t1"}]}`, "teams[0].name", "teams[0].name is required"},
 		{"two sources, one field", `{"state":"LOCKED","lockedOut":true}`, "lockedOut", "lockedOut and state both set locked; send only one"},
 		{"password policy", `{"pw":"short"}`, "pw", "pw must be at least 8 characters long"},
 		{"password classes", `{"pw":"alllowercase"}`, "pw", "pw must contain at least one number, one upper case letter, one special character (!@#)"},
@@ -237,12 +240,12 @@ func TestRenderError(t *testing.T) {
 // TestCompileErrors checks that a bad rule file reports every problem at
 // once, each with where it is, and that unknown keys name their line.
 func TestCompileErrors(t *testing.T) {
-	_, err := Load("bad.yaml", []byte("dialect: demo\nroute: {method: GET, path: users}\nrequest:\n  target: {from: body.a.b, by: who}\n  fields:\n    - {source: x, type: strin, target: nope}\n    - {source: y, type: string, target: active}\nresponse: {status: 500}\nerrors: {}\n"), Options{})
+	_, err := Load("bad.yaml", []byte("dialect: demo\nroute: {method: GET, path: users}\nrequest:\n  target: {from: body.a.b, by: who}\n  fields:\n    - {source: x, type: strin, target: nope}\n    - {source: y, type: string, target: active}\n    - {source: z, type: array, target: roles, items: {keep: [name], required: [id]}}\nresponse: {status: 500}\nerrors: {}\n"), Options{})
 	if err == nil || !errors.Is(err, ErrRules) {
 		t.Fatalf("got %v", err)
 	}
 	for _, want := range []string{"route.method", "route.path", "request.target.from", "request.target.by",
-		"request.fields[0].type", `"nope" is not a canonical field`, "request.fields[1]: type string", "response.status", "errors.body"} {
+		"request.fields[0].type", `"nope" is not a canonical field`, "request.fields[1]: type string", `request.fields[2].items.required: "id" is not a kept key`, "response.status", "errors.body"} {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("missing %q in:\n%v", want, err)
 		}

@@ -16,7 +16,8 @@ import (
 // expressions: "${user.id}" alone is the value itself (any JSON type, null
 // when absent); "${user.id?}" omits the member when absent or null; inside
 // a longer string, "/users/${param.user_id}" interpolates. Filters follow a
-// '|': epoch3, default:<json>, query, path, string.
+// '|': epoch3, default:<json>, query, path, string, number (a numeric string
+// such as a dialect's error code becomes a JSON number; anything else null).
 type tmpl struct {
 	kind    tmplKind
 	lit     []byte    // literal JSON
@@ -190,7 +191,7 @@ func compileExpr(pr *problems, at, text string) *expr {
 		name, arg, hasArg := strings.Cut(strings.TrimSpace(f), ":")
 		flt := filter{name: name}
 		switch name {
-		case "epoch3", "query", "path", "string":
+		case "epoch3", "query", "path", "string", "number":
 		case "default":
 			if !hasArg {
 				pr.addf(at, "${%s}: default needs a value", text)
@@ -201,7 +202,7 @@ func compileExpr(pr *problems, at, text string) *expr {
 				flt.arg = appendJSONString(nil, arg)
 			}
 		default:
-			pr.addf(at, "${%s}: unknown filter %q (epoch3, default, query, path, string)", text, name)
+			pr.addf(at, "${%s}: unknown filter %q (epoch3, default, query, path, string, number)", text, name)
 		}
 		e.filters = append(e.filters, flt)
 	}
@@ -299,9 +300,21 @@ func applyFilters(v value, fs []filter) value {
 			if v.ok {
 				v = value{ok: true, isStr: true, str: v.text()}
 			}
+		case "number":
+			if v.ok {
+				v = jsonNumber(v.text())
+			}
 		}
 	}
 	return v
+}
+
+// jsonNumber is s as a JSON number, or null when s is not one.
+func jsonNumber(s string) value {
+	if !gjson.Valid(s) || gjson.Parse(s).Type != gjson.Number {
+		return value{}
+	}
+	return value{ok: true, raw: s}
 }
 
 func pad3(n int64) string {

@@ -340,7 +340,7 @@ func (b *builder) items(fr *fieldRule, v gjson.Result) ([]byte, *canonical.Error
 			out = append(out, '}')
 		case item.IsObject():
 			out = append(out, '{')
-			n := 0
+			n, named := 0, false
 			item.ForEach(func(k, x gjson.Result) bool {
 				switch {
 				case it.keep[k.Str]:
@@ -348,6 +348,7 @@ func (b *builder) items(fr *fieldRule, v gjson.Result) ([]byte, *canonical.Error
 						err = canonical.FieldError(where+"."+k.Str, where+"."+k.Str+" must be a string")
 						return false
 					}
+					named = named || isIDOrName(k.Str)
 					if n > 0 {
 						out = append(out, ',')
 					}
@@ -362,6 +363,9 @@ func (b *builder) items(fr *fieldRule, v gjson.Result) ([]byte, *canonical.Error
 				}
 				return true
 			})
+			if err == nil {
+				err = it.check(where, item, named)
+			}
 			out = append(out, '}')
 		default:
 			what := "an object"
@@ -377,6 +381,22 @@ func (b *builder) items(fr *fieldRule, v gjson.Result) ([]byte, *canonical.Error
 	}
 	return append(out, ']'), nil
 }
+
+// check refuses an object item without a required key, or one that kept
+// neither the id nor the name every canonical role needs.
+func (it *itemsRule) check(where string, item gjson.Result, named bool) *canonical.Error {
+	for _, k := range it.required {
+		if !item.Get(gjsonEscape(k)).Exists() {
+			return canonical.FieldError(where+"."+k, where+"."+k+" is required")
+		}
+	}
+	if !named {
+		return canonical.FieldError(where, where+" needs an id or a name")
+	}
+	return nil
+}
+
+func isIDOrName(k string) bool { return k == "id" || k == "name" }
 
 func (b *builder) setSlot(s slot, raw []byte, from string) *canonical.Error {
 	if s.field < 0 {
@@ -417,8 +437,12 @@ func (b *builder) putExt(e extEntry) *canonical.Error {
 
 // putExtra keeps an unknown top-level field under extensions.<dialect>.
 // Top-level keys are unique (the guard refuses duplicates), so it is checked
-// only against the members rules set.
+// only against the members rules set. A key that cannot name an extension
+// member is refused: it could be neither kept nor dropped silently.
 func (b *builder) putExtra(k string, v gjson.Result) *canonical.Error {
+	if !canonical.ValidMemberName(k) {
+		return canonical.FieldError(k, k+" is not a field of this API (unknown fields are kept only when named with letters, digits, '_' or '-')")
+	}
 	e := extEntry{name: b.p.name + "." + k, key: b.lastKey, from: k, unset: v.Type == gjson.Null}
 	if !e.unset {
 		e.raw = b.raw(v)

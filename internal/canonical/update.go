@@ -118,7 +118,7 @@ func (s *fieldSet) validateExtensions(ext gjson.Result) *Error {
 		d := dk.Str
 		field := "extensions." + d
 		switch {
-		case !validDialect(d):
+		case !ValidDialectName(d):
 			err = FieldError(field, "dialect must match [a-z][a-z0-9_-]*")
 		case !dialects.add(d):
 			err = FieldError(field, "appears twice")
@@ -132,7 +132,7 @@ func (s *fieldSet) validateExtensions(ext gjson.Result) *Error {
 			n := nk.Str
 			field := "extensions." + d + "." + n
 			switch {
-			case !validName(n):
+			case !ValidMemberName(n):
 				err = FieldError(field, "name must match [A-Za-z0-9_-]+")
 			case s.ext[d+"."+n]&inSet != 0:
 				err = FieldError(field, "appears twice")
@@ -204,7 +204,7 @@ func splitExtension(path string) (dialect, name string, ok bool) {
 		return "", "", false
 	}
 	dialect, name, found = strings.Cut(rest, ".")
-	if !found || !validDialect(dialect) || !validName(name) {
+	if !found || !ValidDialectName(dialect) || !ValidMemberName(name) {
 		return "", "", false
 	}
 	return dialect, name, true
@@ -324,7 +324,9 @@ func isReadOnly(name string) bool {
 	return false
 }
 
-func validDialect(s string) bool {
+// ValidDialectName reports whether s may name a dialect in extensions:
+// a lower-case letter, then letters, digits, '_' or '-', at most 64.
+func ValidDialectName(s string) bool {
 	if s == "" || len(s) > 64 || s[0] < 'a' || s[0] > 'z' {
 		return false
 	}
@@ -336,7 +338,9 @@ func validDialect(s string) bool {
 	return true
 }
 
-func validName(s string) bool {
+// ValidMemberName reports whether s may name an extension member:
+// letters, digits, '_' or '-', 1 to 128 of them.
+func ValidMemberName(s string) bool {
 	if s == "" || len(s) > 128 {
 		return false
 	}
