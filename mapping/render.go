@@ -164,13 +164,56 @@ type renderCtx struct {
 	user gjson.Result
 	err  *canonical.Error
 	st   int
+
+	// top indexes the user's top-level members, read in one pass the first
+	// time a template needs one: a template reads a dozen members, and a
+	// gjson lookup for each would scan the user a dozen times.
+	top     [32]userMember
+	ntop    int
+	indexed bool
+}
+
+type userMember struct {
+	key string
+	val gjson.Result
+}
+
+// lookup finds a user path.
+func (c *renderCtx) lookup(e *expr) gjson.Result {
+	if !e.plain {
+		return c.user.Get(e.path)
+	}
+	if !c.indexed {
+		c.indexed = true
+		c.user.ForEach(func(k, v gjson.Result) bool {
+			if c.ntop == len(c.top) {
+				c.ntop = -1 // too many members: fall back to gjson lookups
+				return false
+			}
+			c.top[c.ntop] = userMember{k.Str, v}
+			c.ntop++
+			return true
+		})
+	}
+	if c.ntop < 0 {
+		return c.user.Get(e.path)
+	}
+	for i := 0; i < c.ntop; i++ {
+		if c.top[i].key == e.head {
+			if e.rest == "" {
+				return c.top[i].val
+			}
+			return c.top[i].val.Get(e.rest)
+		}
+	}
+	return gjson.Result{}
 }
 
 func (c *renderCtx) eval(e *expr) value {
 	var v value
 	switch e.src {
 	case srcUser:
-		r := c.user.Get(e.path)
+		r := c.lookup(e)
 		v = value{ok: r.Exists() && r.Type != gjson.Null, raw: r.Raw}
 	case srcBody:
 		r := gjson.GetBytes(c.in.Body, e.path)
@@ -238,7 +281,15 @@ func (c *renderCtx) appendTmpl(out []byte, t *tmpl) []byte {
 	case tExpr:
 		return c.eval(t.expr).appendJSON(out)
 	case tInterp:
-		return appendJSONString(out, c.interp(t.parts))
+		out = append(out, '"')
+		for _, p := range t.parts {
+			if p.expr == nil {
+				out = appendJSONStringBody(out, p.lit)
+			} else {
+				out = appendJSONStringBody(out, c.eval(p.expr).text())
+			}
+		}
+		return append(out, '"')
 	case tArray:
 		out = append(out, '[')
 		n := 0
@@ -307,7 +358,7 @@ func (p *Program) NeedsUser() bool { return p.success.needsUser }
 // user (nil when the upstream answered 204 and the dialect shows no user).
 func (p *Program) RenderSuccess(in *Input, res *Result, user []byte) *Reply {
 	t := p.success
-	c := renderCtx{p: p, in: in, user: gjson.ParseBytes(user), st: t.status}
+	c := renderCtx{p: p, in: in, user: gjson.Parse(str(user)), st: t.status}
 	rep := &Reply{Status: t.status, ContentType: t.contentType}
 	rep.Headers = c.headers(nil, t.headers)
 	if t.body != nil {

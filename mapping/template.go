@@ -49,11 +49,15 @@ type strPart struct {
 }
 
 type expr struct {
-	src      source
-	path     string // gjson path or name
-	optional bool
-	filters  []filter
-	text     string
+	src  source
+	path string // gjson path or name
+	// head and rest split a plain user path at its first dot, so that the
+	// user's top-level members are found in one pass (see renderCtx.lookup).
+	head, rest string
+	plain      bool
+	optional   bool
+	filters    []filter
+	text       string
 }
 
 type source uint8
@@ -178,6 +182,8 @@ func compileExpr(pr *problems, at, text string) *expr {
 		pr.addf(at, "${%s}: unknown source %q (user, param, request, config, error, body)", text, src)
 	}
 	e.src, e.path = s, path
+	e.head, e.rest, _ = strings.Cut(path, ".")
+	e.plain = gjsonEscape(e.head) == e.head && !strings.ContainsAny(e.head, "*?")
 	if s == srcRequest && !contains([]string{"url", "path", "dir", "origin", "id"}, path) {
 		pr.addf(at, "${%s}: request has url, path, dir, origin and id", text)
 	}

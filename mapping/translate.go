@@ -2,6 +2,7 @@ package mapping
 
 import (
 	"strconv"
+	"sync"
 	"unsafe"
 
 	"github.com/tidwall/gjson"
@@ -80,6 +81,29 @@ func (p *Program) CheckStored(r *Result, user []byte) *canonical.Error {
 	return nil
 }
 
+// builderPool recycles builders: one is about a kilobyte.
+var builderPool = sync.Pool{New: func() any {
+	b := &builder{}
+	b.ruleExt, b.extraExt = b.ruleBuf[:0], b.extraBuf[:0]
+	return b
+}}
+
+// release clears the builder (it must not keep the body alive) and pools it.
+func (b *builder) release() {
+	ruleExt, extraExt := b.ruleExt[:0], b.extraExt[:0]
+	clear(b.ruleExt)
+	clear(b.extraExt)
+	*b = builder{ruleBuf: b.ruleBuf, extraBuf: b.extraBuf}
+	if cap(ruleExt) <= len(b.ruleBuf) {
+		ruleExt = b.ruleBuf[:0]
+	}
+	if cap(extraExt) > 64 || cap(extraExt) <= len(b.extraBuf) {
+		extraExt = b.extraBuf[:0]
+	}
+	b.ruleExt, b.extraExt = ruleExt, extraExt
+	builderPool.Put(b)
+}
+
 // builder accumulates one translation.
 type builder struct {
 	p     *Program
@@ -124,8 +148,9 @@ func (p *Program) Translate(in *Input) (*Result, *canonical.Error) {
 		return nil, canonical.Errorf(canonical.BadRequest, "the request body must be a JSON object")
 	}
 	res := &Result{}
-	b := builder{p: p, body: body}
-	b.ruleExt, b.extraExt = b.ruleBuf[:0], b.extraBuf[:0]
+	b := builderPool.Get().(*builder)
+	defer b.release()
+	b.p, b.body = p, body
 	if err := p.target(in, doc, res); err != nil {
 		return nil, err
 	}
@@ -582,8 +607,14 @@ func dialectOf(name string) string {
 
 // appendJSONString appends s as a JSON string (s is valid UTF-8).
 func appendJSONString(out []byte, s string) []byte {
-	const hex = "0123456789abcdef"
 	out = append(out, '"')
+	out = appendJSONStringBody(out, s)
+	return append(out, '"')
+}
+
+// appendJSONStringBody appends s escaped for the inside of a JSON string.
+func appendJSONStringBody(out []byte, s string) []byte {
+	const hex = "0123456789abcdef"
 	start := 0
 	for i := 0; i < len(s); i++ {
 		c := s[i]
@@ -605,6 +636,5 @@ func appendJSONString(out []byte, s string) []byte {
 		}
 		start = i + 1
 	}
-	out = append(out, s[start:]...)
-	return append(out, '"')
+	return append(out, s[start:]...)
 }
