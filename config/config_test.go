@@ -1,0 +1,149 @@
+package config
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestDefaults(t *testing.T) {
+	c, err := Parse(Source{Name: "embedded default"}, DefaultYAML())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Listen != "127.0.0.1:8080" || !c.IsDemo() || c.Upstream.Timeout.D() != 5*time.Second || c.Server.MaxBodyBytes != 1<<20 {
+		t.Fatalf("%+v", c)
+	}
+	mounts, err := c.Resolve(Source{Name: "embedded default"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]string{}
+	for _, m := range mounts {
+		got[m.Dialect.Name()] = m.Method + " " + m.Path
+	}
+	want := map[string]string{
+		"baasic":      "PUT /v1/:apiKey/users/:username",
+		"shift":       "PUT /v3/users/:userId",
+		"trustedtwin": "PATCH /users/:user",
+		"finix":       "PUT /users/:user_id",
+		"crafter":     "POST /studio/api/1/services/api/1/user/update.json",
+	}
+	for k, v := range want {
+		if got[k] != v {
+			t.Errorf("%s: %q, want %q", k, got[k], v)
+		}
+	}
+}
+
+func TestStrict(t *testing.T) {
+	_, err := Parse(Source{Name: "f.yaml"}, []byte("listen: :1\nupstream:\n  urll: x\n  timeout: fast\n"))
+	if err == nil || !errors.Is(err, ErrInvalid) {
+		t.Fatalf("got %v", err)
+	}
+	for _, want := range []string{"f.yaml", "line 3", "urll", "line 4", "fast"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("missing %q in %v", want, err)
+		}
+	}
+	if c, err := Parse(Source{Name: "empty"}, nil); err != nil || c.Listen == "" {
+		t.Fatalf("an empty file is the defaults: %v", err)
+	}
+}
+
+func TestEnv(t *testing.T) {
+	c, _ := Parse(Source{}, nil)
+	env := map[string]string{"USERBRIDGE_LISTEN": ":9", "USERBRIDGE_UPSTREAM_URL": "http://idp", "USERBRIDGE_UPSTREAM_TIMEOUT": "2s",
+		"USERBRIDGE_MAX_BODY_BYTES": "10", "USERBRIDGE_LOG_LEVEL": "debug"}
+	if err := c.ApplyEnv(func(k string) (string, bool) { v, ok := env[k]; return v, ok }); err != nil {
+		t.Fatal(err)
+	}
+	if c.Listen != ":9" || c.Upstream.URL != "http://idp" || c.Upstream.Timeout.D() != 2*time.Second || c.Server.MaxBodyBytes != 10 || c.Log.Level != "debug" {
+		t.Fatalf("%+v", c)
+	}
+	bad := map[string]string{"USERBRIDGE_UPSTREAM_TIMEOUT": "soon", "USERBRIDGE_MAX_BODY_BYTES": "big"}
+	err := c.ApplyEnv(func(k string) (string, bool) { v, ok := bad[k]; return v, ok })
+	if err == nil || !strings.Contains(err.Error(), "USERBRIDGE_UPSTREAM_TIMEOUT") || !strings.Contains(err.Error(), "USERBRIDGE_MAX_BODY_BYTES") {
+		t.Fatalf("got %v", err)
+	}
+}
+
+func TestResolve(t *testing.T) {
+	dir := t.TempDir()
+	finix, err := os.ReadFile("../adapters/finix/rules.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	os.WriteFile(filepath.Join(dir, "finix.yaml"), []byte(strings.Replace(string(finix), "/users/:user_id", "/accounts/:user_id", 1)), 0o600)
+	os.WriteFile(filepath.Join(dir, "wrong.yaml"), []byte(strings.Replace(string(finix), "dialect: finix", "dialect: other", 1)), 0o600)
+	src := Source{Name: "c.yaml", Dir: dir}
+	c, _ := Parse(src, []byte(`
+dialects:
+  finix: {rules: finix.yaml, prefix: /v2, config: {application: APxyz}}
+  shift: {listen: "127.0.0.1:9001"}
+  crafter: {host: Studio.Example.com}
+  baasic: {enabled: false}
+`))
+	mounts, err := c.Resolve(src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	by := map[string]Mount{}
+	for _, m := range mounts {
+		by[m.Dialect.Name()] = m
+	}
+	if _, ok := by["baasic"]; ok {
+		t.Error("a disabled dialect is mounted")
+	}
+	if by["finix"].Path != "/v2/accounts/:user_id" {
+		t.Errorf("finix rules from file with prefix: %q", by["finix"].Path)
+	}
+	if v, _ := by["finix"].Dialect.Program().Config("application"); v != "APxyz" {
+		t.Errorf("config override: %q", v)
+	}
+	if by["shift"].Listen != "127.0.0.1:9001" || by["crafter"].Host != "studio.example.com" {
+		t.Errorf("listen/host: %+v %+v", by["shift"], by["crafter"])
+	}
+
+	c, _ = Parse(src, []byte(`
+listen: nope
+upstream: {profile: soap, url: "ftp://x", maxAttempts: 11, tls: {certFile: /nonexistent}}
+log: {format: xml}
+dialects:
+  finix: {rules: wrong.yaml}
+  crafter: {config: {nosuch: x}}
+  shift: {prefix: "v3/"}
+  newone: {}
+  trustedtwin: {rules: missing.yaml}
+`))
+	_, err = c.Resolve(src)
+	if err == nil {
+		t.Fatal("accepted")
+	}
+	for _, want := range []string{"listen", "upstream.profile", "upstream.url", "upstream.tls.certFile", "upstream.tls: certFile and keyFile",
+		"upstream.maxAttempts", "config.nosuch: the rule file declares no such config constant", "log.format", `cannot replace "finix"`, "dialects.shift.prefix",
+		`"newone" is not a built-in dialect`, "dialects.trustedtwin.rules"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("missing %q in:\n%v", want, err)
+		}
+	}
+}
+
+func TestConflicts(t *testing.T) {
+	cases := []struct{ a, b, why string }{
+		{"/users/:id", "/users/:id", "would answer the same requests"},
+		{"/users/:id", "/users/:user", "name different parameters at the same place"},
+		{"/users/:id/x", "/users/:user/y", "name different parameters at the same place"},
+		{"/users/:id", "/users/me", ""},
+		{"/users/:id", "/accounts/:id", ""},
+		{"/a/:id", "/a/:id/b", ""},
+	}
+	for _, c := range cases {
+		if got := routeClash(c.a, c.b); got != c.why {
+			t.Errorf("%s vs %s: %q, want %q", c.a, c.b, got, c.why)
+		}
+	}
+}
