@@ -1,0 +1,69 @@
+package app_test
+
+import (
+	"net/http"
+	"strings"
+	"testing"
+)
+
+// TestMountOptions serves dialects under a prefix, on a listener of their
+// own and for one Host only, and checks each answers only there.
+func TestMountOptions(t *testing.T) {
+	rec := newRecorder(t)
+	s := start(t, `
+listen: 127.0.0.1:0
+dialects:
+  finix: {prefix: /finix}
+  shift: {listen: "127.0.0.2:0"}
+  crafter: {host: studio.example.com}
+  baasic: {enabled: false}
+`, rec.srv.URL, e2eConfig)
+	json := map[string]string{"Content-Type": "application/json"}
+
+	if a := s.do(t, "PUT", "/finix/users/US1", json, `{"enabled":true}`); a.Status != http.StatusNoContent && a.Status != http.StatusOK {
+		t.Errorf("prefixed finix: %d %s", a.Status, a.Body)
+	}
+	// trustedtwin has PATCH /users/:user: PUT there is 405, never finix.
+	if a := s.do(t, "PUT", "/users/US1", json, `{"enabled":true}`); a.Status != http.StatusMethodNotAllowed || !strings.Contains(string(a.Body), "method_not_allowed") {
+		t.Errorf("finix still on its default route: %d %s", a.Status, a.Body)
+	}
+	if a := s.do(t, "PUT", "/v1/app/users/jane", json, `{}`); a.Status != http.StatusNotFound {
+		t.Errorf("disabled baasic answered: %d", a.Status)
+	}
+
+	// shift is on a listener of its own, not on the main one.
+	if a := s.do(t, "PUT", "/v3/users/u1", json, `{"firstName":"A"}`); a.Status != http.StatusNotFound {
+		t.Errorf("shift on the main listener: %d", a.Status)
+	}
+	var shiftAddr string
+	for _, m := range s.app.Mounts {
+		if m.Dialect.Name() == "shift" {
+			shiftAddr = s.app.Server.Addr(m.Listen)
+		}
+	}
+	if shiftAddr == "" || "http://"+shiftAddr == s.base {
+		t.Fatalf("shift has no listener of its own: %q", shiftAddr)
+	}
+	own := &started{app: s.app, base: "http://" + shiftAddr}
+	rec.set(nil)
+	if a := own.do(t, "PUT", "/v3/users/u1", json, `{"firstName":"A"}`); a.Status != http.StatusNoContent {
+		t.Errorf("shift on its listener: %d %s", a.Status, a.Body)
+	}
+
+	// crafter answers only for its Host.
+	path := "/studio/api/1/services/api/1/user/update.json"
+	if a := s.do(t, "POST", path, json, `{"username":"jane"}`); a.Status != http.StatusNotFound {
+		t.Errorf("crafter without its Host: %d", a.Status)
+	}
+	req, _ := http.NewRequest("POST", s.base+path, strings.NewReader(`{"username":"jane"}`))
+	req.Host = "Studio.Example.com:443"
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := client.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Errorf("crafter with its Host: %d", resp.StatusCode)
+	}
+}
