@@ -1,0 +1,212 @@
+package auth
+
+import (
+	"bytes"
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	"gopkg.in/yaml.v3"
+)
+
+func TestValidateReportsEverything(t *testing.T) {
+	c := Config{
+		Mode:    ModeVerify,
+		APIKeys: &APIKeys{Header: "x key", IDHeader: "X-Key"},
+		Basic:   &Basic{},
+		JWT: &JWT{JWKSURL: "http://idp.example.com/jwks", Algorithms: []string{"HS256", "none"},
+			RequiredClaims: map[string]string{"aud": "x"}, ClockSkew: Duration(time.Hour), RefreshInterval: -1},
+		Upstream: &UpstreamCreds{
+			Bearer: &Bearer{Env: "A", File: "b"},
+			Basic:  &UpstreamBasic{User: "a:b"},
+			OAuth2: &OAuth2{TokenURL: "https://user:pw@idp.example.com/token", Scopes: []string{"a b"}},
+		},
+		Policy: Policy{Roles: []string{""}, SelfCannotChange: []string{"nickname"}},
+	}
+	errs := c.Validate("dialects.shift.auth")
+	want := []string{
+		`dialects.shift.auth.apiKeys.header: "x key" is not a header name`,
+		`dialects.shift.auth.apiKeys.file: required`,
+		`dialects.shift.auth.basic.file: required`,
+		`dialects.shift.auth.jwt.jwksUrl: must be https`,
+		`dialects.shift.auth.jwt.issuer: required`,
+		`dialects.shift.auth.jwt.audience: required`,
+		`dialects.shift.auth.jwt.algorithms[0]: "HS256" is not accepted`,
+		`dialects.shift.auth.jwt.algorithms[1]: "none" is not accepted`,
+		`dialects.shift.auth.jwt.requiredClaims.aud: is checked by issuer`,
+		`dialects.shift.auth.jwt.clockSkew: must be between`,
+		`dialects.shift.auth.jwt.refreshInterval: must not be negative`,
+		`dialects.shift.auth.upstream.bearer: needs exactly one of env and file`,
+		`dialects.shift.auth.upstream.basic.user: must not hold a colon`,
+		`dialects.shift.auth.upstream.basic.passwordFile: required`,
+		`dialects.shift.auth.upstream.oauth2.tokenUrl: must not hold credentials`,
+		`dialects.shift.auth.upstream.oauth2.clientId: required`,
+		`dialects.shift.auth.upstream.oauth2.clientSecretFile: required`,
+		`dialects.shift.auth.upstream.oauth2.scopes[0]: "a b" is not a scope`,
+		`dialects.shift.auth.upstream: needs exactly one of bearer, basic and oauth2`,
+		`dialects.shift.auth.policy.roles[0]: required`,
+		`dialects.shift.auth.policy.selfCannotChange: applies only with self: true`,
+		`dialects.shift.auth.policy.selfCannotChange[0]: "nickname" is not a canonical field`,
+	}
+	assertErrors(t, errs, want)
+}
+
+func assertErrors(t *testing.T, errs []error, want []string) {
+	t.Helper()
+	var all []string
+	for _, e := range errs {
+		all = append(all, e.Error())
+	}
+	joined := strings.Join(all, "\n")
+	for _, w := range want {
+		if !strings.Contains(joined, w) {
+			t.Errorf("missing %q", w)
+		}
+	}
+	if len(errs) != len(want) {
+		t.Errorf("%d problems, want %d:\n%s", len(errs), len(want), joined)
+	}
+}
+
+func TestValidatePassthrough(t *testing.T) {
+	for _, mode := range []string{"", ModePassthrough} {
+		c := Config{Mode: mode,
+			JWT:      &JWT{JWKSURL: "https://idp/jwks", Issuer: "i", Audience: []string{"a"}},
+			Upstream: &UpstreamCreds{Bearer: &Bearer{Env: "TOKEN"}},
+			Policy:   Policy{Self: true},
+		}
+		assertErrors(t, c.Validate("dialects.crafter.auth"), []string{
+			"dialects.crafter.auth.mode: apiKeys, basic and jwt check callers only in mode verify",
+			"dialects.crafter.auth.upstream: userbridge's own upstream credentials need mode verify",
+			"dialects.crafter.auth.policy: a policy needs mode verify",
+		})
+		// The upstream credentials alone are refused too.
+		c = Config{Mode: mode, Upstream: &UpstreamCreds{OAuth2: &OAuth2{TokenURL: "https://idp/token", ClientID: "c", ClientSecretFile: "f"}}}
+		assertErrors(t, c.Validate("auth"), []string{"auth.upstream: userbridge's own upstream credentials need mode verify"})
+	}
+	if errs := (&Config{}).Validate("auth"); len(errs) != 0 {
+		t.Errorf("the zero config: %v", errs)
+	}
+}
+
+func TestValidateModes(t *testing.T) {
+	assertErrors(t, (&Config{Mode: "Verify"}).Validate("auth"), []string{`auth.mode: "Verify" is not a mode`})
+	assertErrors(t, (&Config{Mode: ModeVerify}).Validate("auth"), []string{"auth.mode: mode verify needs at least one of apiKeys, basic and jwt"})
+	c := Config{Mode: ModeVerify, APIKeys: &APIKeys{File: "k"}, Policy: Policy{Scopes: []string{"users:write"}}}
+	assertErrors(t, c.Validate("auth"), []string{"auth.policy.scopes: only jwt callers hold scopes"})
+	c = Config{Mode: ModeVerify, APIKeys: &APIKeys{File: "k", Header: "x-key", IDHeader: "X-KEY"}}
+	assertErrors(t, c.Validate("auth"), []string{"auth.apiKeys.idHeader: must differ from header"})
+	c = Config{Mode: ModeVerify, JWT: &JWT{JWKSURL: "http://127.0.0.1:8080/jwks", Issuer: "i", Audience: []string{"a"}}}
+	assertErrors(t, c.Validate("auth"), nil) // http on loopback is allowed
+}
+
+// exampleYAML is the example of docs/security-auth.md.
+const exampleYAML = `
+mode: verify
+jwt:
+  jwksUrl: https://login.example.com/realms/acme/protocol/openid-connect/certs
+  issuer: https://login.example.com/realms/acme
+  audience: [userbridge]
+  rolesClaim: realm_access.roles
+  requiredClaims: {email_verified: "true"}
+  clockSkew: 30s
+  refreshInterval: 1h
+basic:
+  file: /etc/userbridge/crafter.htpasswd
+upstream:
+  oauth2:
+    tokenUrl: https://login.example.com/realms/acme/protocol/openid-connect/token
+    clientId: userbridge
+    clientSecretFile: /run/secrets/userbridge-client-secret
+    scopes: [users:write]
+policy:
+  roles: [admin]
+  self: true
+  selfCannotChange: [roles, active, locked, deleted, extensions.crafter.externally_managed]
+`
+
+func TestYAMLExample(t *testing.T) {
+	var c Config
+	dec := yaml.NewDecoder(strings.NewReader(exampleYAML))
+	dec.KnownFields(true)
+	if err := dec.Decode(&c); err != nil {
+		t.Fatal(err)
+	}
+	if errs := c.Validate("dialects.crafter.auth"); len(errs) != 0 {
+		t.Fatal(errs)
+	}
+	if c.JWT.ClockSkew.D() != 30*time.Second || c.JWT.RefreshInterval.D() != time.Hour || !c.Policy.Self || c.Upstream.OAuth2.Scopes[0] != "users:write" {
+		t.Errorf("decoded %+v", c)
+	}
+	bad := strings.Replace(exampleYAML, "clockSkew: 30s", "clockSkew: 30", 1)
+	if err := yaml.Unmarshal([]byte(bad), &c); err == nil || !strings.Contains(err.Error(), "not a duration") {
+		t.Errorf("a bad duration: %v", err)
+	}
+	dec = yaml.NewDecoder(strings.NewReader("mode: verify\napiKey: {file: x}\n"))
+	dec.KnownFields(true)
+	if err := dec.Decode(&Config{}); err == nil {
+		t.Error("a misspelt key is accepted")
+	}
+	var buf bytes.Buffer
+	if err := yaml.NewEncoder(&buf).Encode(c); err != nil || !strings.Contains(buf.String(), "clockSkew: 30s") {
+		t.Errorf("encode: %v\n%s", err, buf.String())
+	}
+}
+
+func TestNewReportsFileProblems(t *testing.T) {
+	keys := writeFile(t, "keys", strings.Join([]string{
+		"ok:" + sha256Hex("a"),
+		"plain:mysecretkey",           // a plain key
+		"bc:" + bcryptHash(t, "b", 4), // bcrypt without an id header
+		"ok:" + sha256Hex("c"),        // name twice
+		"dup:" + sha256Hex("a"),       // key twice
+		"sp ace:" + sha256Hex("d"),    // name with a space
+		"too:" + sha256Hex("e") + ":r:id:more",
+		"broken:$2a$10$short",
+	}, "\n"))
+	htpasswd := writeFile(t, "htpasswd", "alice:"+sha256Hex("pw")+"\n")
+	_, err := New(context.Background(), Config{Mode: ModeVerify,
+		APIKeys:  &APIKeys{File: keys},
+		Basic:    &Basic{File: htpasswd},
+		Upstream: &UpstreamCreds{Basic: &UpstreamBasic{User: "u", PasswordFile: keys + ".missing"}},
+	}, Options{Where: "dialects.baasic.auth", Dialect: Dialect{Name: "baasic"}})
+	if err == nil {
+		t.Fatal("no error")
+	}
+	msg := err.Error()
+	for _, w := range []string{
+		`dialects.baasic.auth.apiKeys.header: required: dialect "baasic" has no default`,
+		"line 2: the hash must be 64 hex digits",
+		"line 3: a bcrypt hash needs apiKeys.idHeader",
+		"line 4: the name ok appears twice",
+		"line 5: the same key is listed twice",
+		"line 6: the name must be printable ASCII",
+		`line 7: want "name:hash[:roles[:id]]"`,
+		"line 8: not a valid bcrypt hash",
+		"dialects.baasic.auth.basic.file: auth: " + htpasswd + ": line 1: a SHA-256 hash is not accepted here",
+		"dialects.baasic.auth.upstream: basic.passwordFile: auth: open " + keys + ".missing",
+	} {
+		if !strings.Contains(msg, w) {
+			t.Errorf("missing %q in\n%s", w, msg)
+		}
+	}
+	if strings.Contains(msg, "mysecretkey") || strings.Contains(msg, sha256Hex("a")) {
+		t.Errorf("an error quotes a line's secret:\n%s", msg)
+	}
+
+	_, err = New(context.Background(), Config{Mode: ModeVerify, JWT: &JWT{}}, Options{})
+	if err == nil || !strings.Contains(err.Error(), "auth.jwt.issuer: required") {
+		t.Errorf("New does not validate: %v", err)
+	}
+	var empty = writeFile(t, "empty", "# nothing\n")
+	if _, err := readEntries(empty, allowSHA256); err == nil || !strings.Contains(err.Error(), "holds no credentials") {
+		t.Errorf("an empty file: %v", err)
+	}
+	if _, err := readSecret(writeFile(t, "s", "\n")); err == nil {
+		t.Error("an empty secret file is accepted")
+	}
+	if _, err := readSecret(writeFile(t, "s", "a\nb\n")); err == nil {
+		t.Error("a two-line secret file is accepted")
+	}
+}

@@ -1,0 +1,265 @@
+package auth
+
+import (
+	"encoding/base64"
+	"slices"
+	"sort"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/userbridge/userbridge/internal/canonical"
+	"golang.org/x/crypto/bcrypt"
+)
+
+func TestAPIKeyAlone(t *testing.T) {
+	file := writeFile(t, "keys", "# reporting and sync jobs\n"+
+		"svc-report:"+sha256Hex("k-report-0123456789")+":reader\n\n"+
+		"svc-sync:"+strings.ToUpper(sha256Hex("k-sync-0123456789"))+":admin,writer:7\n")
+	a := newAuth(t, Config{Mode: ModeVerify, APIKeys: &APIKeys{File: file}},
+		Options{Dialect: Dialect{Name: "trustedtwin", APIKeyHeader: "Authorization"}})
+	for _, tc := range []struct {
+		name, header, want string
+		roles              []string
+		id                 string
+	}{
+		{"schemeless, as Trusted Twin sends", "k-report-0123456789", "svc-report", []string{"reader"}, "svc-report"},
+		{"last line, upper-case hash", "k-sync-0123456789", "svc-sync", []string{"admin", "writer"}, "7"},
+		{"after Bearer", "Bearer k-sync-0123456789", "svc-sync", []string{"admin", "writer"}, "7"},
+		{"after BEARER", "BEARER k-sync-0123456789", "svc-sync", []string{"admin", "writer"}, "7"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			p, e := a.Authenticate(request("Authorization", tc.header))
+			if e != nil {
+				t.Fatalf("refused: %v", e)
+			}
+			if p.Subject != tc.want || p.Username != tc.want || p.ID != tc.id || p.Method != MethodAPIKey || !slices.Equal(p.Roles, tc.roles) {
+				t.Errorf("principal %+v", p)
+			}
+		})
+	}
+	for _, tc := range []struct {
+		name    string
+		headers []string
+		want    error
+	}{
+		{"wrong key", []string{"Authorization", "k-report-012345678"}, errInvalid},
+		{"a key's hash as the key", []string{"Authorization", sha256Hex("k-report-0123456789")}, errInvalid},
+		{"one character off", []string{"Authorization", "k-report-0123456788"}, errInvalid},
+		{"empty", []string{"Authorization", ""}, errInvalid},
+		{"two Authorization headers", []string{"Authorization", "k-report-0123456789", "Authorization", "k-sync-0123456789"}, errInvalid},
+		{"none", nil, errMissing},
+		{"in another header", []string{"X-Api-Key", "k-report-0123456789"}, errMissing},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			p, e := a.Authenticate(request(tc.headers...))
+			if e == nil {
+				t.Fatalf("accepted as %+v", p)
+			}
+			if e != tc.want || e.HTTPStatus() != 401 {
+				t.Errorf("got %v, want %v", e, tc.want)
+			}
+			if strings.Contains(e.Message, "k-") {
+				t.Error("the error echoes the key")
+			}
+		})
+	}
+}
+
+func TestAPIKeyPairShift(t *testing.T) {
+	file := writeFile(t, "keys", "key-a:"+sha256Hex("secret-a")+"\n"+
+		"key-b:"+bcryptHash(t, "secret-b", bcrypt.MinCost)+":admin\n")
+	a := newAuth(t, Config{Mode: ModeVerify, APIKeys: &APIKeys{File: file}},
+		Options{Dialect: Dialect{Name: "shift", APIKeyHeader: "x-secret", APIKeyIDHeader: "x-key"}})
+	for _, tc := range []struct {
+		name    string
+		headers []string
+		want    string // principal, or "" for refused
+	}{
+		{"SHA-256 pair", []string{"x-key", "key-a", "x-secret", "secret-a"}, "key-a"},
+		{"bcrypt pair", []string{"x-key", "key-b", "x-secret", "secret-b"}, "key-b"},
+		{"another key's secret", []string{"x-key", "key-a", "x-secret", "secret-b"}, ""},
+		{"unknown key", []string{"x-key", "key-c", "x-secret", "secret-a"}, ""},
+		{"secret without key", []string{"x-secret", "secret-a"}, ""},
+		{"key without secret", []string{"x-key", "key-a"}, ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			p, e := a.Authenticate(request(tc.headers...))
+			switch {
+			case tc.want == "" && e == nil:
+				t.Fatalf("accepted as %+v", p)
+			case tc.want != "" && e != nil:
+				t.Fatalf("refused: %v", e)
+			case tc.want != "" && p.Subject != tc.want:
+				t.Errorf("principal %+v", p)
+			}
+		})
+	}
+}
+
+// TestAPIKeyTimingSafe checks that lookups take no shortcut an attacker can
+// time: every SHA-256 entry is compared whichever matches, and an unknown
+// key id costs a bcrypt comparison just as a wrong secret does.
+func TestAPIKeyTimingSafe(t *testing.T) {
+	const cost = 6
+	file := writeFile(t, "keys", "key-a:"+bcryptHash(t, "secret-a", cost)+"\n")
+	a := newAuth(t, Config{Mode: ModeVerify, APIKeys: &APIKeys{File: file, Header: "x-secret", IDHeader: "x-key"}}, Options{})
+	median := func(headers ...string) time.Duration {
+		var d []time.Duration
+		for i := 0; i < 7; i++ {
+			start := time.Now()
+			if _, e := a.Authenticate(request(headers...)); e == nil {
+				t.Fatal("accepted")
+			}
+			d = append(d, time.Since(start))
+		}
+		sort.Slice(d, func(i, j int) bool { return d[i] < d[j] })
+		return d[len(d)/2]
+	}
+	wrong := median("x-key", "key-a", "x-secret", "wrong")
+	unknown := median("x-key", "key-zz", "x-secret", "wrong")
+	if unknown < wrong/2 {
+		t.Errorf("an unknown key id is refused in %s, a wrong secret in %s: the difference tells which ids exist", unknown, wrong)
+	}
+
+	// SHA-256 keys: the match is found by comparing every entry in
+	// constant time; which entry matches does not change the work done.
+	var lines []string
+	for i := 0; i < 50; i++ {
+		lines = append(lines, "k"+string(rune('A'+i%26))+string(rune('a'+i/26))+":"+sha256Hex("key-"+strings.Repeat("x", i)))
+	}
+	s, err := newCredStore(mustEntries(t, strings.Join(lines, "\n"), allowSHA256))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if e := s.byKey("key-"); e == nil || e.name != "kAa" {
+		t.Errorf("first entry: %+v", e)
+	}
+	if e := s.byKey("key-" + strings.Repeat("x", 49)); e == nil || e.name != "kXb" {
+		t.Errorf("last entry: %+v", e)
+	}
+	if e := s.byKey("key-" + strings.Repeat("x", 50)); e != nil {
+		t.Errorf("no entry: %+v", e)
+	}
+}
+
+func mustEntries(t *testing.T, content string, kinds hashKinds) []*entry {
+	t.Helper()
+	e, err := readEntries(writeFile(t, "f", content), kinds)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return e
+}
+
+func TestBasic(t *testing.T) {
+	file := writeFile(t, "htpasswd", "# htpasswd -B\n"+
+		"alice:"+bcryptHash(t, "wonderland", bcrypt.MinCost)+":admin\n"+
+		// htpasswd writes $2y$; Go's bcrypt reads it.
+		"bob:"+strings.Replace(bcryptHash(t, "builder", bcrypt.MinCost), "$2a$", "$2y$", 1)+"::u-bob\n")
+	a := newAuth(t, Config{Mode: ModeVerify, Basic: &Basic{File: file}}, Options{Dialect: Dialect{Name: "finix"}})
+	basic := func(user, pw string) string {
+		return "Basic " + base64.StdEncoding.EncodeToString([]byte(user+":"+pw))
+	}
+	p, e := a.Authenticate(request("Authorization", basic("alice", "wonderland")))
+	if e != nil {
+		t.Fatalf("alice refused: %v", e)
+	}
+	if p.Subject != "alice" || p.Username != "alice" || p.ID != "alice" || !slices.Equal(p.Roles, []string{"admin"}) || p.Method != MethodBasic {
+		t.Errorf("principal %+v", p)
+	}
+	p, e = a.Authenticate(request("Authorization", "basic "+strings.TrimPrefix(basic("bob", "builder"), "Basic ")))
+	if e != nil {
+		t.Fatalf("bob ($2y$, lower-case scheme) refused: %v", e)
+	}
+	if p.ID != "u-bob" || len(p.Roles) != 0 {
+		t.Errorf("principal %+v", p)
+	}
+	long := strings.Repeat("p", 72)
+	longFile := writeFile(t, "long", "carol:"+bcryptHash(t, long, bcrypt.MinCost)+"\n")
+	b := newAuth(t, Config{Mode: ModeVerify, Basic: &Basic{File: longFile}}, Options{})
+	if _, e := b.Authenticate(request("Authorization", basic("carol", long))); e != nil {
+		t.Fatalf("a 72-byte password is refused: %v", e)
+	}
+	for _, tc := range []struct {
+		name, header string
+	}{
+		{"wrong password", basic("alice", "wonderlant")},
+		{"unknown user", basic("mallory", "wonderland")},
+		{"other user's password", basic("bob", "wonderland")},
+		{"empty user", basic("", "wonderland")},
+		{"not base64", "Basic !!!"},
+		{"no colon", "Basic " + base64.StdEncoding.EncodeToString([]byte("alice"))},
+		{"bearer instead", "Bearer abc"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if p, e := a.Authenticate(request("Authorization", tc.header)); e != errInvalid {
+				t.Fatalf("got %+v, %v; want %v", p, e, errInvalid)
+			}
+		})
+	}
+	if _, e := b.Authenticate(request("Authorization", basic("carol", long+"-and-more"))); e != errInvalid {
+		t.Errorf("a password longer than bcrypt reads, matching on its first 72 bytes, got %v", e)
+	}
+	if _, e := a.Authenticate(request()); e != errMissing {
+		t.Errorf("no credentials: got %v, want %v", e, errMissing)
+	}
+}
+
+// TestBasicCache checks that a verified password is not re-hashed on every
+// request, and that failures are never remembered.
+func TestBasicCache(t *testing.T) {
+	file := writeFile(t, "htpasswd", "alice:"+bcryptHash(t, "wonderland", 8)+"\n")
+	a := newAuth(t, Config{Mode: ModeVerify, Basic: &Basic{File: file}}, Options{})
+	r := func(pw string) *canonical.Error {
+		req := request()
+		req.SetBasicAuth("alice", pw)
+		_, e := a.Authenticate(req)
+		return e
+	}
+	if e := r("wrong"); e == nil {
+		t.Fatal("wrong password accepted")
+	}
+	if n := len(a.basic.cache.m); n != 0 {
+		t.Fatalf("a failure is cached (%d entries)", n)
+	}
+	start := time.Now()
+	if e := r("wonderland"); e != nil {
+		t.Fatal(e)
+	}
+	first := time.Since(start)
+	start = time.Now()
+	for i := 0; i < 10; i++ {
+		if e := r("wonderland"); e != nil {
+			t.Fatal(e)
+		}
+	}
+	if again := time.Since(start); again > first {
+		t.Errorf("10 cached checks took %s, one bcrypt check %s", again, first)
+	}
+	if e := r("wonderlan"); e == nil {
+		t.Error("a wrong password is accepted after a right one")
+	}
+	a.basic.cache.now = func() time.Time { return time.Now().Add(successCacheTTL + time.Second) }
+	if a.basic.cache.hit("alice", "wonderland", a.basic.byName["alice"].bcrypt) {
+		t.Error("an expired entry is still a hit")
+	}
+}
+
+func TestAPIKeyHeaderDefaults(t *testing.T) {
+	file := writeFile(t, "keys", "svc:"+sha256Hex("tok-1")+"\n")
+	// A configured header does not inherit Shift's x-key id header.
+	a := newAuth(t, Config{Mode: ModeVerify, APIKeys: &APIKeys{File: file, Header: "Authorization"}}, Options{Dialect: shiftDialect})
+	if a.keyHdr != "Authorization" || a.keyIDHdr != "" {
+		t.Fatalf("headers %q, %q", a.keyHdr, a.keyIDHdr)
+	}
+	if _, e := a.Authenticate(request("Authorization", "tok-1")); e != nil {
+		t.Error(e)
+	}
+	// Left empty, both come from the dialect.
+	file = writeFile(t, "keys", "key-a:"+sha256Hex("secret-a")+"\n")
+	b := newAuth(t, Config{Mode: ModeVerify, APIKeys: &APIKeys{File: file}}, Options{Dialect: shiftDialect})
+	if b.keyHdr != "X-Secret" || b.keyIDHdr != "X-Key" {
+		t.Fatalf("headers %q, %q", b.keyHdr, b.keyIDHdr)
+	}
+}

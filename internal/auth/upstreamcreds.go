@@ -1,0 +1,149 @@
+package auth
+
+import (
+	"context"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"os"
+	"strings"
+
+	"golang.org/x/oauth2"
+	"golang.org/x/oauth2/clientcredentials"
+)
+
+// credSource gives the Authorization value userbridge sends upstream.
+type credSource interface {
+	authorization(ctx context.Context) (string, error)
+}
+
+func newCredSource(u *UpstreamCreds, client *http.Client) (credSource, error) {
+	switch {
+	case u.Bearer != nil:
+		tok, err := bearerSecret(u.Bearer)
+		if err != nil {
+			return nil, fmt.Errorf("bearer: %w", err)
+		}
+		return staticCred("Bearer " + tok), nil
+	case u.Basic != nil:
+		pw, err := readSecret(u.Basic.PasswordFile)
+		if err != nil {
+			return nil, fmt.Errorf("basic.passwordFile: %w", err)
+		}
+		return staticCred("Basic " + base64.StdEncoding.EncodeToString([]byte(u.Basic.User+":"+pw))), nil
+	case u.OAuth2 != nil:
+		o := u.OAuth2
+		secret, err := readSecret(o.ClientSecretFile)
+		if err != nil {
+			return nil, fmt.Errorf("oauth2.clientSecretFile: %w", err)
+		}
+		return &oauth2Source{
+			cfg:    clientcredentials.Config{ClientID: o.ClientID, ClientSecret: secret, TokenURL: o.TokenURL, Scopes: o.Scopes},
+			client: client,
+			lock:   make(chan struct{}, 1),
+		}, nil
+	}
+	return nil, errors.New("no credential")
+}
+
+func bearerSecret(b *Bearer) (string, error) {
+	if b.Env != "" {
+		v := strings.TrimSpace(os.Getenv(b.Env))
+		if v == "" {
+			return "", fmt.Errorf("auth: environment variable %s is empty or unset", b.Env)
+		}
+		if !validHeaderValue(v) {
+			return "", fmt.Errorf("auth: environment variable %s holds characters a header cannot carry", b.Env)
+		}
+		return v, nil
+	}
+	v, err := readSecret(b.File)
+	if err == nil && !validHeaderValue(v) {
+		err = fmt.Errorf("auth: %s holds characters a header cannot carry", b.File)
+	}
+	return v, err
+}
+
+// staticCred is a precomputed Authorization value.
+type staticCred string
+
+func (s staticCred) authorization(context.Context) (string, error) { return string(s), nil }
+
+// oauth2Source runs the client credentials grant and keeps the token until
+// shortly (10s) before it expires. One fetch runs at a time; callers that
+// wait for it give up when their context ends.
+type oauth2Source struct {
+	cfg    clientcredentials.Config
+	client *http.Client
+	lock   chan struct{}
+	tok    *oauth2.Token
+}
+
+func (s *oauth2Source) authorization(ctx context.Context) (string, error) {
+	select {
+	case s.lock <- struct{}{}:
+	case <-ctx.Done():
+		return "", fmt.Errorf("auth: oauth2: %w", ctx.Err())
+	}
+	defer func() { <-s.lock }()
+	if !s.tok.Valid() {
+		tok, err := s.cfg.Token(context.WithValue(ctx, oauth2.HTTPClient, s.client))
+		if err != nil {
+			return "", tokenError(err)
+		}
+		if !validHeaderValue(tok.AccessToken) || !validHeaderValue(tok.Type()) {
+			return "", errors.New("auth: oauth2: the token endpoint answered a token a header cannot carry")
+		}
+		s.tok = tok
+	}
+	return s.tok.Type() + " " + s.tok.AccessToken, nil
+}
+
+// tokenError describes a failed token request without anything the token
+// endpoint sent back (which may echo the request, secret included).
+func tokenError(err error) error {
+	var re *oauth2.RetrieveError
+	if errors.As(err, &re) {
+		status := 0
+		if re.Response != nil {
+			status = re.Response.StatusCode
+		}
+		code := re.ErrorCode
+		if len(code) > 64 || !isToken(code) {
+			code = "-"
+		}
+		return fmt.Errorf("auth: oauth2: the token endpoint refused: status %d, error %s", status, code)
+	}
+	for _, c := range []error{context.Canceled, context.DeadlineExceeded} {
+		if errors.Is(err, c) {
+			return fmt.Errorf("auth: oauth2: token request: %w", c)
+		}
+	}
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		// The transport's own error (dial, TLS, timeout): it names the
+		// token URL at most, which holds no credential (Validate).
+		return fmt.Errorf("auth: oauth2: the token endpoint is unreachable: %v", ue.Err)
+	}
+	return errors.New("auth: oauth2: the token endpoint's answer is not a usable token")
+}
+
+// validHeaderValue reports whether s can be sent in a header as is.
+func validHeaderValue(s string) bool {
+	if s == "" {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c < 0x20 || c == 0x7f {
+			return false
+		}
+	}
+	return true
+}
+
+var (
+	_ credSource = staticCred("")
+	_ credSource = (*oauth2Source)(nil)
+)
