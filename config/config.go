@@ -15,6 +15,8 @@ import (
 	"time"
 
 	"gopkg.in/yaml.v3"
+
+	"github.com/userbridge/userbridge/internal/auth"
 )
 
 //go:embed default.yaml
@@ -34,6 +36,8 @@ type Config struct {
 	Upstream Upstream `yaml:"upstream"`
 	// Log configures logging.
 	Log Log `yaml:"log"`
+	// Admin configures the listener of the probes and the metrics.
+	Admin Admin `yaml:"admin"`
 	// Dialects configures each dialect by name. A built-in dialect that is
 	// not listed is served with its defaults; a name that is not built in
 	// defines a new dialect and needs rules.
@@ -60,8 +64,19 @@ type Server struct {
 
 // Upstream is the identity backend.
 type Upstream struct {
-	// Profile is the upstream's protocol: "canonical" (docs/canonical.md).
+	// Profile is the upstream's protocol: "canonical" (docs/canonical.md),
+	// "scim" (a SCIM 2.0 service provider) or "rules" (a JSON REST API
+	// described by the Rules file); docs/upstreams.md.
 	Profile string `yaml:"profile"`
+	// Rules is profile rules' upstream rule file, relative to the config
+	// file (e.g. examples/upstreams/keycloak.yaml).
+	Rules string `yaml:"rules"`
+	// SCIM tunes profile scim.
+	SCIM SCIM `yaml:"scim"`
+	// LookupTTL is how long profiles scim and rules remember the id a
+	// username resolved to (default 30s; negative: never). A 404 on a
+	// remembered id looks the username up again.
+	LookupTTL Duration `yaml:"lookupTTL"`
 	// URL is the backend's base URL. Empty, or "demo", runs the reference
 	// backend in-process with demo users.
 	URL string `yaml:"url"`
@@ -80,6 +95,19 @@ type Upstream struct {
 	TLS TLS `yaml:"tls"`
 	// Breaker stops calling an upstream that keeps failing.
 	Breaker Breaker `yaml:"breaker"`
+}
+
+// SCIM tunes profile scim.
+type SCIM struct {
+	// ExtensionSchema is the URN of the User schema extension that holds
+	// the canonical fields SCIM has no attribute for: locked, deleted,
+	// attributes, extensions (default
+	// urn:userbridge:params:scim:schemas:extension:2.0:User).
+	ExtensionSchema string `yaml:"extensionSchema"`
+	// Unmapped is "extension" (default: those fields go to
+	// ExtensionSchema) or "reject" (an update that sets or unsets one is
+	// refused with invalid_field naming it).
+	Unmapped string `yaml:"unmapped"`
 }
 
 // TLS configures an https upstream.
@@ -101,6 +129,14 @@ type Breaker struct {
 	Failures uint32 `yaml:"failures"`
 	// OpenFor is how long it stays open (default 10s).
 	OpenFor Duration `yaml:"openFor"`
+}
+
+// Admin configures where /healthz, /readyz and /metrics are served.
+type Admin struct {
+	// Listen, when set, is a listener of their own (e.g. "0.0.0.0:9090"),
+	// and they leave the main listener. Empty: on the main listener.
+	// Changing it needs a restart.
+	Listen string `yaml:"listen"`
 }
 
 // Log configures logging.
@@ -126,6 +162,13 @@ type Dialect struct {
 	Host string `yaml:"host"`
 	// Config overrides the rule file's config constants.
 	Config map[string]string `yaml:"config"`
+	// Auth says who checks the dialect's callers: the upstream (mode
+	// passthrough, the default: the credential headers of the rule file
+	// go upstream unchanged) or userbridge (mode verify: API keys, Basic
+	// or JWT, a policy, and userbridge's own upstream credentials).
+	// docs/configuration.md and docs/security.md describe every key. An
+	// apiKeys block without a header takes the dialect's (APIKeyDefaults).
+	Auth auth.Config `yaml:"auth"`
 }
 
 // IsEnabled reports whether the dialect is served.
@@ -240,6 +283,7 @@ var envVars = []struct {
 	}},
 	{"USERBRIDGE_LOG_LEVEL", "log.level", func(c *Config, v string) error { c.Log.Level = v; return nil }},
 	{"USERBRIDGE_LOG_FORMAT", "log.format", func(c *Config, v string) error { c.Log.Format = v; return nil }},
+	{"USERBRIDGE_ADMIN_LISTEN", "admin.listen", func(c *Config, v string) error { c.Admin.Listen = v; return nil }},
 }
 
 // ApplyEnv applies USERBRIDGE_* variables from lookup (os.LookupEnv).

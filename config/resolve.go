@@ -12,7 +12,9 @@ import (
 
 	"github.com/userbridge/userbridge/adapters"
 	"github.com/userbridge/userbridge/adapters/registry"
+	"github.com/userbridge/userbridge/internal/auth"
 	"github.com/userbridge/userbridge/mapping"
+	"gopkg.in/yaml.v3"
 )
 
 // Mount is one dialect served on one route.
@@ -25,6 +27,13 @@ type Mount struct {
 	Listen string
 	// Host, when set, restricts the route to that Host header.
 	Host string
+	// Fields are the request field names the dialect's rules know (field
+	// sources, the target and tenant, read-only fields, route parameters):
+	// the only values the validation metric's field label takes.
+	Fields []string
+	// Auth is the dialect's auth block with the dialect's defaults applied
+	// (APIKeyDefaults): data only; the server builds the authenticator.
+	Auth auth.Config
 }
 
 // Resolve validates the configuration and compiles every enabled dialect.
@@ -37,11 +46,7 @@ func (c *Config) Resolve(src Source) ([]Mount, error) {
 	if _, _, err := net.SplitHostPort(c.Listen); err != nil {
 		bad("listen", "%q is not host:port", c.Listen)
 	}
-	switch c.Upstream.Profile {
-	case "canonical":
-	default:
-		bad("upstream.profile", "%q: the profiles are canonical", c.Upstream.Profile)
-	}
+	c.checkProfile(src, bad, &errs)
 	if !c.IsDemo() {
 		u, err := url.Parse(c.Upstream.URL)
 		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
@@ -80,6 +85,17 @@ func (c *Config) Resolve(src Source) ([]Mount, error) {
 	}
 	mounts := c.dialects(src, bad, &errs)
 	errs = append(errs, conflicts(src, mounts)...)
+	if a := c.Admin.Listen; a != "" {
+		if _, _, err := net.SplitHostPort(a); err != nil {
+			bad("admin.listen", "%q is not host:port", a)
+		}
+		for _, l := range append([]string{c.Listen}, listens(mounts)...) {
+			if a == l {
+				bad("admin.listen", "%q is also a dialect listener; give the probes and metrics an address of their own, or leave admin.listen empty to serve them there", a)
+				break
+			}
+		}
+	}
 	if len(errs) > 0 {
 		return nil, errors.Join(errs...)
 	}
@@ -105,6 +121,8 @@ func (c *Config) dialects(src Source, bad func(string, string, ...any), errs *[]
 	for _, name := range order {
 		dc := c.Dialects[name]
 		where := "dialects." + name
+		// Checked even when disabled: enabling it must not reveal problems.
+		*errs = append(*errs, validateAuth(src, name, authOf(src, name, dc.Auth))...)
 		if !dc.IsEnabled() {
 			continue
 		}
@@ -151,9 +169,61 @@ func (c *Config) dialects(src Source, bad func(string, string, ...any), errs *[]
 			listen = dc.Listen
 		}
 		r := d.Program().Route()
-		mounts = append(mounts, Mount{Dialect: d, Method: r.Method, Path: dc.Prefix + r.Path, Listen: listen, Host: strings.ToLower(dc.Host)})
+		if rules == nil {
+			if b, ok := registry.Lookup(name); ok {
+				rules = b.Rules
+			}
+		}
+		mounts = append(mounts, Mount{Dialect: d, Method: r.Method, Path: dc.Prefix + r.Path, Listen: listen,
+			Host: strings.ToLower(dc.Host), Fields: fieldNames(rules), Auth: authOf(src, name, dc.Auth)})
 	}
 	return mounts
+}
+
+func listens(ms []Mount) []string {
+	out := make([]string, 0, len(ms))
+	for _, m := range ms {
+		out = append(out, m.Listen)
+	}
+	return out
+}
+
+// fieldNames lists the request field names a rule file knows. The file
+// compiled already; a decoding problem here only shortens the list.
+func fieldNames(rules []byte) []string {
+	var f mapping.File
+	_ = yaml.Unmarshal(rules, &f)
+	seen := map[string]bool{}
+	var out []string
+	add := func(n string) {
+		if n != "" && !seen[n] {
+			seen[n] = true
+			out = append(out, n)
+		}
+	}
+	from := func(ref string) {
+		if _, n, ok := strings.Cut(ref, "."); ok {
+			add(n)
+		}
+	}
+	for _, fr := range f.Request.Fields {
+		add(fr.Source)
+		if top, _, ok := strings.Cut(fr.Source, "."); ok {
+			add(top)
+		}
+	}
+	from(f.Request.Target.From)
+	from(f.Request.Tenant)
+	for _, n := range f.Request.ReadOnly {
+		add(n)
+	}
+	for _, seg := range strings.Split(f.Route.Path, "/") {
+		if strings.HasPrefix(seg, ":") || strings.HasPrefix(seg, "*") {
+			add(seg[1:])
+		}
+	}
+	sort.Strings(out)
+	return out
 }
 
 // conflicts finds two dialects that would answer the same request, or

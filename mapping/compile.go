@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"regexp"
+	"slices"
 	"sort"
 	"strings"
 
@@ -27,6 +28,7 @@ type Program struct {
 	extPrefix    string // "extensions.<dialect>."
 	contentTypes []string
 	forward      []string
+	credentials  []string
 	guard        Guard
 
 	targetParam string
@@ -124,6 +126,8 @@ type itemsRule struct {
 type problems struct {
 	name string
 	errs []error
+	// sources are the template sources allowed; nil: a dialect's.
+	sources []string
 }
 
 func (p *problems) addf(where, format string, args ...any) {
@@ -194,6 +198,18 @@ func (p *Program) compileRequest(pr *problems) {
 		p.forward = append(p.forward, http.CanonicalHeaderKey(h))
 		if h == "" {
 			pr.addf(fmt.Sprintf("request.forwardHeaders[%d]", i), "empty header name")
+		}
+	}
+	for i, h := range rq.Credentials {
+		c := http.CanonicalHeaderKey(h)
+		p.credentials = append(p.credentials, c)
+		switch {
+		case h == "":
+			pr.addf(fmt.Sprintf("request.credentialHeaders[%d]", i), "empty header name")
+		case slices.Contains(p.forward, c):
+			// Listed as forwarded too, it would reach the upstream in
+			// verify mode, where userbridge's own credentials replace it.
+			pr.addf(fmt.Sprintf("request.credentialHeaders[%d]", i), "%s is also in forwardHeaders: a credential header belongs in credentialHeaders only", h)
 		}
 	}
 	params := pathParams(p.file.Route.Path)

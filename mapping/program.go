@@ -14,9 +14,14 @@ func (p *Program) Description() string { return p.file.Description }
 // Route is the dialect's documented method and path.
 func (p *Program) Route() Route { return p.file.Route }
 
-// ForwardHeaders lists the request headers passed upstream unchanged, in
-// canonical form.
+// ForwardHeaders lists the request headers passed upstream unchanged in
+// every auth mode, in canonical form.
 func (p *Program) ForwardHeaders() []string { return p.forward }
+
+// CredentialHeaders lists the request headers that carry the dialect's
+// clients' credentials, in canonical form: forwarded unchanged with auth
+// mode passthrough, removed with verify.
+func (p *Program) CredentialHeaders() []string { return p.credentials }
 
 // ContentTypes lists the accepted request media types.
 func (p *Program) ContentTypes() []string { return p.contentTypes }

@@ -164,6 +164,7 @@ type renderCtx struct {
 	user gjson.Result
 	err  *canonical.Error
 	st   int
+	data *TemplateData // the rules upstream profile's sources; nil in a dialect
 
 	// top indexes the user's top-level members, read in one pass the first
 	// time a template needs one: a template reads a dozen members, and a
@@ -218,6 +219,8 @@ func (c *renderCtx) eval(e *expr) value {
 	case srcBody:
 		r := gjson.GetBytes(c.in.Body, e.path)
 		v = value{ok: r.Exists() && r.Type != gjson.Null, raw: r.Raw}
+	case srcUpdate, srcReply:
+		v = c.data.eval(e)
 	case srcParam:
 		if c.in.Params != nil {
 			s := c.in.Params.ByName(e.path)

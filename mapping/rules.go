@@ -55,9 +55,16 @@ type Request struct {
 	ReadOnly []string `yaml:"readOnly"`
 	// Fields are the field rules.
 	Fields []FieldRule `yaml:"fields"`
-	// Headers are the request headers forwarded upstream unchanged
-	// (credentials); matched case-insensitively.
+	// Headers are the request headers forwarded upstream unchanged in
+	// every auth mode (e.g. Finix-Version); matched case-insensitively.
+	// Credentials belong in Credentials, never here.
 	Headers []string `yaml:"forwardHeaders"`
+	// Credentials are the headers the dialect's clients send credentials
+	// in (e.g. Authorization, Shift's x-key and x-secret, Crafter's Cookie
+	// and X-XSRF-TOKEN); matched case-insensitively. With auth mode
+	// passthrough they are forwarded upstream unchanged; with verify they
+	// are removed and userbridge sends its own (docs/security.md).
+	Credentials []string `yaml:"credentialHeaders"`
 }
 
 // TargetRule says where the user's identifier is and what kind it is.

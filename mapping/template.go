@@ -17,7 +17,9 @@ import (
 // when absent); "${user.id?}" omits the member when absent or null; inside
 // a longer string, "/users/${param.user_id}" interpolates. Filters follow a
 // '|': epoch3, default:<json>, query, path, string, number (a numeric string
-// such as a dialect's error code becomes a JSON number; anything else null).
+// such as a dialect's error code becomes a JSON number; anything else null),
+// and for the rules upstream profile listValues, unlistValues, fromMillis
+// and unset:<json> (see external.go).
 type tmpl struct {
 	kind    tmplKind
 	lit     []byte    // literal JSON
@@ -58,6 +60,9 @@ type expr struct {
 	optional   bool
 	filters    []filter
 	text       string
+	// unsetArg is the unset filter's value: what an update.set.<field>
+	// expression renders when the update unsets the field.
+	unsetArg []byte
 }
 
 type source uint8
@@ -69,10 +74,15 @@ const (
 	srcConfig
 	srcError
 	srcBody
+	srcUpdate // the canonical update, for the rules upstream profile
+	srcReply  // the upstream's reply, for the rules upstream profile
 )
 
 var sourceNames = map[string]source{"user": srcUser, "param": srcParam, "request": srcRequest,
-	"config": srcConfig, "error": srcError, "body": srcBody}
+	"config": srcConfig, "error": srcError, "body": srcBody, "update": srcUpdate, "reply": srcReply}
+
+// dialectSources are the sources a dialect's rule file reads.
+var dialectSources = []string{"user", "param", "request", "config", "error", "body"}
 
 type filter struct {
 	name string
@@ -178,8 +188,13 @@ func compileExpr(pr *problems, at, text string) *expr {
 	}
 	src, path, _ := strings.Cut(head, ".")
 	s, ok := sourceNames[src]
-	if !ok {
-		pr.addf(at, "${%s}: unknown source %q (user, param, request, config, error, body)", text, src)
+	allowed := pr.sources
+	if allowed == nil {
+		allowed = dialectSources
+	}
+	if !ok || !contains(allowed, src) {
+		s = 0
+		pr.addf(at, "${%s}: unknown source %q (%s)", text, src, strings.Join(allowed, ", "))
 	}
 	e.src, e.path = s, path
 	e.head, e.rest, _ = strings.Cut(path, ".")
@@ -198,6 +213,15 @@ func compileExpr(pr *problems, at, text string) *expr {
 		flt := filter{name: name}
 		switch name {
 		case "epoch3", "query", "path", "string", "number":
+		case "listValues", "unlistValues", "fromMillis":
+			if pr.sources == nil {
+				pr.addf(at, "${%s}: unknown filter %q (epoch3, default, query, path, string, number)", text, name)
+			}
+		case "unset":
+			if s != srcUpdate || !strings.HasPrefix(path, "set.") || !hasArg || !gjson.Valid(arg) {
+				pr.addf(at, "${%s}: unset:<JSON> applies to an update.set.<field> expression", text)
+			}
+			e.unsetArg = []byte(arg)
 		case "default":
 			if !hasArg {
 				pr.addf(at, "${%s}: default needs a value", text)
@@ -310,6 +334,12 @@ func applyFilters(v value, fs []filter) value {
 			if v.ok {
 				v = jsonNumber(v.text())
 			}
+		case "listValues":
+			v = listValues(v)
+		case "unlistValues":
+			v = unlistValues(v)
+		case "fromMillis":
+			v = fromMillis(v)
 		}
 	}
 	return v

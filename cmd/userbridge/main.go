@@ -12,29 +12,36 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
-	"runtime/debug"
 	"sort"
 	"strings"
 	"syscall"
 	"text/tabwriter"
+	"time"
 
 	"github.com/userbridge/userbridge/adapters/registry"
 	"github.com/userbridge/userbridge/config"
 	"github.com/userbridge/userbridge/internal/app"
 	"github.com/userbridge/userbridge/internal/backend"
+	"github.com/userbridge/userbridge/internal/telemetry"
 	"github.com/userbridge/userbridge/mapping"
 )
 
 const usage = `userbridge: a compatibility proxy for user-management APIs
 
 Usage:
-  userbridge [serve] [--config F] [--listen ADDR] [--upstream URL]
+  userbridge [serve] [--config F] [--listen ADDR] [--upstream URL] [--upstream-timeout D]
+                    [--upstream-profile canonical|scim|rules]
   userbridge backend [--listen ADDR]          run the reference backend alone
   userbridge translate --dialect NAME [--path P] [--rules F] < body.json
   userbridge dialects                          list dialects and routes
   userbridge routes [--config F]               list every mounted route
   userbridge validate --config F               check a config, every problem at once
+  userbridge health [--url URL]                exit 0 when URL (default /healthz on 127.0.0.1:8080) answers 2xx
   userbridge version
+
+serve reloads its configuration on SIGHUP and when --config F or a rule
+file it names changes; tracing is on when OTEL_EXPORTER_OTLP_ENDPOINT (or
+OTEL_TRACES_EXPORTER=otlp) is set.
 `
 
 func main() {
@@ -60,6 +67,8 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		err = routes(args, stdout)
 	case "validate":
 		err = validate(args, stdout)
+	case "health":
+		err = health(args, stdout)
 	case "version":
 		version(stdout)
 	case "help", "-h", "--help":
@@ -80,46 +89,100 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 
 // loadConfig reads the config and applies the flags given.
 func loadConfig(fs *flag.FlagSet, args []string) (*config.Config, config.Source, error) {
-	path := fs.String("config", "", "configuration file (default: the embedded default)")
-	listen := fs.String("listen", "", "main listener address, e.g. 127.0.0.1:8080")
-	up := fs.String("upstream", "", "upstream base URL (replaces the demo backend)")
-	if err := fs.Parse(args); err != nil {
+	load, _, err := configFlags(fs, args)
+	if err != nil {
 		return nil, config.Source{}, err
 	}
-	cfg, src, err := config.Load(*path)
-	if err != nil {
-		return nil, src, err
-	}
-	if *listen != "" {
-		cfg.Listen = *listen
-	}
-	if *up != "" {
-		cfg.Upstream.URL = *up
-	}
-	return cfg, src, nil
+	return load()
 }
 
-func newLogger(cfg *config.Config, w io.Writer) *slog.Logger {
-	var lvl slog.Level
-	_ = lvl.UnmarshalText([]byte(cfg.Log.Level))
-	opts := &slog.HandlerOptions{Level: lvl}
-	if cfg.Log.Format == "text" {
-		return slog.New(slog.NewTextHandler(w, opts))
+// configFlags parses --config, --listen and --upstream. load reads the
+// file (or the embedded default) and the environment, then applies the
+// flags; serve calls it again on every reload. path is the --config file.
+func configFlags(fs *flag.FlagSet, args []string) (load func() (*config.Config, config.Source, error), path string, err error) {
+	file := fs.String("config", "", "configuration file (default: the embedded default)")
+	listen := fs.String("listen", "", "main listener address, e.g. 127.0.0.1:8080")
+	up := fs.String("upstream", "", "upstream base URL (replaces the demo backend)")
+	upTimeout := fs.Duration("upstream-timeout", 0, "one deadline for all attempts of one upstream call, e.g. 3s (default: upstream.timeout, 5s)")
+	upProfile := fs.String("upstream-profile", "", "the upstream's protocol: canonical, scim or rules (default: upstream.profile, canonical)")
+	if err := fs.Parse(args); err != nil {
+		return nil, "", err
 	}
-	return slog.New(slog.NewJSONHandler(w, opts))
+	load = func() (*config.Config, config.Source, error) {
+		cfg, src, err := config.Load(*file)
+		if err != nil {
+			return nil, src, err
+		}
+		if *listen != "" {
+			cfg.Listen = *listen
+		}
+		if *up != "" {
+			cfg.Upstream.URL = *up
+		}
+		if *upProfile != "" {
+			cfg.Upstream.Profile = *upProfile
+		}
+		if *upTimeout != 0 { // a negative one is reported by validation
+			cfg.Upstream.Timeout = config.Duration(*upTimeout)
+		}
+		return cfg, src, nil
+	}
+	return load, *file, nil
 }
 
 func serve(args []string, stderr io.Writer) error {
 	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
-	cfg, src, err := loadConfig(fs, args)
+	load, path, err := configFlags(fs, args)
 	if err != nil {
 		return err
 	}
-	log := newLogger(cfg, stderr)
-	a, err := app.New(cfg, src, log)
+	cfg, src, err := load()
 	if err != nil {
 		return err
 	}
+	level := new(slog.LevelVar)
+	level.Set(telemetry.ParseLevel(cfg.Log.Level))
+	log := telemetry.NewLogger(stderr, cfg.Log.Format, level)
+	build := telemetry.ReadBuild()
+	opts := app.Options{Logger: log, Level: level, Load: load, ConfigFile: path, Build: build}
+	tp, err := telemetry.TracingFromEnv(context.Background(), os.LookupEnv, build)
+	if err != nil {
+		return err
+	}
+	if tp != nil {
+		opts.TracerProvider = tp
+		defer func() {
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			defer cancel()
+			if err := tp.Shutdown(ctx); err != nil {
+				log.Warn("tracing: the last spans were not exported", "error", err)
+			}
+		}()
+		log.Info("tracing: exporting spans over OTLP (OTEL_EXPORTER_OTLP_*)")
+	}
+	a, err := app.NewWith(cfg, src, opts)
+	if err != nil {
+		return err
+	}
+	// Signals are caught before the listeners open: a SIGHUP or SIGTERM
+	// sent as soon as userbridge answers never takes the default action.
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	defer stop()
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+	go func() {
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-hup:
+				log.Info("SIGHUP: reloading the configuration")
+				_ = a.Reload() // logged
+			}
+		}
+	}()
+	go a.Watch(ctx, app.DefaultWatchInterval)
 	wait, err := a.Start()
 	if err != nil {
 		return err
@@ -134,8 +197,9 @@ func serve(args []string, stderr io.Writer) error {
 		log.Info("serving dialect", "dialect", m.Dialect.Name(), "method", m.Method, "route", m.Path,
 			"url", "http://"+a.Server.Addr(m.Listen)+m.Path)
 	}
-	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
-	defer stop()
+	if cfg.Admin.Listen != "" {
+		log.Info("serving probes and metrics", "url", "http://"+a.AdminAddr()+"/metrics")
+	}
 	errc := make(chan error, 1)
 	go func() { errc <- wait() }()
 	select {
@@ -143,7 +207,8 @@ func serve(args []string, stderr io.Writer) error {
 		return err
 	case <-ctx.Done():
 	}
-	log.Info("shutting down: finishing in-flight requests", "timeout", cfg.Server.ShutdownTimeout.D().String())
+	cur, _ := a.Current()
+	log.Info("shutting down: finishing in-flight requests", "timeout", cur.Server.ShutdownTimeout.D().String())
 	return a.Shutdown(context.Background())
 }
 
@@ -194,6 +259,12 @@ func routes(args []string, stdout io.Writer) error {
 	if cfg.IsDemo() {
 		up = "demo backend (in-process)"
 	}
+	profile := cfg.Upstream.Profile
+	if profile == config.ProfileRules {
+		if rules, err := cfg.LoadRules(src); err == nil {
+			profile += ": " + rules.Name() + ", " + cfg.RulesFile(src)
+		}
+	}
 	sort.Slice(mounts, func(i, j int) bool { return mounts[i].Path < mounts[j].Path })
 	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "METHOD\tROUTE\tDIALECT\tLISTENER\tHOST\tUPSTREAM")
@@ -202,7 +273,14 @@ func routes(args []string, stdout io.Writer) error {
 		if host == "" {
 			host = "*"
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s (%s)\n", m.Method, m.Path, m.Dialect.Name(), m.Listen, host, up, cfg.Upstream.Profile)
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s (%s)\n", m.Method, m.Path, m.Dialect.Name(), m.Listen, host, up, profile)
+	}
+	admin := cfg.Admin.Listen
+	if admin == "" {
+		admin = cfg.Listen
+	}
+	for _, p := range []struct{ path, what string }{{"/healthz", "(liveness)"}, {"/readyz", "(readiness)"}, {"/metrics", "(metrics)"}} {
+		fmt.Fprintf(tw, "GET\t%s\t%s\t%s\t*\t-\n", p.path, p.what, admin)
 	}
 	return tw.Flush()
 }
@@ -222,17 +300,6 @@ func validate(args []string, stdout io.Writer) error {
 }
 
 func version(stdout io.Writer) {
-	v, rev, goV := "(devel)", "unknown", "unknown"
-	if bi, ok := debug.ReadBuildInfo(); ok {
-		goV = bi.GoVersion
-		if bi.Main.Version != "" {
-			v = bi.Main.Version
-		}
-		for _, s := range bi.Settings {
-			if s.Key == "vcs.revision" {
-				rev = s.Value
-			}
-		}
-	}
-	fmt.Fprintf(stdout, "userbridge %s commit %s %s\n", v, rev, goV)
+	b := telemetry.ReadBuild()
+	fmt.Fprintf(stdout, "userbridge %s commit %s %s\n", b.Version, b.Revision, b.GoVersion)
 }

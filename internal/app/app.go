@@ -10,36 +10,102 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"sync"
+	"sync/atomic"
 	"time"
+
+	"github.com/gin-gonic/gin"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/userbridge/userbridge/config"
 	"github.com/userbridge/userbridge/internal/backend"
 	"github.com/userbridge/userbridge/internal/server"
+	"github.com/userbridge/userbridge/internal/telemetry"
 	"github.com/userbridge/userbridge/internal/upstream"
 )
 
 // App is a configured userbridge.
 type App struct {
+	// Config and Mounts are the configuration userbridge started with;
+	// Current tells the one it serves now, after reloads.
 	Config   *config.Config
 	Mounts   []config.Mount
 	Server   *server.Server
 	Upstream *upstream.Client
+	// Profile is the client of the configured upstream profile (canonical,
+	// scim or rules) that the dialects' updates go through; Upstream is its
+	// HTTP client.
+	Profile server.Upstream
 	// Demo is the in-process backend, nil when an upstream is configured.
 	Demo *backend.Backend
+	// Metrics are the app's own Prometheus series, served on /metrics.
+	Metrics *telemetry.Metrics
 
-	log     *slog.Logger
-	demoSrv *http.Server
-	demoLn  net.Listener
+	log      *slog.Logger
+	opts     Options
+	state    atomic.Pointer[loaded]
+	reloadMu sync.Mutex
+	admin    *gin.Engine // the admin listener's engine, when admin.listen is set
+	draining atomic.Bool // Shutdown began: /readyz answers 503
+	demoSrv  *http.Server
+	demoLn   net.Listener
+}
+
+// Options are what an App needs besides its configuration. Every field is
+// optional.
+type Options struct {
+	// Logger receives the access lines and the app's own messages.
+	Logger *slog.Logger
+	// Level, when set, is Logger's level: New and every reload set it from
+	// log.level.
+	Level *slog.LevelVar
+	// Load reads the configuration again for Reload: the same file,
+	// environment and flags as at start. Nil: Reload is refused.
+	Load func() (*config.Config, config.Source, error)
+	// ConfigFile is the file Watch watches, besides the rule files the
+	// configuration names. Empty: only the rule files.
+	ConfigFile string
+	// TracerProvider, when set, traces every dialect request (a server
+	// span) and every upstream attempt (a client span), and the upstream
+	// receives the client span's traceparent. Nil: no spans; the client's
+	// own traceparent is passed on.
+	TracerProvider trace.TracerProvider
+	// Build is what userbridge_build_info reports; zero: read from the binary.
+	Build telemetry.Build
+}
+
+// loaded is one configuration being served.
+type loaded struct {
+	cfg    *config.Config
+	src    config.Source
+	mounts []config.Mount
 }
 
 // New validates the configuration and builds everything; nothing listens
-// yet.
+// yet. It is NewWith with a logger alone.
 func New(cfg *config.Config, src config.Source, log *slog.Logger) (*App, error) {
+	return NewWith(cfg, src, Options{Logger: log})
+}
+
+// NewWith validates the configuration and builds everything; nothing
+// listens yet.
+func NewWith(cfg *config.Config, src config.Source, o Options) (*App, error) {
 	mounts, err := cfg.Resolve(src)
 	if err != nil {
 		return nil, err
 	}
-	a := &App{Config: cfg, Mounts: mounts, log: log}
+	log := o.Logger
+	if log == nil {
+		log = slog.Default()
+	}
+	if o.Build == (telemetry.Build{}) {
+		o.Build = telemetry.ReadBuild()
+	}
+	if o.Level != nil {
+		o.Level.Set(telemetry.ParseLevel(cfg.Log.Level))
+	}
+	a := &App{Config: cfg, Mounts: mounts, log: log, opts: o}
+	a.state.Store(&loaded{cfg: cfg, src: src, mounts: mounts})
 	url := cfg.Upstream.URL
 	if cfg.IsDemo() {
 		a.Demo = backend.New(backend.Options{Seed: true})
@@ -51,20 +117,64 @@ func New(cfg *config.Config, src config.Source, log *slog.Logger) (*App, error) 
 	}
 	u := cfg.Upstream
 	enabled := u.Breaker.Enabled == nil || *u.Breaker.Enabled
-	a.Upstream, err = upstream.New(upstream.Config{URL: url, ByIDPath: u.ByIDPath, ByUsernamePath: u.ByUsernamePath,
+	ucfg := upstream.Config{URL: url, ByIDPath: u.ByIDPath, ByUsernamePath: u.ByUsernamePath,
 		Timeout: u.Timeout.D(), MaxAttempts: u.MaxAttempts, MaxIdleConnsPerHost: u.MaxIdleConns,
 		TLS:     upstream.TLSConfig{CAFile: u.TLS.CAFile, CertFile: u.TLS.CertFile, KeyFile: u.TLS.KeyFile, ServerName: u.TLS.ServerName},
-		Breaker: upstream.BreakerConfig{Enabled: enabled, Failures: u.Breaker.Failures, OpenFor: u.Breaker.OpenFor.D()}})
+		Breaker: upstream.BreakerConfig{Enabled: enabled, Failures: u.Breaker.Failures, OpenFor: u.Breaker.OpenFor.D()}}
+	if o.TracerProvider != nil {
+		ucfg.WrapTransport = telemetry.WrapTransport(o.TracerProvider)
+	}
+	a.Upstream, err = upstream.New(ucfg)
 	if err != nil {
 		a.closeDemo()
 		return nil, err
 	}
-	a.Server, err = server.New(server.Options{Config: cfg, Mounts: mounts, Upstream: a.Upstream, Logger: log, Extra: a.extraRoutes})
+	if a.Profile, err = newProfile(cfg, src, a.Upstream); err != nil {
+		a.closeDemo()
+		return nil, err
+	}
+	a.Metrics = telemetry.NewMetrics(o.Build, a.Upstream.BreakerState)
+	if cfg.Admin.Listen != "" {
+		gin.SetMode(gin.ReleaseMode)
+		a.admin = gin.New()
+		a.extraRoutes(a.admin)
+	}
+	a.Server, err = server.New(a.serverOptions(cfg, mounts))
 	if err != nil {
 		a.closeDemo()
 		return nil, err
 	}
 	return a, nil
+}
+
+// serverOptions are the server's options for one configuration.
+func (a *App) serverOptions(cfg *config.Config, mounts []config.Mount) server.Options {
+	o := server.Options{Config: cfg, Mounts: mounts, Upstream: a.Profile, Logger: a.log, Observer: a.Metrics}
+	if a.opts.TracerProvider != nil {
+		o.TracerProvider, o.Propagator = a.opts.TracerProvider, telemetry.Propagator()
+	}
+	if cfg.Admin.Listen != "" {
+		o.AdminListen, o.Admin = cfg.Admin.Listen, a.admin
+	} else {
+		o.Extra = a.extraRoutes
+	}
+	return o
+}
+
+// Current is the configuration being served and its mounts: the start-up
+// one until a reload succeeds.
+func (a *App) Current() (*config.Config, []config.Mount) {
+	l := a.state.Load()
+	return l.cfg, l.mounts
+}
+
+// AdminAddr is the bound address of the probes and metrics: the admin
+// listener's when admin.listen is set, else the main listener's.
+func (a *App) AdminAddr() string {
+	if a.Config.Admin.Listen != "" {
+		return a.Server.Addr(a.Config.Admin.Listen)
+	}
+	return a.Server.Addr(a.Config.Listen)
 }
 
 // UpstreamURL is where updates go.
@@ -91,11 +201,15 @@ func (a *App) Start() (wait func() error, err error) {
 }
 
 // Shutdown stops accepting, lets in-flight requests finish within the
-// configured shutdown timeout, then stops the demo backend.
+// configured shutdown timeout, then stops the dialects' authenticators
+// (JWKS refreshes) and the demo backend.
 func (a *App) Shutdown(ctx context.Context) error {
-	ctx, cancel := context.WithTimeout(ctx, a.Config.Server.ShutdownTimeout.D())
+	a.draining.Store(true)
+	cfg, _ := a.Current()
+	ctx, cancel := context.WithTimeout(ctx, cfg.Server.ShutdownTimeout.D())
 	defer cancel()
 	err := a.Server.Shutdown(ctx)
+	a.Server.Close() // the dialects' authenticators: JWKS refreshes stop
 	if a.demoSrv != nil {
 		err = errors.Join(err, a.demoSrv.Shutdown(ctx))
 	}
@@ -108,3 +222,5 @@ func (a *App) closeDemo() {
 		_ = a.demoLn.Close()
 	}
 }
+
+var _ server.Observer = (*telemetry.Metrics)(nil)

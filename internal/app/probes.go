@@ -8,18 +8,31 @@ import (
 	"github.com/gin-gonic/gin"
 )
 
-// extraRoutes mounts the probes on the main listener.
+// extraRoutes mounts the probes and the metrics: on the admin listener when
+// admin.listen is set, else on the main listener.
 func (a *App) extraRoutes(r gin.IRouter) {
+	// /healthz: the process is alive and serving HTTP. Nothing else is
+	// checked, so a slow upstream never gets userbridge restarted.
 	r.GET("/healthz", func(c *gin.Context) {
 		c.JSON(http.StatusOK, gin.H{"status": "ok"})
 	})
+	// /readyz: a configuration is loaded and the upstream accepts
+	// connections; 503 otherwise, and from the moment shutdown begins.
 	r.GET("/readyz", func(c *gin.Context) {
+		_, mounts := a.Current()
+		if a.draining.Load() {
+			c.JSON(http.StatusServiceUnavailable, gin.H{"status": "unavailable", "reason": "shutting down"})
+			return
+		}
 		ctx, cancel := context.WithTimeout(c.Request.Context(), 2*time.Second)
 		defer cancel()
 		if err := a.Upstream.Ready(ctx); err != nil {
-			c.JSON(http.StatusServiceUnavailable, gin.H{"status": "unavailable", "upstream": "unreachable", "breaker": a.Upstream.BreakerState()})
+			c.JSON(http.StatusServiceUnavailable, gin.H{"status": "unavailable", "upstream": "unreachable",
+				"breaker": a.Upstream.BreakerState(), "config": "loaded", "dialects": len(mounts), "profile": a.Config.Upstream.Profile})
 			return
 		}
-		c.JSON(http.StatusOK, gin.H{"status": "ok", "upstream": "reachable", "breaker": a.Upstream.BreakerState()})
+		c.JSON(http.StatusOK, gin.H{"status": "ok", "upstream": "reachable", "breaker": a.Upstream.BreakerState(),
+			"config": "loaded", "dialects": len(mounts), "profile": a.Config.Upstream.Profile})
 	})
+	r.GET("/metrics", gin.WrapH(a.Metrics.Handler()))
 }

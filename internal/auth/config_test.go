@@ -101,7 +101,7 @@ func TestValidateModes(t *testing.T) {
 	assertErrors(t, c.Validate("auth"), nil) // http on loopback is allowed
 }
 
-// exampleYAML is the example of docs/security-auth.md.
+// exampleYAML is the example of docs/security.md.
 const exampleYAML = `
 mode: verify
 jwt:

@@ -13,9 +13,12 @@ import (
 	"time"
 
 	"github.com/gin-gonic/gin"
+	"github.com/userbridge/userbridge/internal/auth"
 	"github.com/userbridge/userbridge/internal/canonical"
 	"github.com/userbridge/userbridge/internal/upstream"
 	"github.com/userbridge/userbridge/mapping"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/trace"
 )
 
 // Upstream is what a dialect handler needs of the upstream client.
@@ -32,7 +35,9 @@ const (
 	HeaderTenant      = "X-Userbridge-Tenant"
 )
 
-// traceHeaders are passed on for W3C trace propagation.
+// traceHeaders are passed on for W3C trace propagation when userbridge does
+// not trace itself (with tracing on, the upstream transport injects its own
+// span's context instead).
 var traceHeaders = []string{"Traceparent", "Tracestate"}
 
 // handler serves one dialect: read, translate, forward, render. Each step is
@@ -45,6 +50,15 @@ type handler struct {
 	log     *slog.Logger
 	forward []string
 	params  []string // route parameter names, checked for segment escapes
+	obs     Observer
+	known   map[string]bool // field names the rules know, for metric labels
+	// passTrace copies the client's traceparent and tracestate upstream.
+	passTrace bool
+	// auth is the dialect's inbound auth: it checks the caller (verify),
+	// applies the policy and sets the upstream call's credentials. In
+	// passthrough it allows everything and forward holds the dialect's
+	// credential headers.
+	auth *auth.Authenticator
 }
 
 // exchange is one inbound request on its way through the handler.
@@ -53,8 +67,11 @@ type exchange struct {
 	in       mapping.Input
 	res      *mapping.Result
 	upStatus int
-	attempts int
+	attempts int           // upstream attempts, every call of the request
+	upTime   time.Duration // time spent in upstream calls
+	code     canonical.Code
 	start    time.Time
+	caller   *auth.Principal // the verified caller; nil in passthrough
 }
 
 var bufPool = sync.Pool{New: func() any { b := make([]byte, 0, 4096); return &b }}
@@ -70,19 +87,61 @@ func (h *handler) serve(c *gin.Context) {
 			bufPool.Put(bp)
 		}
 	}()
+	status := 0
 	defer func() {
 		if v := recover(); v != nil {
 			h.log.Error("panic while serving", "dialect", h.name, "request_id", x.in.RequestID, "panic", v)
-			h.fail(x, canonical.Errorf(canonical.Internal, "internal error"))
+			status = h.fail(x, canonical.Errorf(canonical.Internal, "internal error"))
 		}
+		h.finish(x, status)
 	}()
-	status := h.run(x, bp)
-	h.log.LogAttrs(c.Request.Context(), slog.LevelInfo, "request",
+	status = h.run(x, bp)
+}
+
+// finish writes the access line and records the request's metrics. Neither
+// holds a body, a credential or a user identifier.
+func (h *handler) finish(x *exchange, status int) {
+	c := x.c
+	elapsed := time.Since(x.start)
+	ctx := c.Request.Context()
+	attrs := make([]slog.Attr, 0, 14)
+	attrs = append(attrs,
 		slog.String("request_id", x.in.RequestID), slog.String("dialect", h.name),
 		slog.String("method", c.Request.Method), slog.String("route", c.FullPath()),
 		slog.String("target", targetKind(x.res)), slog.Int("status", status),
 		slog.Int("upstream_status", x.upStatus), slog.Int("attempts", x.attempts),
-		slog.Duration("latency", time.Since(x.start)))
+		slog.Duration("latency", elapsed), slog.Duration("upstream_latency", x.upTime),
+		slog.String("auth", h.authMethod(x)))
+	if x.code != "" {
+		attrs = append(attrs, slog.String("code", string(x.code)))
+	}
+	span := trace.SpanFromContext(ctx)
+	if sc := span.SpanContext(); sc.IsValid() {
+		attrs = append(attrs, slog.String("trace_id", sc.TraceID().String()), slog.String("span_id", sc.SpanID().String()))
+		span.SetAttributes(attribute.String("userbridge.dialect", h.name), attribute.String("userbridge.target", targetKind(x.res)),
+			attribute.Int("userbridge.upstream.attempts", x.attempts), attribute.String("userbridge.request_id", x.in.RequestID))
+	}
+	h.log.LogAttrs(ctx, slog.LevelInfo, "request", attrs...)
+	h.obs.Request(h.name, c.FullPath(), status, elapsed)
+}
+
+// call makes one upstream call and records it.
+func (h *handler) call(x *exchange, method string, do func(context.Context, *upstream.Call) (*upstream.Result, *canonical.Error),
+	call *upstream.Call) (*upstream.Result, *canonical.Error) {
+	t := time.Now()
+	res, e := do(x.c.Request.Context(), call)
+	d := time.Since(t)
+	status, attempts := 0, 0
+	if res != nil {
+		status, attempts = res.Status, res.Attempts
+	}
+	if attempts > 0 {
+		x.upStatus = status
+	}
+	x.attempts += attempts
+	x.upTime += d
+	h.obs.Upstream(h.name, method, status, attempts, d)
+	return res, e
 }
 
 func targetKind(r *mapping.Result) string {
@@ -94,8 +153,15 @@ func targetKind(r *mapping.Result) string {
 
 // run executes the pipeline and returns the status sent.
 func (h *handler) run(x *exchange, bp *[]byte) int {
-	if e := h.checkParams(x); e != nil {
+	// Before anything is read: an unverified caller learns nothing of the
+	// dialect's rules and never reaches the upstream.
+	caller, e := h.auth.Authenticate(x.c.Request)
+	if e != nil {
 		return h.fail(x, e)
+	}
+	x.caller = caller
+	if e := h.checkParams(x); e != nil {
+		return h.refuse(x, e)
 	}
 	if e := h.checkContentType(x); e != nil {
 		return h.fail(x, e)
@@ -107,33 +173,39 @@ func (h *handler) run(x *exchange, bp *[]byte) int {
 	x.in.Body = body
 	res, e := h.p.Translate(&x.in)
 	if e != nil {
-		return h.fail(x, e)
+		return h.refuse(x, e)
 	}
 	x.res = res
-	hdr := h.upstreamHeader(x)
-	ctx := x.c.Request.Context()
+	// Before any upstream call, the stored-user GET included.
+	if e := h.auth.Authorize(x.caller, res.Target, res.Value, res.Update); e != nil {
+		return h.fail(x, e)
+	}
+	if e := h.checkTarget(res); e != nil {
+		return h.refuse(x, e)
+	}
+	hdr, e := h.upstreamHeader(x)
+	if e != nil {
+		return h.fail(x, e)
+	}
 	call := &upstream.Call{Target: res.Target, Value: res.Value, Tenant: res.Tenant, Header: hdr}
 	if res.NeedsStoredUser() {
-		got, e := h.up.Get(ctx, call)
+		got, e := h.call(x, http.MethodGet, h.up.Get, call)
 		if e != nil {
 			return h.upstreamFail(x, e)
 		}
 		if e := h.p.CheckStored(res, got.Body); e != nil {
-			return h.fail(x, e)
+			return h.refuse(x, e)
 		}
 	}
 	call.Body = res.Update
-	out, e := h.up.Patch(ctx, call)
-	if out != nil {
-		x.upStatus, x.attempts = out.Status, out.Attempts
-	}
+	out, e := h.call(x, http.MethodPatch, h.up.Patch, call)
 	if e != nil {
 		return h.upstreamFail(x, e)
 	}
 	user := out.Body
 	if len(user) == 0 && h.p.NeedsUser() {
 		call.Body = nil
-		got, e := h.up.Get(ctx, call)
+		got, e := h.call(x, http.MethodGet, h.up.Get, call)
 		if e != nil {
 			e.Message += " (the update was applied; repeat it with the same Idempotency-Key to get the user)"
 			return h.upstreamFail(x, e)
@@ -146,12 +218,35 @@ func (h *handler) run(x *exchange, bp *[]byte) int {
 // checkParams refuses path values that would leave their segment upstream.
 func (h *handler) checkParams(x *exchange) *canonical.Error {
 	for _, name := range h.params {
-		v := x.c.Param(name)
-		if v == "." || v == ".." || strings.ContainsAny(v, "/?#\\") || hasControl(v) {
+		if badPathValue(x.c.Param(name)) {
 			return canonical.FieldError(name, name+" is not a valid path value")
 		}
 	}
 	return nil
+}
+
+// checkTarget applies the same rule to the user reference and tenant
+// wherever the request carried them (Crafter's username is in the body):
+// each fills a path segment upstream.
+func (h *handler) checkTarget(res *mapping.Result) *canonical.Error {
+	if badPathValue(res.Value) {
+		name := res.Target.String()
+		if f := h.p.SourceField(name); f != "" {
+			name = f
+		}
+		return canonical.FieldError(name, name+" is not a valid path value")
+	}
+	if res.Tenant != "" && badPathValue(res.Tenant) {
+		return canonical.FieldError("tenant", "tenant is not a valid path value")
+	}
+	return nil
+}
+
+// badPathValue reports a value that could leave its path segment, or be
+// read as another one, on the upstream or on a proxy before it (which may
+// decode %2F or treat \ as /).
+func badPathValue(v string) bool {
+	return v == "." || v == ".." || strings.ContainsAny(v, "/?#\\") || hasControl(v)
 }
 
 func hasControl(s string) bool {
@@ -204,7 +299,7 @@ func tooLarge(limit int64) *canonical.Error {
 }
 
 // upstreamHeader builds the headers of the upstream call.
-func (h *handler) upstreamHeader(x *exchange) http.Header {
+func (h *handler) upstreamHeader(x *exchange) (http.Header, *canonical.Error) {
 	in := x.c.Request.Header
 	out := make(http.Header, len(h.forward)+6)
 	for _, name := range h.forward {
@@ -212,9 +307,11 @@ func (h *handler) upstreamHeader(x *exchange) http.Header {
 			out[name] = v
 		}
 	}
-	for _, name := range traceHeaders {
-		if v := in.Values(name); len(v) > 0 {
-			out[name] = v
+	if h.passTrace {
+		for _, name := range traceHeaders {
+			if v := in.Values(name); len(v) > 0 {
+				out[name] = v
+			}
 		}
 	}
 	key := in.Get(HeaderIdempotency)
@@ -227,7 +324,25 @@ func (h *handler) upstreamHeader(x *exchange) http.Header {
 	if x.res.Tenant != "" {
 		out[HeaderTenant] = []string{x.res.Tenant}
 	}
-	return out
+	// Last: it removes X-Userbridge-Principal whatever was copied above
+	// and, in verify mode, the caller's credentials, then sets userbridge's.
+	if e := h.auth.UpstreamHeader(x.c.Request.Context(), out, x.caller); e != nil {
+		return nil, e
+	}
+	return out, nil
+}
+
+// authMethod is the access line's auth: "passthrough", or how the caller
+// proved who they are (apikey, basic, jwt), or "none" for a caller verify
+// mode refused. Never who the caller is.
+func (h *handler) authMethod(x *exchange) string {
+	switch {
+	case !h.auth.Verifies():
+		return "passthrough"
+	case x.caller != nil:
+		return x.caller.Method
+	}
+	return "none"
 }
 
 // upstreamFail renders an upstream error, naming a canonical field in the
@@ -240,10 +355,21 @@ func (h *handler) upstreamFail(x *exchange, e *canonical.Error) int {
 			e.Field = rest
 		}
 	}
+	e.Message = h.redactSecrets(x, e.Message)
+	return h.fail(x, e)
+}
+
+// refuse renders a request userbridge refuses itself, counting a refused
+// field by its (bounded) name.
+func (h *handler) refuse(x *exchange, e *canonical.Error) int {
+	if e.Field != "" {
+		h.obs.Invalid(h.name, fieldLabel(h.known, e.Field))
+	}
 	return h.fail(x, e)
 }
 
 func (h *handler) fail(x *exchange, e *canonical.Error) int {
+	x.code = e.Code
 	return h.write(x, h.p.RenderError(&x.in, e))
 }
 

@@ -13,9 +13,14 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
+	"time"
 
 	"github.com/gin-gonic/gin"
 	"github.com/userbridge/userbridge/config"
+	"go.opentelemetry.io/contrib/instrumentation/github.com/gin-gonic/gin/otelgin"
+	"go.opentelemetry.io/otel/propagation"
+	"go.opentelemetry.io/otel/trace"
 )
 
 // Options build a Server.
@@ -27,26 +32,131 @@ type Options struct {
 	// Extra mounts non-dialect routes (health, metrics) on the main
 	// listener's default engine.
 	Extra func(r gin.IRouter)
+	// AdminListen, when set, is a listener of its own serving Admin alone
+	// (probes and metrics); Extra is then usually nil.
+	AdminListen string
+	Admin       http.Handler
+
+	// Observer is told what every request came to (metrics); nil: nothing.
+	Observer Observer
+	// TracerProvider, when set, starts a server span per dialect request
+	// (otelgin), continuing the client's W3C traceparent; the upstream
+	// client then injects its own spans' context, and the client's
+	// traceparent and tracestate are no longer passed on verbatim. Nil: no
+	// spans, and the client's trace headers go upstream unchanged.
+	TracerProvider trace.TracerProvider
+	// Propagator extracts the client's trace context; nil: W3C Trace Context.
+	Propagator propagation.TextMapPropagator
 }
 
-// Server serves every mount on its listener.
+// Server serves every mount on its listener. Its routing can be replaced
+// while it serves (Swap); each listener's handler looks the current routing
+// up once per request, so a request runs wholly on one configuration.
 type Server struct {
 	cfg       *config.Config
 	log       *slog.Logger
-	handlers  map[string]http.Handler // listen address → handler
+	listens   []string                                // fixed at New: a new listener needs a restart
+	current   atomic.Pointer[map[string]http.Handler] // listen address → handler
 	mu        sync.Mutex
 	servers   []*http.Server
 	listeners []net.Listener
 	addrs     map[string]string
+	auths     authSet // the current routing's authenticators (mu)
 }
+
+// ErrNewListener is returned by Swap when the new routing needs a listener
+// the server does not have: listeners are bound once, at start.
+var ErrNewListener = errors.New("server: a new listener needs a restart")
 
 // New builds the engines. A route the router refuses is reported as an
 // error naming the dialect, never a panic.
 func New(o Options) (s *Server, err error) {
 	gin.SetMode(gin.ReleaseMode)
-	s = &Server{cfg: o.Config, log: o.Logger, handlers: map[string]http.Handler{}, addrs: map[string]string{}}
+	s = &Server{cfg: o.Config, log: o.Logger, addrs: map[string]string{}}
 	if s.log == nil {
 		s.log = slog.Default()
+	}
+	handlers, auths, err := build(o, s.log)
+	if err != nil {
+		return nil, err
+	}
+	for l := range handlers {
+		s.listens = append(s.listens, l)
+	}
+	sort.Strings(s.listens)
+	s.current.Store(&handlers)
+	s.auths = auths
+	return s, nil
+}
+
+// Swap replaces the routing of every listener at once: requests that
+// already started finish on the routing they started on; the next ones get
+// the new one. A listener the new options no longer use answers 404; one
+// they add is refused with ErrNewListener, the old routing left in place.
+func (s *Server) Swap(o Options) error {
+	handlers, auths, err := build(o, s.log)
+	if err != nil {
+		return err
+	}
+	var added []string
+	for l := range handlers {
+		if !slicesContains(s.listens, l) {
+			added = append(added, l)
+		}
+	}
+	if len(added) > 0 {
+		sort.Strings(added)
+		auths.close()
+		return fmt.Errorf("%w: %s", ErrNewListener, strings.Join(added, ", "))
+	}
+	for _, l := range s.listens {
+		if handlers[l] == nil {
+			handlers[l] = newEngine(observerOf(o))
+		}
+	}
+	s.current.Store(&handlers)
+	s.swapAuths(auths)
+	return nil
+}
+
+func slicesContains(xs []string, x string) bool {
+	for _, v := range xs {
+		if v == x {
+			return true
+		}
+	}
+	return false
+}
+
+func observerOf(o Options) Observer {
+	if o.Observer == nil {
+		return noObserver{}
+	}
+	return o.Observer
+}
+
+// build makes one handler per listen address from the options, and the
+// authenticators they use (closed again when build fails).
+func build(o Options, log *slog.Logger) (_ map[string]http.Handler, auths authSet, err error) {
+	defer func() {
+		if err != nil {
+			auths.close()
+			auths = nil
+		}
+	}()
+	if o.Logger != nil {
+		log = o.Logger
+	}
+	obs := observerOf(o)
+	var traced []gin.HandlerFunc
+	if o.TracerProvider != nil {
+		prop := o.Propagator
+		if prop == nil {
+			prop = propagation.TraceContext{}
+		}
+		traced = append(traced, otelgin.Middleware("userbridge", otelgin.WithTracerProvider(o.TracerProvider),
+			otelgin.WithPropagators(prop),
+			otelgin.WithSpanNameFormatter(func(c *gin.Context) string { return c.Request.Method + " " + c.FullPath() })))
 	}
 	type key struct{ listen, host string }
 	engines := map[key]*gin.Engine{}
@@ -54,17 +164,27 @@ func New(o Options) (s *Server, err error) {
 		if e := engines[k]; e != nil {
 			return e
 		}
-		e := newEngine()
+		e := newEngine(obs)
 		engines[k] = e
 		return e
 	}
 	engine(key{listen: o.Config.Listen})
 	for _, m := range o.Mounts {
+		known := make(map[string]bool, len(m.Fields))
+		for _, f := range m.Fields {
+			known[f] = true
+		}
+		a, forward, err := authFor(m, log)
+		if err != nil {
+			return nil, auths, err
+		}
+		auths = append(auths, a)
 		h := &handler{name: m.Dialect.Name(), p: m.Dialect.Program(), up: o.Upstream, maxBody: o.Config.Server.MaxBodyBytes,
-			log: s.log, forward: m.Dialect.Program().ForwardHeaders(), params: paramNames(m.Path)}
+			log: log, forward: forward, auth: a, params: paramNames(m.Path),
+			obs: obs, known: known, passTrace: o.TracerProvider == nil}
 		e := engine(key{m.Listen, m.Host})
-		if err := addRoute(e, m.Method, m.Path, h.serve); err != nil {
-			return nil, fmt.Errorf("server: dialect %s: %w", m.Dialect.Name(), err)
+		if err := addRoute(e, m.Method, m.Path, append(traced[:len(traced):len(traced)], h.serve)...); err != nil {
+			return nil, auths, fmt.Errorf("server: dialect %s: %w", m.Dialect.Name(), err)
 		}
 	}
 	if o.Extra != nil {
@@ -77,17 +197,24 @@ func New(o Options) (s *Server, err error) {
 		}
 		byListen[k.listen][k.host] = e
 	}
+	handlers := map[string]http.Handler{}
 	for l, hosts := range byListen {
 		if len(hosts) == 1 && hosts[""] != nil {
-			s.handlers[l] = hosts[""]
+			handlers[l] = hosts[""]
 			continue
 		}
-		s.handlers[l] = hostRouter(hosts)
+		handlers[l] = hostRouter(hosts, obs)
 	}
-	return s, nil
+	if o.AdminListen != "" {
+		if handlers[o.AdminListen] != nil {
+			return nil, auths, fmt.Errorf("server: admin listener %s is also a dialect listener", o.AdminListen)
+		}
+		handlers[o.AdminListen] = o.Admin
+	}
+	return handlers, auths, nil
 }
 
-func newEngine() *gin.Engine {
+func newEngine(obs Observer) *gin.Engine {
 	e := gin.New()
 	e.UseRawPath = true         // route on the escaped path: %2F stays inside its segment
 	e.UnescapePathValues = true // and hand handlers the decoded value
@@ -97,10 +224,14 @@ func newEngine() *gin.Engine {
 	e.HandleMethodNotAllowed = true
 	e.ContextWithFallback = true
 	e.NoRoute(func(c *gin.Context) {
+		start := time.Now()
 		writeCanonical(c, http.StatusNotFound, "not_found", "no dialect serves "+c.Request.Method+" "+c.Request.URL.Path)
+		obs.Request(noDialect, unmatched, http.StatusNotFound, time.Since(start))
 	})
 	e.NoMethod(func(c *gin.Context) {
+		start := time.Now()
 		writeCanonical(c, http.StatusMethodNotAllowed, "method_not_allowed", c.Request.Method+" is not served on "+c.Request.URL.Path)
+		obs.Request(noDialect, unmatched, http.StatusMethodNotAllowed, time.Since(start))
 	})
 	return e
 }
@@ -130,13 +261,13 @@ func jsonString(s string) string {
 	return b.String()
 }
 
-func addRoute(e *gin.Engine, method, path string, h gin.HandlerFunc) (err error) {
+func addRoute(e *gin.Engine, method, path string, h ...gin.HandlerFunc) (err error) {
 	defer func() {
 		if v := recover(); v != nil {
 			err = fmt.Errorf("route %s %s: %v", method, path, v)
 		}
 	}()
-	e.Handle(method, path, h)
+	e.Handle(method, path, h...)
 	return nil
 }
 
@@ -151,10 +282,10 @@ func paramNames(path string) []string {
 }
 
 // hostRouter picks the engine by Host, falling back to the host-less one.
-func hostRouter(hosts map[string]*gin.Engine) http.Handler {
+func hostRouter(hosts map[string]*gin.Engine, obs Observer) http.Handler {
 	fallback := hosts[""]
 	if fallback == nil {
-		fallback = newEngine()
+		fallback = newEngine(obs)
 	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		h := strings.ToLower(r.Host)
@@ -169,19 +300,26 @@ func hostRouter(hosts map[string]*gin.Engine) http.Handler {
 	})
 }
 
-// Handler returns the handler of a configured listen address.
-func (s *Server) Handler(listen string) http.Handler { return s.handlers[listen] }
+// Handler returns the handler of a configured listen address: it serves
+// each request with the routing current when the request arrives, and is
+// nil for an address the server does not listen on.
+func (s *Server) Handler(listen string) http.Handler {
+	if !slicesContains(s.listens, listen) {
+		return nil
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		(*s.current.Load())[listen].ServeHTTP(w, r)
+	})
+}
+
+// Listens lists the listen addresses, sorted.
+func (s *Server) Listens() []string { return append([]string(nil), s.listens...) }
 
 // Listen binds every listener. Addr then tells the bound addresses.
 func (s *Server) Listen() error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	keys := make([]string, 0, len(s.handlers))
-	for l := range s.handlers {
-		keys = append(keys, l)
-	}
-	sort.Strings(keys)
-	for _, l := range keys {
+	for _, l := range s.listens {
 		ln, err := net.Listen("tcp", l)
 		if err != nil {
 			for _, x := range s.listeners {
@@ -190,7 +328,7 @@ func (s *Server) Listen() error {
 			s.listeners = nil
 			return fmt.Errorf("server: listen %s: %w", l, err)
 		}
-		srv := &http.Server{Handler: s.handlers[l],
+		srv := &http.Server{Handler: s.Handler(l),
 			ReadHeaderTimeout: s.cfg.Server.ReadHeaderTimeout.D(), ReadTimeout: s.cfg.Server.ReadTimeout.D(),
 			WriteTimeout: s.cfg.Server.WriteTimeout.D(), IdleTimeout: s.cfg.Server.IdleTimeout.D(),
 			MaxHeaderBytes: 64 << 10, ErrorLog: slog.NewLogLogger(s.log.Handler(), slog.LevelWarn)}
@@ -232,12 +370,20 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	s.mu.Lock()
 	srvs := s.servers
 	s.mu.Unlock()
-	var errs []error
-	for _, srv := range srvs {
-		if err := srv.Shutdown(ctx); err != nil {
-			errs = append(errs, err)
-			_ = srv.Close()
-		}
+	// All at once: one listener draining must not leave the others
+	// accepting.
+	errs := make([]error, len(srvs))
+	var wg sync.WaitGroup
+	for i, srv := range srvs {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := srv.Shutdown(ctx); err != nil {
+				errs[i] = err
+				_ = srv.Close()
+			}
+		}()
 	}
+	wg.Wait()
 	return errors.Join(errs...)
 }

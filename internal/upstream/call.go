@@ -98,14 +98,32 @@ func (c *Client) do(ctx context.Context, method string, call *Call) (*Result, *c
 	if cerr != nil {
 		return &Result{}, cerr
 	}
+	var body []byte
+	if method != http.MethodGet {
+		body = call.Body
+	}
+	return c.guarded(ctx, &request{method: method, target: target, body: body, header: call.Header})
+}
+
+// request is one exchange, as do (the canonical profile) and Do (raw) make it.
+type request struct {
+	method, target string
+	body           []byte // nil: no body
+	header         http.Header
+	raw            bool // Do: hand back any reply as it came, keep the caller's Accept and Content-Type
+}
+
+// guarded sends req through the breaker, when there is one.
+func (c *Client) guarded(ctx context.Context, req *request) (*Result, *canonical.Error) {
 	if c.breaker == nil {
-		res, cerr, _ := c.send(ctx, method, target, call)
+		res, cerr, _ := c.send(ctx, req)
 		return res, cerr
 	}
+	var cerr *canonical.Error
 	res, err := c.breaker.Execute(func() (*Result, error) {
 		var verdict error
 		var res *Result
-		res, cerr, verdict = c.send(ctx, method, target, call)
+		res, cerr, verdict = c.send(ctx, req)
 		return res, verdict
 	})
 	if errors.Is(err, gobreaker.ErrOpenState) || errors.Is(err, gobreaker.ErrTooManyRequests) {
@@ -117,10 +135,10 @@ func (c *Client) do(ctx context.Context, method string, call *Call) (*Result, *c
 
 // send makes the attempts of one call under one deadline. verdict is what
 // the breaker counts: nil, errUpstreamFailed or errCallerGone.
-func (c *Client) send(ctx context.Context, method, target string, call *Call) (res *Result, cerr *canonical.Error, verdict error) {
+func (c *Client) send(ctx context.Context, rq *request) (res *Result, cerr *canonical.Error, verdict error) {
 	ctx, cancel := context.WithTimeout(ctx, c.timeout)
 	defer cancel()
-	x := &exchange{c: c, idempotent: method == http.MethodGet}
+	x := &exchange{c: c, idempotent: rq.method == http.MethodGet}
 	x.deadline, _ = ctx.Deadline()
 	x.trace.GotConn = x.gotConn
 	ctx = httptrace.WithClientTrace(ctx, &x.trace)
@@ -132,10 +150,10 @@ func (c *Client) send(ctx context.Context, method, target string, call *Call) (r
 	x.rc.ErrorHandler = retryablehttp.PassthroughErrorHandler
 
 	var body any // untyped nil: no body
-	if method != http.MethodGet {
-		body = call.Body
+	if rq.body != nil {
+		body = rq.body
 	}
-	req, err := retryablehttp.NewRequestWithContext(ctx, method, target, body)
+	req, err := retryablehttp.NewRequestWithContext(ctx, rq.method, rq.target, body)
 	if err != nil {
 		return &Result{Cause: causeOf(err)}, canonical.Errorf(canonical.Internal, "could not build the upstream request"), nil
 	}
@@ -144,7 +162,7 @@ func (c *Client) send(ctx context.Context, method, target string, call *Call) (r
 	// connection that broke after the request was written. Retries are
 	// x.checkRetry's alone.
 	req.GetBody = nil
-	req.Header = requestHeader(call.Header, body != nil)
+	req.Header = requestHeader(rq.header, body != nil, rq.raw)
 
 	resp, err := x.rc.Do(req)
 	res = &Result{Attempts: x.attempts}
@@ -156,7 +174,11 @@ func (c *Client) send(ctx context.Context, method, target string, call *Call) (r
 		cerr, verdict = x.failure(ctx, err)
 		return res, cerr, verdict
 	}
-	cerr, verdict = c.reply(ctx, res, resp, !x.idempotent)
+	if rq.raw {
+		cerr, verdict = c.rawReply(ctx, res, resp, !x.idempotent)
+	} else {
+		cerr, verdict = c.reply(ctx, res, resp, !x.idempotent)
+	}
 	return res, cerr, verdict
 }
 
@@ -166,14 +188,17 @@ var (
 )
 
 // requestHeader copies the caller's header (sharing its value slices, which
-// nothing modifies) and adds the JSON headers.
-func requestHeader(from http.Header, hasBody bool) http.Header {
+// nothing modifies) and adds the JSON headers; with keep, an Accept or
+// Content-Type the caller set stays.
+func requestHeader(from http.Header, hasBody, keep bool) http.Header {
 	h := make(http.Header, len(from)+3)
 	for k, v := range from {
 		h[k] = v
 	}
-	h["Accept"] = jsonValue
-	if hasBody {
+	if _, ok := h["Accept"]; !ok || !keep {
+		h["Accept"] = jsonValue
+	}
+	if _, ok := h["Content-Type"]; hasBody && (!ok || !keep) {
 		h["Content-Type"] = jsonValue
 	}
 	if _, ok := h["User-Agent"]; !ok {

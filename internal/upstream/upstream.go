@@ -1,7 +1,9 @@
 // Package upstream is userbridge's client for the `canonical` upstream
 // profile: it sends one canonical update (or a GET) to the identity backend,
 // retries only when that cannot apply an update twice, and reports every
-// outcome as a *canonical.Error.
+// outcome as a *canonical.Error. Its Do lends the same transport, retry
+// policy and breaker to the other profiles (internal/upstream/scim and
+// internal/upstream/rest).
 package upstream
 
 import (
@@ -67,6 +69,13 @@ type Config struct {
 	TLS TLSConfig
 	// Breaker stops calling an upstream that keeps failing.
 	Breaker BreakerConfig
+
+	// WrapTransport, when set, wraps the transport every attempt goes
+	// through (tracing: one client span per attempt, its context injected
+	// into the attempt's headers). It may add headers to its own copy of
+	// the request and must hand each request to the wrapped transport
+	// exactly once: retries are the client's alone.
+	WrapTransport func(http.RoundTripper) http.RoundTripper
 }
 
 // TLSConfig configures the TLS side of an https upstream. TLS 1.2 is the
@@ -206,8 +215,12 @@ func New(cfg Config) (*Client, error) {
 
 	c.dialer = &net.Dialer{Timeout: cfg.DialTimeout, KeepAlive: 30 * time.Second}
 	c.transport = newTransport(cfg, c.dialer, tlsConf)
+	var rt http.RoundTripper = roundTripper{c.transport}
+	if cfg.WrapTransport != nil {
+		rt = cfg.WrapTransport(rt)
+	}
 	c.http = &http.Client{
-		Transport: roundTripper{c.transport},
+		Transport: rt,
 		// A redirect is an unexpected reply, not an invitation to send the
 		// update somewhere else.
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },

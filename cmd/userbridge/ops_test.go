@@ -1,0 +1,234 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+
+	"gopkg.in/yaml.v3"
+)
+
+func TestHealth(t *testing.T) {
+	var status atomic.Int32
+	status.Store(http.StatusOK)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path != "/healthz" {
+			w.WriteHeader(404)
+			return
+		}
+		w.WriteHeader(int(status.Load()))
+	}))
+	defer srv.Close()
+	if code, out, errs := runCmd("", "health", "--url", srv.URL+"/healthz"); code != 0 || !strings.Contains(out, "200") {
+		t.Errorf("healthy: %d %q %q", code, out, errs)
+	}
+	status.Store(http.StatusServiceUnavailable)
+	if code, _, errs := runCmd("", "health", "--url", srv.URL+"/healthz"); code != 1 || !strings.Contains(errs, "503") {
+		t.Errorf("unhealthy: %d %q", code, errs)
+	}
+	t.Setenv("USERBRIDGE_HEALTH_URL", srv.URL+"/nope")
+	if code, _, errs := runCmd("", "health"); code != 1 || !strings.Contains(errs, "404") {
+		t.Errorf("USERBRIDGE_HEALTH_URL not used: %d %q", code, errs)
+	}
+	srv.Close()
+	if code, _, errs := runCmd("", "health", "--url", srv.URL+"/healthz"); code != 1 || !strings.Contains(errs, "health:") {
+		t.Errorf("nobody listening: %d %q", code, errs)
+	}
+}
+
+func TestRoutes(t *testing.T) {
+	code, out, errs := runCmd("", "routes")
+	if code != 0 {
+		t.Fatalf("%d %q", code, errs)
+	}
+	for _, want := range []string{
+		"PUT     /v1/:apiKey/users/:username", "baasic", "PATCH   /users/:user", "trustedtwin", "/v3/users/:userId",
+		"/users/:user_id", "finix", "/studio/api/1/services/api/1/user/update.json", "crafter",
+		"127.0.0.1:8080", "demo backend (in-process) (canonical)",
+		"GET     /healthz", "(liveness)", "/readyz", "(readiness)", "/metrics", "(metrics)",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("routes lacks %q:\n%s", want, out)
+		}
+	}
+	dir := t.TempDir()
+	cfg := filepath.Join(dir, "c.yaml")
+	os.WriteFile(cfg, []byte("listen: 0.0.0.0:8080\nadmin: {listen: 0.0.0.0:9090}\nupstream: {url: http://idp:9000}\ndialects:\n  shift: {listen: 0.0.0.0:8081}\n"), 0o600)
+	code, out, errs = runCmd("", "routes", "--config", cfg)
+	if code != 0 {
+		t.Fatalf("%d %q", code, errs)
+	}
+	for _, line := range strings.Split(out, "\n") {
+		switch {
+		case strings.Contains(line, "/healthz"), strings.Contains(line, "/metrics"):
+			if !strings.Contains(line, "0.0.0.0:9090") {
+				t.Errorf("probe not on the admin listener: %s", line)
+			}
+		case strings.Contains(line, "shift"):
+			if !strings.Contains(line, "0.0.0.0:8081") || !strings.Contains(line, "http://idp:9000 (canonical)") {
+				t.Errorf("shift row: %s", line)
+			}
+		}
+	}
+}
+
+// syncBuffer is a bytes.Buffer safe for the server's goroutines.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// TestServeReloadsOnSIGHUP runs serve in-process, rewrites its config file,
+// sends the process SIGHUP and finds the new route served; SIGTERM then
+// stops it cleanly.
+func TestServeReloadsOnSIGHUP(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "config.yaml")
+	cfg := "listen: 127.0.0.1:0\nlog: {format: json}\ndialects:\n  finix: {prefix: %s}\n"
+	if err := os.WriteFile(path, []byte(strings.Replace(cfg, "%s", "/a", 1)), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	var stderr syncBuffer
+	done := make(chan int, 1)
+	go func() {
+		done <- run([]string{"serve", "--config", path}, strings.NewReader(""), &bytes.Buffer{}, &stderr)
+	}()
+	var base string
+	deadline := time.Now().Add(10 * time.Second)
+	for base == "" {
+		for _, l := range strings.Split(stderr.String(), "\n") {
+			var m map[string]string
+			if json.Unmarshal([]byte(l), &m) == nil && m["msg"] == "serving dialect" && m["dialect"] == "finix" {
+				base = strings.TrimSuffix(m["url"], "/a/users/:user_id")
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("serve did not start:\n%s", stderr.String())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	put := func(path string) int {
+		req, _ := http.NewRequest("PUT", base+path, strings.NewReader(`{"enabled":true}`))
+		req.Header.Set("Content-Type", "application/json")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	if s := put("/a/users/USsRhsHYZGBPnQw8CFHjD7Un"); s != 200 {
+		t.Fatalf("before: %d", s)
+	}
+	if err := os.WriteFile(path, []byte(strings.Replace(cfg, "%s", "/b", 1)), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := syscall.Kill(os.Getpid(), syscall.SIGHUP); err != nil {
+		t.Fatal(err)
+	}
+	deadline = time.Now().Add(10 * time.Second)
+	for put("/b/users/USsRhsHYZGBPnQw8CFHjD7Un") != 200 {
+		if time.Now().After(deadline) {
+			t.Fatalf("not reloaded:\n%s", stderr.String())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if !strings.Contains(stderr.String(), "SIGHUP: reloading") {
+		t.Errorf("SIGHUP not logged:\n%s", stderr.String())
+	}
+	if err := syscall.Kill(os.Getpid(), syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case code := <-done:
+		if code != 0 {
+			t.Errorf("serve exited %d:\n%s", code, stderr.String())
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("serve did not stop on SIGTERM")
+	}
+}
+
+// TestKubernetesExample validates the ConfigMap of the sidecar example as
+// userbridge would, and checks the probes hit the admin listener.
+func TestKubernetesExample(t *testing.T) {
+	data, err := os.ReadFile("../../examples/kubernetes/sidecar.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	kinds := map[string]map[string]any{}
+	for {
+		var doc map[string]any
+		if err := dec.Decode(&doc); err != nil {
+			break
+		}
+		kinds[doc["kind"].(string)] = doc
+	}
+	cm, dep := kinds["ConfigMap"], kinds["Deployment"]
+	if cm == nil || dep == nil || kinds["Service"] == nil {
+		t.Fatalf("kinds %v", kinds)
+	}
+	conf := cm["data"].(map[string]any)["config.yaml"].(string)
+	path := filepath.Join(t.TempDir(), "config.yaml")
+	os.WriteFile(path, []byte(conf), 0o600)
+	if code, out, errs := runCmd("", "validate", "--config", path); code != 0 {
+		t.Fatalf("the example's config does not validate: %q %q", out, errs)
+	}
+	if !strings.Contains(conf, "listen: 0.0.0.0:9090") {
+		t.Fatal("the example's admin listener moved; update the probes")
+	}
+	spec := dep["spec"].(map[string]any)["template"].(map[string]any)["spec"].(map[string]any)
+	if sc := spec["securityContext"].(map[string]any); sc["runAsNonRoot"] != true {
+		t.Error("pod not non-root")
+	}
+	var found bool
+	for _, c := range spec["containers"].([]any) {
+		c := c.(map[string]any)
+		if c["name"] != "userbridge" {
+			continue
+		}
+		found = true
+		ports := map[string]int{}
+		for _, p := range c["ports"].([]any) {
+			p := p.(map[string]any)
+			ports[p["name"].(string)] = p["containerPort"].(int)
+		}
+		if ports["admin"] != 9090 || ports["http"] != 8080 {
+			t.Errorf("ports %v", ports)
+		}
+		for probe, path := range map[string]string{"livenessProbe": "/healthz", "readinessProbe": "/readyz"} {
+			g := c[probe].(map[string]any)["httpGet"].(map[string]any)
+			if g["path"] != path || g["port"] != "admin" {
+				t.Errorf("%s: %v", probe, g)
+			}
+		}
+		if c["resources"] == nil || c["securityContext"].(map[string]any)["readOnlyRootFilesystem"] != true {
+			t.Error("userbridge container without resources or a read-only root")
+		}
+	}
+	if !found {
+		t.Error("no userbridge container")
+	}
+}

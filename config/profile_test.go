@@ -1,0 +1,71 @@
+package config
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+func TestProfiles(t *testing.T) {
+	dir := t.TempDir()
+	kc, err := os.ReadFile("../examples/upstreams/keycloak.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "kc.yaml"), kc, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	src := Source{Name: "test.yaml", Dir: dir}
+	for _, ok := range []string{
+		"upstream: {profile: canonical, url: demo}",
+		"upstream: {profile: scim, url: 'https://idp.example/scim/v2'}",
+		"upstream: {profile: scim, url: 'https://idp.example/scim/v2', lookupTTL: 1m, scim: {extensionSchema: 'urn:acme:scim:User', unmapped: reject}}",
+		"upstream: {profile: rules, url: 'https://kc.example', rules: kc.yaml}",
+	} {
+		c, err := Parse(src, []byte(ok))
+		if err == nil {
+			_, err = c.Resolve(src)
+		}
+		if err != nil {
+			t.Errorf("%s: %v", ok, err)
+		}
+	}
+	c, _ := Parse(src, []byte("upstream: {profile: rules, url: 'https://kc.example', rules: kc.yaml}"))
+	if r, err := c.LoadRules(src); err != nil || r.Name() != "keycloak" || c.RulesFile(src) != filepath.Join(dir, "kc.yaml") {
+		t.Errorf("LoadRules: %v", err)
+	}
+
+	for _, tc := range []struct{ yaml, want string }{
+		{"upstream: {profile: ldap, url: 'http://x'}", `upstream.profile: "ldap": the profiles are canonical, scim and rules`},
+		{"upstream: {profile: scim}", "upstream.url: profile scim needs the upstream's URL"},
+		{"upstream: {profile: scim, url: 'http://x', scim: {extensionSchema: 'not a urn', unmapped: drop}}",
+			"upstream.scim.extensionSchema"},
+		{"upstream: {profile: scim, url: 'http://x', scim: {unmapped: drop}}", `upstream.scim.unmapped: "drop": extension or reject`},
+		{"upstream: {profile: scim, url: 'http://x', byIdPath: '/u/{id}'}", "only profile canonical has path templates"},
+		{"upstream: {profile: rules, url: 'http://x'}", "upstream.rules: required by profile rules"},
+		{"upstream: {profile: rules, url: 'http://x', rules: missing.yaml}", "missing.yaml"},
+		{"upstream: {url: 'http://x', rules: kc.yaml, scim: {unmapped: reject}}", "upstream.rules: set, but upstream.profile is canonical"},
+		{"upstream: {url: 'http://x', scim: {unmapped: reject}}", "upstream.scim: set, but upstream.profile is canonical"},
+		{"upstream: {profile: scim, url: 'http://x', scim: {schema: x}}", "field schema not found"},
+	} {
+		c, err := Parse(src, []byte(tc.yaml))
+		if err == nil {
+			_, err = c.Resolve(src)
+		}
+		if err == nil || !strings.Contains(err.Error(), tc.want) || !errors.Is(err, ErrInvalid) {
+			t.Errorf("%s: %v, want %q", tc.yaml, err, tc.want)
+		}
+	}
+
+	// A broken rule file is reported with its own problems.
+	if err := os.WriteFile(filepath.Join(dir, "bad.yaml"), []byte("upstream: Bad\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	c, _ = Parse(src, []byte("upstream: {profile: rules, url: 'http://x', rules: bad.yaml}"))
+	_, err = c.Resolve(src)
+	if err == nil || !strings.Contains(err.Error(), `upstream: "Bad" is not a name`) || !strings.Contains(err.Error(), "update.byId: missing") {
+		t.Errorf("%v", err)
+	}
+}

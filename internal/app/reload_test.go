@@ -1,0 +1,300 @@
+package app_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"os"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/userbridge/userbridge/config"
+	"github.com/userbridge/userbridge/internal/app"
+)
+
+// okUpstream answers every call with the canonical user.
+func okUpstream(t *testing.T) *recorder {
+	rec := newRecorder(t)
+	rec.set(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = w.Write([]byte(canonicalUser))
+	})
+	return rec
+}
+
+// acmeRules is a new dialect by configuration: Finix's rules renamed, on
+// route path.
+func acmeRules(t *testing.T, path string) string {
+	t.Helper()
+	b, err := os.ReadFile("../../adapters/finix/rules.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := strings.Replace(string(b), "dialect: finix", "dialect: acme", 1)
+	return strings.Replace(s, "path: /users/:user_id", "path: "+path, 1)
+}
+
+func finixPut(t *testing.T, s *started, path string, hdr map[string]string) answer {
+	t.Helper()
+	finix := specNamed(t, "finix")
+	return s.do(t, "PUT", path, specHeader(finix, hdr), finix.body)
+}
+
+// eventually retries check until it passes or 5s have gone.
+func eventually(t *testing.T, what string, check func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for !check() {
+		if time.Now().After(deadline) {
+			t.Fatalf("%s: not within 5s", what)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// TestReloadGoodChange changes a dialect's prefix and the log level and
+// reloads (what SIGHUP does): the new route answers, the old one is gone,
+// the level applies.
+func TestReloadGoodChange(t *testing.T) {
+	rec := okUpstream(t)
+	cfg := "listen: 127.0.0.1:0\nupstream: {url: %s}\nlog: {level: %s}\ndialects:\n  finix: {prefix: %s}\n"
+	f := startFile(t, fileSetup{yaml: fmt.Sprintf(cfg, rec.srv.URL, "info", "/a")})
+	if a := finixPut(t, f.started, "/a/users/"+finixID, nil); a.Status != 200 {
+		t.Fatalf("before: %d %s", a.Status, a.Body)
+	}
+	f.write(t, "config.yaml", fmt.Sprintf(cfg, rec.srv.URL, "warn", "/b"))
+	if err := f.app.Reload(); err != nil {
+		t.Fatal(err)
+	}
+	if a := finixPut(t, f.started, "/b/users/"+finixID, map[string]string{"X-Request-ID": "after-reload"}); a.Status != 200 {
+		t.Errorf("new route: %d %s", a.Status, a.Body)
+	}
+	if a := finixPut(t, f.started, "/a/users/"+finixID, nil); a.Status != 404 {
+		t.Errorf("old route: %d, want 404", a.Status)
+	}
+	if cur, _ := f.app.Current(); cur.Dialects["finix"].Prefix != "/b" {
+		t.Errorf("Current prefix %q", cur.Dialects["finix"].Prefix)
+	}
+	// At warn, neither the access line nor "config reloaded" is written.
+	if logs := f.logs.String(); strings.Contains(logs, "after-reload") {
+		t.Error("log.level warn did not apply: an info access line was written")
+	}
+	ss := scrape(t, f.base)
+	wantValue(t, ss, "userbridge_config_reloads_total", map[string]string{"result": "success"}, 1)
+	wantValue(t, ss, "userbridge_config_last_reload_successful", nil, 1)
+	wantValue(t, ss, "userbridge_requests_total", map[string]string{"dialect": "finix", "route": "/b/users/:user_id", "status": "200"}, 1)
+}
+
+// TestReloadWatch changes a rule file only; the watcher sees it and the new
+// route answers.
+func TestReloadWatch(t *testing.T) {
+	rec := okUpstream(t)
+	f := startFile(t, fileSetup{
+		yaml:  fmt.Sprintf("listen: 127.0.0.1:0\nupstream: {url: %s}\ndialects:\n  acme: {rules: acme.yaml, prefix: /acme}\n", rec.srv.URL),
+		files: map[string]string{"acme.yaml": acmeRules(t, "/users/:user_id")},
+	})
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { f.app.Watch(ctx, 20*time.Millisecond); close(done) }()
+	t.Cleanup(func() { cancel(); <-done })
+	if a := finixPut(t, f.started, "/acme/users/"+finixID, nil); a.Status != 200 {
+		t.Fatalf("before: %d %s", a.Status, a.Body)
+	}
+	f.write(t, "acme.yaml", acmeRules(t, "/members/:user_id"))
+	eventually(t, "the changed rule file served", func() bool {
+		return finixPut(t, f.started, "/acme/members/"+finixID, nil).Status == 200
+	})
+	if a := finixPut(t, f.started, "/acme/users/"+finixID, nil); a.Status != 404 {
+		t.Errorf("old route: %d", a.Status)
+	}
+	// The config file itself is watched too.
+	f.write(t, "config.yaml", fmt.Sprintf("listen: 127.0.0.1:0\nupstream: {url: %s}\ndialects:\n  acme: {rules: acme.yaml, prefix: /v2}\n", rec.srv.URL))
+	eventually(t, "the changed config file served", func() bool {
+		return finixPut(t, f.started, "/v2/members/"+finixID, nil).Status == 200
+	})
+	if logs := f.logs.String(); !strings.Contains(logs, `"msg":"config reloaded"`) || !strings.Contains(logs, `"msg":"config files changed; reloading"`) {
+		t.Errorf("reloads not logged:\n%s", logs)
+	}
+}
+
+// TestReloadBadChange writes a configuration with several problems: the
+// reload is refused, every problem is logged, and the old one keeps
+// serving. A good file afterwards applies.
+func TestReloadBadChange(t *testing.T) {
+	rec := okUpstream(t)
+	good := fmt.Sprintf("listen: 127.0.0.1:0\nupstream: {url: %s}\ndialects:\n  finix: {prefix: /a}\n", rec.srv.URL)
+	f := startFile(t, fileSetup{yaml: good})
+	f.write(t, "config.yaml", fmt.Sprintf("listen: 127.0.0.1:0\nupstream: {url: %s, maxAttempts: 99}\nlog: {level: loud}\n"+
+		"dialects:\n  finix: {prefix: nope/}\n  acme: {}\n  shift: {rules: missing.yaml}\n", rec.srv.URL))
+	err := f.app.Reload()
+	if err == nil || !errors.Is(err, config.ErrInvalid) {
+		t.Fatalf("a bad config was applied: %v", err)
+	}
+	if a := finixPut(t, f.started, "/a/users/"+finixID, nil); a.Status != 200 {
+		t.Errorf("the old config stopped serving: %d %s", a.Status, a.Body)
+	}
+	var refused map[string]any
+	for _, l := range strings.Split(f.logs.String(), "\n") {
+		if strings.Contains(l, "config reload refused") {
+			if refused != nil {
+				t.Error("refused twice")
+			}
+			refused = map[string]any{}
+			if err := jsonUnmarshal(l, &refused); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	if refused == nil || refused["level"] != "ERROR" {
+		t.Fatalf("no refusal logged at ERROR:\n%s", f.logs.String())
+	}
+	probs, _ := refused["problems"].([]any)
+	all := fmt.Sprint(probs...)
+	for _, want := range []string{"upstream.maxAttempts", "log.level", "dialects.finix.prefix", "dialects.acme", "dialects.shift.rules"} {
+		if !strings.Contains(all, want) {
+			t.Errorf("problem %s not logged in %v", want, probs)
+		}
+	}
+	if len(probs) != 5 {
+		t.Errorf("%d problems logged, want 5 (one each): %v", len(probs), probs)
+	}
+	ss := scrape(t, f.base)
+	wantValue(t, ss, "userbridge_config_reloads_total", map[string]string{"result": "failure"}, 1)
+	wantValue(t, ss, "userbridge_config_last_reload_successful", nil, 0)
+
+	// A misspelt key is refused too, naming its line.
+	f.write(t, "config.yaml", good+"upstrem: {}\n")
+	if err := f.app.Reload(); err == nil || !strings.Contains(err.Error(), "upstrem") {
+		t.Errorf("a misspelt key: %v", err)
+	}
+	// A good file afterwards applies.
+	f.write(t, "config.yaml", strings.Replace(good, "/a", "/c", 1))
+	if err := f.app.Reload(); err != nil {
+		t.Fatal(err)
+	}
+	if a := finixPut(t, f.started, "/c/users/"+finixID, nil); a.Status != 200 {
+		t.Errorf("after the fix: %d", a.Status)
+	}
+	wantValue(t, scrape(t, f.base), "userbridge_config_last_reload_successful", nil, 1)
+}
+
+// TestReloadInFlight holds a request at a slow upstream while the
+// configuration changes: it completes under the old configuration, a
+// request made after the reload gets the new one.
+func TestReloadInFlight(t *testing.T) {
+	arrived, release := make(chan struct{}), make(chan struct{})
+	var n atomic.Int32
+	rec := newRecorder(t)
+	rec.set(func(w http.ResponseWriter, r *http.Request) {
+		if n.Add(1) == 1 {
+			close(arrived)
+			<-release
+		}
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = w.Write([]byte(strings.Replace(canonicalUser, "jane.doe", "held", 1)))
+	})
+	cfg := "listen: 127.0.0.1:0\nupstream: {url: %s}\ndialects:\n  finix: {config: {application: %s}}\n"
+	f := startFile(t, fileSetup{yaml: fmt.Sprintf(cfg, rec.srv.URL, "APold")})
+	var once sync.Once
+	free := func() { once.Do(func() { close(release) }) }
+	t.Cleanup(free) // first of the cleanups: a failed test never leaves the upstream holding
+	slow := make(chan answer, 1)
+	go func() {
+		finix := specNamed(t, "finix")
+		req, _ := http.NewRequest("PUT", f.base+finix.path, strings.NewReader(finix.body))
+		for k, v := range specHeader(finix, nil) {
+			req.Header.Set(k, v)
+		}
+		resp, err := client.Do(req)
+		if err != nil {
+			slow <- answer{}
+			return
+		}
+		defer resp.Body.Close()
+		slow <- answer{Status: resp.StatusCode, Body: []byte(readAll(resp))}
+	}()
+	select {
+	case <-arrived:
+	case <-time.After(5 * time.Second):
+		t.Fatal("the request never reached the upstream")
+	}
+	f.write(t, "config.yaml", fmt.Sprintf(cfg, rec.srv.URL, "APnew"))
+	if err := f.app.Reload(); err != nil { // must not wait for the held request
+		t.Fatal(err)
+	}
+	finix := specNamed(t, "finix")
+	if a := f.do(t, finix.method, finix.path, specHeader(finix, nil), finix.body); a.Status != 200 || !strings.Contains(string(a.Body), "/applications/APnew") {
+		t.Errorf("after the reload: %d %s", a.Status, a.Body)
+	}
+	free()
+	a := <-slow
+	if a.Status != 200 || !strings.Contains(string(a.Body), "/applications/APold") {
+		t.Errorf("the in-flight request: %d %s, want the old configuration's application", a.Status, a.Body)
+	}
+}
+
+// TestReloadNeedsRestart changes settings that need a restart alongside one
+// that does not: the latter applies, the others are logged as held and keep
+// their running values.
+func TestReloadNeedsRestart(t *testing.T) {
+	rec := okUpstream(t)
+	f := startFile(t, fileSetup{
+		yaml:  fmt.Sprintf("listen: 127.0.0.1:0\nupstream: {url: %s}\ndialects:\n  finix: {prefix: /a}\n", rec.srv.URL),
+		files: map[string]string{"acme.yaml": acmeRules(t, "/members/:user_id")},
+	})
+	f.write(t, "config.yaml", "listen: 127.0.0.1:1\nupstream: {url: 'http://127.0.0.1:1', timeout: 1s}\nlog: {format: text}\nadmin: {listen: 'localhost:0'}\n"+
+		"dialects:\n  finix: {prefix: /b}\n  acme: {rules: acme.yaml, listen: '127.0.0.1:9'}\n")
+	if err := f.app.Reload(); err != nil {
+		t.Fatal(err)
+	}
+	if a := finixPut(t, f.started, "/b/users/"+finixID, nil); a.Status != 200 {
+		t.Errorf("the prefix change did not apply, or the upstream changed: %d %s", a.Status, a.Body)
+	}
+	if len(rec.requests()) == 0 {
+		t.Error("the request did not reach the running upstream")
+	}
+	if a := f.do(t, "GET", "/healthz", nil, ""); a.Status != 200 {
+		t.Errorf("the probes moved without a restart: %d", a.Status)
+	}
+	if a := finixPut(t, f.started, "/members/"+finixID, nil); a.Status != 404 {
+		t.Errorf("a dialect on a new listener is served on the main one: %d", a.Status)
+	}
+	held := map[string]bool{}
+	for _, l := range strings.Split(f.logs.String(), "\n") {
+		if strings.Contains(l, "needs a restart") {
+			var m map[string]any
+			if err := jsonUnmarshal(l, &m); err != nil {
+				t.Fatal(err)
+			}
+			held[fmt.Sprint(m["key"])] = true
+			if m["level"] != "WARN" {
+				t.Errorf("held change logged at %v", m["level"])
+			}
+		}
+	}
+	for _, k := range []string{"listen", "upstream.url", "upstream.timeout", "log.format", "admin.listen", "dialects.acme.listen"} {
+		if !held[k] {
+			t.Errorf("%s not logged as needing a restart; logged: %v", k, held)
+		}
+	}
+	if held["dialects.finix.prefix"] {
+		t.Error("the prefix was held")
+	}
+	cur, _ := f.app.Current()
+	if cur.Upstream.URL != rec.srv.URL || cur.Listen != "127.0.0.1:0" || cur.Log.Format != "json" {
+		t.Errorf("Current shows values that were not applied: %s %s %s", cur.Upstream.URL, cur.Listen, cur.Log.Format)
+	}
+}
+
+// TestReloadWithoutSource: an app built without Options.Load refuses to
+// reload and keeps serving.
+func TestReloadWithoutSource(t *testing.T) {
+	s := start(t, "", "", nil)
+	if err := s.app.Reload(); !errors.Is(err, app.ErrNoSource) {
+		t.Errorf("%v", err)
+	}
+}

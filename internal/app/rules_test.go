@@ -1,0 +1,148 @@
+package app_test
+
+import (
+	"encoding/json"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/tidwall/gjson"
+
+	"github.com/userbridge/userbridge/config"
+)
+
+// fakeKeycloak is a small stand-in for Keycloak's admin users API: PUT
+// sets the members given ("" clears a name or e-mail; attributes are
+// replaced whole), GET reads, a search finds exact usernames.
+type fakeKeycloak struct {
+	mu    sync.Mutex
+	users map[string]map[string]any
+	puts  int
+}
+
+func (k *fakeKeycloak) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	w.Header().Set("Content-Type", "application/json")
+	const prefix = "/admin/realms/master/users"
+	id := strings.TrimPrefix(strings.TrimPrefix(r.URL.Path, prefix), "/")
+	switch {
+	case !strings.HasPrefix(r.URL.Path, prefix):
+		w.WriteHeader(http.StatusNotFound)
+	case id == "" && r.Method == http.MethodGet:
+		out := []any{}
+		for _, u := range k.users {
+			if u["username"] == r.URL.Query().Get("username") {
+				out = append(out, u)
+			}
+		}
+		_ = json.NewEncoder(w).Encode(out)
+	case k.users[id] == nil:
+		w.WriteHeader(http.StatusNotFound)
+		_, _ = w.Write([]byte(`{"error":"User not found"}`))
+	case r.Method == http.MethodGet:
+		_ = json.NewEncoder(w).Encode(k.users[id])
+	case r.Method == http.MethodPut:
+		var rep map[string]any
+		if err := json.NewDecoder(r.Body).Decode(&rep); err != nil {
+			w.WriteHeader(http.StatusBadRequest)
+			return
+		}
+		if name, ok := rep["username"]; ok {
+			for other, u := range k.users {
+				if other != id && u["username"] == name {
+					w.WriteHeader(http.StatusConflict)
+					_, _ = w.Write([]byte(`{"errorMessage":"User exists with same username"}`))
+					return
+				}
+			}
+		}
+		k.puts++
+		for key, v := range rep {
+			if v == "" {
+				delete(k.users[id], key)
+			} else {
+				k.users[id][key] = v
+			}
+		}
+		w.WriteHeader(http.StatusNoContent)
+	default:
+		w.WriteHeader(http.StatusMethodNotAllowed)
+	}
+}
+
+// TestRulesEndToEnd runs dialects through the real server in front of a
+// Keycloak-like API described by examples/upstreams/keycloak.yaml.
+func TestRulesEndToEnd(t *testing.T) {
+	kc := &fakeKeycloak{users: map[string]map[string]any{
+		"u-1": {"id": "u-1", "username": "john.smith", "firstName": "John", "lastName": "Smith", "email": "john@example.com",
+			"enabled": true, "createdTimestamp": 1705311000123, "attributes": map[string]any{"department": []any{"sales"}}},
+		"u-2": {"id": "u-2", "username": "jane.doe", "enabled": true},
+	}}
+	srv := httptest.NewServer(kc)
+	t.Cleanup(srv.Close)
+	s := start(t, "", srv.URL, func(c *config.Config) {
+		e2eConfig(c)
+		c.Upstream.Profile = config.ProfileRules
+		c.Upstream.Rules = "../../examples/upstreams/keycloak.yaml"
+	})
+	hdr := map[string]string{"Content-Type": "application/json"}
+	user := func(id string) map[string]any {
+		kc.mu.Lock()
+		defer kc.mu.Unlock()
+		b, _ := json.Marshal(kc.users[id])
+		var m map[string]any
+		_ = json.Unmarshal(b, &m)
+		return m
+	}
+
+	// Finix by id: PUT, then a GET for the answer (Keycloak answers 204).
+	a := s.do(t, "PUT", "/users/u-1", hdr, `{"enabled":false,"tags":{"order_number":"25"}}`)
+	if a.Status != 200 {
+		t.Fatalf("finix: %d %s", a.Status, a.Body)
+	}
+	jsonSame(t, "finix tags", []byte(gjson.GetBytes(a.Body, "tags").Raw), `{"order_number":"25"}`)
+	if got := gjson.GetBytes(a.Body, "created_at").Str; got != "2024-01-15T09:30:00.123Z" {
+		t.Errorf("created_at %q", got)
+	}
+	if u := user("u-1"); u["enabled"] != false || gjson.Get(mustJSON(u), "attributes.order_number.0").Str != "25" ||
+		gjson.Get(mustJSON(u), "attributes.department").Exists() {
+		t.Errorf("stored %v", u)
+	}
+
+	// Crafter by username: lookup, then PUT; "" clears the first name.
+	a = s.do(t, "POST", "/studio/api/1/services/api/1/user/update.json", hdr, `{"username":"john.smith","first_name":"","email":"j2@example.com"}`)
+	if a.Status != 200 {
+		t.Fatalf("crafter: %d %s", a.Status, a.Body)
+	}
+	if u := user("u-1"); u["firstName"] != nil || u["email"] != "j2@example.com" || u["lastName"] != "Smith" {
+		t.Errorf("stored %v", u)
+	}
+
+	// What one PUT cannot do is refused, in the dialect's terms, and not sent.
+	before := kc.puts
+	a = s.do(t, "POST", "/studio/api/1/services/api/1/user/update.json", hdr, `{"username":"john.smith","password":"S3cret!!"}`)
+	if a.Status != 400 || gjson.GetBytes(a.Body, "message").Str != "Invalid parameter: password" || kc.puts != before {
+		t.Errorf("password: %d %s", a.Status, a.Body)
+	}
+
+	// Not found and conflict.
+	if a := s.do(t, "PUT", "/v1/app/users/nobody", hdr, `{"isApproved":true}`); a.Status != 404 {
+		t.Errorf("not found: %d %s", a.Status, a.Body)
+	}
+	a = s.do(t, "PUT", "/v1/app/users/jane.doe", hdr, `{"userName":"john.smith"}`)
+	if a.Status != 409 || gjson.GetBytes(a.Body, "details").Str != "userName" {
+		t.Errorf("conflict: %d %s", a.Status, a.Body)
+	}
+
+	if a := s.do(t, "GET", "/readyz", nil, ""); a.Status != 200 || gjson.GetBytes(a.Body, "profile").Str != "rules" {
+		t.Errorf("readyz %d %s", a.Status, a.Body)
+	}
+}
+
+func mustJSON(v any) string {
+	b, _ := json.Marshal(v)
+	return string(b)
+}

@@ -1,0 +1,139 @@
+package app_test
+
+import (
+	"fmt"
+	"net/http"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+	"go.opentelemetry.io/otel/sdk/trace/tracetest"
+	"go.opentelemetry.io/otel/trace"
+
+	"github.com/userbridge/userbridge/internal/app"
+	"github.com/userbridge/userbridge/internal/telemetry"
+)
+
+// TestTracing sends a request carrying the client's traceparent through the
+// real server with tracing on, and checks: the server span continues the
+// client's trace; each upstream attempt is a client span under it; the
+// upstream received the client span's context, not the caller's; the
+// spans carry route templates, never the user's id; the access line names
+// the trace.
+func TestTracing(t *testing.T) {
+	exp := tracetest.NewInMemoryExporter()
+	tp := sdktrace.NewTracerProvider(sdktrace.WithSyncer(telemetry.Redact(exp)))
+	t.Cleanup(func() { _ = tp.Shutdown(t.Context()) })
+	rec := newRecorder(t)
+	var attempts atomic.Int32
+	rec.set(func(w http.ResponseWriter, r *http.Request) {
+		if attempts.Add(1) == 1 { // one retry: two client spans
+			w.WriteHeader(http.StatusBadGateway)
+			return
+		}
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = w.Write([]byte(canonicalUser))
+	})
+	f := startFile(t, fileSetup{
+		yaml: fmt.Sprintf("listen: 127.0.0.1:0\nupstream: {url: %s, breaker: {enabled: false}}\n", rec.srv.URL),
+		opts: app.Options{TracerProvider: tp},
+	})
+	const clientTrace = "4bf92f3577b34da6a3ce929d0e0e4736"
+	const clientSpan = "00f067aa0ba902b7"
+	finix := specNamed(t, "finix")
+	a := f.do(t, finix.method, finix.path, specHeader(finix, map[string]string{
+		"traceparent": "00-" + clientTrace + "-" + clientSpan + "-01", "X-Request-ID": "traced"}), finix.body)
+	if a.Status != 200 {
+		t.Fatalf("%d %s", a.Status, a.Body)
+	}
+
+	var spans tracetest.SpanStubs
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		spans = exp.GetSpans()
+		if len(spans) >= 3 || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	var server *tracetest.SpanStub
+	var clients []tracetest.SpanStub
+	for i := range spans {
+		switch spans[i].SpanKind {
+		case trace.SpanKindServer:
+			server = &spans[i]
+		case trace.SpanKindClient:
+			clients = append(clients, spans[i])
+		}
+	}
+	if server == nil || len(clients) != 2 {
+		t.Fatalf("want a server span and 2 client spans, got %d spans: %+v", len(spans), spans)
+	}
+	if got := server.SpanContext.TraceID().String(); got != clientTrace {
+		t.Errorf("server span trace %s, want the client's %s", got, clientTrace)
+	}
+	if got := server.Parent.SpanID().String(); got != clientSpan || !server.Parent.IsRemote() {
+		t.Errorf("server span parent %s (remote %v), want the client's span %s", got, server.Parent.IsRemote(), clientSpan)
+	}
+	if server.Name != "PUT /users/:user_id" {
+		t.Errorf("server span name %q", server.Name)
+	}
+	reqs := rec.requests()
+	if len(reqs) != 2 {
+		t.Fatalf("upstream got %d requests", len(reqs))
+	}
+	for i, c := range clients {
+		if c.SpanContext.TraceID() != server.SpanContext.TraceID() || c.Parent.SpanID() != server.SpanContext.SpanID() {
+			t.Errorf("client span %d is not a child of the server span", i)
+		}
+		// The upstream's traceparent continues the trace, parent = this
+		// attempt's client span (attempts end in order).
+		want := "00-" + clientTrace + "-" + c.SpanContext.SpanID().String() + "-01"
+		if got := reqs[i].Header.Get("Traceparent"); got != want {
+			t.Errorf("attempt %d: upstream traceparent %q, want %q", i+1, got, want)
+		}
+	}
+	for _, s := range spans {
+		for _, kv := range s.Attributes {
+			v := kv.Value.Emit()
+			for _, bad := range secretsOf() {
+				if strings.Contains(v, bad) {
+					t.Errorf("span %q attribute %s=%q carries %q", s.Name, kv.Key, v, bad)
+				}
+			}
+			if kv.Key == "url.path" && v != "/users/:user_id" {
+				t.Errorf("server url.path %q, want the route template", v)
+			}
+		}
+	}
+	l := accessLine(t, f.logs.String(), "traced")
+	if l["trace_id"] != clientTrace || l["span_id"] != server.SpanContext.SpanID().String() {
+		t.Errorf("access line trace %v span %v", l["trace_id"], l["span_id"])
+	}
+	if l["attempts"] != 2.0 {
+		t.Errorf("attempts %v", l["attempts"])
+	}
+}
+
+// TestTracingNewTrace: with tracing on and no traceparent from the client,
+// the upstream still gets one (a new trace), from the client span.
+func TestTracingNewTrace(t *testing.T) {
+	exp := tracetest.NewInMemoryExporter()
+	tp := sdktrace.NewTracerProvider(sdktrace.WithSyncer(telemetry.Redact(exp)))
+	t.Cleanup(func() { _ = tp.Shutdown(t.Context()) })
+	rec := newRecorder(t)
+	f := startFile(t, fileSetup{
+		yaml: fmt.Sprintf("listen: 127.0.0.1:0\nupstream: {url: %s}\n", rec.srv.URL),
+		opts: app.Options{TracerProvider: tp},
+	})
+	shift := specNamed(t, "shift")
+	if a := f.do(t, shift.method, shift.path, specHeader(shift, nil), shift.body); a.Status != 204 {
+		t.Fatalf("%d %s", a.Status, a.Body)
+	}
+	reqs := rec.requests()
+	if len(reqs) != 1 || !strings.HasPrefix(reqs[0].Header.Get("Traceparent"), "00-") {
+		t.Fatalf("upstream traceparent %q", reqs[0].Header.Get("Traceparent"))
+	}
+}

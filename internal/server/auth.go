@@ -1,0 +1,67 @@
+package server
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"slices"
+
+	"github.com/userbridge/userbridge/config"
+	"github.com/userbridge/userbridge/internal/auth"
+)
+
+// authFor builds a mount's authenticator (reading the credential files its
+// auth block names and, for jwt, fetching the JWKS) and the headers its
+// handler passes upstream unchanged: the rule file's forwardHeaders and,
+// with auth passthrough, its credentialHeaders. In verify mode the
+// credential headers stay behind: userbridge sends its own.
+func authFor(m config.Mount, log *slog.Logger) (*auth.Authenticator, []string, error) {
+	p := m.Dialect.Program()
+	name := m.Dialect.Name()
+	// The authenticator's background work (JWKS refresh) lives until
+	// Close, not until some request's context ends.
+	a, err := auth.New(context.Background(), m.Auth, auth.Options{
+		Where:   "dialects." + name + ".auth",
+		Dialect: auth.Dialect{Name: name, CredentialHeaders: p.CredentialHeaders()},
+		Logger:  log,
+	})
+	if err != nil {
+		return nil, nil, fmt.Errorf("server: %w", err)
+	}
+	forward := p.ForwardHeaders()
+	if !a.Verifies() {
+		forward = append(slices.Clip(forward), p.CredentialHeaders()...)
+	}
+	return a, forward, nil
+}
+
+// authSet are the authenticators of one routing.
+type authSet []*auth.Authenticator
+
+func (s authSet) close() {
+	for _, a := range s {
+		a.Close()
+	}
+}
+
+// Close stops the background work of the current routing's authenticators
+// (JWKS refreshes). Call it once Shutdown has let the requests finish; the
+// server does not serve afterwards. It is safe to call more than once.
+func (s *Server) Close() {
+	s.mu.Lock()
+	as := s.auths
+	s.auths = nil
+	s.mu.Unlock()
+	as.close()
+}
+
+// swapAuths makes as the current routing's authenticators and stops the
+// previous ones. Requests still running on the previous routing keep
+// verifying with the keys those hold; only their refresh stops.
+func (s *Server) swapAuths(as authSet) {
+	s.mu.Lock()
+	old := s.auths
+	s.auths = as
+	s.mu.Unlock()
+	old.close()
+}

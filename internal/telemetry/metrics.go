@@ -1,0 +1,187 @@
+package telemetry
+
+import (
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+)
+
+// Label values used where no request-supplied value may go.
+const (
+	// NoDialect is the dialect label of a request no dialect serves.
+	NoDialect = "none"
+	// Unmatched is the route label of a request no route matches.
+	Unmatched = "unmatched"
+	// OtherField is the field label of a field the dialect's rules do not
+	// name: the label set stays bounded by the rule files.
+	OtherField = "other"
+	// NoReply is the status label of an upstream call that got no answer.
+	NoReply = "none"
+)
+
+// durationBuckets suit a proxy in front of an upstream with a 5s default
+// deadline: from 1ms to 10s.
+var durationBuckets = []float64{.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10}
+
+// Metrics are userbridge's Prometheus metrics, on a registry of their own
+// (never the global default), so that two apps in one process — tests — do
+// not share series. Every label value is a dialect name, a route template, a
+// status code, an HTTP method or a field name from a rule file: never a user
+// id, a username or a credential.
+type Metrics struct {
+	// Registry holds every userbridge series plus the Go and process
+	// collectors.
+	Registry *prometheus.Registry
+
+	requests   *prometheus.CounterVec
+	requestDur *prometheus.HistogramVec
+	upCalls    *prometheus.CounterVec
+	upDur      *prometheus.HistogramVec
+	upAttempts *prometheus.CounterVec
+	upRetries  *prometheus.CounterVec
+	invalid    *prometheus.CounterVec
+	reloads    *prometheus.CounterVec
+	reloadOK   prometheus.Gauge
+	reloadAt   prometheus.Gauge
+}
+
+// NewMetrics registers every series. breaker reports the upstream breaker's
+// state ("closed", "half-open", "open" or "disabled") at each scrape.
+func NewMetrics(b Build, breaker func() string) *Metrics {
+	reg := prometheus.NewRegistry()
+	m := &Metrics{
+		Registry: reg,
+		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "userbridge_requests_total",
+			Help: "Requests answered, by dialect, route template and HTTP status sent.",
+		}, []string{"dialect", "route", "status"}),
+		requestDur: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    "userbridge_request_duration_seconds",
+			Help:    "Time from receiving a request to having answered it, upstream calls included.",
+			Buckets: durationBuckets,
+		}, []string{"dialect", "route"}),
+		upCalls: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "userbridge_upstream_calls_total",
+			Help: "Upstream calls (each possibly several attempts), by dialect, HTTP method and the upstream's last status (none: no answer).",
+		}, []string{"dialect", "method", "status"}),
+		upDur: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    "userbridge_upstream_call_duration_seconds",
+			Help:    "Time of one upstream call, every attempt and wait between attempts included.",
+			Buckets: durationBuckets,
+		}, []string{"dialect", "method"}),
+		upAttempts: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "userbridge_upstream_attempts_total",
+			Help: "HTTP requests sent to the upstream, retries included.",
+		}, []string{"dialect", "method"}),
+		upRetries: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "userbridge_upstream_retries_total",
+			Help: "HTTP requests sent to the upstream again after a failed attempt.",
+		}, []string{"dialect", "method"}),
+		invalid: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "userbridge_validation_failures_total",
+			Help: "Requests refused for a field, by dialect and the field's name in the dialect's rules (other: a name the rules do not know).",
+		}, []string{"dialect", "field"}),
+		reloads: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "userbridge_config_reloads_total",
+			Help: "Configuration reloads, by result (success or failure).",
+		}, []string{"result"}),
+		reloadOK: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "userbridge_config_last_reload_successful",
+			Help: "1 when the last configuration reload (or the start-up load) succeeded, 0 when it was refused.",
+		}),
+		reloadAt: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "userbridge_config_last_reload_success_timestamp_seconds",
+			Help: "Unix time of the last configuration successfully loaded.",
+		}),
+	}
+	m.reloadOK.Set(1)
+	m.reloadAt.SetToCurrentTime()
+	m.reloads.WithLabelValues("success")
+	m.reloads.WithLabelValues("failure")
+	buildInfo := prometheus.NewGaugeVec(prometheus.GaugeOpts{
+		Name: "userbridge_build_info",
+		Help: "Always 1; the labels say which build is running.",
+	}, []string{"version", "revision", "goversion"})
+	buildInfo.WithLabelValues(b.Version, b.Revision, b.GoVersion).Set(1)
+	reg.MustRegister(m.requests, m.requestDur, m.upCalls, m.upDur, m.upAttempts, m.upRetries, m.invalid,
+		m.reloads, m.reloadOK, m.reloadAt, buildInfo, breakerCollector{state: breaker},
+		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	return m
+}
+
+// Handler serves the registry in the Prometheus exposition format.
+func (m *Metrics) Handler() http.Handler {
+	return promhttp.HandlerFor(m.Registry, promhttp.HandlerOpts{Registry: m.Registry})
+}
+
+// Request records one answered request. route is the route template
+// (never the request's path).
+func (m *Metrics) Request(dialect, route string, status int, elapsed time.Duration) {
+	m.requests.WithLabelValues(dialect, route, strconv.Itoa(status)).Inc()
+	m.requestDur.WithLabelValues(dialect, route).Observe(elapsed.Seconds())
+}
+
+// Upstream records one upstream call: its last status (0: no answer), its
+// attempts and its time.
+func (m *Metrics) Upstream(dialect, method string, status, attempts int, elapsed time.Duration) {
+	s := NoReply
+	if status > 0 {
+		s = strconv.Itoa(status)
+	}
+	m.upCalls.WithLabelValues(dialect, method, s).Inc()
+	m.upDur.WithLabelValues(dialect, method).Observe(elapsed.Seconds())
+	if attempts > 0 {
+		m.upAttempts.WithLabelValues(dialect, method).Add(float64(attempts))
+	}
+	if attempts > 1 {
+		m.upRetries.WithLabelValues(dialect, method).Add(float64(attempts - 1))
+	}
+}
+
+// Invalid records a request refused for a field. field must already be
+// bounded: a name from the dialect's rules, or OtherField.
+func (m *Metrics) Invalid(dialect, field string) {
+	m.invalid.WithLabelValues(dialect, field).Inc()
+}
+
+// Reload records a configuration reload.
+func (m *Metrics) Reload(ok bool) {
+	if !ok {
+		m.reloads.WithLabelValues("failure").Inc()
+		m.reloadOK.Set(0)
+		return
+	}
+	m.reloads.WithLabelValues("success").Inc()
+	m.reloadOK.Set(1)
+	m.reloadAt.SetToCurrentTime()
+}
+
+// breakerStates are the values of the breaker gauge's state label.
+var breakerStates = []string{"closed", "half-open", "open", "disabled"}
+
+var breakerDesc = prometheus.NewDesc("userbridge_upstream_breaker_state",
+	"1 for the upstream circuit breaker's current state (closed, half-open, open; disabled when it is off), 0 for the others.",
+	[]string{"state"}, nil)
+
+// breakerCollector reads the breaker's state at each scrape.
+type breakerCollector struct{ state func() string }
+
+func (breakerCollector) Describe(ch chan<- *prometheus.Desc) { ch <- breakerDesc }
+
+func (b breakerCollector) Collect(ch chan<- prometheus.Metric) {
+	cur := "disabled"
+	if b.state != nil {
+		cur = b.state()
+	}
+	for _, s := range breakerStates {
+		v := 0.0
+		if s == cur {
+			v = 1
+		}
+		ch <- prometheus.MustNewConstMetric(breakerDesc, prometheus.GaugeValue, v, s)
+	}
+}

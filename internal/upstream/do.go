@@ -1,0 +1,60 @@
+package upstream
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"strings"
+
+	"github.com/userbridge/userbridge/internal/canonical"
+)
+
+// Do sends one request of another upstream protocol (the scim and rules
+// profiles) through the client: its connection pool, deadline, retry policy
+// and breaker, exactly as Patch and Get. path is appended to the base URL:
+// an escaped path starting with '/', optionally with a query; the caller
+// escapes every value it puts there. body is sent when non-nil. header is
+// sent as is; an Accept or Content-Type in it is kept (default
+// application/json).
+//
+// Every reply is handed back as it came: Result.Status is the upstream's
+// status, Result.Body its body (any status, nil when empty) and
+// Result.Header its headers; mapping an error status is the caller's
+// business. The *canonical.Error is for exchanges without a usable reply:
+// unreachable, too slow, cut short, over MaxReplyBytes, breaker open. A
+// GET is retried like Get, any other method like Patch; a 5xx reply counts
+// as a failure for the breaker.
+func (c *Client) Do(ctx context.Context, method, path string, body []byte, header http.Header) (*Result, *canonical.Error) {
+	if !strings.HasPrefix(path, "/") || strings.ContainsAny(path, "# \t\r\n") {
+		return &Result{}, canonical.Errorf(canonical.Internal, "the upstream path is not an escaped absolute path")
+	}
+	return c.guarded(ctx, &request{method: method, target: c.base + path, body: body, header: header, raw: true})
+}
+
+// rawReply reads any reply into res for Do. verdict is what the breaker
+// counts: a 5xx reply or a reply cut short is a failure.
+func (c *Client) rawReply(ctx context.Context, res *Result, resp *http.Response, update bool) (cerr *canonical.Error, verdict error) {
+	res.Status, res.Header = resp.StatusCode, resp.Header
+	if resp.StatusCode >= 500 {
+		verdict = errUpstreamFailed
+	}
+	body, err := readBody(resp, c.maxReply)
+	switch {
+	case errors.Is(err, errTooLarge):
+		return canonical.Errorf(canonical.BadGateway, "upstream reply too large"), verdict
+	case err != nil:
+		res.Cause = causeOf(err)
+		msg := "the upstream's reply was cut short"
+		if update && resp.StatusCode < 300 {
+			msg += applied
+		}
+		if ctx.Err() != nil {
+			return canonical.Errorf(canonical.GatewayTimeout, msg), errUpstreamFailed
+		}
+		return canonical.Errorf(canonical.BadGateway, msg), errUpstreamFailed
+	}
+	if len(body) > 0 {
+		res.Body = body
+	}
+	return nil, verdict
+}

@@ -1,0 +1,406 @@
+// Package rest is userbridge's `rules` upstream profile: an operator
+// describes any JSON REST user API in a YAML rule file (docs/upstreams.md)
+// — the request per way of naming the user, the canonical update as its
+// body, the upstream user as the canonical user, its errors as canonical
+// errors, and how a username becomes an id — with the template language of
+// the dialects' rule files.
+package rest
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"regexp"
+	"strconv"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/tidwall/gjson"
+
+	"github.com/userbridge/userbridge/internal/canonical"
+	"github.com/userbridge/userbridge/internal/upstream"
+	"github.com/userbridge/userbridge/internal/upstream/idcache"
+	"github.com/userbridge/userbridge/mapping"
+)
+
+// DefaultLookupTTL is how long a username's id is remembered by default.
+const DefaultLookupTTL = 30 * time.Second
+
+// Config configures the rules profile.
+type Config struct {
+	// LookupTTL is how long the id a username resolved to is remembered.
+	// Default 30s; negative remembers nothing. A 404 on a remembered id
+	// forgets it and looks the username up again.
+	LookupTTL time.Duration
+}
+
+// Client sends canonical updates to the upstream its rules describe. It
+// implements server.Upstream and is safe for concurrent use.
+type Client struct {
+	http  *upstream.Client
+	rules *Rules
+	cache *idcache.Cache
+}
+
+// New returns a client that speaks to hc's upstream as rules say.
+func New(hc *upstream.Client, rules *Rules, cfg Config) (*Client, error) {
+	if hc == nil || rules == nil {
+		return nil, errors.New("rest: an HTTP client and rules are required")
+	}
+	if cfg.LookupTTL == 0 {
+		cfg.LookupTTL = DefaultLookupTTL
+	}
+	return &Client{http: hc, rules: rules, cache: idcache.New(cfg.LookupTTL, 0)}, nil
+}
+
+// Rules are the client's compiled rules.
+func (c *Client) Rules() *Rules { return c.rules }
+
+// Ready reports whether the upstream accepts connections.
+func (c *Client) Ready(ctx context.Context) error { return c.http.Ready(ctx) }
+
+// BreakerState is the circuit breaker's state.
+func (c *Client) BreakerState() string { return c.http.BreakerState() }
+
+// Close closes idle connections.
+func (c *Client) Close() { c.http.Close() }
+
+// Patch applies the canonical update call.Body with the update request of
+// the call's target kind. Fields the rules do not accept are refused first.
+// Success is 200 with the canonical user when the request's userInReply is
+// set, else 204.
+func (c *Client) Patch(ctx context.Context, call *upstream.Call) (*upstream.Result, *canonical.Error) {
+	if call.Body == nil || !gjson.ValidBytes(call.Body) {
+		return &upstream.Result{}, canonical.Errorf(canonical.Internal, "no update document to send")
+	}
+	if err := c.rules.check(call.Body); err != nil {
+		return &upstream.Result{}, err
+	}
+	t := &trip{c: c, call: call}
+	res, cerr := t.run(ctx, &c.rules.update)
+	out := t.result(res)
+	if cerr != nil {
+		return out, cerr
+	}
+	if res.Status < 200 || res.Status > 299 {
+		return out, c.rules.mapError(res, true)
+	}
+	q := t.req
+	if !q.userInReply || len(res.Body) == 0 {
+		out.Status = http.StatusNoContent
+	} else {
+		user, err := c.rules.toUser(res.Body, t.params)
+		if err != nil {
+			err.Message += "; the update was applied"
+			return out, err
+		}
+		out.Status, out.Body = http.StatusOK, user
+	}
+	if name := gjson.GetBytes(call.Body, "set.username"); name.Exists() && t.params.id != "" {
+		c.cache.ForgetID(t.params.id)
+		c.cache.Put(call.Tenant, name.Str, t.params.id)
+	}
+	return out, nil
+}
+
+// Get reads the user with the get request of the call's target kind.
+func (c *Client) Get(ctx context.Context, call *upstream.Call) (*upstream.Result, *canonical.Error) {
+	t := &trip{c: c, call: call}
+	res, cerr := t.run(ctx, &c.rules.get)
+	out := t.result(res)
+	if cerr != nil {
+		return out, cerr
+	}
+	if res.Status < 200 || res.Status > 299 {
+		return out, c.rules.mapError(res, false)
+	}
+	user, err := c.rules.toUser(res.Body, t.params)
+	if err != nil {
+		return out, err
+	}
+	out.Status, out.Body = http.StatusOK, user
+	return out, nil
+}
+
+// check refuses a field the rules do not accept.
+func (r *Rules) check(update []byte) *canonical.Error {
+	var err *canonical.Error
+	doc := gjson.ParseBytes(update)
+	doc.Get("set").ForEach(func(k, v gjson.Result) bool {
+		if !r.set[k.Str] {
+			field := k.Str
+			if field == "extensions" {
+				v.ForEach(func(d, m gjson.Result) bool {
+					m.ForEach(func(n, _ gjson.Result) bool {
+						field = "extensions." + d.Str + "." + n.Str
+						return false
+					})
+					return field == "extensions"
+				})
+				if field == "extensions" {
+					return true // {} or {"d": {}}: nothing to set
+				}
+			}
+			err = canonical.FieldError(field, "the "+r.name+" upstream cannot store this field")
+		}
+		return err == nil
+	})
+	if err != nil {
+		return err
+	}
+	doc.Get("unset").ForEach(func(_, v gjson.Result) bool {
+		name := v.Str
+		if strings.HasPrefix(name, "extensions.") {
+			name = "extensions"
+		}
+		if !r.unset[name] {
+			err = canonical.FieldError(v.Str, "the "+r.name+" upstream cannot remove this field")
+		}
+		return err == nil
+	})
+	return err
+}
+
+// params are a call's ${param.…}: id, username and tenant.
+type params struct{ id, username, tenant string }
+
+// ByName implements mapping.Params.
+func (p params) ByName(name string) string {
+	switch name {
+	case "id":
+		return p.id
+	case "username":
+		return p.username
+	case "tenant":
+		return p.tenant
+	}
+	return ""
+}
+
+// trip is one call's exchanges: the lookup, when needed, then the request
+// proper.
+type trip struct {
+	c        *Client
+	call     *upstream.Call
+	params   params
+	req      *request
+	attempts int
+	last     *upstream.Result
+}
+
+// run sends the request of reqs for the call's target kind, looking the
+// username up first when that kind has no request of its own. A 404 on an
+// id taken from the cache forgets it, looks the username up again and
+// sends once more: the first request addressed no user.
+func (t *trip) run(ctx context.Context, reqs *[3]*request) (*upstream.Result, *canonical.Error) {
+	call := t.call
+	if call.Target != canonical.ByID && call.Target != canonical.ByUsername {
+		return nil, canonical.Errorf(canonical.Internal, "the update names its user neither by id nor by username")
+	}
+	if err := checkValue(call.Target.String(), call.Value); err != nil {
+		return nil, err
+	}
+	t.params.tenant = call.Tenant
+	if call.Target == canonical.ByID {
+		t.params.id = call.Value
+		return t.send(ctx, reqs[canonical.ByID])
+	}
+	t.params.username = call.Value
+	if q := reqs[canonical.ByUsername]; q != nil {
+		return t.send(ctx, q)
+	}
+	if id, ok := t.c.cache.Get(call.Tenant, call.Value); ok {
+		t.params.id = id
+		res, cerr := t.send(ctx, reqs[canonical.ByID])
+		if res == nil || res.Status != http.StatusNotFound {
+			return res, cerr
+		}
+		t.c.cache.Forget(call.Tenant, call.Value)
+	}
+	if cerr := t.lookup(ctx); cerr != nil {
+		return t.last, cerr
+	}
+	return t.send(ctx, reqs[canonical.ByID])
+}
+
+// send makes one request.
+func (t *trip) send(ctx context.Context, q *request) (*upstream.Result, *canonical.Error) {
+	t.req = q
+	d := &mapping.TemplateData{Update: t.call.Body, Params: t.params}
+	var body []byte
+	h := header(t.call.Header)
+	if q.body != nil {
+		body = q.body.Render(d)
+		h["Content-Type"] = []string{q.contentType}
+	}
+	return t.note(t.c.http.Do(ctx, q.method, q.path.Text(d), body, h))
+}
+
+// lookup finds the user's id.
+func (t *trip) lookup(ctx context.Context) *canonical.Error {
+	l := t.c.rules.lookup
+	if l == nil {
+		return canonical.Errorf(canonical.Internal, "the "+t.c.rules.name+" rules cannot find a user by username")
+	}
+	d := &mapping.TemplateData{Params: t.params}
+	res, cerr := t.note(t.c.http.Do(ctx, l.method, l.path.Text(d), nil, header(t.call.Header)))
+	if cerr != nil {
+		return cerr
+	}
+	if res.Status < 200 || res.Status > 299 {
+		return t.c.rules.mapError(res, false)
+	}
+	if !gjson.ValidBytes(res.Body) {
+		return canonical.Errorf(canonical.BadGateway, "upstream reply unreadable")
+	}
+	id := gjson.GetBytes(res.Body, l.id)
+	if l.username != "" && !strings.EqualFold(gjson.GetBytes(res.Body, l.username).String(), t.call.Value) {
+		return canonical.Errorf(canonical.NotFound, "no such user")
+	}
+	if id.Type != gjson.String && id.Type != gjson.Number || id.String() == "" {
+		return canonical.Errorf(canonical.NotFound, "no such user")
+	}
+	t.params.id = id.String()
+	t.c.cache.Put(t.call.Tenant, t.call.Value, t.params.id)
+	return nil
+}
+
+func (t *trip) note(res *upstream.Result, cerr *canonical.Error) (*upstream.Result, *canonical.Error) {
+	if res != nil {
+		t.attempts += res.Attempts
+		t.last = res
+	}
+	return res, cerr
+}
+
+func (t *trip) result(res *upstream.Result) *upstream.Result {
+	out := &upstream.Result{Attempts: t.attempts}
+	if res == nil {
+		res = t.last
+	}
+	if res != nil {
+		out.Status, out.Header, out.Cause = res.Status, res.Header, res.Cause
+	}
+	return out
+}
+
+// header copies the caller's header; the upstream speaks JSON.
+func header(from http.Header) http.Header {
+	h := make(http.Header, len(from)+2)
+	for k, v := range from {
+		h[k] = v
+	}
+	h["Accept"] = []string{"application/json"}
+	delete(h, "Content-Type")
+	return h
+}
+
+// toUser maps an upstream user to a valid canonical user.
+func (r *Rules) toUser(body []byte, p params) ([]byte, *canonical.Error) {
+	if !gjson.ValidBytes(body) || !gjson.ParseBytes(body).IsObject() {
+		return nil, canonical.Errorf(canonical.BadGateway, "upstream reply unreadable")
+	}
+	user := r.user.Render(&mapping.TemplateData{Reply: body, Params: p})
+	if err := canonical.ValidateUser(user); err != nil {
+		return nil, canonical.Errorf(canonical.BadGateway, "the "+r.name+" user does not map to a canonical user: "+err.Error())
+	}
+	return user, nil
+}
+
+// mapError maps a reply that is not a success.
+func (r *Rules) mapError(res *upstream.Result, update bool) *canonical.Error {
+	status := res.Status
+	e := &canonical.Error{}
+	switch {
+	case status == http.StatusServiceUnavailable:
+		e.Code, e.RetryAfter = canonical.Unavailable, res.Header.Get("Retry-After")
+	case status == http.StatusGatewayTimeout:
+		e.Code, e.Message = canonical.GatewayTimeout, "the upstream timed out"
+	case status >= 500:
+		e.Code, e.Message = canonical.BadGateway, "the upstream failed"
+	case status == http.StatusTooManyRequests:
+		e.Code, e.RetryAfter = canonical.RateLimited, res.Header.Get("Retry-After")
+	case status >= 400:
+		e.Code = canonical.CodeForStatus(status)
+		if rule := r.match(status, res.Body); rule != nil {
+			e.Code, e.Field = rule.code, rule.field
+			if rule.message != nil {
+				e.Message = clip(rule.message.Text(&mapping.TemplateData{Reply: res.Body}))
+			}
+		}
+	default:
+		return canonical.Errorf(canonical.BadGateway, "the upstream answered with an unexpected status "+strconv.Itoa(status))
+	}
+	if update && (status == http.StatusBadGateway || status == http.StatusGatewayTimeout) {
+		e.Message += "; the update may have been applied"
+	}
+	if e.Message == "" {
+		e.Message = genericMessage(e.Code)
+	}
+	return e
+}
+
+func (r *Rules) match(status int, body []byte) *errorRule {
+	for i := range r.errors {
+		rule := &r.errors[i]
+		hit := false
+		for _, s := range rule.status {
+			hit = hit || s == status
+		}
+		if hit && rule.pattern != nil {
+			hit = matches(rule.pattern, gjson.GetBytes(body, rule.path).String())
+		}
+		if hit {
+			return rule
+		}
+	}
+	return nil
+}
+
+func matches(re *regexp.Regexp, s string) bool { return s != "" && re.MatchString(s) }
+
+func genericMessage(code canonical.Code) string {
+	switch code {
+	case canonical.InvalidField:
+		return "the upstream rejected the request"
+	case canonical.Unauthorized:
+		return "the upstream refused the credentials"
+	case canonical.Forbidden:
+		return "the upstream does not allow this"
+	case canonical.NotFound:
+		return "no such user"
+	case canonical.Conflict:
+		return "the update conflicts with another user or with the stored user"
+	case canonical.RateLimited:
+		return "too many requests to the upstream; retry later"
+	case canonical.Unavailable:
+		return "upstream unavailable; retry later"
+	}
+	return "the upstream failed"
+}
+
+// clip bounds an upstream text to 512 bytes of valid UTF-8.
+func clip(s string) string {
+	const n = 512
+	s = strings.ToValidUTF8(s, "\uFFFD")
+	if len(s) <= n {
+		return s
+	}
+	i := n
+	for i > 0 && !utf8.RuneStart(s[i]) {
+		i--
+	}
+	return s[:i] + "…"
+}
+
+// checkValue refuses a value that cannot name a resource of its own.
+func checkValue(name, v string) *canonical.Error {
+	switch v {
+	case "":
+		return &canonical.Error{Code: canonical.InvalidField, Field: name, Message: "the " + name + " is empty"}
+	case ".", "..":
+		return &canonical.Error{Code: canonical.InvalidField, Field: name, Message: `the ` + name + ` cannot be "." or ".."`}
+	}
+	return nil
+}

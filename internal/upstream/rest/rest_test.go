@@ -1,0 +1,294 @@
+package rest_test
+
+import (
+	"context"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"gopkg.in/yaml.v3"
+
+	"github.com/userbridge/userbridge/internal/canonical"
+	"github.com/userbridge/userbridge/internal/upstream"
+	"github.com/userbridge/userbridge/internal/upstream/rest"
+)
+
+const keycloakRules = "../../../examples/upstreams/keycloak.yaml"
+
+// golden is one case of testdata/keycloak.yaml.
+type golden struct {
+	Name    string `yaml:"name"`
+	Call    string `yaml:"call"`
+	Target  string `yaml:"target"`
+	Value   string `yaml:"value"`
+	Update  string `yaml:"update"`
+	Replies []struct {
+		Status int    `yaml:"status"`
+		Body   string `yaml:"body"`
+	} `yaml:"replies"`
+	Requests []struct {
+		Method      string  `yaml:"method"`
+		URI         string  `yaml:"uri"`
+		ContentType string  `yaml:"contentType"`
+		Body        *string `yaml:"body"`
+	} `yaml:"requests"`
+	Status int    `yaml:"status"`
+	User   string `yaml:"user"`
+	Error  *struct {
+		Code    string `yaml:"code"`
+		Field   string `yaml:"field"`
+		Message string `yaml:"message"`
+	} `yaml:"error"`
+}
+
+type seen struct {
+	method, uri, contentType, auth string
+	body                           []byte
+}
+
+// recording is an upstream that answers with scripted replies, in order,
+// and records what it receives.
+type recording struct {
+	mu      sync.Mutex
+	replies []func(w http.ResponseWriter)
+	got     []seen
+}
+
+func (r *recording) ServeHTTP(w http.ResponseWriter, req *http.Request) {
+	body, _ := io.ReadAll(req.Body)
+	r.mu.Lock()
+	r.got = append(r.got, seen{req.Method, req.RequestURI, req.Header.Get("Content-Type"), req.Header.Get("Authorization"), body})
+	var reply func(w http.ResponseWriter)
+	if len(r.replies) > 0 {
+		reply, r.replies = r.replies[0], r.replies[1:]
+	}
+	r.mu.Unlock()
+	if reply == nil {
+		w.WriteHeader(http.StatusTeapot)
+		return
+	}
+	reply(w)
+}
+
+func (r *recording) script(replies ...func(w http.ResponseWriter)) {
+	r.mu.Lock()
+	r.replies, r.got = replies, nil
+	r.mu.Unlock()
+}
+
+func (r *recording) requests() []seen {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return append([]seen(nil), r.got...)
+}
+
+func answer(status int, body string) func(w http.ResponseWriter) {
+	return func(w http.ResponseWriter) {
+		if body != "" {
+			w.Header().Set("Content-Type", "application/json")
+		}
+		w.WriteHeader(status)
+		_, _ = io.WriteString(w, body)
+	}
+}
+
+func client(t *testing.T, file string, cfg rest.Config) (*rest.Client, *recording) {
+	t.Helper()
+	data, err := os.ReadFile(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rules, err := rest.Load(file, data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec := &recording{}
+	srv := httptest.NewServer(rec)
+	t.Cleanup(srv.Close)
+	hc, err := upstream.New(upstream.Config{URL: srv.URL, Timeout: 2 * time.Second, MaxAttempts: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := rest.New(hc, rules, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(c.Close)
+	return c, rec
+}
+
+func TestKeycloakGolden(t *testing.T) {
+	data, err := os.ReadFile("testdata/keycloak.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var cases []golden
+	dec := yaml.NewDecoder(strings.NewReader(string(data)))
+	dec.KnownFields(true)
+	if err := dec.Decode(&cases); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range cases {
+		t.Run(tc.Name, func(t *testing.T) {
+			c, rec := client(t, keycloakRules, rest.Config{})
+			var script []func(w http.ResponseWriter)
+			for _, r := range tc.Replies {
+				script = append(script, answer(r.Status, r.Body))
+			}
+			rec.script(script...)
+			target := canonical.ByID
+			if tc.Target == "username" {
+				target = canonical.ByUsername
+			}
+			call := &upstream.Call{Target: target, Value: tc.Value, Header: http.Header{"Authorization": {"Bearer admin-token"}}}
+			var res *upstream.Result
+			var cerr *canonical.Error
+			if tc.Call == "get" {
+				res, cerr = c.Get(context.Background(), call)
+			} else {
+				if err := canonical.ValidateUpdate([]byte(tc.Update)); err != nil {
+					t.Fatalf("bad case: %v", err)
+				}
+				call.Body = []byte(tc.Update)
+				res, cerr = c.Patch(context.Background(), call)
+			}
+			got := rec.requests()
+			if len(got) != len(tc.Requests) {
+				t.Fatalf("%d requests, want %d: %+v", len(got), len(tc.Requests), got)
+			}
+			for i, want := range tc.Requests {
+				g := got[i]
+				if g.method != want.Method || g.uri != want.URI || g.auth != "Bearer admin-token" {
+					t.Errorf("request %d: %s %s (auth %q), want %s %s", i, g.method, g.uri, g.auth, want.Method, want.URI)
+				}
+				if want.ContentType != "" && g.contentType != want.ContentType {
+					t.Errorf("request %d: Content-Type %q", i, g.contentType)
+				}
+				wantBody := ""
+				if want.Body != nil {
+					wantBody = *want.Body
+				}
+				if string(g.body) != wantBody {
+					t.Errorf("request %d body\n got %s\nwant %s", i, g.body, wantBody)
+				}
+			}
+			if tc.Error != nil {
+				if cerr == nil || string(cerr.Code) != tc.Error.Code || cerr.Field != tc.Error.Field ||
+					(tc.Error.Message != "" && cerr.Message != tc.Error.Message) {
+					t.Fatalf("error %v (field %q), want %+v", cerr, fieldOf(cerr), *tc.Error)
+				}
+				return
+			}
+			if cerr != nil {
+				t.Fatalf("error %v", cerr)
+			}
+			if res.Status != tc.Status || string(res.Body) != tc.User {
+				t.Errorf("result %d %s, want %d %s", res.Status, res.Body, tc.Status, tc.User)
+			}
+			if res.Attempts != len(tc.Requests) {
+				t.Errorf("attempts %d", res.Attempts)
+			}
+			if res.Body != nil {
+				if err := canonical.ValidateUser(res.Body); err != nil {
+					t.Errorf("not a canonical user: %v", err)
+				}
+			}
+		})
+	}
+}
+
+func fieldOf(e *canonical.Error) string {
+	if e == nil {
+		return ""
+	}
+	return e.Field
+}
+
+func TestLookupCache(t *testing.T) {
+	c, rec := client(t, keycloakRules, rest.Config{})
+	call := func() *upstream.Call {
+		return &upstream.Call{Target: canonical.ByUsername, Value: "jane", Body: []byte(`{"set":{"active":true}}`)}
+	}
+	found := answer(200, `[{"id":"u1","username":"jane"}]`)
+	rec.script(found, answer(204, ""))
+	if _, err := c.Patch(context.Background(), call()); err != nil {
+		t.Fatal(err)
+	}
+	rec.script(answer(204, ""))
+	if _, err := c.Patch(context.Background(), call()); err != nil {
+		t.Fatal(err)
+	}
+	if got := rec.requests(); len(got) != 1 || got[0].uri != "/admin/realms/master/users/u1" {
+		t.Fatalf("the id was not cached: %+v", got)
+	}
+	// The user was deleted and created again: 404 on the cached id.
+	rec.script(answer(404, `{"error":"User not found"}`), answer(200, `[{"id":"u2","username":"jane"}]`), answer(204, ""))
+	res, err := c.Patch(context.Background(), call())
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := rec.requests()
+	if len(got) != 3 || got[2].uri != "/admin/realms/master/users/u2" || res.Attempts != 3 {
+		t.Fatalf("want PUT u1 (404), lookup, PUT u2: %+v", got)
+	}
+	// A search that finds another user (Keycloak's prefix search, say) is not a hit.
+	rec.script(answer(200, `[{"id":"u3","username":"janet"}]`))
+	_, err = c.Patch(context.Background(), &upstream.Call{Target: canonical.ByUsername, Value: "jan", Body: []byte(`{}`)})
+	if err == nil || err.Code != canonical.NotFound {
+		t.Fatalf("%v", err)
+	}
+}
+
+func TestCompileReportsEveryProblem(t *testing.T) {
+	_, err := rest.Load("bad.yaml", []byte(`
+upstream: Key Cloak
+accepts: {set: [givenName, nickname, email], unset: [email]}
+update:
+  byId:
+    method: GET
+    path: /users/${param.id}
+    body: {firstName: "${update.set.givenName}", x: "${reply.id}"}
+get:
+  byId: {method: PUT, path: "users/${param.id|path}"}
+user: {id: "${update.set.id}"}
+errors:
+  - {status: [500], code: teapot, field: nick}
+`))
+	if err == nil {
+		t.Fatal("accepted")
+	}
+	for _, want := range []string{`upstream: "Key Cloak" is not a name`, `accepts.set: "nickname" is not a writable canonical field`,
+		`update.byId.method: "GET": an update is PUT, PATCH or POST`, `${param.id} must end with |path or |query`,
+		`accepts.set has email, but the body never reads ${update.set.email}`,
+		`accepts.unset has email, but the body has no ${update.set.email|unset:…}`,
+		`unknown source "reply"`, `get.byId.method: "PUT": a get is GET`, `must start with /`,
+		`lookup: missing`, `unknown source "update"`, `errors[0].status: 500`, `errors[0].code: "teapot"`, `errors[0].field: "nick"`} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("missing %q in:\n%v", want, err)
+		}
+	}
+	if _, err := rest.Load("x.yaml", []byte("upstream: x\nnope: 1\n")); err == nil || !strings.Contains(err.Error(), "nope") {
+		t.Errorf("unknown key: %v", err)
+	}
+}
+
+func TestUserTemplateMustMakeACanonicalUser(t *testing.T) {
+	dir := t.TempDir()
+	data, _ := os.ReadFile(keycloakRules)
+	bad := strings.Replace(string(data), "active: ${reply.enabled?}", "active: ${reply.enabled?|string}", 1)
+	file := dir + "/kc.yaml"
+	if err := os.WriteFile(file, []byte(bad), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	c, rec := client(t, file, rest.Config{})
+	rec.script(answer(200, `{"id":"u1","enabled":true}`))
+	_, err := c.Get(context.Background(), &upstream.Call{Target: canonical.ByID, Value: "u1"})
+	if err == nil || err.Code != canonical.BadGateway || !strings.Contains(err.Message, "active") {
+		t.Fatalf("%v", err)
+	}
+}

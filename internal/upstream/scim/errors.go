@@ -1,0 +1,123 @@
+package scim
+
+import (
+	"net/http"
+	"strconv"
+	"strings"
+	"unicode/utf8"
+
+	"github.com/tidwall/gjson"
+
+	"github.com/userbridge/userbridge/internal/canonical"
+)
+
+const (
+	maxDetailLen = 512
+	mayBeApplied = "; the update may have been applied"
+)
+
+// scimTypes maps RFC 7644 §3.12 scimType keywords to canonical codes.
+var scimTypes = map[string]canonical.Code{
+	"uniqueness":    canonical.Conflict,
+	"invalidValue":  canonical.InvalidField,
+	"mutability":    canonical.InvalidField,
+	"invalidSyntax": canonical.InvalidField,
+	"invalidPath":   canonical.InvalidField,
+	"invalidFilter": canonical.InvalidField,
+	"invalidVers":   canonical.InvalidField,
+	"tooMany":       canonical.InvalidField,
+	"noTarget":      canonical.NotFound,
+	"sensitive":     canonical.Forbidden,
+}
+
+// mapError maps a SCIM error reply (RFC 7644 §3.12: status, scimType,
+// detail) to a canonical error. fields are the canonical fields the update
+// names: when it names one, an invalid_field error names it; a uniqueness
+// conflict names username when the update sets it (userName is the one
+// attribute the core schema makes unique).
+func mapError(status int, body []byte, retryAfter string, fields []string, update bool) *canonical.Error {
+	doc := gjson.ParseBytes(body)
+	scimType, detail := get(doc, "scimType").Str, clip(get(doc, "detail").Str)
+	e := &canonical.Error{Message: detail}
+	switch {
+	case status == http.StatusServiceUnavailable:
+		e.Code, e.RetryAfter = canonical.Unavailable, retryAfter
+	case status == http.StatusGatewayTimeout:
+		e.Code, e.Message = canonical.GatewayTimeout, "the upstream timed out"
+	case status >= 500:
+		// The upstream's own words about its failure are for its logs.
+		e.Code, e.Message = canonical.BadGateway, "the upstream failed"
+	case status == http.StatusTooManyRequests:
+		e.Code, e.RetryAfter = canonical.RateLimited, retryAfter
+	case status == http.StatusPreconditionFailed:
+		e.Code = canonical.Conflict
+	case status == http.StatusRequestEntityTooLarge:
+		e.Code = canonical.InvalidField
+	case status >= 400:
+		if c, ok := scimTypes[scimType]; ok && status != http.StatusUnauthorized && status != http.StatusForbidden {
+			e.Code = c
+		} else {
+			e.Code = canonical.CodeForStatus(status)
+		}
+	default:
+		return canonical.Errorf(canonical.BadGateway, "the upstream answered with an unexpected status "+strconv.Itoa(status))
+	}
+	if update && (status == http.StatusBadGateway || status == http.StatusGatewayTimeout) {
+		e.Message += mayBeApplied
+	}
+	switch {
+	case e.Code == canonical.Conflict && scimType == "uniqueness" && contains(fields, "username"):
+		e.Field = "username"
+	case e.Code == canonical.InvalidField && len(fields) == 1:
+		e.Field = fields[0]
+	}
+	if e.Message == "" {
+		e.Message = genericMessage(e.Code, scimType)
+	}
+	return e
+}
+
+func genericMessage(code canonical.Code, scimType string) string {
+	switch code {
+	case canonical.InvalidField:
+		if scimType != "" {
+			return "the SCIM upstream rejected the request (" + scimType + ")"
+		}
+		return "the SCIM upstream rejected the request"
+	case canonical.Unauthorized:
+		return "the upstream refused the credentials"
+	case canonical.Forbidden:
+		return "the upstream does not allow this"
+	case canonical.NotFound:
+		return "no such user"
+	case canonical.Conflict:
+		return "the update conflicts with another user or with the stored user"
+	case canonical.RateLimited:
+		return "too many requests to the upstream; retry later"
+	case canonical.Unavailable:
+		return "upstream unavailable; retry later"
+	}
+	return "the upstream failed"
+}
+
+// clip bounds an upstream text to maxDetailLen bytes of valid UTF-8.
+func clip(s string) string {
+	s = strings.ToValidUTF8(s, "\uFFFD")
+	if len(s) <= maxDetailLen {
+		return s
+	}
+	n := maxDetailLen
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return s[:n] + "…"
+}
+
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}

@@ -1,0 +1,343 @@
+// Package scim is userbridge's `scim` upstream profile: each canonical
+// update becomes one SCIM 2.0 PATCH of a User (RFC 7644 §3.5.2) and the
+// SCIM User the server answers with becomes the canonical user again.
+package scim
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/tidwall/gjson"
+
+	"github.com/userbridge/userbridge/internal/canonical"
+	"github.com/userbridge/userbridge/internal/upstream"
+	"github.com/userbridge/userbridge/internal/upstream/idcache"
+)
+
+// SCIM URNs and the media type.
+const (
+	UserSchema         = "urn:ietf:params:scim:schemas:core:2.0:User"
+	EnterpriseSchema   = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"
+	PatchOpSchema      = "urn:ietf:params:scim:api:messages:2.0:PatchOp"
+	ListResponseSchema = "urn:ietf:params:scim:api:messages:2.0:ListResponse"
+	ErrorSchema        = "urn:ietf:params:scim:api:messages:2.0:Error"
+	MediaType          = "application/scim+json"
+)
+
+// Defaults.
+const (
+	// DefaultExtensionSchema holds locked, deleted, attributes and
+	// extensions, which have no SCIM core attribute.
+	DefaultExtensionSchema = "urn:userbridge:params:scim:schemas:extension:2.0:User"
+	DefaultLookupTTL       = 30 * time.Second
+)
+
+// What Config.Unmapped may say.
+const (
+	UnmappedExtension = "extension"
+	UnmappedReject    = "reject"
+)
+
+// Config configures the scim profile. A zero field takes its default.
+type Config struct {
+	// ExtensionSchema is the URN of the schema extension that holds the
+	// canonical fields SCIM has no attribute for: locked, deleted (booleans),
+	// attributes (the object as JSON text) and extensions (a multi-valued
+	// {dialect, name, value} with value as JSON text). Default
+	// DefaultExtensionSchema. The SCIM server must declare it.
+	ExtensionSchema string
+	// Unmapped is "extension" (default: those fields go to ExtensionSchema)
+	// or "reject" (an update that sets or unsets one is refused with
+	// invalid_field naming it; nothing is ever dropped).
+	Unmapped string
+	// LookupTTL is how long the id a username resolved to is remembered.
+	// Default 30s; negative remembers nothing. A 404 on a remembered id
+	// forgets it and looks the username up again.
+	LookupTTL time.Duration
+}
+
+// Client sends canonical updates to a SCIM 2.0 server. It implements
+// server.Upstream and is safe for concurrent use.
+type Client struct {
+	http  *upstream.Client
+	ext   string // the extension schema URN, "" when unmapped fields are refused
+	read  string // the extension schema URN read back, whatever Unmapped says
+	cache *idcache.Cache
+}
+
+// New checks cfg and returns a client that speaks SCIM through hc, whose
+// base URL is the SCIM service's (the one /Users is under).
+func New(hc *upstream.Client, cfg Config) (*Client, error) {
+	if cfg.ExtensionSchema == "" {
+		cfg.ExtensionSchema = DefaultExtensionSchema
+	}
+	if cfg.Unmapped == "" {
+		cfg.Unmapped = UnmappedExtension
+	}
+	if cfg.LookupTTL == 0 {
+		cfg.LookupTTL = DefaultLookupTTL
+	}
+	var errs []error
+	if err := CheckSchemaURN(cfg.ExtensionSchema); err != nil {
+		errs = append(errs, fmt.Errorf("scim: ExtensionSchema: %w", err))
+	}
+	if cfg.Unmapped != UnmappedExtension && cfg.Unmapped != UnmappedReject {
+		errs = append(errs, fmt.Errorf("scim: Unmapped: %q: extension or reject", cfg.Unmapped))
+	}
+	if hc == nil {
+		errs = append(errs, errors.New("scim: no HTTP client"))
+	}
+	if len(errs) > 0 {
+		return nil, errors.Join(errs...)
+	}
+	c := &Client{http: hc, read: cfg.ExtensionSchema, cache: idcache.New(cfg.LookupTTL, 0)}
+	if cfg.Unmapped == UnmappedExtension {
+		c.ext = cfg.ExtensionSchema
+	}
+	return c, nil
+}
+
+// CheckSchemaURN accepts a schema URN usable in a PATCH path: "urn:",
+// then no space, quote, bracket or other character a path cannot hold,
+// and not ending with ':'.
+func CheckSchemaURN(s string) error {
+	if !strings.HasPrefix(strings.ToLower(s), "urn:") || strings.HasSuffix(s, ":") || len(s) > 256 {
+		return fmt.Errorf("%q is not a schema URN such as %s", s, DefaultExtensionSchema)
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c <= ' ' || c >= 0x7f || strings.IndexByte(`"[]\`+"`"+`{}<>`, c) >= 0 {
+			return fmt.Errorf("%q: character %q is not allowed in a schema URN", s, c)
+		}
+	}
+	return nil
+}
+
+// Patch sends the canonical update call.Body as one SCIM PATCH of the
+// user. An update that changes nothing is a GET (a PatchOp needs at least
+// one operation). A user named by username is looked up first (or found in
+// the cache). Success is 200 with the canonical user, or 204 when the
+// server answers without the user.
+func (c *Client) Patch(ctx context.Context, call *upstream.Call) (*upstream.Result, *canonical.Error) {
+	if call.Body == nil {
+		return &upstream.Result{}, canonical.Errorf(canonical.Internal, "no update document to send")
+	}
+	if !gjson.ValidBytes(call.Body) {
+		return &upstream.Result{}, canonical.Errorf(canonical.Internal, "the update document is not JSON")
+	}
+	body, fields, cerr := buildPatch(call.Body, c.ext)
+	if cerr != nil {
+		return &upstream.Result{}, cerr
+	}
+	if body == nil {
+		return c.Get(ctx, call)
+	}
+	t := &trip{c: c, call: call}
+	res, cerr := t.withID(ctx, func(id string) (*upstream.Result, *canonical.Error) {
+		return c.http.Do(ctx, http.MethodPatch, userPath(id), body, c.header(call.Header, true))
+	})
+	if cerr != nil {
+		return t.result(res), cerr
+	}
+	out := t.result(res)
+	switch {
+	case res.Status == http.StatusNoContent:
+		out.Status, out.Body = http.StatusNoContent, nil
+	case res.Status >= 200 && res.Status < 300:
+		user := toCanonical(gjson.ParseBytes(res.Body), c.read)
+		if user == nil {
+			return out, canonical.Errorf(canonical.BadGateway, "upstream reply unreadable; the update was applied")
+		}
+		out.Status, out.Body = http.StatusOK, user
+	default:
+		return out, mapError(res.Status, res.Body, res.Header.Get("Retry-After"), fields, true)
+	}
+	if name := gjson.GetBytes(call.Body, "set.username"); name.Exists() {
+		c.cache.ForgetID(t.id)
+		c.cache.Put(call.Tenant, name.Str, t.id)
+	}
+	return out, nil
+}
+
+// Get fetches the user as a canonical user. A user named by username is
+// taken straight from the search that finds it, unless its id is cached.
+func (c *Client) Get(ctx context.Context, call *upstream.Call) (*upstream.Result, *canonical.Error) {
+	t := &trip{c: c, call: call}
+	res, cerr := t.withID(ctx, func(id string) (*upstream.Result, *canonical.Error) {
+		if t.found.Exists() {
+			return &upstream.Result{Status: http.StatusOK, Body: []byte(t.found.Raw)}, nil
+		}
+		return c.http.Do(ctx, http.MethodGet, userPath(id), nil, c.header(call.Header, false))
+	})
+	out := t.result(res)
+	if cerr != nil {
+		return out, cerr
+	}
+	if res.Status < 200 || res.Status > 299 {
+		return out, mapError(res.Status, res.Body, res.Header.Get("Retry-After"), nil, false)
+	}
+	user := toCanonical(gjson.ParseBytes(res.Body), c.read)
+	if user == nil {
+		return out, canonical.Errorf(canonical.BadGateway, "upstream reply unreadable")
+	}
+	out.Status, out.Body = http.StatusOK, user
+	return out, nil
+}
+
+// Ready reports whether the SCIM server accepts connections.
+func (c *Client) Ready(ctx context.Context) error { return c.http.Ready(ctx) }
+
+// BreakerState is the circuit breaker's state.
+func (c *Client) BreakerState() string { return c.http.BreakerState() }
+
+// Close closes idle connections.
+func (c *Client) Close() { c.http.Close() }
+
+// header copies the caller's header and adds SCIM's media types.
+func (c *Client) header(from http.Header, body bool) http.Header {
+	h := make(http.Header, len(from)+2)
+	for k, v := range from {
+		h[k] = v
+	}
+	h["Accept"] = []string{MediaType + ", application/json"}
+	if body {
+		h["Content-Type"] = []string{MediaType}
+	} else {
+		delete(h, "Content-Type")
+	}
+	return h
+}
+
+func userPath(id string) string { return "/Users/" + url.PathEscape(id) }
+
+// trip is one call's exchanges: the lookup, when the user is named by
+// username, then the request proper.
+type trip struct {
+	c        *Client
+	call     *upstream.Call
+	id       string
+	found    gjson.Result // the SCIM user the lookup returned, for Get
+	attempts int
+	last     *upstream.Result
+}
+
+// withID resolves the user's id and runs send with it. A 404 on an id
+// taken from the cache forgets it, looks the username up again and sends
+// once more: the first request addressed no user, so nothing was applied.
+func (t *trip) withID(ctx context.Context, send func(id string) (*upstream.Result, *canonical.Error)) (*upstream.Result, *canonical.Error) {
+	call := t.call
+	if call.Target != canonical.ByID && call.Target != canonical.ByUsername {
+		return nil, canonical.Errorf(canonical.Internal, "the update names its user neither by id nor by username")
+	}
+	if err := checkValue(call.Target.String(), call.Value); err != nil {
+		return nil, err
+	}
+	if call.Target == canonical.ByID {
+		t.id = call.Value
+		return t.note(send(t.id))
+	}
+	if id, ok := t.c.cache.Get(call.Tenant, call.Value); ok {
+		t.id = id
+		res, cerr := t.note(send(id))
+		if res == nil || res.Status != http.StatusNotFound {
+			return res, cerr
+		}
+		t.c.cache.Forget(call.Tenant, call.Value)
+	}
+	if cerr := t.lookup(ctx); cerr != nil {
+		return t.last, cerr
+	}
+	return t.note(send(t.id))
+}
+
+// lookup finds the id of the user named call.Value:
+// GET /Users?filter=userName eq "<value>".
+func (t *trip) lookup(ctx context.Context) *canonical.Error {
+	call := t.call
+	filter := "userName eq " + filterString(call.Value)
+	path := "/Users?filter=" + strings.ReplaceAll(url.QueryEscape(filter), "+", "%20")
+	res, cerr := t.note(t.c.http.Do(ctx, http.MethodGet, path, nil, t.c.header(call.Header, false)))
+	if cerr != nil {
+		return cerr
+	}
+	if res.Status < 200 || res.Status > 299 {
+		if res.Status == http.StatusBadRequest {
+			// The server could not take the filter: the username is the problem.
+			e := mapError(res.Status, res.Body, "", []string{"username"}, false)
+			return e
+		}
+		return mapError(res.Status, res.Body, res.Header.Get("Retry-After"), nil, false)
+	}
+	list := gjson.ParseBytes(res.Body)
+	if !list.IsObject() {
+		return canonical.Errorf(canonical.BadGateway, "upstream reply unreadable")
+	}
+	var exact, any gjson.Result
+	n := 0
+	get(list, "Resources").ForEach(func(_, u gjson.Result) bool {
+		name := get(u, "userName").Str
+		if !strings.EqualFold(name, call.Value) {
+			return true // not what was asked for, whatever the server thought
+		}
+		n++
+		any = u
+		if name == call.Value && !exact.Exists() {
+			exact = u
+		}
+		return true
+	})
+	switch {
+	case exact.Exists():
+		t.found = exact
+	case n == 1:
+		t.found = any
+	case n == 0:
+		return canonical.Errorf(canonical.NotFound, "no such user")
+	default:
+		return canonical.Errorf(canonical.Conflict, "several users match this username")
+	}
+	t.id = get(t.found, "id").Str
+	if t.id == "" {
+		return canonical.Errorf(canonical.BadGateway, "the upstream's user has no id")
+	}
+	t.c.cache.Put(call.Tenant, call.Value, t.id)
+	return nil
+}
+
+// note counts the attempts of an exchange and keeps it as the last one.
+func (t *trip) note(res *upstream.Result, cerr *canonical.Error) (*upstream.Result, *canonical.Error) {
+	if res != nil {
+		t.attempts += res.Attempts
+		t.last = res
+	}
+	return res, cerr
+}
+
+// result is what the call reports: the last exchange's status and headers,
+// the attempts of all of them.
+func (t *trip) result(res *upstream.Result) *upstream.Result {
+	out := &upstream.Result{Attempts: t.attempts}
+	if res == nil {
+		res = t.last
+	}
+	if res != nil {
+		out.Status, out.Header, out.Cause = res.Status, res.Header, res.Cause
+	}
+	return out
+}
+
+// checkValue refuses a value that cannot name a resource of its own.
+func checkValue(name, v string) *canonical.Error {
+	switch v {
+	case "":
+		return &canonical.Error{Code: canonical.InvalidField, Field: name, Message: "the " + name + " is empty"}
+	case ".", "..":
+		return &canonical.Error{Code: canonical.InvalidField, Field: name, Message: `the ` + name + ` cannot be "." or ".."`}
+	}
+	return nil
+}

@@ -1,0 +1,509 @@
+// Package scimtest runs a real SCIM 2.0 server for tests: the protocol is
+// github.com/elimity-com/scim's, the Users are kept in memory by a handler
+// that applies PATCH operations (add, replace, remove, with attribute,
+// sub-attribute and value-filter paths) itself, as RFC 7644 §3.5.2 says.
+package scimtest
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"maps"
+	"net/http"
+	"net/http/httptest"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/elimity-com/scim"
+	scimerrors "github.com/elimity-com/scim/errors"
+	scimfilter "github.com/elimity-com/scim/filter"
+	"github.com/elimity-com/scim/optional"
+	"github.com/elimity-com/scim/schema"
+	filter "github.com/scim2/filter-parser/v2"
+)
+
+// Request is one request the server received.
+type Request struct {
+	Method, URI string
+	Header      http.Header
+	Body        []byte
+}
+
+// Server is a SCIM 2.0 server on a loopback port, serving /Users.
+type Server struct {
+	// URL is the service's base URL (the one /Users is under).
+	URL string
+
+	srv    *httptest.Server
+	schema schema.Schema   // core User
+	exts   []schema.Schema // enterprise, userbridge's
+
+	mu        sync.Mutex
+	noContent bool
+	failNext  *scimerrors.ScimError
+	users     map[string]*user
+	next      int
+	requests  []Request
+}
+
+type user struct {
+	attrs    map[string]any // SCIM attributes, extensions under their URN; no id, no meta
+	password string
+	created  time.Time
+	modified time.Time
+}
+
+// ExtensionSchema is the schema of userbridge's extension under the given
+// URN: locked and deleted (booleans), attributes (JSON text) and the
+// multi-valued extensions {dialect, name, value}.
+func ExtensionSchema(urn string) schema.Schema {
+	str := func(name string) schema.SimpleParams {
+		return schema.SimpleStringParams(schema.StringParams{Name: name, CaseExact: true})
+	}
+	return schema.Schema{ID: urn, Name: optional.NewString("UserbridgeUser"),
+		Description: optional.NewString("canonical fields with no SCIM core attribute"),
+		Attributes: []schema.CoreAttribute{
+			schema.SimpleCoreAttribute(schema.SimpleBooleanParams(schema.BooleanParams{Name: "locked"})),
+			schema.SimpleCoreAttribute(schema.SimpleBooleanParams(schema.BooleanParams{Name: "deleted"})),
+			schema.SimpleCoreAttribute(str("attributes")),
+			schema.ComplexCoreAttribute(schema.ComplexParams{Name: "extensions", MultiValued: true,
+				SubAttributes: []schema.SimpleParams{str("dialect"), str("name"), str("value")}}),
+		}}
+}
+
+// Start runs a server whose User resource type has the enterprise extension
+// and userbridge's extension under extURN. Close stops it.
+func Start(extURN string) (*Server, error) {
+	s := &Server{users: map[string]*user{}, schema: schema.CoreUserSchema(),
+		exts: []schema.Schema{schema.ExtensionEnterpriseUser(), ExtensionSchema(extURN)}}
+	var exts []scim.SchemaExtension
+	for _, e := range s.exts {
+		exts = append(exts, scim.SchemaExtension{Schema: e})
+	}
+	srv, err := scim.NewServer(&scim.ServerArgs{
+		ServiceProviderConfig: &scim.ServiceProviderConfig{SupportFiltering: true, SupportPatch: true, MaxResults: 100},
+		ResourceTypes: []scim.ResourceType{{ID: optional.NewString("User"), Name: "User", Endpoint: "/Users",
+			Schema: s.schema, SchemaExtensions: exts, Handler: (*handler)(s)}},
+	})
+	if err != nil {
+		return nil, fmt.Errorf("scimtest: %w", err)
+	}
+	s.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		s.mu.Lock()
+		s.requests = append(s.requests, Request{Method: r.Method, URI: r.RequestURI, Header: r.Header.Clone(), Body: body})
+		s.mu.Unlock()
+		r.Body = io.NopCloser(strings.NewReader(string(body)))
+		srv.ServeHTTP(w, r)
+	}))
+	s.URL = s.srv.URL
+	return s, nil
+}
+
+// Close stops the server.
+func (s *Server) Close() { s.srv.Close() }
+
+// Add stores a user given as SCIM JSON (without id and meta) and returns
+// its id. A "password" is kept apart, as a write-only attribute is.
+func (s *Server) Add(scimJSON string) string {
+	var attrs map[string]any
+	if err := json.Unmarshal([]byte(scimJSON), &attrs); err != nil {
+		panic("scimtest: " + err.Error())
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.next++
+	id := fmt.Sprintf("2819c223-7f76-453a-919d-%012d", s.next)
+	now := time.Now().UTC()
+	u := &user{attrs: attrs, created: now, modified: now}
+	if p, ok := attrs["password"].(string); ok {
+		u.password = p
+		delete(attrs, "password")
+	}
+	s.users[id] = u
+	return id
+}
+
+// User returns a copy of the stored user's attributes as JSON, nil when
+// there is none; Password its password.
+func (s *Server) User(id string) []byte {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	u, ok := s.users[id]
+	if !ok {
+		return nil
+	}
+	b, _ := json.Marshal(u.attrs)
+	return b
+}
+
+// Password is the stored user's password.
+func (s *Server) Password(id string) string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if u, ok := s.users[id]; ok {
+		return u.password
+	}
+	return ""
+}
+
+// SetNoContent makes PATCH answer 204 without the user (true) or 200 with
+// it (false, the default).
+func (s *Server) SetNoContent(on bool) {
+	s.mu.Lock()
+	s.noContent = on
+	s.mu.Unlock()
+}
+
+// FailNext makes the next PATCH fail with a SCIM error of this status and
+// scimType (RFC 7644 §3.12), applying nothing.
+func (s *Server) FailNext(status int, scimType, detail string) {
+	s.mu.Lock()
+	s.failNext = &scimerrors.ScimError{Status: status, ScimType: scimerrors.ScimType(scimType), Detail: detail}
+	s.mu.Unlock()
+}
+
+// Requests returns what the server received, and forgets it.
+func (s *Server) Requests() []Request {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := s.requests
+	s.requests = nil
+	return out
+}
+
+// handler is the ResourceHandler of /Users.
+type handler Server
+
+func (h *handler) resource(id string, u *user) scim.Resource {
+	created, modified := u.created, u.modified
+	return scim.Resource{ID: id, Attributes: deepCopy(u.attrs).(map[string]any),
+		Meta: scim.Meta{Created: &created, LastModified: &modified, Version: `W/"` + strconv.FormatInt(modified.UnixNano(), 36) + `"`}}
+}
+
+func (h *handler) Create(_ *http.Request, attrs scim.ResourceAttributes) (scim.Resource, error) {
+	return scim.Resource{}, scimerrors.ScimError{Status: http.StatusNotImplemented, Detail: "create is not served"}
+}
+
+func (h *handler) Replace(_ *http.Request, _ string, _ scim.ResourceAttributes) (scim.Resource, error) {
+	return scim.Resource{}, scimerrors.ScimError{Status: http.StatusNotImplemented, Detail: "replace is not served"}
+}
+
+func (h *handler) Delete(_ *http.Request, id string) error {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if _, ok := h.users[id]; !ok {
+		return scimerrors.ScimErrorResourceNotFound(id)
+	}
+	delete(h.users, id)
+	return nil
+}
+
+func (h *handler) Get(_ *http.Request, id string) (scim.Resource, error) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	u, ok := h.users[id]
+	if !ok {
+		return scim.Resource{}, scimerrors.ScimErrorResourceNotFound(id)
+	}
+	return h.resource(id, u), nil
+}
+
+// GetAll lists the users a filter matches. `userName eq "..."` is evaluated
+// here, with the string unescaped as RFC 7644 §3.4.2.2 says and compared
+// case-insensitively (userName is caseExact false); any other filter by
+// the library.
+func (h *handler) GetAll(_ *http.Request, params scim.ListRequestParams) (scim.Page, error) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	var want *string
+	if v := params.FilterValidator; v != nil {
+		if e, ok := v.GetFilter().(*filter.AttributeExpression); ok && e.Operator == filter.EQ &&
+			strings.EqualFold(e.AttributePath.AttributeName, "userName") && e.AttributePath.URIPrefix == nil {
+			raw, _ := e.CompareValue.(string)
+			var s string
+			if err := json.Unmarshal([]byte(`"`+raw+`"`), &s); err != nil {
+				return scim.Page{}, scimerrors.ScimErrorInvalidFilter
+			}
+			want = &s
+		}
+	}
+	page := scim.Page{Resources: []scim.Resource{}}
+	for _, id := range slices.Sorted(maps.Keys(h.users)) {
+		u := h.users[id]
+		switch {
+		case want != nil:
+			name, _ := u.attrs["userName"].(string)
+			if !strings.EqualFold(name, *want) {
+				continue
+			}
+		case params.FilterValidator != nil:
+			if params.FilterValidator.PassesFilter(u.attrs) != nil {
+				continue
+			}
+		}
+		page.Resources = append(page.Resources, h.resource(id, u))
+	}
+	page.TotalResults = len(page.Resources)
+	return page, nil
+}
+
+// Patch applies the operations in order, all or none.
+func (h *handler) Patch(_ *http.Request, id string, ops []scim.PatchOperation) (scim.Resource, error) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if f := h.failNext; f != nil {
+		h.failNext = nil
+		return scim.Resource{}, *f
+	}
+	u, ok := h.users[id]
+	if !ok {
+		return scim.Resource{}, scimerrors.ScimErrorResourceNotFound(id)
+	}
+	next := &user{attrs: deepCopy(u.attrs).(map[string]any), password: u.password, created: u.created}
+	for _, op := range ops {
+		if err := h.apply(next, op); err != nil {
+			return scim.Resource{}, err
+		}
+	}
+	name, _ := next.attrs["userName"].(string)
+	if name == "" {
+		return scim.Resource{}, scimerrors.ScimError{ScimType: scimerrors.ScimTypeInvalidValue, Status: http.StatusBadRequest,
+			Detail: "userName is required"}
+	}
+	for other, o := range h.users {
+		if n, _ := o.attrs["userName"].(string); other != id && strings.EqualFold(n, name) {
+			return scim.Resource{}, scimerrors.ScimErrorUniqueness
+		}
+	}
+	next.modified = time.Now().UTC()
+	if !next.modified.After(u.modified) {
+		next.modified = u.modified.Add(time.Millisecond)
+	}
+	h.users[id] = next
+	if h.noContent {
+		return scim.Resource{}, nil
+	}
+	return h.resource(id, next), nil
+}
+
+// apply applies one operation to u.
+func (h *handler) apply(u *user, op scim.PatchOperation) error {
+	if op.Path == nil {
+		value, _ := op.Value.(map[string]any)
+		for p, v := range value {
+			path, err := filter.ParsePath([]byte(p))
+			if err != nil {
+				return scimerrors.ScimErrorInvalidPath
+			}
+			if err := h.apply(u, scim.PatchOperation{Op: op.Op, Path: &path, Value: v}); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	p := op.Path
+	ap := p.AttributePath
+	if strings.EqualFold(ap.AttributeName, "password") && ap.URIPrefix == nil {
+		if op.Op == scim.PatchOperationRemove {
+			u.password = ""
+		} else {
+			u.password, _ = op.Value.(string)
+		}
+		return nil
+	}
+	container := u.attrs
+	if uri := ap.URI(); uri != "" && !strings.EqualFold(uri, schema.UserSchema) {
+		sub, _ := container[uri].(map[string]any)
+		if sub == nil {
+			if op.Op == scim.PatchOperationRemove {
+				return nil
+			}
+			sub = map[string]any{}
+			container[uri] = sub
+		}
+		container = sub
+		defer func() {
+			if len(sub) == 0 {
+				delete(u.attrs, uri)
+			}
+		}()
+	}
+	name := key(container, ap.AttributeName)
+	switch {
+	case p.ValueExpression != nil:
+		return h.applyFiltered(container, name, op)
+	case ap.SubAttribute != nil:
+		parent, _ := container[name].(map[string]any)
+		if op.Op == scim.PatchOperationRemove {
+			if parent != nil {
+				delete(parent, key(parent, *ap.SubAttribute))
+				if len(parent) == 0 {
+					delete(container, name)
+				}
+			}
+			return nil
+		}
+		if parent == nil {
+			parent = map[string]any{}
+			container[name] = parent
+		}
+		parent[key(parent, *ap.SubAttribute)] = op.Value
+		return nil
+	}
+	switch op.Op {
+	case scim.PatchOperationRemove:
+		delete(container, name)
+	case scim.PatchOperationAdd:
+		switch v := op.Value.(type) {
+		case []any:
+			old, _ := container[name].([]any)
+			container[name] = primaryOnce(append(old, v...), len(old))
+		case map[string]any:
+			merge(container, name, v)
+		default:
+			container[name] = v
+		}
+	case scim.PatchOperationReplace:
+		switch v := op.Value.(type) {
+		case []any:
+			container[name] = primaryOnce(v, 0)
+		case map[string]any:
+			merge(container, name, v)
+		default:
+			container[name] = v
+		}
+	}
+	return nil
+}
+
+// applyFiltered applies an operation whose path has a value filter, such
+// as emails[type eq "work"] or emails[type eq "work"].value.
+func (h *handler) applyFiltered(container map[string]any, name string, op scim.PatchOperation) error {
+	p := op.Path
+	attr, ok := h.attribute(p.AttributePath)
+	if !ok {
+		return scimerrors.ScimErrorInvalidPath
+	}
+	v := scimfilter.NewFilterValidator(p.ValueExpression, schema.Schema{Attributes: scimfilter.MultiValuedFilterAttributes(attr)})
+	list, _ := container[name].([]any)
+	var kept []any
+	matched := 0
+	for _, item := range list {
+		m, _ := item.(map[string]any)
+		if m == nil || v.PassesFilter(m) != nil {
+			kept = append(kept, item)
+			continue
+		}
+		matched++
+		switch {
+		case op.Op == scim.PatchOperationRemove && p.SubAttribute == nil:
+			continue // dropped
+		case op.Op == scim.PatchOperationRemove:
+			delete(m, key(m, *p.SubAttribute))
+		case p.SubAttribute != nil:
+			m[key(m, *p.SubAttribute)] = op.Value
+		default:
+			val := op.Value
+			if l, ok := val.([]any); ok && len(l) == 1 {
+				val = l[0]
+			}
+			if vm, ok := val.(map[string]any); ok {
+				maps.Copy(m, vm)
+			}
+		}
+		kept = append(kept, m)
+	}
+	if matched == 0 && op.Op != scim.PatchOperationRemove {
+		return scimerrors.ScimErrorNoTarget
+	}
+	if len(kept) == 0 {
+		delete(container, name)
+	} else {
+		container[name] = kept
+	}
+	return nil
+}
+
+// attribute finds the schema attribute a path names.
+func (h *handler) attribute(ap filter.AttributePath) (schema.CoreAttribute, bool) {
+	s := h.schema
+	if uri := ap.URI(); uri != "" && !strings.EqualFold(uri, schema.UserSchema) {
+		found := false
+		for _, e := range h.exts {
+			if strings.EqualFold(e.ID, uri) {
+				s, found = e, true
+			}
+		}
+		if !found {
+			return schema.CoreAttribute{}, false
+		}
+	}
+	return s.Attributes.ContainsAttribute(ap.AttributeName)
+}
+
+// primaryOnce keeps "primary": true on the last item that has it, from
+// index from on (RFC 7644 §3.5.2: setting primary unsets the others).
+func primaryOnce(list []any, from int) []any {
+	last := -1
+	for i := from; i < len(list); i++ {
+		if m, ok := list[i].(map[string]any); ok && m["primary"] == true {
+			last = i
+		}
+	}
+	if last < 0 {
+		return list
+	}
+	for i, item := range list {
+		if m, ok := item.(map[string]any); ok && i != last && m["primary"] == true {
+			m["primary"] = false
+		}
+	}
+	return list
+}
+
+// merge merges a complex value into the stored one (replace and add on a
+// complex attribute keep the sub-attributes not given).
+func merge(container map[string]any, name string, v map[string]any) {
+	old, _ := container[name].(map[string]any)
+	if old == nil {
+		old = map[string]any{}
+	}
+	for k, x := range v {
+		old[key(old, k)] = x
+	}
+	container[name] = old
+}
+
+// key is the stored spelling of a case-insensitive attribute name.
+func key(m map[string]any, name string) string {
+	for k := range m {
+		if strings.EqualFold(k, name) {
+			return k
+		}
+	}
+	return name
+}
+
+func deepCopy(v any) any {
+	switch v := v.(type) {
+	case map[string]any:
+		m := make(map[string]any, len(v))
+		for k, x := range v {
+			m[k] = deepCopy(x)
+		}
+		return m
+	case []any:
+		l := make([]any, len(v))
+		for i, x := range v {
+			l[i] = deepCopy(x)
+		}
+		return l
+	}
+	return v
+}
+
+var _ scim.ResourceHandler = (*handler)(nil)

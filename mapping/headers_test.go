@@ -1,0 +1,45 @@
+package mapping
+
+import (
+	"slices"
+	"strings"
+	"testing"
+)
+
+const headerRules = `
+dialect: demo
+route: {method: PUT, path: /u/:id}
+request:
+  target: {from: param.id, by: id}
+  forwardHeaders: [finix-version]
+  credentialHeaders: [authorization, x-key, MediaSiloSessionKey]
+response: {status: 204}
+errors: {body: {m: "${error.message}"}}
+`
+
+// TestHeaderLists checks that both header lists are compiled to canonical
+// names and kept apart.
+func TestHeaderLists(t *testing.T) {
+	p, err := Load("h.yaml", []byte(headerRules), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := p.ForwardHeaders(); !slices.Equal(got, []string{"Finix-Version"}) {
+		t.Errorf("forward %v", got)
+	}
+	if got := p.CredentialHeaders(); !slices.Equal(got, []string{"Authorization", "X-Key", "Mediasilosessionkey"}) {
+		t.Errorf("credentials %v", got)
+	}
+
+	bad := strings.Replace(headerRules, "[finix-version]", "[finix-version, X-KEY]", 1)
+	bad = strings.Replace(bad, "MediaSiloSessionKey]", `MediaSiloSessionKey, ""]`, 1)
+	_, err = Load("bad.yaml", []byte(bad), Options{})
+	if err == nil {
+		t.Fatal("a credential header also forwarded compiled")
+	}
+	for _, want := range []string{"request.credentialHeaders[1]: x-key is also in forwardHeaders", "request.credentialHeaders[3]: empty header name"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("missing %q in:\n%v", want, err)
+		}
+	}
+}
