@@ -58,3 +58,35 @@ func (c *Client) rawReply(ctx context.Context, res *Result, resp *http.Response,
 	}
 	return nil, verdict
 }
+
+// Tally adds up the exchanges of one call that takes several (a username
+// lookup, then the update) so that the call reports them as one Result.
+type Tally struct {
+	// Attempts counts every HTTP attempt so far.
+	Attempts int
+	// Last is the most recent exchange's result.
+	Last *Result
+}
+
+// Note counts an exchange's attempts, keeps it as the last one and passes
+// it through.
+func (t *Tally) Note(res *Result, cerr *canonical.Error) (*Result, *canonical.Error) {
+	if res != nil {
+		t.Attempts += res.Attempts
+		t.Last = res
+	}
+	return res, cerr
+}
+
+// Result is what the call reports: res's (or else the last exchange's)
+// status and headers, with the attempts of all of them.
+func (t *Tally) Result(res *Result) *Result {
+	out := &Result{Attempts: t.Attempts}
+	if res == nil {
+		res = t.Last
+	}
+	if res != nil {
+		out.Status, out.Header, out.Cause = res.Status, res.Header, res.Cause
+	}
+	return out
+}

@@ -122,7 +122,7 @@ func parseEnvelope(body []byte) envelope {
 	if json.Unmarshal(body, &doc) != nil || doc.Error == nil {
 		return envelope{}
 	}
-	env := envelope{Message: clip(doc.Error.Message, maxMessageLen), Field: clip(doc.Error.Field, maxFieldLen)}
+	env := envelope{Message: Clip(doc.Error.Message, maxMessageLen), Field: Clip(doc.Error.Field, maxFieldLen)}
 	switch code := canonical.Code(doc.Error.Code); code {
 	case canonical.InvalidField, canonical.Unauthorized, canonical.Forbidden, canonical.NotFound,
 		canonical.Conflict, canonical.RateLimited, canonical.Unavailable, canonical.Internal:
@@ -131,8 +131,10 @@ func parseEnvelope(body []byte) envelope {
 	return env
 }
 
-// clip bounds an upstream string to n bytes of valid UTF-8.
-func clip(s string, n int) string {
+// Clip bounds an upstream text to n bytes of valid UTF-8, so that what an
+// upstream says can be shown to a caller without flooding it. The other
+// upstream profiles use it too.
+func Clip(s string, n int) string {
 	s = strings.ToValidUTF8(s, "\uFFFD")
 	if len(s) <= n {
 		return s
@@ -144,6 +146,15 @@ func clip(s string, n int) string {
 }
 
 func genericMessage(code canonical.Code, status int) string {
+	if m := GenericMessage(code); m != "" {
+		return m
+	}
+	return unexpectedText + strconv.Itoa(status)
+}
+
+// GenericMessage is the caller-safe text of an upstream error code when the
+// upstream gave none ("" for the codes that have no fixed text).
+func GenericMessage(code canonical.Code) string {
 	switch code {
 	case canonical.InvalidField:
 		return "the upstream rejected the request"
@@ -160,7 +171,7 @@ func genericMessage(code canonical.Code, status int) string {
 	case canonical.Unavailable:
 		return "upstream unavailable; retry later"
 	}
-	return unexpectedText + strconv.Itoa(status)
+	return ""
 }
 
 // readBody reads and closes a reply body of at most limit bytes. Over the

@@ -14,7 +14,6 @@ import (
 	"strconv"
 	"strings"
 	"time"
-	"unicode/utf8"
 
 	"github.com/tidwall/gjson"
 
@@ -79,7 +78,7 @@ func (c *Client) Patch(ctx context.Context, call *upstream.Call) (*upstream.Resu
 	}
 	t := &trip{c: c, call: call}
 	res, cerr := t.run(ctx, &c.rules.update)
-	out := t.result(res)
+	out := t.Result(res)
 	if cerr != nil {
 		return out, cerr
 	}
@@ -108,7 +107,7 @@ func (c *Client) Patch(ctx context.Context, call *upstream.Call) (*upstream.Resu
 func (c *Client) Get(ctx context.Context, call *upstream.Call) (*upstream.Result, *canonical.Error) {
 	t := &trip{c: c, call: call}
 	res, cerr := t.run(ctx, &c.rules.get)
-	out := t.result(res)
+	out := t.Result(res)
 	if cerr != nil {
 		return out, cerr
 	}
@@ -181,12 +180,11 @@ func (p params) ByName(name string) string {
 // trip is one call's exchanges: the lookup, when needed, then the request
 // proper.
 type trip struct {
-	c        *Client
-	call     *upstream.Call
-	params   params
-	req      *request
-	attempts int
-	last     *upstream.Result
+	c      *Client
+	call   *upstream.Call
+	params params
+	req    *request
+	upstream.Tally
 }
 
 // run sends the request of reqs for the call's target kind, looking the
@@ -219,7 +217,7 @@ func (t *trip) run(ctx context.Context, reqs *[3]*request) (*upstream.Result, *c
 		t.c.cache.Forget(call.Tenant, call.Value)
 	}
 	if cerr := t.lookup(ctx); cerr != nil {
-		return t.last, cerr
+		return t.Last, cerr
 	}
 	return t.send(ctx, reqs[canonical.ByID])
 }
@@ -234,7 +232,7 @@ func (t *trip) send(ctx context.Context, q *request) (*upstream.Result, *canonic
 		body = q.body.Render(d)
 		h["Content-Type"] = []string{q.contentType}
 	}
-	return t.note(t.c.http.Do(ctx, q.method, q.path.Text(d), body, h))
+	return t.Note(t.c.http.Do(ctx, q.method, q.path.Text(d), body, h))
 }
 
 // lookup finds the user's id.
@@ -244,7 +242,7 @@ func (t *trip) lookup(ctx context.Context) *canonical.Error {
 		return canonical.Errorf(canonical.Internal, "the "+t.c.rules.name+" rules cannot find a user by username")
 	}
 	d := &mapping.TemplateData{Params: t.params}
-	res, cerr := t.note(t.c.http.Do(ctx, l.method, l.path.Text(d), nil, header(t.call.Header)))
+	res, cerr := t.Note(t.c.http.Do(ctx, l.method, l.path.Text(d), nil, header(t.call.Header)))
 	if cerr != nil {
 		return cerr
 	}
@@ -264,25 +262,6 @@ func (t *trip) lookup(ctx context.Context) *canonical.Error {
 	t.params.id = id.String()
 	t.c.cache.Put(t.call.Tenant, t.call.Value, t.params.id)
 	return nil
-}
-
-func (t *trip) note(res *upstream.Result, cerr *canonical.Error) (*upstream.Result, *canonical.Error) {
-	if res != nil {
-		t.attempts += res.Attempts
-		t.last = res
-	}
-	return res, cerr
-}
-
-func (t *trip) result(res *upstream.Result) *upstream.Result {
-	out := &upstream.Result{Attempts: t.attempts}
-	if res == nil {
-		res = t.last
-	}
-	if res != nil {
-		out.Status, out.Header, out.Cause = res.Status, res.Header, res.Cause
-	}
-	return out
 }
 
 // header copies the caller's header; the upstream speaks JSON.
@@ -360,40 +339,6 @@ func (r *Rules) match(status int, body []byte) *errorRule {
 
 func matches(re *regexp.Regexp, s string) bool { return s != "" && re.MatchString(s) }
 
-func genericMessage(code canonical.Code) string {
-	switch code {
-	case canonical.InvalidField:
-		return "the upstream rejected the request"
-	case canonical.Unauthorized:
-		return "the upstream refused the credentials"
-	case canonical.Forbidden:
-		return "the upstream does not allow this"
-	case canonical.NotFound:
-		return "no such user"
-	case canonical.Conflict:
-		return "the update conflicts with another user or with the stored user"
-	case canonical.RateLimited:
-		return "too many requests to the upstream; retry later"
-	case canonical.Unavailable:
-		return "upstream unavailable; retry later"
-	}
-	return "the upstream failed"
-}
-
-// clip bounds an upstream text to 512 bytes of valid UTF-8.
-func clip(s string) string {
-	const n = 512
-	s = strings.ToValidUTF8(s, "\uFFFD")
-	if len(s) <= n {
-		return s
-	}
-	i := n
-	for i > 0 && !utf8.RuneStart(s[i]) {
-		i--
-	}
-	return s[:i] + "…"
-}
-
 // checkValue refuses a value that cannot name a resource of its own.
 func checkValue(name, v string) *canonical.Error {
 	switch v {
@@ -404,3 +349,14 @@ func checkValue(name, v string) *canonical.Error {
 	}
 	return nil
 }
+
+// genericMessage is the text shown when the upstream's error says nothing.
+func genericMessage(code canonical.Code) string {
+	if m := upstream.GenericMessage(code); m != "" {
+		return m
+	}
+	return "the upstream failed"
+}
+
+// clip bounds an upstream text shown to a caller.
+func clip(s string) string { return upstream.Clip(s, 512) }

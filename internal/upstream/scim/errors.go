@@ -1,10 +1,9 @@
 package scim
 
 import (
+	"github.com/userbridge/userbridge/internal/upstream"
 	"net/http"
 	"strconv"
-	"strings"
-	"unicode/utf8"
 
 	"github.com/tidwall/gjson"
 
@@ -77,41 +76,19 @@ func mapError(status int, body []byte, retryAfter string, fields []string, updat
 	return e
 }
 
+// genericMessage is the text shown when the SCIM error says nothing.
 func genericMessage(code canonical.Code, scimType string) string {
-	switch code {
-	case canonical.InvalidField:
-		if scimType != "" {
-			return "the SCIM upstream rejected the request (" + scimType + ")"
-		}
-		return "the SCIM upstream rejected the request"
-	case canonical.Unauthorized:
-		return "the upstream refused the credentials"
-	case canonical.Forbidden:
-		return "the upstream does not allow this"
-	case canonical.NotFound:
-		return "no such user"
-	case canonical.Conflict:
-		return "the update conflicts with another user or with the stored user"
-	case canonical.RateLimited:
-		return "too many requests to the upstream; retry later"
-	case canonical.Unavailable:
-		return "upstream unavailable; retry later"
+	if code == canonical.InvalidField && scimType != "" {
+		return "the SCIM upstream rejected the request (" + scimType + ")"
+	}
+	if m := upstream.GenericMessage(code); m != "" {
+		return m
 	}
 	return "the upstream failed"
 }
 
-// clip bounds an upstream text to maxDetailLen bytes of valid UTF-8.
-func clip(s string) string {
-	s = strings.ToValidUTF8(s, "\uFFFD")
-	if len(s) <= maxDetailLen {
-		return s
-	}
-	n := maxDetailLen
-	for n > 0 && !utf8.RuneStart(s[n]) {
-		n--
-	}
-	return s[:n] + "…"
-}
+// clip bounds an upstream text shown to a caller.
+func clip(s string) string { return upstream.Clip(s, maxDetailLen) }
 
 func contains(list []string, s string) bool {
 	for _, x := range list {

@@ -142,9 +142,9 @@ func (c *Client) Patch(ctx context.Context, call *upstream.Call) (*upstream.Resu
 		return c.http.Do(ctx, http.MethodPatch, userPath(id), body, c.header(call.Header, true))
 	})
 	if cerr != nil {
-		return t.result(res), cerr
+		return t.Result(res), cerr
 	}
-	out := t.result(res)
+	out := t.Result(res)
 	switch {
 	case res.Status == http.StatusNoContent:
 		out.Status, out.Body = http.StatusNoContent, nil
@@ -174,7 +174,7 @@ func (c *Client) Get(ctx context.Context, call *upstream.Call) (*upstream.Result
 		}
 		return c.http.Do(ctx, http.MethodGet, userPath(id), nil, c.header(call.Header, false))
 	})
-	out := t.result(res)
+	out := t.Result(res)
 	if cerr != nil {
 		return out, cerr
 	}
@@ -218,12 +218,11 @@ func userPath(id string) string { return "/Users/" + url.PathEscape(id) }
 // trip is one call's exchanges: the lookup, when the user is named by
 // username, then the request proper.
 type trip struct {
-	c        *Client
-	call     *upstream.Call
-	id       string
-	found    gjson.Result // the SCIM user the lookup returned, for Get
-	attempts int
-	last     *upstream.Result
+	c     *Client
+	call  *upstream.Call
+	id    string
+	found gjson.Result // the SCIM user the lookup returned, for Get
+	upstream.Tally
 }
 
 // withID resolves the user's id and runs send with it. A 404 on an id
@@ -239,20 +238,20 @@ func (t *trip) withID(ctx context.Context, send func(id string) (*upstream.Resul
 	}
 	if call.Target == canonical.ByID {
 		t.id = call.Value
-		return t.note(send(t.id))
+		return t.Note(send(t.id))
 	}
 	if id, ok := t.c.cache.Get(call.Tenant, call.Value); ok {
 		t.id = id
-		res, cerr := t.note(send(id))
+		res, cerr := t.Note(send(id))
 		if res == nil || res.Status != http.StatusNotFound {
 			return res, cerr
 		}
 		t.c.cache.Forget(call.Tenant, call.Value)
 	}
 	if cerr := t.lookup(ctx); cerr != nil {
-		return t.last, cerr
+		return t.Last, cerr
 	}
-	return t.note(send(t.id))
+	return t.Note(send(t.id))
 }
 
 // lookup finds the id of the user named call.Value:
@@ -261,7 +260,7 @@ func (t *trip) lookup(ctx context.Context) *canonical.Error {
 	call := t.call
 	filter := "userName eq " + filterString(call.Value)
 	path := "/Users?filter=" + strings.ReplaceAll(url.QueryEscape(filter), "+", "%20")
-	res, cerr := t.note(t.c.http.Do(ctx, http.MethodGet, path, nil, t.c.header(call.Header, false)))
+	res, cerr := t.Note(t.c.http.Do(ctx, http.MethodGet, path, nil, t.c.header(call.Header, false)))
 	if cerr != nil {
 		return cerr
 	}
@@ -307,28 +306,6 @@ func (t *trip) lookup(ctx context.Context) *canonical.Error {
 	}
 	t.c.cache.Put(call.Tenant, call.Value, t.id)
 	return nil
-}
-
-// note counts the attempts of an exchange and keeps it as the last one.
-func (t *trip) note(res *upstream.Result, cerr *canonical.Error) (*upstream.Result, *canonical.Error) {
-	if res != nil {
-		t.attempts += res.Attempts
-		t.last = res
-	}
-	return res, cerr
-}
-
-// result is what the call reports: the last exchange's status and headers,
-// the attempts of all of them.
-func (t *trip) result(res *upstream.Result) *upstream.Result {
-	out := &upstream.Result{Attempts: t.attempts}
-	if res == nil {
-		res = t.last
-	}
-	if res != nil {
-		out.Status, out.Header, out.Cause = res.Status, res.Header, res.Cause
-	}
-	return out
 }
 
 // checkValue refuses a value that cannot name a resource of its own.
