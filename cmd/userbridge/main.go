@@ -245,13 +245,18 @@ func dialects(stdout io.Writer) error {
 	return tw.Flush()
 }
 
-func routes(args []string, stdout io.Writer) error {
-	fs := flag.NewFlagSet("routes", flag.ContinueOnError)
-	cfg, src, err := loadConfig(fs, args)
+// resolve loads the configuration a command's flags name and checks it.
+func resolve(cmd string, args []string) (*config.Config, config.Source, []config.Mount, error) {
+	cfg, src, err := loadConfig(flag.NewFlagSet(cmd, flag.ContinueOnError), args)
 	if err != nil {
-		return err
+		return nil, src, nil, err
 	}
 	mounts, err := cfg.Resolve(src)
+	return cfg, src, mounts, err
+}
+
+func routes(args []string, stdout io.Writer) error {
+	cfg, src, mounts, err := resolve("routes", args)
 	if err != nil {
 		return err
 	}
@@ -286,12 +291,7 @@ func routes(args []string, stdout io.Writer) error {
 }
 
 func validate(args []string, stdout io.Writer) error {
-	fs := flag.NewFlagSet("validate", flag.ContinueOnError)
-	cfg, src, err := loadConfig(fs, args)
-	if err != nil {
-		return err
-	}
-	mounts, err := cfg.Resolve(src)
+	_, src, mounts, err := resolve("validate", args)
 	if err != nil {
 		return err
 	}
