@@ -166,10 +166,23 @@ func (s *scanner) str() (raw []byte, err *GuardError) {
 				if s.i+6 > len(s.b) {
 					return nil, s.fail("invalid \\u escape")
 				}
-				for _, h := range s.b[s.i+2 : s.i+6] {
-					if !isHex(h) {
-						return nil, s.fail("invalid \\u escape")
+				r, ok := hex4(s.b[s.i+2 : s.i+6])
+				if !ok {
+					return nil, s.fail("invalid \\u escape")
+				}
+				switch {
+				case r >= 0xDC00 && r <= 0xDFFF:
+					return nil, s.fail("lone UTF-16 surrogate in string")
+				case r >= 0xD800 && r <= 0xDBFF:
+					// a high surrogate must be followed by a low one
+					if s.i+12 > len(s.b) || s.b[s.i+6] != '\\' || s.b[s.i+7] != 'u' {
+						return nil, s.fail("lone UTF-16 surrogate in string")
 					}
+					lo, ok := hex4(s.b[s.i+8 : s.i+12])
+					if !ok || lo < 0xDC00 || lo > 0xDFFF {
+						return nil, s.fail("lone UTF-16 surrogate in string")
+					}
+					s.i += 6
 				}
 				s.i += 6
 			default:
@@ -188,6 +201,26 @@ func (s *scanner) str() (raw []byte, err *GuardError) {
 		}
 	}
 	return nil, s.fail("unterminated string")
+}
+
+// hex4 decodes four hexadecimal digits.
+func hex4(b []byte) (rune, bool) {
+	var r rune
+	for _, h := range b {
+		var d byte
+		switch {
+		case h >= '0' && h <= '9':
+			d = h - '0'
+		case h >= 'a' && h <= 'f':
+			d = h - 'a' + 10
+		case h >= 'A' && h <= 'F':
+			d = h - 'A' + 10
+		default:
+			return 0, false
+		}
+		r = r<<4 | rune(d)
+	}
+	return r, true
 }
 
 func isHex(c byte) bool {

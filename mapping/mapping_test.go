@@ -164,6 +164,14 @@ func TestGuard(t *testing.T) {
 			t.Errorf("%q: got %v, want bad_request", body, err)
 		}
 	}
+	for _, body := range []string{`{"a":"\ud800"}`, `{"a":"\udc00x"}`, `{"a":"\ud800\u0041"}`, `{"\ud83d":1}`} {
+		if _, err := p.Translate(input(body)); err == nil || err.Code != canonical.BadRequest {
+			t.Errorf("%s: lone surrogate accepted: %v", body, err)
+		}
+	}
+	if _, err := p.Translate(input(`{"zz":"\ud83d\ude00"}`)); err != nil {
+		t.Errorf("a surrogate pair refused: %v", err)
+	}
 	deep := strings.Repeat(`{"a":`, 31) + `1` + strings.Repeat(`}`, 31)
 	if _, err := p.Translate(input(deep)); err != nil {
 		t.Errorf("31 levels refused: %v", err)
@@ -187,6 +195,14 @@ func TestStoredPasswordCheck(t *testing.T) {
 	}
 	if got := string(res.Redacted()); strings.Contains(got, "Jane.Doe1") {
 		t.Fatalf("password not redacted: %s", got)
+	}
+	res, err = p.Translate(input(`{"first":"A","newPassword":"S3cret!!","apiToken":{"v":1},"note":"kept"}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := `{"set":{"givenName":"A","extensions":{"demo":{"newPassword":"[redacted]","apiToken":"[redacted]","note":"kept"}}},"unset":[]}`
+	if got := string(res.Redacted()); got != want {
+		t.Fatalf("redacted\n got %s\nwant %s", got, want)
 	}
 }
 

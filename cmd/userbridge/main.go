@@ -207,6 +207,7 @@ func serve(args []string, stderr io.Writer) error {
 		return err
 	case <-ctx.Done():
 	}
+	stop() // a second SIGINT or SIGTERM now ends the process at once
 	cur, _ := a.Current()
 	log.Info("shutting down: finishing in-flight requests", "timeout", cur.Server.ShutdownTimeout.D().String())
 	return a.Shutdown(context.Background())

@@ -24,6 +24,15 @@ const (
 
 var errTooLarge = errors.New("upstream: reply body over the limit")
 
+// appliedNote tells the caller of an update whose 2xx reply could not be
+// used that the update was applied, and that repeating it is safe.
+func appliedNote(update bool) string {
+	if !update {
+		return ""
+	}
+	return "; the update was applied: repeat it with the same Idempotency-Key to get the answer"
+}
+
 // reply reads the upstream's answer into res and maps a failure to its
 // canonical error. The body is read to its end and closed, so the
 // connection returns to the pool, unless it is over the limit. verdict is
@@ -38,7 +47,7 @@ func (c *Client) reply(ctx context.Context, res *Result, resp *http.Response, up
 		body, err := readBody(resp, limit)
 		switch {
 		case errors.Is(err, errTooLarge):
-			return canonical.Errorf(canonical.BadGateway, "upstream reply too large"), nil
+			return canonical.Errorf(canonical.BadGateway, "upstream reply too large"+appliedNote(update)), nil
 		case err != nil:
 			res.Cause = causeOf(err)
 			msg := "the upstream's reply was cut short"
@@ -52,7 +61,7 @@ func (c *Client) reply(ctx context.Context, res *Result, resp *http.Response, up
 		case resp.StatusCode == http.StatusNoContent:
 			return nil, nil
 		case !isJSONObject(body):
-			return canonical.Errorf(canonical.BadGateway, "upstream reply unreadable"), nil
+			return canonical.Errorf(canonical.BadGateway, "upstream reply unreadable"+appliedNote(update)), nil
 		}
 		res.Status, res.Body = http.StatusOK, body
 		return nil, nil
