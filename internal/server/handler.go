@@ -104,6 +104,11 @@ func (h *handler) finish(x *exchange, status int) {
 	c := x.c
 	elapsed := time.Since(x.start)
 	ctx := c.Request.Context()
+	defer h.obs.Request(h.name, c.FullPath(), status, elapsed)
+	span := trace.SpanFromContext(ctx)
+	if !h.log.Enabled(ctx, slog.LevelInfo) && !span.SpanContext().IsValid() {
+		return // nobody reads the line: don't build it
+	}
 	attrs := make([]slog.Attr, 0, 14)
 	attrs = append(attrs,
 		slog.String("request_id", x.in.RequestID), slog.String("dialect", h.name),
@@ -115,14 +120,12 @@ func (h *handler) finish(x *exchange, status int) {
 	if x.code != "" {
 		attrs = append(attrs, slog.String("code", string(x.code)))
 	}
-	span := trace.SpanFromContext(ctx)
 	if sc := span.SpanContext(); sc.IsValid() {
 		attrs = append(attrs, slog.String("trace_id", sc.TraceID().String()), slog.String("span_id", sc.SpanID().String()))
 		span.SetAttributes(attribute.String("userbridge.dialect", h.name), attribute.String("userbridge.target", targetKind(x.res)),
 			attribute.Int("userbridge.upstream.attempts", x.attempts), attribute.String("userbridge.request_id", x.in.RequestID))
 	}
 	h.log.LogAttrs(ctx, slog.LevelInfo, "request", attrs...)
-	h.obs.Request(h.name, c.FullPath(), status, elapsed)
 }
 
 // call makes one upstream call and records it.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"github.com/tidwall/gjson"
 	"io"
 	"net/http"
 	"strconv"
@@ -222,7 +223,8 @@ func isJSONObject(b []byte) bool {
 		case ' ', '\t', '\r', '\n':
 			continue
 		case '{':
-			return json.Valid(b)
+			return gjson.ValidBytes(b) // several times cheaper than json.Valid
+
 		}
 		return false
 	}
