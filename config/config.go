@@ -51,6 +51,11 @@ type Server struct {
 	MaxBodyBytes int64 `yaml:"maxBodyBytes"`
 	// MaxDepth is the deepest JSON nesting accepted (default 32).
 	MaxDepth int `yaml:"maxDepth"`
+	// TrustForwarded builds the links in answers (Finix's _links,
+	// Crafter's Location) from X-Forwarded-Proto and X-Forwarded-Host, as
+	// set by the TLS-terminating proxy in front. Only when that proxy
+	// overwrites them: a client could set them otherwise (default false).
+	TrustForwarded bool `yaml:"trustForwarded"`
 	// ReadHeaderTimeout, ReadTimeout, WriteTimeout and IdleTimeout guard
 	// against slow clients (defaults 5s, 30s, 60s, 120s).
 	ReadHeaderTimeout Duration `yaml:"readHeaderTimeout"`

@@ -4,6 +4,9 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+
+	"github.com/tidwall/gjson"
+	"github.com/userbridge/userbridge/config"
 )
 
 // TestMountOptions serves dialects under a prefix, on a listener of their
@@ -65,5 +68,23 @@ dialects:
 	resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
 		t.Errorf("crafter with its Host: %d", resp.StatusCode)
+	}
+}
+
+// TestForwardedLinks builds Finix's _links from X-Forwarded-* only when the
+// configuration trusts the proxy in front.
+func TestForwardedLinks(t *testing.T) {
+	hdr := map[string]string{"Content-Type": "application/json", "X-Forwarded-Proto": "https", "X-Forwarded-Host": "api.example.com"}
+	for _, trust := range []bool{false, true} {
+		s := start(t, "", "", func(c *config.Config) { c.Server.TrustForwarded = trust })
+		a := s.do(t, "PUT", "/users/"+finixID, hdr, `{"enabled":true}`)
+		href := gjson.GetBytes(a.Body, "_links.self.href").Str
+		want := s.base + "/users/" + finixID
+		if trust {
+			want = "https://api.example.com/users/" + finixID
+		}
+		if a.Status != http.StatusOK || href != want {
+			t.Errorf("trust %v: %d self.href %q, want %q", trust, a.Status, href, want)
+		}
 	}
 }

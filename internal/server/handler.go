@@ -47,11 +47,13 @@ type handler struct {
 	p       *mapping.Program
 	up      Upstream
 	maxBody int64
-	log     *slog.Logger
-	forward []string
-	params  []string // route parameter names, checked for segment escapes
-	obs     Observer
-	known   map[string]bool // field names the rules know, for metric labels
+	// trustForwarded: links follow X-Forwarded-Proto and -Host.
+	trustForwarded bool
+	log            *slog.Logger
+	forward        []string
+	params         []string // route parameter names, checked for segment escapes
+	obs            Observer
+	known          map[string]bool // field names the rules know, for metric labels
 	// passTrace copies the client's traceparent and tracestate upstream.
 	passTrace bool
 	// auth is the dialect's inbound auth: it checks the caller (verify),
@@ -79,7 +81,7 @@ var bufPool = sync.Pool{New: func() any { b := make([]byte, 0, 4096); return &b 
 func (h *handler) serve(c *gin.Context) {
 	x := &exchange{c: c, start: time.Now()}
 	x.in = mapping.Input{Params: &c.Params, Path: c.Request.URL.EscapedPath(), RequestID: requestID(c.Request.Header.Get(HeaderRequestID))}
-	x.in.URL = origin(c.Request) + x.in.Path
+	x.in.URL = origin(c.Request, h.trustForwarded) + x.in.Path
 	bp := bufPool.Get().(*[]byte)
 	defer func() {
 		if cap(*bp) <= 1<<20 {
@@ -419,13 +421,22 @@ func newID() string {
 	return string(out[:])
 }
 
-// origin is scheme://host of the request as the client addressed it.
-func origin(r *http.Request) string {
-	scheme := "http"
+// origin is scheme://host of the request as the client addressed it; with
+// trust, as the proxy in front says it was addressed.
+func origin(r *http.Request, trust bool) string {
+	scheme, host := "http", r.Host
 	if r.TLS != nil {
 		scheme = "https"
 	}
-	return scheme + "://" + r.Host
+	if trust {
+		if p := r.Header.Get("X-Forwarded-Proto"); p == "https" || p == "http" {
+			scheme = p
+		}
+		if h := r.Header.Get("X-Forwarded-Host"); h != "" && !strings.ContainsAny(h, "/\\ ") && !hasControl(h) {
+			host = h
+		}
+	}
+	return scheme + "://" + host
 }
 
 func itoa(n int64) string {

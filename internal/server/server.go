@@ -179,7 +179,7 @@ func build(o Options, log *slog.Logger) (_ map[string]http.Handler, auths authSe
 			return nil, auths, err
 		}
 		auths = append(auths, a)
-		h := &handler{name: m.Dialect.Name(), p: m.Dialect.Program(), up: o.Upstream, maxBody: o.Config.Server.MaxBodyBytes,
+		h := &handler{name: m.Dialect.Name(), p: m.Dialect.Program(), up: o.Upstream, maxBody: o.Config.Server.MaxBodyBytes, trustForwarded: o.Config.Server.TrustForwarded,
 			log: log, forward: forward, auth: a, params: paramNames(m.Path),
 			obs: obs, known: known, passTrace: o.TracerProvider == nil}
 		e := engine(key{m.Listen, m.Host})
