@@ -229,27 +229,10 @@ type Ref struct {
 func (t *Template) Refs(source string) []Ref {
 	want := sourceNames[source]
 	var out []Ref
-	visit := func(e *expr) {
-		if e != nil && e.src == want {
+	t.t.each(func(e *expr) {
+		if e.src == want {
 			out = append(out, Ref{Path: e.path, Unset: e.unsetArg != nil})
 		}
-	}
-	var walk func(t *tmpl)
-	walk = func(t *tmpl) {
-		visit(t.expr)
-		for _, p := range t.parts {
-			visit(p.expr)
-		}
-		for _, m := range t.members {
-			for _, p := range m.keyTpl {
-				visit(p.expr)
-			}
-			walk(m.val)
-		}
-		for _, it := range t.items {
-			walk(it)
-		}
-	}
-	walk(t.t)
+	})
 	return out
 }

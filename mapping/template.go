@@ -245,28 +245,7 @@ func (t *tmpl) uses(s source) bool {
 		return false
 	}
 	found := false
-	visit := func(e *expr) {
-		if e != nil && e.src == s {
-			found = true
-		}
-	}
-	var walk func(t *tmpl)
-	walk = func(t *tmpl) {
-		visit(t.expr)
-		for _, p := range t.parts {
-			visit(p.expr)
-		}
-		for _, m := range t.members {
-			for _, p := range m.keyTpl {
-				visit(p.expr)
-			}
-			walk(m.val)
-		}
-		for _, it := range t.items {
-			walk(it)
-		}
-	}
-	walk(t)
+	t.each(func(e *expr) { found = found || e.src == s })
 	return found
 }
 
@@ -377,4 +356,27 @@ func closingBrace(s string) int {
 		}
 	}
 	return -1
+}
+
+// each calls visit for every expression of the template, keys included.
+func (t *tmpl) each(visit func(e *expr)) {
+	if t.expr != nil {
+		visit(t.expr)
+	}
+	for _, p := range t.parts {
+		if p.expr != nil {
+			visit(p.expr)
+		}
+	}
+	for _, m := range t.members {
+		for _, p := range m.keyTpl {
+			if p.expr != nil {
+				visit(p.expr)
+			}
+		}
+		m.val.each(visit)
+	}
+	for _, it := range t.items {
+		it.each(visit)
+	}
 }
