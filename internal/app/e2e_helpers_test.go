@@ -111,6 +111,12 @@ func start(t *testing.T, yaml, upstreamURL string, tweak func(*config.Config)) *
 	if err != nil {
 		t.Fatal(err)
 	}
+	return launch(t, a, cfg.Listen, logs)
+}
+
+// launch starts a built App and shuts it down when the test ends.
+func launch(t *testing.T, a *app.App, listen string, logs *syncBuffer) *started {
+	t.Helper()
 	wait, err := a.Start()
 	if err != nil {
 		t.Fatal(err)
@@ -125,7 +131,7 @@ func start(t *testing.T, yaml, upstreamURL string, tweak func(*config.Config)) *
 			t.Errorf("serve: %v", err)
 		}
 	})
-	return &started{app: a, base: "http://" + a.Server.Addr(cfg.Listen), logs: logs}
+	return &started{app: a, base: "http://" + a.Server.Addr(listen), logs: logs}
 }
 
 var client = &http.Client{Timeout: 10 * time.Second}

@@ -2,7 +2,6 @@ package app_test
 
 import (
 	"bufio"
-	"context"
 	"encoding/json"
 	"io"
 	"log/slog"
@@ -12,7 +11,6 @@ import (
 	"sort"
 	"strings"
 	"testing"
-	"time"
 
 	dto "github.com/prometheus/client_model/go"
 	"github.com/prometheus/common/expfmt"
@@ -68,21 +66,7 @@ func startFile(t *testing.T, fs fileSetup) *fileStarted {
 	if err != nil {
 		t.Fatal(err)
 	}
-	wait, err := a.Start()
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		if err := a.Shutdown(ctx); err != nil {
-			t.Errorf("shutdown: %v", err)
-		}
-		if err := wait(); err != nil {
-			t.Errorf("serve: %v", err)
-		}
-	})
-	f.started = &started{app: a, base: "http://" + a.Server.Addr(cfg.Listen), logs: logs}
+	f.started = launch(t, a, cfg.Listen, logs)
 	return f
 }
 
