@@ -219,7 +219,13 @@ type exchange struct {
 	wait       time.Duration // before the next attempt, set by checkRetry
 	connected  atomic.Bool   // the running attempt got a connection
 	reached    bool          // the last finished attempt got a connection
+	refused    bool          // an earlier attempt could not connect at all
 }
+
+// minAttempt is the least time worth starting another attempt with: a retry
+// that would begin closer to the deadline is not made, and the last answer
+// is reported instead of a timeout.
+const minAttempt = 50 * time.Millisecond
 
 func (x *exchange) gotConn(httptrace.GotConnInfo) { x.connected.Store(true) }
 
@@ -231,6 +237,9 @@ func (x *exchange) gotConn(httptrace.GotConnInfo) { x.connected.Store(true) }
 func (x *exchange) checkRetry(ctx context.Context, resp *http.Response, err error) (bool, error) {
 	x.attempts++
 	x.reached = x.connected.Swap(false)
+	if err != nil && !x.reached {
+		x.refused = true
+	}
 	if ctx.Err() != nil || x.attempts >= x.c.maxAttempts {
 		return false, nil
 	}
@@ -251,7 +260,7 @@ func (x *exchange) checkRetry(ctx context.Context, resp *http.Response, err erro
 	default:
 		return false, nil
 	}
-	if wait >= time.Until(x.deadline) {
+	if wait+minAttempt >= time.Until(x.deadline) {
 		return false, nil // report this reply now rather than time out waiting
 	}
 	x.wait = wait
@@ -306,6 +315,10 @@ func retryAfter(v string, now time.Time) (time.Duration, bool) {
 // failure maps a call that ended without a reply.
 func (x *exchange) failure(ctx context.Context, err error) (*canonical.Error, error) {
 	switch {
+	case (errors.Is(err, context.DeadlineExceeded) || errors.Is(ctx.Err(), context.DeadlineExceeded)) && x.refused && !x.reached:
+		// the deadline ran out while retrying an upstream that refuses
+		// connections: it is unreachable, not slow.
+		return canonical.Errorf(canonical.BadGateway, "upstream unreachable"), errUpstreamFailed
 	case errors.Is(err, context.DeadlineExceeded) || errors.Is(ctx.Err(), context.DeadlineExceeded):
 		return canonical.Errorf(canonical.GatewayTimeout, x.maybeApplied("the upstream did not answer in time")), errUpstreamFailed
 	case ctx.Err() != nil:
