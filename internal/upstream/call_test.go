@@ -471,3 +471,30 @@ func TestFailureKeepsPool(t *testing.T) {
 		t.Errorf("the upstream saw %d connections, want 2: the failure emptied the pool", n)
 	}
 }
+
+// TestRefusedUntilDeadline: an upstream that refuses every connection is
+// reported unreachable (502) even when the retries use up the deadline,
+// never as a timeout, and no retry starts too close to the deadline.
+func TestRefusedUntilDeadline(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	url := "http://" + ln.Addr().String()
+	ln.Close()
+	c := newClient(t, url, func(cfg *Config) {
+		cfg.Timeout, cfg.MaxAttempts = 300*time.Millisecond, 10
+		cfg.BackoffMin, cfg.BackoffMax = 60*time.Millisecond, 120*time.Millisecond
+	})
+	for i := 0; i < 5; i++ {
+		start := time.Now()
+		res, cerr := patch(t, c, patchCall("1"))
+		wantCode(t, cerr, canonical.BadGateway)
+		if cerr.Message != "upstream unreachable" || res.Attempts < 2 {
+			t.Fatalf("message %q after %d attempts", cerr.Message, res.Attempts)
+		}
+		if took := time.Since(start); took > 400*time.Millisecond {
+			t.Fatalf("took %v past a 300ms deadline", took)
+		}
+	}
+}
