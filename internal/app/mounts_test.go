@@ -88,3 +88,33 @@ func TestForwardedLinks(t *testing.T) {
 		}
 	}
 }
+
+// TestShiftPasswordAgainstStoredUsername: Shift's "your password cannot
+// contain your username" needs the stored user when the body has no
+// userName: userbridge GETs it first, and never forwards a refused password.
+func TestShiftPasswordAgainstStoredUsername(t *testing.T) {
+	s := start(t, "", "", nil)
+	json := map[string]string{"Content-Type": "application/json"}
+	path := "/v3/users/" + johnID // john.smith in the demo backend
+	before := s.app.Demo.Stats().Applied
+
+	a := s.do(t, "PUT", path, json, `{"password":"X1!john.smithX"}`)
+	if a.Status != http.StatusBadRequest || gjson.GetBytes(a.Body, "password").Str != "password must not contain the username" {
+		t.Fatalf("got %d %s", a.Status, a.Body)
+	}
+	if s.app.Demo.Stats().Applied != before {
+		t.Fatal("a refused password was applied")
+	}
+	a = s.do(t, "PUT", path, json, `{"password":"Str0ng!Passw0rd"}`)
+	if a.Status != http.StatusNoContent {
+		t.Fatalf("got %d %s", a.Status, a.Body)
+	}
+	if !s.app.Demo.CheckPassword(johnID, "Str0ng!Passw0rd") {
+		t.Fatal("the accepted password was not stored")
+	}
+	// with the username in the body, the body's username is the one checked
+	a = s.do(t, "PUT", path, json, `{"userName":"jsmith","password":"Xjsmith!1a"}`)
+	if a.Status != http.StatusBadRequest || gjson.GetBytes(a.Body, "password").Str == "" {
+		t.Fatalf("got %d %s", a.Status, a.Body)
+	}
+}
