@@ -2,7 +2,7 @@ package bench
 
 import (
 	"bytes"
-	"context"
+	"github.com/userbridge/userbridge/internal/testutil"
 	"io"
 	"log/slog"
 	"net/http"
@@ -116,20 +116,7 @@ func startProxy(b testing.TB) string {
 	if err != nil {
 		b.Fatal(err)
 	}
-	wait, err := a.Start()
-	if err != nil {
-		b.Fatal(err)
-	}
-	b.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		if err := a.Shutdown(ctx); err != nil {
-			b.Errorf("shutdown: %v", err)
-		}
-		if err := wait(); err != nil {
-			b.Errorf("serve: %v", err)
-		}
-	})
+	testutil.Serve(b, a)
 	return "http://" + a.Server.Addr(cfg.Listen)
 }
 

@@ -1,8 +1,6 @@
 package app_test
 
 import (
-	"bytes"
-	"context"
 	"io"
 	"log/slog"
 	"net/http"
@@ -14,6 +12,7 @@ import (
 
 	"github.com/userbridge/userbridge/config"
 	"github.com/userbridge/userbridge/internal/app"
+	"github.com/userbridge/userbridge/internal/testutil"
 )
 
 // recorded is one request the recording upstream received.
@@ -70,22 +69,8 @@ type started struct {
 	logs *syncBuffer
 }
 
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
+// syncBuffer keeps the server's logs.
+type syncBuffer = testutil.LogBuffer
 
 // start runs the real server on a loopback port with the given YAML config
 // (the embedded default when empty) and upstream URL ("" keeps the config's).
@@ -117,20 +102,7 @@ func start(t *testing.T, yaml, upstreamURL string, tweak func(*config.Config)) *
 // launch starts a built App and shuts it down when the test ends.
 func launch(t *testing.T, a *app.App, listen string, logs *syncBuffer) *started {
 	t.Helper()
-	wait, err := a.Start()
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		if err := a.Shutdown(ctx); err != nil {
-			t.Errorf("shutdown: %v", err)
-		}
-		if err := wait(); err != nil {
-			t.Errorf("serve: %v", err)
-		}
-	})
+	testutil.Serve(t, a)
 	return &started{app: a, base: "http://" + a.Server.Addr(listen), logs: logs}
 }
 

@@ -1,7 +1,6 @@
 package auth
 
 import (
-	"bytes"
 	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
@@ -11,6 +10,7 @@ import (
 	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
+	"github.com/userbridge/userbridge/internal/testutil"
 	"log/slog"
 	"math/big"
 	"net/http"
@@ -79,26 +79,9 @@ func (w testWriter) Write(b []byte) (int, error) {
 }
 
 // logBuffer is a logger that keeps what was logged.
-type logBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
+type logBuffer struct{ testutil.LogBuffer }
 
-func (l *logBuffer) Write(b []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.buf.Write(b)
-}
-
-func (l *logBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.buf.String()
-}
-
-func (l *logBuffer) logger() *slog.Logger {
-	return slog.New(slog.NewJSONHandler(l, &slog.HandlerOptions{Level: slog.LevelDebug}))
-}
+func (l *logBuffer) logger() *slog.Logger { return l.Logger() }
 
 func request(headers ...string) *http.Request {
 	r := httptest.NewRequest(http.MethodPut, "/users/42", nil)

@@ -1,0 +1,65 @@
+// Package testutil holds the helpers several packages' tests share: a log
+// buffer the server's goroutines may write to, and a running App.
+package testutil
+
+import (
+	"bytes"
+	"context"
+	"log/slog"
+	"sync"
+	"testing"
+	"time"
+)
+
+// LogBuffer keeps what is written to it; it is safe for concurrent writers.
+type LogBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+// Write implements io.Writer.
+func (l *LogBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+// String returns everything written so far.
+func (l *LogBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
+// Logger is a JSON logger at debug level writing to the buffer.
+func (l *LogBuffer) Logger() *slog.Logger {
+	return slog.New(slog.NewJSONHandler(l, &slog.HandlerOptions{Level: slog.LevelDebug}))
+}
+
+// App is what Serve runs: internal/app's App. (An interface, so that this
+// package imports nothing of the project and every package's tests may use
+// it.)
+type App interface {
+	Start() (wait func() error, err error)
+	Shutdown(ctx context.Context) error
+}
+
+// Serve starts a built App and shuts it down, checking that it stopped
+// cleanly, when the test ends.
+func Serve(tb testing.TB, a App) {
+	tb.Helper()
+	wait, err := a.Start()
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		if err := a.Shutdown(ctx); err != nil {
+			tb.Errorf("shutdown: %v", err)
+		}
+		if err := wait(); err != nil {
+			tb.Errorf("serve: %v", err)
+		}
+	})
+}
