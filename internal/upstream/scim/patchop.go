@@ -59,24 +59,26 @@ func buildPatch(update []byte, ext string) (body []byte, fields []string, cerr *
 	return append(b.out, "]}"...), b.fields, nil
 }
 
+// scalarPaths are the canonical fields that are one SCIM attribute each,
+// set with replace and unset with remove.
+var scalarPaths = map[string]string{
+	"username":     "userName",
+	"password":     "password",
+	"givenName":    "name.givenName",
+	"familyName":   "name.familyName",
+	"displayName":  "displayName",
+	"active":       "active",
+	"organization": EnterpriseSchema + ":organization",
+}
+
 // set writes the operations that give field the value v.
 func (b *patchOp) set(field string, v gjson.Result) *canonical.Error {
 	b.fields = append(b.fields, field)
+	if path, ok := scalarPaths[field]; ok {
+		b.op("replace", path, v.Raw)
+		return nil
+	}
 	switch field {
-	case "username":
-		b.op("replace", "userName", v.Raw)
-	case "password":
-		b.op("replace", "password", v.Raw)
-	case "givenName":
-		b.op("replace", "name.givenName", v.Raw)
-	case "familyName":
-		b.op("replace", "name.familyName", v.Raw)
-	case "displayName":
-		b.op("replace", "displayName", v.Raw)
-	case "active":
-		b.op("replace", "active", v.Raw)
-	case "organization":
-		b.op("replace", EnterpriseSchema+":organization", v.Raw)
 	case "email":
 		b.replaceTyped("emails", "work", `{"value":`+v.Raw+`,"type":"work","primary":true}`)
 	case "phone":
@@ -131,21 +133,11 @@ func (b *patchOp) setExtension(dialect, name string, v gjson.Result) *canonical.
 // unset writes the operation that removes field.
 func (b *patchOp) unset(field string) *canonical.Error {
 	b.fields = append(b.fields, field)
+	if path, ok := scalarPaths[field]; ok {
+		b.op("remove", path, "")
+		return nil
+	}
 	switch field {
-	case "username":
-		b.op("remove", "userName", "")
-	case "password":
-		b.op("remove", "password", "")
-	case "givenName":
-		b.op("remove", "name.givenName", "")
-	case "familyName":
-		b.op("remove", "name.familyName", "")
-	case "displayName":
-		b.op("remove", "displayName", "")
-	case "active":
-		b.op("remove", "active", "")
-	case "organization":
-		b.op("remove", EnterpriseSchema+":organization", "")
 	case "email":
 		b.op("remove", typedPath("emails", "work"), "")
 	case "phone":
