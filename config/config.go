@@ -94,8 +94,16 @@ type Upstream struct {
 	Timeout Duration `yaml:"timeout"`
 	// MaxAttempts is the most attempts per call (default 3; 1 never retries).
 	MaxAttempts int `yaml:"maxAttempts"`
-	// MaxIdleConns is the keep-alive pool size (default 256).
+	// MaxIdleConns is the keep-alive pool size of transport "standard"
+	// (default 256).
 	MaxIdleConns int `yaml:"maxIdleConns"`
+	// MaxConns caps the connections open to the upstream (default 0: no
+	// cap); a call that finds them all busy waits for one within its
+	// timeout.
+	MaxConns int `yaml:"maxConns"`
+	// Transport is the HTTP client under the retry policy: "fast"
+	// (fasthttp's pool, the default) or "standard" (net/http's).
+	Transport string `yaml:"transport"`
 	// TLS for https upstreams.
 	TLS TLS `yaml:"tls"`
 	// Breaker stops calling an upstream that keeps failing.
@@ -254,6 +262,9 @@ func (c *Config) applyDefaults() {
 		u.Profile = "canonical"
 	}
 	def(&u.Timeout, 5*time.Second)
+	if u.Transport == "" {
+		u.Transport = "fast"
+	}
 	if u.MaxAttempts == 0 {
 		u.MaxAttempts = 3
 	}
@@ -281,6 +292,7 @@ var envVars = []struct {
 		c.Upstream.Timeout = Duration(d)
 		return err
 	}},
+	{"USERBRIDGE_UPSTREAM_TRANSPORT", "upstream.transport", func(c *Config, v string) error { c.Upstream.Transport = v; return nil }},
 	{"USERBRIDGE_MAX_BODY_BYTES", "server.maxBodyBytes", func(c *Config, v string) error {
 		n, err := strconv.ParseInt(v, 10, 64)
 		c.Server.MaxBodyBytes = n

@@ -70,6 +70,14 @@ func (c *Config) Resolve(src Source) ([]Mount, error) {
 	if c.Upstream.MaxAttempts < 1 || c.Upstream.MaxAttempts > 10 {
 		bad("upstream.maxAttempts", "%d: from 1 to 10", c.Upstream.MaxAttempts)
 	}
+	switch c.Upstream.Transport {
+	case "fast", "standard":
+	default:
+		bad("upstream.transport", "%q: fast or standard", c.Upstream.Transport)
+	}
+	if c.Upstream.MaxConns < 0 || c.Upstream.MaxIdleConns < 0 {
+		bad("upstream", "maxConns and maxIdleConns must not be negative")
+	}
 	if c.Server.MaxBodyBytes < 0 || c.Server.MaxDepth < 0 {
 		bad("server", "maxBodyBytes and maxDepth must be positive")
 	}

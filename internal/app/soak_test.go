@@ -19,6 +19,7 @@ import (
 	"github.com/userbridge/userbridge/internal/app"
 	"github.com/userbridge/userbridge/internal/backend"
 	"github.com/userbridge/userbridge/internal/canonical"
+	"github.com/userbridge/userbridge/internal/testutil"
 )
 
 // soakDuration is how long TestSoak runs: USERBRIDGE_SOAK (a duration, such
@@ -191,7 +192,7 @@ func TestSoak(t *testing.T) {
 	}
 	tr.CloseIdleConnections()
 	stopped := time.Now()
-	goleak.VerifyNone(t, leaks)
+	goleak.VerifyNone(t, testutil.LeakOptions(leaks)...)
 	t.Logf("soak: checks %v, shutdown %v, goroutines gone after %v", checked.Sub(t0.Add(elapsed)).Round(time.Millisecond),
 		stopped.Sub(checked).Round(time.Millisecond), time.Since(stopped).Round(time.Millisecond))
 }

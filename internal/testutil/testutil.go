@@ -9,6 +9,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"go.uber.org/goleak"
 )
 
 // LogBuffer keeps what is written to it; it is safe for concurrent writers.
@@ -62,4 +64,12 @@ func Serve(tb testing.TB, a App) {
 			tb.Errorf("serve: %v", err)
 		}
 	})
+}
+
+// LeakOptions are the goleak options of every leak check: fasthttp's
+// HostClient starts a connection cleaner that outlives Close by up to the
+// idle-connection timeout, sleeping; it ends by itself once no connection
+// is left.
+func LeakOptions(more ...goleak.Option) []goleak.Option {
+	return append([]goleak.Option{goleak.IgnoreAnyFunction("github.com/valyala/fasthttp.(*HostClient).connsCleaner")}, more...)
 }

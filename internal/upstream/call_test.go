@@ -498,3 +498,34 @@ func TestRefusedUntilDeadline(t *testing.T) {
 		}
 	}
 }
+
+// TestReplyCutShort: status and headers arrive, the body does not. The
+// update was applied (the upstream said 2xx), and the caller is told so; a
+// GET's error reply cut short is mapped by its status alone.
+func TestReplyCutShort(t *testing.T) {
+	for _, tc := range []struct {
+		name, head string
+		code       canonical.Code
+		message    string
+	}{
+		{"2xx, content length", "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{\"id\":", canonical.BadGateway, "the upstream's reply was cut short; the update was applied"},
+		{"2xx, chunked", "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n6\r\n{\"id\":", canonical.BadGateway, "the upstream's reply was cut short; the update was applied"},
+		{"404", "HTTP/1.1 404 Not Found\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{\"error\":", canonical.NotFound, "no such user"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			up := startUpstream(t, func(_ int, w http.ResponseWriter, _ *http.Request) {
+				conn, _, err := http.NewResponseController(w).Hijack()
+				if err != nil {
+					return
+				}
+				conn.Write([]byte(tc.head))
+				conn.Close()
+			})
+			res, err := patch(t, newClient(t, up.URL), patchCall("1"))
+			wantCode(t, err, tc.code)
+			if err.Message != tc.message || res.Attempts != 1 || up.hits.Load() != 1 {
+				t.Errorf("message %q attempts %d hits %d", err.Message, res.Attempts, up.hits.Load())
+			}
+		})
+	}
+}

@@ -2,9 +2,11 @@ package upstream
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -13,9 +15,29 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/userbridge/userbridge/internal/canonical"
+	"github.com/userbridge/userbridge/internal/testutil"
 )
 
-func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+// testTransport is the transport newClient builds with: the whole suite
+// runs once per transport.
+var testTransport string
+
+func TestMain(m *testing.M) {
+	code := 0
+	for _, testTransport = range []string{TransportFast, TransportStandard} {
+		if code = m.Run(); code != 0 {
+			fmt.Fprintf(os.Stderr, "upstream: the suite failed with the %q transport\n", testTransport)
+			break
+		}
+	}
+	if code == 0 {
+		if err := goleak.Find(testutil.LeakOptions()...); err != nil {
+			fmt.Fprintf(os.Stderr, "goleak: %v\n", err)
+			code = 1
+		}
+	}
+	os.Exit(code)
+}
 
 // seen is one request as the test upstream received it.
 type seen struct {
@@ -68,7 +90,7 @@ func (u *testUpstream) connections() int {
 // newClient builds a client with test-sized timings; mods adjust cfg.
 func newClient(t testing.TB, url string, mods ...func(*Config)) *Client {
 	t.Helper()
-	cfg := Config{URL: url, Timeout: 2 * time.Second, BackoffMin: time.Millisecond, BackoffMax: 5 * time.Millisecond}
+	cfg := Config{URL: url, Transport: testTransport, Timeout: 2 * time.Second, BackoffMin: time.Millisecond, BackoffMax: 5 * time.Millisecond}
 	for _, m := range mods {
 		m(&cfg)
 	}

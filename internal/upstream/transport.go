@@ -77,8 +77,14 @@ func loadTLS(t TLSConfig, https bool, bad func(field, format string, args ...any
 // go-retryablehttp, which calls it whenever a call gives up and would so
 // empty the whole keep-alive pool on every failed update. Client.Close
 // still closes idle connections.
-type roundTripper struct{ t *http.Transport }
+type roundTripper struct{ t http.RoundTripper }
 
 func (rt roundTripper) RoundTrip(r *http.Request) (*http.Response, error) { return rt.t.RoundTrip(r) }
+
+// pool is what Client keeps of its transport.
+type pool interface {
+	http.RoundTripper
+	CloseIdleConnections()
+}
 
 var _ http.RoundTripper = roundTripper{}

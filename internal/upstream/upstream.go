@@ -70,6 +70,10 @@ type Config struct {
 	// Breaker stops calling an upstream that keeps failing.
 	Breaker BreakerConfig
 
+	// Transport is the connection pool: TransportFast (fasthttp's
+	// HostClient, the default) or TransportStandard (net/http's Transport).
+	Transport string
+
 	// WrapTransport, when set, wraps the transport every attempt goes
 	// through (tracing: one client span per attempt, its context injected
 	// into the attempt's headers). It may add headers to its own copy of
@@ -138,7 +142,7 @@ type Client struct {
 	maxReply    int64
 
 	dialer    *net.Dialer
-	transport *http.Transport
+	transport pool
 	http      *http.Client
 	breaker   *gobreaker.CircuitBreaker[*Result] // nil: disabled
 }
@@ -208,13 +212,23 @@ func New(cfg Config) (*Client, error) {
 		bad("MaxReplyBytes", "must not be negative")
 	}
 
+	switch cfg.Transport {
+	case TransportFast, TransportStandard:
+	default:
+		bad("Transport", "must be %q or %q", TransportFast, TransportStandard)
+	}
+
 	tlsConf := loadTLS(cfg.TLS, https || u == nil, bad)
 	if len(errs) > 0 {
 		return nil, errors.Join(errs...)
 	}
 
 	c.dialer = &net.Dialer{Timeout: cfg.DialTimeout, KeepAlive: 30 * time.Second}
-	c.transport = newTransport(cfg, c.dialer, tlsConf)
+	if cfg.Transport == TransportStandard {
+		c.transport = newTransport(cfg, c.dialer, tlsConf)
+	} else {
+		c.transport = newFastTransport(cfg, c.addr, https, c.dialer, tlsConf)
+	}
 	var rt http.RoundTripper = roundTripper{c.transport}
 	if cfg.WrapTransport != nil {
 		rt = cfg.WrapTransport(rt)
@@ -232,6 +246,7 @@ func New(cfg Config) (*Client, error) {
 }
 
 func (cfg *Config) setDefaults() {
+	setDefault(&cfg.Transport, TransportFast)
 	setDefault(&cfg.ByIDPath, DefaultByIDPath)
 	setDefault(&cfg.ByUsernamePath, DefaultByUsernamePath)
 	setDefault(&cfg.Timeout, DefaultTimeout)

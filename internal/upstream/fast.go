@@ -1,0 +1,299 @@
+package upstream
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"io"
+	"math"
+	"net"
+	"net/http"
+	"net/http/httptrace"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/valyala/fasthttp"
+)
+
+// Transports: the connection pool an upstream's attempts go through.
+const (
+	// TransportFast is fasthttp's HostClient behind an http.RoundTripper: the
+	// request is written and the reply read on the calling goroutine, with
+	// pooled buffers and no per-connection goroutines. The default.
+	TransportFast = "fast"
+	// TransportStandard is net/http's Transport.
+	TransportStandard = "standard"
+)
+
+// fastTransport is an http.RoundTripper over fasthttp's HostClient for the
+// one host of an upstream. It keeps what the client above relies on:
+//   - no retry of its own: every attempt is go-retryablehttp's, and
+//     fasthttp's silent resend of idempotent requests is switched off;
+//   - the path is sent exactly as escaped (%2F stays in its segment);
+//   - the call's context deadline bounds dial, write and read; a context
+//     cancelled before the attempt stops it from being sent, one cancelled
+//     during it does not cut it short (see RoundTrip);
+//   - the httptrace GotConn hook fires once a connection is held, so the
+//     retry policy tells "never reached" (a dial or TLS failure) from
+//     "reached" exactly as it does over net/http;
+//   - a reply body over MaxReplyBytes is reported, with its status, through
+//     a body that fails with errTooLarge.
+type fastTransport struct {
+	hc       *fasthttp.HostClient
+	maxReply int64
+}
+
+// dialError marks a failure to obtain a connection (TCP or TLS): the
+// request was not written.
+type dialError struct{ err error }
+
+func (e *dialError) Error() string { return e.err.Error() }
+func (e *dialError) Unwrap() error { return e.err }
+
+func newFastTransport(cfg Config, addr string, https bool, d *net.Dialer, tlsConf *tls.Config) *fastTransport {
+	if tlsConf != nil && tlsConf.ServerName == "" {
+		tlsConf = tlsConf.Clone()
+		host, _, _ := net.SplitHostPort(addr)
+		tlsConf.ServerName = host
+	}
+	maxConns := cfg.MaxConnsPerHost
+	if maxConns == 0 {
+		maxConns = math.MaxInt32 // no cap, as documented
+	}
+	dial := func(addr string, timeout time.Duration) (net.Conn, error) {
+		dctx, cancel := context.Background(), context.CancelFunc(func() {})
+		if timeout > 0 {
+			dctx, cancel = context.WithTimeout(dctx, timeout)
+		}
+		defer cancel()
+		conn, err := d.DialContext(dctx, "tcp", addr)
+		if err != nil {
+			return nil, &dialError{err}
+		}
+		if tlsConf == nil {
+			return conn, nil
+		}
+		hctx, hcancel := context.WithTimeout(dctx, cfg.TLSHandshakeTimeout)
+		defer hcancel()
+		tc := tls.Client(conn, tlsConf)
+		if err := tc.HandshakeContext(hctx); err != nil {
+			conn.Close()
+			return nil, &dialError{err}
+		}
+		return tc, nil // fasthttp sees a TLS conn and does no handshake of its own
+	}
+	return &fastTransport{
+		maxReply: cfg.MaxReplyBytes,
+		hc: &fasthttp.HostClient{
+			Addr:                          addr,
+			IsTLS:                         https,
+			DialTimeout:                   dial,
+			MaxConns:                      maxConns,
+			MaxConnWaitTimeout:            math.MaxInt64, // a capped pool waits until the call's deadline
+			MaxIdleConnDuration:           cfg.IdleConnTimeout,
+			MaxResponseBodySize:           int(min(cfg.MaxReplyBytes, math.MaxInt32)),
+			ReadBufferSize:                maxReplyHeaderBytes, // also the cap on reply headers
+			DisablePathNormalizing:        true,
+			DisableHeaderNamesNormalizing: false,
+			NoDefaultUserAgentHeader:      true,
+			RetryIfErr:                    func(*fasthttp.Request, int, error) (bool, bool) { return false, false },
+			MaxIdemponentCallAttempts:     1,
+		},
+	}
+}
+
+// RoundTrip sends r and returns the whole reply, its body in memory.
+func (t *fastTransport) RoundTrip(r *http.Request) (*http.Response, error) {
+	ctx := r.Context()
+	req := fasthttp.AcquireRequest()
+	resp := fasthttp.AcquireResponse()
+	release := func() { fasthttp.ReleaseRequest(req); fasthttp.ReleaseResponse(resp) }
+	if err := t.build(req, r); err != nil {
+		release()
+		return nil, err
+	}
+	resp.Header.SetNoDefaultContentType(true)
+
+	deadline, ok := ctx.Deadline()
+	if !ok {
+		deadline = time.Now().Add(DefaultTimeout)
+	}
+	if err := ctx.Err(); err != nil {
+		release()
+		return nil, err // not sent
+	}
+	// On the calling goroutine: fasthttp cannot abandon a call, and handing
+	// it to another goroutine to watch ctx costs ~3% of the proxy's CPU. A
+	// caller that goes away mid-call leaves this attempt to end with the
+	// upstream's answer or the deadline; the client then makes no other.
+	err := t.hc.DoDeadline(req, resp, deadline)
+
+	var de *dialError
+	reached := !errors.As(err, &de) && !errors.Is(err, fasthttp.ErrNoFreeConns)
+	if reached {
+		if trace := httptrace.ContextClientTrace(ctx); trace != nil && trace.GotConn != nil {
+			trace.GotConn(httptrace.GotConnInfo{})
+		}
+	}
+	if errors.Is(err, fasthttp.ErrTimeout) || errors.Is(err, fasthttp.ErrTLSHandshakeTimeout) {
+		err = context.DeadlineExceeded
+		if cerr := ctx.Err(); cerr != nil {
+			err = cerr
+		}
+	}
+	switch {
+	case err != nil && resp.Header.ContentLength() != 0:
+		// The status and headers came, the body did not (over the limit,
+		// cut short, too slow): a failed header read leaves none, and a
+		// body that can fail has a length or is chunked. The caller sees
+		// the reply, then the error when it reads the body, as over
+		// net/http.
+		if errors.Is(err, fasthttp.ErrBodyTooLarge) {
+			err = errTooLarge
+		}
+		out := t.response(r, resp, &fastBody{err: err})
+		out.ContentLength = -1
+		release()
+		return out, nil
+	case err != nil:
+		release()
+		return nil, err
+	}
+	body := &fastBody{rest: resp.Body(), release: release}
+	return t.response(r, resp, body), nil
+}
+
+// build fills req from r; r.Body is read and closed.
+func (t *fastTransport) build(req *fasthttp.Request, r *http.Request) error {
+	req.Header.SetMethod(r.Method)
+	req.SetRequestURI(r.URL.String())
+	req.URI().DisablePathNormalizing = true
+	for k, vs := range r.Header {
+		for _, v := range vs {
+			req.Header.Add(k, v)
+		}
+	}
+	if r.Host != "" {
+		req.Header.SetHost(r.Host)
+	}
+	if r.Body == nil || r.Body == http.NoBody {
+		return nil
+	}
+	defer r.Body.Close()
+	if _, err := io.Copy(req.BodyWriter(), r.Body); err != nil {
+		return &dialError{err} // not sent: the request could not be read
+	}
+	return nil
+}
+
+// response turns resp's status and headers into an *http.Response. The
+// header values share one string and one slice backing; the usual names
+// are not allocated at all.
+func (t *fastTransport) response(r *http.Request, resp *fasthttp.Response, body *fastBody) *http.Response {
+	n, size := 0, 0
+	for _, v := range resp.Header.All() {
+		n++
+		size += len(v)
+	}
+	var sb strings.Builder
+	sb.Grow(size)
+	vals := make([]string, n)
+	h := make(http.Header, n)
+	i := 0
+	for k, v := range resp.Header.All() {
+		start := sb.Len()
+		sb.Write(v)
+		vals[i] = sb.String()[start:] // the builder never grows: its bytes stay put
+		key := headerName(k)
+		if have, ok := h[key]; ok {
+			h[key] = append(have, vals[i])
+		} else {
+			h[key] = vals[i : i+1 : i+1]
+		}
+		i++
+	}
+	status := resp.StatusCode()
+	return &http.Response{
+		Status:        statusLine(status),
+		StatusCode:    status,
+		Proto:         "HTTP/1.1",
+		ProtoMajor:    1,
+		ProtoMinor:    1,
+		Header:        h,
+		Body:          body,
+		ContentLength: int64(len(body.rest)),
+		Close:         resp.ConnectionClose(),
+		Request:       r,
+	}
+}
+
+func statusLine(status int) string {
+	switch status {
+	case http.StatusOK:
+		return "200 OK"
+	case http.StatusNoContent:
+		return "204 No Content"
+	}
+	return strconv.Itoa(status) + " " + http.StatusText(status)
+}
+
+// headerName is the canonical form of a reply header's name.
+func headerName(k []byte) string {
+	switch string(k) { // no allocation
+	case "Content-Type":
+		return "Content-Type"
+	case "Content-Length":
+		return "Content-Length"
+	case "Date":
+		return "Date"
+	case "Server":
+		return "Server"
+	case "Connection":
+		return "Connection"
+	case "Retry-After":
+		return "Retry-After"
+	case "Etag":
+		return "Etag"
+	case "Cache-Control":
+		return "Cache-Control"
+	}
+	return http.CanonicalHeaderKey(string(k))
+}
+
+// fastBody reads a reply body held by a pooled fasthttp.Response, which
+// Close gives back.
+type fastBody struct {
+	rest    []byte
+	err     error // returned once rest is read, instead of io.EOF
+	release func()
+}
+
+func (b *fastBody) Read(p []byte) (int, error) {
+	if len(b.rest) == 0 {
+		if b.err != nil {
+			return 0, b.err
+		}
+		return 0, io.EOF
+	}
+	n := copy(p, b.rest)
+	b.rest = b.rest[n:]
+	return n, nil
+}
+
+func (b *fastBody) Close() error {
+	b.rest = nil
+	if b.release != nil {
+		b.release()
+		b.release = nil
+	}
+	if b.err == nil {
+		b.err = errBodyClosed
+	}
+	return nil
+}
+
+var errBodyClosed = errors.New("upstream: read of a closed reply body")
+
+// CloseIdleConnections closes the idle keep-alive connections.
+func (t *fastTransport) CloseIdleConnections() { t.hc.CloseIdleConnections() }
