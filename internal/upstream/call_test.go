@@ -529,3 +529,25 @@ func TestReplyCutShort(t *testing.T) {
 		})
 	}
 }
+
+// TestHeaderInjectionRefused: a header value holding CR LF is never sent,
+// whatever the transport (one would rewrite it, one would refuse it).
+func TestHeaderInjectionRefused(t *testing.T) {
+	up := startUpstream(t, ok)
+	for name, h := range map[string]http.Header{
+		"value": {"Authorization": {"Bearer x\r\nX-Injected: 1"}},
+		"name":  {"X-Bad\r\nX-Injected": {"1"}},
+	} {
+		t.Run(name, func(t *testing.T) {
+			call := patchCall("1")
+			for k, v := range h {
+				call.Header[k] = v
+			}
+			res, err := patch(t, newClient(t, up.URL, func(c *Config) { c.MaxAttempts = 1 }), call)
+			wantCode(t, err, canonical.BadGateway)
+			if up.hits.Load() != 0 || res.Status != 0 {
+				t.Errorf("sent: %d hits, status %d", up.hits.Load(), res.Status)
+			}
+		})
+	}
+}

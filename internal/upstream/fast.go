@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/tls"
 	"errors"
+	"fmt"
 	"io"
 	"math"
 	"net"
@@ -14,6 +15,7 @@ import (
 	"time"
 
 	"github.com/valyala/fasthttp"
+	"golang.org/x/net/http/httpguts"
 )
 
 // Transports: the connection pool an upstream's attempts go through.
@@ -106,6 +108,9 @@ func newFastTransport(cfg Config, addr string, https bool, d *net.Dialer, tlsCon
 // RoundTrip sends r and returns the whole reply, its body in memory.
 func (t *fastTransport) RoundTrip(r *http.Request) (*http.Response, error) {
 	ctx := r.Context()
+	if r.Body != nil {
+		defer r.Body.Close() // whatever happens, as a RoundTripper must
+	}
 	req := fasthttp.AcquireRequest()
 	resp := fasthttp.AcquireResponse()
 	release := func() { fasthttp.ReleaseRequest(req); fasthttp.ReleaseResponse(resp) }
@@ -164,13 +169,21 @@ func (t *fastTransport) RoundTrip(r *http.Request) (*http.Response, error) {
 	return t.response(r, resp, body), nil
 }
 
-// build fills req from r; r.Body is read and closed.
+// build fills req from r, reading r.Body.
 func (t *fastTransport) build(req *fasthttp.Request, r *http.Request) error {
 	req.Header.SetMethod(r.Method)
 	req.SetRequestURI(r.URL.String())
 	req.URI().DisablePathNormalizing = true
 	for k, vs := range r.Header {
+		// fasthttp would turn a CR or LF into a space; refuse, as net/http
+		// does, rather than send a header nobody wrote.
+		if !httpguts.ValidHeaderFieldName(k) {
+			return &dialError{fmt.Errorf("upstream: invalid header field name %q", k)}
+		}
 		for _, v := range vs {
+			if !httpguts.ValidHeaderFieldValue(v) {
+				return &dialError{fmt.Errorf("upstream: invalid header field value for %q", k)}
+			}
 			req.Header.Add(k, v)
 		}
 	}
@@ -180,7 +193,6 @@ func (t *fastTransport) build(req *fasthttp.Request, r *http.Request) error {
 	if r.Body == nil || r.Body == http.NoBody {
 		return nil
 	}
-	defer r.Body.Close()
 	if _, err := io.Copy(req.BodyWriter(), r.Body); err != nil {
 		return &dialError{err} // not sent: the request could not be read
 	}
