@@ -271,3 +271,16 @@ func TestCompileErrors(t *testing.T) {
 		t.Fatalf("got %v", err)
 	}
 }
+
+func TestAcceptsContentType(t *testing.T) {
+	p := program(t)
+	for v, want := range map[string]bool{
+		"application/json": true, "Application/JSON": true, "application/json; charset=utf-8": true,
+		"application/json;charset=UTF-8": true, "application/json; charset=latin1": false, "text/plain": false,
+		"application/json;;": false, "": false, "application/jsonx": false,
+	} {
+		if got := p.AcceptsContentType(v); got != want {
+			t.Errorf("AcceptsContentType(%q) = %v, want %v", v, got, want)
+		}
+	}
+}

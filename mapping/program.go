@@ -30,6 +30,11 @@ func (p *Program) ContentTypes() []string { return p.contentTypes }
 // accepted media type (parameters such as charset are allowed; a charset
 // other than UTF-8 is not).
 func (p *Program) AcceptsContentType(v string) bool {
+	for _, ct := range p.contentTypes {
+		if v == ct && strings.IndexByte(ct, ';') < 0 { // the usual case, without parsing
+			return true
+		}
+	}
 	mt, params, err := mime.ParseMediaType(v)
 	if err != nil {
 		return false
