@@ -149,6 +149,12 @@ func (s *scanner) str() (raw []byte, err *GuardError) {
 	s.i++ // opening quote
 	start := s.i
 	for s.i < len(s.b) {
+		for s.i < len(s.b) && plainByte[s.b[s.i]] { // the common run, one test a byte
+			s.i++
+		}
+		if s.i == len(s.b) {
+			break
+		}
 		c := s.b[s.i]
 		switch {
 		case c == '"':
@@ -202,6 +208,15 @@ func (s *scanner) str() (raw []byte, err *GuardError) {
 	}
 	return nil, s.fail("unterminated string")
 }
+
+// plainByte marks the bytes a string holds as they are: printable ASCII
+// but the quote and the backslash.
+var plainByte = func() (t [256]bool) {
+	for c := 0x20; c < utf8.RuneSelf; c++ {
+		t[c] = c != '"' && c != '\\'
+	}
+	return t
+}()
 
 // hex4 decodes four hexadecimal digits.
 func hex4(b []byte) (rune, bool) {
