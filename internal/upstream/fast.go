@@ -42,8 +42,7 @@ const (
 //   - a reply body over MaxReplyBytes is reported, with its status, through
 //     a body that fails with errTooLarge.
 type fastTransport struct {
-	hc       *fasthttp.HostClient
-	maxReply int64
+	hc *fasthttp.HostClient
 }
 
 // dialError marks a failure to obtain a connection (TCP or TLS): the
@@ -64,11 +63,12 @@ func newFastTransport(cfg Config, addr string, https bool, d *net.Dialer, tlsCon
 		maxConns = math.MaxInt32 // no cap, as documented
 	}
 	dial := func(addr string, timeout time.Duration) (net.Conn, error) {
-		dctx, cancel := context.Background(), context.CancelFunc(func() {})
-		if timeout > 0 {
+		dctx := context.Background() // d's own Timeout bounds the dial too
+		if timeout > 0 {             // what is left of the call's deadline
+			var cancel context.CancelFunc
 			dctx, cancel = context.WithTimeout(dctx, timeout)
+			defer cancel()
 		}
-		defer cancel()
 		conn, err := d.DialContext(dctx, "tcp", addr)
 		if err != nil {
 			return nil, &dialError{err}
@@ -86,21 +86,19 @@ func newFastTransport(cfg Config, addr string, https bool, d *net.Dialer, tlsCon
 		return tc, nil // fasthttp sees a TLS conn and does no handshake of its own
 	}
 	return &fastTransport{
-		maxReply: cfg.MaxReplyBytes,
 		hc: &fasthttp.HostClient{
-			Addr:                          addr,
-			IsTLS:                         https,
-			DialTimeout:                   dial,
-			MaxConns:                      maxConns,
-			MaxConnWaitTimeout:            math.MaxInt64, // a capped pool waits until the call's deadline
-			MaxIdleConnDuration:           cfg.IdleConnTimeout,
-			MaxResponseBodySize:           int(min(cfg.MaxReplyBytes, math.MaxInt32)),
-			ReadBufferSize:                maxReplyHeaderBytes, // also the cap on reply headers
-			DisablePathNormalizing:        true,
-			DisableHeaderNamesNormalizing: false,
-			NoDefaultUserAgentHeader:      true,
-			RetryIfErr:                    func(*fasthttp.Request, int, error) (bool, bool) { return false, false },
-			MaxIdemponentCallAttempts:     1,
+			Addr:                      addr,
+			IsTLS:                     https,
+			DialTimeout:               dial,
+			MaxConns:                  maxConns,
+			MaxConnWaitTimeout:        math.MaxInt64, // a capped pool waits until the call's deadline
+			MaxIdleConnDuration:       cfg.IdleConnTimeout,
+			MaxResponseBodySize:       int(min(cfg.MaxReplyBytes, math.MaxInt32)),
+			ReadBufferSize:            maxReplyHeaderBytes, // also the cap on reply headers
+			DisablePathNormalizing:    true,
+			NoDefaultUserAgentHeader:  true,
+			RetryIfErr:                func(*fasthttp.Request, int, error) (bool, bool) { return false, false },
+			MaxIdemponentCallAttempts: 1,
 		},
 	}
 }
@@ -141,7 +139,7 @@ func (t *fastTransport) RoundTrip(r *http.Request) (*http.Response, error) {
 			trace.GotConn(httptrace.GotConnInfo{})
 		}
 	}
-	if errors.Is(err, fasthttp.ErrTimeout) || errors.Is(err, fasthttp.ErrTLSHandshakeTimeout) {
+	if errors.Is(err, fasthttp.ErrTimeout) {
 		err = context.DeadlineExceeded
 		if cerr := ctx.Err(); cerr != nil {
 			err = cerr
