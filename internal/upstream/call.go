@@ -138,16 +138,10 @@ func (c *Client) guarded(ctx context.Context, req *request) (*Result, *canonical
 func (c *Client) send(ctx context.Context, rq *request) (res *Result, cerr *canonical.Error, verdict error) {
 	ctx, cancel := context.WithTimeout(ctx, c.timeout)
 	defer cancel()
-	x := &exchange{c: c, idempotent: rq.method == http.MethodGet}
-	x.deadline, _ = ctx.Deadline()
-	x.trace.GotConn = x.gotConn
+	deadline, _ := ctx.Deadline()
+	x := c.newExchange(rq.method == http.MethodGet, deadline)
+	defer c.exchanges.Put(x)
 	ctx = httptrace.WithClientTrace(ctx, &x.trace)
-	x.rc.HTTPClient = c.http
-	x.rc.Logger = nil // the library would log URLs, which hold usernames
-	x.rc.RetryMax = c.maxAttempts - 1
-	x.rc.CheckRetry = x.checkRetry
-	x.rc.Backoff = x.backoff
-	x.rc.ErrorHandler = retryablehttp.PassthroughErrorHandler
 
 	var body any // untyped nil: no body
 	if rq.body != nil {
@@ -220,6 +214,27 @@ type exchange struct {
 	connected  atomic.Bool   // the running attempt got a connection
 	reached    bool          // the last finished attempt got a connection
 	refused    bool          // an earlier attempt could not connect at all
+}
+
+// newExchange takes an exchange from the client's pool, its hooks already
+// bound, and resets it for one call. Nothing holds an exchange once send
+// returns: the hooks run only inside go-retryablehttp's Do.
+func (c *Client) newExchange(idempotent bool, deadline time.Time) *exchange {
+	x, _ := c.exchanges.Get().(*exchange)
+	if x == nil {
+		x = &exchange{c: c}
+		x.trace.GotConn = x.gotConn
+		x.rc.HTTPClient = c.http
+		x.rc.Logger = nil // the library would log URLs, which hold usernames
+		x.rc.RetryMax = c.maxAttempts - 1
+		x.rc.CheckRetry = x.checkRetry
+		x.rc.Backoff = x.backoff
+		x.rc.ErrorHandler = retryablehttp.PassthroughErrorHandler
+	}
+	x.deadline, x.idempotent = deadline, idempotent
+	x.attempts, x.wait, x.reached, x.refused = 0, 0, false, false
+	x.connected.Store(false)
+	return x
 }
 
 // minAttempt is the least time worth starting another attempt with: a retry

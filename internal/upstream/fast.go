@@ -111,9 +111,8 @@ func (t *fastTransport) RoundTrip(r *http.Request) (*http.Response, error) {
 	}
 	req := fasthttp.AcquireRequest()
 	resp := fasthttp.AcquireResponse()
-	release := func() { fasthttp.ReleaseRequest(req); fasthttp.ReleaseResponse(resp) }
 	if err := t.build(req, r); err != nil {
-		release()
+		release(req, resp)
 		return nil, err
 	}
 	resp.Header.SetNoDefaultContentType(true)
@@ -123,7 +122,7 @@ func (t *fastTransport) RoundTrip(r *http.Request) (*http.Response, error) {
 		deadline = time.Now().Add(DefaultTimeout)
 	}
 	if err := ctx.Err(); err != nil {
-		release()
+		release(req, resp)
 		return nil, err // not sent
 	}
 	// On the calling goroutine: fasthttp cannot abandon a call, and handing
@@ -155,16 +154,24 @@ func (t *fastTransport) RoundTrip(r *http.Request) (*http.Response, error) {
 		if errors.Is(err, fasthttp.ErrBodyTooLarge) {
 			err = errTooLarge
 		}
-		out := t.response(r, resp, &fastBody{err: err})
-		out.ContentLength = -1
-		release()
-		return out, nil
+		out := t.response(r, resp)
+		out.body.err = err
+		out.resp.ContentLength = -1
+		release(req, resp)
+		return &out.resp, nil
 	case err != nil:
-		release()
+		release(req, resp)
 		return nil, err
 	}
-	body := &fastBody{rest: resp.Body(), release: release}
-	return t.response(r, resp, body), nil
+	out := t.response(r, resp)
+	out.body.rest, out.body.req, out.body.resp = resp.Body(), req, resp
+	out.resp.ContentLength = int64(len(out.body.rest))
+	return &out.resp, nil
+}
+
+func release(req *fasthttp.Request, resp *fasthttp.Response) {
+	fasthttp.ReleaseRequest(req)
+	fasthttp.ReleaseResponse(resp)
 }
 
 // build fills req from r, reading r.Body.
@@ -197,10 +204,16 @@ func (t *fastTransport) build(req *fasthttp.Request, r *http.Request) error {
 	return nil
 }
 
-// response turns resp's status and headers into an *http.Response. The
-// header values share one string and one slice backing; the usual names
-// are not allocated at all.
-func (t *fastTransport) response(r *http.Request, resp *fasthttp.Response, body *fastBody) *http.Response {
+// fastReply is an *http.Response and its body in one allocation.
+type fastReply struct {
+	resp http.Response
+	body fastBody
+}
+
+// response turns resp's status and headers into a reply with an empty
+// body. The header values share one string and one slice backing; the
+// usual names are not allocated at all.
+func (t *fastTransport) response(r *http.Request, resp *fasthttp.Response) *fastReply {
 	n, size := 0, 0
 	for _, v := range resp.Header.All() {
 		n++
@@ -224,18 +237,18 @@ func (t *fastTransport) response(r *http.Request, resp *fasthttp.Response, body 
 		i++
 	}
 	status := resp.StatusCode()
-	return &http.Response{
-		Status:        statusLine(status),
-		StatusCode:    status,
-		Proto:         "HTTP/1.1",
-		ProtoMajor:    1,
-		ProtoMinor:    1,
-		Header:        h,
-		Body:          body,
-		ContentLength: int64(len(body.rest)),
-		Close:         resp.ConnectionClose(),
-		Request:       r,
-	}
+	out := &fastReply{resp: http.Response{
+		Status:     statusLine(status),
+		StatusCode: status,
+		Proto:      "HTTP/1.1",
+		ProtoMajor: 1,
+		ProtoMinor: 1,
+		Header:     h,
+		Close:      resp.ConnectionClose(),
+		Request:    r,
+	}}
+	out.resp.Body = &out.body
+	return out
 }
 
 func statusLine(status int) string {
@@ -272,11 +285,12 @@ func headerName(k []byte) string {
 }
 
 // fastBody reads a reply body held by a pooled fasthttp.Response, which
-// Close gives back.
+// Close gives back with its request.
 type fastBody struct {
-	rest    []byte
-	err     error // returned once rest is read, instead of io.EOF
-	release func()
+	rest []byte
+	err  error // returned once rest is read, instead of io.EOF
+	req  *fasthttp.Request
+	resp *fasthttp.Response
 }
 
 func (b *fastBody) Read(p []byte) (int, error) {
@@ -293,9 +307,9 @@ func (b *fastBody) Read(p []byte) (int, error) {
 
 func (b *fastBody) Close() error {
 	b.rest = nil
-	if b.release != nil {
-		b.release()
-		b.release = nil
+	if b.resp != nil {
+		release(b.req, b.resp)
+		b.req, b.resp = nil, nil
 	}
 	if b.err == nil {
 		b.err = errBodyClosed

@@ -14,6 +14,7 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/sony/gobreaker/v2"
@@ -143,6 +144,7 @@ type Client struct {
 
 	dialer    *net.Dialer
 	transport pool
+	exchanges sync.Pool // of *exchange, hooks bound
 	http      *http.Client
 	breaker   *gobreaker.CircuitBreaker[*Result] // nil: disabled
 }
