@@ -323,11 +323,15 @@ func (h *handler) upstreamHeader(x *exchange) (http.Header, *canonical.Error) {
 	if key == "" {
 		key = newID()
 	}
-	out[HeaderIdempotency] = []string{key}
-	out[HeaderRequestID] = []string{x.in.RequestID}
-	out[HeaderDialect] = []string{h.name}
+	// One backing array for the values userbridge sets; each is a
+	// one-element slice capped at its own element.
+	vals := [...]string{key, x.in.RequestID, h.name, x.res.Tenant}
+	own := vals[:]
+	out[HeaderIdempotency] = own[0:1:1]
+	out[HeaderRequestID] = own[1:2:2]
+	out[HeaderDialect] = own[2:3:3]
 	if x.res.Tenant != "" {
-		out[HeaderTenant] = []string{x.res.Tenant}
+		out[HeaderTenant] = own[3:4:4]
 	}
 	// Last: it removes X-Userbridge-Principal whatever was copied above
 	// and, in verify mode, the caller's credentials, then sets userbridge's.
