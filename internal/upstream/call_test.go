@@ -5,7 +5,10 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"strconv"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -549,5 +552,41 @@ func TestHeaderInjectionRefused(t *testing.T) {
 				t.Errorf("sent: %d hits, status %d", up.hits.Load(), res.Status)
 			}
 		})
+	}
+}
+
+// TestMaxConnsWaits: with the pool capped at one connection, concurrent
+// calls wait their turn within the deadline instead of failing, and the
+// upstream never sees a second connection.
+func TestMaxConnsWaits(t *testing.T) {
+	var inFlight, most atomic.Int32
+	up := startUpstream(t, func(_ int, w http.ResponseWriter, _ *http.Request) {
+		n := inFlight.Add(1)
+		defer inFlight.Add(-1)
+		for m := most.Load(); n > m && !most.CompareAndSwap(m, n); m = most.Load() {
+		}
+		time.Sleep(50 * time.Millisecond)
+		reply(w, 200, userJSON)
+	})
+	c := newClient(t, up.URL, func(cfg *Config) { cfg.MaxConnsPerHost = 1 })
+	var wg sync.WaitGroup
+	errs := make(chan *canonical.Error, 4)
+	for i := range 4 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			_, err := c.Patch(context.Background(), patchCall(strconv.Itoa(i)))
+			errs <- err
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		if err != nil {
+			t.Errorf("a call failed: %v", err)
+		}
+	}
+	if most.Load() != 1 || up.connections() != 1 {
+		t.Errorf("upstream saw %d requests at once over %d connections, want 1 and 1", most.Load(), up.connections())
 	}
 }

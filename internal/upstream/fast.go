@@ -131,6 +131,11 @@ func (t *fastTransport) RoundTrip(r *http.Request) (*http.Response, error) {
 	// upstream's answer or the deadline; the client then makes no other.
 	err := t.hc.DoDeadline(req, resp, deadline)
 
+	// Reached unless no connection was had. A timeout is counted as reached
+	// even when it was spent waiting for a free connection under maxConns
+	// (fasthttp does not say which): the deadline is gone, so nothing is
+	// retried either way, and the caller is only told the update may have
+	// been applied.
 	var de *dialError
 	reached := !errors.As(err, &de) && !errors.Is(err, fasthttp.ErrNoFreeConns)
 	if reached {
