@@ -123,6 +123,12 @@ func (s *started) do(t *testing.T, method, path string, header map[string]string
 	for k, v := range header {
 		req.Header.Set(k, v)
 	}
+	return doReq(t, req)
+}
+
+// doReq sends req with the tests' client and reads the whole answer.
+func doReq(t *testing.T, req *http.Request) answer {
+	t.Helper()
 	resp, err := client.Do(req)
 	if err != nil {
 		t.Fatal(err)

@@ -97,20 +97,6 @@ func TestHostileBodies(t *testing.T) {
 	}
 }
 
-func doReq(t *testing.T, req *http.Request) answer {
-	t.Helper()
-	resp, err := client.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(resp.Body)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return answer{Status: resp.StatusCode, Header: resp.Header, Body: b}
-}
-
 // TestDefaultBodyLimit checks the default limit, 1 MiB: a body one byte
 // over it is refused, one at it is read.
 func TestDefaultBodyLimit(t *testing.T) {
