@@ -306,7 +306,7 @@ func tooLarge(limit int64) *canonical.Error {
 // upstreamHeader builds the headers of the upstream call.
 func (h *handler) upstreamHeader(x *exchange) (http.Header, *canonical.Error) {
 	in := x.c.Request.Header
-	out := make(http.Header, len(h.forward)+6)
+	out := make(http.Header, len(h.forward)+9)
 	for _, name := range h.forward {
 		if v := in.Values(name); len(v) > 0 {
 			out[name] = v
@@ -333,6 +333,7 @@ func (h *handler) upstreamHeader(x *exchange) (http.Header, *canonical.Error) {
 	if x.res.Tenant != "" {
 		out[HeaderTenant] = own[3:4:4]
 	}
+	upstream.SetJSONHeaders(out)
 	// Last: it removes X-Userbridge-Principal whatever was copied above
 	// and, in verify mode, the caller's credentials, then sets userbridge's.
 	if e := h.auth.UpstreamHeader(x.c.Request.Context(), out, x.caller); e != nil {

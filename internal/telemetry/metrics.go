@@ -3,6 +3,7 @@ package telemetry
 import (
 	"net/http"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -47,6 +48,30 @@ type Metrics struct {
 	reloads    *prometheus.CounterVec
 	reloadOK   prometheus.Gauge
 	reloadAt   prometheus.Gauge
+
+	// The series Request and Upstream record, by label values: resolving
+	// them through the vectors hashes and checks every label value on
+	// every request. Bounded as the series themselves are.
+	reqSeries sync.Map // seriesKey → *reqSeries
+	upSeries  sync.Map // seriesKey → *upSeries
+}
+
+// seriesKey is the label values of a request's or an upstream call's series:
+// dialect, route or method, status.
+type seriesKey struct {
+	dialect, name string
+	status        int
+}
+
+type reqSeries struct {
+	count prometheus.Counter
+	dur   prometheus.Observer
+}
+
+type upSeries struct {
+	calls    prometheus.Counter
+	dur      prometheus.Observer
+	attempts func() prometheus.Counter // resolved at first use: no series before an attempt
 }
 
 // NewMetrics registers every series. breaker reports the upstream breaker's
@@ -121,21 +146,42 @@ func (m *Metrics) Handler() http.Handler {
 // Request records one answered request. route is the route template
 // (never the request's path).
 func (m *Metrics) Request(dialect, route string, status int, elapsed time.Duration) {
-	m.requests.WithLabelValues(dialect, route, strconv.Itoa(status)).Inc()
-	m.requestDur.WithLabelValues(dialect, route).Observe(elapsed.Seconds())
+	k := seriesKey{dialect, route, status}
+	v, ok := m.reqSeries.Load(k)
+	if !ok {
+		v, _ = m.reqSeries.LoadOrStore(k, &reqSeries{
+			count: m.requests.WithLabelValues(dialect, route, strconv.Itoa(status)),
+			dur:   m.requestDur.WithLabelValues(dialect, route),
+		})
+	}
+	s := v.(*reqSeries)
+	s.count.Inc()
+	s.dur.Observe(elapsed.Seconds())
 }
 
 // Upstream records one upstream call: its last status (0: no answer), its
 // attempts and its time.
 func (m *Metrics) Upstream(dialect, method string, status, attempts int, elapsed time.Duration) {
-	s := NoReply
-	if status > 0 {
-		s = strconv.Itoa(status)
+	k := seriesKey{dialect, method, status}
+	v, ok := m.upSeries.Load(k)
+	if !ok {
+		st := NoReply
+		if status > 0 {
+			st = strconv.Itoa(status)
+		}
+		v, _ = m.upSeries.LoadOrStore(k, &upSeries{
+			calls: m.upCalls.WithLabelValues(dialect, method, st),
+			dur:   m.upDur.WithLabelValues(dialect, method),
+			attempts: sync.OnceValue(func() prometheus.Counter {
+				return m.upAttempts.WithLabelValues(dialect, method)
+			}),
+		})
 	}
-	m.upCalls.WithLabelValues(dialect, method, s).Inc()
-	m.upDur.WithLabelValues(dialect, method).Observe(elapsed.Seconds())
+	s := v.(*upSeries)
+	s.calls.Inc()
+	s.dur.Observe(elapsed.Seconds())
 	if attempts > 0 {
-		m.upAttempts.WithLabelValues(dialect, method).Add(float64(attempts))
+		s.attempts().Add(float64(attempts))
 	}
 	if attempts > 1 {
 		m.upRetries.WithLabelValues(dialect, method).Add(float64(attempts - 1))

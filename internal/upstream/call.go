@@ -136,7 +136,7 @@ func (c *Client) guarded(ctx context.Context, req *request) (*Result, *canonical
 // send makes the attempts of one call under one deadline. verdict is what
 // the breaker counts: nil, errUpstreamFailed or errCallerGone.
 func (c *Client) send(ctx context.Context, rq *request) (res *Result, cerr *canonical.Error, verdict error) {
-	ctx, cancel := context.WithTimeout(ctx, c.timeout)
+	ctx, cancel := c.callContext(ctx)
 	defer cancel()
 	deadline, _ := ctx.Deadline()
 	x := c.newExchange(rq.method == http.MethodGet, deadline)
@@ -176,15 +176,44 @@ func (c *Client) send(ctx context.Context, rq *request) (res *Result, cerr *cano
 	return res, cerr, verdict
 }
 
+// callContext bounds one call by upstream.timeout. Over the fast transport
+// it is a callCtx, which costs nothing until something waits on it;
+// net/http's Transport gets context.WithTimeout (it reads context.Cause).
+func (c *Client) callContext(ctx context.Context) (context.Context, context.CancelFunc) {
+	if _, fast := c.transport.(*fastTransport); fast {
+		cc := newCallCtx(ctx, c.timeout)
+		return cc, cc.release
+	}
+	return context.WithTimeout(ctx, c.timeout)
+}
+
 var (
 	jsonValue      = []string{"application/json"}
 	userAgentValue = []string{"userbridge"}
 )
 
-// requestHeader copies the caller's header (sharing its value slices, which
-// nothing modifies) and adds the JSON headers; with keep, an Accept or
-// Content-Type the caller set stays.
+// SetJSONHeaders sets the headers every canonical call carries: Accept and
+// Content-Type application/json, and User-Agent userbridge unless h has
+// one. A caller that builds
+// its header with them saves Patch a copy of it. The values are shared:
+// nothing may modify them.
+func SetJSONHeaders(h http.Header) {
+	h["Accept"] = jsonValue
+	h["Content-Type"] = jsonValue
+	if _, ok := h["User-Agent"]; !ok {
+		h["User-Agent"] = userAgentValue
+	}
+}
+
+// requestHeader is the header of an attempt: the caller's with the JSON
+// headers (with keep, an Accept or Content-Type the caller set stays), and
+// without Content-Type when there is no body. It is the caller's own map
+// when that already holds what would be built (see SetJSONHeaders), else a
+// copy sharing the caller's value slices, which nothing modifies.
 func requestHeader(from http.Header, hasBody, keep bool) http.Header {
+	if !keep && hasBody && isJSONValue(from["Accept"]) && isJSONValue(from["Content-Type"]) && from["User-Agent"] != nil {
+		return from
+	}
 	h := make(http.Header, len(from)+3)
 	for k, v := range from {
 		h[k] = v
@@ -194,12 +223,16 @@ func requestHeader(from http.Header, hasBody, keep bool) http.Header {
 	}
 	if _, ok := h["Content-Type"]; hasBody && (!ok || !keep) {
 		h["Content-Type"] = jsonValue
+	} else if !hasBody && !keep {
+		delete(h, "Content-Type")
 	}
 	if _, ok := h["User-Agent"]; !ok {
 		h["User-Agent"] = userAgentValue
 	}
 	return h
 }
+
+func isJSONValue(v []string) bool { return len(v) == 1 && v[0] == "application/json" }
 
 // exchange is the state of one call's attempts, seen by the
 // go-retryablehttp hooks.

@@ -2,6 +2,7 @@ package upstream
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 	"strings"
 	"testing"
@@ -182,12 +183,46 @@ func TestHeaderForwarding(t *testing.T) {
 		t.Errorf("the caller's header was modified: %v", h)
 	}
 
-	// GET sends no body and no Content-Type.
+	// GET sends no body and no Content-Type, even one the caller's header has.
 	if _, err := c.Get(context.Background(), &Call{Target: canonical.ByID, Value: "42", Header: h}); err != nil {
 		t.Fatal(err)
 	}
 	got = up.requests()[1]
-	if got.method != http.MethodGet || len(got.body) != 0 || got.header.Get("Content-Type") != "text/plain" {
+	if got.method != http.MethodGet || len(got.body) != 0 || got.header.Get("Content-Type") != "" {
 		t.Errorf("GET: %s body %q Content-Type %q", got.method, got.body, got.header.Get("Content-Type"))
+	}
+}
+
+// A header built with SetJSONHeaders is sent as it is, without a copy, and
+// left as it was; GET still drops its Content-Type.
+func TestHeaderBuiltWithJSONHeaders(t *testing.T) {
+	up := startUpstream(t, ok)
+	c := newClient(t, up.URL)
+	h := http.Header{"Authorization": {"Bearer t0ken"}, "User-Agent": {"legacy-client/2"}}
+	SetJSONHeaders(h)
+	if got := requestHeader(h, true, false); len(got) != len(h) || &got["Accept"][0] != &h["Accept"][0] {
+		t.Fatalf("requestHeader copied a complete header: %v", got)
+	}
+	before := h.Clone()
+	if _, err := patch(t, c, &Call{Target: canonical.ByID, Value: "42", Body: []byte(`{"set":{}}`), Header: h}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Get(context.Background(), &Call{Target: canonical.ByID, Value: "42", Header: h}); err != nil {
+		t.Fatal(err)
+	}
+	reqs := up.requests()
+	for _, k := range []string{"Authorization", "Accept", "Content-Type"} {
+		if reqs[0].header.Get(k) != before.Get(k) {
+			t.Errorf("PATCH header %s = %q, want %q", k, reqs[0].header.Get(k), before.Get(k))
+		}
+	}
+	if ua := reqs[0].header.Get("User-Agent"); ua != "legacy-client/2" {
+		t.Errorf("User-Agent %q: SetJSONHeaders replaced the caller's", ua)
+	}
+	if ct := reqs[1].header.Get("Content-Type"); ct != "" || reqs[1].header.Get("Accept") != "application/json" {
+		t.Errorf("GET Content-Type %q Accept %q", ct, reqs[1].header.Get("Accept"))
+	}
+	if fmt.Sprint(h) != fmt.Sprint(before) {
+		t.Errorf("the caller's header changed: %v, was %v", h, before)
 	}
 }
