@@ -175,47 +175,154 @@ type renderCtx struct {
 }
 
 type userMember struct {
-	key string
-	val gjson.Result
+	key string // as written: indexing stops at a key with an escape
+	raw string // the value's JSON text
 }
 
-// lookup finds a user path.
-func (c *renderCtx) lookup(e *expr) gjson.Result {
+// lookup finds a user path: the JSON text of its value, "" when absent.
+func (c *renderCtx) lookup(e *expr) string {
 	if !e.plain {
-		return c.user.Get(e.path)
+		return c.user.Get(e.path).Raw
 	}
 	if !c.indexed {
 		c.indexed = true
-		c.user.ForEach(func(k, v gjson.Result) bool {
-			if c.ntop == len(c.top) {
-				c.ntop = -1 // too many members: fall back to gjson lookups
-				return false
-			}
-			c.top[c.ntop] = userMember{k.Str, v}
-			c.ntop++
-			return true
-		})
+		if !c.indexTop(c.user.Raw) {
+			c.ntop = -1 // fall back to gjson lookups
+		}
 	}
 	if c.ntop < 0 {
-		return c.user.Get(e.path)
+		return c.user.Get(e.path).Raw
 	}
 	for i := 0; i < c.ntop; i++ {
 		if c.top[i].key == e.head {
 			if e.rest == "" {
-				return c.top[i].val
+				return c.top[i].raw
 			}
-			return c.top[i].val.Get(e.rest)
+			return gjson.Get(c.top[i].raw, e.rest).Raw
 		}
 	}
-	return gjson.Result{}
+	return ""
+}
+
+// indexTop records the top-level members of the JSON object s, in one
+// pass that only finds where each value ends (gjson's ForEach would also
+// decode every string and number). The first of duplicate keys wins, as
+// in gjson. s must be valid JSON, as every user is by then (the upstream
+// clients refuse any other reply): literals and numbers are not checked.
+// It reports false, and lookups go through gjson, for what it does not
+// index: not an object, a key with an escape, more members than top holds.
+func (c *renderCtx) indexTop(s string) bool {
+	c.ntop = 0
+	i := skipSpace(s, 0)
+	if i >= len(s) || s[i] != '{' {
+		return false
+	}
+	i = skipSpace(s, i+1)
+	if i < len(s) && s[i] == '}' {
+		return true
+	}
+	for {
+		if i >= len(s) || s[i] != '"' {
+			return false
+		}
+		j := i + 1
+		for j < len(s) && s[j] != '"' {
+			if s[j] == '\\' || s[j] < 0x20 {
+				return false
+			}
+			j++
+		}
+		if j >= len(s) {
+			return false
+		}
+		key := s[i+1 : j]
+		i = skipSpace(s, j+1)
+		if i >= len(s) || s[i] != ':' {
+			return false
+		}
+		i = skipSpace(s, i+1)
+		end, ok := skipJSONValue(s, i)
+		if !ok || c.ntop == len(c.top) {
+			return false
+		}
+		c.top[c.ntop] = userMember{key, s[i:end]}
+		c.ntop++
+		i = skipSpace(s, end)
+		if i >= len(s) {
+			return false
+		}
+		switch s[i] {
+		case '}':
+			return true
+		case ',':
+			i = skipSpace(s, i+1)
+		default:
+			return false
+		}
+	}
+}
+
+func skipSpace(s string, i int) int {
+	for i < len(s) && (s[i] == ' ' || s[i] == '\t' || s[i] == '\n' || s[i] == '\r') {
+		i++
+	}
+	return i
+}
+
+// skipJSONValue returns the end of the JSON value starting at s[i].
+func skipJSONValue(s string, i int) (int, bool) {
+	if i >= len(s) {
+		return 0, false
+	}
+	switch s[i] {
+	case '"':
+		return skipJSONString(s, i)
+	case '{', '[':
+		depth := 0
+		for ; i < len(s); i++ {
+			switch s[i] {
+			case '"':
+				end, ok := skipJSONString(s, i)
+				if !ok {
+					return 0, false
+				}
+				i = end - 1
+			case '{', '[':
+				depth++
+			case '}', ']':
+				if depth--; depth == 0 {
+					return i + 1, true
+				}
+			}
+		}
+		return 0, false
+	}
+	j := i // a number, true, false or null
+	for j < len(s) && s[j] != ',' && s[j] != '}' && s[j] != ']' && s[j] != ' ' && s[j] != '\t' && s[j] != '\n' && s[j] != '\r' {
+		j++
+	}
+	return j, j > i
+}
+
+// skipJSONString returns the end of the string whose quote is s[i].
+func skipJSONString(s string, i int) (int, bool) {
+	for j := i + 1; j < len(s); j++ {
+		switch s[j] {
+		case '\\':
+			j++
+		case '"':
+			return j + 1, true
+		}
+	}
+	return 0, false
 }
 
 func (c *renderCtx) eval(e *expr) value {
 	var v value
 	switch e.src {
 	case srcUser:
-		r := c.lookup(e)
-		v = value{ok: r.Exists() && r.Type != gjson.Null, raw: r.Raw}
+		raw := c.lookup(e)
+		v = value{ok: raw != "" && raw != "null", raw: raw}
 	case srcBody:
 		r := gjson.GetBytes(c.in.Body, e.path)
 		v = value{ok: r.Exists() && r.Type != gjson.Null, raw: r.Raw}

@@ -386,12 +386,19 @@ func (h *handler) fail(x *exchange, e *canonical.Error) int {
 func (h *handler) write(x *exchange, rep *mapping.Reply) int {
 	w := x.c.Writer
 	hd := w.Header()
-	for _, kv := range rep.Headers {
-		hd.Set(kv.Name, kv.Value)
+	// As Header.Set would, but the values share one backing array, each a
+	// one-element slice capped at its own element.
+	vals := make([]string, 0, len(rep.Headers)+2)
+	set := func(name, v string) {
+		vals = append(vals, v)
+		hd[http.CanonicalHeaderKey(name)] = vals[len(vals)-1 : len(vals) : len(vals)]
 	}
-	hd.Set(HeaderRequestID, x.in.RequestID)
+	for _, kv := range rep.Headers {
+		set(kv.Name, kv.Value)
+	}
+	set(HeaderRequestID, x.in.RequestID)
 	if rep.Body != nil {
-		hd.Set("Content-Type", rep.ContentType)
+		set("Content-Type", rep.ContentType)
 	}
 	w.WriteHeader(rep.Status)
 	if rep.Body != nil {

@@ -94,7 +94,7 @@ func newBreaker(cfg BreakerConfig, name string) *gobreaker.CircuitBreaker[*Resul
 }
 
 func (c *Client) do(ctx context.Context, method string, call *Call) (*Result, *canonical.Error) {
-	target, cerr := c.url(call)
+	u, cerr := c.url(call)
 	if cerr != nil {
 		return &Result{}, cerr
 	}
@@ -102,15 +102,17 @@ func (c *Client) do(ctx context.Context, method string, call *Call) (*Result, *c
 	if method != http.MethodGet {
 		body = call.Body
 	}
-	return c.guarded(ctx, &request{method: method, target: target, body: body, header: call.Header})
+	return c.guarded(ctx, &request{method: method, url: u, body: body, header: call.Header})
 }
 
 // request is one exchange, as do (the canonical profile) and Do (raw) make it.
 type request struct {
-	method, target string
-	body           []byte // nil: no body
-	header         http.Header
-	raw            bool // Do: hand back any reply as it came, keep the caller's Accept and Content-Type
+	method string
+	url    *url.URL // the canonical calls': built, not parsed
+	target string   // Do's: a URL to parse
+	body   []byte   // nil: no body
+	header http.Header
+	raw    bool // Do: hand back any reply as it came, keep the caller's Accept and Content-Type
 }
 
 // guarded sends req through the breaker, when there is one.
@@ -150,6 +152,9 @@ func (c *Client) send(ctx context.Context, rq *request) (res *Result, cerr *cano
 	req, err := retryablehttp.NewRequestWithContext(ctx, rq.method, rq.target, body)
 	if err != nil {
 		return &Result{Cause: causeOf(err)}, canonical.Errorf(canonical.Internal, "could not build the upstream request"), nil
+	}
+	if rq.url != nil { // rq.target is "": nothing was parsed
+		req.URL, req.Host = rq.url, rq.url.Host
 	}
 	// Without GetBody net/http never resends the update by itself. With it,
 	// and an Idempotency-Key header, it would replay the update on a reused

@@ -182,8 +182,17 @@ func release(req *fasthttp.Request, resp *fasthttp.Response) {
 // build fills req from r, reading r.Body.
 func (t *fastTransport) build(req *fasthttp.Request, r *http.Request) error {
 	req.Header.SetMethod(r.Method)
-	req.SetRequestURI(r.URL.String())
-	req.URI().DisablePathNormalizing = true
+	// The request line from the path as escaped (RawPath, when set, is
+	// Path's escaped form as written: url.Parse and Client.url keep them
+	// so) and the Host header; fasthttp parses no URL.
+	path := r.URL.RawPath
+	if path == "" {
+		path = r.URL.EscapedPath()
+	}
+	if r.URL.RawQuery != "" || r.URL.ForceQuery {
+		path += "?" + r.URL.RawQuery
+	}
+	req.Header.SetRequestURI(path)
 	for k, vs := range r.Header {
 		// fasthttp would turn a CR or LF into a space; refuse, as net/http
 		// does, rather than send a header nobody wrote.
@@ -197,9 +206,15 @@ func (t *fastTransport) build(req *fasthttp.Request, r *http.Request) error {
 			req.Header.Add(k, v)
 		}
 	}
-	if r.Host != "" {
-		req.Header.SetHost(r.Host)
+	host := r.Host // as net/http: the Host header field is not read
+	if host == "" {
+		host = r.URL.Host
 	}
+	req.Header.SetHost(host)
+	if t.hc.IsTLS {
+		req.URI().SetScheme("https")
+	}
+	req.URI().DisablePathNormalizing = true
 	if r.Body == nil || r.Body == http.NoBody {
 		return nil
 	}

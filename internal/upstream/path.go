@@ -25,7 +25,8 @@ func (p placeholder) String() string { return placeholderNames[p] }
 
 // part is one piece of a compiled template: literal text or a placeholder.
 type part struct {
-	lit string
+	lit string // as written: a valid escaped path
+	dec string // lit decoded
 	ph  placeholder
 }
 
@@ -53,7 +54,11 @@ func compileTemplate(tpl string, need placeholder) (template, error) {
 			if err := checkLiteral(rest[:i]); err != nil {
 				return template{}, fmt.Errorf("%q: %w", tpl, err)
 			}
-			t.parts = append(t.parts, part{lit: rest[:i]})
+			dec, err := url.PathUnescape(rest[:i])
+			if err != nil { // checkLiteral accepted only valid escapes
+				return template{}, fmt.Errorf("%q: %w", tpl, err)
+			}
+			t.parts = append(t.parts, part{lit: rest[:i], dec: dec})
 		}
 		if rest = rest[i:]; rest == "" {
 			break
@@ -113,35 +118,42 @@ func isHex(c byte) bool {
 // url builds the upstream URL of a call. Every value is path-escaped, so it
 // stays one path segment (or part of one): it cannot add a segment, a query
 // or a fragment. "" and the dot segments "." and ".." are refused: servers
-// and proxies resolve them to another resource.
-func (c *Client) url(call *Call) (string, *canonical.Error) {
+// and proxies resolve them to another resource. The URL is built, not
+// parsed: RawPath is the path as sent, Path the same decoded.
+func (c *Client) url(call *Call) (*url.URL, *canonical.Error) {
 	if call.Target != canonical.ByID && call.Target != canonical.ByUsername {
-		return "", canonical.Errorf(canonical.Internal, "the update names its user neither by id nor by username")
+		return nil, canonical.Errorf(canonical.Internal, "the update names its user neither by id nor by username")
 	}
 	t := &c.paths[call.Target]
 	if err := checkValue(call.Target.String(), call.Value); err != nil {
-		return "", err
+		return nil, err
 	}
 	value := url.PathEscape(call.Value)
 	var tenant string
 	if t.tenant {
 		if err := checkValue("tenant", call.Tenant); err != nil {
-			return "", err
+			return nil, err
 		}
 		tenant = url.PathEscape(call.Tenant)
 	}
 
-	n := len(c.base)
+	n, nd := len(c.basePath), len(c.baseDecoded)
 	for _, p := range t.parts {
 		n += len(p.fill(value, tenant))
+		nd += len(p.fillDecoded(call.Value, call.Tenant))
 	}
 	var b strings.Builder
-	b.Grow(n)
-	b.WriteString(c.base)
+	b.Grow(n + nd)
+	b.WriteString(c.basePath)
 	for _, p := range t.parts {
 		b.WriteString(p.fill(value, tenant))
 	}
-	return b.String(), nil
+	b.WriteString(c.baseDecoded)
+	for _, p := range t.parts {
+		b.WriteString(p.fillDecoded(call.Value, call.Tenant))
+	}
+	both := b.String() // one allocation for the two
+	return &url.URL{Scheme: c.scheme, Host: c.host, RawPath: both[:n], Path: both[n:]}, nil
 }
 
 func (p part) fill(value, tenant string) string {
@@ -152,6 +164,13 @@ func (p part) fill(value, tenant string) string {
 		return tenant
 	}
 	return value
+}
+
+func (p part) fillDecoded(value, tenant string) string {
+	if p.ph == phNone {
+		return p.dec
+	}
+	return p.fill(value, tenant)
 }
 
 // checkValue refuses a value that cannot name a resource of its own.

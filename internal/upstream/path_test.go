@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"net/url"
 	"strings"
 	"testing"
 
@@ -224,5 +225,32 @@ func TestHeaderBuiltWithJSONHeaders(t *testing.T) {
 	}
 	if fmt.Sprint(h) != fmt.Sprint(before) {
 		t.Errorf("the caller's header changed: %v, was %v", h, before)
+	}
+}
+
+// The URL of a call is built, not parsed: its RawPath is the path as sent
+// and its Path the same decoded, so that everything reading the URL (the
+// transport, tracing's url.full) sees one and the same address.
+func TestCallURLBuilt(t *testing.T) {
+	c := newClient(t, "https://idp.example:8443/base%20dir/", func(cfg *Config) {
+		cfg.ByIDPath = "/t/{tenant}/us%2Fers/{id}"
+	})
+	u, cerr := c.url(&Call{Target: canonical.ByID, Value: "a/b c%", Tenant: "ac me"})
+	if cerr != nil {
+		t.Fatal(cerr)
+	}
+	if u.Scheme != "https" || u.Host != "idp.example:8443" {
+		t.Errorf("scheme %q host %q", u.Scheme, u.Host)
+	}
+	const raw = "/base%20dir/t/ac%20me/us%2Fers/a%2Fb%20c%25"
+	if u.RawPath != raw || u.EscapedPath() != raw {
+		t.Errorf("RawPath %q EscapedPath %q, want %q", u.RawPath, u.EscapedPath(), raw)
+	}
+	if u.Path != "/base dir/t/ac me/us/ers/a/b c%" {
+		t.Errorf("Path %q", u.Path)
+	}
+	parsed, err := url.Parse(u.String())
+	if err != nil || parsed.RawPath != u.RawPath || parsed.Path != u.Path || parsed.Host != u.Host {
+		t.Errorf("%q parses back to %+v (%v)", u.String(), parsed, err)
 	}
 }

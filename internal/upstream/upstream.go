@@ -134,6 +134,10 @@ const (
 // Client calls one upstream. It is safe for concurrent use.
 type Client struct {
 	base        string      // scheme://host[:port][/path], no trailing slash
+	scheme      string      // of base
+	host        string      // of base: host[:port]
+	basePath    string      // of base: its path as written (escaped), no trailing slash
+	baseDecoded string      // basePath decoded
 	paths       [3]template // indexed by canonical.Target
 	addr        string      // host:port, for Ready
 	timeout     time.Duration
@@ -169,6 +173,9 @@ func New(cfg Config) (*Client, error) {
 	https := u != nil && u.Scheme == "https"
 	if u != nil {
 		c.base = u.Scheme + "://" + u.Host + strings.TrimSuffix(u.EscapedPath(), "/")
+		c.scheme, c.host = u.Scheme, strings.TrimSuffix(u.Host, ":")
+		c.basePath = strings.TrimSuffix(u.EscapedPath(), "/")
+		c.baseDecoded = strings.TrimSuffix(u.Path, "/")
 		port := u.Port()
 		if port == "" {
 			port = "80"
