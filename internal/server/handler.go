@@ -81,7 +81,7 @@ var bufPool = sync.Pool{New: func() any { b := make([]byte, 0, 4096); return &b 
 func (h *handler) serve(c *gin.Context) {
 	x := &exchange{c: c, start: time.Now()}
 	x.in = mapping.Input{Params: &c.Params, Path: c.Request.URL.EscapedPath(), RequestID: requestID(c.Request.Header.Get(HeaderRequestID))}
-	x.in.URL = origin(c.Request, h.trustForwarded) + x.in.Path
+	x.in.URL = requestURL(c.Request, h.trustForwarded, x.in.Path)
 	bp := bufPool.Get().(*[]byte)
 	defer func() {
 		if cap(*bp) <= 1<<20 {
@@ -277,7 +277,7 @@ func (h *handler) readBody(x *exchange, bp *[]byte) ([]byte, *canonical.Error) {
 		return nil, tooLarge(h.maxBody)
 	}
 	buf := *bp
-	lr := io.LimitReader(r.Body, h.maxBody+1)
+	lr := &io.LimitedReader{R: r.Body, N: h.maxBody + 1} // stays on the stack
 	for {
 		if len(buf) == cap(buf) {
 			buf = append(buf, 0)[:len(buf)]
@@ -433,9 +433,9 @@ func newID() string {
 	return string(out[:])
 }
 
-// origin is scheme://host of the request as the client addressed it; with
-// trust, as the proxy in front says it was addressed.
-func origin(r *http.Request, trust bool) string {
+// requestURL is scheme://host/path of the request as the client addressed
+// it; with trust, as the proxy in front says it was addressed.
+func requestURL(r *http.Request, trust bool, path string) string {
 	scheme, host := "http", r.Host
 	if r.TLS != nil {
 		scheme = "https"
@@ -448,7 +448,7 @@ func origin(r *http.Request, trust bool) string {
 			host = h
 		}
 	}
-	return scheme + "://" + host
+	return scheme + "://" + host + path
 }
 
 func itoa(n int64) string {

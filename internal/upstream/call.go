@@ -138,8 +138,18 @@ func (c *Client) guarded(ctx context.Context, req *request) (*Result, *canonical
 // send makes the attempts of one call under one deadline. verdict is what
 // the breaker counts: nil, errUpstreamFailed or errCallerGone.
 func (c *Client) send(ctx context.Context, rq *request) (res *Result, cerr *canonical.Error, verdict error) {
-	ctx, cancel := c.callContext(ctx)
-	defer cancel()
+	if _, fast := c.transport.(*fastTransport); fast {
+		// Over the fast transport a callCtx, which costs nothing until
+		// something waits on it; net/http's Transport reads context.Cause
+		// and gets context.WithTimeout.
+		cc := newCallCtx(ctx, c.timeout)
+		defer cc.release()
+		ctx = cc
+	} else {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, c.timeout)
+		defer cancel()
+	}
 	deadline, _ := ctx.Deadline()
 	x := c.newExchange(rq.method == http.MethodGet, deadline)
 	defer c.exchanges.Put(x)
@@ -149,12 +159,20 @@ func (c *Client) send(ctx context.Context, rq *request) (res *Result, cerr *cano
 	if rq.body != nil {
 		body = rq.body
 	}
-	req, err := retryablehttp.NewRequestWithContext(ctx, rq.method, rq.target, body)
+	var req *retryablehttp.Request
+	var err error
+	if rq.url != nil {
+		// Built, not parsed: the URL is ready and the header is set below.
+		hr := (&http.Request{Method: rq.method, URL: rq.url, Host: rq.url.Host,
+			Proto: "HTTP/1.1", ProtoMajor: 1, ProtoMinor: 1}).WithContext(ctx)
+		if req, err = retryablehttp.FromRequest(hr); err == nil {
+			err = req.SetBody(body)
+		}
+	} else {
+		req, err = retryablehttp.NewRequestWithContext(ctx, rq.method, rq.target, body)
+	}
 	if err != nil {
 		return &Result{Cause: causeOf(err)}, canonical.Errorf(canonical.Internal, "could not build the upstream request"), nil
-	}
-	if rq.url != nil { // rq.target is "": nothing was parsed
-		req.URL, req.Host = rq.url, rq.url.Host
 	}
 	// Without GetBody net/http never resends the update by itself. With it,
 	// and an Idempotency-Key header, it would replay the update on a reused
@@ -179,17 +197,6 @@ func (c *Client) send(ctx context.Context, rq *request) (res *Result, cerr *cano
 		cerr, verdict = c.reply(ctx, res, resp, !x.idempotent)
 	}
 	return res, cerr, verdict
-}
-
-// callContext bounds one call by upstream.timeout. Over the fast transport
-// it is a callCtx, which costs nothing until something waits on it;
-// net/http's Transport gets context.WithTimeout (it reads context.Cause).
-func (c *Client) callContext(ctx context.Context) (context.Context, context.CancelFunc) {
-	if _, fast := c.transport.(*fastTransport); fast {
-		cc := newCallCtx(ctx, c.timeout)
-		return cc, cc.release
-	}
-	return context.WithTimeout(ctx, c.timeout)
 }
 
 var (
