@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"regexp"
 	"slices"
 	"sort"
 	"strings"
@@ -471,5 +470,3 @@ func checkKind(s slot, raw []byte) error {
 	return nil
 }
 
-// anchored compiles a pattern that must match the whole value.
-func anchored(pat string) (*regexp.Regexp, error) { return regexp.Compile(`^(?:` + pat + `)$`) }

@@ -1,7 +1,6 @@
 package mapping
 
 import (
-	"regexp"
 	"strconv"
 	"strings"
 	"unicode"
@@ -13,13 +12,13 @@ import (
 
 type validators struct {
 	nonEmpty       bool
-	pattern        *regexp.Regexp
+	pattern        *pattern
 	patternSrc     string
 	minLen, maxLen int
 	oneOf          []string
 	uuid, email    bool
 	maxPairs       int
-	keyPattern     *regexp.Regexp
+	keyPattern     *pattern
 	keyPatternSrc  string
 	keyMaxLen      int
 	valueMaxLen    int
@@ -33,14 +32,14 @@ func compileValidators(pr *problems, where string, v *Validators) validators {
 		uuid: v.UUID, email: v.Email, maxPairs: v.MaxPairs, keyMaxLen: v.KeyMaxLength,
 		valueMaxLen: v.ValueMaxLength, maxItems: v.MaxItems, password: v.Password}
 	if v.Pattern != "" {
-		re, err := anchored(v.Pattern)
+		re, err := compilePattern(v.Pattern)
 		if err != nil {
 			pr.addf(where+".pattern", "%v", err)
 		}
 		out.pattern, out.patternSrc = re, v.Pattern
 	}
 	if v.KeyPattern != "" {
-		re, err := anchored(v.KeyPattern)
+		re, err := compilePattern(v.KeyPattern)
 		if err != nil {
 			pr.addf(where+".keyPattern", "%v", err)
 		}
