@@ -469,4 +469,3 @@ func checkKind(s slot, raw []byte) error {
 	}
 	return nil
 }
-
