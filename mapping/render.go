@@ -357,6 +357,9 @@ func (c *renderCtx) eval(e *expr) value {
 			v = c.errorValue(e.path)
 		}
 	}
+	if len(e.filters) == 0 {
+		return v
+	}
 	return applyFilters(v, e.filters)
 }
 
