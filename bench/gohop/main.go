@@ -7,19 +7,17 @@
 package main
 
 import (
-	"errors"
 	"flag"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"os"
-	"os/signal"
 	"runtime/debug"
-	"syscall"
 	"time"
 
 	"github.com/valyala/fasthttp"
+
+	"github.com/userbridge/userbridge/bench"
 )
 
 func main() {
@@ -43,13 +41,6 @@ var hopByHop = map[string]bool{
 }
 
 func run(listen, upstream string) error {
-	host, _, err := net.SplitHostPort(listen)
-	if err != nil {
-		return err
-	}
-	if ip := net.ParseIP(host); ip == nil || !ip.IsLoopback() {
-		return fmt.Errorf("refusing %s: the bench's hop listens on loopback only", listen)
-	}
 	hc := &fasthttp.HostClient{
 		Addr:                     upstream,
 		MaxIdleConnDuration:      time.Minute,
@@ -90,19 +81,5 @@ func run(listen, upstream string) error {
 		w.WriteHeader(resp.StatusCode())
 		_, _ = w.Write(resp.Body())
 	}
-	ln, err := net.Listen("tcp", listen)
-	if err != nil {
-		return err
-	}
-	srv := &http.Server{Handler: http.HandlerFunc(hop), ReadHeaderTimeout: 5 * time.Second, IdleTimeout: 120 * time.Second}
-	go func() {
-		c := make(chan os.Signal, 1)
-		signal.Notify(c, syscall.SIGINT, syscall.SIGTERM)
-		<-c
-		_ = srv.Close()
-	}()
-	if err := srv.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
-		return err
-	}
-	return nil
+	return bench.ServeLoopback(listen, http.HandlerFunc(hop))
 }
