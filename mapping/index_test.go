@@ -1,6 +1,7 @@
 package mapping
 
 import (
+	"strings"
 	"testing"
 
 	"github.com/tidwall/gjson"
@@ -55,4 +56,24 @@ func FuzzIndexTop(f *testing.F) {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, s string) { checkIndexTop(t, s) })
+}
+
+// plainRun must stop at the first byte that is not plainByte, wherever it
+// sits in or across its eight-byte steps, for every byte value.
+func TestPlainRun(t *testing.T) {
+	for c := 0; c < 256; c++ {
+		for p := 0; p < 24; p++ {
+			for start := 0; start <= p; start += 3 {
+				b := []byte(strings.Repeat("a", 24))
+				b[p] = byte(c)
+				want := p
+				if plainByte[c] {
+					want = 24
+				}
+				if got := plainRun(b, start); got != want {
+					t.Fatalf("byte %#x at %d from %d: plainRun = %d, want %d", c, p, start, got, want)
+				}
+			}
+		}
+	}
 }

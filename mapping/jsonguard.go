@@ -1,6 +1,7 @@
 package mapping
 
 import (
+	"encoding/binary"
 	"strconv"
 	"unicode/utf8"
 )
@@ -149,9 +150,7 @@ func (s *scanner) str() (raw []byte, err *GuardError) {
 	s.i++ // opening quote
 	start := s.i
 	for s.i < len(s.b) {
-		for s.i < len(s.b) && plainByte[s.b[s.i]] { // the common run, one test a byte
-			s.i++
-		}
+		s.i = plainRun(s.b, s.i)
 		if s.i == len(s.b) {
 			break
 		}
@@ -207,6 +206,33 @@ func (s *scanner) str() (raw []byte, err *GuardError) {
 		}
 	}
 	return nil, s.fail("unterminated string")
+}
+
+// plainRun returns the index of the first byte from i on that is not
+// plainByte, or len(b): eight bytes a step while none of them is a quote,
+// a backslash, a control character or non-ASCII, then one a step.
+func plainRun(b []byte, i int) int {
+	const (
+		ones  = 0x0101010101010101
+		highs = 0x8080808080808080
+	)
+	for ; i+8 <= len(b); i += 8 {
+		x := binary.LittleEndian.Uint64(b[i:])
+		q := x ^ ('"' * ones)
+		bs := x ^ ('\\' * ones)
+		// Non-zero when a byte is < 0x20, '"' or '\\' (the "has a byte less
+		// than n" test, with a zero of q or bs for the quote and the
+		// backslash), or >= 0x80 (its own high bit). It may also be non-zero
+		// for a plain byte above a stop or a non-ASCII one, never zero when
+		// one of the eight stops: the byte loop below decides.
+		if ((x-0x20*ones)|(q-ones)|(bs-ones)|x)&highs != 0 {
+			break
+		}
+	}
+	for i < len(b) && plainByte[b[i]] {
+		i++
+	}
+	return i
 }
 
 // plainByte marks the bytes a string holds as they are: printable ASCII

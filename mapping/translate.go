@@ -383,7 +383,7 @@ func (b *builder) items(fr *fieldRule, v gjson.Result) ([]byte, *canonical.Error
 	var err *canonical.Error
 	i := 0
 	v.ForEach(func(_, item gjson.Result) bool {
-		where := fr.source + "[" + strconv.Itoa(i) + "]"
+		at := i // the item's index, named only in an error: itemPath(fr.source, at)
 		if i > 0 {
 			out = append(out, ',')
 		}
@@ -402,7 +402,8 @@ func (b *builder) items(fr *fieldRule, v gjson.Result) ([]byte, *canonical.Error
 				switch {
 				case it.keep[k.Str]:
 					if x.Type != gjson.String {
-						err = canonical.FieldError(where+"."+k.Str, where+"."+k.Str+" must be a string")
+						where := itemPath(fr.source, at) + "." + k.Str
+						err = canonical.FieldError(where, where+" must be a string")
 						return false
 					}
 					named = named || isIDOrName(k.Str)
@@ -415,13 +416,14 @@ func (b *builder) items(fr *fieldRule, v gjson.Result) ([]byte, *canonical.Error
 					out = append(out, b.raw(x)...)
 				case it.ignore[k.Str]:
 				default:
-					err = canonical.FieldError(where+"."+k.Str, where+"."+k.Str+" is not a field of this API")
+					where := itemPath(fr.source, at) + "." + k.Str
+					err = canonical.FieldError(where, where+" is not a field of this API")
 					return false
 				}
 				return true
 			})
 			if err == nil {
-				err = it.check(where, item, named)
+				err = it.check(fr.source, at, item, named)
 			}
 			out = append(out, '}')
 		default:
@@ -429,6 +431,7 @@ func (b *builder) items(fr *fieldRule, v gjson.Result) ([]byte, *canonical.Error
 			if it.wrap != "" {
 				what = "a string or an object"
 			}
+			where := itemPath(fr.source, at)
 			err = canonical.FieldError(where, where+" must be "+what)
 		}
 		return err == nil
@@ -441,17 +444,22 @@ func (b *builder) items(fr *fieldRule, v gjson.Result) ([]byte, *canonical.Error
 
 // check refuses an object item without a required key, or one that kept
 // neither the id nor the name every canonical role needs.
-func (it *itemsRule) check(where string, item gjson.Result, named bool) *canonical.Error {
+func (it *itemsRule) check(source string, at int, item gjson.Result, named bool) *canonical.Error {
 	for _, k := range it.required {
 		if !item.Get(gjsonEscape(k)).Exists() {
-			return canonical.FieldError(where+"."+k, where+"."+k+" is required")
+			where := itemPath(source, at) + "." + k
+			return canonical.FieldError(where, where+" is required")
 		}
 	}
 	if !named {
+		where := itemPath(source, at)
 		return canonical.FieldError(where, where+" needs an id or a name")
 	}
 	return nil
 }
+
+// itemPath names item at of the array field source, as errors do: roles[2].
+func itemPath(source string, at int) string { return source + "[" + strconv.Itoa(at) + "]" }
 
 func isIDOrName(k string) bool { return k == "id" || k == "name" }
 
