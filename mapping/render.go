@@ -5,6 +5,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"unsafe"
 
 	"github.com/tidwall/gjson"
 	"github.com/userbridge/userbridge/internal/canonical"
@@ -204,117 +205,57 @@ func (c *renderCtx) lookup(e *expr) string {
 	return ""
 }
 
-// indexTop records the top-level members of the JSON object s, in one
-// pass that only finds where each value ends (gjson's ForEach would also
-// decode every string and number). The first of duplicate keys wins, as
-// in gjson. s must be valid JSON, as every user is by then (the upstream
-// clients refuse any other reply): literals and numbers are not checked.
-// It reports false, and lookups go through gjson, for what it does not
-// index: not an object, a key with an escape, more members than top holds.
+// indexTop records the top-level members of the JSON object s in one pass
+// of the request guard's scanner, which finds where each value ends. The
+// first of duplicate keys wins, as in gjson. It reports false, and lookups
+// go through gjson, for what it does not index: not an object, a key with
+// an escape, more members than top holds, or what the scanner refuses.
 func (c *renderCtx) indexTop(s string) bool {
 	c.ntop = 0
-	i := skipSpace(s, 0)
-	if i >= len(s) || s[i] != '{' {
+	sc := scanner{b: unsafe.Slice(unsafe.StringData(s), len(s)), max: 32}
+	sc.ws()
+	if sc.i >= len(sc.b) || sc.b[sc.i] != '{' {
 		return false
 	}
-	i = skipSpace(s, i+1)
-	if i < len(s) && s[i] == '}' {
+	sc.i++
+	sc.ws()
+	if sc.i < len(sc.b) && sc.b[sc.i] == '}' {
 		return true
 	}
 	for {
-		if i >= len(s) || s[i] != '"' {
+		if sc.i >= len(sc.b) || sc.b[sc.i] != '"' {
 			return false
 		}
-		j := i + 1
-		for j < len(s) && s[j] != '"' {
-			if s[j] == '\\' || s[j] < 0x20 {
-				return false
-			}
-			j++
-		}
-		if j >= len(s) {
+		key, err := sc.str()
+		if err != nil || containsByte(key, '\\') {
 			return false
 		}
-		key := s[i+1 : j]
-		i = skipSpace(s, j+1)
-		if i >= len(s) || s[i] != ':' {
+		sc.ws()
+		if sc.i >= len(sc.b) || sc.b[sc.i] != ':' {
 			return false
 		}
-		i = skipSpace(s, i+1)
-		end, ok := skipJSONValue(s, i)
-		if !ok || c.ntop == len(c.top) {
+		sc.i++
+		sc.ws()
+		start := sc.i
+		if sc.value(1) != nil || c.ntop == len(c.top) {
 			return false
 		}
-		c.top[c.ntop] = userMember{key, s[i:end]}
+		c.top[c.ntop] = userMember{str(key), s[start:sc.i]}
 		c.ntop++
-		i = skipSpace(s, end)
-		if i >= len(s) {
+		sc.ws()
+		if sc.i >= len(sc.b) {
 			return false
 		}
-		switch s[i] {
+		switch sc.b[sc.i] {
 		case '}':
 			return true
 		case ',':
-			i = skipSpace(s, i+1)
+			sc.i++
+			sc.ws()
 		default:
 			return false
 		}
 	}
-}
-
-func skipSpace(s string, i int) int {
-	for i < len(s) && (s[i] == ' ' || s[i] == '\t' || s[i] == '\n' || s[i] == '\r') {
-		i++
-	}
-	return i
-}
-
-// skipJSONValue returns the end of the JSON value starting at s[i].
-func skipJSONValue(s string, i int) (int, bool) {
-	if i >= len(s) {
-		return 0, false
-	}
-	switch s[i] {
-	case '"':
-		return skipJSONString(s, i)
-	case '{', '[':
-		depth := 0
-		for ; i < len(s); i++ {
-			switch s[i] {
-			case '"':
-				end, ok := skipJSONString(s, i)
-				if !ok {
-					return 0, false
-				}
-				i = end - 1
-			case '{', '[':
-				depth++
-			case '}', ']':
-				if depth--; depth == 0 {
-					return i + 1, true
-				}
-			}
-		}
-		return 0, false
-	}
-	j := i // a number, true, false or null
-	for j < len(s) && s[j] != ',' && s[j] != '}' && s[j] != ']' && s[j] != ' ' && s[j] != '\t' && s[j] != '\n' && s[j] != '\r' {
-		j++
-	}
-	return j, j > i
-}
-
-// skipJSONString returns the end of the string whose quote is s[i].
-func skipJSONString(s string, i int) (int, bool) {
-	for j := i + 1; j < len(s); j++ {
-		switch s[j] {
-		case '\\':
-			j++
-		case '"':
-			return j + 1, true
-		}
-	}
-	return 0, false
 }
 
 func (c *renderCtx) eval(e *expr) value {
