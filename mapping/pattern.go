@@ -34,19 +34,19 @@ func (p *pattern) MatchString(s string) bool {
 }
 
 // classSeqMaxLen bounds the values a classSeq matches: positions 0…len fit
-// its 256-bit sets.
-const classSeqMaxLen = 256
+// one 64-bit word. Longer values, rare in a validated field, go to regexp.
+const classSeqMaxLen = 64
 
 // classSeq is a sequence of steps, each a set of ASCII bytes repeated
 // between min and max times (max < 0: no bound).
 type classSeq []classStep
 
 type classStep struct {
-	set      [4]uint64 // bit b: byte b belongs (only bits below 128 are set)
+	set      [2]uint64 // bit b: ASCII byte b belongs
 	min, max int
 }
 
-func (st *classStep) has(b byte) bool { return st.set[b>>6]&(1<<(b&63)) != 0 }
+func (st *classStep) has(b byte) bool { return b < 0x80 && st.set[b>>6]&(1<<(b&63)) != 0 }
 
 // compileClassSeq returns the classSeq of pat, or nil when pat is anything
 // but a concatenation of ASCII classes and literals, each possibly
@@ -118,68 +118,10 @@ func compileClassSeq(pat string) classSeq {
 }
 
 // match reports whether s, len(s) < classSeqMaxLen, is the whole sequence.
-// reach holds the positions of s the steps so far can end at; each step
-// moves every reached position p to p+min … p+min(run, max), where run is
-// how many bytes from p belong to the step's set.
+// reach holds the positions of s the steps so far can end at (bit p:
+// position p); each step moves every reached position p to p+min …
+// p+min(run, max), where run is how many bytes from p belong to its set.
 func (q classSeq) match(s string) bool {
-	n := len(s)
-	if n < 64 {
-		return q.matchShort(s)
-	}
-	var reach [4]uint64
-	reach[0] = 1
-	var run [classSeqMaxLen + 1]uint16
-	for i := range q {
-		st := &q[i]
-		run[n] = 0
-		for p := n - 1; p >= 0; p-- {
-			if st.has(s[p]) {
-				run[p] = run[p+1] + 1
-			} else {
-				run[p] = 0
-			}
-		}
-		var next [4]uint64
-		any := false
-		for w, set := range reach {
-			for set != 0 {
-				b := set & -set
-				set &^= b
-				p := w*64 + bits.TrailingZeros64(b)
-				r := int(run[p])
-				if st.max >= 0 && r > st.max {
-					r = st.max
-				}
-				if r >= st.min {
-					setRange(&next, p+st.min, p+r)
-					any = true
-				}
-			}
-		}
-		if !any {
-			return false
-		}
-		reach = next
-	}
-	return reach[n>>6]&(1<<(n&63)) != 0
-}
-
-// setRange sets bits lo…hi of s.
-func setRange(s *[4]uint64, lo, hi int) {
-	for i := lo; i <= hi; {
-		w, o := i>>6, i&63
-		if o == 0 && hi-i >= 63 {
-			s[w] = ^uint64(0)
-			i += 64
-			continue
-		}
-		s[w] |= 1 << o
-		i++
-	}
-}
-
-// matchShort is match for len(s) < 64: the positions fit one word.
-func (q classSeq) matchShort(s string) bool {
 	n := len(s)
 	reach := uint64(1)
 	for i := range q {

@@ -17,7 +17,7 @@ var seqPatterns = []string{
 var seqInputs = []string{
 	"", "a", "z", "ab", "abc", "Jane Doe", "Jane Doe ", " Jane", "J", "JD", "ab12c", "ab1c", "ab12345c",
 	"ABC", "ABCD", "abz", "zz", "x", "123", "123-4567", "é", "ée", "a\nb", "a-b_c d", strings.Repeat("a", 31),
-	strings.Repeat("a", 32), strings.Repeat("a", 33), strings.Repeat("a", 255), strings.Repeat("a", 256), strings.Repeat("a", 400),
+	strings.Repeat("a", 32), strings.Repeat("a", 33), strings.Repeat("a", 63), strings.Repeat("a", 64), strings.Repeat("a", 255), strings.Repeat("a", 256), strings.Repeat("a", 400),
 }
 
 // A classSeq must decide exactly what the anchored regexp decides.
