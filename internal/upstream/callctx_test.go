@@ -18,6 +18,16 @@ func closed(ch <-chan struct{}) bool {
 	}
 }
 
+// waitClosed fails the test unless ch closes within two seconds.
+func waitClosed(t *testing.T, ch <-chan struct{}, failure string) {
+	t.Helper()
+	select {
+	case <-ch:
+	case <-time.After(2 * time.Second):
+		t.Fatal(failure)
+	}
+}
+
 func TestCallCtxDeadlineWithoutDone(t *testing.T) {
 	parent := context.WithValue(context.Background(), ctxKey{}, "v")
 	c := newCallCtx(parent, 30*time.Millisecond)
@@ -52,11 +62,7 @@ func TestCallCtxDoneFiresAtDeadline(t *testing.T) {
 	if closed(done) || c.Err() != nil {
 		t.Fatal("ended before the deadline")
 	}
-	select {
-	case <-done:
-	case <-time.After(2 * time.Second):
-		t.Fatal("Done not closed at the deadline")
-	}
+	waitClosed(t, done, "Done not closed at the deadline")
 	if err := c.Err(); !errors.Is(err, context.DeadlineExceeded) {
 		t.Fatalf("Err %v, want DeadlineExceeded", err)
 	}
@@ -69,11 +75,7 @@ func TestCallCtxFollowsTheCaller(t *testing.T) {
 	defer c.release()
 	done := c.Done()
 	cancel()
-	select {
-	case <-done:
-	case <-time.After(2 * time.Second):
-		t.Fatal("Done not closed when the caller's context ended")
-	}
+	waitClosed(t, done, "Done not closed when the caller's context ended")
 	if err := c.Err(); !errors.Is(err, context.Canceled) {
 		t.Fatalf("Err %v, want Canceled", err)
 	}
@@ -100,11 +102,7 @@ func TestCallCtxCallerDeadlineFirst(t *testing.T) {
 	if d, _ := c.Deadline(); !d.Equal(pd) {
 		t.Fatalf("deadline %v, want the caller's %v", d, pd)
 	}
-	select {
-	case <-c.Done():
-	case <-time.After(2 * time.Second):
-		t.Fatal("Done not closed at the caller's deadline")
-	}
+	waitClosed(t, c.Done(), "Done not closed at the caller's deadline")
 	if err := c.Err(); !errors.Is(err, context.DeadlineExceeded) {
 		t.Fatalf("Err %v, want DeadlineExceeded", err)
 	}
@@ -125,9 +123,5 @@ func TestCallCtxRelease(t *testing.T) {
 	child, stop := context.WithCancel(c2)
 	defer stop()
 	c2.release()
-	select {
-	case <-child.Done():
-	case <-time.After(2 * time.Second):
-		t.Fatal("a derived context outlived release")
-	}
+	waitClosed(t, child.Done(), "a derived context outlived release")
 }
