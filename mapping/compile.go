@@ -37,6 +37,7 @@ type Program struct {
 	rejectExtra bool
 
 	keys     map[string]*keyRules
+	keyTab   keyTable // keys, for lookups while translating
 	required []*fieldRule
 	sources  map[string]string // canonical field → source name, for upstream errors
 
@@ -156,6 +157,7 @@ func Compile(name string, f *File, opts Options) (*Program, error) {
 	p.extPrefix = "extensions." + f.Dialect + "."
 	p.compileRoute(pr)
 	p.compileRequest(pr)
+	p.keyTab = newKeyTable(p.keys)
 	p.config = map[string]string{}
 	for k, v := range f.Config {
 		p.config[k] = v

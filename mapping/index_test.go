@@ -1,6 +1,7 @@
 package mapping
 
 import (
+	"math/rand/v2"
 	"strings"
 	"testing"
 
@@ -73,6 +74,109 @@ func TestPlainRun(t *testing.T) {
 				if got := plainRun(b, start); got != want {
 					t.Fatalf("byte %#x at %d from %d: plainRun = %d, want %d", c, p, start, got, want)
 				}
+			}
+		}
+	}
+}
+
+// plainRun must also find the first stop when a word holds several, any
+// mix of them, where a borrow from one could mark the bytes above it.
+func TestPlainRunMixed(t *testing.T) {
+	stops := []byte{0, 0x1f, '"', '\\', 0x80, 0xff, 0x7f, 0x20, 'a', '!', '#', '[', ']', 0x21, 0x5d}
+	rng := rand.New(rand.NewPCG(1, 2))
+	b := make([]byte, 19)
+	for n := 0; n < 200000; n++ {
+		for i := range b {
+			b[i] = stops[rng.IntN(len(stops))]
+		}
+		start := rng.IntN(len(b))
+		want := start
+		for want < len(b) && plainByte[b[want]] {
+			want++
+		}
+		if got := plainRun(b, start); got != want {
+			t.Fatalf("%q from %d: plainRun = %d, want %d", b, start, got, want)
+		}
+	}
+}
+
+// checkTop's members must be exactly what gjson's ForEach finds, in order,
+// and valueAt each value exactly the Result gjson gives for it: Translate
+// reads the body through them and rules written against gjson must see no
+// difference.
+func checkTopMembers(t *testing.T, s string) {
+	t.Helper()
+	body := []byte(s)
+	members, err := Guard{}.checkTop(body, nil)
+	if err != nil {
+		return
+	}
+	doc := gjson.ParseBytes(body)
+	if !doc.IsObject() {
+		if len(members) != 0 {
+			t.Fatalf("%q: %d members recorded for a non-object", s, len(members))
+		}
+		return
+	}
+	i := 0
+	doc.ForEach(func(k, v gjson.Result) bool {
+		if i >= len(members) {
+			t.Fatalf("%q: gjson finds more than the %d members recorded", s, len(members))
+		}
+		m := &members[i]
+		if got := m.key(body); got != k.Str {
+			t.Fatalf("%q: member %d key %q, gjson %q", s, i, got, k.Str)
+		}
+		if raw := string(body[m.keyAt:m.keyEnd]); raw != k.Raw {
+			t.Fatalf("%q: member %d raw key %q, gjson %q", s, i, raw, k.Raw)
+		}
+		got := valueAt(body, m.valAt, m.valEnd)
+		if got.Type != v.Type || got.Raw != v.Raw || got.Str != v.Str || got.Index != v.Index ||
+			(got.Num != v.Num && !(got.Num != got.Num && v.Num != v.Num)) {
+			t.Fatalf("%q: member %d value %#v, gjson %#v", s, i, got, v)
+		}
+		i++
+		return true
+	})
+	if i != len(members) {
+		t.Fatalf("%q: %d members recorded, gjson finds %d", s, len(members), i)
+	}
+}
+
+func TestCheckTopMembers(t *testing.T) {
+	for _, s := range append(indexSeeds, `{"a\"b":"c\nd","\u00e9":1e400,"x":-0.0,"y":"\ud83d\ude00"}`, ` {"k" : [ {"a":1} ] , "n":null} `) {
+		checkTopMembers(t, s)
+	}
+	members, _ := Guard{}.checkTop([]byte(`{"a":1,"b":{"c":2},"d":[3]}`), nil)
+	if len(members) != 3 {
+		t.Fatalf("nested members recorded: %+v", members)
+	}
+}
+
+func FuzzCheckTop(f *testing.F) {
+	for _, s := range indexSeeds {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) { checkTopMembers(t, s) })
+}
+
+// keyTable must answer exactly what the map it was built from answers,
+// for the keys it holds and for any other.
+func TestKeyTable(t *testing.T) {
+	for _, n := range []int{0, 1, 3, 4, 5, 17, 40} {
+		m := map[string]*keyRules{}
+		for i := 0; i < n; i++ {
+			m[strings.Repeat("k", i%5)+string(rune('a'+i%26))+strings.Repeat("x", i/26)] = &keyRules{}
+		}
+		tab := newKeyTable(m)
+		for k, kr := range m {
+			if tab.get(k) != kr {
+				t.Fatalf("%d keys: get(%q) is not its rules", n, k)
+			}
+		}
+		for _, k := range []string{"", "zz", "kkkkkkkk", "a ", "userName", "\x00"} {
+			if tab.get(k) != m[k] {
+				t.Fatalf("%d keys: get(%q) = %v, want %v", n, k, tab.get(k), m[k])
 			}
 		}
 	}

@@ -2,6 +2,7 @@ package mapping
 
 import (
 	"encoding/binary"
+	"math/bits"
 	"strconv"
 	"unicode/utf8"
 )
@@ -31,26 +32,59 @@ func (e *GuardError) Error() string {
 // duplicate keys. It allocates only for objects with more than 16 keys or
 // escaped keys.
 func (g Guard) Check(b []byte) *GuardError {
+	_, err := g.scan(b, nil, false)
+	return err
+}
+
+// topMember is one top-level member of the body, as the guard found it:
+// where the key's JSON string starts and ends (quotes included), where its
+// value starts and ends, and whether the key holds escapes. Offsets only,
+// so that a pooled list of them holds no pointer into an old body.
+type topMember struct {
+	keyAt, keyEnd, valAt, valEnd int
+	esc                          bool
+}
+
+// key is the member's decoded name.
+func (m *topMember) key(body []byte) string {
+	raw := body[m.keyAt+1 : m.keyEnd-1]
+	if m.esc {
+		return string(unescapeKey(raw))
+	}
+	return str(raw)
+}
+
+// checkTop is Check that also records the members of a top-level object in
+// dst (appended; the keys of a body point into it). It is how Translate
+// reads the body: the scan that validates it also finds every member, so
+// that nothing parses the body a second time.
+func (g Guard) checkTop(b []byte, dst []topMember) ([]topMember, *GuardError) {
+	return g.scan(b, dst, true)
+}
+
+func (g Guard) scan(b []byte, dst []topMember, rec bool) ([]topMember, *GuardError) {
 	max := g.MaxDepth
 	if max <= 0 {
 		max = 32
 	}
-	s := scanner{b: b, max: max}
+	s := scanner{b: b, max: max, top: dst, rec: rec}
 	s.ws()
 	if err := s.value(0); err != nil {
-		return err
+		return s.top, err
 	}
 	s.ws()
 	if s.i != len(s.b) {
-		return s.fail("data after the JSON value")
+		return s.top, s.fail("data after the JSON value")
 	}
-	return nil
+	return s.top, nil
 }
 
 type scanner struct {
 	b   []byte
 	i   int
 	max int
+	top []topMember // the top-level object's members, when rec
+	rec bool
 }
 
 func (s *scanner) fail(reason string) *GuardError { return &GuardError{Offset: s.i, Reason: reason} }
@@ -82,7 +116,7 @@ func (s *scanner) value(depth int) *GuardError {
 		}
 		return s.array(depth + 1)
 	case c == '"':
-		_, err := s.str()
+		_, _, err := s.str()
 		return err
 	case c == 't':
 		return s.lit("true")
@@ -144,9 +178,8 @@ func (s *scanner) number() *GuardError {
 }
 
 // str scans a string and returns its raw contents (between the quotes) and
-// whether it held escapes, via a negative length trick: escaped strings are
-// returned with ok=false so keys are compared after decoding.
-func (s *scanner) str() (raw []byte, err *GuardError) {
+// whether it held escapes (an escaped key is compared after decoding).
+func (s *scanner) str() (raw []byte, esc bool, err *GuardError) {
 	s.i++ // opening quote
 	start := s.i
 	for s.i < len(s.b) {
@@ -159,58 +192,60 @@ func (s *scanner) str() (raw []byte, err *GuardError) {
 		case c == '"':
 			raw = s.b[start:s.i]
 			s.i++
-			return raw, nil
+			return raw, esc, nil
 		case c == '\\':
+			esc = true
 			if s.i+1 >= len(s.b) {
-				return nil, s.fail("unterminated string")
+				return nil, esc, s.fail("unterminated string")
 			}
 			switch s.b[s.i+1] {
 			case '"', '\\', '/', 'b', 'f', 'n', 'r', 't':
 				s.i += 2
 			case 'u':
 				if s.i+6 > len(s.b) {
-					return nil, s.fail("invalid \\u escape")
+					return nil, esc, s.fail("invalid \\u escape")
 				}
 				r, ok := hex4(s.b[s.i+2 : s.i+6])
 				if !ok {
-					return nil, s.fail("invalid \\u escape")
+					return nil, esc, s.fail("invalid \\u escape")
 				}
 				switch {
 				case r >= 0xDC00 && r <= 0xDFFF:
-					return nil, s.fail("lone UTF-16 surrogate in string")
+					return nil, esc, s.fail("lone UTF-16 surrogate in string")
 				case r >= 0xD800 && r <= 0xDBFF:
 					// a high surrogate must be followed by a low one
 					if s.i+12 > len(s.b) || s.b[s.i+6] != '\\' || s.b[s.i+7] != 'u' {
-						return nil, s.fail("lone UTF-16 surrogate in string")
+						return nil, esc, s.fail("lone UTF-16 surrogate in string")
 					}
 					lo, ok := hex4(s.b[s.i+8 : s.i+12])
 					if !ok || lo < 0xDC00 || lo > 0xDFFF {
-						return nil, s.fail("lone UTF-16 surrogate in string")
+						return nil, esc, s.fail("lone UTF-16 surrogate in string")
 					}
 					s.i += 6
 				}
 				s.i += 6
 			default:
-				return nil, s.fail("invalid escape in string")
+				return nil, esc, s.fail("invalid escape in string")
 			}
 		case c < 0x20:
-			return nil, s.fail("control character in string")
+			return nil, esc, s.fail("control character in string")
 		case c < utf8.RuneSelf:
 			s.i++
 		default:
 			r, size := utf8.DecodeRune(s.b[s.i:])
 			if r == utf8.RuneError && size <= 1 {
-				return nil, s.fail("invalid UTF-8 in string")
+				return nil, esc, s.fail("invalid UTF-8 in string")
 			}
 			s.i += size
 		}
 	}
-	return nil, s.fail("unterminated string")
+	return nil, esc, s.fail("unterminated string")
 }
 
 // plainRun returns the index of the first byte from i on that is not
-// plainByte, or len(b): eight bytes a step while none of them is a quote,
-// a backslash, a control character or non-ASCII, then one a step.
+// plainByte, or len(b): eight bytes a step, the first stop among them (a
+// quote, a backslash, a control character or a non-ASCII byte) found from
+// the word's bits; the last few bytes of b one a step.
 func plainRun(b []byte, i int) int {
 	const (
 		ones  = 0x0101010101010101
@@ -220,13 +255,13 @@ func plainRun(b []byte, i int) int {
 		x := binary.LittleEndian.Uint64(b[i:])
 		q := x ^ ('"' * ones)
 		bs := x ^ ('\\' * ones)
-		// Non-zero when a byte is < 0x20, '"' or '\\' (the "has a byte less
-		// than n" test, with a zero of q or bs for the quote and the
-		// backslash), or >= 0x80 (its own high bit). It may also be non-zero
-		// for a plain byte above a stop or a non-ASCII one, never zero when
-		// one of the eight stops: the byte loop below decides.
-		if ((x-0x20*ones)|(q-ones)|(bs-ones)|x)&highs != 0 {
-			break
+		// The high bit of each byte that is < 0x20 (the "has a byte less
+		// than n" test), a zero of q or bs (the quote, the backslash), or
+		// >= 0x80 (its own high bit). A borrow can set a bit above a byte
+		// that stops, never below one: the lowest bit set is the first stop.
+		m := ((x-0x20*ones)&^x | (q-ones)&^q | (bs-ones)&^bs | x) & highs
+		if m != 0 {
+			return i + bits.TrailingZeros64(m)/8
 		}
 	}
 	for i < len(b) && plainByte[b[i]] {
@@ -284,14 +319,15 @@ func (s *scanner) object(depth int) *GuardError {
 			return s.fail("expected an object key")
 		}
 		at := s.i
-		raw, err := s.str()
+		raw, esc, err := s.str()
 		if err != nil {
 			return err
 		}
 		key := raw
-		if containsByte(raw, '\\') {
+		if esc {
 			key = unescapeKey(raw)
 		}
+		keyEnd := s.i
 		dup := false
 		if big != nil {
 			_, dup = big[string(key)]
@@ -322,8 +358,12 @@ func (s *scanner) object(depth int) *GuardError {
 		}
 		s.i++
 		s.ws()
+		valAt := s.i
 		if err := s.value(depth); err != nil {
 			return err
+		}
+		if depth == 1 && s.rec {
+			s.top = append(s.top, topMember{at, keyEnd, valAt, s.i, esc})
 		}
 		s.ws()
 		if s.i >= len(s.b) {
@@ -367,15 +407,6 @@ func (s *scanner) array(depth int) *GuardError {
 			return s.fail("expected ',' or ']' in array")
 		}
 	}
-}
-
-func containsByte(b []byte, c byte) bool {
-	for _, x := range b {
-		if x == c {
-			return true
-		}
-	}
-	return false
 }
 
 // unescapeKey decodes a JSON string's contents (already validated).

@@ -226,8 +226,8 @@ func (c *renderCtx) indexTop(s string) bool {
 		if sc.i >= len(sc.b) || sc.b[sc.i] != '"' {
 			return false
 		}
-		key, err := sc.str()
-		if err != nil || containsByte(key, '\\') {
+		key, esc, err := sc.str()
+		if err != nil || esc {
 			return false
 		}
 		sc.ws()

@@ -116,27 +116,43 @@ func (p *Program) CheckStored(r *Result, user []byte) *canonical.Error {
 // builderPool recycles builders: one is about a kilobyte.
 var builderPool = sync.Pool{New: func() any {
 	b := &builder{}
-	b.ruleExt, b.extraExt = b.ruleBuf[:0], b.extraBuf[:0]
+	b.ruleExt, b.extraExt, b.members = b.ruleBuf[:0], b.extraBuf[:0], b.memBuf[:0]
 	return b
 }}
 
 // release clears the builder (it must not keep the body alive) and pools it.
+// It clears only what a translation wrote: the builder is a kilobyte, and
+// its member list holds offsets, no pointers.
 func (b *builder) release() {
-	ruleExt, extraExt := b.ruleExt[:0], b.extraExt[:0]
+	for i := range b.set {
+		b.set[i], b.from[i] = nil, ""
+	}
 	clear(b.ruleExt)
 	clear(b.extraExt)
-	*b = builder{ruleBuf: b.ruleBuf, extraBuf: b.extraBuf}
-	if cap(ruleExt) <= len(b.ruleBuf) {
-		ruleExt = b.ruleBuf[:0]
+	// A list that outgrew its buffer left the buffer's first entries
+	// behind: they point into an old body too.
+	if cap(b.ruleExt) > len(b.ruleBuf) {
+		clear(b.ruleBuf[:])
 	}
-	if cap(extraExt) > 64 || cap(extraExt) <= len(b.extraBuf) {
-		extraExt = b.extraBuf[:0]
+	if cap(b.extraExt) > len(b.extraBuf) {
+		clear(b.extraBuf[:])
 	}
-	b.ruleExt, b.extraExt = ruleExt, extraExt
+	if cap(b.ruleExt) <= len(b.ruleBuf) || cap(b.ruleExt) > 64 {
+		b.ruleExt = b.ruleBuf[:0]
+	}
+	if cap(b.extraExt) <= len(b.extraBuf) || cap(b.extraExt) > 64 {
+		b.extraExt = b.extraBuf[:0]
+	}
+	if cap(b.members) > 256 {
+		b.members = b.memBuf[:0]
+	}
+	b.ruleExt, b.extraExt, b.members = b.ruleExt[:0], b.extraExt[:0], b.members[:0]
+	b.p, b.body, b.lastKey, b.unset = nil, nil, nil, 0
 	builderPool.Put(b)
 }
 
-// builder accumulates one translation.
+// builder accumulates one translation. release resets it field by field:
+// a field added here must be reset there too.
 type builder struct {
 	p     *Program
 	body  []byte
@@ -150,6 +166,8 @@ type builder struct {
 	ruleBuf  [4]extEntry
 	extraBuf [8]extEntry
 	lastKey  []byte // the raw JSON of the key being translated
+	members  []topMember
+	memBuf   [16]topMember
 }
 
 type extEntry struct {
@@ -169,39 +187,89 @@ func (p *Program) Translate(in *Input) (*Result, *canonical.Error) {
 	if len(body) == 0 {
 		return nil, canonical.Errorf(canonical.BadRequest, "the request body is empty; send a JSON object")
 	}
-	if gerr := p.guard.Check(body); gerr != nil {
+	b := builderPool.Get().(*builder)
+	defer b.release()
+	members, gerr := p.guard.checkTop(body, b.members[:0])
+	b.members = members
+	if gerr != nil {
 		if gerr.Key != "" {
 			return nil, canonical.FieldError(gerr.Key, "the field "+strconv.Quote(gerr.Key)+" appears more than once")
 		}
 		return nil, canonical.Errorf(canonical.BadRequest, "the request body is not valid JSON: "+gerr.Reason+" at byte "+strconv.Itoa(gerr.Offset))
 	}
-	doc := gjson.Parse(str(body))
-	if !doc.IsObject() {
+	if !isObject(body) {
 		return nil, canonical.Errorf(canonical.BadRequest, "the request body must be a JSON object")
 	}
 	res := &Result{}
-	b := builderPool.Get().(*builder)
-	defer b.release()
 	b.p, b.body = p, body
-	if err := p.target(in, doc, res); err != nil {
+	if err := p.target(in, b, res); err != nil {
 		return nil, err
 	}
-	var err *canonical.Error
-	doc.ForEach(func(k, v gjson.Result) bool {
-		b.lastKey = b.raw(k)
-		err = b.key(k.Str, v, res)
-		return err == nil
-	})
-	if err != nil {
-		return nil, err
+	for i := range members {
+		m := &members[i]
+		b.lastKey = body[m.keyAt:m.keyEnd]
+		if err := b.key(m.key(body), valueAt(body, m.valAt, m.valEnd), res); err != nil {
+			return nil, err
+		}
 	}
 	for _, fr := range p.required {
-		if !doc.Get(gjsonEscape(fr.source)).Exists() {
+		if !b.get(fr.source).Exists() {
 			return nil, canonical.FieldError(fr.source, fr.source+" is required")
 		}
 	}
 	res.Update = b.emit(len(body))
 	return res, nil
+}
+
+// isObject reports whether the (valid) JSON document b is an object.
+func isObject(b []byte) bool {
+	for _, c := range b {
+		switch c {
+		case ' ', '\t', '\n', '\r':
+			continue
+		}
+		return c == '{'
+	}
+	return false
+}
+
+// get reads path from the body: a top-level key from the members the
+// guard found, a dotted path through gjson.
+func (b *builder) get(path string) gjson.Result {
+	if strings.IndexByte(path, '.') < 0 {
+		for i := range b.members {
+			if m := &b.members[i]; m.key(b.body) == path {
+				return valueAt(b.body, m.valAt, m.valEnd)
+			}
+		}
+		if !strings.ContainsAny(path, "*?|#@!\\") {
+			return gjson.Result{}
+		}
+	}
+	return gjson.GetBytes(b.body, gjsonEscape(path))
+}
+
+// valueAt is the gjson.Result of the (valid) JSON value body[at:end], as
+// gjson.Get would return it, without a second scan of an object or array.
+func valueAt(body []byte, at, end int) gjson.Result {
+	raw := str(body[at:end])
+	switch body[at] {
+	case '{', '[':
+		return gjson.Result{Type: gjson.JSON, Raw: raw, Index: at}
+	case '"':
+		if !strings.Contains(raw, "\\") {
+			return gjson.Result{Type: gjson.String, Raw: raw, Str: raw[1 : len(raw)-1], Index: at}
+		}
+	case 't':
+		return gjson.Result{Type: gjson.True, Raw: raw, Index: at}
+	case 'f':
+		return gjson.Result{Type: gjson.False, Raw: raw, Index: at}
+	case 'n':
+		return gjson.Result{Type: gjson.Null, Raw: raw, Index: at}
+	}
+	r := gjson.Parse(raw)
+	r.Index = at
+	return r
 }
 
 // gjsonEscape is the identity for the plain keys rule files use; it exists
@@ -216,7 +284,7 @@ func gjsonEscape(path string) string {
 	return path
 }
 
-func (p *Program) target(in *Input, doc gjson.Result, res *Result) *canonical.Error {
+func (p *Program) target(in *Input, b *builder, res *Result) *canonical.Error {
 	params := in.Params
 	if params == nil {
 		params = NoParams{}
@@ -227,7 +295,7 @@ func (p *Program) target(in *Input, doc gjson.Result, res *Result) *canonical.Er
 		val = params.ByName(p.targetParam)
 	} else {
 		field = p.targetBody
-		v := doc.Get(gjsonEscape(p.targetBody))
+		v := b.get(p.targetBody)
 		if v.Exists() && v.Type != gjson.String {
 			return canonical.FieldError(field, field+" must be a string")
 		}
@@ -258,7 +326,7 @@ func (p *Program) target(in *Input, doc gjson.Result, res *Result) *canonical.Er
 }
 
 func (b *builder) key(k string, v gjson.Result, res *Result) *canonical.Error {
-	kr := b.p.keys[k]
+	kr := b.p.keyTab.get(k)
 	if kr == nil {
 		if b.p.rejectExtra {
 			return canonical.FieldError(k, k+" is not a field of this API")

@@ -110,14 +110,13 @@ func article(t jsonType) string {
 func (v *validators) run(field string, val gjson.Result) *canonical.Error {
 	if val.Type == gjson.String {
 		s := val.Str
-		n := utf8.RuneCountInString(s)
 		if v.nonEmpty && s == "" {
 			return canonical.FieldError(field, field+" must not be empty")
 		}
-		if v.minLen > 0 && n < v.minLen {
+		if v.minLen > 0 && runesBelow(s, v.minLen) {
 			return canonical.FieldError(field, field+" must be at least "+strconv.Itoa(v.minLen)+" characters long")
 		}
-		if v.maxLen > 0 && n > v.maxLen {
+		if v.maxLen > 0 && runesAbove(s, v.maxLen) {
 			return canonical.FieldError(field, field+" must be at most "+strconv.Itoa(v.maxLen)+" characters long")
 		}
 		if v.pattern != nil && !v.pattern.MatchString(s) {
@@ -172,6 +171,27 @@ func (v *validators) runMap(field string, val gjson.Result) *canonical.Error {
 	return err
 }
 
+// runesBelow reports whether s has fewer than n characters, counting them
+// only when its length in bytes cannot tell (a character is 1 to 4 bytes).
+func runesBelow(s string, n int) bool {
+	switch {
+	case len(s) < n:
+		return true
+	case (len(s)+3)/4 >= n:
+		return false
+	}
+	return utf8.RuneCountInString(s) < n
+}
+
+// runesAbove reports whether s has more than n characters, counting them
+// only when its length in bytes cannot tell.
+func runesAbove(s string, n int) bool {
+	if len(s) <= n {
+		return false
+	}
+	return utf8.RuneCountInString(s) > n
+}
+
 func valueLen(x gjson.Result) int {
 	if x.Type == gjson.String {
 		return utf8.RuneCountInString(x.Str)
@@ -194,23 +214,27 @@ func IsUUID(s string) bool {
 	if len(s) == 38 && s[0] == '{' && s[37] == '}' {
 		s = s[1:37]
 	}
-	if len(s) != 36 {
+	if len(s) != 36 || s[8] != '-' || s[13] != '-' || s[18] != '-' || s[23] != '-' {
 		return false
 	}
-	for i := 0; i < 36; i++ {
-		switch i {
-		case 8, 13, 18, 23:
-			if s[i] != '-' {
-				return false
-			}
-		default:
-			if !isHex(s[i]) {
-				return false
-			}
+	return allHex(s[:8]) && allHex(s[9:13]) && allHex(s[14:18]) && allHex(s[19:23]) && allHex(s[24:])
+}
+
+func allHex(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if !hexDigit[s[i]] {
+			return false
 		}
 	}
 	return true
 }
+
+var hexDigit = func() (t [256]bool) {
+	for c := 0; c < 256; c++ {
+		t[c] = isHex(byte(c))
+	}
+	return t
+}()
 
 func isEmail(s string) bool {
 	at := strings.LastIndexByte(s, '@')
