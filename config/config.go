@@ -65,6 +65,11 @@ type Server struct {
 	// ShutdownTimeout bounds how long in-flight requests may finish after
 	// SIGTERM (default 20s).
 	ShutdownTimeout Duration `yaml:"shutdownTimeout"`
+	// Transport is the HTTP/1.1 server under the gin engine of the dialect
+	// listeners: "fast" (fasthttp's server, through its net/http adaptor;
+	// default) or "standard" (net/http's). The admin listener always uses
+	// net/http's.
+	Transport string `yaml:"transport"`
 }
 
 // Upstream is the identity backend.
@@ -257,6 +262,9 @@ func (c *Config) applyDefaults() {
 	def(&s.WriteTimeout, 60*time.Second)
 	def(&s.IdleTimeout, 120*time.Second)
 	def(&s.ShutdownTimeout, 20*time.Second)
+	if s.Transport == "" {
+		s.Transport = "fast"
+	}
 	u := &c.Upstream
 	if u.Profile == "" {
 		u.Profile = "canonical"
@@ -292,6 +300,7 @@ var envVars = []struct {
 		c.Upstream.Timeout = Duration(d)
 		return err
 	}},
+	{"USERBRIDGE_SERVER_TRANSPORT", "server.transport", func(c *Config, v string) error { c.Server.Transport = v; return nil }},
 	{"USERBRIDGE_UPSTREAM_TRANSPORT", "upstream.transport", func(c *Config, v string) error { c.Upstream.Transport = v; return nil }},
 	{"USERBRIDGE_MAX_BODY_BYTES", "server.maxBodyBytes", func(c *Config, v string) error {
 		n, err := strconv.ParseInt(v, 10, 64)

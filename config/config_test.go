@@ -110,6 +110,7 @@ dialects:
 
 	c, _ = Parse(src, []byte(`
 listen: nope
+server: {transport: turbo}
 upstream: {profile: soap, url: "ftp://x", maxAttempts: 11, transport: slow, maxConns: -1, tls: {certFile: /nonexistent}}
 log: {format: xml}
 dialects:
@@ -124,7 +125,7 @@ dialects:
 		t.Fatal("accepted")
 	}
 	for _, want := range []string{"listen", "upstream.profile", "upstream.url", "upstream.tls.certFile", "upstream.tls: certFile and keyFile",
-		"upstream.maxAttempts", `upstream.transport: "slow": fast or standard`, "upstream: maxConns", "config.nosuch: the rule file declares no such config constant", "log.format", `cannot replace "finix"`, "dialects.shift.prefix",
+		"upstream.maxAttempts", `upstream.transport: "slow": fast or standard`, `server.transport: "turbo": fast or standard`, "upstream: maxConns", "config.nosuch: the rule file declares no such config constant", "log.format", `cannot replace "finix"`, "dialects.shift.prefix",
 		`"newone" is not a built-in dialect`, "dialects.trustedtwin.rules"} {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("missing %q in:\n%v", want, err)

@@ -70,6 +70,11 @@ func (c *Config) Resolve(src Source) ([]Mount, error) {
 	if c.Upstream.MaxAttempts < 1 || c.Upstream.MaxAttempts > 10 {
 		bad("upstream.maxAttempts", "%d: from 1 to 10", c.Upstream.MaxAttempts)
 	}
+	switch c.Server.Transport {
+	case "fast", "standard":
+	default:
+		bad("server.transport", "%q: fast or standard", c.Server.Transport)
+	}
 	switch c.Upstream.Transport {
 	case "fast", "standard":
 	default:

@@ -61,9 +61,11 @@ var hostileBodies = []hostileBody{
 
 // TestHostileBodies sends every dialect each hostile body: each is refused
 // with the dialect's error and status, and the upstream receives nothing.
-func TestHostileBodies(t *testing.T) {
+func TestHostileBodies(t *testing.T) { eachTransport(t, testHostileBodies) }
+
+func testHostileBodies(t *testing.T, tr string) {
 	rec := newRecorder(t)
-	s := start(t, "", rec.srv.URL, hostileConfig)
+	s := start(t, "", rec.srv.URL, withTransport(tr, hostileConfig))
 	for _, d := range specs {
 		for _, hb := range hostileBodies {
 			t.Run(d.name+"/"+hb.name, func(t *testing.T) {
@@ -99,9 +101,11 @@ func TestHostileBodies(t *testing.T) {
 
 // TestDefaultBodyLimit checks the default limit, 1 MiB: a body one byte
 // over it is refused, one at it is read.
-func TestDefaultBodyLimit(t *testing.T) {
+func TestDefaultBodyLimit(t *testing.T) { eachTransport(t, testDefaultBodyLimit) }
+
+func testDefaultBodyLimit(t *testing.T, tr string) {
 	rec := newRecorder(t)
-	s := start(t, "", rec.srv.URL, e2eConfig)
+	s := start(t, "", rec.srv.URL, withTransport(tr, e2eConfig))
 	d := specs[1] // shift
 	hdr := map[string]string{"Content-Type": "application/json"}
 	pad := func(n int) string { // a valid shift body of exactly n bytes
@@ -169,9 +173,11 @@ func routeParam(d dialectSpec, value string) (name, path string) {
 // nothing is forwarded. Crafter names its user in the body, which is held to
 // the same rule. Values a client cannot put in a URL (a raw '#', a
 // backslash) go over a raw connection.
-func TestPathEscapes(t *testing.T) {
+func TestPathEscapes(t *testing.T) { eachTransport(t, testPathEscapes) }
+
+func testPathEscapes(t *testing.T, tr string) {
 	rec := newRecorder(t)
-	s := start(t, "", rec.srv.URL, hostileConfig)
+	s := start(t, "", rec.srv.URL, withTransport(tr, hostileConfig))
 	addr := strings.TrimPrefix(s.base, "http://")
 	for _, d := range specs {
 		if d.name == "crafter" {
@@ -278,9 +284,11 @@ func closedWithin(conn net.Conn, limit time.Duration) (time.Duration, string, bo
 // TestSlowClients: a client sending its headers or its body too slowly, or
 // keeping an idle connection, is cut off by the server's timeouts; nothing
 // is forwarded.
-func TestSlowClients(t *testing.T) {
+func TestSlowClients(t *testing.T) { eachTransport(t, testSlowClients) }
+
+func testSlowClients(t *testing.T, tr string) {
 	rec := newRecorder(t)
-	s := start(t, "", rec.srv.URL, slowConfig)
+	s := start(t, "", rec.srv.URL, withTransport(tr, slowConfig))
 	addr := strings.TrimPrefix(s.base, "http://")
 	d := specs[1] // shift
 	head := fmt.Sprintf("%s %s HTTP/1.1\r\nHost: %s\r\nContent-Type: application/json\r\nx-key: k\r\n", d.method, d.path, addr)
@@ -410,9 +418,11 @@ func TestSlowClients(t *testing.T) {
 // TestHostileHeaders covers headers no dialect should act on: an oversized
 // header block is refused by the server before any handler runs; a request
 // id that would inject into logs or headers is replaced.
-func TestHostileHeaders(t *testing.T) {
+func TestHostileHeaders(t *testing.T) { eachTransport(t, testHostileHeaders) }
+
+func testHostileHeaders(t *testing.T, tr string) {
 	rec := newRecorder(t)
-	s := start(t, "", rec.srv.URL, e2eConfig)
+	s := start(t, "", rec.srv.URL, withTransport(tr, e2eConfig))
 	d := specs[1]
 	t.Run("header block over 64 KiB", func(t *testing.T) {
 		rec.set(nil)
@@ -443,4 +453,22 @@ func TestHostileHeaders(t *testing.T) {
 			t.Error("the client's request id reached the logs")
 		}
 	})
+}
+
+// eachTransport runs a test once per server transport (server.transport):
+// the hostile cases must be answered the same way by either.
+func eachTransport(t *testing.T, f func(t *testing.T, tr string)) {
+	for _, tr := range []string{"fast", "standard"} {
+		t.Run(tr, func(t *testing.T) { f(t, tr) })
+	}
+}
+
+// withTransport is configure with server.transport set to tr.
+func withTransport(tr string, configure func(*config.Config)) func(*config.Config) {
+	return func(c *config.Config) {
+		if configure != nil {
+			configure(c)
+		}
+		c.Server.Transport = tr
+	}
 }

@@ -276,6 +276,12 @@ func (h *handler) readBody(x *exchange, bp *[]byte) ([]byte, *canonical.Error) {
 	if r.ContentLength > h.maxBody {
 		return nil, tooLarge(h.maxBody)
 	}
+	if err := bodyError(r); err != nil { // the fast server read it, and failed
+		if isBodyTooLarge(err) {
+			return nil, tooLarge(h.maxBody)
+		}
+		return nil, canonical.Errorf(canonical.BadRequest, "the request body could not be read")
+	}
 	buf := *bp
 	lr := &io.LimitedReader{R: r.Body, N: h.maxBody + 1} // stays on the stack
 	for {

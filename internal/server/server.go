@@ -58,8 +58,9 @@ type Server struct {
 	listens   []string                                // fixed at New: a new listener needs a restart
 	current   atomic.Pointer[map[string]http.Handler] // listen address → handler
 	mu        sync.Mutex
-	servers   []*http.Server
+	servers   []listenServer
 	listeners []net.Listener
+	admin     string // the admin listener's address: always net/http's server
 	addrs     map[string]string
 	auths     authSet // the current routing's authenticators (mu)
 }
@@ -72,7 +73,7 @@ var ErrNewListener = errors.New("server: a new listener needs a restart")
 // error naming the dialect, never a panic.
 func New(o Options) (s *Server, err error) {
 	gin.SetMode(gin.ReleaseMode)
-	s = &Server{cfg: o.Config, log: o.Logger, addrs: map[string]string{}}
+	s = &Server{cfg: o.Config, log: o.Logger, addrs: map[string]string{}, admin: o.AdminListen}
 	if s.log == nil {
 		s.log = slog.Default()
 	}
@@ -328,10 +329,17 @@ func (s *Server) Listen() error {
 			s.listeners = nil
 			return fmt.Errorf("server: listen %s: %w", l, err)
 		}
-		srv := &http.Server{Handler: s.Handler(l),
-			ReadHeaderTimeout: s.cfg.Server.ReadHeaderTimeout.D(), ReadTimeout: s.cfg.Server.ReadTimeout.D(),
-			WriteTimeout: s.cfg.Server.WriteTimeout.D(), IdleTimeout: s.cfg.Server.IdleTimeout.D(),
-			MaxHeaderBytes: 64 << 10, ErrorLog: slog.NewLogLogger(s.log.Handler(), slog.LevelWarn)}
+		c := &s.cfg.Server
+		var srv listenServer
+		if c.Transport == "fast" && l != s.admin {
+			srv = newFastServer(s.Handler(l), timeouts{readHeader: c.ReadHeaderTimeout.D(), read: c.ReadTimeout.D(),
+				write: c.WriteTimeout.D(), idle: c.IdleTimeout.D()}, c.MaxBodyBytes, s.log)
+		} else {
+			srv = &http.Server{Handler: s.Handler(l),
+				ReadHeaderTimeout: c.ReadHeaderTimeout.D(), ReadTimeout: c.ReadTimeout.D(),
+				WriteTimeout: c.WriteTimeout.D(), IdleTimeout: c.IdleTimeout.D(),
+				MaxHeaderBytes: maxHeaderBytes, ErrorLog: slog.NewLogLogger(s.log.Handler(), slog.LevelWarn)}
+		}
 		s.listeners = append(s.listeners, ln)
 		s.servers = append(s.servers, srv)
 		s.addrs[l] = ln.Addr().String()
