@@ -207,8 +207,13 @@ func (p *Program) Translate(in *Input) (*Result, *canonical.Error) {
 	}
 	for i := range members {
 		m := &members[i]
+		k := m.key(body)
+		kr := p.keyTab.get(k)
+		if kr != nil && (kr.readOnly || kr.target) {
+			continue // read without looking at the value
+		}
 		b.lastKey = body[m.keyAt:m.keyEnd]
-		if err := b.key(m.key(body), valueAt(body, m.valAt, m.valEnd), res); err != nil {
+		if err := b.key(k, kr, valueAt(body, m.valAt, m.valEnd), res); err != nil {
 			return nil, err
 		}
 	}
@@ -325,16 +330,14 @@ func (p *Program) target(in *Input, b *builder, res *Result) *canonical.Error {
 	return nil
 }
 
-func (b *builder) key(k string, v gjson.Result, res *Result) *canonical.Error {
-	kr := b.p.keyTab.get(k)
+// key applies the rules of top-level key k (kr, nil when it has none) to
+// its value v.
+func (b *builder) key(k string, kr *keyRules, v gjson.Result, res *Result) *canonical.Error {
 	if kr == nil {
 		if b.p.rejectExtra {
 			return canonical.FieldError(k, k+" is not a field of this API")
 		}
 		return b.putExtra(k, v)
-	}
-	if kr.readOnly || kr.target {
-		return nil
 	}
 	for _, fr := range kr.rules {
 		val := v
