@@ -28,7 +28,7 @@ var ErrNoSource = errors.New("app: reload: no configuration source to read again
 // configuration, the next ones get the new. An invalid configuration is
 // refused, every problem logged, and the old one keeps serving. Settings
 // that need a restart (listen addresses, admin.listen, upstream.*,
-// server timeouts of the listeners, log.format) are logged as such and keep
+// server timeouts and transport of the listeners, log.format) are logged as such and keep
 // their running values.
 func (a *App) Reload() error {
 	a.reloadMu.Lock()
@@ -105,6 +105,8 @@ func holdRestartOnly(run, next *config.Config, listening []string) []held {
 	keep("server.writeTimeout", rs.WriteTimeout.D(), ns.WriteTimeout.D())
 	keep("server.idleTimeout", rs.IdleTimeout.D(), ns.IdleTimeout.D())
 	ns.ReadHeaderTimeout, ns.ReadTimeout, ns.WriteTimeout, ns.IdleTimeout = rs.ReadHeaderTimeout, rs.ReadTimeout, rs.WriteTimeout, rs.IdleTimeout
+	keep("server.transport", rs.Transport, ns.Transport)
+	ns.Transport = rs.Transport
 	keep("log.format", run.Log.Format, next.Log.Format)
 	next.Log.Format = run.Log.Format
 

@@ -246,7 +246,7 @@ func TestReloadNeedsRestart(t *testing.T) {
 		yaml:  fmt.Sprintf("listen: 127.0.0.1:0\nupstream: {url: %s}\ndialects:\n  finix: {prefix: /a}\n", rec.srv.URL),
 		files: map[string]string{"acme.yaml": acmeRules(t, "/members/:user_id")},
 	})
-	f.write(t, "config.yaml", "listen: 127.0.0.1:1\nupstream: {url: 'http://127.0.0.1:1', timeout: 1s}\nlog: {format: text}\nadmin: {listen: 'localhost:0'}\n"+
+	f.write(t, "config.yaml", "listen: 127.0.0.1:1\nupstream: {url: 'http://127.0.0.1:1', timeout: 1s}\nlog: {format: text}\nserver: {transport: standard}\nadmin: {listen: 'localhost:0'}\n"+
 		"dialects:\n  finix: {prefix: /b}\n  acme: {rules: acme.yaml, listen: '127.0.0.1:9'}\n")
 	if err := f.app.Reload(); err != nil {
 		t.Fatal(err)
@@ -276,7 +276,7 @@ func TestReloadNeedsRestart(t *testing.T) {
 			}
 		}
 	}
-	for _, k := range []string{"listen", "upstream.url", "upstream.timeout", "log.format", "admin.listen", "dialects.acme.listen"} {
+	for _, k := range []string{"listen", "upstream.url", "upstream.timeout", "log.format", "server.transport", "admin.listen", "dialects.acme.listen"} {
 		if !held[k] {
 			t.Errorf("%s not logged as needing a restart; logged: %v", k, held)
 		}
@@ -285,7 +285,7 @@ func TestReloadNeedsRestart(t *testing.T) {
 		t.Error("the prefix was held")
 	}
 	cur, _ := f.app.Current()
-	if cur.Upstream.URL != rec.srv.URL || cur.Listen != "127.0.0.1:0" || cur.Log.Format != "json" {
+	if cur.Upstream.URL != rec.srv.URL || cur.Listen != "127.0.0.1:0" || cur.Log.Format != "json" || cur.Server.Transport != "fast" {
 		t.Errorf("Current shows values that were not applied: %s %s %s", cur.Upstream.URL, cur.Listen, cur.Log.Format)
 	}
 }
@@ -297,4 +297,39 @@ func TestReloadWithoutSource(t *testing.T) {
 	if err := s.app.Reload(); !errors.Is(err, app.ErrNoSource) {
 		t.Errorf("%v", err)
 	}
+}
+
+// TestReloadBodyLimit raises and lowers server.maxBodyBytes by reload: the
+// new limit applies at once, also where the fast server reads the body
+// before any handler runs.
+func TestReloadBodyLimit(t *testing.T) {
+	eachTransport(t, func(t *testing.T, tr string) {
+		rec := okUpstream(t)
+		cfg := "listen: 127.0.0.1:0\nupstream: {url: %s}\nserver: {transport: %s, maxBodyBytes: %d}\n"
+		f := startFile(t, fileSetup{yaml: fmt.Sprintf(cfg, rec.srv.URL, tr, 4096)})
+		finix := specNamed(t, "finix")
+		var tags []string // 5 KiB of tags, each within Finix's limits
+		for i := range 12 {
+			tags = append(tags, fmt.Sprintf(`"t%d":"%s"`, i, strings.Repeat("a", 420)))
+		}
+		body := `{"tags":{` + strings.Join(tags, ",") + `}}`
+		put := func() answer { return f.do(t, "PUT", finix.path, specHeader(finix, nil), body) }
+		if a := put(); a.Status != http.StatusRequestEntityTooLarge {
+			t.Fatalf("at 4096: %d %s", a.Status, a.Body)
+		}
+		f.write(t, "config.yaml", fmt.Sprintf(cfg, rec.srv.URL, tr, 8192))
+		if err := f.app.Reload(); err != nil {
+			t.Fatal(err)
+		}
+		if a := put(); a.Status != http.StatusOK {
+			t.Fatalf("at 8192: %d %s", a.Status, a.Body)
+		}
+		f.write(t, "config.yaml", fmt.Sprintf(cfg, rec.srv.URL, tr, 2048))
+		if err := f.app.Reload(); err != nil {
+			t.Fatal(err)
+		}
+		if a := put(); a.Status != http.StatusRequestEntityTooLarge {
+			t.Fatalf("at 2048: %d %s", a.Status, a.Body)
+		}
+	})
 }

@@ -54,8 +54,8 @@ type listenServer interface {
 //   - a handler's panic is logged and answered 500, the connection closed.
 type fastServer struct {
 	srv     *fasthttp.Server
-	h       http.Handler // the gin engine
-	maxBody int64
+	h       http.Handler  // the gin engine
+	maxBody *atomic.Int64 // server.maxBodyBytes, as a reload sets it
 	log     *slog.Logger
 
 	mu     sync.Mutex
@@ -78,7 +78,7 @@ func bodyError(r *http.Request) error {
 // isBodyTooLarge reports whether a bodyError is the body limit.
 func isBodyTooLarge(err error) bool { return errors.Is(err, fasthttp.ErrBodyTooLarge) }
 
-func newFastServer(h http.Handler, t timeouts, maxBody int64, log *slog.Logger) *fastServer {
+func newFastServer(h http.Handler, t timeouts, maxBody *atomic.Int64, log *slog.Logger) *fastServer {
 	s := &fastServer{conns: map[net.Conn]struct{}{}, maxBody: maxBody, h: h, log: log}
 	s.srv = &fasthttp.Server{
 		Handler: s.handle,
@@ -253,7 +253,8 @@ func (w *fastResponse) finish() {
 var bodyBufs = sync.Pool{New: func() any { b := make([]byte, 0, 1024); return &b }}
 
 func (s *fastServer) readBody(ctx *fasthttp.RequestCtx, st io.Reader) error {
-	if int64(ctx.Request.Header.ContentLength()) > s.maxBody {
+	limit := s.maxBody.Load()
+	if int64(ctx.Request.Header.ContentLength()) > limit {
 		return fasthttp.ErrBodyTooLarge
 	}
 	bp := bodyBufs.Get().(*[]byte)
@@ -263,7 +264,7 @@ func (s *fastServer) readBody(ctx *fasthttp.RequestCtx, st io.Reader) error {
 		}
 	}()
 	b := (*bp)[:0]
-	lr := io.LimitedReader{R: st, N: s.maxBody + 1}
+	lr := io.LimitedReader{R: st, N: limit + 1}
 	for {
 		if len(b) == cap(b) {
 			b = append(b, 0)[:len(b)]
@@ -279,7 +280,7 @@ func (s *fastServer) readBody(ctx *fasthttp.RequestCtx, st io.Reader) error {
 		}
 	}
 	*bp = b
-	if int64(len(b)) > s.maxBody {
+	if int64(len(b)) > limit {
 		return fasthttp.ErrBodyTooLarge
 	}
 	ctx.Request.SetBody(b)

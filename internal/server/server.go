@@ -60,7 +60,8 @@ type Server struct {
 	mu        sync.Mutex
 	servers   []listenServer
 	listeners []net.Listener
-	admin     string // the admin listener's address: always net/http's server
+	admin     string       // the admin listener's address: always net/http's server
+	maxBody   atomic.Int64 // the current routing's server.maxBodyBytes, for the fast server
 	addrs     map[string]string
 	auths     authSet // the current routing's authenticators (mu)
 }
@@ -86,6 +87,7 @@ func New(o Options) (s *Server, err error) {
 	}
 	sort.Strings(s.listens)
 	s.current.Store(&handlers)
+	s.maxBody.Store(o.Config.Server.MaxBodyBytes)
 	s.auths = auths
 	return s, nil
 }
@@ -115,6 +117,7 @@ func (s *Server) Swap(o Options) error {
 			handlers[l] = newEngine(observerOf(o))
 		}
 	}
+	s.maxBody.Store(o.Config.Server.MaxBodyBytes)
 	s.current.Store(&handlers)
 	s.swapAuths(auths)
 	return nil
@@ -333,7 +336,7 @@ func (s *Server) Listen() error {
 		var srv listenServer
 		if c.Transport == "fast" && l != s.admin {
 			srv = newFastServer(s.Handler(l), timeouts{readHeader: c.ReadHeaderTimeout.D(), read: c.ReadTimeout.D(),
-				write: c.WriteTimeout.D(), idle: c.IdleTimeout.D()}, c.MaxBodyBytes, s.log)
+				write: c.WriteTimeout.D(), idle: c.IdleTimeout.D()}, &s.maxBody, s.log)
 		} else {
 			srv = &http.Server{Handler: s.Handler(l),
 				ReadHeaderTimeout: c.ReadHeaderTimeout.D(), ReadTimeout: c.ReadTimeout.D(),

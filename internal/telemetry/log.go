@@ -4,6 +4,8 @@ import (
 	"io"
 	"log/slog"
 	"strings"
+	"sync"
+	"sync/atomic"
 )
 
 // Redacted replaces the value of an attribute whose key names a secret.
@@ -15,7 +17,25 @@ var sensitive = []string{"password", "passwd", "secret", "token", "authorization
 	"apikey", "api_key", "api-key", "credential", "private_key", "x-key"}
 
 // Sensitive reports whether a log attribute or header name names a secret.
+// The answer for a name is remembered (for the first few thousand names):
+// every access line asks it of the same dozen attribute keys.
 func Sensitive(key string) bool {
+	if v, ok := sensitiveSeen.Load(key); ok {
+		return v.(bool)
+	}
+	r := sensitiveName(key)
+	if sensitiveSeenN.Add(1) <= 4096 {
+		sensitiveSeen.Store(strings.Clone(key), r)
+	}
+	return r
+}
+
+var (
+	sensitiveSeen  sync.Map // name → Sensitive(name)
+	sensitiveSeenN atomic.Int32
+)
+
+func sensitiveName(key string) bool {
 	k := strings.ToLower(key)
 	for _, s := range sensitive {
 		if strings.Contains(k, s) {
