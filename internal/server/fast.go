@@ -263,23 +263,11 @@ func (s *fastServer) readBody(ctx *fasthttp.RequestCtx, st io.Reader) error {
 			bodyBufs.Put(bp)
 		}
 	}()
-	b := (*bp)[:0]
-	lr := io.LimitedReader{R: st, N: limit + 1}
-	for {
-		if len(b) == cap(b) {
-			b = append(b, 0)[:len(b)]
-		}
-		n, err := lr.Read(b[len(b):cap(b)])
-		b = b[:len(b)+n]
-		if errors.Is(err, io.EOF) {
-			break
-		}
-		if err != nil {
-			*bp = b
-			return err
-		}
-	}
+	b, err := readAtMost(st, (*bp)[:0], limit)
 	*bp = b
+	if err != nil {
+		return err
+	}
 	if int64(len(b)) > limit {
 		return fasthttp.ErrBodyTooLarge
 	}

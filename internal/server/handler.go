@@ -282,8 +282,21 @@ func (h *handler) readBody(x *exchange, bp *[]byte) ([]byte, *canonical.Error) {
 		}
 		return nil, canonical.Errorf(canonical.BadRequest, "the request body could not be read")
 	}
-	buf := *bp
-	lr := &io.LimitedReader{R: r.Body, N: h.maxBody + 1} // stays on the stack
+	buf, err := readAtMost(r.Body, *bp, h.maxBody)
+	*bp = buf
+	if err != nil {
+		return nil, canonical.Errorf(canonical.BadRequest, "the request body could not be read")
+	}
+	if int64(len(buf)) > h.maxBody {
+		return nil, tooLarge(h.maxBody)
+	}
+	return buf, nil
+}
+
+// readAtMost appends what r yields to buf until EOF, reading no more than
+// limit+1 bytes: a result longer than limit is a body over it.
+func readAtMost(r io.Reader, buf []byte, limit int64) ([]byte, error) {
+	lr := io.LimitedReader{R: r, N: limit + 1}
 	for {
 		if len(buf) == cap(buf) {
 			buf = append(buf, 0)[:len(buf)]
@@ -291,18 +304,12 @@ func (h *handler) readBody(x *exchange, bp *[]byte) ([]byte, *canonical.Error) {
 		n, err := lr.Read(buf[len(buf):cap(buf)])
 		buf = buf[:len(buf)+n]
 		if errors.Is(err, io.EOF) {
-			break
+			return buf, nil
 		}
 		if err != nil {
-			*bp = buf
-			return nil, canonical.Errorf(canonical.BadRequest, "the request body could not be read")
+			return buf, err
 		}
 	}
-	*bp = buf
-	if int64(len(buf)) > h.maxBody {
-		return nil, tooLarge(h.maxBody)
-	}
-	return buf, nil
 }
 
 func tooLarge(limit int64) *canonical.Error {
