@@ -1,7 +1,8 @@
 // Command gohop is the bench's Go floor: a hop that translates nothing,
-// built as userbridge's hop is (a net/http server, fasthttp's HostClient
-// with a keep-alive pool to the upstream), so that a run shows what any Go
-// hop costs on the machine next to what nginx's pass-through costs.
+// built from the same two pieces as userbridge's hop (fasthttp's HTTP/1.1
+// server, fasthttp's HostClient with a keep-alive pool to the upstream) but
+// with no router, no net/http types and no rules, so that a run shows what
+// any Go hop costs on the machine next to what nginx's pass-through costs.
 //
 //	go run ./bench/gohop --listen 127.0.0.1:18099 --upstream 127.0.0.1:18091
 package main
@@ -9,15 +10,14 @@ package main
 import (
 	"flag"
 	"fmt"
-	"io"
-	"net/http"
+	"net"
 	"os"
+	"os/signal"
 	"runtime/debug"
+	"syscall"
 	"time"
 
 	"github.com/valyala/fasthttp"
-
-	"github.com/userbridge/userbridge/bench"
 )
 
 func main() {
@@ -33,14 +33,14 @@ func main() {
 	}
 }
 
-// hopByHop are not forwarded either way (RFC 9110, 7.6.1); Content-Length
-// is set by each side's own writer.
-var hopByHop = map[string]bool{
-	"Connection": true, "Keep-Alive": true, "Proxy-Connection": true, "Te": true,
-	"Trailer": true, "Transfer-Encoding": true, "Upgrade": true, "Content-Length": true,
-}
-
 func run(listen, upstream string) error {
+	host, _, err := net.SplitHostPort(listen)
+	if err != nil {
+		return err
+	}
+	if ip := net.ParseIP(host); ip == nil || !ip.IsLoopback() {
+		return fmt.Errorf("refusing %s: the bench's servers listen on loopback only", listen)
+	}
 	hc := &fasthttp.HostClient{
 		Addr:                     upstream,
 		MaxIdleConnDuration:      time.Minute,
@@ -49,37 +49,28 @@ func run(listen, upstream string) error {
 		DisablePathNormalizing:   true,
 		NoDefaultUserAgentHeader: true,
 	}
-	hop := func(w http.ResponseWriter, r *http.Request) {
-		req, resp := fasthttp.AcquireRequest(), fasthttp.AcquireResponse()
-		defer func() { fasthttp.ReleaseRequest(req); fasthttp.ReleaseResponse(resp) }()
-		req.Header.SetMethod(r.Method)
-		req.SetRequestURI(r.URL.RequestURI())
-		for k, vs := range r.Header {
-			if hopByHop[k] {
-				continue
-			}
-			for _, v := range vs {
-				req.Header.Add(k, v)
-			}
-		}
+	// fasthttp's request and response are forwarded as they are: every
+	// header but the hop-by-hop ones, which fasthttp's own writers manage
+	// (Connection, Content-Length, Transfer-Encoding), the Host set to the
+	// upstream's.
+	hop := func(ctx *fasthttp.RequestCtx) {
+		req := &ctx.Request
 		req.Header.SetHost(upstream)
-		req.URI().DisablePathNormalizing = true // parses the URI: after the Host is set
-		if _, err := io.Copy(req.BodyWriter(), r.Body); err != nil {
-			http.Error(w, "bad request body", http.StatusBadRequest)
-			return
+		req.Header.Del("Keep-Alive")
+		req.Header.Del("Proxy-Connection")
+		req.Header.Del("Te")
+		req.Header.Del("Upgrade")
+		if err := hc.Do(req, &ctx.Response); err != nil {
+			ctx.Error("upstream unreachable", fasthttp.StatusBadGateway)
 		}
-		if err := hc.Do(req, resp); err != nil {
-			http.Error(w, "upstream unreachable", http.StatusBadGateway)
-			return
-		}
-		h := w.Header()
-		for k, v := range resp.Header.All() {
-			if name := http.CanonicalHeaderKey(string(k)); !hopByHop[name] {
-				h.Add(name, string(v))
-			}
-		}
-		w.WriteHeader(resp.StatusCode())
-		_, _ = w.Write(resp.Body())
 	}
-	return bench.ServeLoopback(listen, http.HandlerFunc(hop))
+	srv := &fasthttp.Server{Handler: hop, NoDefaultServerHeader: true, NoDefaultContentType: true,
+		ReadTimeout: 5 * time.Second, IdleTimeout: 120 * time.Second}
+	go func() {
+		c := make(chan os.Signal, 1)
+		signal.Notify(c, syscall.SIGINT, syscall.SIGTERM)
+		<-c
+		_ = srv.Shutdown()
+	}()
+	return srv.ListenAndServe(listen)
 }
