@@ -137,3 +137,33 @@ func TestTracingNewTrace(t *testing.T) {
 		t.Fatalf("upstream traceparent %q", reqs[0].Header.Get("Traceparent"))
 	}
 }
+
+// TestTracingAtWarn: with tracing on and the level at warn, the server span
+// still gets userbridge's attributes, and no access line is written.
+func TestTracingAtWarn(t *testing.T) {
+	exp := tracetest.NewInMemoryExporter()
+	tp := sdktrace.NewTracerProvider(sdktrace.WithSyncer(exp))
+	t.Cleanup(func() { _ = tp.Shutdown(t.Context()) })
+	rec := okUpstream(t)
+	f := startFile(t, fileSetup{
+		yaml: fmt.Sprintf("listen: 127.0.0.1:0\nupstream: {url: %s}\nlog: {level: warn}\n", rec.srv.URL),
+		opts: app.Options{TracerProvider: tp},
+	})
+	finix := specNamed(t, "finix")
+	if a := f.do(t, finix.method, finix.path, specHeader(finix, map[string]string{"X-Request-ID": "warn-traced"}), finix.body); a.Status != 200 {
+		t.Fatalf("%d %s", a.Status, a.Body)
+	}
+	eventually(t, "the server span with userbridge's attributes", func() bool {
+		for _, s := range exp.GetSpans() {
+			for _, kv := range s.Attributes {
+				if s.SpanKind == trace.SpanKindServer && string(kv.Key) == "userbridge.request_id" && kv.Value.AsString() == "warn-traced" {
+					return true
+				}
+			}
+		}
+		return false
+	})
+	if logs := f.logs.String(); strings.Contains(logs, "warn-traced") {
+		t.Errorf("an access line was written at level warn:\n%s", logs)
+	}
+}

@@ -127,7 +127,13 @@ func (h *handler) finish(x *exchange, status int) {
 		span.SetAttributes(attribute.String("userbridge.dialect", h.name), attribute.String("userbridge.target", targetKind(x.res)),
 			attribute.Int("userbridge.upstream.attempts", x.attempts), attribute.String("userbridge.request_id", x.in.RequestID))
 	}
-	h.log.LogAttrs(ctx, slog.LevelInfo, "request", attrs...)
+	// Straight to the handler: Logger.LogAttrs would also walk the stack
+	// for a source position no format prints.
+	if lh := h.log.Handler(); lh.Enabled(ctx, slog.LevelInfo) {
+		rec := slog.NewRecord(time.Now(), slog.LevelInfo, "request", 0)
+		rec.AddAttrs(attrs...)
+		_ = lh.Handle(ctx, rec)
+	}
 }
 
 // call makes one upstream call and records it.

@@ -136,8 +136,7 @@ func (t *fastTransport) RoundTrip(r *http.Request) (*http.Response, error) {
 	// (fasthttp does not say which): the deadline is gone, so nothing is
 	// retried either way, and the caller is only told the update may have
 	// been applied.
-	var de *dialError
-	reached := !errors.As(err, &de) && !errors.Is(err, fasthttp.ErrNoFreeConns)
+	reached := err == nil || !noConnection(err)
 	if reached {
 		if trace := httptrace.ContextClientTrace(ctx); trace != nil && trace.GotConn != nil {
 			trace.GotConn(httptrace.GotConnInfo{})
@@ -233,6 +232,14 @@ type fastReply struct {
 // response turns resp's status and headers into a reply with an empty
 // body. The header values share one string and one slice backing; the
 // usual names are not allocated at all.
+// noConnection reports whether a call failed before it had a connection.
+// (Its own function: the target errors.As fills escapes, and would be
+// allocated on every call, failed or not.)
+func noConnection(err error) bool {
+	var de *dialError
+	return errors.As(err, &de) || errors.Is(err, fasthttp.ErrNoFreeConns)
+}
+
 func (t *fastTransport) response(r *http.Request, resp *fasthttp.Response) *fastReply {
 	n, size := 0, 0
 	for _, v := range resp.Header.All() {
