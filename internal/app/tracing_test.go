@@ -23,9 +23,6 @@ import (
 // spans carry route templates, never the user's id; the access line names
 // the trace.
 func TestTracing(t *testing.T) {
-	exp := tracetest.NewInMemoryExporter()
-	tp := sdktrace.NewTracerProvider(sdktrace.WithSyncer(telemetry.Redact(exp)))
-	t.Cleanup(func() { _ = tp.Shutdown(t.Context()) })
 	rec := newRecorder(t)
 	var attempts atomic.Int32
 	rec.set(func(w http.ResponseWriter, r *http.Request) {
@@ -36,10 +33,7 @@ func TestTracing(t *testing.T) {
 		w.Header().Set("Content-Type", "application/json")
 		_, _ = w.Write([]byte(canonicalUser))
 	})
-	f := startFile(t, fileSetup{
-		yaml: fmt.Sprintf("listen: 127.0.0.1:0\nupstream: {url: %s, breaker: {enabled: false}}\n", rec.srv.URL),
-		opts: app.Options{TracerProvider: tp},
-	})
+	f, exp := tracedStart(t, "listen: 127.0.0.1:0\nupstream: {url: %s, breaker: {enabled: false}}\n", rec.srv.URL)
 	const clientTrace = "4bf92f3577b34da6a3ce929d0e0e4736"
 	const clientSpan = "00f067aa0ba902b7"
 	finix := specNamed(t, "finix")
@@ -120,14 +114,8 @@ func TestTracing(t *testing.T) {
 // TestTracingNewTrace: with tracing on and no traceparent from the client,
 // the upstream still gets one (a new trace), from the client span.
 func TestTracingNewTrace(t *testing.T) {
-	exp := tracetest.NewInMemoryExporter()
-	tp := sdktrace.NewTracerProvider(sdktrace.WithSyncer(telemetry.Redact(exp)))
-	t.Cleanup(func() { _ = tp.Shutdown(t.Context()) })
 	rec := newRecorder(t)
-	f := startFile(t, fileSetup{
-		yaml: fmt.Sprintf("listen: 127.0.0.1:0\nupstream: {url: %s}\n", rec.srv.URL),
-		opts: app.Options{TracerProvider: tp},
-	})
+	f, _ := tracedStart(t, "listen: 127.0.0.1:0\nupstream: {url: %s}\n", rec.srv.URL)
 	shift := specNamed(t, "shift")
 	if a := f.do(t, shift.method, shift.path, specHeader(shift, nil), shift.body); a.Status != 204 {
 		t.Fatalf("%d %s", a.Status, a.Body)
@@ -141,14 +129,8 @@ func TestTracingNewTrace(t *testing.T) {
 // TestTracingAtWarn: with tracing on and the level at warn, the server span
 // still gets userbridge's attributes, and no access line is written.
 func TestTracingAtWarn(t *testing.T) {
-	exp := tracetest.NewInMemoryExporter()
-	tp := sdktrace.NewTracerProvider(sdktrace.WithSyncer(exp))
-	t.Cleanup(func() { _ = tp.Shutdown(t.Context()) })
 	rec := okUpstream(t)
-	f := startFile(t, fileSetup{
-		yaml: fmt.Sprintf("listen: 127.0.0.1:0\nupstream: {url: %s}\nlog: {level: warn}\n", rec.srv.URL),
-		opts: app.Options{TracerProvider: tp},
-	})
+	f, exp := tracedStart(t, "listen: 127.0.0.1:0\nupstream: {url: %s}\nlog: {level: warn}\n", rec.srv.URL)
 	finix := specNamed(t, "finix")
 	if a := f.do(t, finix.method, finix.path, specHeader(finix, map[string]string{"X-Request-ID": "warn-traced"}), finix.body); a.Status != 200 {
 		t.Fatalf("%d %s", a.Status, a.Body)
@@ -166,4 +148,16 @@ func TestTracingAtWarn(t *testing.T) {
 	if logs := f.logs.String(); strings.Contains(logs, "warn-traced") {
 		t.Errorf("an access line was written at level warn:\n%s", logs)
 	}
+}
+
+// tracedStart starts userbridge with tracing into an in-memory exporter
+// (through the redacting exporter) and the config's yaml, the upstream's
+// URL filled in; the exporter holds the spans.
+func tracedStart(t *testing.T, yaml, upstreamURL string) (*fileStarted, *tracetest.InMemoryExporter) {
+	t.Helper()
+	exp := tracetest.NewInMemoryExporter()
+	tp := sdktrace.NewTracerProvider(sdktrace.WithSyncer(telemetry.Redact(exp)))
+	t.Cleanup(func() { _ = tp.Shutdown(t.Context()) })
+	f := startFile(t, fileSetup{yaml: fmt.Sprintf(yaml, upstreamURL), opts: app.Options{TracerProvider: tp}})
+	return f, exp
 }
