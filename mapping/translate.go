@@ -239,19 +239,18 @@ func isObject(b []byte) bool {
 }
 
 // get reads path from the body: a top-level key from the members the
-// guard found, a dotted path through gjson.
+// guard found (every one of them, keys decoded: one not there is absent), a
+// dotted path through gjson.
 func (b *builder) get(path string) gjson.Result {
-	if strings.IndexByte(path, '.') < 0 {
-		for i := range b.members {
-			if m := &b.members[i]; m.key(b.body) == path {
-				return valueAt(b.body, m.valAt, m.valEnd)
-			}
-		}
-		if !strings.ContainsAny(path, "*?|#@!\\") {
-			return gjson.Result{}
+	if strings.IndexByte(path, '.') >= 0 {
+		return gjson.GetBytes(b.body, gjsonEscape(path))
+	}
+	for i := range b.members {
+		if m := &b.members[i]; m.key(b.body) == path {
+			return valueAt(b.body, m.valAt, m.valEnd)
 		}
 	}
-	return gjson.GetBytes(b.body, gjsonEscape(path))
+	return gjson.Result{}
 }
 
 // valueAt is the gjson.Result of the (valid) JSON value body[at:end], as
