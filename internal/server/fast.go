@@ -109,8 +109,12 @@ func newFastServer(h http.Handler, t timeouts, maxBody *atomic.Int64, log *slog.
 		// had read of it ahead of a byte), which reads it within the limit.
 		StreamRequestBody:  true,
 		MaxRequestBodySize: 1,
-		// Buffers go back to their pools between requests, so an idle
-		// keep-alive connection holds none.
+		// The write buffer and body buffers go back to their pools between
+		// requests. (The read buffer stays: with a streamed body fasthttp
+		// keeps it. Measured with 3000 idle keep-alive connections: 81 KB of
+		// heap and 27 KB resident each, against 86 and 33 with this off; the
+		// CPU it costs, a few pool operations a request, was below what the
+		// bench can tell apart.)
 		ReduceMemoryUsage:            true,
 		NoDefaultServerHeader:        true,
 		NoDefaultContentType:         true,
