@@ -323,6 +323,17 @@ var scimDialects = []scimDialect{
 						t.Errorf("the id was not cached: %+v", reqs)
 					}
 				}},
+			{name: "cached whatever the body's layout", method: "POST", path: path, user: "john", status: 200,
+				body: `{"last_name":"Smythe","username":"john.smith"}`,
+				check: func(t *testing.T, u gjson.Result, _ answer, reqs []scimtest.Request) {
+					// The username sits elsewhere in this body than in the
+					// one that was looked up: the cache must hold its own
+					// copy, not a view of that request's (pooled) body.
+					if len(reqs) != 1 || reqs[0].Method != "PATCH" {
+						t.Errorf("want the cached id and one PATCH: %+v", reqs)
+					}
+					want(t, "familyName", u.Get("name.familyName"), "Smythe")
+				}},
 			{name: "replace whole", method: "POST", path: path, user: "john", status: 200, body: `{"username":"john.smith","email":"j2@example.com"}`,
 				check: func(t *testing.T, u gjson.Result, a answer, _ []scimtest.Request) {
 					if e := workEmails(u); len(e) != 1 || e[0].Get("value").Str != "j2@example.com" {

@@ -4,6 +4,7 @@
 package idcache
 
 import (
+	"strings"
 	"sync"
 	"time"
 )
@@ -67,10 +68,14 @@ func (c *Cache) Put(scope, username, id string) {
 	if c == nil {
 		return
 	}
+	// Copies: the strings may be views of memory the caller reuses after
+	// its request (a pooled body, the fast server's header buffer), and an
+	// entry outlives the request.
+	k := key{strings.Clone(scope), strings.Clone(username)}
+	id = strings.Clone(id)
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	now := c.now()
-	k := key{scope, username}
 	if _, ok := c.m[k]; !ok && len(c.m) >= c.max {
 		for k2, e := range c.m {
 			if !now.Before(e.expires) {

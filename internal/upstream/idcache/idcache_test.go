@@ -4,6 +4,7 @@ import (
 	"strconv"
 	"testing"
 	"time"
+	"unsafe"
 )
 
 func TestCache(t *testing.T) {
@@ -66,4 +67,23 @@ func TestDisabled(t *testing.T) {
 	}
 	c.Forget("", "a")
 	c.ForgetID("1")
+}
+
+// TestPutOwnsItsStrings: what Put is given may be a view of memory the
+// caller reuses once its request is done (a pooled request body, the fast
+// server's header buffer). The cache keeps copies: an entry neither
+// changes its key with that memory nor answers for the username written
+// there next.
+func TestPutOwnsItsStrings(t *testing.T) {
+	c := New(time.Minute, 0)
+	buf := []byte("tenant-a|john.smith|id-0001")
+	view := func(from, to int) string { return unsafe.String(&buf[from], to-from) }
+	c.Put(view(0, 8), view(9, 19), view(20, 27))
+	copy(buf, "tenant-b|jane.smith|id-0002")
+	if id, ok := c.Get("tenant-a", "john.smith"); !ok || id != "id-0001" {
+		t.Errorf("john.smith: %q %v after the caller's buffer was reused, want id-0001", id, ok)
+	}
+	if id, ok := c.Get("tenant-b", "jane.smith"); ok {
+		t.Errorf("jane.smith, never put, resolved to %q", id)
+	}
 }
