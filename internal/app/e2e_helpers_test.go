@@ -129,7 +129,13 @@ func (s *started) do(t *testing.T, method, path string, header map[string]string
 // doReq sends req with the tests' client and reads the whole answer.
 func doReq(t *testing.T, req *http.Request) answer {
 	t.Helper()
-	resp, err := client.Do(req)
+	return doWith(t, client, req)
+}
+
+// doWith sends req with c and reads the whole answer.
+func doWith(t *testing.T, c *http.Client, req *http.Request) answer {
+	t.Helper()
+	resp, err := c.Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}

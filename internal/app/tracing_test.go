@@ -161,3 +161,55 @@ func tracedStart(t *testing.T, yaml, upstreamURL string) (*fileStarted, *tracete
 	f := startFile(t, fileSetup{yaml: fmt.Sprintf(yaml, upstreamURL), opts: app.Options{TracerProvider: tp}})
 	return f, exp
 }
+
+// TestTracingSpansOwnTheirStrings sends two requests over one keep-alive
+// connection with tracing on. A span is exported after its request, on
+// another goroutine in production (the batcher), while the fast server
+// parses the next request into the same connection buffers: the user agent
+// and request id a span holds must still be its own request's.
+func TestTracingSpansOwnTheirStrings(t *testing.T) {
+	rec := newRecorder(t)
+	rec.set(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = w.Write([]byte(canonicalUser))
+	})
+	f, exp := tracedStart(t, "listen: 127.0.0.1:0\nupstream: {url: %s}\n", rec.srv.URL)
+	finix := specNamed(t, "finix")
+	c := &http.Client{Transport: &http.Transport{MaxConnsPerHost: 1}, Timeout: 10 * time.Second}
+	t.Cleanup(c.CloseIdleConnections)
+	ids := []string{"aaaa", "bbbb"}
+	for _, id := range ids {
+		req, err := http.NewRequest(finix.method, f.base+finix.path, strings.NewReader(finix.body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for k, v := range specHeader(finix, map[string]string{"User-Agent": "client-" + id, "X-Request-ID": "request-" + id}) {
+			req.Header.Set(k, v)
+		}
+		a := doWith(t, c, req)
+		if a.Status != 200 {
+			t.Fatalf("%d %s", a.Status, a.Body)
+		}
+	}
+	var servers []tracetest.SpanStub
+	for _, s := range exp.GetSpans() {
+		if s.SpanKind == trace.SpanKindServer {
+			servers = append(servers, s)
+		}
+	}
+	if len(servers) != len(ids) {
+		t.Fatalf("%d server spans, want %d", len(servers), len(ids))
+	}
+	for i, s := range servers {
+		got := map[string]string{}
+		for _, kv := range s.Attributes {
+			got[string(kv.Key)] = kv.Value.Emit()
+		}
+		if ua := got["user_agent.original"]; ua != "client-"+ids[i] {
+			t.Errorf("span %d: user_agent.original %q, want client-%s", i, ua, ids[i])
+		}
+		if rid := got["userbridge.request_id"]; rid != "request-"+ids[i] {
+			t.Errorf("span %d: userbridge.request_id %q, want request-%s", i, rid, ids[i])
+		}
+	}
+}

@@ -1,6 +1,7 @@
 package server
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -8,12 +9,12 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/url"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/valyala/fasthttp"
-	"github.com/valyala/fasthttp/fasthttpadaptor"
 )
 
 // maxHeaderBytes bounds a request's header block on either server: a
@@ -30,7 +31,8 @@ type listenServer interface {
 
 // fastServer serves a listener with fasthttp's HTTP/1.1 server and hands
 // every request to the same gin engine, as an http.Request converted by
-// fasthttp's adaptor (ConvertRequest) and a ResponseWriter of its own
+// convert (fasthttp's adaptor's conversion, its strings copied out of
+// fasthttp's buffers) and a ResponseWriter of its own
 // (fastResponse), on the connection's goroutine. On the bench it costs about
 // a fifth less CPU a request than net/http's server: no goroutine and read
 // per request to watch for a client going away, buffers and request objects
@@ -139,26 +141,36 @@ func newFastServer(h http.Handler, t timeouts, maxBody *atomic.Int64, log *slog.
 }
 
 // handle reads the body within the limit, then serves the request on this
-// goroutine: the http.Request is fasthttp's adaptor's conversion, the
-// ResponseWriter fastResponse. (The adaptor's own handler runs each request
+// goroutine: the http.Request is convert's (fasthttp's adaptor's conversion,
+// with strings of its own), the ResponseWriter fastResponse. (The adaptor's
+// own handler runs each request
 // on a goroutine of its own, whose stack then grows anew for every request:
 // a tenth of the CPU on the bench.) A body that could not be read is handed
 // to the handler as an error, and the connection closed after the answer.
 func (s *fastServer) handle(ctx *fasthttp.RequestCtx) {
+	var body []byte
 	var bodyErr error
 	if st := ctx.RequestBodyStream(); st != nil {
-		if bodyErr = s.readBody(ctx, st); bodyErr != nil {
-			ctx.Request.SetBody(nil)
+		bp := bodyBufs.Get().(*[]byte)
+		defer func() {
+			if cap(*bp) <= 64<<10 {
+				bodyBufs.Put(bp)
+			}
+		}()
+		if body, bodyErr = s.readBody(ctx, st, bp); bodyErr != nil {
+			body = nil
 			ctx.SetConnectionClose()
 			if lc, ok := ctx.Conn().(*lingerConn); ok {
 				lc.linger.Store(true)
 			}
 		}
+	} else {
+		body = ctx.Request.Body()
 	}
 	x := exchanges.Get().(*fastExchange)
 	defer x.release()
 	r := &x.req
-	if err := fasthttpadaptor.ConvertRequest(ctx, r, true); err != nil {
+	if err := x.convert(ctx, body); err != nil {
 		ctx.Error("400 Bad Request", fasthttp.StatusBadRequest)
 		ctx.SetConnectionClose()
 		return
@@ -185,10 +197,12 @@ func (s *fastServer) handle(ctx *fasthttp.RequestCtx) {
 }
 
 // fastExchange is one request's http.Request and ResponseWriter, pooled
-// with their header maps.
+// with their header maps, the request's URL and its body reader.
 type fastExchange struct {
 	req  http.Request
 	resp fastResponse
+	url  url.URL
+	body bytes.Reader
 }
 
 var exchanges = sync.Pool{New: func() any {
@@ -201,6 +215,8 @@ func (x *fastExchange) release() {
 	clear(rh)
 	x.req = http.Request{Header: h}
 	x.resp = fastResponse{header: rh}
+	x.url = url.URL{}
+	x.body.Reset(nil)
 	exchanges.Put(x)
 }
 
@@ -252,31 +268,24 @@ func (w *fastResponse) finish() {
 	}
 }
 
-// bodyBufs are the buffers bodies are read into before fasthttp copies
-// them into its own request.
+// bodyBufs are the buffers bodies are read into.
 var bodyBufs = sync.Pool{New: func() any { b := make([]byte, 0, 1024); return &b }}
 
-func (s *fastServer) readBody(ctx *fasthttp.RequestCtx, st io.Reader) error {
+// readBody reads the body from st into *bp, within the limit.
+func (s *fastServer) readBody(ctx *fasthttp.RequestCtx, st io.Reader, bp *[]byte) ([]byte, error) {
 	limit := s.maxBody.Load()
 	if int64(ctx.Request.Header.ContentLength()) > limit {
-		return fasthttp.ErrBodyTooLarge
+		return nil, fasthttp.ErrBodyTooLarge
 	}
-	bp := bodyBufs.Get().(*[]byte)
-	defer func() {
-		if cap(*bp) <= 64<<10 {
-			bodyBufs.Put(bp)
-		}
-	}()
 	b, err := readAtMost(st, (*bp)[:0], limit)
 	*bp = b
 	if err != nil {
-		return err
+		return nil, err
 	}
 	if int64(len(b)) > limit {
-		return fasthttp.ErrBodyTooLarge
+		return nil, fasthttp.ErrBodyTooLarge
 	}
-	ctx.Request.SetBody(b)
-	return nil
+	return b, nil
 }
 
 // lingerListener hands out lingerConns.
@@ -287,7 +296,7 @@ func (l lingerListener) Accept() (net.Conn, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &lingerConn{Conn: c}, nil
+	return &lingerConn{Conn: c, remote: c.RemoteAddr().String()}, nil
 }
 
 // lingerConn is a connection that, once a request's body was left unread,
@@ -298,6 +307,7 @@ func (l lingerListener) Accept() (net.Conn, error) {
 type lingerConn struct {
 	net.Conn
 	linger atomic.Bool
+	remote string // RemoteAddr, formatted once
 }
 
 func (c *lingerConn) Close() error {

@@ -325,18 +325,30 @@ func tooLarge(limit int64) *canonical.Error {
 // upstreamHeader builds the headers of the upstream call.
 func (h *handler) upstreamHeader(x *exchange) (http.Header, *canonical.Error) {
 	in := x.c.Request.Header
-	out := make(http.Header, len(h.forward)+9)
+	// The client's headers passed on: the dialect's, then the trace ones.
+	var pass [8]string
+	names := pass[:0]
 	for _, name := range h.forward {
-		if v := in.Values(name); len(v) > 0 {
-			out[name] = v
+		if len(in.Values(name)) > 0 {
+			names = append(names, name)
 		}
 	}
 	if h.passTrace {
 		for _, name := range traceHeaders {
-			if v := in.Values(name); len(v) > 0 {
-				out[name] = v
+			if len(in.Values(name)) > 0 {
+				names = append(names, name)
 			}
 		}
+	}
+	// Sized for what is set: up to eight names fit a map's first group,
+	// and a larger size would have it allocate a table up front.
+	n := len(names) + 6 // with userbridge's three and the three JSON ones
+	if x.res.Tenant != "" {
+		n++
+	}
+	out := make(http.Header, n)
+	for _, name := range names {
+		out[name] = in.Values(name)
 	}
 	key := in.Get(HeaderIdempotency)
 	if key == "" {
