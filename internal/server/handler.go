@@ -53,7 +53,7 @@ type handler struct {
 	forward        []string
 	params         []string // route parameter names, checked for segment escapes
 	obs            Observer
-	known          map[string]bool // field names the rules know, for metric labels
+	known          map[string]string // field names the rules know (each its own), for metric labels
 	// passTrace copies the client's traceparent and tracestate upstream.
 	passTrace bool
 	// auth is the dialect's inbound auth: it checks the caller (verify),

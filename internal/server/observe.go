@@ -38,11 +38,12 @@ const (
 
 // fieldLabel bounds a refused field's name to the names the rules know: the
 // name itself, else its longest known dotted prefix ("tags.<key>" → "tags"),
-// else "other".
-func fieldLabel(known map[string]bool, field string) string {
+// else "other". The label is known's own string, never field's: a label
+// value is kept for good, and field may be a view of the request's body.
+func fieldLabel(known map[string]string, field string) string {
 	for f := field; f != ""; {
-		if known[f] {
-			return f
+		if name, ok := known[f]; ok {
+			return name
 		}
 		i := strings.LastIndexByte(f, '.')
 		if i < 0 {

@@ -174,9 +174,9 @@ func build(o Options, log *slog.Logger) (_ map[string]http.Handler, auths authSe
 	}
 	engine(key{listen: o.Config.Listen})
 	for _, m := range o.Mounts {
-		known := make(map[string]bool, len(m.Fields))
+		known := make(map[string]string, len(m.Fields))
 		for _, f := range m.Fields {
-			known[f] = true
+			known[f] = f
 		}
 		a, forward, err := authFor(m, log)
 		if err != nil {
