@@ -192,6 +192,9 @@ func (t *fastTransport) build(req *fasthttp.Request, r *http.Request) error {
 		path += "?" + r.URL.RawQuery
 	}
 	req.Header.SetRequestURI(path)
+	// Names as the header map holds them, as net/http writes them: no
+	// second canonicalization.
+	req.Header.DisableNormalizing()
 	for k, vs := range r.Header {
 		// fasthttp would turn a CR or LF into a space; refuse, as net/http
 		// does, rather than send a header nobody wrote.
