@@ -11,8 +11,8 @@ import (
 	"net/http"
 	"net/http/httptrace"
 	"strconv"
-	"strings"
 	"time"
+	"unsafe"
 
 	"github.com/valyala/fasthttp"
 	"golang.org/x/net/http/httpguts"
@@ -226,15 +226,16 @@ func (t *fastTransport) build(req *fasthttp.Request, r *http.Request) error {
 	return nil
 }
 
-// fastReply is an *http.Response and its body in one allocation.
+// fastReply is an *http.Response, its body and, when they are few and
+// short, its header values, in one allocation. It is never reused: the
+// strings viewing vals and text stay put.
 type fastReply struct {
 	resp http.Response
 	body fastBody
+	vals [6]string
+	text [192]byte
 }
 
-// response turns resp's status and headers into a reply with an empty
-// body. The header values share one string and one slice backing; the
-// usual names are not allocated at all.
 // noConnection reports whether a call failed before it had a connection.
 // (Its own function: the target errors.As fills escapes, and would be
 // allocated on every call, failed or not.)
@@ -243,31 +244,40 @@ func noConnection(err error) bool {
 	return errors.As(err, &de) || errors.Is(err, fasthttp.ErrNoFreeConns)
 }
 
+// response turns resp's status and headers into a reply with an empty
+// body. The header values are copies in the reply's own allocation (or,
+// many or long, in one more); the usual names are not allocated at all.
 func (t *fastTransport) response(r *http.Request, resp *fasthttp.Response) *fastReply {
+	out := &fastReply{}
 	n, size := 0, 0
 	for _, v := range resp.Header.All() {
 		n++
 		size += len(v)
 	}
-	var sb strings.Builder
-	sb.Grow(size)
-	vals := make([]string, n)
+	vals := out.vals[:0]
+	if n > len(out.vals) {
+		vals = make([]string, 0, n)
+	}
+	text := out.text[:0]
+	if size > len(out.text) {
+		text = make([]byte, 0, size)
+	}
 	h := make(http.Header, n)
-	i := 0
 	for k, v := range resp.Header.All() {
-		start := sb.Len()
-		sb.Write(v)
-		vals[i] = sb.String()[start:] // the builder never grows: its bytes stay put
+		// text never grows past its capacity: what it held stays put.
+		start := len(text)
+		text = append(text, v...)
+		vals = append(vals, unsafe.String(unsafe.SliceData(text[start:]), len(v)))
+		i := len(vals) - 1
 		key := headerName(k)
 		if have, ok := h[key]; ok {
 			h[key] = append(have, vals[i])
 		} else {
 			h[key] = vals[i : i+1 : i+1]
 		}
-		i++
 	}
 	status := resp.StatusCode()
-	out := &fastReply{resp: http.Response{
+	out.resp = http.Response{
 		Status:     statusLine(status),
 		StatusCode: status,
 		Proto:      "HTTP/1.1",
@@ -276,7 +286,7 @@ func (t *fastTransport) response(r *http.Request, resp *fasthttp.Response) *fast
 		Header:     h,
 		Close:      resp.ConnectionClose(),
 		Request:    r,
-	}}
+	}
 	out.resp.Body = &out.body
 	return out
 }
