@@ -30,10 +30,10 @@ type listenServer interface {
 }
 
 // fastServer serves a listener with fasthttp's HTTP/1.1 server and hands
-// every request to the same gin engine, as an http.Request converted by
-// convert (fasthttp's adaptor's conversion, its strings copied out of
-// fasthttp's buffers) and a ResponseWriter of its own
-// (fastResponse), on the connection's goroutine. On the bench it costs about
+// every request to the same gin engine, as an http.Request (convert: as
+// fasthttp's adaptor converts it, its strings copied out of fasthttp's
+// buffers) and a ResponseWriter of its own (fastResponse), on the
+// connection's goroutine. On the bench it costs about
 // a fifth less CPU a request than net/http's server: no goroutine and read
 // per request to watch for a client going away, buffers and request objects
 // pooled, the Date header formatted once a second (docs/configuration.md,
@@ -143,10 +143,10 @@ func newFastServer(h http.Handler, t timeouts, maxBody *atomic.Int64, log *slog.
 // handle reads the body within the limit, then serves the request on this
 // goroutine: the http.Request is convert's (fasthttp's adaptor's conversion,
 // with strings of its own), the ResponseWriter fastResponse. (The adaptor's
-// own handler runs each request
-// on a goroutine of its own, whose stack then grows anew for every request:
-// a tenth of the CPU on the bench.) A body that could not be read is handed
-// to the handler as an error, and the connection closed after the answer.
+// own handler runs each request on a goroutine of its own, whose stack then
+// grows anew for every request: a tenth of the CPU on the bench.) A body
+// that could not be read is handed to the handler as an error, and the
+// connection closed after the answer.
 func (s *fastServer) handle(ctx *fasthttp.RequestCtx) {
 	var body []byte
 	var bodyErr error
