@@ -326,29 +326,32 @@ func tooLarge(limit int64) *canonical.Error {
 func (h *handler) upstreamHeader(x *exchange) (http.Header, *canonical.Error) {
 	in := x.c.Request.Header
 	// The client's headers passed on: the dialect's, then the trace ones.
-	var pass [8]string
-	names := pass[:0]
-	for _, name := range h.forward {
-		if len(in.Values(name)) > 0 {
-			names = append(names, name)
-		}
+	type passed struct {
+		name   string
+		values []string
 	}
-	if h.passTrace {
-		for _, name := range traceHeaders {
-			if len(in.Values(name)) > 0 {
-				names = append(names, name)
+	var buf [8]passed
+	pass := buf[:0]
+	add := func(names []string) {
+		for _, name := range names {
+			if v := in.Values(name); len(v) > 0 {
+				pass = append(pass, passed{name, v})
 			}
 		}
 	}
+	add(h.forward)
+	if h.passTrace {
+		add(traceHeaders)
+	}
 	// Sized for what is set: up to eight names fit a map's first group,
 	// and a larger size would have it allocate a table up front.
-	n := len(names) + 6 // with userbridge's three and the three JSON ones
+	n := len(pass) + 6 // with userbridge's three and the three JSON ones
 	if x.res.Tenant != "" {
 		n++
 	}
 	out := make(http.Header, n)
-	for _, name := range names {
-		out[name] = in.Values(name)
+	for _, p := range pass {
+		out[p.name] = p.values
 	}
 	key := in.Get(HeaderIdempotency)
 	if key == "" {
