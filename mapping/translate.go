@@ -600,7 +600,7 @@ func (b *builder) clash(field, from, other string) *canonical.Error {
 
 // emit writes {"set":{...},"unset":[...]} in canonical field order.
 func (b *builder) emit(hint int) []byte {
-	out := make([]byte, 0, hint+48)
+	out := make([]byte, 0, b.size(hint))
 	out = append(out, `{"set":{`...)
 	n := 0
 	for i := range b.set {
@@ -644,6 +644,25 @@ func (b *builder) emit(hint int) []byte {
 		}
 	}
 	return append(out, "]}"...)
+}
+
+// size is about what emit writes, so that it is written into one
+// allocation: the values (at most the body's length, hint) and the names
+// and punctuation around them. An escape in an extension's name can take it
+// past this; append then grows the buffer.
+func (b *builder) size(hint int) int {
+	n := hint + len(`{"set":{},"unset":[]}`) + len(`"extensions":{}`)
+	for i := range b.set {
+		if b.set[i] != nil || b.unset&(1<<i) != 0 {
+			n += len(canonical.Fields[i].Name) + len(`"":,`)
+		}
+	}
+	for _, list := range [2][]extEntry{b.ruleExt, b.extraExt} {
+		for _, e := range list {
+			n += len(e.name) + len(`,"extensions.":{}`)
+		}
+	}
+	return n
 }
 
 // emitExtensions writes "extensions":{...}: the own dialect's members
