@@ -33,6 +33,7 @@ func main() {
 }
 
 func run() error {
+	app.RuntimeDefaults(os.LookupEnv) // as serve runs
 	path := flag.String("config", "", "configuration file (default: the embedded default)")
 	listen := flag.String("listen", "", "main listener address")
 	up := flag.String("upstream", "", "upstream base URL")

@@ -12,7 +12,6 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
-	"runtime/debug"
 	"sort"
 	"strings"
 	"syscall"
@@ -131,15 +130,8 @@ func configFlags(fs *flag.FlagSet, args []string) (load func() (*config.Config, 
 	return load, *file, nil
 }
 
-// defaultGCPercent is the GC target serve runs with unless GOGC is set: a
-// proxy allocates per request and keeps little, so collecting a quarter as
-// often buys about 12% throughput for some 10 MB (measured with bench/run).
-const defaultGCPercent = 400
-
 func serve(args []string, stderr io.Writer) error {
-	if _, set := os.LookupEnv("GOGC"); !set {
-		debug.SetGCPercent(defaultGCPercent)
-	}
+	procs, byDefault := app.RuntimeDefaults(os.LookupEnv)
 	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
 	load, path, err := configFlags(fs, args)
 	if err != nil {
@@ -153,6 +145,11 @@ func serve(args []string, stderr io.Writer) error {
 	level.Set(telemetry.ParseLevel(cfg.Log.Level))
 	log := telemetry.NewLogger(stderr, cfg.Log.Format, level)
 	build := telemetry.ReadBuild()
+	if byDefault {
+		log.Info("runtime: one processor, serve's default (GOMAXPROCS=0 for every core, or GOMAXPROCS=N)", "gomaxprocs", procs)
+	} else {
+		log.Info("runtime: processors as GOMAXPROCS sets", "gomaxprocs", procs)
+	}
 	opts := app.Options{Logger: log, Level: level, Load: load, ConfigFile: path, Build: build}
 	tp, err := telemetry.TracingFromEnv(context.Background(), os.LookupEnv, build)
 	if err != nil {

@@ -8,6 +8,8 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"runtime"
+	"runtime/debug"
 	"strings"
 	"sync/atomic"
 	"syscall"
@@ -94,6 +96,11 @@ func TestServeReloadsOnSIGHUP(t *testing.T) {
 	if err := os.WriteFile(path, []byte(strings.Replace(cfg, "%s", "/a", 1)), 0o600); err != nil {
 		t.Fatal(err)
 	}
+	procs, gc := runtime.GOMAXPROCS(0), debug.SetGCPercent(100)
+	debug.SetGCPercent(gc)
+	t.Cleanup(func() { runtime.GOMAXPROCS(procs); debug.SetGCPercent(gc) })
+	t.Setenv("GOMAXPROCS", "") // restored after the test
+	os.Unsetenv("GOMAXPROCS")
 	var stderr syncBuffer
 	done := make(chan int, 1)
 	go func() {
@@ -112,6 +119,9 @@ func TestServeReloadsOnSIGHUP(t *testing.T) {
 			t.Fatalf("serve did not start:\n%s", stderr.String())
 		}
 		time.Sleep(20 * time.Millisecond)
+	}
+	if !strings.Contains(stderr.String(), `"msg":"runtime: one processor, serve's default`) || !strings.Contains(stderr.String(), `"gomaxprocs":1`) || runtime.GOMAXPROCS(0) != 1 {
+		t.Errorf("serve without GOMAXPROCS: GOMAXPROCS %d, want 1 and said so:\n%s", runtime.GOMAXPROCS(0), stderr.String())
 	}
 	put := func(path string) int {
 		req, _ := http.NewRequest("PUT", base+path, strings.NewReader(`{"enabled":true}`))
