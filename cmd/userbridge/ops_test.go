@@ -9,7 +9,6 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
-	"runtime/debug"
 	"strings"
 	"sync/atomic"
 	"syscall"
@@ -96,9 +95,7 @@ func TestServeReloadsOnSIGHUP(t *testing.T) {
 	if err := os.WriteFile(path, []byte(strings.Replace(cfg, "%s", "/a", 1)), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	procs, gc := runtime.GOMAXPROCS(0), debug.SetGCPercent(100)
-	debug.SetGCPercent(gc)
-	t.Cleanup(func() { runtime.GOMAXPROCS(procs); debug.SetGCPercent(gc) })
+	testutil.KeepRuntime(t)
 	t.Setenv("GOMAXPROCS", "") // restored after the test
 	os.Unsetenv("GOMAXPROCS")
 	var stderr syncBuffer

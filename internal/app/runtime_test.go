@@ -4,15 +4,15 @@ import (
 	"runtime"
 	"runtime/debug"
 	"testing"
+
+	"github.com/userbridge/userbridge/internal/testutil"
 )
 
 // TestRuntimeDefaults: serve runs on one processor and GOGC=400 unless the
 // environment sets GOMAXPROCS or GOGC, which are then left as the runtime
 // read them.
 func TestRuntimeDefaults(t *testing.T) {
-	procs, gc := runtime.GOMAXPROCS(0), debug.SetGCPercent(100)
-	debug.SetGCPercent(gc)
-	t.Cleanup(func() { runtime.GOMAXPROCS(procs); debug.SetGCPercent(gc) })
+	testutil.KeepRuntime(t)
 
 	runtime.GOMAXPROCS(3)
 	debug.SetGCPercent(100)

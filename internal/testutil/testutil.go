@@ -1,11 +1,14 @@
 // Package testutil holds the helpers several packages' tests share: a log
-// buffer the server's goroutines may write to, and a running App.
+// buffer the server's goroutines may write to, a running App, and the
+// runtime settings a test of serve changes put back.
 package testutil
 
 import (
 	"bytes"
 	"context"
 	"log/slog"
+	"runtime"
+	"runtime/debug"
 	"sync"
 	"testing"
 	"time"
@@ -74,4 +77,12 @@ func Serve(tb testing.TB, a App) {
 func LeakOptions(more ...goleak.Option) []goleak.Option {
 	return append([]goleak.Option{goleak.IgnoreAnyFunction("github.com/valyala/fasthttp.(*HostClient).connsCleaner"),
 		goleak.IgnoreAnyFunction("github.com/valyala/fasthttp.(*workerPool).Start.func2")}, more...)
+}
+
+// KeepRuntime restores GOMAXPROCS and the GC percent when the test ends,
+// for tests that run serve's runtime defaults in the test process.
+func KeepRuntime(t testing.TB) {
+	procs, gc := runtime.GOMAXPROCS(0), debug.SetGCPercent(100)
+	debug.SetGCPercent(gc)
+	t.Cleanup(func() { runtime.GOMAXPROCS(procs); debug.SetGCPercent(gc) })
 }
