@@ -2,7 +2,6 @@ package bench
 
 import (
 	"bytes"
-	"github.com/userbridge/userbridge/internal/testutil"
 	"io"
 	"log/slog"
 	"net/http"
@@ -13,6 +12,7 @@ import (
 
 	"github.com/userbridge/userbridge/config"
 	"github.com/userbridge/userbridge/internal/app"
+	"github.com/userbridge/userbridge/internal/testutil"
 )
 
 // These benchmarks run a full round trip in one process: a net/http client,

@@ -3,7 +3,6 @@ package main
 import (
 	"bytes"
 	"encoding/json"
-	"github.com/userbridge/userbridge/internal/testutil"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -15,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/userbridge/userbridge/internal/testutil"
 	"gopkg.in/yaml.v3"
 )
 

@@ -10,7 +10,6 @@ import (
 	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
-	"github.com/userbridge/userbridge/internal/testutil"
 	"log/slog"
 	"math/big"
 	"net/http"
@@ -24,6 +23,7 @@ import (
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
+	"github.com/userbridge/userbridge/internal/testutil"
 	"go.uber.org/goleak"
 	"golang.org/x/crypto/bcrypt"
 )

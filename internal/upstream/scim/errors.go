@@ -1,13 +1,13 @@
 package scim
 
 import (
-	"github.com/userbridge/userbridge/internal/upstream"
 	"net/http"
 	"strconv"
 
 	"github.com/tidwall/gjson"
 
 	"github.com/userbridge/userbridge/internal/canonical"
+	"github.com/userbridge/userbridge/internal/upstream"
 )
 
 const (
