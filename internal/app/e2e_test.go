@@ -99,7 +99,7 @@ var scenarios = []upstreamScenario{
 	{name: "409", reply: envelope(409, "conflict", "username taken", ""), code: canonical.Conflict, status: 409, hits: 1},
 	{name: "429", reply: envelope(429, "rate_limited", "slow down", "", "Retry-After", "120"), code: canonical.RateLimited, status: 429,
 		header: map[string]string{"Retry-After": "120"}, hits: 1},
-	{name: "500", reply: envelope(500, "internal", "db exploded: pq: connection reset", ""), code: canonical.BadGateway, status: 502, hits: 1},
+	{name: "500", reply: envelope(500, "internal", "db exploded: pq: connection reset", ""), code: canonical.Internal, status: 500, hits: 1},
 	{name: "503", reply: envelope(503, "unavailable", "maintenance", "", "Retry-After", "120"), code: canonical.Unavailable, status: 503,
 		header: map[string]string{"Retry-After": "120"}},
 	{name: "unreadable", reply: func(w http.ResponseWriter, r *http.Request) {

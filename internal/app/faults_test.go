@@ -439,7 +439,7 @@ var faultCases = []faultCase{
 	{
 		name: "500 not retried", faulty: 1,
 		fault: replyWith(500, `{"error":{"code":"internal","message":"db exploded"}}`),
-		code:  canonical.BadGateway, msgHas: "the upstream failed", attempts: 1, applied: 0,
+		code:  canonical.Internal, msgHas: "the upstream failed", attempts: 1, applied: 0,
 	},
 	{
 		name: "garbage 200 after applying", faulty: 1,

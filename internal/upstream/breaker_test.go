@@ -36,7 +36,7 @@ func TestBreaker(t *testing.T) {
 
 	for i := range 2 {
 		_, err := patch(t, c, patchCall("1"))
-		wantCode(t, err, canonical.BadGateway)
+		wantCode(t, err, canonical.Internal)
 		if want := []string{"closed", "open"}[i]; c.BreakerState() != want {
 			t.Fatalf("after %d failures: %s, want %s", i+1, c.BreakerState(), want)
 		}
@@ -67,7 +67,7 @@ func TestBreakerDisabled(t *testing.T) {
 	c := newClient(t, up.URL)
 	for range 8 {
 		_, err := patch(t, c, patchCall("1"))
-		wantCode(t, err, canonical.BadGateway)
+		wantCode(t, err, canonical.Internal)
 	}
 	if s := c.BreakerState(); s != "disabled" || up.hits.Load() != 8 {
 		t.Errorf("state %s hits %d", s, up.hits.Load())

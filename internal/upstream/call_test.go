@@ -107,8 +107,8 @@ func TestNotRetried(t *testing.T) {
 		message string
 		field   string
 	}{
-		{500, `{"error":{"code":"internal","message":"NullPointerException at Foo.java:12"}}`, canonical.BadGateway, "the upstream failed", ""},
-		{501, ``, canonical.BadGateway, "the upstream failed", ""},
+		{500, `{"error":{"code":"internal","message":"NullPointerException at Foo.java:12"}}`, canonical.Internal, "the upstream failed", ""},
+		{501, ``, canonical.Internal, "the upstream failed", ""},
 		{400, `{"error":{"code":"invalid_field","message":"not an e-mail address","field":"email"}}`, canonical.InvalidField, "not an e-mail address", "email"},
 		{401, `{"error":{"code":"unauthorized","message":"token expired"}}`, canonical.Unauthorized, "token expired", ""},
 		{403, `{"error":{"code":"forbidden","message":"read-only user"}}`, canonical.Forbidden, "read-only user", ""},

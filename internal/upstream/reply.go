@@ -87,11 +87,8 @@ func mapStatus(status int, body []byte, retryAfter string, update bool) *canonic
 	switch {
 	case status == http.StatusServiceUnavailable:
 		e.Code = canonical.Unavailable
-	case status == http.StatusGatewayTimeout:
-		e.Code, e.Message, e.Field = canonical.GatewayTimeout, "the upstream timed out", ""
 	case status >= 500:
-		// The upstream's own words about its failure are for its logs.
-		e.Code, e.Message, e.Field = canonical.BadGateway, "the upstream failed", ""
+		return ServerError(status, update)
 	case status >= 400:
 		e.Code = env.Code
 		if e.Code == "" {
@@ -100,14 +97,33 @@ func mapStatus(status int, body []byte, retryAfter string, update bool) *canonic
 	default: // 1xx, 3xx
 		return canonical.Errorf(canonical.BadGateway, unexpectedText+strconv.Itoa(status))
 	}
-	if update && (status == http.StatusBadGateway || status == http.StatusGatewayTimeout) {
-		e.Message += mayBeApplied // an intermediary answered; the upstream may have got the update
-	}
 	if e.Code == canonical.RateLimited || e.Code == canonical.Unavailable {
 		e.RetryAfter = retryAfter
 	}
 	if e.Message == "" {
 		e.Message = genericMessage(e.Code, status)
+	}
+	return e
+}
+
+// ServerError maps an upstream reply of 500 or more other than 503 (whose
+// Retry-After and message each profile passes on), the same for every
+// profile: 504 is gateway_timeout and 502 bad_gateway (an intermediary
+// answered, so an update may have reached the upstream), any other 5xx the
+// contract's internal, as the upstream's own failure. The upstream's own
+// words about its failure are for its logs, not the caller.
+func ServerError(status int, update bool) *canonical.Error {
+	e := &canonical.Error{Code: canonical.Internal, Message: "the upstream failed"}
+	switch status {
+	case http.StatusBadGateway:
+		e.Code = canonical.BadGateway
+	case http.StatusGatewayTimeout:
+		e.Code, e.Message = canonical.GatewayTimeout, "the upstream timed out"
+	default:
+		return e
+	}
+	if update {
+		e.Message += mayBeApplied
 	}
 	return e
 }

@@ -294,10 +294,8 @@ func (r *Rules) mapError(res *upstream.Result, update bool) *canonical.Error {
 	switch {
 	case status == http.StatusServiceUnavailable:
 		e.Code, e.RetryAfter = canonical.Unavailable, res.Header.Get("Retry-After")
-	case status == http.StatusGatewayTimeout:
-		e.Code, e.Message = canonical.GatewayTimeout, "the upstream timed out"
 	case status >= 500:
-		e.Code, e.Message = canonical.BadGateway, "the upstream failed"
+		return upstream.ServerError(status, update)
 	case status == http.StatusTooManyRequests:
 		e.Code, e.RetryAfter = canonical.RateLimited, res.Header.Get("Retry-After")
 	case status >= 400:
@@ -310,9 +308,6 @@ func (r *Rules) mapError(res *upstream.Result, update bool) *canonical.Error {
 		}
 	default:
 		return canonical.Errorf(canonical.BadGateway, "the upstream answered with an unexpected status "+strconv.Itoa(status))
-	}
-	if update && (status == http.StatusBadGateway || status == http.StatusGatewayTimeout) {
-		e.Message += "; the update may have been applied"
 	}
 	if e.Message == "" {
 		e.Message = genericMessage(e.Code)

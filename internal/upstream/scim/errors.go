@@ -10,10 +10,7 @@ import (
 	"github.com/userbridge/userbridge/internal/upstream"
 )
 
-const (
-	maxDetailLen = 512
-	mayBeApplied = "; the update may have been applied"
-)
+const maxDetailLen = 512
 
 // scimTypes maps RFC 7644 §3.12 scimType keywords to canonical codes.
 var scimTypes = map[string]canonical.Code{
@@ -41,11 +38,8 @@ func mapError(status int, body []byte, retryAfter string, fields []string, updat
 	switch {
 	case status == http.StatusServiceUnavailable:
 		e.Code, e.RetryAfter = canonical.Unavailable, retryAfter
-	case status == http.StatusGatewayTimeout:
-		e.Code, e.Message = canonical.GatewayTimeout, "the upstream timed out"
 	case status >= 500:
-		// The upstream's own words about its failure are for its logs.
-		e.Code, e.Message = canonical.BadGateway, "the upstream failed"
+		return upstream.ServerError(status, update)
 	case status == http.StatusTooManyRequests:
 		e.Code, e.RetryAfter = canonical.RateLimited, retryAfter
 	case status == http.StatusPreconditionFailed:
@@ -60,9 +54,6 @@ func mapError(status int, body []byte, retryAfter string, fields []string, updat
 		}
 	default:
 		return canonical.Errorf(canonical.BadGateway, "the upstream answered with an unexpected status "+strconv.Itoa(status))
-	}
-	if update && (status == http.StatusBadGateway || status == http.StatusGatewayTimeout) {
-		e.Message += mayBeApplied
 	}
 	switch {
 	case e.Code == canonical.Conflict && scimType == "uniqueness" && contains(fields, "username"):
