@@ -1,0 +1,32 @@
+package app_test
+
+import (
+	"testing"
+
+	"github.com/tidwall/gjson"
+	"github.com/userbridge/userbridge/internal/backend"
+)
+
+// End-to-end checks, through the real server and the demo backend, of
+// dialect behaviour whose rules are proved by golden cases in
+// adapters/<dialect>/testdata.
+
+var finixHeader = map[string]string{"Content-Type": "application/json", "Authorization": basicValue("USdemo", "demo-password"),
+	"Finix-Version": "2022-02-01"}
+
+// A Finix client that PUTs a user's identity back, or a forged one, never
+// rewrites it.
+func TestFinixIdentityReadOnly(t *testing.T) {
+	s := start(t, "", "", nil)
+	a := s.do(t, "PUT", "/users/"+backend.DemoMerchantID, finixHeader, `{"identity":"IDforged","enabled":true}`)
+	if a.Status != 200 {
+		t.Fatalf("status %d: %s", a.Status, a.Body)
+	}
+	if got := gjson.GetBytes(a.Body, "identity"); got.Type != gjson.Null {
+		t.Errorf("answered identity %s, want null (the stored user has none)", got.Raw)
+	}
+	user, _ := s.app.Demo.User(backend.DemoMerchantID)
+	if ext := gjson.GetBytes(user, "extensions.finix.identity"); ext.Exists() {
+		t.Errorf("stored extensions.finix.identity = %s", ext.Raw)
+	}
+}
