@@ -102,6 +102,10 @@ type Upstream struct {
 	// MaxIdleConns is the keep-alive pool size of transport "standard"
 	// (default 256).
 	MaxIdleConns int `yaml:"maxIdleConns"`
+	// IdleTimeout closes a pooled keep-alive connection idle this long
+	// (default 30s). Below the upstream's own keep-alive timeout, the pool
+	// drops connections before the upstream does.
+	IdleTimeout Duration `yaml:"idleTimeout"`
 	// MaxConns caps the connections open to the upstream (default 0: no
 	// cap); a call that finds them all busy waits for one within its
 	// timeout.
@@ -270,6 +274,7 @@ func (c *Config) applyDefaults() {
 		u.Profile = "canonical"
 	}
 	def(&u.Timeout, 5*time.Second)
+	def(&u.IdleTimeout, 30*time.Second)
 	if u.Transport == "" {
 		u.Transport = "fast"
 	}

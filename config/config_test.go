@@ -14,7 +14,7 @@ func TestDefaults(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if c.Listen != "127.0.0.1:8080" || !c.IsDemo() || c.Upstream.Timeout.D() != 5*time.Second || c.Server.MaxBodyBytes != 1<<20 {
+	if c.Listen != "127.0.0.1:8080" || !c.IsDemo() || c.Upstream.Timeout.D() != 5*time.Second || c.Upstream.IdleTimeout.D() != 30*time.Second || c.Server.MaxBodyBytes != 1<<20 {
 		t.Fatalf("%+v", c)
 	}
 	mounts, err := c.Resolve(Source{Name: "embedded default"})
@@ -111,7 +111,7 @@ dialects:
 	c, _ = Parse(src, []byte(`
 listen: nope
 server: {transport: turbo}
-upstream: {profile: soap, url: "ftp://x", maxAttempts: 11, transport: slow, maxConns: -1, tls: {certFile: /nonexistent}}
+upstream: {profile: soap, url: "ftp://x", maxAttempts: 11, transport: slow, maxConns: -1, idleTimeout: -1s, tls: {certFile: /nonexistent}}
 log: {format: xml}
 dialects:
   finix: {rules: wrong.yaml}
@@ -125,7 +125,7 @@ dialects:
 		t.Fatal("accepted")
 	}
 	for _, want := range []string{"listen", "upstream.profile", "upstream.url", "upstream.tls.certFile", "upstream.tls: certFile and keyFile",
-		"upstream.maxAttempts", `upstream.transport: "slow": fast or standard`, `server.transport: "turbo": fast or standard`, "upstream: maxConns", "config.nosuch: the rule file declares no such config constant", "log.format", `cannot replace "finix"`, "dialects.shift.prefix",
+		"upstream.maxAttempts", `upstream.transport: "slow": fast or standard`, `server.transport: "turbo": fast or standard`, "upstream: maxConns", "upstream.idleTimeout: must be positive", "config.nosuch: the rule file declares no such config constant", "log.format", `cannot replace "finix"`, "dialects.shift.prefix",
 		`"newone" is not a built-in dialect`, "dialects.trustedtwin.rules"} {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("missing %q in:\n%v", want, err)

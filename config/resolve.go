@@ -80,6 +80,9 @@ func (c *Config) Resolve(src Source) ([]Mount, error) {
 	default:
 		bad("upstream.transport", "%q: fast or standard", c.Upstream.Transport)
 	}
+	if c.Upstream.IdleTimeout.D() <= 0 {
+		bad("upstream.idleTimeout", "must be positive")
+	}
 	if c.Upstream.MaxConns < 0 || c.Upstream.MaxIdleConns < 0 {
 		bad("upstream", "maxConns and maxIdleConns must not be negative")
 	}

@@ -118,7 +118,7 @@ func NewWith(cfg *config.Config, src config.Source, o Options) (*App, error) {
 	u := cfg.Upstream
 	enabled := u.Breaker.Enabled == nil || *u.Breaker.Enabled
 	ucfg := upstream.Config{URL: url, ByIDPath: u.ByIDPath, ByUsernamePath: u.ByUsernamePath,
-		Timeout: u.Timeout.D(), MaxAttempts: u.MaxAttempts, MaxIdleConnsPerHost: u.MaxIdleConns,
+		Timeout: u.Timeout.D(), MaxAttempts: u.MaxAttempts, MaxIdleConnsPerHost: u.MaxIdleConns, IdleConnTimeout: u.IdleTimeout.D(),
 		MaxConnsPerHost: u.MaxConns, Transport: u.Transport,
 		TLS:     upstream.TLSConfig{CAFile: u.TLS.CAFile, CertFile: u.TLS.CertFile, KeyFile: u.TLS.KeyFile, ServerName: u.TLS.ServerName},
 		Breaker: upstream.BreakerConfig{Enabled: enabled, Failures: u.Breaker.Failures, OpenFor: u.Breaker.OpenFor.D()}}

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"strconv"
 	"strings"
 	"sync"
@@ -588,5 +589,53 @@ func TestMaxConnsWaits(t *testing.T) {
 	}
 	if most.Load() != 1 || up.connections() != 1 {
 		t.Errorf("upstream saw %d requests at once over %d connections, want 1 and 1", most.Load(), up.connections())
+	}
+}
+
+// TestPooledConnectionClosedByUpstream: a keep-alive connection the
+// upstream closed while it sat in the pool (its idle timeout, a restart)
+// does not fail the next update: the request was never written on it, so
+// it goes on a new connection, once, with no attempt of the policy spent.
+func TestPooledConnectionClosedByUpstream(t *testing.T) {
+	up := &testUpstream{conns: map[string]bool{}}
+	up.Server = httptest.NewUnstartedServer(up.record(ok))
+	up.Config.IdleTimeout = 30 * time.Millisecond // as Node.js's 5 s, shorter
+	up.Start()
+	t.Cleanup(up.Close)
+	c := newClient(t, up.URL)
+
+	check := func(step string) {
+		t.Helper()
+		before := up.hits.Load()
+		res, err := patch(t, c, patchCall(step))
+		if err != nil {
+			t.Fatalf("%s: %v", step, err)
+		}
+		if hits := up.hits.Load() - before; hits != 1 || res.Attempts != 1 {
+			t.Errorf("%s: upstream hit %d times, attempts %d; want 1 and 1", step, hits, res.Attempts)
+		}
+	}
+	check("first")
+	for i := range 3 { // each time the upstream has closed the pooled connection
+		time.Sleep(150 * time.Millisecond)
+		check(fmt.Sprintf("after idle %d", i))
+	}
+
+	// Several pooled connections, all closed at once (a restart).
+	var wg sync.WaitGroup
+	for i := range 8 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if _, err := c.Patch(context.Background(), patchCall(fmt.Sprint("busy", i))); err != nil {
+				t.Errorf("busy %d: %v", i, err)
+			}
+		}()
+	}
+	wg.Wait()
+	up.CloseClientConnections()
+	time.Sleep(50 * time.Millisecond)
+	for i := range 4 {
+		check(fmt.Sprintf("after restart %d", i))
 	}
 }

@@ -32,6 +32,9 @@ const (
 // one host of an upstream. It keeps what the client above relies on:
 //   - no retry of its own: every attempt is go-retryablehttp's, and
 //     fasthttp's silent resend of idempotent requests is switched off;
+//     the one exception is a request found, before it was written, to be
+//     on a pooled connection the upstream has closed (stale.go): it goes
+//     on a new connection, as net/http's Transport does;
 //   - the path is sent exactly as escaped (%2F stays in its segment);
 //   - the call's context deadline bounds dial, write and read; a context
 //     cancelled before the attempt stops it from being sent, one cancelled
@@ -69,10 +72,11 @@ func newFastTransport(cfg Config, addr string, https bool, d *net.Dialer, tlsCon
 			dctx, cancel = context.WithTimeout(dctx, timeout)
 			defer cancel()
 		}
-		conn, err := d.DialContext(dctx, "tcp", addr)
+		tcp, err := d.DialContext(dctx, "tcp", addr)
 		if err != nil {
 			return nil, &dialError{err}
 		}
+		conn := net.Conn(newPooledConn(tcp)) // checked before reuse: stale.go
 		if tlsConf == nil {
 			return conn, nil
 		}
@@ -85,22 +89,33 @@ func newFastTransport(cfg Config, addr string, https bool, d *net.Dialer, tlsCon
 		}
 		return tc, nil // fasthttp sees a TLS conn and does no handshake of its own
 	}
-	return &fastTransport{
-		hc: &fasthttp.HostClient{
-			Addr:                      addr,
-			IsTLS:                     https,
-			DialTimeout:               dial,
-			MaxConns:                  maxConns,
-			MaxConnWaitTimeout:        math.MaxInt64, // a capped pool waits until the call's deadline
-			MaxIdleConnDuration:       cfg.IdleConnTimeout,
-			MaxResponseBodySize:       int(min(cfg.MaxReplyBytes, math.MaxInt32)),
-			ReadBufferSize:            maxReplyHeaderBytes, // also the cap on reply headers
-			DisablePathNormalizing:    true,
-			NoDefaultUserAgentHeader:  true,
-			RetryIfErr:                func(*fasthttp.Request, int, error) (bool, bool) { return false, false },
-			MaxIdemponentCallAttempts: 1,
-		},
+	hc := &fasthttp.HostClient{
+		Addr:                     addr,
+		IsTLS:                    https,
+		DialTimeout:              dial,
+		MaxConns:                 maxConns,
+		MaxConnWaitTimeout:       math.MaxInt64, // a capped pool waits until the call's deadline
+		MaxIdleConnDuration:      cfg.IdleConnTimeout,
+		MaxResponseBodySize:      int(min(cfg.MaxReplyBytes, math.MaxInt32)),
+		ReadBufferSize:           maxReplyHeaderBytes, // also the cap on reply headers
+		DisablePathNormalizing:   true,
+		NoDefaultUserAgentHeader: true,
+		// Attempts are the retry policy's, but for a request not
+		// written because its pooled connection was found closed
+		// (stale.go): it goes on a new one, as over net/http.
+		MaxIdemponentCallAttempts: 3,
 	}
+	hc.RetryIfErr = func(_ *fasthttp.Request, _ int, err error) (resetTimeout, retry bool) {
+		if !stale(err) {
+			return false, false
+		}
+		// What closed one idle connection (the upstream's idle timeout, a
+		// restart) has likely closed the others in the pool: drop them,
+		// at the cost of a new connection at most.
+		hc.CloseIdleConnections()
+		return false, true
+	}
+	return &fastTransport{hc: hc}
 }
 
 // RoundTrip sends r and returns the whole reply, its body in memory.
@@ -241,7 +256,7 @@ type fastReply struct {
 // allocated on every call, failed or not.)
 func noConnection(err error) bool {
 	var de *dialError
-	return errors.As(err, &de) || errors.Is(err, fasthttp.ErrNoFreeConns)
+	return errors.As(err, &de) || errors.Is(err, fasthttp.ErrNoFreeConns) || stale(err)
 }
 
 // response turns resp's status and headers into a reply with an empty
