@@ -426,7 +426,8 @@ func (p *Program) checkShape(pr *problems, where string, fr *fieldRule) {
 	var ok bool
 	switch {
 	case fr.wrap != "" && fr.list:
-		ok = kind == canonical.KindRoles && fr.typ == typeString && isRoleKey(fr.wrap)
+		// {"description": x} alone would be a role that names nothing.
+		ok = kind == canonical.KindRoles && fr.typ == typeString && isIDOrName(fr.wrap)
 	case fr.wrap != "":
 		ok = kind == canonical.KindObject && fr.typ == typeString
 	case fr.items != nil:
@@ -446,7 +447,7 @@ func (p *Program) checkShape(pr *problems, where string, fr *fieldRule) {
 func isRoleKey(k string) bool { return k == "id" || k == "name" || k == "description" }
 
 func (it *itemsRule) rolesOnly() bool {
-	if it.wrap != "" && !isRoleKey(it.wrap) {
+	if it.wrap != "" && !isIDOrName(it.wrap) {
 		return false
 	}
 	for k := range it.keep {
@@ -468,6 +469,12 @@ func checkKind(s slot, raw []byte) error {
 		(kind == canonical.KindObject && c == '{') || (kind == canonical.KindRoles && c == '[')
 	if !ok {
 		return fmt.Errorf("%s is a %s; %s does not fit", s.name, kind, raw)
+	}
+	if kind == canonical.KindRoles { // each role a non-empty id or name, as the contract says
+		doc := append(append([]byte(`{"set":{"roles":`), raw...), "}}"...)
+		if err := canonical.ValidateUpdate(doc); err != nil {
+			return fmt.Errorf("%s: %s does not fit: %w", s.name, raw, err)
+		}
 	}
 	return nil
 }

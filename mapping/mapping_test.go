@@ -37,6 +37,7 @@ request:
     - {source: role, type: string, target: roles, wrap: id, list: true, validate: {uuid: true}}
     - {source: groups, type: array, target: roles, items: {wrap: name, keep: [id, name], ignore: [created]}}
     - {source: teams, type: array, target: roles, items: {keep: [id, name], required: [name]}}
+    - {source: rolename, type: string, target: roles, wrap: name, list: true}
     - {source: flag, type: boolean, target: extensions.demo.flag}
     - {source: pw, type: string, target: password, validate: {password: {minLength: 8, upper: true, lower: true, digit: true, special: "!@#", notContainUsername: true, usernameField: login}}}
     - {source: profile.city, type: string, target: organization}
@@ -90,6 +91,7 @@ func TestTranslate(t *testing.T) {
 			`{"set":{"roles":[{"id":"7c9e6679-7425-40de-944b-e07fc1f90ae7"}]},"unset":[]}`},
 		{"role strings and objects", `{"groups":["admin",{"name":"ops","created":"2020"}]}`,
 			`{"set":{"roles":[{"name":"admin"},{"name":"ops"}]},"unset":[]}`},
+		{"a role name wrapped into a role list", `{"rolename":"ops"}`, `{"set":{"roles":[{"name":"ops"}]},"unset":[]}`},
 		{"read-only ignored, unknown kept", `{"id":"x","other":{"a":[1]},"gone":null}`,
 			`{"set":{"extensions":{"demo":{"other":{"a":[1]}}}},"unset":["extensions.demo.gone"]}`},
 		{"rule extension and client extension together", `{"flag":true,"zz":"\u00e9\"q"}`,
@@ -135,6 +137,11 @@ func TestTranslateRefuses(t *testing.T) {
 		{"item unknown key", `{"groups":[{"name":"a","x":1}]}`, "groups[0].x", "groups[0].x is not a field of this API"},
 		{"item without id or name", `{"groups":["a",{"created":"2020"}]}`, "groups[1]", "groups[1] needs an id or a name"},
 		{"item without a required key", `{"teams":[{"id":"t1"}]}`, "teams[0].name", "teams[0].name is required"},
+		{"empty role name item", `{"groups":["a",""]}`, "groups[1]", "groups[1] must not be empty"},
+		{"empty role name member", `{"groups":[{"name":""}]}`, "groups[0].name", "groups[0].name must not be empty"},
+		{"empty role id member", `{"groups":[{"id":"","name":"a"}]}`, "groups[0].id", "groups[0].id must not be empty"},
+		{"empty required role name", `{"teams":[{"name":""}]}`, "teams[0].name", "teams[0].name must not be empty"},
+		{"empty wrapped role", `{"rolename":""}`, "rolename", "rolename must not be empty"},
 		{"two sources, one field", `{"state":"LOCKED","lockedOut":true}`, "lockedOut", "lockedOut and state both set locked; send only one"},
 		{"password policy", `{"pw":"short"}`, "pw", "pw must be at least 8 characters long"},
 		{"password classes", `{"pw":"alllowercase"}`, "pw", "pw must contain at least one number, one upper case letter, one special character (!@#)"},
@@ -265,6 +272,24 @@ func TestCompileErrors(t *testing.T) {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("missing %q in:\n%v", want, err)
 		}
+	}
+	// Rules that could only make roles naming nothing.
+	_, err = Load("roles.yaml", []byte("dialect: demo\nroute: {method: PUT, path: /u/:id}\nrequest:\n  target: {from: param.id, by: id}\n  fields:\n"+
+		"    - {source: a, type: string, target: roles, wrap: description, list: true}\n"+
+		"    - {source: b, type: array, target: roles, items: {wrap: description, keep: [name]}}\n"+
+		"    - {source: c, type: string, enum: {X: {roles: [{name: \"\"}]}, Y: {roles: [{description: d}]}, Z: {roles: [{id: r1}]}}}\n"+
+		"response: {status: 204}\nerrors: {body: {m: x}}\n"), Options{})
+	if err == nil || !errors.Is(err, ErrRules) {
+		t.Fatalf("got %v", err)
+	}
+	for _, want := range []string{"request.fields[0]: type string (wrap \"description\"", "request.fields[1]: type array (wrap \"\"",
+		"request.fields[2].enum.X.roles", "request.fields[2].enum.Y.roles"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("missing %q in:\n%v", want, err)
+		}
+	}
+	if strings.Contains(err.Error(), "enum.Z") {
+		t.Errorf("a role with an id refused:\n%v", err)
 	}
 	_, err = Parse("typo.yaml", []byte("dialect: demo\nroute:\n  methd: PUT\n"))
 	if err == nil || !strings.Contains(err.Error(), "typo.yaml") || !strings.Contains(err.Error(), "line 3") || !strings.Contains(err.Error(), "methd") {

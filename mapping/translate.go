@@ -424,6 +424,9 @@ func (b *builder) shape(fr *fieldRule, v gjson.Result) ([]byte, *canonical.Error
 	case fr.items != nil:
 		return b.items(fr, v)
 	case fr.wrap != "":
+		if fr.list && v.Str == "" { // a role {"id": ""} names nothing
+			return nil, canonical.FieldError(fr.source, fr.source+" must not be empty")
+		}
 		out := make([]byte, 0, len(v.Raw)+len(fr.wrap)+8)
 		if fr.list {
 			out = append(out, '[')
@@ -460,6 +463,11 @@ func (b *builder) items(fr *fieldRule, v gjson.Result) ([]byte, *canonical.Error
 		i++
 		switch {
 		case item.Type == gjson.String && it.wrap != "":
+			if item.Str == "" { // a role {"name": ""} names nothing
+				where := itemPath(fr.source, at)
+				err = canonical.FieldError(where, where+" must not be empty")
+				return false
+			}
 			out = append(out, '{')
 			out = appendJSONString(out, it.wrap)
 			out = append(out, ':')
@@ -474,6 +482,11 @@ func (b *builder) items(fr *fieldRule, v gjson.Result) ([]byte, *canonical.Error
 					if x.Type != gjson.String {
 						where := itemPath(fr.source, at) + "." + k.Str
 						err = canonical.FieldError(where, where+" must be a string")
+						return false
+					}
+					if x.Str == "" && isIDOrName(k.Str) { // names nothing
+						where := itemPath(fr.source, at) + "." + k.Str
+						err = canonical.FieldError(where, where+" must not be empty")
 						return false
 					}
 					named = named || isIDOrName(k.Str)

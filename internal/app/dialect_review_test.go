@@ -30,3 +30,20 @@ func TestFinixIdentityReadOnly(t *testing.T) {
 		t.Errorf("stored extensions.finix.identity = %s", ext.Raw)
 	}
 }
+
+// An empty role name names no role: refused in Baasic's envelope naming the
+// field, and nothing is stored.
+func TestBaasicEmptyRoleName(t *testing.T) {
+	s := start(t, "", "", nil)
+	hdr := map[string]string{"Content-Type": "application/json", "Authorization": "BEARER demo-token"}
+	for body, field := range map[string]string{`{"roles":[""]}`: "roles[0]", `{"roles":[{"name":""}]}`: "roles[0].name"} {
+		a := s.do(t, "PUT", "/v1/demo-app/users/jane.doe", hdr, body)
+		if a.Status != 400 || gjson.GetBytes(a.Body, "details").String() != field {
+			t.Errorf("%s: %d %s, want 400 naming %s", body, a.Status, a.Body, field)
+		}
+	}
+	user, _ := s.app.Demo.User(backend.DemoJaneID)
+	if got := gjson.GetBytes(user, "roles.0.name").String(); got != "ROLE_MERCHANT" {
+		t.Errorf("stored roles changed: %s", gjson.GetBytes(user, "roles").Raw)
+	}
+}

@@ -232,9 +232,10 @@ func checkKind(name string, kind Kind, v gjson.Result) *Error {
 }
 
 // checkRoles accepts an array of {id?, name?, description?} with string
-// values and at least an id or a name.
+// values and at least an id or a name; an id or a name is never "" (it
+// would name nothing).
 func checkRoles(name string, v gjson.Result) *Error {
-	const msg = "must be an array of {id, name, description} with string values and an id or a name"
+	const msg = "must be an array of {id, name, description} with string values and a non-empty id or name"
 	if !v.IsArray() {
 		return FieldError(name, msg)
 	}
@@ -247,7 +248,11 @@ func checkRoles(name string, v gjson.Result) *Error {
 		var keys keySeen
 		role.ForEach(func(k, rv gjson.Result) bool {
 			switch k.Str {
-			case "id", "name", "description":
+			case "id", "name":
+				if rv.Type != gjson.String || rv.Str == "" || !keys.add(k.Str) {
+					err = FieldError(name, msg)
+				}
+			case "description":
 				if rv.Type != gjson.String || !keys.add(k.Str) {
 					err = FieldError(name, msg)
 				}

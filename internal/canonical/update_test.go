@@ -21,6 +21,7 @@ func TestValidateUpdateAccepts(t *testing.T) {
 		  "displayName":"d","phone":"1","mobile":"2","organization":"o","address":{"city":"X"},
 		  "active":true,"locked":false,"deleted":false,"roles":[],"attributes":{}}}`,
 		`{"set":{"roles":[{"id":"1"},{"name":"ROLE_A","description":"d"},{"id":"2","name":"B"}]}}`,
+		`{"set":{"roles":[{"name":"ROLE_A","description":""}]}}`,
 		`{"set":{"attributes":{"a":{"b":[1,{"c":null}]},"d":"e"}}}`,
 		`{"set":{"extensions":{}}}`,
 		`{"set":{"extensions":{"shift":{}}}}`,
@@ -101,6 +102,10 @@ func TestValidateUpdateRefuses(t *testing.T) {
 		{`{"set":{"roles":[{"name":"A","name":"B"}]}}`, InvalidField, "roles"},
 		{`{"set":{"roles":[{}]}}`, InvalidField, "roles"},
 		{`{"set":{"roles":[{"description":"only"}]}}`, InvalidField, "roles"},
+		{`{"set":{"roles":[{"name":""}]}}`, InvalidField, "roles"},
+		{`{"set":{"roles":[{"id":""}]}}`, InvalidField, "roles"},
+		{`{"set":{"roles":[{"id":"","name":"A"}]}}`, InvalidField, "roles"},
+		{`{"set":{"roles":[{"name":"A"},{"name":"","description":"d"}]}}`, InvalidField, "roles"},
 
 		// set: extensions.
 		{`{"set":{"extensions":[]}}`, InvalidField, "extensions"},
