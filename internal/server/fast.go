@@ -12,8 +12,10 @@ import (
 	"net/url"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
+	"github.com/userbridge/userbridge/internal/telemetry"
 	"github.com/valyala/fasthttp"
 )
 
@@ -85,18 +87,12 @@ func newFastServer(h http.Handler, t timeouts, maxBody *atomic.Int64, log *slog.
 	s.srv = &fasthttp.Server{
 		Handler: s.handle,
 		// A request fasthttp could not read up to its body: answered as
-		// net/http answers one, in plain text, and the connection closed.
+		// net/http answers one, in plain text, the connection closed, and
+		// logged (refused) without a byte of the request.
 		ErrorHandler: func(ctx *fasthttp.RequestCtx, err error) {
-			var small *fasthttp.ErrSmallBuffer
-			var ne net.Error
-			switch {
-			case errors.As(err, &small):
-				ctx.Error("431 Request Header Fields Too Large", fasthttp.StatusRequestHeaderFieldsTooLarge)
-			case errors.As(err, &ne) && ne.Timeout():
-				ctx.Error("408 Request Timeout", fasthttp.StatusRequestTimeout)
-			default:
-				ctx.Error("400 Bad Request", fasthttp.StatusBadRequest)
-			}
+			f := requestFaultOf(err)
+			s.refused(ctx, f)
+			ctx.Error(itoa(int64(f.status))+" "+http.StatusText(f.status), f.status)
 		},
 		// The header block is read within readHeader; once it is in, the
 		// body within read.
@@ -185,7 +181,7 @@ func (s *fastServer) handle(ctx *fasthttp.RequestCtx) {
 		// connection closed; the server goes on.
 		if v := recover(); v != nil {
 			if v != http.ErrAbortHandler {
-				s.log.Error("http server: panic serving a request", "panic", fmt.Sprint(v), "method", r.Method, "path", r.URL.Path)
+				s.log.Error("http server: panic serving a request", "panic", fmt.Sprint(v), "method", r.Method)
 			}
 			ctx.Response.Reset()
 			ctx.SetStatusCode(fasthttp.StatusInternalServerError)
@@ -383,10 +379,106 @@ func (s *fastServer) Close() error {
 	return nil
 }
 
-// fastLogger sends fasthttp's own messages (a connection it could not
-// serve) to the log at warn level, as net/http's ErrorLog does.
+// requestFault is what an error fasthttp met reading a request comes to:
+// the status answered, and what went wrong in words of userbridge's own.
+// Never the error's text: fasthttp quotes the request in it (its whole
+// header block, request line and start of body, "buffer size=…, contents:
+// …"; or the offending header's value, which may be a credential), and
+// README and docs/security.md promise that no credential, cookie, password
+// or body is ever logged.
+type requestFault struct {
+	status int
+	code   string // the envelope's code
+	what   string // for the log and the client
+	level  slog.Level
+}
+
+// requestFaultOf classifies err by fasthttp's sentinel errors and types
+// alone. Most of fasthttp's parse errors have no sentinel (an invalid
+// header value or name, a bad request URI): those are "malformed request".
+func requestFaultOf(err error) requestFault {
+	var small *fasthttp.ErrSmallBuffer
+	var ne net.Error
+	malformed := func(what string) requestFault {
+		return requestFault{http.StatusBadRequest, "bad_request", what, slog.LevelWarn}
+	}
+	switch {
+	case errors.As(err, &small):
+		return requestFault{http.StatusRequestHeaderFieldsTooLarge, "request_header_fields_too_large",
+			"request header block larger than " + itoa(maxHeaderBytes) + " bytes", slog.LevelWarn}
+	case errors.Is(err, fasthttp.ErrBodyTooLarge):
+		return requestFault{http.StatusRequestEntityTooLarge, "payload_too_large", "request body too large", slog.LevelWarn}
+	case errors.As(err, &ne) && ne.Timeout():
+		// A slow or silent client: net/http logs none of these either.
+		return requestFault{http.StatusRequestTimeout, "request_timeout", "request not received in time", slog.LevelDebug}
+	case errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, syscall.ECONNRESET):
+		f := malformed("connection closed mid-request")
+		f.level = slog.LevelDebug
+		return f
+	case errors.Is(err, fasthttp.ErrDuplicateContentLength):
+		return malformed("malformed request: duplicate Content-Length")
+	case errors.Is(err, fasthttp.ErrNonNumericChars):
+		return malformed("malformed request: invalid Content-Length")
+	case errors.Is(err, fasthttp.ErrUnsupportedTransferEncoding):
+		return malformed("malformed request: unsupported Transfer-Encoding")
+	case errors.Is(err, fasthttp.ErrBadTrailer):
+		return malformed("malformed request: forbidden trailer")
+	case errors.Is(err, fasthttp.ErrMissingRequestMethod), errors.Is(err, fasthttp.ErrUnsupportedRequestMethod),
+		errors.Is(err, fasthttp.ErrExtraWhitespaceInRequestLine), errors.Is(err, fasthttp.ErrEmptyRequestURI):
+		return malformed("malformed request line")
+	}
+	return malformed("malformed request: a header or the request line could not be parsed")
+}
+
+// refused logs a request fasthttp could not read: what went wrong and the
+// client's address, nothing the client sent.
+func (s *fastServer) refused(ctx *fasthttp.RequestCtx, f requestFault) {
+	if !s.log.Enabled(context.Background(), f.level) {
+		return
+	}
+	s.log.Log(context.Background(), f.level, "http server: request refused",
+		"status", f.status, "error", f.what, "remote", ctx.RemoteAddr().String())
+}
+
+// fastLogger sends fasthttp's own messages to the log, as net/http's
+// ErrorLog does: at warn level, except the per-connection "error when
+// serving connection" (a client that went away, or a request refused and
+// already logged by refused), at debug level. fasthttp's format strings
+// are its own constants; their arguments are not logged as fasthttp
+// formats them, since a request's bytes may be in any of them (an error's
+// text, a request's String()): an address is kept, a number too, an error
+// becomes its telemetry.ErrorKind, anything else is withheld.
 type fastLogger struct{ log *slog.Logger }
 
+// fastConnError is fasthttp's format for an error serving one connection
+// (its workerpool.go).
+const fastConnError = "error when serving connection %q<->%q: %v"
+
 func (l fastLogger) Printf(format string, args ...any) {
-	l.log.Warn("http server", "message", fmt.Sprintf(format, args...))
+	level := slog.LevelWarn
+	if format == fastConnError {
+		level = slog.LevelDebug
+	}
+	ctx := context.Background()
+	if !l.log.Enabled(ctx, level) {
+		return
+	}
+	safe := make([]any, len(args))
+	for i, a := range args {
+		safe[i] = safeLogArg(a)
+	}
+	l.log.Log(ctx, level, "http server", "message", fmt.Sprintf(format, safe...))
+}
+
+// safeLogArg is what of a fasthttp message's argument may be logged.
+func safeLogArg(a any) any {
+	switch v := a.(type) {
+	case net.Addr:
+		return v.String()
+	case error:
+		return telemetry.ErrorKind(v)
+	case int, int8, int16, int32, int64, uint, uint8, uint16, uint32, uint64, float32, float64, bool, time.Duration:
+		return v
+	}
+	return "[withheld]"
 }

@@ -1,0 +1,146 @@
+package app_test
+
+import (
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"strings"
+	"testing"
+	"time"
+)
+
+// malformedRequest is a request the HTTP server cannot parse, carrying
+// every kind of secret a client sends: credentials in headers, a cookie,
+// a password in the body, an identifier in the path.
+type malformedRequest struct {
+	name string
+	raw  string
+	// status fasthttp gives it (the fast server); want is a fragment of
+	// the log line's error that says what went wrong.
+	status int
+	want   string
+}
+
+// malformedRequests builds them for addr. secretBad is a secret value that
+// is itself the malformed part: a check that only drops fasthttp's buffer
+// dump ("contents: …") would still log it ("invalid header value %q").
+func malformedRequests(addr string) []malformedRequest {
+	basic := "Basic " + base64.StdEncoding.EncodeToString([]byte("USuser:"+secretBasicPass))
+	body := `{"firstName":"Johnny","password":"` + secretPassword + `"}`
+	head := func(extra string) string {
+		return "PUT /v1/" + secretTenantKey + "/users/jane.doe HTTP/1.1\r\nHost: " + addr + "\r\n" +
+			"Authorization: " + basic + "\r\nx-secret: " + secretAPISecret + "\r\nx-key: " + secretAPIKey + "\r\n" +
+			"Cookie: JSESSIONID=" + secretSession + "; XSRF-TOKEN=" + secretXSRF + "\r\n" +
+			"Content-Type: application/json\r\nConnection: close\r\n" + extra
+	}
+	withBody := func(extra string) string {
+		return head(extra+fmt.Sprintf("Content-Length: %d\r\n", len(body))) + "\r\n" + body
+	}
+	return []malformedRequest{
+		{"control byte in a header value", withBody("X-Bad: a\x01\r\n"), 400, "malformed"},
+		{"CR inside a header value", withBody("X-Bad: a\rb\r\n"), 400, "malformed"},
+		{"NUL in a header", withBody("X-Bad: a\x00b\r\n"), 400, "malformed"},
+		{"duplicate Content-Length", head(fmt.Sprintf("Content-Length: %d\r\n", len(body))) +
+			fmt.Sprintf("Content-Length: %d\r\n\r\n", len(body)) + body, 400, "duplicate Content-Length"},
+		{"control byte in the credential itself", withBody("X-Shift-Auth: " + secretBearer + "\x01\r\n"), 400, "malformed"},
+	}
+}
+
+// TestMalformedRequestsLogNoSecrets sends requests the HTTP server refuses
+// before any handler runs: no secret they carry reaches the log (at debug
+// level), and a line says what was wrong with the request and who sent it.
+func TestMalformedRequestsLogNoSecrets(t *testing.T) {
+	eachTransport(t, testMalformedRequestsLogNoSecrets)
+}
+
+func testMalformedRequestsLogNoSecrets(t *testing.T, tr string) {
+	rec := newRecorder(t)
+	s := start(t, "", rec.srv.URL, withTransport(tr, e2eConfig))
+	addr := strings.TrimPrefix(s.base, "http://")
+	for _, m := range malformedRequests(addr) {
+		t.Run(m.name, func(t *testing.T) {
+			rec.set(nil)
+			before := len(s.logs.String())
+			local := sendRaw(t, addr, m.raw)
+			// (net/http's server accepts some of these: identical
+			// Content-Lengths, a control byte but NUL, CR and LF.)
+			if n := len(rec.requests()); n != 0 && tr == "fast" {
+				t.Fatalf("the upstream received %d requests", n)
+			}
+			// The server logs after it has answered and closed: wait for
+			// the line (the fast server) before looking for secrets in
+			// everything logged.
+			var line map[string]any
+			deadline := time.Now().Add(3 * time.Second)
+			for tr == "fast" && line == nil && time.Now().Before(deadline) {
+				line = logLineWith(s.logs.String()[before:], local)
+				if line == nil {
+					time.Sleep(10 * time.Millisecond)
+				}
+			}
+			logs := s.logs.String()
+			noSecret(t, "the log", []byte(logs[before:]), secretBearer, secretTenantKey, "a\\x01", "jane.doe")
+			if tr != "fast" {
+				return // net/http's server logs nothing of a malformed request
+			}
+			if line == nil {
+				t.Fatalf("no log line names the client %s:\n%s", local, logs[before:])
+			}
+			if e, _ := line["error"].(string); !strings.Contains(e, m.want) {
+				t.Errorf("error = %q, want it to say %q: %v", e, m.want, line)
+			}
+			if line["level"] != "WARN" || line["remote"] != local {
+				t.Errorf("level or remote: %v", line)
+			}
+			if n := strings.Count(logs[before:], `"level":"WARN"`); n != 1 {
+				t.Errorf("%d lines at WARN, want one:\n%s", n, logs[before:])
+			}
+		})
+	}
+	t.Run("connection closed without a byte", func(t *testing.T) {
+		before := len(s.logs.String())
+		conn, err := net.Dial("tcp", addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_ = conn.Close()
+		time.Sleep(100 * time.Millisecond) // for what would be logged (none: this cannot fail by being slow)
+		if l := s.logs.String()[before:]; strings.Contains(l, `"level":"WARN"`) {
+			t.Errorf("a port probe is logged at WARN:\n%s", l)
+		}
+	})
+	noSecret(t, "the log", []byte(s.logs.String()), secretBearer, secretTenantKey, "jane.doe")
+}
+
+// sendRaw writes raw to addr, reads until the server closes the
+// connection, and returns the client's address (as the server saw it).
+func sendRaw(t *testing.T, addr, raw string) string {
+	t.Helper()
+	conn, err := net.DialTimeout("tcp", addr, 3*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	_ = conn.SetDeadline(time.Now().Add(5 * time.Second))
+	if _, err := io.WriteString(conn, raw); err != nil {
+		t.Fatal(err)
+	}
+	_, _ = io.ReadAll(conn)
+	return conn.LocalAddr().String()
+}
+
+// logLineWith returns the first JSON log line holding s, or nil.
+func logLineWith(logs, s string) map[string]any {
+	for _, l := range strings.Split(logs, "\n") {
+		if !strings.Contains(l, s) {
+			continue
+		}
+		var m map[string]any
+		if json.Unmarshal([]byte(l), &m) == nil {
+			return m
+		}
+	}
+	return nil
+}

@@ -1,0 +1,105 @@
+package telemetry
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"syscall"
+
+	"github.com/sony/gobreaker/v2"
+	"github.com/valyala/fasthttp"
+)
+
+// ErrorKind names what err is for a log line, in a fixed vocabulary:
+// "dial: connection refused", "read: connection reset by peer", "timeout",
+// "tls: certificate not trusted", "connection closed (EOF)", … It never
+// returns err's own text, which may quote what a peer sent: fasthttp's
+// parse errors quote a request's header block or a reply's, net/http's
+// quote a malformed reply line (and an upstream may echo the request's
+// credentials in it), go-retryablehttp's name the URL. What is returned is
+// built from the error's type and sentinel identity alone (an errno's text
+// is the operating system's fixed table); an error of no kind known here
+// is "other" with its Go type. "" for nil.
+func ErrorKind(err error) string {
+	if err == nil {
+		return ""
+	}
+	kind := errorKind(err)
+	var op *net.OpError
+	if errors.As(err, &op) && op.Op != "" && isWord(op.Op) {
+		return op.Op + ": " + kind // "dial", "read", "write", "remote error"
+	}
+	return kind
+}
+
+func errorKind(err error) string {
+	var (
+		errno  syscall.Errno
+		dns    *net.DNSError
+		cert   *tls.CertificateVerificationError
+		record tls.RecordHeaderError
+		alert  tls.AlertError
+		ne     net.Error
+	)
+	switch {
+	case errors.Is(err, gobreaker.ErrOpenState):
+		return "circuit breaker open"
+	case errors.Is(err, gobreaker.ErrTooManyRequests):
+		return "circuit breaker half-open: trial calls exhausted"
+	case errors.Is(err, context.DeadlineExceeded), errors.Is(err, fasthttp.ErrTimeout):
+		return "timeout"
+	case errors.Is(err, context.Canceled):
+		return "canceled"
+	case errors.As(err, &cert):
+		return "tls: certificate not trusted"
+	case errors.As(err, &record):
+		return "tls: the peer does not speak TLS"
+	case errors.As(err, &alert):
+		return "tls: alert"
+	case errors.As(err, &dns):
+		switch {
+		case dns.IsNotFound:
+			return "dns: no such host"
+		case dns.IsTimeout:
+			return "dns: timeout"
+		}
+		return "dns: lookup failed"
+	case errors.As(err, &errno):
+		return errno.Error() // the OS's table: "connection refused", "broken pipe", …
+	case errors.As(err, &ne) && ne.Timeout():
+		return "timeout"
+	case errors.Is(err, fasthttp.ErrConnectionClosed):
+		return "connection closed before the first byte of the answer"
+	case errors.Is(err, io.ErrUnexpectedEOF):
+		return "connection closed mid-message (unexpected EOF)"
+	case errors.Is(err, io.EOF):
+		return "connection closed (EOF)"
+	case errors.Is(err, net.ErrClosed):
+		return "use of a closed connection"
+	}
+	for {
+		next := errors.Unwrap(err)
+		if next == nil {
+			break
+		}
+		err = next
+	}
+	return fmt.Sprintf("other (%T)", err)
+}
+
+// isWord reports a short lower-case word (a net.OpError's Op is one of
+// Go's own: "dial", "read", "remote error", …).
+func isWord(s string) bool {
+	if len(s) > 16 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; (c < 'a' || c > 'z') && c != ' ' {
+			return false
+		}
+	}
+	return true
+}
