@@ -15,6 +15,7 @@ import (
 	"github.com/gin-gonic/gin"
 	"github.com/userbridge/userbridge/internal/auth"
 	"github.com/userbridge/userbridge/internal/canonical"
+	"github.com/userbridge/userbridge/internal/telemetry"
 	"github.com/userbridge/userbridge/internal/upstream"
 	"github.com/userbridge/userbridge/mapping"
 	"go.opentelemetry.io/otel/attribute"
@@ -71,6 +72,7 @@ type exchange struct {
 	upStatus int
 	attempts int           // upstream attempts, every call of the request
 	upTime   time.Duration // time spent in upstream calls
+	upErr    error         // why the last upstream call got no (whole) answer: upstream.Result.Cause
 	code     canonical.Code
 	start    time.Time
 	caller   *auth.Principal // the verified caller; nil in passthrough
@@ -111,7 +113,7 @@ func (h *handler) finish(x *exchange, status int) {
 	if !h.log.Enabled(ctx, slog.LevelInfo) && !span.SpanContext().IsValid() {
 		return // nobody reads the line: don't build it
 	}
-	attrs := make([]slog.Attr, 0, 14)
+	attrs := make([]slog.Attr, 0, 16)
 	attrs = append(attrs,
 		slog.String("request_id", x.in.RequestID), slog.String("dialect", h.name),
 		slog.String("method", c.Request.Method), slog.String("route", c.FullPath()),
@@ -121,6 +123,11 @@ func (h *handler) finish(x *exchange, status int) {
 		slog.String("auth", h.authMethod(x)))
 	if x.code != "" {
 		attrs = append(attrs, slog.String("code", string(x.code)))
+	}
+	if x.upErr != nil {
+		// Its kind, never its text: that may quote the upstream's reply
+		// (which may echo the request's credentials) or name the URL.
+		attrs = append(attrs, slog.String("upstream_error", telemetry.ErrorKind(x.upErr)))
 	}
 	if sc := span.SpanContext(); sc.IsValid() {
 		attrs = append(attrs, slog.String("trace_id", sc.TraceID().String()), slog.String("span_id", sc.SpanID().String()))
@@ -148,6 +155,9 @@ func (h *handler) call(x *exchange, method string, do func(context.Context, *ups
 	}
 	if attempts > 0 {
 		x.upStatus = status
+	}
+	if res != nil {
+		x.upErr = res.Cause // the last call's: nil when it was answered
 	}
 	x.attempts += attempts
 	x.upTime += d
