@@ -89,8 +89,13 @@ func TestRetriesExhausted(t *testing.T) {
 		if res.Attempts != 3 || up.hits.Load() != 3 || res.Status != tc.status || err.RetryAfter != tc.retry {
 			t.Errorf("%d: attempts %d hits %d status %d Retry-After %q", tc.status, res.Attempts, up.hits.Load(), res.Status, err.RetryAfter)
 		}
-		if tc.status == 503 && err.Message != "down for maintenance" {
-			t.Errorf("503: message %q, want the upstream's", err.Message)
+		// An upstream 5xx's own words are for its logs (a 503's may say
+		// "dial tcp 10.0.0.5:5432: connection refused").
+		if strings.Contains(err.Message, "maintenance") || err.Field != "" {
+			t.Errorf("%d: message %q field %q: the upstream's own words shown", tc.status, err.Message, err.Field)
+		}
+		if tc.status == 503 && err.Message != "upstream unavailable; retry later" {
+			t.Errorf("503: message %q", err.Message)
 		}
 		if tc.status != 503 && !strings.HasSuffix(err.Message, "may have been applied") {
 			t.Errorf("%d: message %q does not warn the update may have been applied", tc.status, err.Message)
@@ -637,5 +642,44 @@ func TestPooledConnectionClosedByUpstream(t *testing.T) {
 	time.Sleep(50 * time.Millisecond)
 	for i := range 4 {
 		check(fmt.Sprintf("after restart %d", i))
+	}
+}
+
+// TestEnvelopeCodeWithinItsStatus: an envelope's code refines a 4xx but
+// never turns it into a failure of the upstream's own, and a 429 stays a
+// rate limit whatever its body says.
+func TestEnvelopeCodeWithinItsStatus(t *testing.T) {
+	for _, tc := range []struct {
+		status int
+		body   string
+		code   canonical.Code
+	}{
+		{409, `{"error":{"code":"internal","message":"boom"}}`, canonical.Conflict},
+		{400, `{"error":{"code":"unavailable","message":"later"}}`, canonical.InvalidField},
+		{400, `{"error":{"code":"conflict","message":"username taken"}}`, canonical.Conflict},
+		{429, `{"error":{"code":"internal","message":"quota"}}`, canonical.RateLimited},
+	} {
+		up := startUpstream(t, func(_ int, w http.ResponseWriter, _ *http.Request) {
+			w.Header().Set("Retry-After", "120") // past the deadline: not retried
+			reply(w, tc.status, tc.body)
+		})
+		_, err := patch(t, newClient(t, up.URL), patchCall("1"))
+		wantCode(t, err, tc.code)
+	}
+}
+
+// TestGetWithoutUser: a GET is asked for the user; a 204 is not one (it
+// would render as a user made of nulls).
+func TestGetWithoutUser(t *testing.T) {
+	up := startUpstream(t, func(_ int, w http.ResponseWriter, _ *http.Request) { w.WriteHeader(http.StatusNoContent) })
+	c := newClient(t, up.URL)
+	res, err := c.Get(context.Background(), &Call{Target: canonical.ByID, Value: "1", Header: http.Header{}})
+	wantCode(t, err, canonical.BadGateway)
+	if res.Attempts != 1 || len(res.Body) != 0 {
+		t.Errorf("attempts %d body %q", res.Attempts, res.Body)
+	}
+	// An update may answer 204: the user is then fetched by GET.
+	if res, err := patch(t, c, patchCall("1")); err != nil || res.Status != http.StatusNoContent {
+		t.Errorf("PATCH 204: status %d, %v", res.Status, err)
 	}
 }

@@ -60,8 +60,12 @@ func (c *Client) reply(ctx context.Context, res *Result, resp *http.Response, up
 				return canonical.Errorf(canonical.GatewayTimeout, msg), errUpstreamFailed
 			}
 			return canonical.Errorf(canonical.BadGateway, msg), errUpstreamFailed
-		case resp.StatusCode == http.StatusNoContent:
+		case resp.StatusCode == http.StatusNoContent && update:
 			return nil, nil
+		case resp.StatusCode == http.StatusNoContent:
+			// A GET is asked for the user: an answer without one is not a
+			// user made of nulls.
+			return canonical.Errorf(canonical.BadGateway, "the upstream answered without the user (204)"), nil
 		case !isJSONObject(body):
 			return canonical.Errorf(canonical.BadGateway, "upstream reply unreadable"+appliedNote(update)), nil
 		}
@@ -85,19 +89,20 @@ func mapStatus(status int, body []byte, retryAfter string, update bool) *canonic
 	env := parseEnvelope(body)
 	e := &canonical.Error{Message: env.Message, Field: env.Field}
 	switch {
-	case status == http.StatusServiceUnavailable:
-		e.Code = canonical.Unavailable
 	case status >= 500:
-		return ServerError(status, update)
+		return ServerError(status, retryAfter, update)
 	case status >= 400:
-		e.Code = env.Code
-		if e.Code == "" {
-			e.Code = canonical.CodeForStatus(status)
+		e.Code = canonical.CodeForStatus(status)
+		// The envelope's code refines a 4xx (a 400 that is a conflict, say);
+		// it never makes one the upstream's own failure, and a 429 stays a
+		// rate limit.
+		if env.Code != "" && env.Code.Status() < 500 && status != http.StatusTooManyRequests {
+			e.Code = env.Code
 		}
 	default: // 1xx, 3xx
 		return canonical.Errorf(canonical.BadGateway, unexpectedText+strconv.Itoa(status))
 	}
-	if e.Code == canonical.RateLimited || e.Code == canonical.Unavailable {
+	if e.Code == canonical.RateLimited {
 		e.RetryAfter = retryAfter
 	}
 	if e.Message == "" {
@@ -106,15 +111,18 @@ func mapStatus(status int, body []byte, retryAfter string, update bool) *canonic
 	return e
 }
 
-// ServerError maps an upstream reply of 500 or more other than 503 (whose
-// Retry-After and message each profile passes on), the same for every
-// profile: 504 is gateway_timeout and 502 bad_gateway (an intermediary
-// answered, so an update may have reached the upstream), any other 5xx the
-// contract's internal, as the upstream's own failure. The upstream's own
-// words about its failure are for its logs, not the caller.
-func ServerError(status int, update bool) *canonical.Error {
+// ServerError maps an upstream reply of 500 or more, the same for every
+// profile: 503 is unavailable, its Retry-After passed on; 504 is
+// gateway_timeout and 502 bad_gateway (an intermediary answered, so an
+// update may have reached the upstream); any other 5xx is the contract's
+// internal, the upstream's own failure. The upstream's own words about its
+// failure (and any field it names) are for its logs, never the caller's.
+func ServerError(status int, retryAfter string, update bool) *canonical.Error {
 	e := &canonical.Error{Code: canonical.Internal, Message: "the upstream failed"}
 	switch status {
+	case http.StatusServiceUnavailable:
+		e.Code, e.Message, e.RetryAfter = canonical.Unavailable, GenericMessage(canonical.Unavailable), retryAfter
+		return e
 	case http.StatusBadGateway:
 		e.Code = canonical.BadGateway
 	case http.StatusGatewayTimeout:

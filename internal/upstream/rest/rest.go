@@ -292,10 +292,8 @@ func (r *Rules) mapError(res *upstream.Result, update bool) *canonical.Error {
 	status := res.Status
 	e := &canonical.Error{}
 	switch {
-	case status == http.StatusServiceUnavailable:
-		e.Code, e.RetryAfter = canonical.Unavailable, res.Header.Get("Retry-After")
 	case status >= 500:
-		return upstream.ServerError(status, update)
+		return upstream.ServerError(status, res.Header.Get("Retry-After"), update)
 	case status == http.StatusTooManyRequests:
 		e.Code, e.RetryAfter = canonical.RateLimited, res.Header.Get("Retry-After")
 	case status >= 400:

@@ -36,10 +36,8 @@ func mapError(status int, body []byte, retryAfter string, fields []string, updat
 	scimType, detail := get(doc, "scimType").Str, clip(get(doc, "detail").Str)
 	e := &canonical.Error{Message: detail}
 	switch {
-	case status == http.StatusServiceUnavailable:
-		e.Code, e.RetryAfter = canonical.Unavailable, retryAfter
 	case status >= 500:
-		return upstream.ServerError(status, update)
+		return upstream.ServerError(status, retryAfter, update)
 	case status == http.StatusTooManyRequests:
 		e.Code, e.RetryAfter = canonical.RateLimited, retryAfter
 	case status == http.StatusPreconditionFailed:
