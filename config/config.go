@@ -341,6 +341,13 @@ func Load(path string) (*Config, Source, error) {
 			return nil, src, fmt.Errorf("config: %w", err)
 		}
 		data, src = b, Source{Name: path, Dir: dirOf(path)}
+		// A file named but empty is what a write caught halfway looks like
+		// (a shell redirect, a copy over the file): read as the defaults,
+		// on a reload it would silently undo the deployment's choices,
+		// auth: verify included.
+		if !hasDocument(data) {
+			return nil, src, fmt.Errorf("%w: %s: the file holds no configuration (it is empty, or only comments)", ErrInvalid, path)
+		}
 	}
 	c, err := Parse(src, data)
 	if err != nil {
@@ -350,6 +357,19 @@ func Load(path string) (*Config, Source, error) {
 		return nil, src, err
 	}
 	return c, src, nil
+}
+
+// hasDocument reports whether data holds a YAML document that is not null.
+func hasDocument(data []byte) bool {
+	var n yaml.Node
+	if err := yaml.Unmarshal(data, &n); err != nil {
+		return true // not empty: Parse reports what is wrong with it
+	}
+	if len(n.Content) == 0 {
+		return false
+	}
+	d := n.Content[0]
+	return d.Kind != yaml.ScalarNode || d.Tag != "!!null"
 }
 
 func dirOf(path string) string {

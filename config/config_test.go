@@ -148,3 +148,26 @@ func TestConflicts(t *testing.T) {
 		}
 	}
 }
+
+// TestLoadRefusesEmptyFile: a named file with no configuration in it (a
+// write caught halfway) is refused, on start and on reload alike, rather
+// than read as the defaults.
+func TestLoadRefusesEmptyFile(t *testing.T) {
+	dir := t.TempDir()
+	for name, body := range map[string]string{"empty": "", "blank": "\n  \n", "comments": "# nothing yet\n", "null": "~\n"} {
+		path := filepath.Join(dir, name+".yaml")
+		if err := os.WriteFile(path, []byte(body), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		if _, _, err := Load(path); err == nil || !errors.Is(err, ErrInvalid) || !strings.Contains(err.Error(), "holds no configuration") {
+			t.Errorf("%s: %v", name, err)
+		}
+	}
+	path := filepath.Join(dir, "one.yaml")
+	if err := os.WriteFile(path, []byte("listen: 127.0.0.1:9\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if c, _, err := Load(path); err != nil || c.Listen != "127.0.0.1:9" {
+		t.Errorf("one key: %v", err)
+	}
+}

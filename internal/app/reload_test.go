@@ -171,6 +171,15 @@ func TestReloadBadChange(t *testing.T) {
 	if err := f.app.Reload(); err == nil || !strings.Contains(err.Error(), "upstrem") {
 		t.Errorf("a misspelt key: %v", err)
 	}
+	// So is a file caught empty mid-write: read as the defaults, it would
+	// move finix back to /users and undo any auth: verify.
+	f.write(t, "config.yaml", "")
+	if err := f.app.Reload(); err == nil || !strings.Contains(err.Error(), "holds no configuration") {
+		t.Errorf("an empty file: %v", err)
+	}
+	if a := finixPut(t, f.started, "/a/users/"+finixID, nil); a.Status != 200 {
+		t.Errorf("after an empty file, the old config stopped serving: %d %s", a.Status, a.Body)
+	}
 	// A good file afterwards applies.
 	f.write(t, "config.yaml", strings.Replace(good, "/a", "/c", 1))
 	if err := f.app.Reload(); err != nil {
