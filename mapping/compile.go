@@ -33,6 +33,7 @@ type Program struct {
 	targetParam string
 	targetBody  string
 	targetBy    string
+	targetUUID  bool // normalize: uuid
 	tenantParam string
 	rejectExtra bool
 
@@ -111,6 +112,7 @@ type fieldRule struct {
 	enumList string
 	wrap     string
 	list     bool
+	uuid     bool // normalize: uuid
 	items    *itemsRule
 	v        validators
 }
@@ -234,6 +236,13 @@ func (p *Program) compileRequest(pr *problems) {
 		p.targetBy = rq.Target.By
 	default:
 		pr.addf("request.target.by", "%q: expected id, username or auto", rq.Target.By)
+	}
+	switch rq.Target.Normalize {
+	case "":
+	case "uuid":
+		p.targetUUID = true
+	default:
+		pr.addf("request.target.normalize", "%q: expected uuid", rq.Target.Normalize)
 	}
 	if rq.Tenant != "" {
 		src, name, _ := strings.Cut(rq.Tenant, ".")
@@ -411,6 +420,16 @@ func (p *Program) compileField(pr *problems, where string, r *FieldRule) *fieldR
 		if fr.typ != typeArray {
 			pr.addf(where+".items", "items needs type: array")
 		}
+	}
+	switch r.Normalize {
+	case "":
+	case "uuid":
+		fr.uuid = true
+		if fr.typ != typeString {
+			pr.addf(where+".normalize", "uuid needs type: string")
+		}
+	default:
+		pr.addf(where+".normalize", "%q: expected uuid", r.Normalize)
 	}
 	fr.v = compileValidators(pr, where+".validate", &r.Validate)
 	if fr.hasTo && fr.to.field >= 0 {

@@ -20,7 +20,7 @@ description: a dialect for the engine's own tests
 route: {method: put, path: /t/:tenant/u/:who}
 config: {site: example}
 request:
-  target: {from: param.who, by: auto}
+  target: {from: param.who, by: auto, normalize: uuid}
   tenant: param.tenant
   readOnly: [id]
   fields:
@@ -34,7 +34,7 @@ request:
         LOCKED: {locked: true}
     - {source: lockedOut, type: boolean, target: locked}
     - {source: meta, type: object, target: attributes, null: unset, validate: {maxPairs: 2, keyPattern: "[a-z_]+", valueMaxLength: 3}}
-    - {source: role, type: string, target: roles, wrap: id, list: true, validate: {uuid: true}}
+    - {source: role, type: string, target: roles, wrap: id, list: true, normalize: uuid, validate: {uuid: true}}
     - {source: groups, type: array, target: roles, items: {wrap: name, keep: [id, name], ignore: [created]}}
     - {source: teams, type: array, target: roles, items: {keep: [id, name], required: [name]}}
     - {source: rolename, type: string, target: roles, wrap: name, list: true}
@@ -91,6 +91,8 @@ func TestTranslate(t *testing.T) {
 			`{"set":{"roles":[{"id":"7c9e6679-7425-40de-944b-e07fc1f90ae7"}]},"unset":[]}`},
 		{"role strings and objects", `{"groups":["admin",{"name":"ops","created":"2020"}]}`,
 			`{"set":{"roles":[{"name":"admin"},{"name":"ops"}]},"unset":[]}`},
+		{"a UUID in upper case and braces, normalised", `{"role":"{7C9E6679-7425-40DE-944B-E07FC1F90AE7}"}`,
+			`{"set":{"roles":[{"id":"7c9e6679-7425-40de-944b-e07fc1f90ae7"}]},"unset":[]}`},
 		{"a role name wrapped into a role list", `{"rolename":"ops"}`, `{"set":{"roles":[{"name":"ops"}]},"unset":[]}`},
 		{"read-only ignored, unknown kept", `{"id":"x","other":{"a":[1]},"gone":null}`,
 			`{"set":{"extensions":{"demo":{"other":{"a":[1]}}}},"unset":["extensions.demo.gone"]}`},
@@ -116,6 +118,41 @@ func TestTranslate(t *testing.T) {
 				t.Fatalf("target %v %q tenant %q", res.Target, res.Value, res.Tenant)
 			}
 		})
+	}
+}
+
+// TestTargetNormalize checks that normalize: uuid forwards a UUID-shaped
+// user reference in canonical form, and any other value as sent.
+func TestTargetNormalize(t *testing.T) {
+	p := program(t)
+	for who, want := range map[string]struct {
+		value string
+		by    canonical.Target
+	}{
+		"0B6F4C1E-8C2A-4D7E-9F3B-5A1D2E3C4B5A":   {"0b6f4c1e-8c2a-4d7e-9f3b-5a1d2e3c4b5a", canonical.ByID},
+		"{0b6f4c1e-8c2a-4d7e-9F3B-5a1d2e3c4b5a}": {"0b6f4c1e-8c2a-4d7e-9f3b-5a1d2e3c4b5a", canonical.ByID},
+		"0b6f4c1e-8c2a-4d7e-9f3b-5a1d2e3c4b5a":   {"0b6f4c1e-8c2a-4d7e-9f3b-5a1d2e3c4b5a", canonical.ByID},
+		"Jane.Doe":                               {"Jane.Doe", canonical.ByUsername},
+		"{0b6f4c1e-8c2a-4d7e-9f3b-5a1d2e3c4b5a":  {"{0b6f4c1e-8c2a-4d7e-9f3b-5a1d2e3c4b5a", canonical.ByUsername},
+	} {
+		in := input(`{}`)
+		in.Params = params{"tenant": "acme", "who": who}
+		res, err := p.Translate(in)
+		if err != nil {
+			t.Fatalf("%s: %v", who, err)
+		}
+		if res.Value != want.value || res.Target != want.by {
+			t.Errorf("%s: %v %q, want %v %q", who, res.Target, res.Value, want.by, want.value)
+		}
+	}
+	_, err := Load("n.yaml", []byte("dialect: demo\nroute: {method: PUT, path: /u/:id}\nrequest:\n  target: {from: param.id, by: id, normalize: upper}\n  fields:\n"+
+		"    - {source: a, type: object, target: attributes, normalize: uuid}\n    - {source: b, type: string, target: email, normalize: lower}\n"+
+		"response: {status: 204}\nerrors: {body: {m: x}}\n"), Options{})
+	for _, want := range []string{`request.target.normalize: "upper": expected uuid`, "request.fields[0].normalize: uuid needs type: string",
+		`request.fields[1].normalize: "lower": expected uuid`} {
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("missing %q in:\n%v", want, err)
+		}
 	}
 }
 

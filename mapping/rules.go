@@ -74,6 +74,10 @@ type TargetRule struct {
 	// By is "id", "username" or "auto" (a UUID/GUID-shaped value is an id,
 	// anything else a username).
 	By string `yaml:"by"`
+	// Normalize "uuid" forwards a UUID/GUID-shaped value in its canonical
+	// form, lower case without braces (RFC 9562: a UUID is case-insensitive
+	// on input, written lower case); any other value is forwarded as sent.
+	Normalize string `yaml:"normalize"`
 }
 
 // FieldRule maps one request field.
@@ -103,6 +107,10 @@ type FieldRule struct {
 	List bool `yaml:"list"`
 	// Items applies to each item of an array.
 	Items *ItemsRule `yaml:"items"`
+	// Normalize "uuid" (for a string) writes a UUID/GUID-shaped value in
+	// its canonical form, lower case without braces, after validation and
+	// before wrap; any other value is kept as sent.
+	Normalize string `yaml:"normalize"`
 	// Validate lists the checks the value must pass.
 	Validate Validators `yaml:"validate"`
 }

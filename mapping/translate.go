@@ -311,6 +311,9 @@ func (p *Program) target(in *Input, b *builder, res *Result) *canonical.Error {
 	if val == "." || val == ".." {
 		return canonical.FieldError(field, field+" is not a valid user reference")
 	}
+	if p.targetUUID {
+		val = CanonicalUUID(val)
+	}
 	res.Value = val
 	switch p.targetBy {
 	case "id":
@@ -434,7 +437,7 @@ func (b *builder) shape(fr *fieldRule, v gjson.Result) ([]byte, *canonical.Error
 		out = append(out, '{')
 		out = appendJSONString(out, fr.wrap)
 		out = append(out, ':')
-		out = append(out, b.raw(v)...)
+		out = append(out, b.value(fr, v)...)
 		out = append(out, '}')
 		if fr.list {
 			out = append(out, ']')
@@ -443,10 +446,21 @@ func (b *builder) shape(fr *fieldRule, v gjson.Result) ([]byte, *canonical.Error
 	case fr.list:
 		out := make([]byte, 0, len(v.Raw)+2)
 		out = append(out, '[')
-		out = append(out, b.raw(v)...)
+		out = append(out, b.value(fr, v)...)
 		return append(out, ']'), nil
 	}
-	return b.raw(v), nil
+	return b.value(fr, v), nil
+}
+
+// value is v's JSON as the update carries it: as sent, or a UUID in its
+// canonical form under normalize: uuid.
+func (b *builder) value(fr *fieldRule, v gjson.Result) []byte {
+	if fr.uuid && v.Type == gjson.String {
+		if c := CanonicalUUID(v.Str); c != v.Str {
+			return appendJSONString(nil, c)
+		}
+	}
+	return b.raw(v)
 }
 
 func (b *builder) items(fr *fieldRule, v gjson.Result) ([]byte, *canonical.Error) {

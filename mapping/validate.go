@@ -220,6 +220,23 @@ func IsUUID(s string) bool {
 	return allHex(s[:8]) && allHex(s[9:13]) && allHex(s[14:18]) && allHex(s[19:23]) && allHex(s[24:])
 }
 
+// CanonicalUUID returns s in the canonical form of a UUID, lower case
+// without braces (RFC 9562), when IsUUID(s); any other s unchanged.
+func CanonicalUUID(s string) string {
+	if !IsUUID(s) {
+		return s
+	}
+	if s[0] == '{' {
+		s = s[1:37]
+	}
+	for i := 0; i < len(s); i++ {
+		if 'A' <= s[i] && s[i] <= 'F' {
+			return strings.ToLower(s)
+		}
+	}
+	return s
+}
+
 func allHex(s string) bool {
 	for i := 0; i < len(s); i++ {
 		if !hexDigit[s[i]] {

@@ -41,3 +41,20 @@ func TestIsUUID(t *testing.T) {
 		}
 	}
 }
+
+func TestCanonicalUUID(t *testing.T) {
+	for s, want := range map[string]string{
+		"0b6f4c1e-8c2a-4d7e-9f3b-5a1d2e3c4b5a":   "0b6f4c1e-8c2a-4d7e-9f3b-5a1d2e3c4b5a",
+		"0B6F4C1E-8C2A-4D7E-9F3B-5A1D2E3C4B5A":   "0b6f4c1e-8c2a-4d7e-9f3b-5a1d2e3c4b5a",
+		"{0b6f4c1e-8c2a-4d7e-9f3b-5a1d2e3c4b5a}": "0b6f4c1e-8c2a-4d7e-9f3b-5a1d2e3c4b5a",
+		"{0B6F4C1E-8c2a-4d7e-9f3b-5a1d2e3c4b5a}": "0b6f4c1e-8c2a-4d7e-9f3b-5a1d2e3c4b5a",
+		"{0B6F4C1E-8C2A-4D7E-9F3B-5A1D2E3C4B5A":  "{0B6F4C1E-8C2A-4D7E-9F3B-5A1D2E3C4B5A",
+		"Jane.Doe":                               "Jane.Doe",
+		"USsRhsHYZGBPnQw8CFHjD7Un":               "USsRhsHYZGBPnQw8CFHjD7Un",
+		"":                                       "",
+	} {
+		if got := CanonicalUUID(s); got != want {
+			t.Errorf("CanonicalUUID(%q) = %q, want %q", s, got, want)
+		}
+	}
+}

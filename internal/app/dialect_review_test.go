@@ -47,3 +47,30 @@ func TestBaasicEmptyRoleName(t *testing.T) {
 		t.Errorf("stored roles changed: %s", gjson.GetBytes(user, "roles").Raw)
 	}
 }
+
+// A GUID in upper case or braces (.NET's "B" format, percent-encoded as a
+// client sends it) names the same user as its canonical lower-case form.
+func TestUUIDNormalisedBeforeForwarding(t *testing.T) {
+	s := start(t, "", "", nil)
+	baasic := map[string]string{"Content-Type": "application/json", "Authorization": "BEARER demo-token"}
+	for _, ref := range []string{"0B6F4C1E-8C2A-4D7E-9F3B-5A1D2E3C4B5A", "%7B0b6f4c1e-8c2a-4d7e-9f3b-5a1d2e3c4b5a%7D",
+		"%7B0B6F4C1E-8C2A-4D7E-9F3B-5A1D2E3C4B5A%7D"} {
+		a := s.do(t, "PUT", "/v1/demo-app/users/"+ref, baasic, `{"name":"Jane `+ref[:3]+`"}`)
+		if a.Status != 204 {
+			t.Errorf("baasic %s: %d %s, want 204", ref, a.Status, a.Body)
+		}
+	}
+	tt := map[string]string{"Content-Type": "application/json", "Authorization": "demo-secret"}
+	a := s.do(t, "PATCH", "/users/%7B0B6F4C1E-8C2A-4D7E-9F3B-5A1D2E3C4B5A%7D", tt,
+		`{"role":"{7C9E6679-7425-40DE-944B-E07FC1F90AE7}"}`)
+	if a.Status != 200 {
+		t.Fatalf("trustedtwin: %d %s", a.Status, a.Body)
+	}
+	if got := gjson.GetBytes(a.Body, "role").String(); got != "7c9e6679-7425-40de-944b-e07fc1f90ae7" {
+		t.Errorf("trustedtwin role = %q, want the canonical form", got)
+	}
+	user, _ := s.app.Demo.User(backend.DemoJaneID)
+	if got := gjson.GetBytes(user, "roles").Raw; got != `[{"id":"7c9e6679-7425-40de-944b-e07fc1f90ae7"}]` {
+		t.Errorf("stored roles = %s", got)
+	}
+}
