@@ -1,14 +1,20 @@
 package app_test
 
 import (
+	"bufio"
 	"encoding/base64"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net"
+	"net/http"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
+
+	"github.com/tidwall/gjson"
 )
 
 // malformedRequest is a request the HTTP server cannot parse, carrying
@@ -144,3 +150,120 @@ func logLineWith(logs, s string) map[string]any {
 	}
 	return nil
 }
+
+// TestMalformedRequestsAnswered: a request the fast server cannot read is
+// answered as an unknown route is (the same JSON envelope, an
+// X-Request-Id), with the status fasthttp's error calls for, and the
+// connection closed; the log line of the refusal carries the same id.
+func TestMalformedRequestsAnswered(t *testing.T) {
+	rec := newRecorder(t)
+	s := start(t, "", rec.srv.URL, withTransport("fast", e2eConfig))
+	addr := strings.TrimPrefix(s.base, "http://")
+
+	// The envelope an unknown route gets, for comparison.
+	unknown := s.do(t, "GET", "/no/such/route", nil, "")
+	if unknown.Status != http.StatusNotFound || unknown.Header.Get("X-Request-Id") == "" {
+		t.Fatalf("unknown route: %d %v %s", unknown.Status, unknown.Header, unknown.Body)
+	}
+	shape := envelopeShape(t, unknown.Body)
+
+	cases := append(malformedRequests(addr), []malformedRequest{
+		{"header block over 64 KiB", "PUT /v3/users/u1 HTTP/1.1\r\nHost: " + addr + "\r\nX-Junk: " +
+			strings.Repeat("j", 80<<10) + "\r\n\r\n", 431, "larger than"},
+		{"garbage request line", "NOT-HTTP\r\n\r\n", 400, "malformed"},
+		{"space in the request target", "PUT /v3/users/a b HTTP/1.1\r\nHost: " + addr + "\r\n\r\n", 400, "malformed"},
+	}...)
+	for _, m := range cases {
+		t.Run(m.name, func(t *testing.T) {
+			rec.set(nil)
+			resp, body, closed := rawAnswer(t, addr, m.raw)
+			if resp.StatusCode != m.status {
+				t.Errorf("status %d, want %d: %s", resp.StatusCode, m.status, body)
+			}
+			if ct := resp.Header.Get("Content-Type"); ct != "application/json" {
+				t.Errorf("Content-Type %q", ct)
+			}
+			if got := envelopeShape(t, body); got != shape {
+				t.Errorf("envelope %s, an unknown route's is %s", got, shape)
+			}
+			if msg := gjson.GetBytes(body, "error.message").Str; !strings.Contains(msg, m.want) {
+				t.Errorf("message %q, want it to say %q", msg, m.want)
+			}
+			noSecret(t, "the answer", body, secretTenantKey)
+			id := resp.Header.Get("X-Request-Id")
+			if id == "" {
+				t.Fatal("no X-Request-Id")
+			}
+			if !resp.Close || !closed {
+				t.Errorf("connection not closed (Connection: close %v, closed %v)", resp.Close, closed)
+			}
+			if n := len(rec.requests()); n != 0 {
+				t.Errorf("the upstream received %d requests", n)
+			}
+			var line map[string]any
+			for deadline := time.Now().Add(3 * time.Second); line == nil && time.Now().Before(deadline); {
+				if line = logLineWith(s.logs.String(), `"request_id":"`+id+`"`); line == nil {
+					time.Sleep(10 * time.Millisecond)
+				}
+			}
+			if line == nil || line["status"] != float64(m.status) || line["msg"] != "http server: request refused" {
+				t.Errorf("log line of %s: %v", id, line)
+			}
+		})
+	}
+}
+
+// envelopeShape is a JSON body's member paths and value types, with the
+// error code kept: {"error":{"code":"…","message":"…"}} → error.code
+// error.message.
+func envelopeShape(t *testing.T, body []byte) string {
+	t.Helper()
+	if !gjson.ValidBytes(body) {
+		t.Fatalf("not JSON: %q", body)
+	}
+	var paths []string
+	var walk func(prefix string, v gjson.Result)
+	walk = func(prefix string, v gjson.Result) {
+		if !v.IsObject() {
+			paths = append(paths, prefix+":"+v.Type.String())
+			return
+		}
+		v.ForEach(func(k, e gjson.Result) bool {
+			walk(strings.TrimPrefix(prefix+"."+k.Str, "."), e)
+			return true
+		})
+	}
+	walk("", gjson.ParseBytes(body))
+	return strings.Join(paths, " ")
+}
+
+// rawAnswer writes raw to addr, reads one response with its body, and
+// reports whether the server then closed the connection.
+func rawAnswer(t *testing.T, addr, raw string) (*http.Response, []byte, bool) {
+	t.Helper()
+	conn, err := net.DialTimeout("tcp", addr, 3*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	_ = conn.SetDeadline(time.Now().Add(5 * time.Second))
+	// The server may answer before it has read all of a long request:
+	// write on, and read meanwhile.
+	go func() { _, _ = io.WriteString(conn, raw) }()
+	br := bufio.NewReader(conn)
+	resp, err := http.ReadResponse(br, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = br.ReadByte()
+	return resp, body, errors.Is(err, io.EOF) || isReset(err)
+}
+
+// isReset reports a connection the server reset (it closed with unread
+// data from the client).
+func isReset(err error) bool { return errors.Is(err, syscall.ECONNRESET) }

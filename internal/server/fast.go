@@ -86,13 +86,16 @@ func newFastServer(h http.Handler, t timeouts, maxBody *atomic.Int64, log *slog.
 	s := &fastServer{conns: map[net.Conn]struct{}{}, maxBody: maxBody, h: h, log: log}
 	s.srv = &fasthttp.Server{
 		Handler: s.handle,
-		// A request fasthttp could not read up to its body: answered as
-		// net/http answers one, in plain text, the connection closed, and
-		// logged (refused) without a byte of the request.
+		// A request fasthttp could not read up to its body (a malformed
+		// request line or header, a header block over maxHeaderBytes, a
+		// client too slow): answered in the envelope of an unknown route
+		// with a request id, the connection closed, and logged (refused)
+		// with that id and without a byte of the request.
 		ErrorHandler: func(ctx *fasthttp.RequestCtx, err error) {
 			f := requestFaultOf(err)
-			s.refused(ctx, f)
-			ctx.Error(itoa(int64(f.status))+" "+http.StatusText(f.status), f.status)
+			id := newID()
+			s.refused(ctx, f, id)
+			writeFastCanonical(ctx, f.status, f.code, f.what, id)
 		},
 		// The header block is read within readHeader; once it is in, the
 		// body within read.
@@ -167,8 +170,10 @@ func (s *fastServer) handle(ctx *fasthttp.RequestCtx) {
 	defer x.release()
 	r := &x.req
 	if err := x.convert(ctx, body); err != nil {
-		ctx.Error("400 Bad Request", fasthttp.StatusBadRequest)
-		ctx.SetConnectionClose()
+		f := requestFaultOf(err)
+		id := newID()
+		s.refused(ctx, f, id)
+		writeFastCanonical(ctx, f.status, f.code, f.what, id)
 		return
 	}
 	if bodyErr != nil {
@@ -430,14 +435,27 @@ func requestFaultOf(err error) requestFault {
 	return malformed("malformed request: a header or the request line could not be parsed")
 }
 
-// refused logs a request fasthttp could not read: what went wrong and the
-// client's address, nothing the client sent.
-func (s *fastServer) refused(ctx *fasthttp.RequestCtx, f requestFault) {
+// refused logs a request fasthttp could not read: the request id it was
+// answered with, what went wrong and the client's address, nothing the
+// client sent.
+func (s *fastServer) refused(ctx *fasthttp.RequestCtx, f requestFault, id string) {
 	if !s.log.Enabled(context.Background(), f.level) {
 		return
 	}
-	s.log.Log(context.Background(), f.level, "http server: request refused",
+	s.log.Log(context.Background(), f.level, "http server: request refused", "request_id", id,
 		"status", f.status, "error", f.what, "remote", ctx.RemoteAddr().String())
+}
+
+// writeFastCanonical answers on fasthttp's response what writeCanonical
+// answers on gin's, and closes the connection: what follows a request that
+// could not be read cannot be trusted to start the next one.
+func writeFastCanonical(ctx *fasthttp.RequestCtx, status int, code, msg, id string) {
+	ctx.Response.Reset()
+	ctx.SetStatusCode(status)
+	ctx.Response.Header.Set(HeaderRequestID, id)
+	ctx.Response.Header.SetContentType("application/json")
+	ctx.Response.SetBodyString(canonicalEnvelope(code, msg))
+	ctx.SetConnectionClose()
 }
 
 // fastLogger sends fasthttp's own messages to the log, as net/http's

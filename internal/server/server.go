@@ -240,11 +240,21 @@ func newEngine(obs Observer) *gin.Engine {
 	return e
 }
 
-// writeCanonical answers where no dialect applies, in the canonical envelope.
+// writeCanonical answers where no dialect applies, in the canonical
+// envelope (canonicalEnvelope), with the client's request id when it is
+// sane, else a new one.
 func writeCanonical(c *gin.Context, status int, code, msg string) {
+	c.Header(HeaderRequestID, requestID(c.Request.Header.Get(HeaderRequestID)))
 	c.Header("Content-Type", "application/json")
-	body := `{"error":{"code":"` + code + `","message":` + jsonString(msg) + `}}`
-	c.String(status, "%s", body)
+	c.String(status, "%s", canonicalEnvelope(code, msg))
+}
+
+// canonicalEnvelope is the body of every answer no dialect gives: an
+// unknown route or method (writeCanonical), a request the HTTP server
+// could not read (fastServer's ErrorHandler). code is a fixed word, msg
+// userbridge's own text.
+func canonicalEnvelope(code, msg string) string {
+	return `{"error":{"code":"` + code + `","message":` + jsonString(msg) + `}}`
 }
 
 func jsonString(s string) string {
