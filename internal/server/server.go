@@ -14,7 +14,6 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
-	"time"
 
 	"github.com/gin-gonic/gin"
 	"github.com/userbridge/userbridge/config"
@@ -164,11 +163,13 @@ func build(o Options, log *slog.Logger) (_ map[string]http.Handler, auths authSe
 	}
 	type key struct{ listen, host string }
 	engines := map[key]*gin.Engine{}
+	fallbacks := map[key]*unmatchedAnswer{}
 	engine := func(k key) *gin.Engine {
 		if e := engines[k]; e != nil {
 			return e
 		}
-		e := newEngine(obs)
+		fallbacks[k] = &unmatchedAnswer{obs: obs}
+		e := newRoutedEngine(fallbacks[k])
 		engines[k] = e
 		return e
 	}
@@ -186,10 +187,12 @@ func build(o Options, log *slog.Logger) (_ map[string]http.Handler, auths authSe
 		h := &handler{name: m.Dialect.Name(), p: m.Dialect.Program(), up: o.Upstream, maxBody: o.Config.Server.MaxBodyBytes, trustForwarded: o.Config.Server.TrustForwarded,
 			log: log, forward: forward, auth: a, params: paramNames(m.Path),
 			obs: obs, known: known, passTrace: o.TracerProvider == nil}
-		e := engine(key{m.Listen, m.Host})
+		k := key{m.Listen, m.Host}
+		e := engine(k)
 		if err := addRoute(e, m.Method, m.Path, append(traced[:len(traced):len(traced)], h.serve)...); err != nil {
 			return nil, auths, fmt.Errorf("server: dialect %s: %w", m.Dialect.Name(), err)
 		}
+		fallbacks[k].add(m.Method, m.Path, h)
 	}
 	if o.Extra != nil {
 		o.Extra(engines[key{listen: o.Config.Listen}])
@@ -218,7 +221,13 @@ func build(o Options, log *slog.Logger) (_ map[string]http.Handler, auths authSe
 	return handlers, auths, nil
 }
 
-func newEngine(obs Observer) *gin.Engine {
+// newEngine is an engine with no dialect route yet: what no route matches
+// gets the generic envelope.
+func newEngine(obs Observer) *gin.Engine { return newRoutedEngine(&unmatchedAnswer{obs: obs}) }
+
+// newRoutedEngine is an engine whose unmatched requests u answers; the
+// dialect routes added to the engine are added to u too.
+func newRoutedEngine(u *unmatchedAnswer) *gin.Engine {
 	e := gin.New()
 	e.UseRawPath = true         // route on the escaped path: %2F stays inside its segment
 	e.UnescapePathValues = true // and hand handlers the decoded value
@@ -227,16 +236,8 @@ func newEngine(obs Observer) *gin.Engine {
 	e.RedirectFixedPath = false
 	e.HandleMethodNotAllowed = true
 	e.ContextWithFallback = true
-	e.NoRoute(func(c *gin.Context) {
-		start := time.Now()
-		writeCanonical(c, http.StatusNotFound, "not_found", "no dialect serves "+c.Request.Method+" "+c.Request.URL.Path)
-		obs.Request(noDialect, unmatched, http.StatusNotFound, time.Since(start))
-	})
-	e.NoMethod(func(c *gin.Context) {
-		start := time.Now()
-		writeCanonical(c, http.StatusMethodNotAllowed, "method_not_allowed", c.Request.Method+" is not served on "+c.Request.URL.Path)
-		obs.Request(noDialect, unmatched, http.StatusMethodNotAllowed, time.Since(start))
-	})
+	e.NoRoute(u.noRoute)
+	e.NoMethod(u.noMethod)
 	return e
 }
 

@@ -1,0 +1,84 @@
+package app_test
+
+import (
+	"net/http"
+	"testing"
+
+	"github.com/tidwall/gjson"
+)
+
+// TestUnmatchedInTheDialect: a request no route matches is answered in a
+// dialect's error envelope when its path fits the dialect's route and its
+// method or a header only that dialect reads names it (Finix's SDK
+// crashes on any other body); otherwise in the generic envelope. Finix
+// (PUT) and Trusted Twin (PATCH) share /users/{id}: the path alone decides
+// nothing.
+func TestUnmatchedInTheDialect(t *testing.T) {
+	rec := newRecorder(t)
+	s := start(t, "", rec.srv.URL, e2eConfig)
+	finix := map[string]string{"Content-Type": "application/json", "Finix-Version": "2022-02-01", "Authorization": "Basic VVN4OnB3"}
+	plain := map[string]string{"Content-Type": "application/json"}
+
+	isFinix := func(t *testing.T, a answer, status int) {
+		t.Helper()
+		if a.Status != status {
+			t.Errorf("status %d, want %d: %s", a.Status, status, a.Body)
+		}
+		if ct := a.Header.Get("Content-Type"); ct != "application/hal+json" {
+			t.Errorf("Content-Type %q", ct)
+		}
+		e := gjson.GetBytes(a.Body, "_embedded.errors.0")
+		if gjson.GetBytes(a.Body, "total").Int() != 1 || e.Get("code").Str != "NOT_FOUND" || e.Get("message").Str == "" ||
+			e.Get("logref").Str == "" || e.Get("logref").Str != a.Header.Get("X-Request-Id") {
+			t.Errorf("not Finix's envelope: %s (X-Request-Id %q)", a.Body, a.Header.Get("X-Request-Id"))
+		}
+	}
+	isGeneric := func(t *testing.T, a answer, status int, code string) {
+		t.Helper()
+		if a.Status != status || gjson.GetBytes(a.Body, "error.code").Str != code || a.Header.Get("X-Request-Id") == "" {
+			t.Errorf("want the generic %d %s: %d %v %s", status, code, a.Status, a.Header, a.Body)
+		}
+	}
+
+	for _, c := range []struct {
+		name, method, path string
+		header             map[string]string
+		check              func(t *testing.T, a answer)
+	}{
+		{"PUT, empty id", "PUT", "/users/", finix, func(t *testing.T, a answer) { isFinix(t, a, 404) }},
+		{"PUT, empty id, no Finix header", "PUT", "/users/", plain, func(t *testing.T, a answer) { isFinix(t, a, 404) }},
+		{"PUT, trailing slash", "PUT", "/users/US1/", finix, func(t *testing.T, a answer) { isFinix(t, a, 404) }},
+		{"GET with Finix-Version", "GET", "/users/US1", finix, func(t *testing.T, a answer) {
+			isFinix(t, a, 405)
+			if a.Header.Get("Allow") != "PUT" {
+				t.Errorf("Allow %q", a.Header.Get("Allow"))
+			}
+		}},
+		{"GET, no dialect named", "GET", "/users/US1", plain, func(t *testing.T, a answer) { isGeneric(t, a, 405, "method_not_allowed") }},
+		{"PATCH, empty id: Trusted Twin's", "PATCH", "/users/", plain, func(t *testing.T, a answer) {
+			if a.Status != 404 || gjson.GetBytes(a.Body, "subcode").Int()/1000 != 404 || gjson.GetBytes(a.Body, "description").Str == "" {
+				t.Errorf("not Trusted Twin's 404: %d %s", a.Status, a.Body)
+			}
+		}},
+		{"no dialect's path", "PUT", "/accounts/US1", finix, func(t *testing.T, a answer) { isGeneric(t, a, 404, "not_found") }},
+		{"a longer path", "PUT", "/users/US1/roles", finix, func(t *testing.T, a answer) { isGeneric(t, a, 404, "not_found") }},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			rec.set(okUser)
+			c.check(t, s.do(t, c.method, c.path, c.header, `{"enabled":true}`))
+			if n := len(rec.requests()); n != 0 {
+				t.Errorf("the upstream received %d requests", n)
+			}
+		})
+	}
+
+	t.Run("metrics", func(t *testing.T) {
+		a := s.do(t, "GET", "/metrics", nil, "")
+		if a.Status != http.StatusOK {
+			t.Fatalf("metrics: %d", a.Status)
+		}
+		if !contains(string(a.Body), `userbridge_requests_total{dialect="finix",route="unmatched",status="404"}`) {
+			t.Errorf("finix's unmatched requests are not counted as finix's")
+		}
+	})
+}

@@ -1,0 +1,171 @@
+package server
+
+import (
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/gin-gonic/gin"
+	"github.com/userbridge/userbridge/internal/canonical"
+	"github.com/userbridge/userbridge/mapping"
+)
+
+// unmatchedAnswer answers the requests no route of one engine matches (gin's
+// NoRoute, 404, and NoMethod, 405). A legacy client may understand no
+// error body but its vendor's (Finix's SDK crashes on any other), so such
+// a request is answered in a dialect's error envelope when it is plainly
+// meant for that dialect, and in the generic envelope (writeCanonical)
+// otherwise. The rule, over the dialect routes of the engine:
+//
+//  1. the routes whose path template the request's path fits, a parameter
+//     segment fitting any segment, an empty one included, and one trailing
+//     slash ignored: PUT /users/ and PUT /users/x/ fit /users/:user_id;
+//  2. of those, the ones whose method is the request's: when exactly one,
+//     its dialect answers;
+//  3. else, of those of step 1 whatever their method, the ones whose
+//     dialect the request names by a header distinctive of it: one its
+//     rules forward or read credentials from (forwardHeaders,
+//     credentialHeaders) and no other dialect of the engine does
+//     (Finix-Version, Shift's x-key, Crafter's X-XSRF-TOKEN; never
+//     Authorization, which several read): when exactly one, its dialect
+//     answers;
+//  4. else the generic envelope.
+//
+// So a path alone never picks a dialect: Finix's PUT and Trusted Twin's
+// PATCH /users/{id} share one, and a GET there is Finix's only with a
+// Finix-Version header. The dialect answers its not_found error, with the
+// status gin decided: 404, or 405 with an Allow header (the contract has no
+// code of its own for a wrong method). The metric is counted under the
+// dialect with route "unmatched"; no access line is written, as for the
+// generic answer.
+type unmatchedAnswer struct {
+	obs    Observer
+	routes []mountedRoute
+	// distinct maps each distinctive header (canonical form) to the one
+	// dialect of the engine that declares it.
+	distinct map[string]string
+}
+
+// mountedRoute is one dialect route of an engine.
+type mountedRoute struct {
+	method string
+	segs   []string // the path template's segments: literals, or ":name"/"*name"
+	h      *handler
+}
+
+// add records a dialect route of the engine; at build time only (the
+// answer reads routes and distinct from any goroutine, unsynchronized).
+func (u *unmatchedAnswer) add(method, path string, h *handler) {
+	u.routes = append(u.routes, mountedRoute{method: method, segs: strings.Split(path, "/"), h: h})
+	owners := map[string]map[string]bool{}
+	for _, r := range u.routes {
+		for _, names := range [][]string{r.h.p.ForwardHeaders(), r.h.p.CredentialHeaders()} {
+			for _, n := range names {
+				n = http.CanonicalHeaderKey(n)
+				if owners[n] == nil {
+					owners[n] = map[string]bool{}
+				}
+				owners[n][r.h.name] = true
+			}
+		}
+	}
+	u.distinct = map[string]string{}
+	for n, by := range owners {
+		if len(by) == 1 {
+			for name := range by {
+				u.distinct[n] = name
+			}
+		}
+	}
+}
+
+// fits reports whether a request path fits a route template (step 1).
+func fits(segs []string, path string) bool {
+	ps := strings.Split(path, "/")
+	if len(ps) == len(segs)+1 && ps[len(ps)-1] == "" { // one trailing slash
+		ps = ps[:len(ps)-1]
+	}
+	for i, s := range segs {
+		if strings.HasPrefix(s, "*") {
+			return i < len(ps)
+		}
+		if i >= len(ps) {
+			return false
+		}
+		if !strings.HasPrefix(s, ":") && s != ps[i] {
+			return false
+		}
+	}
+	return len(ps) == len(segs)
+}
+
+// route picks the route whose dialect answers r, or nil (the rule above).
+func (u *unmatchedAnswer) route(r *http.Request) *mountedRoute {
+	var fit []*mountedRoute
+	for i := range u.routes {
+		if fits(u.routes[i].segs, r.URL.EscapedPath()) {
+			fit = append(fit, &u.routes[i])
+		}
+	}
+	if len(fit) == 0 {
+		return nil
+	}
+	var byMethod []*mountedRoute
+	for _, m := range fit {
+		if m.method == r.Method {
+			byMethod = append(byMethod, m)
+		}
+	}
+	if len(byMethod) == 1 {
+		return byMethod[0]
+	}
+	var named *mountedRoute
+	for _, m := range fit {
+		for n, name := range u.distinct {
+			if name == m.h.name && len(r.Header.Values(n)) > 0 {
+				if named != nil && named.h != m.h {
+					return nil // two dialects named
+				}
+				named = m
+				break
+			}
+		}
+	}
+	return named
+}
+
+func (u *unmatchedAnswer) noRoute(c *gin.Context) {
+	u.answer(c, http.StatusNotFound, "not_found", "no dialect serves "+c.Request.Method+" "+c.Request.URL.Path)
+}
+
+func (u *unmatchedAnswer) noMethod(c *gin.Context) {
+	u.answer(c, http.StatusMethodNotAllowed, "method_not_allowed", c.Request.Method+" is not served on "+c.Request.URL.Path)
+}
+
+func (u *unmatchedAnswer) answer(c *gin.Context, status int, code, msg string) {
+	start := time.Now()
+	if m := u.route(c.Request); m != nil {
+		m.h.unmatched(c, status, m.method)
+		u.obs.Request(m.h.name, unmatched, status, time.Since(start))
+		return
+	}
+	writeCanonical(c, status, code, msg)
+	u.obs.Request(noDialect, unmatched, status, time.Since(start))
+}
+
+// unmatched answers, in the dialect's error envelope, a request meant for
+// it that its route does not match (see unmatchedAnswer): its
+// not_found error, with status (404, or 405 with allow in Allow).
+func (h *handler) unmatched(c *gin.Context, status int, allow string) {
+	x := &exchange{c: c, start: time.Now()}
+	x.in = mapping.Input{Params: &c.Params, Path: c.Request.URL.EscapedPath(), RequestID: requestID(c.Request.Header.Get(HeaderRequestID))}
+	x.in.URL = requestURL(c.Request, h.trustForwarded, x.in.Path)
+	msg := "no user is served at this path"
+	if status == http.StatusMethodNotAllowed {
+		msg = c.Request.Method + " is not served here; " + allow + " is"
+		c.Header("Allow", allow)
+	}
+	rep := h.p.RenderError(&x.in, canonical.Errorf(canonical.NotFound, msg))
+	rep.Status = status
+	h.write(x, rep)
+}
