@@ -41,6 +41,7 @@ type Program struct {
 	keyTab   keyTable // keys, for lookups while translating
 	required []*fieldRule
 	sources  map[string]string // canonical field → source name, for upstream errors
+	params   map[string]bool   // the route's parameters, by name
 
 	success *successTmpl
 	errs    *errorTmpls
@@ -216,6 +217,7 @@ func (p *Program) compileRequest(pr *problems) {
 		}
 	}
 	params := pathParams(p.file.Route.Path)
+	p.params = params
 	switch src, name, _ := strings.Cut(rq.Target.From, "."); src {
 	case "param":
 		if !params[name] {

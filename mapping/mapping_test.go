@@ -297,6 +297,41 @@ func TestRenderError(t *testing.T) {
 	}
 }
 
+// TestErrorFieldNames checks that an error names its field in the caller's
+// terms or not at all, never in canonical terms the dialect has no field for.
+func TestErrorFieldNames(t *testing.T) {
+	p := program(t)
+	for in, want := range map[string]string{"username": "login", "locked": "state", "roles": "role",
+		"extensions.demo.flag": "flag", "extensions.demo.zz": "zz", "displayName": "displayName", "extensions.other.x": "extensions.other.x"} {
+		if got := p.UpstreamField(in); got != want {
+			t.Errorf("UpstreamField(%q) = %q, want %q", in, got, want)
+		}
+	}
+	without := `{"code":"BAD_FIELD","msg":"bad","status":422,"rid":"rid-1"}`
+	for _, c := range []struct{ body, field, want string }{
+		{`{}`, "login", `{"login":"bad"}`},                   // a rule's source
+		{`{}`, "groups[1].name", `{"groups[1].name":"bad"}`}, // inside one
+		{`{}`, "who", `{"who":"bad"}`},                       // a route parameter
+		{`{}`, "id", `{"id":"bad"}`},                         // a read-only field of the dialect
+		{`{}`, "nick", `{"nick":"bad"}`},                     // not a canonical name: the caller's or the upstream's
+		{`{"email":"x"}`, "email", `{"email":"bad"}`},        // sent by the caller (kept as an extension)
+		{`{}`, "displayName", without},                       // canonical, no name in this dialect
+		{`{}`, "email", without},                             // canonical, not sent
+		{`{}`, "attributes.a", without},                      // inside a canonical field
+		{`{}`, "extensions.other.x", without},                // another dialect's extension
+		{`{"first":"J"}`, "createdAt", without},              // read-only canonical field
+	} {
+		e := canonical.FieldError(c.field, "bad")
+		rep := p.RenderError(input(c.body), e)
+		if string(rep.Body) != c.want {
+			t.Errorf("%s with body %s: got %s, want %s", c.field, c.body, rep.Body, c.want)
+		}
+		if e.Field != c.field {
+			t.Errorf("RenderError changed the caller's error: %q", e.Field)
+		}
+	}
+}
+
 // TestCompileErrors checks that a bad rule file reports every problem at
 // once, each with where it is, and that unknown keys name their line.
 func TestCompileErrors(t *testing.T) {

@@ -422,7 +422,21 @@ func (p *Program) RenderSuccess(in *Input, res *Result, user []byte) *Reply {
 }
 
 // RenderError renders a canonical error in the dialect.
+//
+// The error's field is shown in the caller's terms or not at all: a name of
+// the dialect's rules or route, or a field the request body holds, is shown
+// as it is; a name in canonical terms the dialect has no field for (an
+// upstream's "username" for Finix) is left out, as if the error named no
+// field. UpstreamField first names an upstream's canonical field by its
+// source.
 func (p *Program) RenderError(in *Input, e *canonical.Error) *Reply {
+	if e.Field != "" {
+		if f := p.errorField(in, e.Field); f != e.Field {
+			named := *e
+			named.Field = f
+			e = &named
+		}
+	}
 	t := p.errs
 	st := e.HTTPStatus()
 	if s, ok := t.status[e.Code]; ok {
@@ -451,3 +465,47 @@ func (p *Program) RenderError(in *Input, e *canonical.Error) *Reply {
 // SourceField names a canonical field in the dialect's terms, for errors
 // the upstream reports on a canonical field ("" when no rule writes it).
 func (p *Program) SourceField(field string) string { return p.sources[field] }
+
+// UpstreamField names the field of an upstream's error in the dialect's
+// terms where the rules say how: the source of the rule that writes a
+// canonical field, or the member name of one of the dialect's own
+// extensions; anything else unchanged (RenderError then leaves a canonical
+// name out). It is what the server does before rendering an upstream error.
+func (p *Program) UpstreamField(field string) string {
+	if f := p.sources[field]; f != "" {
+		return f
+	}
+	if rest, ok := strings.CutPrefix(field, p.extPrefix); ok {
+		return rest
+	}
+	return field
+}
+
+// errorField is field as RenderError shows it; "" leaves it out.
+func (p *Program) errorField(in *Input, field string) string {
+	top := field
+	if i := strings.IndexAny(field, ".["); i >= 0 {
+		top = field[:i]
+	}
+	if p.keys[top] != nil || p.params[top] || !isCanonicalName(top) {
+		return field // the dialect's own name, or one the caller or the upstream chose
+	}
+	if in != nil && len(in.Body) > 0 && gjson.ValidBytes(in.Body) && gjson.GetBytes(in.Body, gjsonEscape(top)).Exists() {
+		return field // a field the caller sent (an unknown field kept as an extension)
+	}
+	return ""
+}
+
+// isCanonicalName reports whether name is a canonical field, writable or
+// read-only, or extensions.
+func isCanonicalName(name string) bool {
+	if name == "extensions" || canonical.FieldIndex(name) >= 0 {
+		return true
+	}
+	for _, r := range canonical.ReadOnly {
+		if r == name {
+			return true
+		}
+	}
+	return false
+}

@@ -50,7 +50,9 @@ type Case struct {
 type Upstream struct {
 	// User is the canonical user of a 200 (absent for a 204).
 	User any `yaml:"user"`
-	// Error is a canonical error.
+	// Error is a canonical error; its field is in canonical terms, named
+	// in the dialect's as the server does (Program.UpstreamField, then
+	// RenderError).
 	Error *struct {
 		Code       string `yaml:"code"`
 		Status     int    `yaml:"status"`

@@ -84,7 +84,9 @@ func runCase(t *testing.T, p *mapping.Program, c *Case) {
 	}
 	var rep *mapping.Reply
 	if c.Upstream.Error != nil {
-		rep = p.RenderError(in, c.Upstream.CanonicalError())
+		e := c.Upstream.CanonicalError()
+		e.Field = p.UpstreamField(e.Field) // as the server names it
+		rep = p.RenderError(in, e)
 	} else {
 		var user []byte
 		if c.Upstream.User != nil {

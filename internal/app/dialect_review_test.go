@@ -1,6 +1,8 @@
 package app_test
 
 import (
+	"net/http"
+	"strings"
 	"testing"
 
 	"github.com/tidwall/gjson"
@@ -72,5 +74,56 @@ func TestUUIDNormalisedBeforeForwarding(t *testing.T) {
 	user, _ := s.app.Demo.User(backend.DemoJaneID)
 	if got := gjson.GetBytes(user, "roles").Raw; got != `[{"id":"7c9e6679-7425-40de-944b-e07fc1f90ae7"}]` {
 		t.Errorf("stored roles = %s", got)
+	}
+}
+
+// An upstream error on a canonical field reaches the caller in its
+// dialect's terms, or naming no field when the dialect has none for it.
+func TestUpstreamErrorFieldNames(t *testing.T) {
+	rec := newRecorder(t)
+	s := start(t, "", rec.srv.URL, e2eConfig)
+	finix := "/users/" + backend.DemoMerchantID
+	cases := []struct {
+		name, method, path string
+		header             map[string]string
+		body, field        string
+		reply              func(http.ResponseWriter, *http.Request)
+		status             int
+		at, want           string // where the field shows, and what it says ("" : absent)
+	}{
+		{"finix username", "PUT", finix, finixHeader, `{"enabled":true}`, "username",
+			envelope(409, "conflict", "username taken", "username"), 409, "_embedded.errors.0.field", ""},
+		{"finix attributes", "PUT", finix, finixHeader, `{"tags":{"a":"b"}}`, "attributes",
+			envelope(400, "invalid_field", "too many tags", "attributes"), 422, "_embedded.errors.0.field", "tags"},
+		{"finix own extension", "PUT", finix, finixHeader, `{"email":"x@example.com"}`, "extensions.finix.email",
+			envelope(400, "invalid_field", "not writable", "extensions.finix.email"), 422, "_embedded.errors.0.field", "email"},
+		{"baasic username", "PUT", "/v1/demo-app/users/jane.doe", map[string]string{"Content-Type": "application/json"}, `{"userName":"john.smith"}`, "username",
+			envelope(409, "conflict", "username taken", "username"), 409, "details", "userName"},
+		{"baasic givenName", "PUT", "/v1/demo-app/users/jane.doe", map[string]string{"Content-Type": "application/json"}, `{"name":"J"}`, "givenName",
+			envelope(400, "invalid_field", "too long", "givenName"), 400, "details", ""},
+		{"shift displayName", "PUT", "/v3/users/u1", map[string]string{"Content-Type": "application/json"}, `{"firstName":"J"}`, "displayName",
+			envelope(400, "invalid_field", "too long", "displayName"), 400, "displayName", ""},
+		{"crafter displayName", "POST", "/studio/api/1/services/api/1/user/update.json", map[string]string{"Content-Type": "application/json"},
+			`{"username":"john.smith","first_name":"J"}`, "displayName",
+			envelope(400, "invalid_field", "too long", "displayName"), 400, "message", "too long"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			rec.set(c.reply)
+			a := s.do(t, c.method, c.path, c.header, c.body)
+			if a.Status != c.status {
+				t.Fatalf("status %d: %s", a.Status, a.Body)
+			}
+			got := gjson.GetBytes(a.Body, c.at)
+			if c.want == "" && got.Exists() && got.Type != gjson.Null {
+				t.Errorf("%s = %s, want none: %s", c.at, got.Raw, a.Body)
+			}
+			if c.want != "" && got.String() != c.want {
+				t.Errorf("%s = %s, want %q: %s", c.at, got.Raw, c.want, a.Body)
+			}
+			if strings.Contains(string(a.Body), `"`+c.field+`"`) && c.want != c.field {
+				t.Errorf("the canonical name %q leaks: %s", c.field, a.Body)
+			}
+		})
 	}
 }
