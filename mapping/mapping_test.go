@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/tidwall/gjson"
 	"github.com/userbridge/userbridge/internal/canonical"
 )
 
@@ -329,6 +330,35 @@ func TestErrorFieldNames(t *testing.T) {
 		if e.Field != c.field {
 			t.Errorf("RenderError changed the caller's error: %q", e.Field)
 		}
+	}
+}
+
+// TestFirstOf checks the firstOf filter: the first value of a list that is
+// one of the values kept, or nothing.
+func TestFirstOf(t *testing.T) {
+	rules := strings.Replace(testRules, "    maybe: ${user.missing?}\n",
+		"    maybe: ${user.missing?}\n    role: ${user.roles.#.name?|firstOf:A, B}\n    one: ${user.username|firstOf:jane}\n", 1)
+	p, err := Load("firstof.yaml", []byte(rules), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	in := input(`{}`)
+	res, _ := p.Translate(in)
+	for _, c := range []struct{ user, role, one string }{ // "": absent; "null": null
+		{`{"username":"jane","roles":[{"name":"x"},{"id":"1"},{"name":"B"},{"name":"A"}]}`, `"B"`, `"jane"`},
+		{`{"username":"bob","roles":[{"name":"a"},{"name":"C"}]}`, "", "null"},
+		{`{"username":"jane"}`, "", `"jane"`},
+		{`{"roles":[]}`, "", "null"},
+	} {
+		body := p.RenderSuccess(in, res, []byte(c.user)).Body
+		role, one := gjson.GetBytes(body, "role"), gjson.GetBytes(body, "one")
+		if role.Raw != c.role || one.Raw != c.one {
+			t.Errorf("%s: role %q one %q, want %q %q (%s)", c.user, role.Raw, one.Raw, c.role, c.one, body)
+		}
+	}
+	_, err = Load("bad.yaml", []byte(strings.Replace(testRules, "    maybe: ${user.missing?}\n", "    maybe: ${user.missing|firstOf:}\n", 1)), Options{})
+	if err == nil || !strings.Contains(err.Error(), "firstOf needs the values it keeps") {
+		t.Fatalf("got %v", err)
 	}
 }
 

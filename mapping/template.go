@@ -86,7 +86,8 @@ var dialectSources = []string{"user", "param", "request", "config", "error", "bo
 
 type filter struct {
 	name string
-	arg  []byte // for default: a JSON literal
+	arg  []byte   // for default: a JSON literal
+	list []string // for firstOf: the values kept
 }
 
 // compileNode compiles a YAML node into a template.
@@ -213,9 +214,18 @@ func compileExpr(pr *problems, at, text string) *expr {
 		flt := filter{name: name}
 		switch name {
 		case "epoch3", "query", "path", "string", "number":
+		case "firstOf":
+			for _, s := range strings.Split(arg, ",") {
+				if s = strings.TrimSpace(s); s != "" {
+					flt.list = append(flt.list, s)
+				}
+			}
+			if len(flt.list) == 0 {
+				pr.addf(at, "${%s}: firstOf needs the values it keeps, firstOf:A,B", text)
+			}
 		case "listValues", "unlistValues", "fromMillis":
 			if pr.sources == nil {
-				pr.addf(at, "${%s}: unknown filter %q (epoch3, default, query, path, string, number)", text, name)
+				pr.addf(at, "${%s}: unknown filter %q (epoch3, default, firstOf, query, path, string, number)", text, name)
 			}
 		case "unset":
 			if s != srcUpdate || !strings.HasPrefix(path, "set.") || !hasArg || !gjson.Valid(arg) {
@@ -232,7 +242,7 @@ func compileExpr(pr *problems, at, text string) *expr {
 				flt.arg = appendJSONString(nil, arg)
 			}
 		default:
-			pr.addf(at, "${%s}: unknown filter %q (epoch3, default, query, path, string, number)", text, name)
+			pr.addf(at, "${%s}: unknown filter %q (epoch3, default, firstOf, query, path, string, number)", text, name)
 		}
 		e.filters = append(e.filters, flt)
 	}
@@ -313,6 +323,8 @@ func applyFilters(v value, fs []filter) value {
 			if v.ok {
 				v = jsonNumber(v.text())
 			}
+		case "firstOf":
+			v = firstOf(v, f.list)
 		case "listValues":
 			v = listValues(v)
 		case "unlistValues":
@@ -322,6 +334,35 @@ func applyFilters(v value, fs []filter) value {
 		}
 	}
 	return v
+}
+
+// firstOf is v when it is a string in list or, for an array, its first
+// string item in list; absent otherwise.
+func firstOf(v value, list []string) value {
+	if !v.ok {
+		return value{}
+	}
+	if v.isStr {
+		if contains(list, v.str) {
+			return v
+		}
+		return value{}
+	}
+	var out value
+	r := gjson.Parse(v.raw)
+	pick := func(item gjson.Result) bool {
+		if item.Type == gjson.String && contains(list, item.Str) {
+			out = value{ok: true, isStr: true, str: item.Str}
+			return false
+		}
+		return true
+	}
+	if r.IsArray() {
+		r.ForEach(func(_, item gjson.Result) bool { return pick(item) })
+	} else {
+		pick(r)
+	}
+	return out
 }
 
 // jsonNumber is s as a JSON number, or null when s is not one.

@@ -127,3 +127,27 @@ func TestUpstreamErrorFieldNames(t *testing.T) {
 		})
 	}
 }
+
+// A Finix client is answered the first of the user's roles that is a Finix
+// role, or no role member at all: never another dialect's role name, never
+// null.
+func TestFinixRoleFromCanonicalRoles(t *testing.T) {
+	s := start(t, "", "", nil)
+	baasic := map[string]string{"Content-Type": "application/json", "Authorization": "BEARER demo-token"}
+	for _, c := range []struct{ roles, want string }{
+		{`["Administrators","ROLE_ADMIN","ROLE_MERCHANT"]`, `"ROLE_ADMIN"`},
+		{`["Administrators"]`, ""},
+		{`[]`, ""},
+	} {
+		if a := s.do(t, "PUT", "/v1/demo-app/users/merchant.admin", baasic, `{"roles":`+c.roles+`}`); a.Status != 204 {
+			t.Fatalf("baasic roles %s: %d %s", c.roles, a.Status, a.Body)
+		}
+		a := s.do(t, "PUT", "/users/"+backend.DemoMerchantID, finixHeader, `{}`)
+		if a.Status != 200 {
+			t.Fatalf("finix: %d %s", a.Status, a.Body)
+		}
+		if got := gjson.GetBytes(a.Body, "role").Raw; got != c.want {
+			t.Errorf("roles %s: finix role %q, want %q (%s)", c.roles, got, c.want, a.Body)
+		}
+	}
+}
