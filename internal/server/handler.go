@@ -403,11 +403,7 @@ func (h *handler) authMethod(x *exchange) string {
 // caller's terms.
 func (h *handler) upstreamFail(x *exchange, e *canonical.Error) int {
 	if e.Field != "" {
-		if f := h.p.SourceField(e.Field); f != "" {
-			e.Field = f
-		} else if rest, ok := strings.CutPrefix(e.Field, "extensions."+h.name+"."); ok {
-			e.Field = rest
-		}
+		e.Field = h.p.UpstreamField(e.Field) // in the dialect's terms, as the golden cases check
 	}
 	e.Message = h.redactSecrets(x, e.Message)
 	return h.fail(x, e)
