@@ -262,6 +262,10 @@ func (c *renderCtx) eval(e *expr) value {
 	var v value
 	switch e.src {
 	case srcUser:
+		if e.each != nil { // the firstOf filter that follows keeps what this finds
+			v = firstOfEach(c.lookup(&expr{src: srcUser, head: e.each.head, plain: true}), e.each.item, e.filters[0].list)
+			break
+		}
 		raw := c.lookup(e)
 		v = value{ok: raw != "" && raw != "null", raw: raw}
 	case srcBody:

@@ -63,6 +63,15 @@ type expr struct {
 	// unsetArg is the unset filter's value: what an update.set.<field>
 	// expression renders when the update unsets the field.
 	unsetArg []byte
+	// each is set for ${user.<head>.#.<item>|firstOf:…}: the items of
+	// <head> are looked through for the first <item> firstOf keeps,
+	// without building the array of every <item> gjson's # would.
+	each *eachExpr
+}
+
+type eachExpr struct {
+	head string // the user's top-level member holding the array
+	item string // gjson path within one item
 }
 
 type source uint8
@@ -246,6 +255,10 @@ func compileExpr(pr *problems, at, text string) *expr {
 		}
 		e.filters = append(e.filters, flt)
 	}
+	if item, ok := strings.CutPrefix(e.rest, "#."); ok && s == srcUser && e.plain && !strings.ContainsAny(item, "#|@*?") &&
+		len(e.filters) > 0 && e.filters[0].name == "firstOf" {
+		e.each = &eachExpr{head: e.head, item: item}
+	}
 	return e
 }
 
@@ -334,6 +347,20 @@ func applyFilters(v value, fs []filter) value {
 		}
 	}
 	return v
+}
+
+// firstOfEach is what ${user.<head>.#.<item>|firstOf:list} renders, from
+// the array's JSON text: the first item's <item> that is a string in list.
+func firstOfEach(array string, item string, list []string) value {
+	var out value
+	gjson.Parse(array).ForEach(func(_, it gjson.Result) bool {
+		if r := it.Get(item); r.Type == gjson.String && contains(list, r.Str) {
+			out = value{ok: true, isStr: true, str: r.Str}
+			return false
+		}
+		return true
+	})
+	return out
 }
 
 // firstOf is v when it is a string in list or, for an array, its first
