@@ -16,7 +16,7 @@ local cjson = require "cjson.safe"
 
 local null = cjson.null
 local ngx = ngx
-local type, pairs, next = type, pairs, next
+local type, pairs, ipairs, next = type, pairs, ipairs, next
 
 local M = {}
 
@@ -26,8 +26,12 @@ M.application = "APdemo000000000000000000"
 -- Fields a client that GETs a user and PUTs it back sends: ignored.
 local READ_ONLY = {
     id = true, created_at = true, updated_at = true, created_by = true,
-    last_used_date = true, _links = true, password = true,
+    last_used_date = true, _links = true, password = true, identity = true,
 }
+
+-- Finix's four role names: the answer's role is the first of the user's
+-- roles named one of them, or no role member.
+local FINIX_ROLES = { ROLE_ADMIN = true, ROLE_PLATFORM = true, ROLE_PARTNER = true, ROLE_MERCHANT = true }
 
 local MAX_TAGS, MAX_KEY, MAX_VALUE = 50, 40, 500
 
@@ -138,11 +142,27 @@ local function orNull(v)
     return v
 end
 
+-- orAbsent leaves out a member Finix types as a string never null.
+local function orAbsent(v)
+    if v == null then
+        return nil
+    end
+    return v
+end
+
 -- render turns the canonical user into the Finix user.
 local function render(user)
     local origin, url = request_url()
     local roles, ext = user.roles, user.extensions
-    local role = type(roles) == "table" and type(roles[1]) == "table" and roles[1].name or nil
+    local role
+    if type(roles) == "table" then
+        for _, r in ipairs(roles) do
+            if type(r) == "table" and FINIX_ROLES[r.name] then
+                role = r.name
+                break
+            end
+        end
+    end
     local identity = type(ext) == "table" and type(ext.finix) == "table" and ext.finix.identity or nil
     local active = user.active
     if active == nil or active == null then
@@ -153,10 +173,10 @@ local function render(user)
         tags = {}
     end
     return cjson.encode({
-        id = orNull(user.id), created_at = orNull(user.createdAt), updated_at = orNull(user.updatedAt),
-        created_by = orNull(user.createdBy), email = orNull(user.email), enabled = active,
+        id = orNull(user.id), created_at = orAbsent(user.createdAt), updated_at = orAbsent(user.updatedAt),
+        created_by = orAbsent(user.createdBy), email = orAbsent(user.email), enabled = active,
         first_name = orNull(user.givenName), identity = orNull(identity), last_name = orNull(user.familyName),
-        last_used_date = orNull(user.lastLoginAt), password = null, role = orNull(role), tags = tags,
+        last_used_date = orAbsent(user.lastLoginAt), password = null, role = role, tags = tags,
         _links = {
             self = { href = url },
             application = { href = origin .. "/applications/" .. M.application },
