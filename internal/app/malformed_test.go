@@ -9,6 +9,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -210,6 +211,15 @@ func TestMalformedRequestsAnswered(t *testing.T) {
 				t.Errorf("log line of %s: %v", id, line)
 			}
 		})
+	}
+	// Counted, under no dialect, by status.
+	want := map[int]float64{}
+	for _, m := range cases {
+		want[m.status]++
+	}
+	ss := scrape(t, s.base)
+	for status, n := range want {
+		wantValue(t, ss, "userbridge_requests_total", map[string]string{"dialect": "none", "route": "unreadable", "status": strconv.Itoa(status)}, n)
 	}
 }
 

@@ -82,7 +82,7 @@ func bodyError(r *http.Request) error {
 // isBodyTooLarge reports whether a bodyError is the body limit.
 func isBodyTooLarge(err error) bool { return errors.Is(err, fasthttp.ErrBodyTooLarge) }
 
-func newFastServer(h http.Handler, t timeouts, maxBody *atomic.Int64, log *slog.Logger) *fastServer {
+func newFastServer(h http.Handler, t timeouts, maxBody *atomic.Int64, log *slog.Logger, obs Observer) *fastServer {
 	s := &fastServer{conns: map[net.Conn]struct{}{}, maxBody: maxBody, h: h, log: log}
 	s.srv = &fasthttp.Server{
 		Handler: s.handle,
@@ -96,6 +96,7 @@ func newFastServer(h http.Handler, t timeouts, maxBody *atomic.Int64, log *slog.
 			id := newID()
 			s.refused(ctx, f, id)
 			writeFastCanonical(ctx, f.status, f.code, f.what, id)
+			obs.Request(noDialect, unreadable, f.status, time.Since(ctx.Time()))
 		},
 		// The header block is read within readHeader; once it is in, the
 		// body within read.

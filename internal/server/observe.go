@@ -12,7 +12,8 @@ import (
 // fast: they run on the request path.
 type Observer interface {
 	// Request is called once per answered request. dialect is "none" and
-	// route "unmatched" when no dialect serves it.
+	// route "unmatched" when no dialect serves it, route "unreadable" when
+	// the HTTP server could not read it (fast server only).
 	Request(dialect, route string, status int, elapsed time.Duration)
 	// Upstream is called once per upstream call (a GET or a PATCH, each
 	// possibly several attempts); status is the upstream's last status, 0
@@ -33,6 +34,7 @@ func (noObserver) Invalid(string, string)                           {}
 const (
 	noDialect  = "none"
 	unmatched  = "unmatched"
+	unreadable = "unreadable"
 	otherField = "other"
 )
 

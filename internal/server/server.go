@@ -63,6 +63,7 @@ type Server struct {
 	maxBody   atomic.Int64 // the current routing's server.maxBodyBytes, for the fast server
 	addrs     map[string]string
 	auths     authSet // the current routing's authenticators (mu)
+	obs       Observer
 }
 
 // ErrNewListener is returned by Swap when the new routing needs a listener
@@ -73,7 +74,7 @@ var ErrNewListener = errors.New("server: a new listener needs a restart")
 // error naming the dialect, never a panic.
 func New(o Options) (s *Server, err error) {
 	gin.SetMode(gin.ReleaseMode)
-	s = &Server{cfg: o.Config, log: o.Logger, addrs: map[string]string{}, admin: o.AdminListen}
+	s = &Server{cfg: o.Config, log: o.Logger, addrs: map[string]string{}, admin: o.AdminListen, obs: observerOf(o)}
 	if s.log == nil {
 		s.log = slog.Default()
 	}
@@ -347,7 +348,7 @@ func (s *Server) Listen() error {
 		var srv listenServer
 		if c.Transport == "fast" && l != s.admin {
 			srv = newFastServer(s.Handler(l), timeouts{readHeader: c.ReadHeaderTimeout.D(), read: c.ReadTimeout.D(),
-				write: c.WriteTimeout.D(), idle: c.IdleTimeout.D()}, &s.maxBody, s.log)
+				write: c.WriteTimeout.D(), idle: c.IdleTimeout.D()}, &s.maxBody, s.log, s.obs)
 		} else {
 			srv = &http.Server{Handler: s.Handler(l),
 				ReadHeaderTimeout: c.ReadHeaderTimeout.D(), ReadTimeout: c.ReadTimeout.D(),
