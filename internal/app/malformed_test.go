@@ -125,12 +125,8 @@ func testMalformedRequestsLogNoSecrets(t *testing.T, tr string) {
 // connection, and returns the client's address (as the server saw it).
 func sendRaw(t *testing.T, addr, raw string) string {
 	t.Helper()
-	conn, err := net.DialTimeout("tcp", addr, 3*time.Second)
-	if err != nil {
-		t.Fatal(err)
-	}
+	conn := dialRaw(t, addr)
 	defer conn.Close()
-	_ = conn.SetDeadline(time.Now().Add(5 * time.Second))
 	if _, err := io.WriteString(conn, raw); err != nil {
 		t.Fatal(err)
 	}
@@ -247,16 +243,23 @@ func envelopeShape(t *testing.T, body []byte) string {
 	return strings.Join(paths, " ")
 }
 
-// rawAnswer writes raw to addr, reads one response with its body, and
-// reports whether the server then closed the connection.
-func rawAnswer(t *testing.T, addr, raw string) (*http.Response, []byte, bool) {
+// dialRaw connects to addr for a raw exchange of at most 5 seconds.
+func dialRaw(t *testing.T, addr string) net.Conn {
 	t.Helper()
 	conn, err := net.DialTimeout("tcp", addr, 3*time.Second)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer conn.Close()
 	_ = conn.SetDeadline(time.Now().Add(5 * time.Second))
+	return conn
+}
+
+// rawAnswer writes raw to addr, reads one response with its body, and
+// reports whether the server then closed the connection.
+func rawAnswer(t *testing.T, addr, raw string) (*http.Response, []byte, bool) {
+	t.Helper()
+	conn := dialRaw(t, addr)
+	defer conn.Close()
 	// The server may answer before it has read all of a long request:
 	// write on, and read meanwhile.
 	go func() { _, _ = io.WriteString(conn, raw) }()
