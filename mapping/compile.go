@@ -9,6 +9,8 @@ import (
 	"sort"
 	"strings"
 
+	"golang.org/x/net/http/httpguts"
+
 	"github.com/userbridge/userbridge/internal/canonical"
 )
 
@@ -22,13 +24,14 @@ type Options struct {
 
 // Program is a compiled rule file. It is immutable and safe for concurrent use.
 type Program struct {
-	file         *File
-	name         string
-	extPrefix    string // "extensions.<dialect>."
-	contentTypes []string
-	forward      []string
-	credentials  []string
-	guard        Guard
+	file            *File
+	name            string
+	extPrefix       string // "extensions.<dialect>."
+	contentTypes    []string
+	forward         []string
+	upstreamHeaders []string // response.upstreamHeaders, canonical form
+	credentials     []string
+	guard           Guard
 
 	targetParam string
 	targetBody  string
@@ -172,6 +175,7 @@ func Compile(name string, f *File, opts Options) (*Program, error) {
 		p.config[k] = v
 	}
 	p.success = compileSuccess(pr, &f.Response)
+	p.upstreamHeaders = compileUpstreamHeaders(pr, f.Response.UpstreamHeaders)
 	p.errs = compileErrors(pr, &f.Errors)
 	if err := pr.err(); err != nil {
 		return nil, err
@@ -498,4 +502,27 @@ func checkKind(s slot, raw []byte) error {
 		}
 	}
 	return nil
+}
+
+// notPassedBack are the reply headers no rule may pass back from the
+// upstream: the connection's own (HTTP/1.1 framing, hop by hop), the body's
+// (userbridge writes its own), and the upstream's cookies.
+var notPassedBack = map[string]bool{"Connection": true, "Keep-Alive": true, "Transfer-Encoding": true,
+	"Content-Length": true, "Content-Type": true, "Content-Encoding": true, "Te": true, "Trailer": true,
+	"Upgrade": true, "Proxy-Authenticate": true, "Set-Cookie": true, "X-Request-Id": true}
+
+func compileUpstreamHeaders(pr *problems, names []string) []string {
+	var out []string
+	for i, h := range names {
+		c := http.CanonicalHeaderKey(h)
+		switch {
+		case !httpguts.ValidHeaderFieldName(h):
+			pr.addf(fmt.Sprintf("response.upstreamHeaders[%d]", i), "%q is not a header name", h)
+		case notPassedBack[c]:
+			pr.addf(fmt.Sprintf("response.upstreamHeaders[%d]", i), "%s is not passed back: userbridge writes it, or it is the connection's", c)
+		case !slices.Contains(out, c):
+			out = append(out, c)
+		}
+	}
+	return out
 }

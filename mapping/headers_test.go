@@ -43,3 +43,28 @@ func TestHeaderLists(t *testing.T) {
 		}
 	}
 }
+
+// TestUpstreamHeaders checks response.upstreamHeaders: canonical names, no
+// duplicates, and none of the headers userbridge writes itself or the
+// connection's own.
+func TestUpstreamHeaders(t *testing.T) {
+	rules := strings.Replace(headerRules, "response: {status: 204}", "response: {status: 204, upstreamHeaders: [x-ratelimit-limit, X-RateLimit-Reset, X-RATELIMIT-LIMIT]}", 1)
+	p, err := Load("h.yaml", []byte(rules), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := p.UpstreamHeaders(); !slices.Equal(got, []string{"X-Ratelimit-Limit", "X-Ratelimit-Reset"}) {
+		t.Errorf("upstream headers %v", got)
+	}
+	bad := strings.Replace(headerRules, "response: {status: 204}", `response: {status: 204, upstreamHeaders: [set-cookie, "bad name", Content-Length, X-Request-ID]}`, 1)
+	_, err = Load("bad.yaml", []byte(bad), Options{})
+	if err == nil {
+		t.Fatal("compiled")
+	}
+	for _, want := range []string{"response.upstreamHeaders[0]: Set-Cookie is not passed back", `response.upstreamHeaders[1]: "bad name" is not a header name`,
+		"response.upstreamHeaders[2]: Content-Length", "response.upstreamHeaders[3]: X-Request-Id"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("missing %q in:\n%v", want, err)
+		}
+	}
+}

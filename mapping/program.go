@@ -23,6 +23,10 @@ func (p *Program) ForwardHeaders() []string { return p.forward }
 // mode passthrough, removed with verify.
 func (p *Program) CredentialHeaders() []string { return p.credentials }
 
+// UpstreamHeaders lists the upstream reply headers passed back to the
+// client unchanged when the upstream sent them, in canonical form.
+func (p *Program) UpstreamHeaders() []string { return p.upstreamHeaders }
+
 // ContentTypes lists the accepted request media types.
 func (p *Program) ContentTypes() []string { return p.contentTypes }
 

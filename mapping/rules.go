@@ -176,6 +176,10 @@ type Response struct {
 	Headers map[string]string `yaml:"headers"`
 	// Body is a template; absent means no body.
 	Body yaml.Node `yaml:"body"`
+	// UpstreamHeaders are headers of the upstream's last reply passed back
+	// unchanged on every answer, success or error, when the upstream sent
+	// them (e.g. Shift's X-RateLimit-*); a header the rules set wins.
+	UpstreamHeaders []string `yaml:"upstreamHeaders"`
 }
 
 // Errors renders failures.

@@ -73,6 +73,7 @@ type exchange struct {
 	attempts int           // upstream attempts, every call of the request
 	upTime   time.Duration // time spent in upstream calls
 	upErr    error         // why the last upstream call got no (whole) answer: upstream.Result.Cause
+	upHeader http.Header   // the upstream's last reply's headers, for response.upstreamHeaders
 	code     canonical.Code
 	start    time.Time
 	caller   *auth.Principal // the verified caller; nil in passthrough
@@ -158,6 +159,9 @@ func (h *handler) call(x *exchange, method string, do func(context.Context, *ups
 	}
 	if res != nil {
 		x.upErr = res.Cause // the last call's: nil when it was answered
+		if res.Header != nil {
+			x.upHeader = res.Header
+		}
 	}
 	x.attempts += attempts
 	x.upTime += d
@@ -435,6 +439,13 @@ func (h *handler) write(x *exchange, rep *mapping.Reply) int {
 	}
 	for _, kv := range rep.Headers {
 		set(kv.Name, kv.Value)
+	}
+	if x.upHeader != nil {
+		for _, name := range h.p.UpstreamHeaders() { // the upstream's, unless the rules set it
+			if v := x.upHeader[name]; len(v) > 0 && hd[name] == nil {
+				hd[name] = v
+			}
+		}
 	}
 	set(HeaderRequestID, x.in.RequestID)
 	if rep.Body != nil {

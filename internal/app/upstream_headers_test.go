@@ -1,0 +1,64 @@
+package app_test
+
+import (
+	"net/http"
+	"testing"
+)
+
+// TestUpstreamHeadersPassedBack: Shift's rules pass the upstream's
+// X-RateLimit-* back on every answer, success and errors, when the
+// upstream sends them; a dialect whose rules do not list them (Finix)
+// never shows them, nor does Shift when the upstream sends none.
+func TestUpstreamHeadersPassedBack(t *testing.T) {
+	rec := newRecorder(t)
+	s := start(t, "", rec.srv.URL, e2eConfig)
+	limits := func(status int, body string) func(w http.ResponseWriter, r *http.Request) {
+		return func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("X-RateLimit-Limit", "100")
+			w.Header().Set("X-RateLimit-Remaining", "7")
+			w.Header().Set("X-RateLimit-Reset", "1764870000")
+			w.Header().Set("Set-Cookie", "upstream=1")
+			if body != "" {
+				w.Header().Set("Content-Type", "application/json")
+			}
+			if status == http.StatusTooManyRequests {
+				w.Header().Set("Retry-After", "120")
+			}
+			w.WriteHeader(status)
+			_, _ = w.Write([]byte(body))
+		}
+	}
+	shift, finix := specNamed(t, "shift"), specNamed(t, "finix")
+
+	rec.set(limits(http.StatusNoContent, ""))
+	a := s.do(t, shift.method, shift.path, specHeader(shift, nil), shift.body)
+	if a.Status != http.StatusNoContent {
+		t.Fatalf("shift: %d %s", a.Status, a.Body)
+	}
+	for name, want := range map[string]string{"X-Ratelimit-Limit": "100", "X-Ratelimit-Remaining": "7", "X-Ratelimit-Reset": "1764870000"} {
+		if got := a.Header.Get(name); got != want {
+			t.Errorf("shift 204: %s = %q, want %q", name, got, want)
+		}
+	}
+	if a.Header.Get("Set-Cookie") != "" {
+		t.Error("the upstream's cookie was passed back")
+	}
+
+	rec.set(limits(http.StatusTooManyRequests, `{"error":{"code":"rate_limited","message":"slow down"}}`))
+	a = s.do(t, shift.method, shift.path, specHeader(shift, nil), shift.body)
+	if a.Status != 420 || a.Header.Get("X-Ratelimit-Remaining") != "7" || a.Header.Get("Retry-After") != "120" {
+		t.Errorf("shift 420: %d, Remaining %q, Retry-After %q", a.Status, a.Header.Get("X-Ratelimit-Remaining"), a.Header.Get("Retry-After"))
+	}
+
+	rec.set(limits(http.StatusOK, canonicalUser))
+	a = s.do(t, finix.method, finix.path, specHeader(finix, nil), finix.body)
+	if a.Status != http.StatusOK || a.Header.Get("X-Ratelimit-Limit") != "" {
+		t.Errorf("finix: %d, X-RateLimit-Limit %q (its rules pass none back)", a.Status, a.Header.Get("X-Ratelimit-Limit"))
+	}
+
+	rec.set(nil) // 204, no headers
+	a = s.do(t, shift.method, shift.path, specHeader(shift, nil), shift.body)
+	if a.Status != http.StatusNoContent || a.Header.Get("X-Ratelimit-Limit") != "" {
+		t.Errorf("shift, upstream without limits: %d, X-RateLimit-Limit %q", a.Status, a.Header.Get("X-Ratelimit-Limit"))
+	}
+}
