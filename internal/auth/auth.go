@@ -5,6 +5,7 @@
 package auth
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -75,6 +76,11 @@ type Options struct {
 	// HTTPClient fetches the JWKS and OAuth2 tokens. Default: a client
 	// with a 10s timeout that follows no redirect.
 	HTTPClient *http.Client
+	// CredentialTimeout bounds what a request waits for userbridge's own
+	// upstream credential (an OAuth2 token fetch, or the one another
+	// request is making): the upstream's timeout, one deadline for the
+	// whole call. Default 5s.
+	CredentialTimeout time.Duration
 }
 
 // Authenticator applies one dialect's auth configuration. It is safe for
@@ -160,7 +166,7 @@ func New(ctx context.Context, c Config, o Options) (*Authenticator, error) {
 	}
 	if u := c.Upstream; u != nil {
 		var err error
-		if a.creds, err = newCredSource(u, client); err != nil {
+		if a.creds, err = newCredSource(u, client, cmp.Or(o.CredentialTimeout, 5*time.Second)); err != nil {
 			fail("upstream", err)
 		}
 	}

@@ -299,3 +299,56 @@ func TestOAuth2WaitsNoLongerThanTheRequest(t *testing.T) {
 		t.Errorf("the token request outlived the request's context: %s", d)
 	}
 }
+
+// TestOAuth2HungEndpointSharedFailure: requests that queue behind a token
+// fetch to a hung endpoint wait for that one fetch, bounded by the
+// credential timeout (the upstream's), and share its failure instead of
+// each making its own in turn; a failure is then reported at once for a
+// moment rather than the endpoint being called once per request.
+func TestOAuth2HungEndpointSharedFailure(t *testing.T) {
+	var hits atomic.Int32
+	release := make(chan struct{})
+	hung := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		hits.Add(1)
+		select {
+		case <-release:
+		case <-r.Context().Done():
+		}
+	}))
+	defer hung.Close()
+	defer close(release)
+	keys := writeFile(t, "k", "k:"+sha256Hex("x")+"\n")
+	a := newAuth(t, Config{Mode: ModeVerify, APIKeys: &APIKeys{File: keys, Header: "x-key"},
+		Upstream: &UpstreamCreds{OAuth2: &OAuth2{TokenURL: hung.URL, ClientID: clientID,
+			ClientSecretFile: writeFile(t, "secret", clientSecret+"\n")}}}, Options{CredentialTimeout: 300 * time.Millisecond})
+
+	const callers = 4
+	var wg sync.WaitGroup
+	start := time.Now()
+	for range callers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			// The server's request context has no deadline of its own.
+			if e := a.UpstreamHeader(context.Background(), http.Header{}, &Principal{Subject: "k"}); e == nil || e.Code != canonical.BadGateway {
+				t.Errorf("got %v", e)
+			}
+		}()
+	}
+	wg.Wait()
+	// One fetch, bounded at 300ms, its failure shared: not 4 fetches in a
+	// row (the bound is loose on purpose; it catches the queue, not speed).
+	if d := time.Since(start); d > 2*time.Second {
+		t.Errorf("%d callers took %s behind a hung token endpoint", callers, d)
+	}
+	if n := hits.Load(); n != 1 {
+		t.Errorf("the token endpoint was called %d times, want 1", n)
+	}
+	// Right after, the failure is reported without calling it again.
+	if e := a.UpstreamHeader(context.Background(), http.Header{}, &Principal{Subject: "k"}); e == nil {
+		t.Error("accepted")
+	}
+	if n := hits.Load(); n != 1 {
+		t.Errorf("called again at once after a failure: %d calls", n)
+	}
+}

@@ -9,6 +9,7 @@ import (
 	"net/url"
 	"os"
 	"strings"
+	"time"
 
 	"golang.org/x/oauth2"
 	"golang.org/x/oauth2/clientcredentials"
@@ -19,7 +20,7 @@ type credSource interface {
 	authorization(ctx context.Context) (string, error)
 }
 
-func newCredSource(u *UpstreamCreds, client *http.Client) (credSource, error) {
+func newCredSource(u *UpstreamCreds, client *http.Client, timeout time.Duration) (credSource, error) {
 	switch {
 	case u.Bearer != nil:
 		tok, err := bearerSecret(u.Bearer)
@@ -40,9 +41,10 @@ func newCredSource(u *UpstreamCreds, client *http.Client) (credSource, error) {
 			return nil, fmt.Errorf("oauth2.clientSecretFile: %w", err)
 		}
 		return &oauth2Source{
-			cfg:    clientcredentials.Config{ClientID: o.ClientID, ClientSecret: secret, TokenURL: o.TokenURL, Scopes: o.Scopes},
-			client: client,
-			lock:   make(chan struct{}, 1),
+			cfg:     clientcredentials.Config{ClientID: o.ClientID, ClientSecret: secret, TokenURL: o.TokenURL, Scopes: o.Scopes},
+			client:  client,
+			timeout: timeout,
+			lock:    make(chan struct{}, 1),
 		}, nil
 	}
 	return nil, errors.New("no credential")
@@ -72,27 +74,54 @@ type staticCred string
 func (s staticCred) authorization(context.Context) (string, error) { return string(s), nil }
 
 // oauth2Source runs the client credentials grant and keeps the token until
-// shortly (10s) before it expires. One fetch runs at a time; callers that
-// wait for it give up when their context ends.
+// shortly (10s) before it expires. One fetch runs at a time, bounded by
+// timeout (the upstream's: a request's one deadline); the callers waiting
+// for it get its token, or its failure, rather than fetching again one
+// after the other. After a failure, callers get it at once for
+// tokenRetryAfter, so a token endpoint that is down is not called once per
+// request.
 type oauth2Source struct {
-	cfg    clientcredentials.Config
-	client *http.Client
-	lock   chan struct{}
-	tok    *oauth2.Token
+	cfg     clientcredentials.Config
+	client  *http.Client
+	timeout time.Duration
+	lock    chan struct{}
+	tok     *oauth2.Token
+	failed  error     // the last fetch's failure
+	failAt  time.Time // when it ended
 }
 
+// tokenRetryAfter is how long a failed token fetch is reported to callers
+// before the next one is tried.
+const tokenRetryAfter = time.Second
+
 func (s *oauth2Source) authorization(ctx context.Context) (string, error) {
+	start := time.Now()
 	select {
 	case s.lock <- struct{}{}:
-	case <-ctx.Done():
-		return "", fmt.Errorf("auth: oauth2: %w", ctx.Err())
+	default: // a fetch is running: wait for it, within this request's deadline
+		wait := time.NewTimer(s.timeout)
+		defer wait.Stop()
+		select {
+		case s.lock <- struct{}{}:
+		case <-ctx.Done():
+			return "", fmt.Errorf("auth: oauth2: %w", ctx.Err())
+		case <-wait.C:
+			return "", errors.New("auth: oauth2: timed out waiting for the token endpoint")
+		}
 	}
 	defer func() { <-s.lock }()
 	if !s.tok.Valid() {
-		tok, err := s.cfg.Token(context.WithValue(ctx, oauth2.HTTPClient, s.client))
-		if err != nil {
-			return "", tokenError(err)
+		if s.failed != nil && (s.failAt.After(start) || time.Since(s.failAt) < tokenRetryAfter) {
+			return "", s.failed // the fetch this call waited for, or one just before it, failed
 		}
+		fctx, cancel := context.WithTimeout(context.WithValue(ctx, oauth2.HTTPClient, s.client), s.timeout)
+		tok, err := s.cfg.Token(fctx)
+		cancel()
+		if err != nil {
+			s.failed, s.failAt = tokenError(err), time.Now()
+			return "", s.failed
+		}
+		s.failed = nil
 		if !validHeaderValue(tok.AccessToken) || !validHeaderValue(tok.Type()) {
 			return "", errors.New("auth: oauth2: the token endpoint answered a token a header cannot carry")
 		}

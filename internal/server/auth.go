@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"slices"
+	"time"
 
 	"github.com/userbridge/userbridge/config"
 	"github.com/userbridge/userbridge/internal/auth"
@@ -15,7 +16,7 @@ import (
 // handler passes upstream unchanged: the rule file's forwardHeaders and,
 // with auth passthrough, its credentialHeaders. In verify mode the
 // credential headers stay behind: userbridge sends its own.
-func authFor(m config.Mount, log *slog.Logger) (*auth.Authenticator, []string, error) {
+func authFor(m config.Mount, log *slog.Logger, upstreamTimeout time.Duration) (*auth.Authenticator, []string, error) {
 	p := m.Dialect.Program()
 	name := m.Dialect.Name()
 	// The authenticator's background work (JWKS refresh) lives until
@@ -24,6 +25,8 @@ func authFor(m config.Mount, log *slog.Logger) (*auth.Authenticator, []string, e
 		Where:   "dialects." + name + ".auth",
 		Dialect: auth.Dialect{Name: name, CredentialHeaders: p.CredentialHeaders()},
 		Logger:  log,
+		// A token fetch is part of the upstream call: one deadline.
+		CredentialTimeout: upstreamTimeout,
 	})
 	if err != nil {
 		return nil, nil, fmt.Errorf("server: %w", err)

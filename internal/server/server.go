@@ -180,7 +180,7 @@ func build(o Options, log *slog.Logger) (_ map[string]http.Handler, auths authSe
 		for _, f := range m.Fields {
 			known[f] = f
 		}
-		a, forward, err := authFor(m, log)
+		a, forward, err := authFor(m, log, o.Config.Upstream.Timeout.D())
 		if err != nil {
 			return nil, auths, err
 		}
