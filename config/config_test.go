@@ -171,3 +171,25 @@ func TestLoadRefusesEmptyFile(t *testing.T) {
 		t.Errorf("one key: %v", err)
 	}
 }
+
+// TestUpstreamURLChecks: validate refuses what serve refuses (a URL with
+// credentials), and no message quotes the URL, which may carry a secret.
+func TestUpstreamURLChecks(t *testing.T) {
+	src := Source{Name: "t.yaml", Dir: "."}
+	for raw, want := range map[string]string{
+		"ftp://svc:UPW-SECRET@users.internal":  "scheme must be http or https",
+		"http://svc:UPW-SECRET@users.internal": "must not carry credentials",
+		"http://users.internal/?k=UPW-SECRET":  "must not have a query",
+	} {
+		c, err := Parse(src, []byte("upstream: {url: \""+raw+"\"}\n"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, err = c.Resolve(src)
+		if err == nil || !strings.Contains(err.Error(), "upstream.url: "+want) {
+			t.Errorf("%s: %v, want %q", raw, err, want)
+		} else if strings.Contains(err.Error(), "UPW-SECRET") {
+			t.Errorf("the message quotes the secret: %v", err)
+		}
+	}
+}

@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"net"
-	"net/url"
 	"os"
 	"path/filepath"
 	"sort"
@@ -13,6 +12,7 @@ import (
 	"github.com/userbridge/userbridge/adapters"
 	"github.com/userbridge/userbridge/adapters/registry"
 	"github.com/userbridge/userbridge/internal/auth"
+	"github.com/userbridge/userbridge/internal/upstream"
 	"github.com/userbridge/userbridge/mapping"
 	"gopkg.in/yaml.v3"
 )
@@ -48,9 +48,10 @@ func (c *Config) Resolve(src Source) ([]Mount, error) {
 	}
 	c.checkProfile(src, bad, &errs)
 	if !c.IsDemo() {
-		u, err := url.Parse(c.Upstream.URL)
-		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-			bad("upstream.url", "%q is not an http or https URL", c.Upstream.URL)
+		// As the upstream client checks it at start, and never quoted: a
+		// URL may carry a credential (which is refused).
+		if err := upstream.CheckURL(c.Upstream.URL); err != nil {
+			bad("upstream.url", "%v", err)
 		}
 	}
 	for _, f := range []struct{ where, path string }{{"upstream.tls.caFile", c.Upstream.TLS.CAFile},

@@ -683,3 +683,14 @@ func TestGetWithoutUser(t *testing.T) {
 		t.Errorf("PATCH 204: status %d, %v", res.Status, err)
 	}
 }
+
+// TestUpstreamBadRequest: an upstream's bad_request (a request it could
+// not read, such as an Idempotency-Key over 255 bytes) stays bad_request,
+// not a field error the dialect would render as one (Finix: 422).
+func TestUpstreamBadRequest(t *testing.T) {
+	up := startUpstream(t, func(_ int, w http.ResponseWriter, _ *http.Request) {
+		reply(w, 400, `{"error":{"code":"bad_request","message":"the Idempotency-Key is longer than 255 bytes"}}`)
+	})
+	_, err := patch(t, newClient(t, up.URL), patchCall("1"))
+	wantCode(t, err, canonical.BadRequest)
+}

@@ -160,7 +160,8 @@ func parseEnvelope(body []byte) envelope {
 	env := envelope{Message: Clip(doc.Error.Message, maxMessageLen), Field: Clip(doc.Error.Field, maxFieldLen)}
 	switch code := canonical.Code(doc.Error.Code); code {
 	case canonical.InvalidField, canonical.Unauthorized, canonical.Forbidden, canonical.NotFound,
-		canonical.Conflict, canonical.RateLimited, canonical.Unavailable, canonical.Internal:
+		canonical.Conflict, canonical.RateLimited, canonical.Unavailable, canonical.Internal,
+		canonical.BadRequest: // a request the upstream could not read (an Idempotency-Key over 255 bytes)
 		env.Code = code
 	}
 	return env

@@ -278,6 +278,18 @@ func setDefault[T comparable](field *T, def T) {
 	}
 }
 
+// CheckURL reports what makes raw unusable as an upstream's base URL (the
+// checks New makes), in words that never quote it: it may carry a
+// credential. nil when it is usable.
+func CheckURL(raw string) error {
+	var problems []string
+	checkURL(raw, func(_, format string, args ...any) { problems = append(problems, fmt.Sprintf(format, args...)) })
+	if len(problems) == 0 {
+		return nil
+	}
+	return errors.New(strings.Join(problems, "; "))
+}
+
 // checkURL parses the base URL; nil when it is unusable.
 func checkURL(raw string, bad func(field, format string, args ...any)) *url.URL {
 	if raw == "" {
