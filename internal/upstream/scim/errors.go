@@ -22,8 +22,10 @@ var scimTypes = map[string]canonical.Code{
 	"invalidFilter": canonical.InvalidField,
 	"invalidVers":   canonical.InvalidField,
 	"tooMany":       canonical.InvalidField,
-	"noTarget":      canonical.NotFound,
-	"sensitive":     canonical.Forbidden,
+	// A PATCH path filter that matched nothing (RFC 7644 §3.12), not a
+	// missing user: the update is refused as it stands.
+	"noTarget":  canonical.InvalidField,
+	"sensitive": canonical.Forbidden,
 }
 
 // mapError maps a SCIM error reply (RFC 7644 §3.12: status, scimType,
