@@ -193,3 +193,25 @@ func TestUpstreamURLChecks(t *testing.T) {
 		}
 	}
 }
+
+// TestTenantPathNeedsTenant: {tenant} in a path template is refused where a
+// mounted dialect that names users that way carries no tenant.
+func TestTenantPathNeedsTenant(t *testing.T) {
+	src := Source{Name: "t.yaml", Dir: "."}
+	c, err := Parse(src, []byte("upstream: {url: \"http://users.internal\", byIdPath: \"/t/{tenant}/u/{id}\"}\ndialects: {finix: {}, baasic: {}}\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = c.Resolve(src)
+	if err == nil || !strings.Contains(err.Error(), "upstream.byIdPath: uses {tenant}, but dialect finix carries no tenant") {
+		t.Fatalf("finix: %v", err)
+	}
+	if strings.Contains(err.Error(), "dialect baasic") {
+		t.Errorf("baasic carries its apiKey as tenant: %v", err)
+	}
+	c, _ = Parse(src, []byte("upstream: {url: \"http://users.internal\", byIdPath: \"/t/{tenant}/u/{id}\", byUsernamePath: \"/t/{tenant}/n/{username}\"}\n" +
+		"dialects: {baasic: {}, finix: {enabled: false}, shift: {enabled: false}, trustedtwin: {enabled: false}, crafter: {enabled: false}}\n"))
+	if _, err := c.Resolve(src); err != nil {
+		t.Errorf("baasic alone: %v", err)
+	}
+}

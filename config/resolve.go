@@ -102,6 +102,7 @@ func (c *Config) Resolve(src Source) ([]Mount, error) {
 	}
 	mounts := c.dialects(src, bad, &errs)
 	errs = append(errs, conflicts(src, mounts)...)
+	c.checkTenantPaths(mounts, bad)
 	if a := c.Admin.Listen; a != "" {
 		if _, _, err := net.SplitHostPort(a); err != nil {
 			bad("admin.listen", "%q is not host:port", a)
@@ -290,4 +291,26 @@ func routeClash(a, b string) string {
 		return "would answer the same requests"
 	}
 	return ""
+}
+
+// checkTenantPaths refuses a canonical path template with {tenant} where a
+// mounted dialect that uses it carries no tenant: every one of its requests
+// would be refused, as if the client had erred.
+func (c *Config) checkTenantPaths(mounts []Mount, bad func(string, string, ...any)) {
+	if c.Upstream.Profile != "canonical" || c.IsDemo() {
+		return
+	}
+	for _, m := range mounts {
+		p := m.Dialect.Program()
+		if p.HasTenant() {
+			continue
+		}
+		byID, byUsername := p.Targets()
+		if byID && strings.Contains(c.Upstream.ByIDPath, "{tenant}") {
+			bad("upstream.byIdPath", "uses {tenant}, but dialect %s carries no tenant (only one whose rules set request.tenant does, as Baasic's apiKey): every one of its requests would be refused", m.Dialect.Name())
+		}
+		if byUsername && strings.Contains(c.Upstream.ByUsernamePath, "{tenant}") {
+			bad("upstream.byUsernamePath", "uses {tenant}, but dialect %s carries no tenant (only one whose rules set request.tenant does, as Baasic's apiKey): every one of its requests would be refused", m.Dialect.Name())
+		}
+	}
 }

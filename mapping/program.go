@@ -27,6 +27,16 @@ func (p *Program) CredentialHeaders() []string { return p.credentials }
 // client unchanged when the upstream sent them, in canonical form.
 func (p *Program) UpstreamHeaders() []string { return p.upstreamHeaders }
 
+// HasTenant reports whether the dialect's requests carry a tenant
+// (request.tenant), which the upstream's path templates may then use.
+func (p *Program) HasTenant() bool { return p.tenantParam != "" }
+
+// Targets reports which ways the dialect names a user: by id, by
+// username, or both (by: auto).
+func (p *Program) Targets() (byID, byUsername bool) {
+	return p.targetBy != "username", p.targetBy != "id"
+}
+
 // ContentTypes lists the accepted request media types.
 func (p *Program) ContentTypes() []string { return p.contentTypes }
 
