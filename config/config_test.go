@@ -209,7 +209,7 @@ func TestTenantPathNeedsTenant(t *testing.T) {
 	if strings.Contains(err.Error(), "dialect baasic") {
 		t.Errorf("baasic carries its apiKey as tenant: %v", err)
 	}
-	c, _ = Parse(src, []byte("upstream: {url: \"http://users.internal\", byIdPath: \"/t/{tenant}/u/{id}\", byUsernamePath: \"/t/{tenant}/n/{username}\"}\n" +
+	c, _ = Parse(src, []byte("upstream: {url: \"http://users.internal\", byIdPath: \"/t/{tenant}/u/{id}\", byUsernamePath: \"/t/{tenant}/n/{username}\"}\n"+
 		"dialects: {baasic: {}, finix: {enabled: false}, shift: {enabled: false}, trustedtwin: {enabled: false}, crafter: {enabled: false}}\n"))
 	if _, err := c.Resolve(src); err != nil {
 		t.Errorf("baasic alone: %v", err)
