@@ -411,3 +411,39 @@ func TestAcceptsContentType(t *testing.T) {
 		}
 	}
 }
+
+// TestTemplatedKeysNeverRepeat: a member whose key is a template is left
+// out when it would repeat a name the object already has (the first wins),
+// so a rendered object never holds a name twice.
+func TestTemplatedKeysNeverRepeat(t *testing.T) {
+	rules := strings.Replace(testRules, "    maybe: ${user.missing?}\n",
+		"    maybe: ${user.missing?}\n    \"${body.first}\": dynamic\n    \"${body.first}2\": second\n", 1)
+	p, err := Load("dyn.yaml", []byte(rules), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for first, want := range map[string][2]string{"who": {"who", "dynamic"}, "nick": {"nick", "dynamic"}} {
+		in := input(`{"first":"` + first + `"}`)
+		res, e := p.Translate(in)
+		if e != nil {
+			t.Fatal(e)
+		}
+		body := p.RenderSuccess(in, res, []byte(`{"id":"U1","username":"jane"}`)).Body
+		names := map[string]int{}
+		gjson.ParseBytes(body).ForEach(func(k, _ gjson.Result) bool { names[k.Str]++; return true })
+		for k, n := range names {
+			if n > 1 {
+				t.Errorf("first=%s: %q appears %d times in %s", first, k, n, body)
+			}
+		}
+		if first == "who" && gjson.GetBytes(body, "who").Str != "U1" {
+			t.Errorf("the templated key shadowed who: %s", body)
+		}
+		if first == "nick" && gjson.GetBytes(body, want[0]).Str != want[1] {
+			t.Errorf("a templated key that repeats nothing is written: %s", body)
+		}
+		if gjson.GetBytes(body, first+"2").Str != "second" {
+			t.Errorf("%s2 missing: %s", first, body)
+		}
+	}
+}

@@ -2,6 +2,7 @@ package mapping
 
 import (
 	"net/http"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -365,9 +366,23 @@ func (c *renderCtx) appendTmpl(out []byte, t *tmpl) []byte {
 	}
 	out = append(out, '{')
 	n := 0
+	// With a templated key, the names written so far: a member whose key
+	// is one of them is left out (the first wins, as in a lookup), so the
+	// object never holds a name twice, which JSON parsers read differently.
+	var seen []string
 	for _, m := range t.members {
 		if m.val.kind == tExpr && m.val.expr.optional && !c.eval(m.val.expr).ok {
 			continue
+		}
+		name := m.name
+		if m.key == nil {
+			name = c.interp(m.keyTpl)
+		}
+		if t.dynamic {
+			if slices.Contains(seen, name) {
+				continue
+			}
+			seen = append(seen, name)
 		}
 		if n > 0 {
 			out = append(out, ',')
@@ -376,7 +391,7 @@ func (c *renderCtx) appendTmpl(out []byte, t *tmpl) []byte {
 		if m.key != nil {
 			out = append(out, m.key...)
 		} else {
-			out = appendJSONString(out, c.interp(m.keyTpl))
+			out = appendJSONString(out, name)
 		}
 		out = append(out, ':')
 		out = c.appendTmpl(out, m.val)

@@ -27,6 +27,9 @@ type tmpl struct {
 	parts   []strPart // interpolated string
 	members []member  // object
 	items   []*tmpl   // array
+	// dynamic: an object with a member whose key is a template, which
+	// might render a key another member has (see renderCtx.appendTmpl).
+	dynamic bool
 }
 
 type tmplKind uint8
@@ -41,6 +44,7 @@ const (
 
 type member struct {
 	key    []byte // JSON-encoded key, or nil when keyTpl is set
+	name   string // the key as written, when it is no template
 	keyTpl []strPart
 	val    *tmpl
 }
@@ -113,8 +117,9 @@ func compileNode(pr *problems, where string, n *yaml.Node) *tmpl {
 			m := member{val: compileNode(pr, where+"."+k.Value, v)}
 			if strings.Contains(k.Value, "${") {
 				m.keyTpl = compileInterp(pr, at, k.Value)
+				t.dynamic = true
 			} else {
-				m.key = appendJSONString(nil, k.Value)
+				m.key, m.name = appendJSONString(nil, k.Value), k.Value
 			}
 			t.members = append(t.members, m)
 		}
