@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/tidwall/gjson"
+	"github.com/tidwall/sjson"
 
 	"github.com/userbridge/userbridge/internal/canonical"
 	"github.com/userbridge/userbridge/internal/upstream"
@@ -232,7 +233,57 @@ func (t *trip) send(ctx context.Context, q *request) (*upstream.Result, *canonic
 		body = q.body.Render(d)
 		h["Content-Type"] = []string{q.contentType}
 	}
+	if q.merge != nil {
+		stored, res, cerr := t.read(ctx, q.merge, d)
+		if cerr != nil {
+			return res, cerr
+		}
+		if body, cerr = overlay(stored, body); cerr != nil {
+			return res, cerr
+		}
+	}
 	return t.Note(t.c.http.Do(ctx, q.method, q.path.Text(d), body, h))
+}
+
+// read GETs the user as the upstream stores it, for a merge.
+func (t *trip) read(ctx context.Context, g *request, d *mapping.TemplateData) ([]byte, *upstream.Result, *canonical.Error) {
+	res, cerr := t.Note(t.c.http.Do(ctx, g.method, g.path.Text(d), nil, header(t.call.Header)))
+	if cerr != nil {
+		return nil, res, cerr
+	}
+	if res.Status < 200 || res.Status > 299 {
+		return nil, res, t.c.rules.mapError(res, false)
+	}
+	if !gjson.ValidBytes(res.Body) || !gjson.ParseBytes(res.Body).IsObject() {
+		return nil, res, canonical.Errorf(canonical.BadGateway, "upstream reply unreadable")
+	}
+	return res.Body, res, nil
+}
+
+// overlay lays body's top-level members over the stored user's.
+func overlay(stored, body []byte) ([]byte, *canonical.Error) {
+	out := append([]byte(nil), stored...)
+	var err error
+	gjson.ParseBytes(body).ForEach(func(k, v gjson.Result) bool {
+		out, err = sjson.SetRawBytes(out, sjsonKey(k.Str), []byte(v.Raw))
+		return err == nil
+	})
+	if err != nil {
+		return nil, canonical.Errorf(canonical.Internal, "the update could not be laid over the stored user")
+	}
+	return out, nil
+}
+
+// sjsonKey escapes a member name for sjson's path syntax.
+func sjsonKey(k string) string {
+	var b strings.Builder
+	for _, r := range k {
+		if strings.ContainsRune(`.*?|#@\:!=<>%`, r) {
+			b.WriteByte('\\')
+		}
+		b.WriteRune(r)
+	}
+	return b.String()
 }
 
 // lookup finds the user's id.

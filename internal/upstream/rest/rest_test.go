@@ -215,26 +215,28 @@ func TestLookupCache(t *testing.T) {
 		return &upstream.Call{Target: canonical.ByUsername, Value: "jane", Body: []byte(`{"set":{"active":true}}`)}
 	}
 	found := answer(200, `[{"id":"u1","username":"jane"}]`)
-	rec.script(found, answer(204, ""))
+	stored := func(id string) func(http.ResponseWriter) { return answer(200, `{"id":"`+id+`","username":"jane"}`) }
+	// Each update reads the user first (merge: true), then PUTs it whole.
+	rec.script(found, stored("u1"), answer(204, ""))
 	if _, err := c.Patch(context.Background(), call()); err != nil {
 		t.Fatal(err)
 	}
-	rec.script(answer(204, ""))
+	rec.script(stored("u1"), answer(204, ""))
 	if _, err := c.Patch(context.Background(), call()); err != nil {
 		t.Fatal(err)
 	}
-	if got := rec.requests(); len(got) != 1 || got[0].uri != "/admin/realms/master/users/u1" {
+	if got := rec.requests(); len(got) != 2 || got[0].uri != "/admin/realms/master/users/u1" || got[1].method != "PUT" || got[1].uri != "/admin/realms/master/users/u1" {
 		t.Fatalf("the id was not cached: %+v", got)
 	}
 	// The user was deleted and created again: 404 on the cached id.
-	rec.script(answer(404, `{"error":"User not found"}`), answer(200, `[{"id":"u2","username":"jane"}]`), answer(204, ""))
+	rec.script(answer(404, `{"error":"User not found"}`), answer(200, `[{"id":"u2","username":"jane"}]`), stored("u2"), answer(204, ""))
 	res, err := c.Patch(context.Background(), call())
 	if err != nil {
 		t.Fatal(err)
 	}
 	got := rec.requests()
-	if len(got) != 3 || got[2].uri != "/admin/realms/master/users/u2" || res.Attempts != 3 {
-		t.Fatalf("want PUT u1 (404), lookup, PUT u2: %+v", got)
+	if len(got) != 4 || got[3].method != "PUT" || got[3].uri != "/admin/realms/master/users/u2" || res.Attempts != 4 {
+		t.Fatalf("want GET u1 (404), lookup, GET u2, PUT u2: %+v", got)
 	}
 	// A search that finds another user (Keycloak's prefix search, say) is not a hit.
 	rec.script(answer(200, `[{"id":"u3","username":"janet"}]`))
@@ -290,5 +292,26 @@ func TestUserTemplateMustMakeACanonicalUser(t *testing.T) {
 	_, err := c.Get(context.Background(), &upstream.Call{Target: canonical.ByID, Value: "u1"})
 	if err == nil || err.Code != canonical.BadGateway || !strings.Contains(err.Message, "active") {
 		t.Fatalf("%v", err)
+	}
+}
+
+func TestMergeNeedsAGet(t *testing.T) {
+	_, err := rest.Load("merge.yaml", []byte(`
+upstream: m
+accepts: {set: [givenName]}
+update:
+  byId: {method: PUT, path: "/u/${param.id|path}", merge: true, body: {firstName: "${update.set.givenName?}"}}
+  byUsername: {method: PUT, path: "/n/${param.username|path}", merge: true, body: {firstName: "${update.set.givenName?}"}}
+get:
+  byId: {method: GET, path: "/u/${param.id|path}", merge: true}
+user: {id: "${reply.id}"}
+`))
+	if err == nil {
+		t.Fatal("compiled")
+	}
+	for _, want := range []string{"update.byUsername.merge: needs a get for the same target", "get.byId.merge: only an update merges"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("missing %q in:\n%v", want, err)
+		}
 	}
 }

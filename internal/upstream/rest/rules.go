@@ -80,6 +80,12 @@ type Request struct {
 	// after the update (mapped by User). Default false: the reply is not
 	// read, and a dialect that answers with the user gets it by Get.
 	UserInReply bool `yaml:"userInReply"`
+	// Merge (an update only) sends the user whole, for an upstream whose
+	// update replaces it (Keycloak 24+): the user is read first (get, for
+	// the same target kind) and each top-level member of the rendered body
+	// replaces the stored one; members the update does not name are sent
+	// back as read.
+	Merge bool `yaml:"merge"`
 }
 
 // Lookup is the username → id search.
@@ -140,6 +146,7 @@ type request struct {
 	contentType string
 	body        *mapping.Template // nil: no body
 	userInReply bool
+	merge       *request // the get the update reads the user with first (merge: true)
 }
 
 type lookup struct {
@@ -226,12 +233,24 @@ func Compile(file string, f *File) (*Rules, error) {
 		if !update && q.UserInReply {
 			bad(where+".userInReply", "a get always answers with the user")
 		}
+		if !update && q.Merge {
+			bad(where+".merge", "only an update merges")
+		}
 		return out
 	}
 	r.update[canonical.ByID] = compile("update.byId", f.Update.ByID, true)
 	r.update[canonical.ByUsername] = compile("update.byUsername", f.Update.ByUsername, true)
 	r.get[canonical.ByID] = compile("get.byId", f.Get.ByID, false)
 	r.get[canonical.ByUsername] = compile("get.byUsername", f.Get.ByUsername, false)
+	for kind, q := range map[canonical.Target]*Request{canonical.ByID: f.Update.ByID, canonical.ByUsername: f.Update.ByUsername} {
+		switch {
+		case q == nil || !q.Merge:
+		case r.get[kind] == nil:
+			bad("update.by"+map[canonical.Target]string{canonical.ByID: "Id", canonical.ByUsername: "Username"}[kind]+".merge", "needs a get for the same target")
+		default:
+			r.update[kind].merge = r.get[kind]
+		}
+	}
 	if r.update[canonical.ByID] == nil {
 		bad("update.byId", "missing")
 	}
