@@ -19,6 +19,9 @@ type pattern struct {
 
 // compilePattern compiles pat anchored at both ends.
 func compilePattern(pat string) (*pattern, error) {
+	if _, err := regexp.Compile(pat); err != nil {
+		return nil, err // about the pattern as written, not the anchored one
+	}
 	re, err := regexp.Compile(`^(?:` + pat + `)$`)
 	if err != nil {
 		return nil, err

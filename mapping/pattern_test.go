@@ -78,3 +78,12 @@ func BenchmarkPattern(b *testing.B) {
 		}
 	})
 }
+
+// TestPatternErrorQuotesThePattern: a bad pattern is reported as written,
+// not as the anchored expression it is compiled into.
+func TestPatternErrorQuotesThePattern(t *testing.T) {
+	_, err := compilePattern(`[a-z`)
+	if err == nil || !strings.Contains(err.Error(), "`[a-z`") || strings.Contains(err.Error(), "(?:") {
+		t.Errorf("got %v", err)
+	}
+}
