@@ -264,7 +264,7 @@ func (c *renderCtx) eval(e *expr) value {
 	switch e.src {
 	case srcUser:
 		if e.each != nil { // the firstOf filter that follows keeps what this finds
-			v = firstOfEach(c.lookup(&expr{src: srcUser, head: e.each.head, plain: true}), e.each.item, e.filters[0].list)
+			v = firstOfEach(c.lookup(&e.each.array), e.each.item, e.filters[0].list)
 			break
 		}
 		raw := c.lookup(e)

@@ -74,8 +74,8 @@ type expr struct {
 }
 
 type eachExpr struct {
-	head string // the user's top-level member holding the array
-	item string // gjson path within one item
+	array expr   // ${user.<head>}: the user's top-level member holding the array
+	item  string // gjson path within one item
 }
 
 type source uint8
@@ -262,7 +262,7 @@ func compileExpr(pr *problems, at, text string) *expr {
 	}
 	if item, ok := strings.CutPrefix(e.rest, "#."); ok && s == srcUser && e.plain && !strings.ContainsAny(item, "#|@*?") &&
 		len(e.filters) > 0 && e.filters[0].name == "firstOf" {
-		e.each = &eachExpr{head: e.head, item: item}
+		e.each = &eachExpr{array: expr{src: srcUser, path: e.head, head: e.head, plain: true}, item: item}
 	}
 	return e
 }

@@ -195,6 +195,9 @@ func build(o Options, log *slog.Logger) (_ map[string]http.Handler, auths authSe
 		}
 		fallbacks[k].add(m.Method, m.Path, h)
 	}
+	for _, u := range fallbacks {
+		u.seal()
+	}
 	if o.Extra != nil {
 		o.Extra(engines[key{listen: o.Config.Listen}])
 	}

@@ -57,6 +57,10 @@ type mountedRoute struct {
 // answer reads routes and distinct from any goroutine, unsynchronized).
 func (u *unmatchedAnswer) add(method, path string, h *handler) {
 	u.routes = append(u.routes, mountedRoute{method: method, segs: strings.Split(path, "/"), h: h})
+}
+
+// seal finds the distinctive headers once every route is added.
+func (u *unmatchedAnswer) seal() {
 	owners := map[string]map[string]bool{}
 	for _, r := range u.routes {
 		for _, names := range [][]string{r.h.p.ForwardHeaders(), r.h.p.CredentialHeaders()} {

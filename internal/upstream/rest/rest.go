@@ -254,11 +254,15 @@ func (t *trip) read(ctx context.Context, g *request, d *mapping.TemplateData) ([
 	if res.Status < 200 || res.Status > 299 {
 		return nil, res, t.c.rules.mapError(res, false)
 	}
-	if !gjson.ValidBytes(res.Body) || !gjson.ParseBytes(res.Body).IsObject() {
+	if !isObject(res.Body) {
 		return nil, res, canonical.Errorf(canonical.BadGateway, "upstream reply unreadable")
 	}
 	return res.Body, res, nil
 }
+
+// isObject reports whether b is one valid JSON object (a reply of Do is
+// handed back unchecked).
+func isObject(b []byte) bool { return gjson.ValidBytes(b) && gjson.ParseBytes(b).IsObject() }
 
 // overlay lays body's top-level members over the stored user's.
 func overlay(stored, body []byte) ([]byte, *canonical.Error) {
@@ -328,7 +332,7 @@ func header(from http.Header) http.Header {
 
 // toUser maps an upstream user to a valid canonical user.
 func (r *Rules) toUser(body []byte, p params) ([]byte, *canonical.Error) {
-	if !gjson.ValidBytes(body) || !gjson.ParseBytes(body).IsObject() {
+	if !isObject(body) {
 		return nil, canonical.Errorf(canonical.BadGateway, "upstream reply unreadable")
 	}
 	user := r.user.Render(&mapping.TemplateData{Reply: body, Params: p})
