@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"golang.org/x/net/http/httpguts"
+	"gopkg.in/yaml.v3"
 
 	"github.com/userbridge/userbridge/internal/canonical"
 )
@@ -131,13 +132,15 @@ type itemsRule struct {
 // problems collects every compile error at once.
 type problems struct {
 	name string
+	root *yaml.Node // the file as decoded, for the line of a problem; nil: none
 	errs []error
 	// sources are the template sources allowed; nil: a dialect's.
 	sources []string
 }
 
 func (p *problems) addf(where, format string, args ...any) {
-	p.errs = append(p.errs, fmt.Errorf("%w: %s: %s: %s", ErrRules, p.name, where, fmt.Sprintf(format, args...)))
+	file, where := Locate(p.name, p.root, where)
+	p.errs = append(p.errs, fmt.Errorf("%w: %s: %s: %s", ErrRules, file, where, fmt.Sprintf(format, args...)))
 }
 
 func (p *problems) err() error { return errors.Join(p.errs...) }
@@ -154,7 +157,7 @@ func Load(name string, data []byte, opts Options) (*Program, error) {
 // Compile checks a parsed rule file and compiles it. Every problem is
 // reported, each with where it is.
 func Compile(name string, f *File, opts Options) (*Program, error) {
-	pr := &problems{name: name}
+	pr := &problems{name: name, root: f.root}
 	p := &Program{file: f, name: f.Dialect, keys: map[string]*keyRules{}, sources: map[string]string{},
 		guard: Guard{MaxDepth: opts.MaxDepth}}
 	if !canonical.ValidDialectName(f.Dialect) {

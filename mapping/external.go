@@ -64,6 +64,10 @@ func NewTemplateSet(file string, config map[string]string, sources ...string) *T
 	return &TemplateSet{pr: &problems{name: file, sources: sources}, p: p}
 }
 
+// Lines gives the set the file as decoded, so that each problem names its
+// line in the file (a template written as YAML knows its own).
+func (s *TemplateSet) Lines(root *yaml.Node) { s.pr.root = root }
+
 // Node compiles a JSON template written as YAML.
 func (s *TemplateSet) Node(where string, n *yaml.Node) *Template {
 	if n == nil || n.Kind == 0 {

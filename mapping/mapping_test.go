@@ -447,3 +447,38 @@ func TestTemplatedKeysNeverRepeat(t *testing.T) {
 		}
 	}
 }
+
+// TestProblemsNameTheirLine: every problem of a rule file names the file
+// and the line it is on (file:line), a field rule's as a template's, or the
+// line of the nearest enclosing key for one left out.
+func TestProblemsNameTheirLine(t *testing.T) {
+	_, err := Load("bad.yaml", []byte(`dialect: demo
+route: {method: PUT, path: /u/:id}
+request:
+  target: {from: param.id, by: id}
+  fields:
+    - {source: a, type: string, target: givenName}
+    - source: b
+      type: string
+      target: nickname
+response:
+  status: 200
+  headers:
+    Location: ${nope.x}
+  body:
+    id: ${user.id}
+    x: ${user.id|upper}
+errors: {}
+`), Options{})
+	if err == nil {
+		t.Fatal("accepted")
+	}
+	for _, want := range []string{`bad.yaml:9: request.fields[1].target: "nickname" is not a canonical field`,
+		`bad.yaml:13: response.headers.Location: ${nope.x}: unknown source "nope"`,
+		`bad.yaml:16: response.body.x: ${user.id|upper}: unknown filter "upper"`,
+		`bad.yaml:17: errors.body: `} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("missing %q in:\n%v", want, err)
+		}
+	}
+}

@@ -31,6 +31,9 @@ type File struct {
 	// Config holds constants a template reads as ${config.NAME}; a
 	// deployment's config file may override them.
 	Config map[string]string `yaml:"config"`
+
+	// root is the file as Parse decoded it, for the lines of problems.
+	root *yaml.Node
 }
 
 // Route is the dialect's documented method and path (gin syntax, e.g.
@@ -219,6 +222,11 @@ func Parse(name string, data []byte) (*File, error) {
 	var f File
 	if err := dec.Decode(&f); err != nil {
 		return nil, fmt.Errorf("%w: %s: %s", ErrRules, name, strings.TrimPrefix(err.Error(), "yaml: "))
+	}
+	// Again as a node tree, for the line of each problem Compile finds.
+	var root yaml.Node
+	if yaml.Unmarshal(quoteNullKeys(data), &root) == nil {
+		f.root = &root
 	}
 	return &f, nil
 }

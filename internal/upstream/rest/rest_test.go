@@ -269,7 +269,10 @@ errors:
 		`accepts.set has email, but the body never reads ${update.set.email}`,
 		`accepts.unset has email, but the body has no ${update.set.email|unset:…}`,
 		`unknown source "reply"`, `get.byId.method: "PUT": a get is GET`, `must start with /`,
-		`lookup: missing`, `unknown source "update"`, `errors[0].status: 500`, `errors[0].code: "teapot"`, `errors[0].field: "nick"`} {
+		`lookup: missing`, `unknown source "update"`, `errors[0].status: 500`, `errors[0].code: "teapot"`, `errors[0].field: "nick"`,
+		// Each names its line.
+		`bad.yaml:6: update.byId.method`, `bad.yaml:7: update.byId.path: ${param.id} must end`, `bad.yaml:13: errors[0].code`,
+		`bad.yaml:8: update.byId.body.x: ${reply.id}`} {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("missing %q in:\n%v", want, err)
 		}

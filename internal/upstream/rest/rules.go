@@ -43,6 +43,9 @@ type File struct {
 	// that matches wins. Other 4xx map by status (canonical.md); 429 and
 	// 5xx as for every profile.
 	Errors []ErrorRule `yaml:"errors"`
+
+	// root is the file as Load decoded it, for the lines of problems.
+	root *yaml.Node
 }
 
 // Accepts lists canonical fields.
@@ -181,6 +184,10 @@ func Load(file string, data []byte) (*Rules, error) {
 	if err := dec.Decode(&f); err != nil {
 		return nil, fmt.Errorf("%w: %s: %s", ErrRules, file, strings.TrimPrefix(err.Error(), "yaml: "))
 	}
+	var root yaml.Node
+	if yaml.Unmarshal(data, &root) == nil {
+		f.root = &root
+	}
 	return Compile(file, &f)
 }
 
@@ -188,7 +195,8 @@ func Load(file string, data []byte) (*Rules, error) {
 func Compile(file string, f *File) (*Rules, error) {
 	var errs []error
 	bad := func(where, format string, args ...any) {
-		errs = append(errs, fmt.Errorf("%w: %s: %s: %s", ErrRules, file, where, fmt.Sprintf(format, args...)))
+		at, where := mapping.Locate(file, f.root, where)
+		errs = append(errs, fmt.Errorf("%w: %s: %s: %s", ErrRules, at, where, fmt.Sprintf(format, args...)))
 	}
 	r := &Rules{name: f.Upstream, description: f.Description, set: map[string]bool{}, unset: map[string]bool{}}
 	if !nameRE.MatchString(f.Upstream) {
@@ -208,6 +216,8 @@ func Compile(file string, f *File) (*Rules, error) {
 	}
 	reqs := mapping.NewTemplateSet(file, f.Config, "update", "param", "config")
 	replies := mapping.NewTemplateSet(file, f.Config, "reply", "param", "config")
+	reqs.Lines(f.root)
+	replies.Lines(f.root)
 
 	compile := func(where string, q *Request, update bool) *request {
 		if q == nil {

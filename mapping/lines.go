@@ -1,0 +1,80 @@
+package mapping
+
+import (
+	"strconv"
+	"strings"
+
+	"gopkg.in/yaml.v3"
+)
+
+// LineOf returns the line, in the file root was decoded from, of the node
+// where names: dotted mapping keys and [i] sequence indexes, as problems are
+// reported ("request.fields[2].target"). When a step is not in the file (a
+// key left out, a default), it is the line of the deepest node found; 0 when
+// not even the first step is.
+func LineOf(root *yaml.Node, where string) int {
+	n := root
+	if n == nil {
+		return 0
+	}
+	for n.Kind == yaml.DocumentNode && len(n.Content) > 0 {
+		n = n.Content[0]
+	}
+	line := 0
+	for _, step := range strings.Split(where, ".") {
+		key, rest, _ := strings.Cut(step, "[")
+		if key != "" {
+			if n = memberNode(n, key); n == nil {
+				return line
+			}
+			line = n.Line
+		}
+		for rest != "" {
+			num, after, ok := strings.Cut(rest, "]")
+			i, err := strconv.Atoi(num)
+			if !ok || err != nil || n.Kind != yaml.SequenceNode || i < 0 || i >= len(n.Content) {
+				return line
+			}
+			n, line = n.Content[i], n.Content[i].Line
+			rest = strings.TrimPrefix(after, "[")
+		}
+	}
+	return line
+}
+
+// memberNode is the value of a mapping node's key, through aliases; nil if n is
+// not a mapping or has no such key.
+func memberNode(n *yaml.Node, key string) *yaml.Node {
+	for n.Kind == yaml.AliasNode && n.Alias != nil {
+		n = n.Alias
+	}
+	if n.Kind != yaml.MappingNode {
+		return nil
+	}
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		if n.Content[i].Value == key {
+			return n.Content[i+1]
+		}
+	}
+	return nil
+}
+
+// Locate is the file name with the line of where, "rules.yaml:14", and
+// where itself: a template's problems name their node's line in where, as
+// "response.body.id (line 14)", which is taken out; any other where is
+// looked up in root. The name alone when no line is known.
+func Locate(name string, root *yaml.Node, where string) (string, string) {
+	line := 0
+	if i := strings.LastIndex(where, " (line "); i >= 0 && strings.HasSuffix(where, ")") {
+		if n, err := strconv.Atoi(where[i+len(" (line ") : len(where)-1]); err == nil {
+			line, where = n, where[:i]
+		}
+	}
+	if line == 0 {
+		line = LineOf(root, where)
+	}
+	if line > 0 {
+		name += ":" + strconv.Itoa(line)
+	}
+	return name, where
+}
