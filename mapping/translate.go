@@ -8,6 +8,7 @@ import (
 	"unsafe"
 
 	"github.com/tidwall/gjson"
+	"github.com/tidwall/sjson"
 	"github.com/userbridge/userbridge/internal/canonical"
 )
 
@@ -341,6 +342,9 @@ func (b *builder) key(k string, kr *keyRules, v gjson.Result, res *Result) *cano
 		}
 		return b.putExtra(k, v)
 	}
+	if kr.inside() {
+		return b.nested(k, kr, v, res)
+	}
 	for _, fr := range kr.rules {
 		val := v
 		if fr.sub != "" {
@@ -354,6 +358,119 @@ func (b *builder) key(k string, kr *keyRules, v gjson.Result, res *Result) *cano
 		}
 	}
 	return nil
+}
+
+// inside reports whether every rule of the key reads a path inside it
+// (profile.city): the key's value is then an object the rules take apart,
+// not a value one of them takes whole.
+func (kr *keyRules) inside() bool {
+	for _, fr := range kr.rules {
+		if fr.sub == "" {
+			return false
+		}
+	}
+	return len(kr.rules) > 0
+}
+
+// nested applies the rules that read paths inside top-level key k. Its value
+// is an object (null: every rule's null policy applies, as if each path
+// were null); a member on the way to a rule's path is an object too, or
+// null. A member no rule reads is an unknown field, as a top-level one is:
+// refused with unknownFields: reject, else kept under
+// extensions.<dialect>.<k> as an object of those members.
+func (b *builder) nested(k string, kr *keyRules, v gjson.Result, res *Result) *canonical.Error {
+	if v.Type == gjson.Null {
+		for _, fr := range kr.rules {
+			if err := b.apply(fr, v, res); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	if !v.IsObject() {
+		return canonical.FieldError(k, k+" must be an object")
+	}
+	var extra []byte
+	if err := b.inside(k, "", "", v, kr.rules, res, &extra); err != nil {
+		return err
+	}
+	if extra == nil {
+		return nil
+	}
+	return b.putExtraRaw(k, extra)
+}
+
+// inside walks object v, at path (under key k, "" at its top; esc is the
+// same path escaped for sjson), applying the rules whose path is a member
+// of it and going into the members that lead to deeper ones. A member of no
+// rule is refused, or set into extra (a JSON object, started on the first)
+// at its path. A member whose name holds a dot is never a rule's: a rule's
+// dots separate members.
+func (b *builder) inside(k, path, esc string, v gjson.Result, rules []*fieldRule, res *Result, extra *[]byte) *canonical.Error {
+	var err *canonical.Error
+	v.ForEach(func(key, val gjson.Result) bool {
+		at, atEsc := key.Str, gjson.Escape(key.Str)
+		if path != "" {
+			at, atEsc = path+"."+key.Str, esc+"."+atEsc
+		}
+		whole, deeper := false, false
+		for _, fr := range rules {
+			if strings.Contains(key.Str, ".") {
+				break
+			}
+			if fr.sub == at {
+				whole = true
+			} else if strings.HasPrefix(fr.sub, at+".") {
+				deeper = true
+			}
+		}
+		switch {
+		case whole:
+			// A rule takes the member whole; one reading inside it
+			// (address and address.city) still reads its path.
+			for _, fr := range rules {
+				sub := val
+				if fr.sub != at {
+					if !strings.HasPrefix(fr.sub, at+".") {
+						continue
+					}
+					if sub = val.Get(fr.sub[len(at)+1:]); !sub.Exists() {
+						continue
+					}
+				}
+				if err = b.apply(fr, sub, res); err != nil {
+					return false
+				}
+			}
+		case deeper && val.Type == gjson.Null:
+			for _, fr := range rules {
+				if strings.HasPrefix(fr.sub, at+".") {
+					if err = b.apply(fr, val, res); err != nil {
+						return false
+					}
+				}
+			}
+		case deeper && !val.IsObject():
+			name := k + "." + at
+			err = canonical.FieldError(name, name+" must be an object")
+		case deeper:
+			err = b.inside(k, at, atEsc, val, rules, res, extra)
+		case b.p.rejectExtra:
+			name := k + "." + at
+			err = canonical.FieldError(name, name+" is not a field of this API")
+		default:
+			if *extra == nil {
+				*extra = []byte("{}")
+			}
+			var serr error
+			if *extra, serr = sjson.SetRawBytes(*extra, atEsc, []byte(val.Raw)); serr != nil {
+				name := k + "." + at
+				err = canonical.FieldError(name, name+" could not be kept")
+			}
+		}
+		return err == nil
+	})
+	return err
 }
 
 func (b *builder) raw(v gjson.Result) []byte {
@@ -585,7 +702,45 @@ func (b *builder) unsetSlot(s slot, from string) *canonical.Error {
 	return nil
 }
 
+// maxExtDepth is the deepest a value kept under extensions.<dialect>.<name>
+// may be nested: the update adds four levels above it (the document, set,
+// extensions, the dialect's object), and the contract allows 32 in all.
+const maxExtDepth = canonical.MaxDepth - 4
+
+// extDepthOK reports whether the (valid) JSON value raw is nested at most
+// maxExtDepth deep.
+func extDepthOK(raw []byte) bool {
+	if len(raw) == 0 || (raw[0] != '{' && raw[0] != '[') {
+		return true
+	}
+	depth, inString, escaped := 0, false, false
+	for _, c := range raw {
+		switch {
+		case inString:
+			if escaped {
+				escaped = false
+			} else if c == '\\' {
+				escaped = true
+			} else if c == '"' {
+				inString = false
+			}
+		case c == '"':
+			inString = true
+		case c == '{' || c == '[':
+			if depth++; depth > maxExtDepth {
+				return false
+			}
+		case c == '}' || c == ']':
+			depth--
+		}
+	}
+	return true
+}
+
 func (b *builder) putExt(e extEntry) *canonical.Error {
+	if !e.unset && !extDepthOK(e.raw) {
+		return canonical.FieldError(e.from, e.from+" is nested too deeply to be kept: at most "+strconv.Itoa(maxExtDepth)+" levels")
+	}
 	for _, list := range [2][]extEntry{b.ruleExt, b.extraExt} {
 		for _, x := range list {
 			if x.name == e.name {
@@ -602,13 +757,26 @@ func (b *builder) putExt(e extEntry) *canonical.Error {
 // only against the members rules set. A key that cannot name an extension
 // member is refused: it could be neither kept nor dropped silently.
 func (b *builder) putExtra(k string, v gjson.Result) *canonical.Error {
+	if v.Type == gjson.Null {
+		return b.putExtraEntry(k, nil, true)
+	}
+	return b.putExtraEntry(k, b.raw(v), false)
+}
+
+// putExtraRaw keeps raw, a JSON value userbridge built, as the unknown
+// field k.
+func (b *builder) putExtraRaw(k string, raw []byte) *canonical.Error {
+	return b.putExtraEntry(k, raw, false)
+}
+
+func (b *builder) putExtraEntry(k string, raw []byte, unset bool) *canonical.Error {
 	if !canonical.ValidMemberName(k) {
 		return canonical.FieldError(k, k+" is not a field of this API (unknown fields are kept only when named with letters, digits, '_' or '-')")
 	}
-	e := extEntry{name: b.p.name + "." + k, key: b.lastKey, from: k, unset: v.Type == gjson.Null}
-	if !e.unset {
-		e.raw = b.raw(v)
+	if !unset && !extDepthOK(raw) {
+		return canonical.FieldError(k, k+" is nested too deeply to be kept: at most "+strconv.Itoa(maxExtDepth)+" levels")
 	}
+	e := extEntry{name: b.p.name + "." + k, key: b.lastKey, from: k, unset: unset, raw: raw}
 	for _, x := range b.ruleExt {
 		if x.name == e.name {
 			return b.clash("extensions."+e.name, e.from, x.from)

@@ -1,0 +1,94 @@
+package mapping
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/userbridge/userbridge/internal/canonical"
+)
+
+// nestedRules has rules that read paths inside profile; unknown is keep or
+// reject.
+func nestedRules(t *testing.T, unknown string) *Program {
+	t.Helper()
+	p, err := Load("nested.yaml", []byte(`dialect: acme
+route: {method: PUT, path: /u/:id}
+request:
+  target: {from: param.id, by: id}
+  unknownFields: `+unknown+`
+  fields:
+    - {source: profile.first, type: string, target: givenName, null: unset}
+    - {source: profile.address.city, type: string, target: extensions.acme.city, null: ignore}
+response: {status: 204}
+errors: {body: {m: "${error.message}"}}
+`), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// TestNestedSourcesTakeTheObjectApart: with rules reading paths inside a
+// key, every other member of that object is an unknown field (refused or
+// kept, never dropped), and a value that is not an object is refused naming
+// it.
+func TestNestedSourcesTakeTheObjectApart(t *testing.T) {
+	keep, reject := nestedRules(t, "keep"), nestedRules(t, "reject")
+	for _, c := range []struct {
+		p          *Program
+		body, want string // want: the update, or the error's field and message
+	}{
+		{keep, `{"profile":{"first":"J","nick":"jj"}}`, `{"set":{"givenName":"J","extensions":{"acme":{"profile":{"nick":"jj"}}}},"unset":[]}`},
+		{keep, `{"profile":{"first":"J","address":{"city":"Oslo","zip":"0150"},"x":{"y":1}}}`,
+			`{"set":{"givenName":"J","extensions":{"acme":{"city":"Oslo","profile":{"address":{"zip":"0150"},"x":{"y":1}}}}},"unset":[]}`},
+		{keep, `{"profile":{"first":"J"}}`, `{"set":{"givenName":"J"},"unset":[]}`},
+		{keep, `{"profile":null}`, `{"set":{},"unset":["givenName"]}`},
+		{keep, `{"profile":{"address":null}}`, `{"set":{},"unset":[]}`},
+		{keep, `{"profile":{"a.b":1}}`, `{"set":{"extensions":{"acme":{"profile":{"a.b":1}}}},"unset":[]}`},
+		{reject, `{"profile":{"first":"J","nick":"jj"}}`, `profile.nick: profile.nick is not a field of this API`},
+		{reject, `{"profile":{"address":{"city":"Oslo","zip":"1"}}}`, `profile.address.zip: profile.address.zip is not a field of this API`},
+		{reject, `{"profile":{"first":"J"}}`, `{"set":{"givenName":"J"},"unset":[]}`},
+		{keep, `{"profile":"str"}`, `profile: profile must be an object`},
+		{keep, `{"profile":[{"first":"X"}]}`, `profile: profile must be an object`},
+		{reject, `{"profile":{"address":"Oslo"}}`, `profile.address: profile.address must be an object`},
+		{keep, `{"profile":{"first":1}}`, `profile.first: profile.first must be a string`},
+	} {
+		res, e := c.p.Translate(&Input{Body: []byte(c.body), Params: params{"id": "u1"}})
+		var got string
+		if e != nil {
+			got = e.Field + ": " + e.Message
+		} else {
+			got = string(res.Update)
+			if ce := canonical.ValidateUpdate(res.Update); ce != nil {
+				t.Errorf("%s: the update is not valid per the contract: %v", c.body, ce)
+			}
+		}
+		if got != c.want {
+			t.Errorf("%s:\n got %s\nwant %s", c.body, got, c.want)
+		}
+	}
+}
+
+// TestKeptValuesStayWithinTheContractsDepth: a kept value sits four levels
+// down in the update (set, extensions, the dialect's object), so one the
+// request may hold (server.maxDepth 32) but the update could not is refused
+// naming it, never forwarded deeper than the contract allows.
+func TestKeptValuesStayWithinTheContractsDepth(t *testing.T) {
+	p := nestedRules(t, "keep")
+	nest := func(n int) string { return strings.Repeat("[", n) + strings.Repeat("]", n) }
+	res, e := p.Translate(&Input{Body: []byte(`{"deep":` + nest(maxExtDepth) + `}`), Params: params{"id": "u1"}})
+	if e != nil {
+		t.Fatalf("%d levels refused: %v", maxExtDepth, e)
+	}
+	if ce := canonical.ValidateUpdate(res.Update); ce != nil {
+		t.Fatalf("the update is not valid per the contract: %v", ce)
+	}
+	_, e = p.Translate(&Input{Body: []byte(`{"deep":` + nest(maxExtDepth+1) + `}`), Params: params{"id": "u1"}})
+	if e == nil || e.Field != "deep" || !strings.Contains(e.Message, "nested too deeply") {
+		t.Fatalf("%d levels: %v", maxExtDepth+1, e)
+	}
+	_, e = p.Translate(&Input{Body: []byte(`{"profile":{"x":` + nest(maxExtDepth) + `}}`), Params: params{"id": "u1"}})
+	if e == nil || e.Field != "profile" {
+		t.Fatalf("a nested leftover one level too deep: %v", e)
+	}
+}
