@@ -92,3 +92,71 @@ func TestKeptValuesStayWithinTheContractsDepth(t *testing.T) {
 		t.Fatalf("a nested leftover one level too deep: %v", e)
 	}
 }
+
+// TestTemplatedKeysNeverTakeAWrittenName: a member whose key a request
+// fills never replaces a member the rules write by name, even ahead of it,
+// and one whose key renders "" (its value absent) is left out.
+func TestTemplatedKeysNeverTakeAWrittenName(t *testing.T) {
+	p, err := Load("keys.yaml", []byte(`dialect: acme
+route: {method: PUT, path: /u/:id}
+request:
+  target: {from: param.id, by: id}
+response:
+  status: 200
+  contentType: application/json
+  body:
+    "${body.nick}": injected
+    given: ${user.givenName}
+    "${body.none}": empty
+errors: {body: {m: "${error.message}"}}
+`), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for nick, want := range map[string]string{
+		"given": `{"given":"Jane"}`,
+		"other": `{"other":"injected","given":"Jane"}`,
+	} {
+		in := &Input{Body: []byte(`{"nick":"` + nick + `"}`), Params: params{"id": "u1"}}
+		res, e := p.Translate(in)
+		if e != nil {
+			t.Fatal(e)
+		}
+		if got := string(p.RenderSuccess(in, res, []byte(`{"id":"u1","givenName":"Jane"}`)).Body); got != want {
+			t.Errorf("nick %q: got %s, want %s", nick, got, want)
+		}
+	}
+}
+
+// TestHeaderValuesStayValid: a header whose value would carry a control
+// character a request sent is left out, as an absent value's is.
+func TestHeaderValuesStayValid(t *testing.T) {
+	p, err := Load("hdr.yaml", []byte(`dialect: acme
+route: {method: PUT, path: /u/:id}
+request:
+  target: {from: param.id, by: id}
+response:
+  status: 204
+  headers: {X-Echo: "${body.nick}"}
+errors: {body: {m: "${error.message}"}}
+`), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for body, want := range map[string]string{`{"nick":"ab"}`: "ab", `{"nick":"a\u0000b"}`: "", `{"nick":"a\u007fb"}`: "", `{"nick":"a\tb é"}`: "a\tb é"} {
+		in := &Input{Body: []byte(body), Params: params{"id": "u1"}}
+		res, e := p.Translate(in)
+		if e != nil {
+			t.Fatal(e)
+		}
+		got := ""
+		for _, h := range p.RenderSuccess(in, res, []byte(`{"id":"u1"}`)).Headers {
+			if h.Name == "X-Echo" {
+				got = h.Value
+			}
+		}
+		if got != want {
+			t.Errorf("%s: X-Echo %q, want %q", body, got, want)
+		}
+	}
+}

@@ -31,6 +31,10 @@ func (p *Program) UpstreamHeaders() []string { return p.upstreamHeaders }
 // (request.tenant), which the upstream's path templates may then use.
 func (p *Program) HasTenant() bool { return p.tenantParam != "" }
 
+// TenantParam is the route parameter that carries the tenant, "" when
+// there is none.
+func (p *Program) TenantParam() string { return p.tenantParam }
+
 // Targets reports which ways the dialect names a user: by id, by
 // username, or both (by: auto).
 func (p *Program) Targets() (byID, byUsername bool) {

@@ -8,6 +8,8 @@ import (
 	"strings"
 	"unsafe"
 
+	"golang.org/x/net/http/httpguts"
+
 	"github.com/tidwall/gjson"
 	"github.com/userbridge/userbridge/internal/canonical"
 )
@@ -369,6 +371,9 @@ func (c *renderCtx) appendTmpl(out []byte, t *tmpl) []byte {
 	// With a templated key, the names written so far: a member whose key
 	// is one of them is left out (the first wins, as in a lookup), so the
 	// object never holds a name twice, which JSON parsers read differently.
+	// A templated key never takes a name the rules write as it is (whatever
+	// the order: a request's value must not replace a member the rules
+	// fill), and one that renders "" (its value absent) drops its member.
 	var seen []string
 	for _, m := range t.members {
 		if m.val.kind == tExpr && m.val.expr.optional && !c.eval(m.val.expr).ok {
@@ -379,6 +384,9 @@ func (c *renderCtx) appendTmpl(out []byte, t *tmpl) []byte {
 			name = c.interp(m.keyTpl)
 		}
 		if t.dynamic {
+			if m.key == nil && (name == "" || t.writes(name)) {
+				continue
+			}
 			if slices.Contains(seen, name) {
 				continue
 			}
@@ -399,6 +407,17 @@ func (c *renderCtx) appendTmpl(out []byte, t *tmpl) []byte {
 	return append(out, '}')
 }
 
+// writes reports whether the object template has a member named name as
+// written (not templated).
+func (t *tmpl) writes(name string) bool {
+	for i := range t.members {
+		if m := &t.members[i]; m.key != nil && m.name == name {
+			return true
+		}
+	}
+	return false
+}
+
 func (c *renderCtx) interp(parts []strPart) string {
 	if len(parts) == 1 && parts[0].expr == nil {
 		return parts[0].lit
@@ -414,9 +433,13 @@ func (c *renderCtx) interp(parts []strPart) string {
 	return sb.String()
 }
 
+// headers renders hs. A header whose value renders "" is left out, and so
+// is one whose value is not a valid field value (a control character a
+// request sent, which interpolation does not escape): written, it would
+// break the answer's header block.
 func (c *renderCtx) headers(dst []Header, hs []headerTmpl) []Header {
 	for _, h := range hs {
-		if v := c.interp(h.parts); v != "" {
+		if v := c.interp(h.parts); v != "" && httpguts.ValidHeaderFieldValue(v) {
 			dst = append(dst, Header{Name: h.name, Value: v})
 		}
 	}

@@ -208,6 +208,25 @@ func testPathEscapes(t *testing.T, tr string) {
 				}
 			})
 		}
+		// A tenant of blanks would reach the upstream as an empty
+		// X-Userbridge-Tenant (a header loses its value's outer blanks),
+		// which names no tenant: users of every tenant would be found.
+		if d.name == "baasic" {
+			for _, v := range []string{"%20", "demo-app%20", "%20demo-app", "%20%20", "%FF"} {
+				t.Run("baasic/apiKey "+v, func(t *testing.T) {
+					rec.set(nil)
+					a := s.do(t, d.method, strings.Replace(d.path, "demo-app", v, 1), hdr, d.body)
+					if want := statusOf(d, canonical.InvalidField); a.Status != want {
+						t.Fatalf("status %d, want %d: %s", a.Status, want, a.Body)
+					}
+					str(t, a.Body, "message", "apiKey is not a valid tenant")
+					str(t, a.Body, "details", "apiKey")
+					if n := len(rec.requests()); n != 0 {
+						t.Fatalf("the upstream received %d requests", n)
+					}
+				})
+			}
+		}
 		for _, v := range []string{"a#b", `a\b`, `..\admin`} {
 			name, path := routeParam(d, v)
 			t.Run(d.name+"/raw "+v, func(t *testing.T) {

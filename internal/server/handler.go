@@ -11,6 +11,7 @@ import (
 	"strings"
 	"sync"
 	"time"
+	"unicode/utf8"
 
 	"github.com/gin-gonic/gin"
 	"github.com/userbridge/userbridge/internal/auth"
@@ -261,10 +262,19 @@ func (h *handler) checkTarget(res *mapping.Result) *canonical.Error {
 		}
 		return canonical.FieldError(name, name+" is not a valid path value")
 	}
-	if res.Tenant != "" && badPathValue(res.Tenant) {
-		return canonical.FieldError("tenant", "tenant is not a valid path value")
+	if h.p.HasTenant() && badTenant(res.Tenant) {
+		name := h.p.TenantParam()
+		return canonical.FieldError(name, name+" is not a valid tenant")
 	}
 	return nil
+}
+
+// badTenant reports a tenant that is empty, or that an HTTP header would
+// not carry as it is: X-Userbridge-Tenant's value loses leading and
+// trailing blanks on the way, and one that is empty, or only blanks, names
+// no tenant (the upstream then finds users of any tenant).
+func badTenant(t string) bool {
+	return strings.TrimSpace(t) != t || t == "" || !utf8.ValidString(t) || badPathValue(t)
 }
 
 // badPathValue reports a value that could leave its path segment, or be
