@@ -491,3 +491,70 @@ func withTransport(tr string, configure func(*config.Config)) func(*config.Confi
 		c.Server.Transport = tr
 	}
 }
+
+// TestShortBodyNotForwarded: a body shorter than its Content-Length, the
+// client having closed its side, is cut short: answered as unreadable in
+// the dialect's envelope, and never forwarded (on the fast server the
+// stream ended in a plain EOF that read as a whole body).
+func TestShortBodyNotForwarded(t *testing.T) { eachTransport(t, testShortBodyNotForwarded) }
+
+func testShortBodyNotForwarded(t *testing.T, tr string) {
+	rec := newRecorder(t)
+	s := start(t, "", rec.srv.URL, withTransport(tr, e2eConfig))
+	addr := strings.TrimPrefix(s.base, "http://")
+	d := specs[1] // shift
+	body := `{"status":"DELETED"}`
+	conn, err := net.DialTimeout("tcp", addr, 3*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	_ = conn.SetDeadline(time.Now().Add(5 * time.Second))
+	fmt.Fprintf(conn, "%s %s HTTP/1.1\r\nHost: %s\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n%s",
+		d.method, d.path, addr, len(body)+100, body)
+	_ = conn.(*net.TCPConn).CloseWrite()
+	resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	isError(t, d, answer{Status: resp.StatusCode, Header: resp.Header, Body: b}, canonical.BadRequest, "could not be read")
+	if n := len(rec.requests()); n != 0 {
+		t.Fatalf("the upstream received %d requests", n)
+	}
+}
+
+// TestOversizedHeaderAnswerNotReset: a header block over the limit is
+// answered 431 and the connection closed gracefully: the bytes the client
+// is still sending are read and dropped, not left to make the kernel reset
+// the connection (which can throw the answer away before the client reads
+// it). Fast server only: net/http's closes as it does.
+func TestOversizedHeaderAnswerNotReset(t *testing.T) {
+	rec := newRecorder(t)
+	s := start(t, "", rec.srv.URL, withTransport("fast", e2eConfig))
+	addr := strings.TrimPrefix(s.base, "http://")
+	conn, err := net.DialTimeout("tcp", addr, 3*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	_ = conn.SetDeadline(time.Now().Add(5 * time.Second))
+	go func() {
+		// 256 KiB of header, never ended: far past the 64 KiB read.
+		_, _ = io.WriteString(conn, "PUT /v3/users/u1 HTTP/1.1\r\nHost: x\r\nX-Junk: "+strings.Repeat("j", 256<<10))
+	}()
+	br := bufio.NewReader(conn)
+	resp, err := http.ReadResponse(br, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, _ = io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusRequestHeaderFieldsTooLarge {
+		t.Fatalf("status %d", resp.StatusCode)
+	}
+	if _, err := br.ReadByte(); err != io.EOF {
+		t.Fatalf("after the answer: %v, want EOF (a graceful close)", err)
+	}
+}

@@ -96,6 +96,12 @@ func newFastServer(h http.Handler, t timeouts, maxBody *atomic.Int64, log *slog.
 			id := newID()
 			s.refused(ctx, f, id)
 			writeFastCanonical(ctx, f.status, f.code, f.what, id)
+			// Unread bytes may follow (the rest of a header block too
+			// large): the close is a half one first, so that the client
+			// reads the answer rather than a reset.
+			if lc, ok := ctx.Conn().(*lingerConn); ok {
+				lc.linger.Store(true)
+			}
 			obs.Request(noDialect, unreadable, f.status, time.Since(ctx.Time()))
 		},
 		// The header block is read within readHeader; once it is in, the
@@ -286,6 +292,12 @@ func (s *fastServer) readBody(ctx *fasthttp.RequestCtx, st io.Reader, bp *[]byte
 	}
 	if int64(len(b)) > limit {
 		return nil, fasthttp.ErrBodyTooLarge
+	}
+	// fasthttp's stream ends a Content-Length body with io.EOF when the
+	// client closes its side early: a body shorter than declared is cut
+	// short, never an update to forward.
+	if cl := ctx.Request.Header.ContentLength(); cl >= 0 && len(b) != cl {
+		return nil, io.ErrUnexpectedEOF
 	}
 	return b, nil
 }
