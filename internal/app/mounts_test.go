@@ -2,8 +2,11 @@ package app_test
 
 import (
 	"net/http"
+	"strconv"
 	"strings"
 	"testing"
+	"time"
+	"unicode/utf8"
 
 	"github.com/tidwall/gjson"
 	"github.com/userbridge/userbridge/config"
@@ -117,5 +120,69 @@ func TestShiftPasswordAgainstStoredUsername(t *testing.T) {
 	a = s.do(t, "PUT", path, json, `{"userName":"jsmith","password":"Xjsmith!1a"}`)
 	if a.Status != http.StatusBadRequest || gjson.GetBytes(a.Body, "password").Str == "" {
 		t.Fatalf("got %d %s", a.Status, a.Body)
+	}
+}
+
+// TestLinksNeverTakeAForeignAuthority: a Host or X-Forwarded-Host that is
+// not a host[:port] cannot change what a rendered link points at, nor make
+// the answer invalid JSON: its other bytes are %-escaped. Of a list of
+// forwarded values, the first (the client's) is taken.
+func TestLinksNeverTakeAForeignAuthority(t *testing.T) {
+	s := start(t, "", "", func(c *config.Config) { c.Server.TrustForwarded = true })
+	addr := strings.TrimPrefix(s.base, "http://")
+	body := `{"enabled":true}`
+	for _, c := range []struct{ host, fwdHost, fwdProto, want string }{
+		{addr, "api.example.com, proxy.internal", "HTTPS, http", "https://api.example.com"},
+		{addr, "evil.com@x", "", "http://evil.com%40x"},
+		{addr, "evil.com?x=", "", "http://evil.com%3Fx%3D"},
+		{addr, "evil.com#", "", "http://evil.com%23"},
+		{addr, `"><img>`, "", "http://%22%3E%3Cimg%3E"},
+		{"user@evil.com", "", "", "http://user%40evil.com"},
+		{"\xff\xfe", "", "", "http://%FF%FE"},
+		{"[::1]:8080", "", "", "http://[::1]:8080"},
+	} {
+		raw := "PUT /users/" + finixID + " HTTP/1.1\r\nHost: " + c.host + "\r\nContent-Type: application/json\r\n"
+		if c.fwdHost != "" {
+			raw += "X-Forwarded-Host: " + c.fwdHost + "\r\n"
+		}
+		if c.fwdProto != "" {
+			raw += "X-Forwarded-Proto: " + c.fwdProto + "\r\n"
+		}
+		raw += "Content-Length: " + strconv.Itoa(len(body)) + "\r\nConnection: close\r\n\r\n" + body
+		a, err := rawExchange(addr, raw, 3*time.Second)
+		if err != nil {
+			t.Fatalf("%q: %v", c.host+" "+c.fwdHost, err)
+		}
+		if !gjson.ValidBytes(a.Body) || !utf8.Valid(a.Body) {
+			t.Errorf("%q %q: the answer is not valid JSON: %q", c.host, c.fwdHost, a.Body)
+			continue
+		}
+		if href, want := gjson.GetBytes(a.Body, "_links.self.href").Str, c.want+"/users/"+finixID; a.Status != http.StatusOK || href != want {
+			t.Errorf("%q %q: %d self.href %q, want %q", c.host, c.fwdHost, a.Status, href, want)
+		}
+	}
+}
+
+// TestRequestIDIsVisibleASCII: a client's X-Request-Id goes into JSON
+// answers (Finix's logref) and headers as it is, so one that is not visible
+// ASCII is replaced by a fresh id.
+func TestRequestIDIsVisibleASCII(t *testing.T) {
+	s := start(t, "", "", nil)
+	addr := strings.TrimPrefix(s.base, "http://")
+	body := `{"enabled":1}`
+	for _, id := range []string{"\xff\xfe", "caf\xc3\xa9", "a b", "ok-id_1.2"} {
+		raw := "PUT /users/" + finixID + " HTTP/1.1\r\nHost: " + addr + "\r\nContent-Type: application/json\r\nX-Request-Id: " + id +
+			"\r\nContent-Length: " + strconv.Itoa(len(body)) + "\r\nConnection: close\r\n\r\n" + body
+		a, err := rawExchange(addr, raw, 3*time.Second)
+		if err != nil {
+			t.Fatal(err)
+		}
+		logref := gjson.GetBytes(a.Body, "_embedded.errors.0.logref").Str
+		if !gjson.ValidBytes(a.Body) || !utf8.Valid(a.Body) || logref != a.Header.Get("X-Request-Id") {
+			t.Fatalf("%q: %q (X-Request-Id %q)", id, a.Body, a.Header.Get("X-Request-Id"))
+		}
+		if keep := id == "ok-id_1.2"; (logref == id) != keep {
+			t.Errorf("%q: logref %q", id, logref)
+		}
 	}
 }
