@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"mime"
 	"net/http"
 	"slices"
 	"sort"
@@ -136,6 +137,15 @@ type problems struct {
 	errs []error
 	// sources are the template sources allowed; nil: a dialect's.
 	sources []string
+	// params are the route's parameters, config the file's declared
+	// constants: what ${param.NAME} and ${config.NAME} may name; nil: not
+	// checked (the rules upstream profile's templates).
+	params map[string]bool
+	route  string
+	config map[string]bool
+	// success is set while the success answer's templates are compiled:
+	// there is no error to read there.
+	success bool
 }
 
 func (p *problems) addf(where, format string, args ...any) {
@@ -177,9 +187,25 @@ func Compile(name string, f *File, opts Options) (*Program, error) {
 		}
 		p.config[k] = v
 	}
+	pr.params, pr.route, pr.config = p.params, f.Route.Path, map[string]bool{}
+	for k := range f.Config {
+		pr.config[k] = true
+	}
+	pr.success = true
 	p.success = compileSuccess(pr, &f.Response)
+	pr.success = false
+	if f.Response.Body.Kind != 0 && f.Response.Status == http.StatusResetContent {
+		// 204 is refused with a body by compileSuccess; 1xx and 304, which
+		// forbid one too, are no success statuses.
+		pr.addf("response.body", "a 205 answer has no body")
+	}
+	checkHeaderNames(pr, "response.headers", f.Response.Headers)
 	p.upstreamHeaders = compileUpstreamHeaders(pr, f.Response.UpstreamHeaders)
 	p.errs = compileErrors(pr, &f.Errors)
+	checkHeaderNames(pr, "errors.headers", f.Errors.Headers)
+	for _, k := range sortedKeys(f.Errors.ByCode) {
+		checkHeaderNames(pr, "errors.byCode."+k+".headers", f.Errors.ByCode[k].Headers)
+	}
 	if err := pr.err(); err != nil {
 		return nil, err
 	}
@@ -205,10 +231,26 @@ func (p *Program) compileRequest(pr *problems) {
 	if len(p.contentTypes) == 0 {
 		p.contentTypes = []string{"application/json"}
 	}
+	for i, ct := range rq.ContentTypes {
+		if !matchableMediaType(ct) {
+			pr.addf(fmt.Sprintf("request.contentTypes[%d]", i), "%q cannot match a request's Content-Type as meant: an entry is a plain media type, type/subtype "+
+				"(e.g. application/json), matched exactly: no parameters (a client's charset=utf-8 is accepted with any entry), "+
+				"no wildcards (never expanded)", ct)
+		}
+	}
 	for i, h := range rq.Headers {
-		p.forward = append(p.forward, http.CanonicalHeaderKey(h))
-		if h == "" {
-			pr.addf(fmt.Sprintf("request.forwardHeaders[%d]", i), "empty header name")
+		c := http.CanonicalHeaderKey(h)
+		p.forward = append(p.forward, c)
+		where := fmt.Sprintf("request.forwardHeaders[%d]", i)
+		switch {
+		case h == "":
+			pr.addf(where, "empty header name")
+		case !httpguts.ValidHeaderFieldName(h):
+			pr.addf(where, "%q is not a header name", h)
+		case credentialHeader[c]:
+			pr.addf(where, "%s carries credentials: it belongs in credentialHeaders, never in forwardHeaders", c)
+		case connectionHeader[c]:
+			pr.addf(where, "%s is the connection's or the body's own: userbridge's request to the upstream has its own, so it cannot be forwarded", c)
 		}
 	}
 	for i, h := range rq.Credentials {
@@ -217,6 +259,10 @@ func (p *Program) compileRequest(pr *problems) {
 		switch {
 		case h == "":
 			pr.addf(fmt.Sprintf("request.credentialHeaders[%d]", i), "empty header name")
+		case !httpguts.ValidHeaderFieldName(h):
+			pr.addf(fmt.Sprintf("request.credentialHeaders[%d]", i), "%q is not a header name", h)
+		case connectionHeader[c]:
+			pr.addf(fmt.Sprintf("request.credentialHeaders[%d]", i), "%s is the connection's or the body's own, no credential: userbridge's request to the upstream has its own", c)
 		case slices.Contains(p.forward, c):
 			// Listed as forwarded too, it would reach the upstream in
 			// verify mode, where userbridge's own credentials replace it.
@@ -303,7 +349,54 @@ func (p *Program) compileRequest(pr *problems) {
 			}
 		}
 	}
+	p.checkUsernameFields(pr)
 }
+
+// checkUsernameFields makes sure a password rule's usernameField names a
+// field of the body this file knows: a field rule's source, a readOnly
+// field, or the body field that names the user. Any other name is a
+// mistake: with unknownFields reject a body holding it is refused, so the
+// check would always fall back to the stored username; with keep it is an
+// opaque extension member, no username of the dialect's.
+func (p *Program) checkUsernameFields(pr *problems) {
+	rq := &p.file.Request
+	for i := range rq.Fields {
+		pw := rq.Fields[i].Validate.Password
+		if pw == nil || pw.UsernameField == "" {
+			continue
+		}
+		u := pw.UsernameField
+		known := u == p.targetBody || slices.Contains(rq.ReadOnly, u)
+		for j := range rq.Fields {
+			known = known || rq.Fields[j].Source == u
+		}
+		if !known {
+			pr.addf(fmt.Sprintf("request.fields[%d].validate.password.usernameField", i),
+				"%q is no field of this file: it names the source of a field rule, a readOnly field or the target's body field", u)
+		}
+	}
+}
+
+// matchableMediaType reports whether a contentTypes entry can match a
+// request's Content-Type as AcceptsContentType compares them: the media
+// type a client sends, parameters stripped, equals the entry.
+func matchableMediaType(ct string) bool {
+	mt, params, err := mime.ParseMediaType(ct)
+	if err != nil || len(params) > 0 || !strings.EqualFold(mt, ct) || strings.Contains(mt, "*") {
+		return false
+	}
+	typ, sub, ok := strings.Cut(mt, "/")
+	return ok && typ != "" && sub != ""
+}
+
+// credentialHeader are the standard headers that carry credentials: never
+// forwardHeaders, which pass in every auth mode.
+var credentialHeader = map[string]bool{"Authorization": true, "Proxy-Authorization": true, "Cookie": true}
+
+// connectionHeader are the request headers of the connection and of the
+// body's framing: userbridge's request to the upstream has its own.
+var connectionHeader = map[string]bool{"Host": true, "Content-Length": true, "Transfer-Encoding": true,
+	"Connection": true, "Upgrade": true, "Te": true, "Keep-Alive": true, "Proxy-Connection": true, "Trailer": true}
 
 func pathParams(path string) map[string]bool {
 	out := map[string]bool{}
@@ -323,6 +416,9 @@ func (p *Program) resolveSlot(name string) (slot, error) {
 	if rest, ok := strings.CutPrefix(name, "extensions."); ok {
 		d, n, ok := strings.Cut(rest, ".")
 		if ok && canonical.ValidDialectName(d) && canonical.ValidMemberName(n) {
+			if d != p.file.Dialect {
+				return slot{}, fmt.Errorf("%q: a dialect writes only its own extensions, extensions.%s.<name>", name, p.file.Dialect)
+			}
 			return slot{field: -1, ext: rest, name: name}, nil
 		}
 		return slot{}, fmt.Errorf("%q: extensions take the form extensions.<dialect>.<name>, the name of letters, digits, '_' or '-'", name)
@@ -412,6 +508,22 @@ func (p *Program) compileField(pr *problems, where string, r *FieldRule) *fieldR
 	} else if !fr.hasTo && r.Target == "" {
 		pr.addf(where+".target", "missing (a field rule needs a target or an enum)")
 	}
+	if r.Target == "" && len(r.Enum) > 0 {
+		// translate's apply unsets only a target: an enum's fields are set
+		// by its values, never unset.
+		if fr.null == polUnset {
+			pr.addf(where+".null", "unset needs a target: an enum-only rule has no field to unset (reject or ignore)")
+		}
+		if fr.empty == polUnset {
+			pr.addf(where+".empty", "unset needs a target: an enum-only rule has no field to unset (keep or reject)")
+		}
+	}
+	if r.Empty != "" && t != typeString && t != typeAny {
+		pr.addf(where+".empty", "says what \"\" means, and a value of type %s is never \"\": empty applies to type string or any", t)
+	}
+	if r.Wrap != "" && t != typeString && !(fr.hasTo && fr.to.field >= 0) { // checkShape covers a canonical field
+		pr.addf(where+".wrap", "turns a string into an object: wrap needs type: string, not %s", t)
+	}
 	if r.Items != nil {
 		fr.items = &itemsRule{wrap: r.Items.Wrap, keep: map[string]bool{}, ignore: map[string]bool{}}
 		for _, k := range r.Items.Keep {
@@ -441,6 +553,7 @@ func (p *Program) compileField(pr *problems, where string, r *FieldRule) *fieldR
 		pr.addf(where+".normalize", "%q: expected uuid", r.Normalize)
 	}
 	fr.v = compileValidators(pr, where+".validate", &r.Validate)
+	checkValidatorTypes(pr, where+".validate", t, &r.Validate)
 	if fr.hasTo && fr.to.field >= 0 {
 		p.checkShape(pr, where, fr)
 	}
@@ -513,6 +626,78 @@ func checkKind(s slot, raw []byte) error {
 var notPassedBack = map[string]bool{"Connection": true, "Keep-Alive": true, "Transfer-Encoding": true,
 	"Content-Length": true, "Content-Type": true, "Content-Encoding": true, "Te": true, "Trailer": true,
 	"Upgrade": true, "Proxy-Authenticate": true, "Set-Cookie": true, "X-Request-Id": true}
+
+// notWritten are the answer headers no rule may set: the connection's own,
+// the body's (userbridge writes the body and its Content-Type from
+// contentType) and userbridge's X-Request-Id; notPassedBack but Set-Cookie,
+// which a dialect's rules may set.
+var notWritten = func() map[string]bool {
+	m := map[string]bool{"Proxy-Connection": true}
+	for k := range notPassedBack {
+		m[k] = k != "Set-Cookie"
+	}
+	return m
+}()
+
+// checkHeaderNames checks the names of a headers map of templates.
+func checkHeaderNames(pr *problems, where string, hs map[string]string) {
+	for _, h := range sortedKeys(hs) {
+		c := http.CanonicalHeaderKey(h)
+		switch {
+		case !httpguts.ValidHeaderFieldName(h):
+			pr.addf(where+"."+h, "%q is not a header name", h)
+		case c == "Content-Type":
+			pr.addf(where+"."+h, "Content-Type is set by contentType, not headers")
+		case notWritten[c]:
+			pr.addf(where+"."+h, "%s cannot be set: userbridge writes it, or it is the connection's", c)
+		}
+	}
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// validatorTypes says which value type each validator checks (see
+// validators.run): the others are never run on it.
+var validatorTypes = []struct {
+	name string
+	typ  jsonType
+	set  func(v *Validators) bool
+}{
+	{"nonEmpty", typeString, func(v *Validators) bool { return v.NonEmpty }},
+	{"pattern", typeString, func(v *Validators) bool { return v.Pattern != "" }},
+	{"minLength", typeString, func(v *Validators) bool { return v.MinLength != 0 }},
+	{"maxLength", typeString, func(v *Validators) bool { return v.MaxLength != 0 }},
+	{"oneOf", typeString, func(v *Validators) bool { return len(v.OneOf) > 0 }},
+	{"uuid", typeString, func(v *Validators) bool { return v.UUID }},
+	{"email", typeString, func(v *Validators) bool { return v.Email }},
+	{"password", typeString, func(v *Validators) bool { return v.Password != nil }},
+	{"maxPairs", typeObject, func(v *Validators) bool { return v.MaxPairs != 0 }},
+	{"keyPattern", typeObject, func(v *Validators) bool { return v.KeyPattern != "" }},
+	{"keyMaxLength", typeObject, func(v *Validators) bool { return v.KeyMaxLength != 0 }},
+	{"valueMaxLength", typeObject, func(v *Validators) bool { return v.ValueMaxLength != 0 }},
+	{"valueType", typeObject, func(v *Validators) bool { return v.ValueType != "" }},
+	{"maxItems", typeArray, func(v *Validators) bool { return v.MaxItems != 0 }},
+}
+
+// checkValidatorTypes refuses a validator the rule's type never gives a
+// value to check (type any may receive anything).
+func checkValidatorTypes(pr *problems, where string, t jsonType, v *Validators) {
+	if t == typeAny {
+		return
+	}
+	for _, vt := range validatorTypes {
+		if vt.set(v) && vt.typ != t {
+			pr.addf(where+"."+vt.name, "checks %s and never applies to type %s: it needs type %s or any", plural(vt.typ), t, vt.typ)
+		}
+	}
+}
 
 func compileUpstreamHeaders(pr *problems, names []string) []string {
 	var out []string

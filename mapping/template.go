@@ -1,9 +1,11 @@
 package mapping
 
 import (
+	"encoding/json"
 	"fmt"
 	"math"
 	"net/url"
+	"regexp"
 	"strconv"
 	"strings"
 	"time"
@@ -114,6 +116,12 @@ func compileNode(pr *problems, where string, n *yaml.Node) *tmpl {
 		t := &tmpl{kind: tObject}
 		for i := 0; i+1 < len(n.Content); i += 2 {
 			k, v := n.Content[i], n.Content[i+1]
+			for k.Kind == yaml.AliasNode && k.Alias != nil {
+				k = k.Alias
+			}
+			if !checkKey(pr, where, k) {
+				continue
+			}
 			m := member{val: compileNode(pr, where+"."+k.Value, v)}
 			if strings.Contains(k.Value, "${") {
 				m.keyTpl = compileInterp(pr, at, k.Value)
@@ -133,10 +141,15 @@ func compileNode(pr *problems, where string, n *yaml.Node) *tmpl {
 	case yaml.ScalarNode:
 		switch n.Tag {
 		case "!!str":
+			if n.Style == 0 && yamlFloat.MatchString(n.Value) {
+				// A plain number YAML could not read as a float64 (1e400):
+				// it would render as a string.
+				pr.addf(at, "%s does not fit a float64 (a JSON number userbridge can render); quote it if a string is meant", n.Value)
+			}
 			return compileString(pr, at, n.Value)
 		case "!!int", "!!float":
 			f, err := strconv.ParseFloat(n.Value, 64)
-			if err != nil || math.IsInf(f, 0) || math.IsNaN(f) {
+			if err != nil || math.IsInf(f, 0) || math.IsNaN(f) || !isJSONNumber(n.Value) {
 				pr.addf(at, "%q is not a JSON number", n.Value)
 			}
 			return &tmpl{kind: tLit, lit: []byte(n.Value)}
@@ -150,6 +163,33 @@ func compileNode(pr *problems, where string, n *yaml.Node) *tmpl {
 	}
 	pr.addf(at, "unsupported YAML value")
 	return &tmpl{kind: tLit, lit: []byte("null")}
+}
+
+// yamlFloat is how YAML (gopkg.in/yaml.v3) recognises a plain float.
+var yamlFloat = regexp.MustCompile(`^[-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)?$`)
+
+// isJSONNumber reports whether s is written as JSON writes a number (no
+// '+', no leading zero, no bare '.').
+func isJSONNumber(s string) bool {
+	return s != "" && (s[0] == '-' || '0' <= s[0] && s[0] <= '9') && json.Valid([]byte(s))
+}
+
+// checkKey refuses a template object's key that would not render as the
+// key written: a complex key (a sequence or mapping), a merge key (<<) or
+// a null one (~).
+func checkKey(pr *problems, where string, k *yaml.Node) bool {
+	at := fmt.Sprintf("%s (line %d)", where, k.Line)
+	switch {
+	case k.Kind != yaml.ScalarNode:
+		pr.addf(at, "a key is a string: a complex key (? [a, b]) has no JSON form")
+	case k.Tag == "!!merge":
+		pr.addf(at, "merge keys (<<) are not supported: write the members out")
+	case k.Tag == "!!null":
+		pr.addf(at, "a null key (%s) has no JSON form: quote it if the text is meant", k.Value)
+	default:
+		return true
+	}
+	return false
 }
 
 func compileString(pr *problems, at, s string) *tmpl {
@@ -222,6 +262,15 @@ func compileExpr(pr *problems, at, text string) *expr {
 	}
 	if path == "" && s != 0 {
 		pr.addf(at, "${%s}: a source needs a name after the dot", text)
+	}
+	switch {
+	case path == "":
+	case s == srcParam && pr.params != nil && !pr.params[path]:
+		pr.addf(at, "${%s}: route %q has no parameter %q (a route parameter is :NAME or *NAME in route.path)", text, pr.route, path)
+	case s == srcConfig && pr.config != nil && !pr.config[path]:
+		pr.addf(at, "${%s}: the file's config declares no constant %q (a deployment can only override declared ones)", text, path)
+	case s == srcError && pr.success:
+		pr.addf(at, "${%s}: a success answer has no error; error.* is read by errors templates only", text)
 	}
 	for _, f := range segs[1:] {
 		name, arg, hasArg := strings.Cut(strings.TrimSpace(f), ":")

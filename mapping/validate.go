@@ -56,6 +56,12 @@ func compileValidators(pr *problems, where string, v *Validators) validators {
 	if pw := v.Password; pw != nil && pw.NotContainUsername && pw.UsernameField == "" {
 		pr.addf(where+".password.usernameField", "needed by notContainUsername")
 	}
+	if pw := v.Password; pw != nil && !pw.NotContainUsername && pw.UsernameField != "" {
+		pr.addf(where+".password.usernameField", "read only by notContainUsername, which is not set")
+	}
+	if pw := v.Password; pw != nil && pw.MinLength < 0 {
+		pr.addf(where+".password.minLength", "%d: a length is 0 (no minimum) or more", pw.MinLength)
+	}
 	return out
 }
 
