@@ -81,6 +81,7 @@ func (c *Client) Get(ctx context.Context, call *Call) (*Result, *canonical.Error
 var (
 	errUpstreamFailed = errors.New("upstream: failed")           // counts as a failure
 	errCallerGone     = errors.New("upstream: caller went away") // not counted
+	errNotSent        = errors.New("upstream: not sent")         // not counted: userbridge's own cap (maxConns)
 )
 
 func newBreaker(cfg BreakerConfig, name string) *gobreaker.CircuitBreaker[*Result] {
@@ -89,7 +90,7 @@ func newBreaker(cfg BreakerConfig, name string) *gobreaker.CircuitBreaker[*Resul
 		MaxRequests: 1,
 		Timeout:     cfg.OpenFor,
 		ReadyToTrip: func(n gobreaker.Counts) bool { return n.ConsecutiveFailures >= cfg.Failures },
-		IsExcluded:  func(err error) bool { return errors.Is(err, errCallerGone) },
+		IsExcluded:  func(err error) bool { return errors.Is(err, errCallerGone) || errors.Is(err, errNotSent) },
 	})
 }
 
@@ -295,6 +296,9 @@ func (x *exchange) gotConn(httptrace.GotConnInfo) { x.connected.Store(true) }
 // before the deadline. It never returns an error: the last reply or
 // transport error is what the call reports.
 func (x *exchange) checkRetry(ctx context.Context, resp *http.Response, err error) (bool, error) {
+	if errors.Is(err, errPoolBusy) {
+		return false, nil // not sent, and the deadline is gone: not an attempt
+	}
 	x.attempts++
 	x.reached = x.connected.Swap(false)
 	if err != nil && !x.reached {
@@ -375,6 +379,10 @@ func retryAfter(v string, now time.Time) (time.Duration, bool) {
 // failure maps a call that ended without a reply.
 func (x *exchange) failure(ctx context.Context, err error) (*canonical.Error, error) {
 	switch {
+	case errors.Is(err, errPoolBusy) && !x.reached:
+		// Waiting for a place under upstream.maxConns, until the deadline:
+		// nothing was sent, and the upstream did not fail.
+		return canonical.Errorf(canonical.Unavailable, "every connection to the upstream (upstream.maxConns) stayed busy until the deadline; the request was not sent, retry later"), errNotSent
 	case (errors.Is(err, context.DeadlineExceeded) || errors.Is(ctx.Err(), context.DeadlineExceeded)) && x.refused && !x.reached:
 		// the deadline ran out while retrying an upstream that refuses
 		// connections: it is unreachable, not slow.

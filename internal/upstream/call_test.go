@@ -694,3 +694,52 @@ func TestUpstreamBadRequest(t *testing.T) {
 	_, err := patch(t, newClient(t, up.URL), patchCall("1"))
 	wantCode(t, err, canonical.BadRequest)
 }
+
+// TestMaxConnsWaitIsNotAFailure: a call that waits for a place under
+// maxConns until its deadline was never sent: it is answered unavailable
+// ("not sent"), counts no attempt, and is no upstream failure, so the
+// breaker stays closed in front of an upstream that is only busy.
+func TestMaxConnsWaitIsNotAFailure(t *testing.T) {
+	release := make(chan struct{})
+	var once sync.Once
+	free := func() { once.Do(func() { close(release) }) }
+	time.AfterFunc(5*time.Second, free) // should the wait not end, the test fails rather than hangs
+	up := startUpstream(t, func(_ int, w http.ResponseWriter, r *http.Request) {
+		if strings.HasSuffix(r.URL.Path, "/slow") {
+			<-release
+		}
+		reply(w, 200, userJSON)
+	})
+	c := newClient(t, up.URL, func(cfg *Config) {
+		cfg.MaxConnsPerHost = 1
+		cfg.Timeout = 5 * time.Second
+		cfg.Breaker = BreakerConfig{Enabled: true, Failures: 1, OpenFor: time.Minute}
+	})
+	slow := make(chan *canonical.Error, 1)
+	go func() {
+		_, err := c.Patch(context.Background(), patchCall("slow"))
+		slow <- err
+	}()
+	for up.hits.Load() == 0 {
+		time.Sleep(time.Millisecond)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+	defer cancel()
+	res, err := c.Patch(ctx, patchCall("waits"))
+	if err == nil || err.Code != canonical.Unavailable || !strings.Contains(err.Message, "not sent") {
+		t.Fatalf("the call that waited: %v", err)
+	}
+	if res.Attempts != 0 || up.hits.Load() != 1 {
+		t.Errorf("attempts %d, upstream hits %d; want 0 and 1", res.Attempts, up.hits.Load())
+	}
+	free()
+	if err := <-slow; err != nil {
+		t.Fatalf("the slow call: %v", err)
+	}
+	if _, err := c.Patch(context.Background(), patchCall("next")); err != nil {
+		t.Fatalf("after the wait (the breaker must not have opened): %v", err)
+	}
+	if st := c.BreakerState(); st != "closed" {
+		t.Errorf("breaker %s", st)
+	}
+}

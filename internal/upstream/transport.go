@@ -3,6 +3,8 @@ package upstream
 import (
 	"crypto/tls"
 	"crypto/x509"
+	"errors"
+	"io"
 	"net"
 	"net/http"
 	"os"
@@ -77,9 +79,62 @@ func loadTLS(t TLSConfig, https bool, bad func(field, format string, args ...any
 // go-retryablehttp, which calls it whenever a call gives up and would so
 // empty the whole keep-alive pool on every failed update. Client.Close
 // still closes idle connections.
-type roundTripper struct{ t http.RoundTripper }
+//
+// With upstream.maxConns it also holds the cap: slots has one place per
+// connection, taken before a request is handed to the transport and given
+// back when its reply's body is closed (or the attempt failed). The
+// transports' own caps (the same number) then never make a request wait,
+// so a request that waited for a place until its deadline is known never to
+// have been sent (errPoolBusy): not an upstream failure, not an attempt.
+type roundTripper struct {
+	t     http.RoundTripper
+	slots chan struct{} // nil: no cap
+}
 
-func (rt roundTripper) RoundTrip(r *http.Request) (*http.Response, error) { return rt.t.RoundTrip(r) }
+// errPoolBusy: every connection the cap allows stayed busy until the
+// request's deadline; the request was not sent.
+var errPoolBusy = errors.New("upstream: every connection (upstream.maxConns) stayed busy until the deadline")
+
+func (rt roundTripper) RoundTrip(r *http.Request) (*http.Response, error) {
+	if rt.slots == nil {
+		return rt.t.RoundTrip(r)
+	}
+	select {
+	case rt.slots <- struct{}{}:
+	default:
+		select {
+		case rt.slots <- struct{}{}:
+		case <-r.Context().Done():
+			if r.Body != nil {
+				_ = r.Body.Close()
+			}
+			return nil, errPoolBusy
+		}
+	}
+	resp, err := rt.t.RoundTrip(r)
+	if err != nil {
+		<-rt.slots
+		return nil, err
+	}
+	resp.Body = &slotBody{ReadCloser: resp.Body, slots: rt.slots}
+	return resp, nil
+}
+
+// slotBody gives its request's place back when closed.
+type slotBody struct {
+	io.ReadCloser
+	slots chan struct{}
+	done  bool
+}
+
+func (b *slotBody) Close() error {
+	err := b.ReadCloser.Close()
+	if !b.done {
+		b.done = true
+		<-b.slots
+	}
+	return err
+}
 
 // pool is what Client keeps of its transport.
 type pool interface {

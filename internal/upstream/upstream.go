@@ -238,7 +238,10 @@ func New(cfg Config) (*Client, error) {
 	} else {
 		c.transport = newFastTransport(cfg, c.addr, https, c.dialer, tlsConf)
 	}
-	var rt http.RoundTripper = roundTripper{c.transport}
+	var rt http.RoundTripper = roundTripper{t: c.transport}
+	if cfg.MaxConnsPerHost > 0 {
+		rt = roundTripper{t: c.transport, slots: make(chan struct{}, cfg.MaxConnsPerHost)}
+	}
 	if cfg.WrapTransport != nil {
 		rt = cfg.WrapTransport(rt)
 	}
