@@ -7,6 +7,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -556,5 +557,35 @@ func TestOversizedHeaderAnswerNotReset(t *testing.T) {
 	}
 	if _, err := br.ReadByte(); err != io.EOF {
 		t.Fatalf("after the answer: %v, want EOF (a graceful close)", err)
+	}
+}
+
+// TestCookiesPassedAsSent: in passthrough, Crafter's credentials are
+// cookies, and they reach the upstream exactly as the client sent them:
+// quotes, a cookie without a name or value, odd blanks inside, two Cookie
+// lines.
+func TestCookiesPassedAsSent(t *testing.T) { eachTransport(t, testCookiesPassedAsSent) }
+
+func testCookiesPassedAsSent(t *testing.T, tr string) {
+	rec := newRecorder(t)
+	s := start(t, "", rec.srv.URL, withTransport(tr, e2eConfig))
+	addr := strings.TrimPrefix(s.base, "http://")
+	d := specs[4] // crafter
+	cookies := []string{`a="quoted value"; b=x=y; c`, `novalue; =emptyname; JSESSIONID=abc123;  spaced = v`}
+	raw := fmt.Sprintf("%s %s HTTP/1.1\r\nHost: %s\r\nContent-Type: application/json\r\nCookie: %s\r\nX-XSRF-TOKEN: tok-1\r\ncookie:\t%s \r\nContent-Length: %d\r\nConnection: close\r\n\r\n%s",
+		d.method, d.path, addr, cookies[0], cookies[1], len(d.body), d.body)
+	a, err := rawExchange(addr, raw, 3*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a.Status != d.success {
+		t.Fatalf("status %d: %s", a.Status, a.Body)
+	}
+	up := rec.requests()
+	if len(up) != 1 {
+		t.Fatalf("the upstream received %d requests", len(up))
+	}
+	if got := up[0].Header.Values("Cookie"); !slices.Equal(got, cookies) {
+		t.Errorf("the upstream received Cookie %q, want %q", got, cookies)
 	}
 }

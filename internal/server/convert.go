@@ -54,9 +54,13 @@ func (x *fastExchange) convert(ctx *fasthttp.RequestCtx, body []byte) error {
 	r.Body = readCloser{&x.body}
 
 	vals := make([]string, 0, n)
+	cookie := false
 	for k, v := range h.All() {
 		name := a.take(k)
 		switch name {
+		case fasthttp.HeaderCookie: // fasthttp's is rebuilt from its parse: taken as sent below
+			cookie = true
+			continue
 		case "Transfer-Encoding":
 			r.TransferEncoding = append(r.TransferEncoding, a.take(v))
 			continue
@@ -72,6 +76,9 @@ func (x *fastExchange) convert(ctx *fasthttp.RequestCtx, body []byte) error {
 			v = append(have, v[0])
 		}
 		r.Header[name] = v
+	}
+	if cookie {
+		rawCookies(r.Header, h.RawHeaders())
 	}
 	if keys := h.PeekTrailerKeys(); len(keys) > 0 {
 		r.Trailer = make(http.Header, len(keys))
@@ -90,6 +97,22 @@ func (x *fastExchange) convert(ctx *fasthttp.RequestCtx, body []byte) error {
 		}
 	}
 	return nil
+}
+
+// rawCookies adds the Cookie lines of a raw header block to hdr, each value
+// as the client sent it. fasthttp hands its request's cookies back rebuilt
+// from what it parsed (quotes dropped, a cookie without a name given
+// one, blanks changed), and a dialect whose credentials are cookies
+// (Crafter's JSESSIONID) must pass them on unchanged.
+func rawCookies(hdr http.Header, raw []byte) {
+	for len(raw) > 0 {
+		var line []byte
+		line, raw, _ = bytes.Cut(raw, []byte("\n"))
+		k, v, ok := bytes.Cut(bytes.TrimSuffix(line, []byte("\r")), []byte(":"))
+		if ok && bytes.EqualFold(k, []byte(fasthttp.HeaderCookie)) {
+			hdr[fasthttp.HeaderCookie] = append(hdr[fasthttp.HeaderCookie], string(bytes.Trim(v, " \t")))
+		}
+	}
 }
 
 // arena hands out strings copied into one buffer allocated to size: it

@@ -216,11 +216,21 @@ func (t *fastTransport) build(req *fasthttp.Request, r *http.Request) error {
 		if !httpguts.ValidHeaderFieldName(k) {
 			return &dialError{fmt.Errorf("upstream: invalid header field name %q", k)}
 		}
+		// A Cookie header fasthttp would parse and write back rebuilt
+		// (quotes dropped, a cookie without a name given one): added as a
+		// plain header, it is sent as written, like every other.
+		cookie := k == fasthttp.HeaderCookie
+		if cookie {
+			req.Header.DisableSpecialHeader()
+		}
 		for _, v := range vs {
 			if !httpguts.ValidHeaderFieldValue(v) {
 				return &dialError{fmt.Errorf("upstream: invalid header field value for %q", k)}
 			}
 			req.Header.Add(k, v)
+		}
+		if cookie {
+			req.Header.EnableSpecialHeader()
 		}
 	}
 	host := r.Host // as net/http: the Host header field is not read
