@@ -589,3 +589,54 @@ func testCookiesPassedAsSent(t *testing.T, tr string) {
 		t.Errorf("the upstream received Cookie %q, want %q", got, cookies)
 	}
 }
+
+// TestHeadersThatMustSayOneThing: an encoded body is refused as an
+// unsupported media type, and two Idempotency-Key or Content-Encoding
+// headers as a bad request (which one counted would depend on the reader),
+// in every dialect's envelope, nothing forwarded.
+func TestHeadersThatMustSayOneThing(t *testing.T) {
+	rec := newRecorder(t)
+	s := start(t, "", rec.srv.URL, e2eConfig)
+	for _, d := range specs {
+		for _, c := range []struct {
+			name   string
+			header [][2]string
+			code   canonical.Code
+			msg    string
+		}{
+			{"gzip", [][2]string{{"Content-Encoding", "gzip"}}, canonical.UnsupportedMediaType, "Content-Encoding"},
+			{"br", [][2]string{{"Content-Encoding", "br"}}, canonical.UnsupportedMediaType, "Content-Encoding"},
+			{"two encodings", [][2]string{{"Content-Encoding", "identity"}, {"Content-Encoding", "gzip"}}, canonical.BadRequest, "Content-Encoding appears more than once"},
+			{"two idempotency keys", [][2]string{{"Idempotency-Key", "one"}, {"Idempotency-Key", "two"}}, canonical.BadRequest, "Idempotency-Key appears more than once"},
+		} {
+			t.Run(d.name+"/"+c.name, func(t *testing.T) {
+				rec.set(nil)
+				req, err := http.NewRequest(d.method, s.base+d.path, strings.NewReader(d.body))
+				if err != nil {
+					t.Fatal(err)
+				}
+				for k, v := range d.header {
+					req.Header.Set(k, v)
+				}
+				req.Header.Set("Content-Type", "application/json")
+				for _, kv := range c.header {
+					req.Header.Add(kv[0], kv[1])
+				}
+				isError(t, d, doReq(t, req), c.code, c.msg)
+				if n := len(rec.requests()); n != 0 {
+					t.Fatalf("the upstream received %d requests", n)
+				}
+			})
+		}
+		t.Run(d.name+"/identity", func(t *testing.T) {
+			rec.set(okUser)
+			hdr := map[string]string{"Content-Type": "application/json", "Content-Encoding": "identity"}
+			for k, v := range d.header {
+				hdr[k] = v
+			}
+			if a := s.do(t, d.method, d.path, hdr, d.body); a.Status != d.success {
+				t.Fatalf("identity: status %d: %s", a.Status, a.Body)
+			}
+		})
+	}
+}

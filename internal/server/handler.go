@@ -294,7 +294,23 @@ func hasControl(s string) bool {
 }
 
 func (h *handler) checkContentType(x *exchange) *canonical.Error {
-	ct := x.c.Request.Header.Get("Content-Type")
+	hd := x.c.Request.Header
+	// Headers that must say one thing: with two, which one counts would
+	// depend on who reads them (userbridge reads the first, a proxy or the
+	// upstream may read the last).
+	// (Content-Type is not among them: fasthttp keeps one, and the
+	// client's never goes upstream.)
+	for _, name := range [...]string{HeaderIdempotency, "Content-Encoding"} {
+		if len(hd[name]) > 1 {
+			return canonical.Errorf(canonical.BadRequest, name+" appears more than once")
+		}
+	}
+	// A body is read as sent: one encoded (gzip, br, …) is not JSON, and
+	// passing it on decoded or not would be a guess.
+	if ce := strings.TrimSpace(hd.Get("Content-Encoding")); ce != "" && !strings.EqualFold(ce, "identity") {
+		return canonical.Errorf(canonical.UnsupportedMediaType, "a Content-Encoding other than identity is not accepted; send the body unencoded")
+	}
+	ct := hd.Get("Content-Type")
 	if ct == "" || h.p.AcceptsContentType(ct) {
 		return nil
 	}
