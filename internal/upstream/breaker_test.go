@@ -73,3 +73,23 @@ func TestBreakerDisabled(t *testing.T) {
 		t.Errorf("state %s hits %d", s, up.hits.Load())
 	}
 }
+
+// TestBreakerSaysWhenToRetry: a call the open breaker refuses carries a
+// Retry-After of the seconds left until the breaker lets a trial call
+// through, rounded up.
+func TestBreakerSaysWhenToRetry(t *testing.T) {
+	up := startUpstream(t, func(_ int, w http.ResponseWriter, _ *http.Request) { reply(w, 500, "") })
+	c := newClient(t, up.URL, func(cfg *Config) {
+		cfg.Breaker = BreakerConfig{Enabled: true, Failures: 1, OpenFor: 30 * time.Second}
+	})
+	_, err := patch(t, c, patchCall("1"))
+	wantCode(t, err, canonical.Internal)
+	if err.RetryAfter != "" {
+		t.Errorf("the upstream's own 500 carries Retry-After %q", err.RetryAfter)
+	}
+	_, err = patch(t, c, patchCall("1"))
+	wantCode(t, err, canonical.Unavailable)
+	if err.RetryAfter != "30" && err.RetryAfter != "29" {
+		t.Errorf("open breaker: Retry-After %q, want 30 (or 29 on a slow machine)", err.RetryAfter)
+	}
+}

@@ -84,14 +84,30 @@ var (
 	errNotSent        = errors.New("upstream: not sent")         // not counted: userbridge's own cap (maxConns)
 )
 
-func newBreaker(cfg BreakerConfig, name string) *gobreaker.CircuitBreaker[*Result] {
+func newBreaker(cfg BreakerConfig, name string, openedAt *atomic.Int64) *gobreaker.CircuitBreaker[*Result] {
 	return gobreaker.NewCircuitBreaker[*Result](gobreaker.Settings{
 		Name:        name,
 		MaxRequests: 1,
 		Timeout:     cfg.OpenFor,
 		ReadyToTrip: func(n gobreaker.Counts) bool { return n.ConsecutiveFailures >= cfg.Failures },
 		IsExcluded:  func(err error) bool { return errors.Is(err, errCallerGone) || errors.Is(err, errNotSent) },
+		OnStateChange: func(_ string, _, to gobreaker.State) {
+			if to == gobreaker.StateOpen {
+				openedAt.Store(time.Now().UnixNano())
+			}
+		},
 	})
+}
+
+// pausedFor is the Retry-After of a call the breaker refused: the seconds
+// left until it lets a trial call through (rounded up, at least 1; 1 while
+// a trial call is out).
+func (c *Client) pausedFor() string {
+	left := c.openFor - time.Since(time.Unix(0, c.openedAt.Load()))
+	if left < time.Second {
+		return "1"
+	}
+	return strconv.FormatInt(int64((left+time.Second-1)/time.Second), 10)
 }
 
 func (c *Client) do(ctx context.Context, method string, call *Call) (*Result, *canonical.Error) {
@@ -130,8 +146,9 @@ func (c *Client) guarded(ctx context.Context, req *request) (*Result, *canonical
 		return res, verdict
 	})
 	if errors.Is(err, gobreaker.ErrOpenState) || errors.Is(err, gobreaker.ErrTooManyRequests) {
-		return &Result{Cause: fmt.Errorf("upstream: %w", err)}, canonical.Errorf(canonical.Unavailable,
-			"the upstream is failing; calls to it are paused, retry later")
+		e := canonical.Errorf(canonical.Unavailable, "the upstream is failing; calls to it are paused, retry later")
+		e.RetryAfter = c.pausedFor()
+		return &Result{Cause: fmt.Errorf("upstream: %w", err)}, e
 	}
 	return res, cerr
 }

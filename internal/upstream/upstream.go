@@ -15,6 +15,7 @@ import (
 	"net/url"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/sony/gobreaker/v2"
@@ -151,6 +152,8 @@ type Client struct {
 	exchanges sync.Pool // of *exchange, hooks bound
 	http      *http.Client
 	breaker   *gobreaker.CircuitBreaker[*Result] // nil: disabled
+	openFor   time.Duration                      // breaker.openFor
+	openedAt  atomic.Int64                       // when the breaker last opened, Unix ns
 }
 
 // New checks cfg, compiles its path templates, loads its TLS files and
@@ -252,7 +255,8 @@ func New(cfg Config) (*Client, error) {
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
 	}
 	if cfg.Breaker.Enabled {
-		c.breaker = newBreaker(cfg.Breaker, u.Host)
+		c.breaker = newBreaker(cfg.Breaker, u.Host, &c.openedAt)
+		c.openFor = cfg.Breaker.OpenFor
 	}
 	return c, nil
 }
