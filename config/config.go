@@ -17,6 +17,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/userbridge/userbridge/internal/auth"
+	"github.com/userbridge/userbridge/mapping"
 )
 
 //go:embed default.yaml
@@ -235,11 +236,11 @@ func Parse(src Source, data []byte) (*Config, error) {
 		if errors.As(err, &te) {
 			errs := make([]error, 0, len(te.Errors))
 			for _, e := range te.Errors {
-				errs = append(errs, fmt.Errorf("%w: %s: %s", ErrInvalid, src.Name, e))
+				errs = append(errs, fmt.Errorf("%w: %s: %s", ErrInvalid, src.Name, mapping.YAMLText(e)))
 			}
 			return nil, errors.Join(errs...)
 		}
-		return nil, fmt.Errorf("%w: %s: %s", ErrInvalid, src.Name, strings.TrimPrefix(err.Error(), "yaml: "))
+		return nil, fmt.Errorf("%w: %s: %s", ErrInvalid, src.Name, mapping.YAMLMessage(err))
 	}
 	c.applyDefaults()
 	return &c, nil
@@ -336,11 +337,12 @@ func Load(path string) (*Config, Source, error) {
 	src := Source{Name: "embedded default"}
 	data := defaultYAML
 	if path != "" {
+		src = Source{Name: path, Dir: dirOf(path)} // also when it cannot be read
 		b, err := os.ReadFile(path)
 		if err != nil {
 			return nil, src, fmt.Errorf("config: %w", err)
 		}
-		data, src = b, Source{Name: path, Dir: dirOf(path)}
+		data = b
 		// A file named but empty is what a write caught halfway looks like
 		// (a shell redirect, a copy over the file): read as the defaults,
 		// on a reload it would silently undo the deployment's choices,

@@ -170,6 +170,12 @@ func TestLoadRefusesEmptyFile(t *testing.T) {
 	if c, _, err := Load(path); err != nil || c.Listen != "127.0.0.1:9" {
 		t.Errorf("one key: %v", err)
 	}
+	// A file that cannot be read is named as the source (a reload logs
+	// it), not the embedded default.
+	gone := filepath.Join(dir, "gone.yaml")
+	if _, src, err := Load(gone); err == nil || src.Name != gone {
+		t.Errorf("a missing file: source %q, %v", src.Name, err)
+	}
 }
 
 // TestUpstreamURLChecks: validate refuses what serve refuses (a URL with

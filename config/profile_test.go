@@ -48,7 +48,7 @@ func TestProfiles(t *testing.T) {
 		{"upstream: {profile: rules, url: 'http://x', rules: missing.yaml}", "missing.yaml"},
 		{"upstream: {url: 'http://x', rules: kc.yaml, scim: {unmapped: reject}}", "upstream.rules: set, but upstream.profile is canonical"},
 		{"upstream: {url: 'http://x', scim: {unmapped: reject}}", "upstream.scim: set, but upstream.profile is canonical"},
-		{"upstream: {profile: scim, url: 'http://x', scim: {schema: x}}", "field schema not found"},
+		{"upstream: {profile: scim, url: 'http://x', scim: {schema: x}}", "line 1: unknown key schema"},
 	} {
 		c, err := Parse(src, []byte(tc.yaml))
 		if err == nil {

@@ -173,7 +173,15 @@ func (c *Config) dialects(src Source, bad func(string, string, ...any), errs *[]
 			}
 		}
 		if err != nil {
-			*errs = append(*errs, fmt.Errorf("%w: %s: %s: %w", ErrInvalid, src.Name, where, err))
+			// One problem a line, each saying whose it is (a rule file
+			// reports all of its problems joined).
+			list := []error{err}
+			if j, ok := err.(interface{ Unwrap() []error }); ok {
+				list = j.Unwrap()
+			}
+			for _, e := range list {
+				*errs = append(*errs, fmt.Errorf("%w: %s: %s: %w", ErrInvalid, src.Name, where, e))
+			}
 			continue
 		}
 		if dc.Prefix != "" && (!strings.HasPrefix(dc.Prefix, "/") || strings.HasSuffix(dc.Prefix, "/")) {

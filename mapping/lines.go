@@ -1,6 +1,7 @@
 package mapping
 
 import (
+	"regexp"
 	"strconv"
 	"strings"
 
@@ -77,4 +78,58 @@ func Locate(name string, root *yaml.Node, where string) (string, string) {
 		name += ":" + strconv.Itoa(line)
 	}
 	return name, where
+}
+
+// yamlTypeErr matches a yaml.v3 decoding message about a value of the
+// wrong type: "cannot unmarshal !!str `200x` into int".
+var yamlTypeErr = regexp.MustCompile("cannot unmarshal !!(\\w+)(?: `([^`]*)`)? into (\\S+)")
+
+// yamlUnknownKey matches "field methd not found in type mapping.Route".
+var yamlUnknownKey = regexp.MustCompile(`field (\S+) not found in type \S+`)
+
+// YAMLMessage rewrites a yaml.v3 decoding error in a rule or config file's
+// terms: the Go types it names (mapping.Request, []string) mean nothing to
+// whoever wrote the file. "line 10: field nope not found in type
+// mapping.Request" becomes "line 10: unknown key nope"; "cannot unmarshal
+// !!str `200x` into int", "`200x` is not a whole number".
+func YAMLMessage(err error) string { return YAMLText(err.Error()) }
+
+// YAMLText is YAMLMessage of a message's text (a yaml.TypeError holds one
+// a problem).
+func YAMLText(msg string) string {
+	msg = strings.TrimPrefix(msg, "yaml: ")
+	msg = yamlUnknownKey.ReplaceAllString(msg, "unknown key $1")
+	return yamlTypeErr.ReplaceAllStringFunc(msg, func(m string) string {
+		sub := yamlTypeErr.FindStringSubmatch(m)
+		what := "`" + sub[2] + "`"
+		switch sub[1] {
+		case "seq":
+			what = "a list"
+		case "map":
+			what = "a mapping"
+		case "null":
+			what = "null"
+		}
+		return what + " is not " + goTypeInWords(sub[3])
+	})
+}
+
+// goTypeInWords names a Go type the way a rule or config file's author
+// thinks of a value.
+func goTypeInWords(t string) string {
+	switch {
+	case strings.HasPrefix(t, "[]"):
+		return "a list"
+	case strings.HasPrefix(t, "map["), strings.Contains(t, "."), strings.HasPrefix(t, "*"):
+		return "a mapping (key: value)"
+	case t == "bool":
+		return "true or false"
+	case strings.HasPrefix(t, "int"), strings.HasPrefix(t, "uint"):
+		return "a whole number"
+	case strings.HasPrefix(t, "float"):
+		return "a number"
+	case t == "string":
+		return "a string"
+	}
+	return "a " + t
 }

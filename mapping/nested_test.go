@@ -160,3 +160,20 @@ errors: {body: {m: "${error.message}"}}
 		}
 	}
 }
+
+// TestDecodeProblemsInTheFilesTerms: a rule file that does not decode is
+// reported in its author's terms, never with the Go types behind it.
+func TestDecodeProblemsInTheFilesTerms(t *testing.T) {
+	_, err := Parse("r.yaml", []byte("dialect: d\nroute: {method: PUT, path: /u, nope: 1}\nrequest:\n  fields: x\nresponse: {status: 20x}\nerrors: {messages: [a]}\n"))
+	if err == nil {
+		t.Fatal("accepted")
+	}
+	for _, want := range []string{"line 2: unknown key nope", "line 4: `x` is not a list", "line 5: `20x` is not a whole number", "line 6: a list is not a mapping"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("missing %q in:\n%v", want, err)
+		}
+	}
+	if strings.Contains(err.Error(), "mapping.") || strings.Contains(err.Error(), "[]") || strings.Contains(err.Error(), "unmarshal !!") {
+		t.Errorf("Go types in:\n%v", err)
+	}
+}

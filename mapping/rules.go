@@ -9,7 +9,6 @@ import (
 	"errors"
 	"fmt"
 	"regexp"
-	"strings"
 
 	"gopkg.in/yaml.v3"
 )
@@ -221,7 +220,7 @@ func Parse(name string, data []byte) (*File, error) {
 	dec.KnownFields(true)
 	var f File
 	if err := dec.Decode(&f); err != nil {
-		return nil, fmt.Errorf("%w: %s: %s", ErrRules, name, strings.TrimPrefix(err.Error(), "yaml: "))
+		return nil, fmt.Errorf("%w: %s: %s", ErrRules, name, YAMLMessage(err))
 	}
 	// Again as a node tree, for the line of each problem Compile finds.
 	var root yaml.Node
