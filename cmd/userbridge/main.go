@@ -78,7 +78,9 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		return 2
 	}
 	if err != nil {
-		fmt.Fprintln(stderr, "userbridge:", err)
+		if !errors.Is(err, errQuiet) {
+			fmt.Fprintln(stderr, "userbridge:", err)
+		}
 		if errors.Is(err, flag.ErrHelp) {
 			return 0
 		}
@@ -86,6 +88,9 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	}
 	return 0
 }
+
+// errQuiet ends a command with status 1 after it has said why in its log.
+var errQuiet = errors.New("userbridge: failed (see the log)")
 
 // loadConfig reads the config and applies the flags given.
 func loadConfig(fs *flag.FlagSet, args []string) (*config.Config, config.Source, error) {
@@ -216,7 +221,19 @@ func serve(args []string, stderr io.Writer) error {
 	stop() // a second SIGINT or SIGTERM now ends the process at once
 	cur, _ := a.Current()
 	log.Info("shutting down: finishing in-flight requests", "timeout", cur.Server.ShutdownTimeout.D().String())
-	return a.Shutdown(context.Background())
+	if err := a.Shutdown(context.Background()); err != nil {
+		// Said in the log, where it is collected; the exit status (1)
+		// tells the orchestrator the drain did not complete.
+		if errors.Is(err, context.DeadlineExceeded) {
+			log.Error("shutdown: requests or connections still open after server.shutdownTimeout were cut off",
+				"timeout", cur.Server.ShutdownTimeout.D().String())
+		} else {
+			log.Error("shutdown: " + err.Error())
+		}
+		return errQuiet
+	}
+	log.Info("shutdown complete")
+	return nil
 }
 
 func runBackend(args []string, stderr io.Writer) error {

@@ -3,6 +3,8 @@ package main
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -156,6 +158,64 @@ func TestServeReloadsOnSIGHUP(t *testing.T) {
 	case code := <-done:
 		if code != 0 {
 			t.Errorf("serve exited %d:\n%s", code, stderr.String())
+		}
+		if !strings.Contains(stderr.String(), `"msg":"shutdown complete"`) {
+			t.Errorf("a complete drain not logged:\n%s", stderr.String())
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("serve did not stop on SIGTERM")
+	}
+}
+
+// TestServeDrainCutOff: a drain that server.shutdownTimeout cuts short (a
+// client stalled mid-body holds its connection) is said in the JSON log and
+// ends serve with status 1, with no unstructured line.
+func TestServeDrainCutOff(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "config.yaml")
+	if err := os.WriteFile(path, []byte("listen: 127.0.0.1:0\nlog: {format: json}\nserver: {shutdownTimeout: 300ms}\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	testutil.KeepRuntime(t)
+	var stderr syncBuffer
+	done := make(chan int, 1)
+	go func() {
+		done <- run([]string{"serve", "--config", path}, strings.NewReader(""), &bytes.Buffer{}, &stderr)
+	}()
+	var addr string
+	deadline := time.Now().Add(10 * time.Second)
+	for addr == "" {
+		for _, l := range strings.Split(stderr.String(), "\n") {
+			var m map[string]string
+			if json.Unmarshal([]byte(l), &m) == nil && m["msg"] == "serving dialect" && m["dialect"] == "finix" {
+				addr = strings.TrimPrefix(strings.TrimSuffix(m["url"], "/users/:user_id"), "http://")
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("serve did not start:\n%s", stderr.String())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	conn, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	fmt.Fprintf(conn, "PUT /users/USsRhsHYZGBPnQw8CFHjD7Un HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{")
+	time.Sleep(100 * time.Millisecond) // the request is being read
+	if err := syscall.Kill(os.Getpid(), syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case code := <-done:
+		log := stderr.String()
+		if code != 1 || !strings.Contains(log, `"msg":"shutdown: requests or connections still open after server.shutdownTimeout were cut off"`) {
+			t.Errorf("serve exited %d:\n%s", code, log)
+		}
+		for _, l := range strings.Split(strings.TrimSpace(log), "\n") {
+			if !json.Valid([]byte(l)) {
+				t.Errorf("a line not in the JSON log: %q", l)
+			}
 		}
 	case <-time.After(30 * time.Second):
 		t.Fatal("serve did not stop on SIGTERM")
