@@ -112,6 +112,7 @@ type answer struct {
 	Status int
 	Header http.Header
 	Body   []byte
+	Line   string // the status line's text after HTTP/1.1, e.g. "420 Enhance Your Calm"
 }
 
 func (s *started) do(t *testing.T, method, path string, header map[string]string, body string) answer {
@@ -144,5 +145,5 @@ func doWith(t *testing.T, c *http.Client, req *http.Request) answer {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return answer{Status: resp.StatusCode, Header: resp.Header, Body: b}
+	return answer{Status: resp.StatusCode, Header: resp.Header, Body: b, Line: resp.Status}
 }

@@ -49,6 +49,9 @@ func TestUpstreamHeadersPassedBack(t *testing.T) {
 	if a.Status != 420 || a.Header.Get("X-Ratelimit-Remaining") != "7" || a.Header.Get("Retry-After") != "120" {
 		t.Errorf("shift 420: %d, Remaining %q, Retry-After %q", a.Status, a.Header.Get("X-Ratelimit-Remaining"), a.Header.Get("Retry-After"))
 	}
+	if a.Line != "420 Enhance Your Calm" {
+		t.Errorf("shift 420: status line %q", a.Line)
+	}
 
 	rec.set(limits(http.StatusOK, canonicalUser))
 	a = s.do(t, finix.method, finix.path, specHeader(finix, nil), finix.body)

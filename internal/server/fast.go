@@ -265,6 +265,10 @@ func (w *fastResponse) finish() {
 	}
 	resp := &w.ctx.Response
 	resp.SetStatusCode(w.status)
+	if w.status == 420 {
+		// Shift's rate limit; fasthttp would say "Unknown Status Code".
+		resp.Header.SetStatusMessage([]byte("Enhance Your Calm"))
+	}
 	for k, vs := range w.header {
 		for _, v := range vs {
 			resp.Header.Add(k, v)
