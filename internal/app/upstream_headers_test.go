@@ -2,7 +2,10 @@ package app_test
 
 import (
 	"net/http"
+	"strings"
 	"testing"
+
+	"github.com/tidwall/gjson"
 )
 
 // TestUpstreamHeadersPassedBack: Shift's rules pass the upstream's
@@ -63,5 +66,36 @@ func TestUpstreamHeadersPassedBack(t *testing.T) {
 	a = s.do(t, shift.method, shift.path, specHeader(shift, nil), shift.body)
 	if a.Status != http.StatusNoContent || a.Header.Get("X-Ratelimit-Limit") != "" {
 		t.Errorf("shift, upstream without limits: %d, X-RateLimit-Limit %q", a.Status, a.Header.Get("X-Ratelimit-Limit"))
+	}
+}
+
+// TestAppliedAdviceNamesAKeyTheClientHas: an update applied whose answer
+// could not be used tells the client to repeat it with its Idempotency-Key;
+// a client that sent none is given the key userbridge sent upstream for
+// it, not told to repeat a "same" key it never had.
+func TestAppliedAdviceNamesAKeyTheClientHas(t *testing.T) {
+	rec := newRecorder(t)
+	s := start(t, "", rec.srv.URL, e2eConfig)
+	shift := specNamed(t, "shift")
+	rec.set(func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = w.Write([]byte(`not json`))
+	})
+	a := s.do(t, shift.method, shift.path, specHeader(shift, map[string]string{"Idempotency-Key": "client-key-1"}), shift.body)
+	if msg := gjson.GetBytes(a.Body, "message").Str; a.Status != http.StatusBadGateway || !strings.Contains(msg, "repeat it with the same Idempotency-Key") {
+		t.Errorf("with the client's key: %d %s", a.Status, a.Body)
+	}
+	rec.set(func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = w.Write([]byte(`not json`))
+	})
+	a = s.do(t, shift.method, shift.path, specHeader(shift, nil), shift.body)
+	up := rec.requests()
+	if len(up) != 1 {
+		t.Fatalf("the upstream received %d requests", len(up))
+	}
+	key := up[0].Header.Get("Idempotency-Key")
+	if msg := gjson.GetBytes(a.Body, "message").Str; key == "" || !strings.Contains(msg, "repeat it with the header Idempotency-Key: "+key) || strings.Contains(msg, "same") {
+		t.Errorf("without a key (userbridge's %q): %d %s", key, a.Status, a.Body)
 	}
 }

@@ -78,6 +78,9 @@ type exchange struct {
 	code     canonical.Code
 	start    time.Time
 	caller   *auth.Principal // the verified caller; nil in passthrough
+	// ownKey is the Idempotency-Key userbridge made for a request that
+	// had none; "" when the client sent one.
+	ownKey string
 }
 
 var bufPool = sync.Pool{New: func() any { b := make([]byte, 0, 4096); return &b }}
@@ -396,6 +399,7 @@ func (h *handler) upstreamHeader(x *exchange) (http.Header, *canonical.Error) {
 	key := in.Get(HeaderIdempotency)
 	if key == "" {
 		key = newID()
+		x.ownKey = key
 	}
 	// One backing array for the values userbridge sets; each is a
 	// one-element slice capped at its own element.
@@ -436,6 +440,11 @@ func (h *handler) upstreamFail(x *exchange, e *canonical.Error) int {
 		e.Field = h.p.UpstreamField(e.Field) // in the dialect's terms, as the golden cases check
 	}
 	e.Message = h.redactSecrets(x, e.Message)
+	if x.ownKey != "" {
+		// The client sent no key, so it has no "same" one to repeat the
+		// update with: it is told userbridge's.
+		e.Message = strings.ReplaceAll(e.Message, "with the same Idempotency-Key", "with the header Idempotency-Key: "+x.ownKey)
+	}
 	return h.fail(x, e)
 }
 
