@@ -177,3 +177,21 @@ func TestDecodeProblemsInTheFilesTerms(t *testing.T) {
 		t.Errorf("Go types in:\n%v", err)
 	}
 }
+
+// TestDuplicateKeyNamedByItsPath: a duplicate key inside an object is named
+// by its path in the request, not by its bare name (which may be no field
+// of the dialect at all).
+func TestDuplicateKeyNamedByItsPath(t *testing.T) {
+	p := nestedRules(t, "keep")
+	for body, want := range map[string]string{
+		`{"a":1,"a":2}`:                                    "a",
+		`{"profile":{"first":"a","first":"b"}}`:            "profile.first",
+		`{"roles":[{"name":"a"},{"name":"a","name":"b"}]}`: "roles[1].name",
+		`{"x":{"y":[[{"z":1,"z":2}]]}}`:                    "x.y[0][0].z",
+	} {
+		_, e := p.Translate(&Input{Body: []byte(body), Params: params{"id": "u1"}})
+		if e == nil || e.Field != want || !strings.Contains(e.Message, `"`+want+`" appears more than once`) {
+			t.Errorf("%s: %v, want the field %s", body, e, want)
+		}
+	}
+}

@@ -194,7 +194,8 @@ func (p *Program) Translate(in *Input) (*Result, *canonical.Error) {
 	b.members = members
 	if gerr != nil {
 		if gerr.Key != "" {
-			return nil, canonical.FieldError(gerr.Key, "the field "+strconv.Quote(gerr.Key)+" appears more than once")
+			name := containerPath(body, gerr.Offset) + gerr.Key
+			return nil, canonical.FieldError(name, "the field "+strconv.Quote(name)+" appears more than once")
 		}
 		return nil, canonical.Errorf(canonical.BadRequest, "the request body is not valid JSON: "+gerr.Reason+" at byte "+strconv.Itoa(gerr.Offset))
 	}
@@ -225,6 +226,44 @@ func (p *Program) Translate(in *Input) (*Result, *canonical.Error) {
 	}
 	res.Update = b.emit(len(body))
 	return res, nil
+}
+
+// containerPath is the path, in the request's terms ("address.", "roles[0].",
+// "" at the top), of the innermost object holding the byte at off: where a
+// duplicate key the guard found stands. Only on that error: it walks the body.
+func containerPath(body []byte, off int) string {
+	path := ""
+	v := gjson.ParseBytes(body)
+	for {
+		var next gjson.Result
+		var step string
+		found := false
+		i := 0
+		v.ForEach(func(k, val gjson.Result) bool {
+			if (val.IsObject() || val.IsArray()) && val.Index <= off && off < val.Index+len(val.Raw) {
+				next, found = val, true
+				if v.IsArray() {
+					step = "[" + strconv.Itoa(i) + "]"
+				} else {
+					step = k.Str
+					if path != "" {
+						step = "." + step
+					}
+				}
+				return false
+			}
+			i++
+			return true
+		})
+		if !found {
+			if path != "" && !strings.HasSuffix(path, ".") {
+				path += "."
+			}
+			return path
+		}
+		path += step
+		v = next
+	}
 }
 
 // isObject reports whether the (valid) JSON document b is an object.
