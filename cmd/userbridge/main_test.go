@@ -30,6 +30,14 @@ func TestTranslate(t *testing.T) {
 	if code, _, errs := runCmd(`{}`, "translate", "--dialect", "nope"); code != 2 || !strings.Contains(errs, "unknown dialect") {
 		t.Fatalf("%d %q", code, errs)
 	}
+	// The rule file must define the dialect asked for, as serve requires.
+	minimal := filepath.Join("..", "..", "bench", "minimal", "rules.yaml")
+	if code, _, errs := runCmd(`{"enabled":true}`, "translate", "--rules", minimal, "--dialect", "other"); code != 2 || !strings.Contains(errs, `defines dialect "minimal", not "other"`) {
+		t.Fatalf("a mismatched --dialect: %d %q", code, errs)
+	}
+	if code, out, _ := runCmd(`{"enabled":true}`, "translate", "--rules", minimal, "--dialect", "minimal"); code != 0 || !strings.Contains(out, `"active":true`) {
+		t.Fatalf("--rules with its own name: %d %q", code, out)
+	}
 }
 
 func TestDialects(t *testing.T) {

@@ -70,13 +70,20 @@ func loadDialect(name, rules string) (adapters.Dialect, error) {
 		}
 		data = b
 	}
+	var d adapters.Dialect
+	var err error
 	if b, ok := registry.Lookup(name); ok {
-		return b.Load(rules, data, mapping.Options{})
-	}
-	if data == nil {
+		d, err = b.Load(rules, data, mapping.Options{})
+	} else if data == nil {
 		return nil, fmt.Errorf("unknown dialect %q; `userbridge dialects` lists them, or give --rules", name)
+	} else {
+		d, err = adapters.FromRules(rules, data, mapping.Options{})
 	}
-	return adapters.FromRules(rules, data, mapping.Options{})
+	// As serve refuses it: the file must define the dialect asked for.
+	if err == nil && name != "" && d.Name() != name {
+		return nil, fmt.Errorf("%s defines dialect %q, not %q", rules, d.Name(), name)
+	}
+	return d, err
 }
 
 func examplePath(route string) string {
