@@ -195,3 +195,17 @@ func TestDuplicateKeyNamedByItsPath(t *testing.T) {
 		}
 	}
 }
+
+// TestLongUnknownNames: an unknown field named with more than 128
+// characters is refused for its length, named by its first 64.
+func TestLongUnknownNames(t *testing.T) {
+	p := nestedRules(t, "keep")
+	long := strings.Repeat("a", 129)
+	_, e := p.Translate(&Input{Body: []byte(`{"` + long + `":1}`), Params: params{"id": "u1"}})
+	if e == nil || e.Field != long[:64]+"…" || !strings.Contains(e.Message, "at most 128 characters") {
+		t.Fatalf("%v", e)
+	}
+	if _, e := p.Translate(&Input{Body: []byte(`{"` + long[:128] + `":1}`), Params: params{"id": "u1"}}); e != nil {
+		t.Fatalf("128 characters: %v", e)
+	}
+}

@@ -809,6 +809,10 @@ func (b *builder) putExtraRaw(k string, raw []byte) *canonical.Error {
 }
 
 func (b *builder) putExtraEntry(k string, raw []byte, unset bool) *canonical.Error {
+	if len(k) > 128 {
+		short := strings.ToValidUTF8(k[:64], "") + "…"
+		return canonical.FieldError(short, short+" is not a field of this API (unknown fields are kept only with names of at most 128 characters)")
+	}
 	if !canonical.ValidMemberName(k) {
 		return canonical.FieldError(k, k+" is not a field of this API (unknown fields are kept only when named with letters, digits, '_' or '-')")
 	}
