@@ -377,6 +377,7 @@ func (p *Program) target(in *Input, b *builder, res *Result) *canonical.Error {
 func (b *builder) key(k string, kr *keyRules, v gjson.Result, res *Result) *canonical.Error {
 	if kr == nil {
 		if b.p.rejectExtra {
+			k = shortName(k)
 			return canonical.FieldError(k, k+" is not a field of this API")
 		}
 		return b.putExtra(k, v)
@@ -741,6 +742,15 @@ func (b *builder) unsetSlot(s slot, from string) *canonical.Error {
 	return nil
 }
 
+// shortName is a field name as an error shows it: whole up to 128 bytes,
+// else its first 64 and an ellipsis (a key may be as long as the body).
+func shortName(k string) string {
+	if len(k) <= 128 {
+		return k
+	}
+	return strings.ToValidUTF8(k[:64], "") + "…"
+}
+
 // maxExtDepth is the deepest a value kept under extensions.<dialect>.<name>
 // may be nested: the update adds four levels above it (the document, set,
 // extensions, the dialect's object), and the contract allows 32 in all.
@@ -810,7 +820,7 @@ func (b *builder) putExtraRaw(k string, raw []byte) *canonical.Error {
 
 func (b *builder) putExtraEntry(k string, raw []byte, unset bool) *canonical.Error {
 	if len(k) > 128 {
-		short := strings.ToValidUTF8(k[:64], "") + "…"
+		short := shortName(k)
 		return canonical.FieldError(short, short+" is not a field of this API (unknown fields are kept only with names of at most 128 characters)")
 	}
 	if !canonical.ValidMemberName(k) {
