@@ -517,6 +517,16 @@ func (p *Program) compileField(pr *problems, where string, r *FieldRule) *fieldR
 		if fr.empty == polUnset {
 			pr.addf(where+".empty", "unset needs a target: an enum-only rule has no field to unset (keep or reject)")
 		}
+		// They shape the value written to the target; an enum-only rule
+		// writes its constants, so they would do nothing.
+		for _, k := range []struct {
+			key string
+			set bool
+		}{{"wrap", r.Wrap != ""}, {"list", r.List}, {"items", r.Items != nil}, {"normalize", r.Normalize != ""}} {
+			if k.set {
+				pr.addf(where+"."+k.key, "shapes the value written to target, and this enum-only rule has none: remove it or add a target")
+			}
+		}
 	}
 	if r.Empty != "" && t != typeString && t != typeAny {
 		pr.addf(where+".empty", "says what \"\" means, and a value of type %s is never \"\": empty applies to type string or any", t)
@@ -641,9 +651,14 @@ var notWritten = func() map[string]bool {
 
 // checkHeaderNames checks the names of a headers map of templates.
 func checkHeaderNames(pr *problems, where string, hs map[string]string) {
+	seen := map[string]string{}
 	for _, h := range sortedKeys(hs) {
 		c := http.CanonicalHeaderKey(h)
+		other, twice := seen[c]
+		seen[c] = h
 		switch {
+		case twice:
+			pr.addf(where+"."+h, "names the header %s again (as %s): header names are case-insensitive", c, other)
 		case !httpguts.ValidHeaderFieldName(h):
 			pr.addf(where+"."+h, "%q is not a header name", h)
 		case c == "Content-Type":

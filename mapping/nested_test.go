@@ -209,3 +209,28 @@ func TestLongUnknownNames(t *testing.T) {
 		t.Fatalf("128 characters: %v", e)
 	}
 }
+
+// TestRulesThatWouldDoNothing: shaping keys on an enum-only rule, and one
+// header named twice in different cases, are refused at compile.
+func TestRulesThatWouldDoNothing(t *testing.T) {
+	_, err := Load("n.yaml", []byte(`dialect: acme
+route: {method: PUT, path: /u/:id}
+request:
+  target: {from: param.id, by: id}
+  fields:
+    - {source: st, type: string, wrap: id, list: true, normalize: uuid, enum: {A: {active: true}}}
+response:
+  status: 204
+  headers: {X-Foo: a, x-foo: b}
+errors: {body: {m: "${error.message}"}}
+`), Options{})
+	if err == nil {
+		t.Fatal("accepted")
+	}
+	for _, want := range []string{"request.fields[0].wrap: shapes the value", "request.fields[0].list: shapes", "request.fields[0].normalize: shapes",
+		"response.headers.x-foo: names the header X-Foo again (as X-Foo)"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("missing %q in:\n%v", want, err)
+		}
+	}
+}
