@@ -82,6 +82,23 @@ func bodyError(r *http.Request) error {
 // isBodyTooLarge reports whether a bodyError is the body limit.
 func isBodyTooLarge(err error) bool { return errors.Is(err, fasthttp.ErrBodyTooLarge) }
 
+// bodyTooLarge is the body limit a request was read under: a reload may
+// change server.maxBodyBytes while the body is read, and the answer names
+// the limit that refused it.
+type bodyTooLarge struct{ limit int64 }
+
+func (e *bodyTooLarge) Error() string { return fasthttp.ErrBodyTooLarge.Error() }
+func (e *bodyTooLarge) Unwrap() error { return fasthttp.ErrBodyTooLarge }
+
+// limitOf is the limit err was refused under, def when it does not say.
+func limitOf(err error, def int64) int64 {
+	var e *bodyTooLarge
+	if errors.As(err, &e) {
+		return e.limit
+	}
+	return def
+}
+
 func newFastServer(h http.Handler, t timeouts, maxBody *atomic.Int64, log *slog.Logger, obs Observer) *fastServer {
 	s := &fastServer{conns: map[net.Conn]struct{}{}, maxBody: maxBody, h: h, log: log}
 	s.srv = &fasthttp.Server{
@@ -287,7 +304,7 @@ var bodyBufs = sync.Pool{New: func() any { b := make([]byte, 0, 1024); return &b
 func (s *fastServer) readBody(ctx *fasthttp.RequestCtx, st io.Reader, bp *[]byte) ([]byte, error) {
 	limit := s.maxBody.Load()
 	if int64(ctx.Request.Header.ContentLength()) > limit {
-		return nil, fasthttp.ErrBodyTooLarge
+		return nil, &bodyTooLarge{limit}
 	}
 	b, err := readAtMost(st, (*bp)[:0], limit)
 	*bp = b
@@ -295,7 +312,7 @@ func (s *fastServer) readBody(ctx *fasthttp.RequestCtx, st io.Reader, bp *[]byte
 		return nil, err
 	}
 	if int64(len(b)) > limit {
-		return nil, fasthttp.ErrBodyTooLarge
+		return nil, &bodyTooLarge{limit}
 	}
 	// fasthttp's stream ends a Content-Length body with io.EOF when the
 	// client closes its side early: a body shorter than declared is cut

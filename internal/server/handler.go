@@ -327,7 +327,7 @@ func (h *handler) readBody(x *exchange, bp *[]byte) ([]byte, *canonical.Error) {
 	}
 	if err := bodyError(r); err != nil { // the fast server read it, and failed
 		if isBodyTooLarge(err) {
-			return nil, tooLarge(h.maxBody)
+			return nil, tooLarge(limitOf(err, h.maxBody))
 		}
 		return nil, canonical.Errorf(canonical.BadRequest, "the request body could not be read")
 	}
