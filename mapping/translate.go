@@ -759,31 +759,7 @@ const maxExtDepth = canonical.MaxDepth - 4
 // extDepthOK reports whether the (valid) JSON value raw is nested at most
 // maxExtDepth deep.
 func extDepthOK(raw []byte) bool {
-	if len(raw) == 0 || (raw[0] != '{' && raw[0] != '[') {
-		return true
-	}
-	depth, inString, escaped := 0, false, false
-	for _, c := range raw {
-		switch {
-		case inString:
-			if escaped {
-				escaped = false
-			} else if c == '\\' {
-				escaped = true
-			} else if c == '"' {
-				inString = false
-			}
-		case c == '"':
-			inString = true
-		case c == '{' || c == '[':
-			if depth++; depth > maxExtDepth {
-				return false
-			}
-		case c == '}' || c == ']':
-			depth--
-		}
-	}
-	return true
+	return len(raw) == 0 || (raw[0] != '{' && raw[0] != '[') || canonical.WithinDepth(raw, maxExtDepth)
 }
 
 func (b *builder) putExt(e extEntry) *canonical.Error {

@@ -292,6 +292,19 @@ func checkDuplicates(field string, v gjson.Result) *Error {
 // checkSyntax refuses what is not one valid UTF-8 JSON value nested at most
 // MaxDepth deep. The depth is counted before gjson, which recurses, sees it.
 func checkSyntax(doc []byte) *Error {
+	if !WithinDepth(doc, MaxDepth) {
+		return Errorf(BadRequest, "JSON nested deeper than 32 levels")
+	}
+	if !utf8.Valid(doc) || !gjson.ValidBytes(doc) {
+		return Errorf(BadRequest, "not valid JSON")
+	}
+	return nil
+}
+
+// WithinDepth reports whether JSON text doc nests objects and arrays at
+// most max deep. It only counts brackets outside strings, before any parser
+// (which may recurse) sees the text.
+func WithinDepth(doc []byte, max int) bool {
 	depth := 0
 	inString, escaped := false, false
 	for _, c := range doc {
@@ -307,17 +320,14 @@ func checkSyntax(doc []byte) *Error {
 		case c == '"':
 			inString = true
 		case c == '{' || c == '[':
-			if depth++; depth > MaxDepth {
-				return Errorf(BadRequest, "JSON nested deeper than 32 levels")
+			if depth++; depth > max {
+				return false
 			}
 		case c == '}' || c == ']':
 			depth--
 		}
 	}
-	if !utf8.Valid(doc) || !gjson.ValidBytes(doc) {
-		return Errorf(BadRequest, "not valid JSON")
-	}
-	return nil
+	return true
 }
 
 func isReadOnly(name string) bool {
