@@ -192,7 +192,7 @@ func (h *handler) run(x *exchange, bp *[]byte) int {
 	if e := h.checkParams(x); e != nil {
 		return h.refuse(x, e)
 	}
-	if e := h.checkContentType(x); e != nil {
+	if e := h.checkBodyHeaders(x); e != nil {
 		return h.fail(x, e)
 	}
 	body, e := h.readBody(x, bp)
@@ -296,7 +296,9 @@ func hasControl(s string) bool {
 	return false
 }
 
-func (h *handler) checkContentType(x *exchange) *canonical.Error {
+// checkBodyHeaders checks the headers that say how to read the body, and
+// the Idempotency-Key.
+func (h *handler) checkBodyHeaders(x *exchange) *canonical.Error {
 	hd := x.c.Request.Header
 	// Headers that must say one thing: with two, which one counts would
 	// depend on who reads them (userbridge reads the first, a proxy or the
