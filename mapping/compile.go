@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
 
 	"golang.org/x/net/http/httpguts"
@@ -455,6 +456,14 @@ func (p *Program) compileField(pr *problems, where string, r *FieldRule) *fieldR
 		return nil
 	}
 	fr.key, fr.sub, _ = strings.Cut(r.Source, ".")
+	if fr.sub != "" {
+		for _, seg := range strings.Split(fr.sub, ".") {
+			if _, err := strconv.Atoi(seg); err == nil || seg == "" || strings.ContainsAny(seg, "*?#|@!\\") {
+				pr.addf(where+".source", "%q: a dotted source names object members (profile.city); %q is no member name (an array is read whole, with type array)", r.Source, seg)
+				break
+			}
+		}
+	}
 	t, ok := typeNames[r.Type]
 	if !ok {
 		pr.addf(where+".type", "%q: expected string, boolean, number, integer, object, array or any", r.Type)

@@ -1,9 +1,12 @@
 package mapping
 
 import (
+	"fmt"
+	"strconv"
 	"strings"
 	"testing"
 
+	"github.com/tidwall/gjson"
 	"github.com/userbridge/userbridge/internal/canonical"
 )
 
@@ -45,6 +48,7 @@ func TestNestedSourcesTakeTheObjectApart(t *testing.T) {
 		{keep, `{"profile":null}`, `{"set":{},"unset":["givenName"]}`},
 		{keep, `{"profile":{"address":null}}`, `{"set":{},"unset":[]}`},
 		{keep, `{"profile":{"a.b":1}}`, `{"set":{"extensions":{"acme":{"profile":{"a.b":1}}}},"unset":[]}`},
+		{keep, `{"profile":{":a":1,"a":2,"\u0062":3}}`, `{"set":{"extensions":{"acme":{"profile":{":a":1,"a":2,"\u0062":3}}}},"unset":[]}`},
 		{reject, `{"profile":{"first":"J","nick":"jj"}}`, `profile.nick: profile.nick is not a field of this API`},
 		{reject, `{"profile":{"address":{"city":"Oslo","zip":"1"}}}`, `profile.address.zip: profile.address.zip is not a field of this API`},
 		{reject, `{"profile":{"first":"J"}}`, `{"set":{"givenName":"J"},"unset":[]}`},
@@ -231,6 +235,47 @@ errors: {body: {m: "${error.message}"}}
 		"response.headers.x-foo: names the header X-Foo again (as X-Foo)"} {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("missing %q in:\n%v", want, err)
+		}
+	}
+}
+
+// TestWideNestedObjectKeptWhole: every unknown member of a wide object is
+// kept, each once, in the order sent (the kept object is built in one pass:
+// a per-member rewrite of it made a 1 MiB body cost a minute of CPU).
+func TestWideNestedObjectKeptWhole(t *testing.T) {
+	p := nestedRules(t, "keep")
+	var sb strings.Builder
+	sb.WriteString(`{"profile":{"first":"J"`)
+	const n = 20000
+	for i := range n {
+		fmt.Fprintf(&sb, `,"k%d":%d`, i, i)
+	}
+	sb.WriteString(`}}`)
+	res, e := p.Translate(&Input{Body: []byte(sb.String()), Params: params{"id": "u1"}})
+	if e != nil {
+		t.Fatal(e)
+	}
+	kept := gjson.GetBytes(res.Update, "set.extensions.acme.profile")
+	count := 0
+	kept.ForEach(func(k, v gjson.Result) bool {
+		if k.Str != "k"+strconv.Itoa(count) || v.Int() != int64(count) {
+			t.Fatalf("member %d: %s=%s", count, k.Str, v.Raw)
+		}
+		count++
+		return true
+	})
+	if count != n {
+		t.Fatalf("%d members kept, want %d", count, n)
+	}
+}
+
+// TestDottedSourcesNameMembers: a dotted source reads object members; an
+// array index or gjson syntax in it is refused at compile.
+func TestDottedSourcesNameMembers(t *testing.T) {
+	for _, src := range []string{"emails.0.value", "profile.na*e", "a..b", "a.#.b"} {
+		_, err := Load("d.yaml", []byte("dialect: acme\nroute: {method: PUT, path: /u/:id}\nrequest:\n  target: {from: param.id, by: id}\n  fields:\n    - {source: \""+src+"\", type: string, target: email}\nresponse: {status: 204}\nerrors: {body: {m: \"${error.message}\"}}\n"), Options{})
+		if err == nil || !strings.Contains(err.Error(), "d.yaml:6: request.fields[0].source") {
+			t.Errorf("%s: %v", src, err)
 		}
 	}
 }

@@ -8,7 +8,6 @@ import (
 	"unsafe"
 
 	"github.com/tidwall/gjson"
-	"github.com/tidwall/sjson"
 	"github.com/userbridge/userbridge/internal/canonical"
 )
 
@@ -431,7 +430,7 @@ func (b *builder) nested(k string, kr *keyRules, v gjson.Result, res *Result) *c
 		return canonical.FieldError(k, k+" must be an object")
 	}
 	var extra []byte
-	if err := b.inside(k, "", "", v, kr.rules, res, &extra); err != nil {
+	if err := b.inside(k, "", v, kr.rules, res, &extra); err != nil {
 		return err
 	}
 	if extra == nil {
@@ -440,18 +439,19 @@ func (b *builder) nested(k string, kr *keyRules, v gjson.Result, res *Result) *c
 	return b.putExtraRaw(k, extra)
 }
 
-// inside walks object v, at path (under key k, "" at its top; esc is the
-// same path escaped for sjson), applying the rules whose path is a member
-// of it and going into the members that lead to deeper ones. A member of no
-// rule is refused, or set into extra (a JSON object, started on the first)
-// at its path. A member whose name holds a dot is never a rule's: a rule's
-// dots separate members.
-func (b *builder) inside(k, path, esc string, v gjson.Result, rules []*fieldRule, res *Result, extra *[]byte) *canonical.Error {
+// inside walks object v, at path (under key k, "" at its top), applying
+// the rules whose path is a member of it and going into the members that
+// lead to deeper ones. A member of no rule is refused, or kept: appended to
+// *extra, an object of the kept members (started on the first) with the
+// member's key and value as the client wrote them; a partly read member's
+// kept members nest under its key. One pass, linear in the object. A member
+// whose name holds a dot is never a rule's: a rule's dots separate members.
+func (b *builder) inside(k, path string, v gjson.Result, rules []*fieldRule, res *Result, extra *[]byte) *canonical.Error {
 	var err *canonical.Error
 	v.ForEach(func(key, val gjson.Result) bool {
-		at, atEsc := key.Str, gjson.Escape(key.Str)
+		at := key.Str
 		if path != "" {
-			at, atEsc = path+"."+key.Str, esc+"."+atEsc
+			at = path + "." + key.Str
 		}
 		whole, deeper := false, false
 		for _, fr := range rules {
@@ -494,23 +494,35 @@ func (b *builder) inside(k, path, esc string, v gjson.Result, rules []*fieldRule
 			name := k + "." + at
 			err = canonical.FieldError(name, name+" must be an object")
 		case deeper:
-			err = b.inside(k, at, atEsc, val, rules, res, extra)
+			var child []byte
+			if err = b.inside(k, at, val, rules, res, &child); err == nil && child != nil {
+				*extra = appendMember(*extra, key.Raw, child)
+			}
 		case b.p.rejectExtra:
-			name := k + "." + at
+			name := shortName(k + "." + at)
 			err = canonical.FieldError(name, name+" is not a field of this API")
 		default:
-			if *extra == nil {
-				*extra = []byte("{}")
-			}
-			var serr error
-			if *extra, serr = sjson.SetRawBytes(*extra, atEsc, []byte(val.Raw)); serr != nil {
-				name := k + "." + at
-				err = canonical.FieldError(name, name+" could not be kept")
-			}
+			*extra = appendMember(*extra, key.Raw, []byte(val.Raw))
 		}
 		return err == nil
 	})
+	if err == nil && *extra != nil {
+		*extra = append(*extra, '}')
+	}
 	return err
+}
+
+// appendMember appends "key":value to the object being built in obj
+// (opening it when obj is nil; the caller closes it).
+func appendMember(obj []byte, rawKey string, value []byte) []byte {
+	if obj == nil {
+		obj = append(make([]byte, 0, 64), '{')
+	} else {
+		obj = append(obj, ',')
+	}
+	obj = append(obj, rawKey...)
+	obj = append(obj, ':')
+	return append(obj, value...)
 }
 
 func (b *builder) raw(v gjson.Result) []byte {
