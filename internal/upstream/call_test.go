@@ -2,6 +2,7 @@ package upstream
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net"
 	"net/http"
@@ -743,3 +744,22 @@ func TestMaxConnsWaitIsNotAFailure(t *testing.T) {
 		t.Errorf("breaker %s", st)
 	}
 }
+
+// TestNoPlaceTakenTooLate: a request that gets a place under maxConns with
+// less than one attempt's time left is not sent (errPoolBusy), so it can
+// never time out as "may have been applied" for the breaker to count.
+func TestNoPlaceTakenTooLate(t *testing.T) {
+	sent := false
+	rt := roundTripper{t: roundTripFunc(func(*http.Request) (*http.Response, error) { sent = true; return nil, errors.New("sent") }),
+		slots: make(chan struct{}, 1)}
+	ctx, cancel := context.WithTimeout(context.Background(), minAttempt/2)
+	defer cancel()
+	req, _ := http.NewRequestWithContext(ctx, http.MethodPatch, "http://x/users/1", nil)
+	if _, err := rt.RoundTrip(req); !errors.Is(err, errPoolBusy) || sent || len(rt.slots) != 0 {
+		t.Fatalf("err %v, sent %v, places held %d", err, sent, len(rt.slots))
+	}
+}
+
+type roundTripFunc func(*http.Request) (*http.Response, error)
+
+func (f roundTripFunc) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }

@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"time"
 )
 
 const maxReplyHeaderBytes = 64 << 10
@@ -110,6 +111,15 @@ func (rt roundTripper) RoundTrip(r *http.Request) (*http.Response, error) {
 			}
 			return nil, errPoolBusy
 		}
+	}
+	// A place had with the deadline gone or about to go (select picks at
+	// random between a free place and a done context): too late to send.
+	if d, ok := r.Context().Deadline(); r.Context().Err() != nil || ok && time.Until(d) < minAttempt {
+		<-rt.slots
+		if r.Body != nil {
+			_ = r.Body.Close()
+		}
+		return nil, errPoolBusy
 	}
 	resp, err := rt.t.RoundTrip(r)
 	if err != nil {
