@@ -571,8 +571,8 @@ func testCookiesPassedAsSent(t *testing.T, tr string) {
 	s := start(t, "", rec.srv.URL, withTransport(tr, e2eConfig))
 	addr := strings.TrimPrefix(s.base, "http://")
 	d := specs[4] // crafter
-	cookies := []string{`a="quoted value"; b=x=y; c`, `novalue; =emptyname; JSESSIONID=abc123;  spaced = v`}
-	raw := fmt.Sprintf("%s %s HTTP/1.1\r\nHost: %s\r\nContent-Type: application/json\r\nCookie: %s\r\nX-XSRF-TOKEN: tok-1\r\ncookie:\t%s \r\nContent-Length: %d\r\nConnection: close\r\n\r\n%s",
+	cookies := []string{`a="quoted value"; b=x=y; c`, `novalue; =emptyname; JSESSIONID=abc123;  spaced = v`, "f=1; g=2"}
+	raw := fmt.Sprintf("%s %s HTTP/1.1\r\nHost: %s\r\nContent-Type: application/json\r\nCookie: %s\r\nX-XSRF-TOKEN: tok-1\r\ncookie:\t%s \r\nCookie: f=1;\r\n g=2\r\nContent-Length: %d\r\nConnection: close\r\n\r\n%s",
 		d.method, d.path, addr, cookies[0], cookies[1], len(d.body), d.body)
 	a, err := rawExchange(addr, raw, 3*time.Second)
 	if err != nil {

@@ -105,11 +105,22 @@ func (x *fastExchange) convert(ctx *fasthttp.RequestCtx, body []byte) error {
 // one, blanks changed), and a dialect whose credentials are cookies
 // (Crafter's JSESSIONID) must pass them on unchanged.
 func rawCookies(hdr http.Header, raw []byte) {
+	cookie := false // the last field line was a Cookie
 	for len(raw) > 0 {
 		var line []byte
 		line, raw, _ = bytes.Cut(raw, []byte("\n"))
-		k, v, ok := bytes.Cut(bytes.TrimSuffix(line, []byte("\r")), []byte(":"))
-		if ok && bytes.EqualFold(k, []byte(fasthttp.HeaderCookie)) {
+		line = bytes.TrimSuffix(line, []byte("\r"))
+		if len(line) > 0 && (line[0] == ' ' || line[0] == '\t') {
+			// A folded continuation (obs-fold): joined with a space, as
+			// net/http's server does.
+			if vs := hdr[fasthttp.HeaderCookie]; cookie && len(vs) > 0 {
+				vs[len(vs)-1] += " " + string(bytes.Trim(line, " \t"))
+			}
+			continue
+		}
+		k, v, ok := bytes.Cut(line, []byte(":"))
+		cookie = ok && bytes.EqualFold(k, []byte(fasthttp.HeaderCookie))
+		if cookie {
 			hdr[fasthttp.HeaderCookie] = append(hdr[fasthttp.HeaderCookie], string(bytes.Trim(v, " \t")))
 		}
 	}

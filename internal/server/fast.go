@@ -119,7 +119,13 @@ func newFastServer(h http.Handler, t timeouts, maxBody *atomic.Int64, log *slog.
 			if lc, ok := ctx.Conn().(*lingerConn); ok {
 				lc.linger.Store(true)
 			}
-			obs.Request(noDialect, unreadable, f.status, time.Since(ctx.Time()))
+			// ctx.Time() is unset for a request that was never read whole:
+			// no latency to record but the refusal's own.
+			var took time.Duration
+			if t := ctx.Time(); !t.IsZero() {
+				took = time.Since(t)
+			}
+			obs.Request(noDialect, unreadable, f.status, took)
 		},
 		// The header block is read within readHeader; once it is in, the
 		// body within read.
