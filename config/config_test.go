@@ -124,7 +124,7 @@ dialects:
 	if err == nil {
 		t.Fatal("accepted")
 	}
-	for _, want := range []string{"listen", "upstream.profile", "upstream.url", "upstream.tls.certFile", "upstream.tls: certFile and keyFile",
+	for _, want := range []string{"listen", "upstream.profile", "upstream.url", "upstream.tls: set, but URL is not https",
 		"upstream.maxAttempts", `upstream.transport: "slow": fast or standard`, `server.transport: "turbo": fast or standard`, "upstream: maxConns", "upstream.idleTimeout: must be positive", "config.nosuch: the rule file declares no such config constant", "log.format", `cannot replace "finix"`, "dialects.shift.prefix",
 		`"newone" is not a built-in dialect`, "dialects.trustedtwin.rules"} {
 		if !strings.Contains(err.Error(), want) {
@@ -219,5 +219,29 @@ func TestTenantPathNeedsTenant(t *testing.T) {
 		"dialects: {baasic: {}, finix: {enabled: false}, shift: {enabled: false}, trustedtwin: {enabled: false}, crafter: {enabled: false}}\n"))
 	if _, err := c.Resolve(src); err != nil {
 		t.Errorf("baasic alone: %v", err)
+	}
+}
+
+// TestUpstreamTLSCheckedAsAtStart: validate and a reload refuse the TLS
+// settings the upstream client refuses at start: TLS for an http URL, a CA
+// file with no certificate, a certificate without its key.
+func TestUpstreamTLSCheckedAsAtStart(t *testing.T) {
+	dir := t.TempDir()
+	empty := filepath.Join(dir, "ca.pem")
+	if err := os.WriteFile(empty, []byte("not a certificate\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for yaml, want := range map[string]string{
+		"upstream: {url: 'http://u', tls: {caFile: " + empty + "}}":    "upstream.tls: set, but URL is not https",
+		"upstream: {url: 'https://u', tls: {caFile: " + empty + "}}":   "upstream.tls.caFile: " + empty + " holds no PEM certificate",
+		"upstream: {url: 'https://u', tls: {certFile: " + empty + "}}": "upstream.tls.certFile: CertFile and KeyFile go together",
+	} {
+		c, err := Parse(Source{Name: "c.yaml", Dir: dir}, []byte(yaml+"\n"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := c.Resolve(Source{Name: "c.yaml", Dir: dir}); err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("%s: %v, want %q", yaml, err, want)
+		}
 	}
 }

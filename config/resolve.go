@@ -54,16 +54,13 @@ func (c *Config) Resolve(src Source) ([]Mount, error) {
 			bad("upstream.url", "%v", err)
 		}
 	}
-	for _, f := range []struct{ where, path string }{{"upstream.tls.caFile", c.Upstream.TLS.CAFile},
-		{"upstream.tls.certFile", c.Upstream.TLS.CertFile}, {"upstream.tls.keyFile", c.Upstream.TLS.KeyFile}} {
-		if f.path != "" {
-			if _, err := os.Stat(f.path); err != nil {
-				bad(f.where, "%v", err)
-			}
-		}
-	}
-	if (c.Upstream.TLS.CertFile == "") != (c.Upstream.TLS.KeyFile == "") {
-		bad("upstream.tls", "certFile and keyFile go together")
+	// As the upstream client checks them at start: the files read and
+	// parsed, TLS set only for an https URL.
+	t := c.Upstream.TLS
+	https := c.IsDemo() || strings.HasPrefix(strings.ToLower(c.Upstream.URL), "https://")
+	for _, p := range upstream.CheckTLS(upstream.TLSConfig{CAFile: t.CAFile, CertFile: t.CertFile, KeyFile: t.KeyFile, ServerName: t.ServerName}, https) {
+		field, msg, _ := strings.Cut(p, ": ")
+		bad(map[string]string{"TLS": "upstream.tls", "TLS.CAFile": "upstream.tls.caFile", "TLS.CertFile": "upstream.tls.certFile"}[field], "%s", msg)
 	}
 	if c.Upstream.Timeout.D() <= 0 {
 		bad("upstream.timeout", "must be positive")

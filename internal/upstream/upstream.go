@@ -285,6 +285,16 @@ func setDefault[T comparable](field *T, def T) {
 	}
 }
 
+// CheckTLS makes the checks New makes of an upstream's TLS settings (the
+// files read and parsed, TLS only for https), so that validate and a
+// reload refuse what start-up would. Each problem names its field as
+// Config does ("TLS.CAFile").
+func CheckTLS(t TLSConfig, https bool) []string {
+	var out []string
+	loadTLS(t, https, func(field, format string, args ...any) { out = append(out, field+": "+fmt.Sprintf(format, args...)) })
+	return out
+}
+
 // CheckURL reports what makes raw unusable as an upstream's base URL (the
 // checks New makes), in words that never quote it: it may carry a
 // credential. nil when it is usable.
