@@ -193,7 +193,7 @@ func (p *Program) Translate(in *Input) (*Result, *canonical.Error) {
 	b.members = members
 	if gerr != nil {
 		if gerr.Key != "" {
-			name := containerPath(body, gerr.Offset) + gerr.Key
+			name := shortName(containerPath(body, gerr.Offset) + gerr.Key)
 			return nil, canonical.FieldError(name, "the field "+strconv.Quote(name)+" appears more than once")
 		}
 		return nil, canonical.Errorf(canonical.BadRequest, "the request body is not valid JSON: "+gerr.Reason+" at byte "+strconv.Itoa(gerr.Offset))

@@ -101,24 +101,8 @@ func TestServeReloadsOnSIGHUP(t *testing.T) {
 	t.Setenv("GOMAXPROCS", "") // restored after the test
 	os.Unsetenv("GOMAXPROCS")
 	var stderr syncBuffer
-	done := make(chan int, 1)
-	go func() {
-		done <- run([]string{"serve", "--config", path}, strings.NewReader(""), &bytes.Buffer{}, &stderr)
-	}()
-	var base string
-	deadline := time.Now().Add(10 * time.Second)
-	for base == "" {
-		for _, l := range strings.Split(stderr.String(), "\n") {
-			var m map[string]string
-			if json.Unmarshal([]byte(l), &m) == nil && m["msg"] == "serving dialect" && m["dialect"] == "finix" {
-				base = strings.TrimSuffix(m["url"], "/a/users/:user_id")
-			}
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("serve did not start:\n%s", stderr.String())
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	done, finixURL := startServe(t, path, &stderr)
+	base := strings.TrimSuffix(finixURL, "/a/users/:user_id")
 	if !strings.Contains(stderr.String(), `"msg":"runtime: one processor, serve's default`) || !strings.Contains(stderr.String(), `"gomaxprocs":1`) || runtime.GOMAXPROCS(0) != 1 {
 		t.Errorf("serve without GOMAXPROCS: GOMAXPROCS %d, want 1 and said so:\n%s", runtime.GOMAXPROCS(0), stderr.String())
 	}
@@ -141,7 +125,7 @@ func TestServeReloadsOnSIGHUP(t *testing.T) {
 	if err := syscall.Kill(os.Getpid(), syscall.SIGHUP); err != nil {
 		t.Fatal(err)
 	}
-	deadline = time.Now().Add(10 * time.Second)
+	deadline := time.Now().Add(10 * time.Second)
 	for put("/b/users/USsRhsHYZGBPnQw8CFHjD7Un") != 200 {
 		if time.Now().After(deadline) {
 			t.Fatalf("not reloaded:\n%s", stderr.String())
@@ -178,24 +162,8 @@ func TestServeDrainCutOff(t *testing.T) {
 	}
 	testutil.KeepRuntime(t)
 	var stderr syncBuffer
-	done := make(chan int, 1)
-	go func() {
-		done <- run([]string{"serve", "--config", path}, strings.NewReader(""), &bytes.Buffer{}, &stderr)
-	}()
-	var addr string
-	deadline := time.Now().Add(10 * time.Second)
-	for addr == "" {
-		for _, l := range strings.Split(stderr.String(), "\n") {
-			var m map[string]string
-			if json.Unmarshal([]byte(l), &m) == nil && m["msg"] == "serving dialect" && m["dialect"] == "finix" {
-				addr = strings.TrimPrefix(strings.TrimSuffix(m["url"], "/users/:user_id"), "http://")
-			}
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("serve did not start:\n%s", stderr.String())
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	done, finixURL := startServe(t, path, &stderr)
+	addr := strings.TrimPrefix(strings.TrimSuffix(finixURL, "/users/:user_id"), "http://")
 	conn, err := net.Dial("tcp", addr)
 	if err != nil {
 		t.Fatal(err)
@@ -282,5 +250,29 @@ func TestKubernetesExample(t *testing.T) {
 	}
 	if !found {
 		t.Error("no userbridge container")
+	}
+}
+
+// startServe runs serve in-process with the config at path, its log to
+// stderr, and waits until it serves Finix: done receives its exit status,
+// finixURL is the URL the log gives for Finix's route.
+func startServe(t *testing.T, path string, stderr *syncBuffer) (done chan int, finixURL string) {
+	t.Helper()
+	done = make(chan int, 1)
+	go func() {
+		done <- run([]string{"serve", "--config", path}, strings.NewReader(""), &bytes.Buffer{}, stderr)
+	}()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		for _, l := range strings.Split(stderr.String(), "\n") {
+			var m map[string]string
+			if json.Unmarshal([]byte(l), &m) == nil && m["msg"] == "serving dialect" && m["dialect"] == "finix" {
+				return done, m["url"]
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("serve did not start:\n%s", stderr.String())
+		}
+		time.Sleep(20 * time.Millisecond)
 	}
 }

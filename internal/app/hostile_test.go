@@ -505,12 +505,8 @@ func testShortBodyNotForwarded(t *testing.T, tr string) {
 	addr := strings.TrimPrefix(s.base, "http://")
 	d := specs[1] // shift
 	body := `{"status":"DELETED"}`
-	conn, err := net.DialTimeout("tcp", addr, 3*time.Second)
-	if err != nil {
-		t.Fatal(err)
-	}
+	conn := dialRaw(t, addr)
 	defer conn.Close()
-	_ = conn.SetDeadline(time.Now().Add(5 * time.Second))
 	fmt.Fprintf(conn, "%s %s HTTP/1.1\r\nHost: %s\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n%s",
 		d.method, d.path, addr, len(body)+100, body)
 	_ = conn.(*net.TCPConn).CloseWrite()
@@ -535,12 +531,8 @@ func TestOversizedHeaderAnswerNotReset(t *testing.T) {
 	rec := newRecorder(t)
 	s := start(t, "", rec.srv.URL, withTransport("fast", e2eConfig))
 	addr := strings.TrimPrefix(s.base, "http://")
-	conn, err := net.DialTimeout("tcp", addr, 3*time.Second)
-	if err != nil {
-		t.Fatal(err)
-	}
+	conn := dialRaw(t, addr)
 	defer conn.Close()
-	_ = conn.SetDeadline(time.Now().Add(5 * time.Second))
 	go func() {
 		// 256 KiB of header, never ended: far past the 64 KiB read.
 		_, _ = io.WriteString(conn, "PUT /v3/users/u1 HTTP/1.1\r\nHost: x\r\nX-Junk: "+strings.Repeat("j", 256<<10))
