@@ -1,0 +1,68 @@
+// Package lex holds the byte-level helpers every part of userbridge shares:
+// JSON string escaping and hex digits. One copy of each, so that the
+// answers userbridge writes by hand escape alike wherever they are built.
+package lex
+
+import "unicode/utf8"
+
+// AppendJSONString appends s to dst as a JSON string, quotes included.
+// Bytes that are not valid UTF-8 become U+FFFD, as encoding/json writes
+// them, so the result is always valid JSON.
+func AppendJSONString(dst []byte, s string) []byte {
+	dst = append(dst, '"')
+	dst = AppendJSONStringBody(dst, s)
+	return append(dst, '"')
+}
+
+// AppendJSONStringBody appends s escaped for the inside of a JSON string:
+// the quote, the backslash and control characters escaped, invalid UTF-8
+// replaced by U+FFFD.
+func AppendJSONStringBody(dst []byte, s string) []byte {
+	const hex = "0123456789abcdef"
+	start := 0
+	for i := 0; i < len(s); {
+		c := s[i]
+		if c >= utf8.RuneSelf {
+			r, size := utf8.DecodeRuneInString(s[i:])
+			if r == utf8.RuneError && size == 1 {
+				dst = append(dst, s[start:i]...)
+				dst = append(dst, "\ufffd"...)
+				i += size
+				start = i
+				continue
+			}
+			i += size
+			continue
+		}
+		if c >= 0x20 && c != '"' && c != '\\' {
+			i++
+			continue
+		}
+		dst = append(dst, s[start:i]...)
+		switch c {
+		case '"', '\\':
+			dst = append(dst, '\\', c)
+		case '\n':
+			dst = append(dst, '\\', 'n')
+		case '\r':
+			dst = append(dst, '\\', 'r')
+		case '\t':
+			dst = append(dst, '\\', 't')
+		default:
+			dst = append(dst, '\\', 'u', '0', '0', hex[c>>4], hex[c&0xf])
+		}
+		i++
+		start = i
+	}
+	return append(dst, s[start:]...)
+}
+
+// JSONString is s as a JSON string, quotes included.
+func JSONString(s string) string {
+	return string(AppendJSONString(make([]byte, 0, len(s)+2), s))
+}
+
+// IsHex reports whether c is a hexadecimal digit.
+func IsHex(c byte) bool {
+	return '0' <= c && c <= '9' || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F'
+}

@@ -1,0 +1,41 @@
+package lex
+
+import (
+	"encoding/json"
+	"testing"
+)
+
+func TestAppendJSONStringIsJSON(t *testing.T) {
+	for _, s := range []string{"", "plain", `q"uote`, `back\slash`, "nl\n\r\t", "\x00\x1f\x7f", "é€😀", "bad\xffutf8", "\xc0\xaf"} {
+		out := AppendJSONString(nil, s)
+		var back string
+		if err := json.Unmarshal(out, &back); err != nil {
+			t.Fatalf("%q: %s is not a JSON string: %v", s, out, err)
+		}
+		want, _ := json.Marshal(s) // encoding/json replaces invalid UTF-8 too
+		var wantBack string
+		_ = json.Unmarshal(want, &wantBack)
+		if back != wantBack {
+			t.Errorf("%q: decoded %q, want %q", s, back, wantBack)
+		}
+	}
+}
+
+func FuzzAppendJSONString(f *testing.F) {
+	f.Add("a\"b\\c\x01\xff")
+	f.Fuzz(func(t *testing.T, s string) {
+		var back string
+		if err := json.Unmarshal(AppendJSONString(nil, s), &back); err != nil {
+			t.Fatalf("%q: not JSON: %v", s, err)
+		}
+	})
+}
+
+func TestIsHex(t *testing.T) {
+	for c := 0; c < 256; c++ {
+		want := c >= '0' && c <= '9' || c >= 'a' && c <= 'f' || c >= 'A' && c <= 'F'
+		if IsHex(byte(c)) != want {
+			t.Errorf("IsHex(%#x) = %v", c, !want)
+		}
+	}
+}
