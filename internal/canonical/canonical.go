@@ -176,6 +176,11 @@ type Error struct {
 	Field   string // the offending field in the caller's terms, if any
 	// RetryAfter is the upstream's Retry-After value, passed on verbatim.
 	RetryAfter string
+	// Applied marks the failure of an update the upstream did apply, whose
+	// answer could not be used: the front end adds to Message how to get
+	// the answer (repeat the update with its Idempotency-Key), naming the
+	// key when userbridge chose it. Message itself never says so.
+	Applied bool
 }
 
 // Error implements error.

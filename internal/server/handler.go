@@ -236,7 +236,7 @@ func (h *handler) run(x *exchange, bp *[]byte) int {
 		call.Body = nil
 		got, e := h.call(x, http.MethodGet, h.up.Get, call)
 		if e != nil {
-			e.Message += " (the update was applied; repeat it with the same Idempotency-Key to get the user)"
+			e.Applied = true
 			return h.upstreamFail(x, e)
 		}
 		user = got.Body
@@ -442,12 +442,19 @@ func (h *handler) upstreamFail(x *exchange, e *canonical.Error) int {
 		e.Field = h.p.UpstreamField(e.Field) // in the dialect's terms, as the golden cases check
 	}
 	e.Message = h.redactSecrets(x, e.Message)
-	if x.ownKey != "" {
-		// The client sent no key, so it has no "same" one to repeat the
-		// update with: it is told userbridge's.
-		e.Message = strings.ReplaceAll(e.Message, "with the same Idempotency-Key", "with the header Idempotency-Key: "+x.ownKey)
+	if e.Applied {
+		e.Message += "; the update was applied: repeat it with " + repeatKey(x) + " to get the answer"
 	}
 	return h.fail(x, e)
+}
+
+// repeatKey names the Idempotency-Key a client repeats an applied update
+// with: its own, or userbridge's when it sent none (it has no "same" one).
+func repeatKey(x *exchange) string {
+	if x.ownKey != "" {
+		return "the header Idempotency-Key: " + x.ownKey
+	}
+	return "the same Idempotency-Key"
 }
 
 // refuse renders a request userbridge refuses itself, counting a refused

@@ -44,14 +44,11 @@ func (c *Client) rawReply(ctx context.Context, res *Result, resp *http.Response,
 		return canonical.Errorf(canonical.BadGateway, "upstream reply too large"), verdict
 	case err != nil:
 		res.Cause = causeOf(err)
-		msg := "the upstream's reply was cut short"
-		if update && resp.StatusCode < 300 {
-			msg += applied
-		}
+		e := appliedError("the upstream's reply was cut short", update && resp.StatusCode < 300)
 		if ctx.Err() != nil {
-			return canonical.Errorf(canonical.GatewayTimeout, msg), errUpstreamFailed
+			e.Code = canonical.GatewayTimeout
 		}
-		return canonical.Errorf(canonical.BadGateway, msg), errUpstreamFailed
+		return e, errUpstreamFailed
 	}
 	if len(body) > 0 {
 		res.Body = body

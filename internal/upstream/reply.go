@@ -19,20 +19,18 @@ const (
 	maxErrorBody   = 64 << 10 // an error envelope is small; a longer body is not one
 	maxMessageLen  = 512      // bytes of an upstream message passed on
 	maxFieldLen    = 256
-	applied        = "; the update was applied"
 	mayBeApplied   = "; the update may have been applied"
 	unexpectedText = "the upstream answered with an unexpected status "
 )
 
 var errTooLarge = errors.New("upstream: reply body over the limit")
 
-// appliedNote tells the caller of an update whose 2xx reply could not be
-// used that the update was applied, and that repeating it is safe.
-func appliedNote(update bool) string {
-	if !update {
-		return ""
-	}
-	return "; the update was applied: repeat it with the same Idempotency-Key to get the answer"
+// appliedError is the failure of a call whose 2xx reply could not be used:
+// for an update, the update was applied (canonical.Error.Applied).
+func appliedError(msg string, update bool) *canonical.Error {
+	e := canonical.Errorf(canonical.BadGateway, msg)
+	e.Applied = update
+	return e
 }
 
 // reply reads the upstream's answer into res and maps a failure to its
@@ -49,17 +47,14 @@ func (c *Client) reply(ctx context.Context, res *Result, resp *http.Response, up
 		body, err := readBody(resp, limit)
 		switch {
 		case errors.Is(err, errTooLarge):
-			return canonical.Errorf(canonical.BadGateway, "upstream reply too large"+appliedNote(update)), nil
+			return appliedError("upstream reply too large", update), nil
 		case err != nil:
 			res.Cause = causeOf(err)
-			msg := "the upstream's reply was cut short"
-			if update {
-				msg += applied
-			}
+			e := appliedError("the upstream's reply was cut short", update)
 			if ctx.Err() != nil {
-				return canonical.Errorf(canonical.GatewayTimeout, msg), errUpstreamFailed
+				e.Code = canonical.GatewayTimeout
 			}
-			return canonical.Errorf(canonical.BadGateway, msg), errUpstreamFailed
+			return e, errUpstreamFailed
 		case resp.StatusCode == http.StatusNoContent && update:
 			return nil, nil
 		case resp.StatusCode == http.StatusNoContent:
@@ -67,7 +62,7 @@ func (c *Client) reply(ctx context.Context, res *Result, resp *http.Response, up
 			// user made of nulls.
 			return canonical.Errorf(canonical.BadGateway, "the upstream answered without the user (204)"), nil
 		case !isJSONObject(body):
-			return canonical.Errorf(canonical.BadGateway, "upstream reply unreadable"+appliedNote(update)), nil
+			return appliedError("upstream reply unreadable", update), nil
 		}
 		res.Status, res.Body = http.StatusOK, body
 		return nil, nil

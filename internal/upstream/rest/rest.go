@@ -92,7 +92,7 @@ func (c *Client) Patch(ctx context.Context, call *upstream.Call) (*upstream.Resu
 	} else {
 		user, err := c.rules.toUser(res.Body, t.params)
 		if err != nil {
-			err.Message += "; the update was applied"
+			err.Applied = true
 			return out, err
 		}
 		out.Status, out.Body = http.StatusOK, user

@@ -151,7 +151,9 @@ func (c *Client) Patch(ctx context.Context, call *upstream.Call) (*upstream.Resu
 	case res.Status >= 200 && res.Status < 300:
 		user := toCanonical(gjson.ParseBytes(res.Body), c.read)
 		if user == nil {
-			return out, canonical.Errorf(canonical.BadGateway, "upstream reply unreadable; the update was applied")
+			e := canonical.Errorf(canonical.BadGateway, "upstream reply unreadable")
+			e.Applied = true
+			return out, e
 		}
 		out.Status, out.Body = http.StatusOK, user
 	default:
