@@ -7,7 +7,7 @@ import (
 	"testing"
 
 	"github.com/tidwall/gjson"
-	"github.com/userbridge/userbridge/internal/canonical"
+	"github.com/userbridge/userbridge/mapping/canonical"
 )
 
 // nestedRules has rules that read paths inside profile; unknown is keep or

@@ -8,7 +8,7 @@ import (
 	"unsafe"
 
 	"github.com/tidwall/gjson"
-	"github.com/userbridge/userbridge/internal/canonical"
+	"github.com/userbridge/userbridge/mapping/canonical"
 )
 
 // Params gives path parameters by name; gin.Params satisfies it.

@@ -12,8 +12,8 @@ import (
 	"sort"
 
 	"github.com/userbridge/userbridge/adapters"
-	"github.com/userbridge/userbridge/internal/canonical"
 	"github.com/userbridge/userbridge/mapping"
+	"github.com/userbridge/userbridge/mapping/canonical"
 	"gopkg.in/yaml.v3"
 )
 

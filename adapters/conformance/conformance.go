@@ -9,8 +9,8 @@ import (
 	"github.com/tidwall/gjson"
 	"github.com/tidwall/sjson"
 	"github.com/userbridge/userbridge/adapters"
-	"github.com/userbridge/userbridge/internal/canonical"
 	"github.com/userbridge/userbridge/mapping"
+	"github.com/userbridge/userbridge/mapping/canonical"
 )
 
 // Dialect compiles a built-in dialect from its embedded rules.

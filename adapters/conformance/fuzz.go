@@ -6,7 +6,7 @@ import (
 	"testing"
 
 	"github.com/userbridge/userbridge/adapters"
-	"github.com/userbridge/userbridge/internal/canonical"
+	"github.com/userbridge/userbridge/mapping/canonical"
 )
 
 // hostile are bodies every dialect's fuzz corpus starts from, besides its

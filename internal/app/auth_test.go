@@ -24,7 +24,7 @@ import (
 	"golang.org/x/crypto/bcrypt"
 
 	"github.com/userbridge/userbridge/config"
-	"github.com/userbridge/userbridge/internal/canonical"
+	"github.com/userbridge/userbridge/mapping/canonical"
 )
 
 // The inbound auth modes through the real server: for each, callers that

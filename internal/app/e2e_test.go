@@ -10,7 +10,7 @@ import (
 
 	"github.com/tidwall/gjson"
 	"github.com/userbridge/userbridge/config"
-	"github.com/userbridge/userbridge/internal/canonical"
+	"github.com/userbridge/userbridge/mapping/canonical"
 )
 
 // dialectSpec is one dialect as a real client uses it, and what the

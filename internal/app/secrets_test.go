@@ -10,7 +10,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/userbridge/userbridge/internal/canonical"
+	"github.com/userbridge/userbridge/mapping/canonical"
 )
 
 // The secrets a client sends. Each is distinctive, so that any copy of it,

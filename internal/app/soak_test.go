@@ -18,8 +18,8 @@ import (
 	"github.com/userbridge/userbridge/config"
 	"github.com/userbridge/userbridge/internal/app"
 	"github.com/userbridge/userbridge/internal/backend"
-	"github.com/userbridge/userbridge/internal/canonical"
 	"github.com/userbridge/userbridge/internal/testutil"
+	"github.com/userbridge/userbridge/mapping/canonical"
 )
 
 // soakDuration is how long TestSoak runs: USERBRIDGE_SOAK (a duration, such

@@ -16,7 +16,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/userbridge/userbridge/internal/canonical"
+	"github.com/userbridge/userbridge/mapping/canonical"
 )
 
 // HeaderPrincipal tells the upstream who acts, in verify mode. It is

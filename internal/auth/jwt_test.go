@@ -10,7 +10,7 @@ import (
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
-	"github.com/userbridge/userbridge/internal/canonical"
+	"github.com/userbridge/userbridge/mapping/canonical"
 )
 
 func TestJWTAccepted(t *testing.T) {

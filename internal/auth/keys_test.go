@@ -7,7 +7,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/userbridge/userbridge/internal/canonical"
+	"github.com/userbridge/userbridge/mapping/canonical"
 	"golang.org/x/crypto/bcrypt"
 )
 

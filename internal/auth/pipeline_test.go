@@ -9,7 +9,7 @@ import (
 	"sync"
 	"testing"
 
-	"github.com/userbridge/userbridge/internal/canonical"
+	"github.com/userbridge/userbridge/mapping/canonical"
 )
 
 // TestPipeline runs the three calls where internal/server's handler makes

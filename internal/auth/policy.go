@@ -5,7 +5,7 @@ import (
 	"strings"
 
 	"github.com/tidwall/gjson"
-	"github.com/userbridge/userbridge/internal/canonical"
+	"github.com/userbridge/userbridge/mapping/canonical"
 )
 
 // policy is Policy with its defaults applied.

@@ -4,7 +4,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/userbridge/userbridge/internal/canonical"
+	"github.com/userbridge/userbridge/mapping/canonical"
 )
 
 func policyAuth(t *testing.T, p Policy) *Authenticator {

@@ -14,7 +14,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/userbridge/userbridge/internal/canonical"
+	"github.com/userbridge/userbridge/mapping/canonical"
 )
 
 // clientHeaders are what a Shift, Crafter or Trusted Twin client might

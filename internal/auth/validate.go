@@ -7,7 +7,7 @@ import (
 	"slices"
 	"strings"
 
-	"github.com/userbridge/userbridge/internal/canonical"
+	"github.com/userbridge/userbridge/mapping/canonical"
 )
 
 // Validate reports every problem of the block at once, each prefixed by

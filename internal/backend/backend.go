@@ -17,7 +17,7 @@ import (
 	"github.com/tidwall/sjson"
 	"golang.org/x/crypto/bcrypt"
 
-	"github.com/userbridge/userbridge/internal/canonical"
+	"github.com/userbridge/userbridge/mapping/canonical"
 )
 
 // Options configure a Backend. The zero value is an empty backend with the

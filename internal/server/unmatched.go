@@ -6,8 +6,8 @@ import (
 	"time"
 
 	"github.com/gin-gonic/gin"
-	"github.com/userbridge/userbridge/internal/canonical"
 	"github.com/userbridge/userbridge/mapping"
+	"github.com/userbridge/userbridge/mapping/canonical"
 )
 
 // unmatchedAnswer answers the requests no route of one engine matches (gin's

@@ -7,7 +7,7 @@ import (
 	"strconv"
 	"testing"
 
-	"github.com/userbridge/userbridge/internal/canonical"
+	"github.com/userbridge/userbridge/mapping/canonical"
 )
 
 // BenchmarkPatch measures one update against a loopback upstream that

@@ -6,7 +6,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/userbridge/userbridge/internal/canonical"
+	"github.com/userbridge/userbridge/mapping/canonical"
 )
 
 func TestBreaker(t *testing.T) {

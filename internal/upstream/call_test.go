@@ -14,7 +14,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/userbridge/userbridge/internal/canonical"
+	"github.com/userbridge/userbridge/mapping/canonical"
 )
 
 func TestSuccessStatuses(t *testing.T) {

@@ -6,7 +6,7 @@ import (
 	"net/http"
 	"strings"
 
-	"github.com/userbridge/userbridge/internal/canonical"
+	"github.com/userbridge/userbridge/mapping/canonical"
 )
 
 // Do sends one request of another upstream protocol (the scim and rules

@@ -15,8 +15,8 @@ import (
 
 	"go.uber.org/goleak"
 
-	"github.com/userbridge/userbridge/internal/canonical"
 	"github.com/userbridge/userbridge/internal/testutil"
+	"github.com/userbridge/userbridge/mapping/canonical"
 )
 
 // testTransport is the transport newClient builds with: the whole suite

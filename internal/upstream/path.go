@@ -6,7 +6,7 @@ import (
 	"net/url"
 	"strings"
 
-	"github.com/userbridge/userbridge/internal/canonical"
+	"github.com/userbridge/userbridge/mapping/canonical"
 )
 
 // placeholder is a {name} in a path template.

@@ -8,7 +8,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/userbridge/userbridge/internal/canonical"
+	"github.com/userbridge/userbridge/mapping/canonical"
 )
 
 func TestCompileTemplate(t *testing.T) {

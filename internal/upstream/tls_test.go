@@ -18,7 +18,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/userbridge/userbridge/internal/canonical"
+	"github.com/userbridge/userbridge/mapping/canonical"
 )
 
 // writePEM writes PEM blocks to a file in dir and returns its path.

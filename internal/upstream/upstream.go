@@ -20,7 +20,7 @@ import (
 
 	"github.com/sony/gobreaker/v2"
 
-	"github.com/userbridge/userbridge/internal/canonical"
+	"github.com/userbridge/userbridge/mapping/canonical"
 )
 
 // Config configures the client of one upstream. A zero field takes the

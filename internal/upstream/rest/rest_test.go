@@ -13,9 +13,9 @@ import (
 
 	"gopkg.in/yaml.v3"
 
-	"github.com/userbridge/userbridge/internal/canonical"
 	"github.com/userbridge/userbridge/internal/upstream"
 	"github.com/userbridge/userbridge/internal/upstream/rest"
+	"github.com/userbridge/userbridge/mapping/canonical"
 )
 
 const keycloakRules = "../../../examples/upstreams/keycloak.yaml"

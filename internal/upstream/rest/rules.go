@@ -12,8 +12,8 @@ import (
 
 	"gopkg.in/yaml.v3"
 
-	"github.com/userbridge/userbridge/internal/canonical"
 	"github.com/userbridge/userbridge/mapping"
+	"github.com/userbridge/userbridge/mapping/canonical"
 )
 
 // File is an upstream rule file as written in YAML (docs/upstreams.md).

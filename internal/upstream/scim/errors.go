@@ -6,8 +6,8 @@ import (
 
 	"github.com/tidwall/gjson"
 
-	"github.com/userbridge/userbridge/internal/canonical"
 	"github.com/userbridge/userbridge/internal/upstream"
+	"github.com/userbridge/userbridge/mapping/canonical"
 )
 
 const maxDetailLen = 512

@@ -3,7 +3,7 @@ package scim
 import (
 	"testing"
 
-	"github.com/userbridge/userbridge/internal/canonical"
+	"github.com/userbridge/userbridge/mapping/canonical"
 )
 
 // TestNoTargetIsNotAMissingUser: noTarget is a PATCH path filter that

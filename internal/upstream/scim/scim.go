@@ -14,9 +14,9 @@ import (
 
 	"github.com/tidwall/gjson"
 
-	"github.com/userbridge/userbridge/internal/canonical"
 	"github.com/userbridge/userbridge/internal/upstream"
 	"github.com/userbridge/userbridge/internal/upstream/idcache"
+	"github.com/userbridge/userbridge/mapping/canonical"
 )
 
 // SCIM URNs and the media type.

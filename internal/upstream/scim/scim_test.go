@@ -11,10 +11,10 @@ import (
 
 	"github.com/tidwall/gjson"
 
-	"github.com/userbridge/userbridge/internal/canonical"
 	"github.com/userbridge/userbridge/internal/upstream"
 	"github.com/userbridge/userbridge/internal/upstream/scim"
 	"github.com/userbridge/userbridge/internal/upstream/scim/scimtest"
+	"github.com/userbridge/userbridge/mapping/canonical"
 )
 
 const jane = `{"userName":"jane.doe","name":{"givenName":"Jane","familyName":"Doe","middleName":"Q"},"displayName":"Jane Doe",

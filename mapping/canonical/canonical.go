@@ -1,4 +1,4 @@
-// Package canonical is userbridge's side of the canonical update contract
+// Package canonical is the canonical update contract in Go
 // (docs/canonical.md): the user fields, the update document and the error
 // codes every dialect and every upstream profile agree on.
 package canonical
