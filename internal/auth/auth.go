@@ -16,6 +16,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/userbridge/userbridge/config"
 	"github.com/userbridge/userbridge/mapping/canonical"
 )
 
@@ -102,10 +103,11 @@ type Authenticator struct {
 	once     sync.Once
 }
 
-// New validates c, reads the files it names and, for jwt, fetches the JWKS
-// and starts refreshing it until ctx ends or Close is called. Every problem
-// is reported at once. No error names a secret.
-func New(ctx context.Context, c Config, o Options) (*Authenticator, error) {
+// New builds the authenticator of one dialect's auth block: it validates c
+// (config.Auth.Validate), reads the files it names and, for jwt, fetches
+// the JWKS and starts refreshing it until ctx ends or Close is called.
+// Every problem is reported at once. No error names a secret.
+func New(ctx context.Context, c config.Auth, o Options) (*Authenticator, error) {
 	where := or(o.Where, "auth")
 	if errs := c.Validate(where); len(errs) > 0 {
 		return nil, errors.Join(errs...)
@@ -114,7 +116,7 @@ func New(ctx context.Context, c Config, o Options) (*Authenticator, error) {
 	if log == nil {
 		log = slog.Default()
 	}
-	a := &Authenticator{verify: c.Mode == ModeVerify, dialect: o.Dialect.Name, log: log}
+	a := &Authenticator{verify: c.Mode == config.ModeVerify, dialect: o.Dialect.Name, log: log}
 	if !a.verify {
 		return a, nil
 	}
