@@ -1,7 +1,8 @@
 // Package auth is userbridge's inbound authentication and authorization:
 // per dialect, either pass the caller's credentials upstream unchanged, or
 // verify the caller (API keys, Basic, JWT), apply a policy and call the
-// upstream with userbridge's own credentials (docs/security.md).
+// upstream with userbridge's own credentials (docs/security.md). New builds
+// a dialect's Authenticator from its config.Auth block.
 package auth
 
 import (
@@ -108,7 +109,7 @@ type Authenticator struct {
 // the JWKS and starts refreshing it until ctx ends or Close is called.
 // Every problem is reported at once. No error names a secret.
 func New(ctx context.Context, c config.Auth, o Options) (*Authenticator, error) {
-	where := or(o.Where, "auth")
+	where := cmp.Or(o.Where, "auth")
 	if errs := c.Validate(where); len(errs) > 0 {
 		return nil, errors.Join(errs...)
 	}
@@ -134,7 +135,7 @@ func New(ctx context.Context, c config.Auth, o Options) (*Authenticator, error) 
 		// never inherits the dialect's id header.
 		a.keyHdr, a.keyIDHdr = k.Header, k.IDHeader
 		if k.Header == "" {
-			a.keyHdr, a.keyIDHdr = o.Dialect.APIKeyHeader, or(k.IDHeader, o.Dialect.APIKeyIDHeader)
+			a.keyHdr, a.keyIDHdr = o.Dialect.APIKeyHeader, cmp.Or(k.IDHeader, o.Dialect.APIKeyIDHeader)
 		}
 		if a.keyHdr != "" {
 			a.keyHdr = http.CanonicalHeaderKey(a.keyHdr)

@@ -1,6 +1,7 @@
 package auth
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -79,8 +80,8 @@ func newJWTVerifier(ctx context.Context, j *config.JWT, client *http.Client, log
 			jwt.WithIssuedAt(),
 		),
 		required: j.RequiredClaims,
-		username: or(j.UsernameClaim, config.DefaultUsernameClaim),
-		id:       or(j.IDClaim, config.DefaultIDClaim),
+		username: cmp.Or(j.UsernameClaim, config.DefaultUsernameClaim),
+		id:       cmp.Or(j.IDClaim, config.DefaultIDClaim),
 		roles:    j.RolesClaim,
 		scope:    j.ScopeClaim,
 	}
@@ -262,11 +263,4 @@ func looksLikeJWT(s string) bool {
 		}
 	}
 	return parts == 2 && seg > 0
-}
-
-func or(s, def string) string {
-	if s == "" {
-		return def
-	}
-	return s
 }
