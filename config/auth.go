@@ -233,7 +233,7 @@ func authOf(src Source, name string, a Auth) Auth {
 		}
 	}
 	if a.APIKeys != nil {
-		k := *a.APIKeys
+		k := clone(a.APIKeys)
 		if d, ok := APIKeyDefaults[name]; ok && k.Header == "" {
 			k.Header = d.Header
 			if k.IDHeader == "" {
@@ -241,31 +241,34 @@ func authOf(src Source, name string, a Auth) Auth {
 			}
 		}
 		rel(&k.File)
-		a.APIKeys = &k
+		a.APIKeys = k
 	}
 	if a.Basic != nil {
-		b := *a.Basic
-		rel(&b.File)
-		a.Basic = &b
+		a.Basic = clone(a.Basic)
+		rel(&a.Basic.File)
 	}
-	if u := a.Upstream; u != nil {
-		c := *u
-		if c.Bearer != nil {
-			b := *c.Bearer
-			rel(&b.File)
-			c.Bearer = &b
+	if a.Upstream != nil {
+		u := clone(a.Upstream)
+		if u.Bearer != nil {
+			u.Bearer = clone(u.Bearer)
+			rel(&u.Bearer.File)
 		}
-		if c.Basic != nil {
-			b := *c.Basic
-			rel(&b.PasswordFile)
-			c.Basic = &b
+		if u.Basic != nil {
+			u.Basic = clone(u.Basic)
+			rel(&u.Basic.PasswordFile)
 		}
-		if c.OAuth2 != nil {
-			o := *c.OAuth2
-			rel(&o.ClientSecretFile)
-			c.OAuth2 = &o
+		if u.OAuth2 != nil {
+			u.OAuth2 = clone(u.OAuth2)
+			rel(&u.OAuth2.ClientSecretFile)
 		}
-		a.Upstream = &c
+		a.Upstream = u
 	}
 	return a
+}
+
+// clone is a shallow copy of *p, changed without changing the block as
+// written.
+func clone[T any](p *T) *T {
+	c := *p
+	return &c
 }
