@@ -5,17 +5,15 @@ import (
 	"os"
 	"strings"
 	"testing"
-
-	"github.com/userbridge/userbridge/internal/auth"
 )
 
 func TestAuthDefaults(t *testing.T) {
-	keys := func(header, id string) auth.Config {
-		return auth.Config{Mode: auth.ModeVerify, APIKeys: &auth.APIKeys{File: "/k", Header: header, IDHeader: id}}
+	keys := func(header, id string) Auth {
+		return Auth{Mode: ModeVerify, APIKeys: &APIKeys{File: "/k", Header: header, IDHeader: id}}
 	}
 	for _, tc := range []struct {
 		dialect     string
-		in          auth.Config
+		in          Auth
 		header, id  string
 		problemLike string
 	}{
@@ -43,15 +41,15 @@ func TestAuthDefaults(t *testing.T) {
 		}
 	}
 	// Files are relative to the config file, as rule files are.
-	c := authOf(Source{Dir: "/etc/userbridge"}, "finix", auth.Config{Mode: auth.ModeVerify,
-		Basic:    &auth.Basic{File: "finix.htpasswd"},
-		Upstream: &auth.UpstreamCreds{OAuth2: &auth.OAuth2{ClientSecretFile: "/run/secrets/s"}, Bearer: &auth.Bearer{File: "t"}, Basic: &auth.UpstreamBasic{PasswordFile: "p"}}})
+	c := authOf(Source{Dir: "/etc/userbridge"}, "finix", Auth{Mode: ModeVerify,
+		Basic:    &Basic{File: "finix.htpasswd"},
+		Upstream: &UpstreamCreds{OAuth2: &OAuth2{ClientSecretFile: "/run/secrets/s"}, Bearer: &Bearer{File: "t"}, Basic: &UpstreamBasic{PasswordFile: "p"}}})
 	if c.Basic.File != "/etc/userbridge/finix.htpasswd" || c.Upstream.OAuth2.ClientSecretFile != "/run/secrets/s" ||
 		c.Upstream.Bearer.File != "/etc/userbridge/t" || c.Upstream.Basic.PasswordFile != "/etc/userbridge/p" {
 		t.Errorf("relative files: %+v %+v", c.Basic, c.Upstream)
 	}
 	// Passthrough, the default, needs nothing.
-	if errs := validateAuth(Source{Name: "c.yaml"}, "crafter", authOf(Source{}, "crafter", auth.Config{})); len(errs) > 0 {
+	if errs := validateAuth(Source{Name: "c.yaml"}, "crafter", authOf(Source{}, "crafter", Auth{})); len(errs) > 0 {
 		t.Error(errs)
 	}
 }

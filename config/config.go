@@ -16,7 +16,6 @@ import (
 
 	"gopkg.in/yaml.v3"
 
-	"github.com/userbridge/userbridge/internal/auth"
 	"github.com/userbridge/userbridge/mapping"
 )
 
@@ -191,25 +190,37 @@ type Dialect struct {
 	// or JWT, a policy, and userbridge's own upstream credentials).
 	// docs/configuration.md and docs/security.md describe every key. An
 	// apiKeys block without a header takes the dialect's (APIKeyDefaults).
-	Auth auth.Config `yaml:"auth"`
+	Auth Auth `yaml:"auth"`
 }
 
 // IsEnabled reports whether the dialect is served.
 func (d Dialect) IsEnabled() bool { return d.Enabled == nil || *d.Enabled }
 
-// Duration is a time.Duration written as "5s" in YAML.
+// Duration is a time.Duration written as "5s" or "1h".
 type Duration time.Duration
 
-// UnmarshalYAML implements yaml.Unmarshaler.
-func (d *Duration) UnmarshalYAML(n *yaml.Node) error {
-	v, err := time.ParseDuration(n.Value)
+// UnmarshalText implements encoding.TextUnmarshaler.
+func (d *Duration) UnmarshalText(b []byte) error {
+	v, err := time.ParseDuration(string(b))
 	if err != nil {
-		// A TypeError lets the decoder go on and report every problem.
-		return &yaml.TypeError{Errors: []string{fmt.Sprintf("line %d: %q is not a duration such as 5s or 250ms", n.Line, n.Value)}}
+		return fmt.Errorf("%q is not a duration such as 5s or 250ms", b)
 	}
 	*d = Duration(v)
 	return nil
 }
+
+// UnmarshalYAML implements yaml.Unmarshaler: a bad value is a TypeError
+// naming its line, so that the decoder goes on and reports every problem
+// of the file.
+func (d *Duration) UnmarshalYAML(n *yaml.Node) error {
+	if err := d.UnmarshalText([]byte(n.Value)); err != nil {
+		return &yaml.TypeError{Errors: []string{fmt.Sprintf("line %d: %v", n.Line, err)}}
+	}
+	return nil
+}
+
+// MarshalText implements encoding.TextMarshaler ("30s", as written).
+func (d Duration) MarshalText() ([]byte, error) { return []byte(time.Duration(d).String()), nil }
 
 // D returns the time.Duration.
 func (d Duration) D() time.Duration { return time.Duration(d) }

@@ -11,7 +11,6 @@ import (
 
 	"github.com/userbridge/userbridge/adapters"
 	"github.com/userbridge/userbridge/adapters/registry"
-	"github.com/userbridge/userbridge/internal/auth"
 	"github.com/userbridge/userbridge/internal/upstream"
 	"github.com/userbridge/userbridge/mapping"
 	"gopkg.in/yaml.v3"
@@ -33,7 +32,7 @@ type Mount struct {
 	Fields []string
 	// Auth is the dialect's auth block with the dialect's defaults applied
 	// (APIKeyDefaults): data only; the server builds the authenticator.
-	Auth auth.Config
+	Auth Auth
 }
 
 // Resolve validates the configuration and compiles every enabled dialect.

@@ -1,7 +1,8 @@
 // Package auth is userbridge's inbound authentication and authorization:
 // per dialect, either pass the caller's credentials upstream unchanged, or
 // verify the caller (API keys, Basic, JWT), apply a policy and call the
-// upstream with userbridge's own credentials (docs/security.md).
+// upstream with userbridge's own credentials (docs/security.md). New builds
+// a dialect's Authenticator from its config.Auth block.
 package auth
 
 import (
@@ -16,6 +17,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/userbridge/userbridge/config"
 	"github.com/userbridge/userbridge/mapping/canonical"
 )
 
@@ -102,11 +104,12 @@ type Authenticator struct {
 	once     sync.Once
 }
 
-// New validates c, reads the files it names and, for jwt, fetches the JWKS
-// and starts refreshing it until ctx ends or Close is called. Every problem
-// is reported at once. No error names a secret.
-func New(ctx context.Context, c Config, o Options) (*Authenticator, error) {
-	where := or(o.Where, "auth")
+// New builds the authenticator of one dialect's auth block: it validates c
+// (config.Auth.Validate), reads the files it names and, for jwt, fetches
+// the JWKS and starts refreshing it until ctx ends or Close is called.
+// Every problem is reported at once. No error names a secret.
+func New(ctx context.Context, c config.Auth, o Options) (*Authenticator, error) {
+	where := cmp.Or(o.Where, "auth")
 	if errs := c.Validate(where); len(errs) > 0 {
 		return nil, errors.Join(errs...)
 	}
@@ -114,7 +117,7 @@ func New(ctx context.Context, c Config, o Options) (*Authenticator, error) {
 	if log == nil {
 		log = slog.Default()
 	}
-	a := &Authenticator{verify: c.Mode == ModeVerify, dialect: o.Dialect.Name, log: log}
+	a := &Authenticator{verify: c.Mode == config.ModeVerify, dialect: o.Dialect.Name, log: log}
 	if !a.verify {
 		return a, nil
 	}
@@ -132,7 +135,7 @@ func New(ctx context.Context, c Config, o Options) (*Authenticator, error) {
 		// never inherits the dialect's id header.
 		a.keyHdr, a.keyIDHdr = k.Header, k.IDHeader
 		if k.Header == "" {
-			a.keyHdr, a.keyIDHdr = o.Dialect.APIKeyHeader, or(k.IDHeader, o.Dialect.APIKeyIDHeader)
+			a.keyHdr, a.keyIDHdr = o.Dialect.APIKeyHeader, cmp.Or(k.IDHeader, o.Dialect.APIKeyIDHeader)
 		}
 		if a.keyHdr != "" {
 			a.keyHdr = http.CanonicalHeaderKey(a.keyHdr)

@@ -23,6 +23,7 @@ import (
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
+	"github.com/userbridge/userbridge/config"
 	"github.com/userbridge/userbridge/internal/testutil"
 	"go.uber.org/goleak"
 	"golang.org/x/crypto/bcrypt"
@@ -58,7 +59,7 @@ func bcryptHash(t *testing.T, pw string, cost int) string {
 }
 
 // newAuth builds an Authenticator that is closed when the test ends.
-func newAuth(t *testing.T, c Config, o Options) *Authenticator {
+func newAuth(t *testing.T, c config.Auth, o Options) *Authenticator {
 	t.Helper()
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelDebug}))
@@ -198,8 +199,8 @@ func claims(over map[string]any) jwt.MapClaims {
 	return c
 }
 
-func jwtConfig(url string) Config {
-	return Config{Mode: ModeVerify, JWT: &JWT{
+func jwtConfig(url string) config.Auth {
+	return config.Auth{Mode: config.ModeVerify, JWT: &config.JWT{
 		JWKSURL: url, Issuer: testIssuer, Audience: []string{testAudience},
 		RolesClaim: "realm_access.roles",
 	}}

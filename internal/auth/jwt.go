@@ -1,6 +1,7 @@
 package auth
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -14,6 +15,8 @@ import (
 	"github.com/MicahParks/keyfunc/v3"
 	"github.com/golang-jwt/jwt/v5"
 	"golang.org/x/time/rate"
+
+	"github.com/userbridge/userbridge/config"
 )
 
 // unknownKIDRefresh is the least time between two JWKS fetches caused by
@@ -32,18 +35,18 @@ type jwtVerifier struct {
 	scope    string
 }
 
-func newJWTVerifier(ctx context.Context, j *JWT, client *http.Client, log *slog.Logger) (*jwtVerifier, error) {
+func newJWTVerifier(ctx context.Context, j *config.JWT, client *http.Client, log *slog.Logger) (*jwtVerifier, error) {
 	refresh := j.RefreshInterval.D()
 	if refresh == 0 {
-		refresh = defaultRefreshInterval
+		refresh = config.DefaultRefreshInterval
 	}
 	skew := j.ClockSkew.D()
 	if skew == 0 {
-		skew = defaultClockSkew
+		skew = config.DefaultClockSkew
 	}
 	algs := j.Algorithms
 	if len(algs) == 0 {
-		algs = defaultAlgorithms
+		algs = config.JWTAlgorithms()
 	}
 	url := j.JWKSURL
 	noErr := true // a provider down at start must not stop userbridge; tokens fail until it answers
@@ -77,8 +80,8 @@ func newJWTVerifier(ctx context.Context, j *JWT, client *http.Client, log *slog.
 			jwt.WithIssuedAt(),
 		),
 		required: j.RequiredClaims,
-		username: or(j.UsernameClaim, defaultUsernameClaim),
-		id:       or(j.IDClaim, defaultIDClaim),
+		username: cmp.Or(j.UsernameClaim, config.DefaultUsernameClaim),
+		id:       cmp.Or(j.IDClaim, config.DefaultIDClaim),
 		roles:    j.RolesClaim,
 		scope:    j.ScopeClaim,
 	}
@@ -260,11 +263,4 @@ func looksLikeJWT(s string) bool {
 		}
 	}
 	return parts == 2 && seg > 0
-}
-
-func or(s, def string) string {
-	if s == "" {
-		return def
-	}
-	return s
 }

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
+	"github.com/userbridge/userbridge/config"
 	"github.com/userbridge/userbridge/mapping/canonical"
 )
 
@@ -229,7 +230,7 @@ func TestJWTPeriodicRefresh(t *testing.T) {
 	old, next := newRSAKey(t, "old"), newRSAKey(t, "new")
 	p := newIDP(t, old)
 	c := jwtConfig(p.URL)
-	c.JWT.RefreshInterval = Duration(50 * time.Millisecond)
+	c.JWT.RefreshInterval = config.Duration(50 * time.Millisecond)
 	a := newAuth(t, c, Options{})
 	tok := old.sign(t, claims(nil))
 	if _, e := a.Authenticate(request("Authorization", "Bearer "+tok)); e != nil {

@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/userbridge/userbridge/config"
 	"github.com/userbridge/userbridge/mapping/canonical"
 	"golang.org/x/crypto/bcrypt"
 )
@@ -15,7 +16,7 @@ func TestAPIKeyAlone(t *testing.T) {
 	file := writeFile(t, "keys", "# reporting and sync jobs\n"+
 		"svc-report:"+sha256Hex("k-report-0123456789")+":reader\n\n"+
 		"svc-sync:"+strings.ToUpper(sha256Hex("k-sync-0123456789"))+":admin,writer:7\n")
-	a := newAuth(t, Config{Mode: ModeVerify, APIKeys: &APIKeys{File: file}},
+	a := newAuth(t, config.Auth{Mode: config.ModeVerify, APIKeys: &config.APIKeys{File: file}},
 		Options{Dialect: Dialect{Name: "trustedtwin", APIKeyHeader: "Authorization"}})
 	for _, tc := range []struct {
 		name, header, want string
@@ -68,7 +69,7 @@ func TestAPIKeyAlone(t *testing.T) {
 func TestAPIKeyPairShift(t *testing.T) {
 	file := writeFile(t, "keys", "key-a:"+sha256Hex("secret-a")+"\n"+
 		"key-b:"+bcryptHash(t, "secret-b", bcrypt.MinCost)+":admin\n")
-	a := newAuth(t, Config{Mode: ModeVerify, APIKeys: &APIKeys{File: file}},
+	a := newAuth(t, config.Auth{Mode: config.ModeVerify, APIKeys: &config.APIKeys{File: file}},
 		Options{Dialect: Dialect{Name: "shift", APIKeyHeader: "x-secret", APIKeyIDHeader: "x-key"}})
 	for _, tc := range []struct {
 		name    string
@@ -149,7 +150,7 @@ func TestBasic(t *testing.T) {
 		"alice:"+bcryptHash(t, "wonderland", bcrypt.MinCost)+":admin\n"+
 		// htpasswd writes $2y$; Go's bcrypt reads it.
 		"bob:"+strings.Replace(bcryptHash(t, "builder", bcrypt.MinCost), "$2a$", "$2y$", 1)+"::u-bob\n")
-	a := newAuth(t, Config{Mode: ModeVerify, Basic: &Basic{File: file}}, Options{Dialect: Dialect{Name: "finix"}})
+	a := newAuth(t, config.Auth{Mode: config.ModeVerify, Basic: &config.Basic{File: file}}, Options{Dialect: Dialect{Name: "finix"}})
 	basic := func(user, pw string) string {
 		return "Basic " + base64.StdEncoding.EncodeToString([]byte(user+":"+pw))
 	}
@@ -169,7 +170,7 @@ func TestBasic(t *testing.T) {
 	}
 	long := strings.Repeat("p", 72)
 	longFile := writeFile(t, "long", "carol:"+bcryptHash(t, long, bcrypt.MinCost)+"\n")
-	b := newAuth(t, Config{Mode: ModeVerify, Basic: &Basic{File: longFile}}, Options{})
+	b := newAuth(t, config.Auth{Mode: config.ModeVerify, Basic: &config.Basic{File: longFile}}, Options{})
 	if _, e := b.Authenticate(request("Authorization", basic("carol", long))); e != nil {
 		t.Fatalf("a 72-byte password is refused: %v", e)
 	}
@@ -202,7 +203,7 @@ func TestBasic(t *testing.T) {
 // request, and that failures are never remembered.
 func TestBasicCache(t *testing.T) {
 	file := writeFile(t, "htpasswd", "alice:"+bcryptHash(t, "wonderland", 8)+"\n")
-	a := newAuth(t, Config{Mode: ModeVerify, Basic: &Basic{File: file}}, Options{})
+	a := newAuth(t, config.Auth{Mode: config.ModeVerify, Basic: &config.Basic{File: file}}, Options{})
 	r := func(pw string) *canonical.Error {
 		req := request()
 		req.SetBasicAuth("alice", pw)
@@ -240,7 +241,7 @@ func TestBasicCache(t *testing.T) {
 func TestAPIKeyHeaderDefaults(t *testing.T) {
 	file := writeFile(t, "keys", "svc:"+sha256Hex("tok-1")+"\n")
 	// A configured header does not inherit Shift's x-key id header.
-	a := newAuth(t, Config{Mode: ModeVerify, APIKeys: &APIKeys{File: file, Header: "Authorization"}}, Options{Dialect: shiftDialect})
+	a := newAuth(t, config.Auth{Mode: config.ModeVerify, APIKeys: &config.APIKeys{File: file, Header: "Authorization"}}, Options{Dialect: shiftDialect})
 	if a.keyHdr != "Authorization" || a.keyIDHdr != "" {
 		t.Fatalf("headers %q, %q", a.keyHdr, a.keyIDHdr)
 	}
@@ -249,7 +250,7 @@ func TestAPIKeyHeaderDefaults(t *testing.T) {
 	}
 	// Left empty, both come from the dialect.
 	file = writeFile(t, "keys", "key-a:"+sha256Hex("secret-a")+"\n")
-	b := newAuth(t, Config{Mode: ModeVerify, APIKeys: &APIKeys{File: file}}, Options{Dialect: shiftDialect})
+	b := newAuth(t, config.Auth{Mode: config.ModeVerify, APIKeys: &config.APIKeys{File: file}}, Options{Dialect: shiftDialect})
 	if b.keyHdr != "X-Secret" || b.keyIDHdr != "X-Key" {
 		t.Fatalf("headers %q, %q", b.keyHdr, b.keyIDHdr)
 	}

@@ -9,6 +9,7 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/userbridge/userbridge/config"
 	"github.com/userbridge/userbridge/mapping/canonical"
 )
 
@@ -36,8 +37,8 @@ func TestPipeline(t *testing.T) {
 	}))
 	defer up.Close()
 	c := jwtConfig(p.URL)
-	c.Upstream = &UpstreamCreds{OAuth2: &OAuth2{TokenURL: ts.URL, ClientID: clientID, ClientSecretFile: writeFile(t, "s", clientSecret)}}
-	c.Policy = Policy{Roles: []string{"admin"}, Self: true}
+	c.Upstream = &config.UpstreamCreds{OAuth2: &config.OAuth2{TokenURL: ts.URL, ClientID: clientID, ClientSecretFile: writeFile(t, "s", clientSecret)}}
+	c.Policy = config.Policy{Roles: []string{"admin"}, Self: true}
 	a := newAuth(t, c, Options{Where: "dialects.crafter.auth", Dialect: crafterDialect})
 
 	// serve is the handler's pipeline, reduced to the auth steps.
@@ -115,9 +116,9 @@ func TestConcurrentAuthenticate(t *testing.T) {
 	k := newECKey(t, "k")
 	p := newIDP(t, k)
 	c := jwtConfig(p.URL)
-	c.Basic = &Basic{File: writeFile(t, "h", "alice:"+bcryptHash(t, "pw", 4)+"\n")}
-	c.APIKeys = &APIKeys{File: writeFile(t, "k", "svc:"+sha256Hex("key")+"\n"), Header: "x-api-key"}
-	c.Policy = Policy{Self: true}
+	c.Basic = &config.Basic{File: writeFile(t, "h", "alice:"+bcryptHash(t, "pw", 4)+"\n")}
+	c.APIKeys = &config.APIKeys{File: writeFile(t, "k", "svc:"+sha256Hex("key")+"\n"), Header: "x-api-key"}
+	c.Policy = config.Policy{Self: true}
 	a := newAuth(t, c, Options{})
 	tok := k.sign(t, claims(nil))
 	var wg sync.WaitGroup

@@ -5,10 +5,11 @@ import (
 	"strings"
 
 	"github.com/tidwall/gjson"
+	"github.com/userbridge/userbridge/config"
 	"github.com/userbridge/userbridge/mapping/canonical"
 )
 
-// policy is Policy with its defaults applied.
+// policy is a config.Policy with its defaults applied.
 type policy struct {
 	roles  []string
 	scopes []string
@@ -16,10 +17,10 @@ type policy struct {
 	deny   []string
 }
 
-func compilePolicy(p *Policy) policy {
+func compilePolicy(p *config.Policy) policy {
 	out := policy{roles: p.Roles, scopes: p.Scopes, self: p.Self, deny: p.SelfCannotChange}
 	if out.self && out.deny == nil {
-		out.deny = defaultSelfCannotChange
+		out.deny = config.DefaultSelfCannotChange()
 	}
 	return out
 }

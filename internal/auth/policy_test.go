@@ -4,15 +4,16 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/userbridge/userbridge/config"
 	"github.com/userbridge/userbridge/mapping/canonical"
 )
 
-func policyAuth(t *testing.T, p Policy) *Authenticator {
+func policyAuth(t *testing.T, p config.Policy) *Authenticator {
 	t.Helper()
 	file := writeFile(t, "keys", "k:"+sha256Hex("key")+"\n")
-	c := Config{Mode: ModeVerify, APIKeys: &APIKeys{File: file, Header: "x-key"}, Policy: p}
+	c := config.Auth{Mode: config.ModeVerify, APIKeys: &config.APIKeys{File: file, Header: "x-key"}, Policy: p}
 	if len(p.Scopes) > 0 {
-		c.JWT = &JWT{JWKSURL: "http://127.0.0.1:1/jwks", Issuer: "i", Audience: []string{"a"}}
+		c.JWT = &config.JWT{JWKSURL: "http://127.0.0.1:1/jwks", Issuer: "i", Audience: []string{"a"}}
 	}
 	return newAuth(t, c, Options{})
 }
@@ -27,43 +28,43 @@ func TestPolicy(t *testing.T) {
 		unset = `{"set":{},"unset":["locked"]}`
 		ext   = `{"set":{"extensions":{"crafter":{"externally_managed":true},"shift":{"ssoId":"x"}}}}`
 	)
-	crafter := Policy{Roles: []string{"admin"}, Self: true} // "Admin, self"
-	denied := &canonical.Error{}                            // Forbidden, naming the field
+	crafter := config.Policy{Roles: []string{"admin"}, Self: true} // "Admin, self"
+	denied := &canonical.Error{}                                   // Forbidden, naming the field
 	for _, tc := range []struct {
 		name   string
-		policy Policy
+		policy config.Policy
 		p      *Principal
 		target canonical.Target
 		value  string
 		update string
 		want   *canonical.Error // nil: allowed
 	}{
-		{"empty policy", Policy{}, alice, canonical.ByID, "u-9", roles, nil},
-		{"role held", Policy{Roles: []string{"admin", "author"}}, alice, canonical.ByID, "u-9", roles, nil},
-		{"role missing", Policy{Roles: []string{"admin"}}, alice, canonical.ByID, "u-9", names, errRole},
-		{"roles compare exactly", Policy{Roles: []string{"Author"}}, alice, canonical.ByID, "u-9", names, errRole},
-		{"scopes all held", Policy{Scopes: []string{"profile", "users:write"}}, alice, canonical.ByID, "u-9", names, nil},
-		{"one scope missing", Policy{Scopes: []string{"users:write", "users:admin"}}, alice, canonical.ByID, "u-9", names, errScope},
-		{"scopes bind a role holder too", Policy{Roles: []string{"admin"}, Scopes: []string{"users:write"}}, admin, canonical.ByID, "u-9", names, errScope},
-		{"self by username", Policy{Self: true}, alice, canonical.ByUsername, "alice", names, nil},
-		{"self by id", Policy{Self: true}, alice, canonical.ByID, "u-1", names, nil},
-		{"another user by username", Policy{Self: true}, alice, canonical.ByUsername, "bob", names, errNotSelf},
-		{"another user by id", Policy{Self: true}, alice, canonical.ByID, "u-2", names, errNotSelf},
-		{"id given where a username is expected", Policy{Self: true}, alice, canonical.ByUsername, "u-1", names, errNotSelf},
-		{"username given where an id is expected", Policy{Self: true}, alice, canonical.ByID, "alice", names, errNotSelf},
-		{"case differs", Policy{Self: true}, alice, canonical.ByUsername, "Alice", names, errNotSelf},
-		{"empty value", Policy{Self: true}, noID, canonical.ByID, "", names, errNotSelf},
-		{"self cannot grant roles", Policy{Self: true}, alice, canonical.ByID, "u-1", roles, denied},
-		{"self cannot unset locked", Policy{Self: true}, alice, canonical.ByUsername, "alice", unset, denied},
+		{"empty policy", config.Policy{}, alice, canonical.ByID, "u-9", roles, nil},
+		{"role held", config.Policy{Roles: []string{"admin", "author"}}, alice, canonical.ByID, "u-9", roles, nil},
+		{"role missing", config.Policy{Roles: []string{"admin"}}, alice, canonical.ByID, "u-9", names, errRole},
+		{"roles compare exactly", config.Policy{Roles: []string{"Author"}}, alice, canonical.ByID, "u-9", names, errRole},
+		{"scopes all held", config.Policy{Scopes: []string{"profile", "users:write"}}, alice, canonical.ByID, "u-9", names, nil},
+		{"one scope missing", config.Policy{Scopes: []string{"users:write", "users:admin"}}, alice, canonical.ByID, "u-9", names, errScope},
+		{"scopes bind a role holder too", config.Policy{Roles: []string{"admin"}, Scopes: []string{"users:write"}}, admin, canonical.ByID, "u-9", names, errScope},
+		{"self by username", config.Policy{Self: true}, alice, canonical.ByUsername, "alice", names, nil},
+		{"self by id", config.Policy{Self: true}, alice, canonical.ByID, "u-1", names, nil},
+		{"another user by username", config.Policy{Self: true}, alice, canonical.ByUsername, "bob", names, errNotSelf},
+		{"another user by id", config.Policy{Self: true}, alice, canonical.ByID, "u-2", names, errNotSelf},
+		{"id given where a username is expected", config.Policy{Self: true}, alice, canonical.ByUsername, "u-1", names, errNotSelf},
+		{"username given where an id is expected", config.Policy{Self: true}, alice, canonical.ByID, "alice", names, errNotSelf},
+		{"case differs", config.Policy{Self: true}, alice, canonical.ByUsername, "Alice", names, errNotSelf},
+		{"empty value", config.Policy{Self: true}, noID, canonical.ByID, "", names, errNotSelf},
+		{"self cannot grant roles", config.Policy{Self: true}, alice, canonical.ByID, "u-1", roles, denied},
+		{"self cannot unset locked", config.Policy{Self: true}, alice, canonical.ByUsername, "alice", unset, denied},
 		{"Crafter: admin updates anyone", crafter, admin, canonical.ByUsername, "alice", roles, nil},
 		{"Crafter: a user updates themselves", crafter, alice, canonical.ByUsername, "alice", names, nil},
 		{"Crafter: a user cannot update another", crafter, alice, canonical.ByUsername, "root", names, errNotSelf},
 		{"Crafter: a user cannot make themselves admin", crafter, alice, canonical.ByUsername, "alice", roles, denied},
-		{"extensions allowed by default", Policy{Self: true}, alice, canonical.ByID, "u-1", ext, nil},
-		{"one dialect's extensions denied", Policy{Self: true, SelfCannotChange: []string{"extensions.crafter"}}, alice, canonical.ByID, "u-1", ext, denied},
-		{"explicit empty list allows roles", Policy{Self: true, SelfCannotChange: []string{}}, alice, canonical.ByID, "u-1", roles, nil},
-		{"unparsable update refused", Policy{Self: true}, alice, canonical.ByID, "u-1", `{"set":`, errBadWrite},
-		{"empty update allowed", Policy{Self: true}, alice, canonical.ByID, "u-1", ``, nil},
+		{"extensions allowed by default", config.Policy{Self: true}, alice, canonical.ByID, "u-1", ext, nil},
+		{"one dialect's extensions denied", config.Policy{Self: true, SelfCannotChange: []string{"extensions.crafter"}}, alice, canonical.ByID, "u-1", ext, denied},
+		{"explicit empty list allows roles", config.Policy{Self: true, SelfCannotChange: []string{}}, alice, canonical.ByID, "u-1", roles, nil},
+		{"unparsable update refused", config.Policy{Self: true}, alice, canonical.ByID, "u-1", `{"set":`, errBadWrite},
+		{"empty update allowed", config.Policy{Self: true}, alice, canonical.ByID, "u-1", ``, nil},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			a := policyAuth(t, tc.policy)
@@ -90,9 +91,9 @@ func TestDeniedField(t *testing.T) {
 		deny   []string
 		want   string
 	}{
-		{`{"set":{"roles":[]}}`, defaultSelfCannotChange, "roles"},
-		{`{"set":{"givenName":"x"},"unset":["deleted"]}`, defaultSelfCannotChange, "deleted"},
-		{`{"set":{"givenName":"x","password":"p"}}`, defaultSelfCannotChange, ""},
+		{`{"set":{"roles":[]}}`, config.DefaultSelfCannotChange(), "roles"},
+		{`{"set":{"givenName":"x"},"unset":["deleted"]}`, config.DefaultSelfCannotChange(), "deleted"},
+		{`{"set":{"givenName":"x","password":"p"}}`, config.DefaultSelfCannotChange(), ""},
 		{`{"set":{"extensions":{"shift":{"ssoId":"x"}}}}`, []string{"extensions"}, "extensions.shift.ssoId"},
 		{`{"set":{"extensions":{"shift":{"ssoId":"x"}}}}`, []string{"extensions.crafter"}, ""},
 		{`{"set":{"extensions":{"shift":{"ssoId":"x"}}}}`, []string{"extensions.shift.ssoId"}, "extensions.shift.ssoId"},
@@ -107,7 +108,7 @@ func TestDeniedField(t *testing.T) {
 }
 
 func TestPassthroughAllowsAll(t *testing.T) {
-	a := newAuth(t, Config{}, Options{})
+	a := newAuth(t, config.Auth{}, Options{})
 	p, e := a.Authenticate(request())
 	if p != nil || e != nil {
 		t.Fatalf("Authenticate = %v, %v", p, e)
@@ -123,7 +124,7 @@ func TestPassthroughAllowsAll(t *testing.T) {
 }
 
 func TestVerifyWithoutPrincipal(t *testing.T) {
-	a := policyAuth(t, Policy{})
+	a := policyAuth(t, config.Policy{})
 	if e := a.Authorize(nil, canonical.ByID, "x", nil); e != errMissing {
 		t.Fatalf("got %v, want %v", e, errMissing)
 	}

@@ -4,6 +4,8 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+
+	"github.com/userbridge/userbridge/config"
 )
 
 func TestRedact(t *testing.T) {
@@ -46,7 +48,7 @@ func TestRedact(t *testing.T) {
 }
 
 func TestAuthenticatorRedact(t *testing.T) {
-	a := newAuth(t, Config{Mode: ModeVerify, APIKeys: &APIKeys{File: writeFile(t, "k", "k:"+sha256Hex("x")+"\n"), Header: "X-Tenant-Pass"}},
+	a := newAuth(t, config.Auth{Mode: config.ModeVerify, APIKeys: &config.APIKeys{File: writeFile(t, "k", "k:"+sha256Hex("x")+"\n"), Header: "X-Tenant-Pass"}},
 		Options{Dialect: Dialect{Name: "custom", CredentialHeaders: []string{"X-Partner"}}})
 	h := http.Header{"X-Tenant-Pass": {"p"}, "X-Partner": {"q"}, "X-Other": {"r"}}
 	r := a.Redact(h)

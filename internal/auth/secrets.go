@@ -15,6 +15,8 @@ import (
 	"time"
 
 	"golang.org/x/crypto/bcrypt"
+
+	"github.com/userbridge/userbridge/internal/lex"
 )
 
 // entry is one line of an API key or Basic file. It holds hashes only.
@@ -142,10 +144,10 @@ func validName(s string) bool {
 	return true
 }
 
+// isHex reports whether every byte of s is a hexadecimal digit.
 func isHex(s string) bool {
 	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if !(c >= '0' && c <= '9' || c >= 'a' && c <= 'f' || c >= 'A' && c <= 'F') {
+		if !lex.IsHex(s[i]) {
 			return false
 		}
 	}

@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/userbridge/userbridge/config"
 	"github.com/userbridge/userbridge/mapping/canonical"
 )
 
@@ -44,8 +45,8 @@ var crafterDialect = Dialect{Name: "crafter", CredentialHeaders: []string{"Cooki
 func TestUpstreamHeaderVerify(t *testing.T) {
 	keys := writeFile(t, "keys", "client-key:"+sha256Hex("client-secret")+"\n")
 	tokenFile := writeFile(t, "token", "ub-token-123\n")
-	a := newAuth(t, Config{Mode: ModeVerify, APIKeys: &APIKeys{File: keys},
-		Upstream: &UpstreamCreds{Bearer: &Bearer{File: tokenFile}}},
+	a := newAuth(t, config.Auth{Mode: config.ModeVerify, APIKeys: &config.APIKeys{File: keys},
+		Upstream: &config.UpstreamCreds{Bearer: &config.Bearer{File: tokenFile}}},
 		Options{Dialect: shiftDialect})
 	h := clientHeaders()
 	p, e := a.Authenticate(&http.Request{Header: h.Clone()})
@@ -72,8 +73,8 @@ func TestUpstreamHeaderVerify(t *testing.T) {
 		}
 	}
 	// X-XSRF-TOKEN is the Crafter dialect's: named there, removed there.
-	b := newAuth(t, Config{Mode: ModeVerify, Basic: &Basic{File: writeFile(t, "h", "alice:"+bcryptHash(t, "pw", 4)+"\n")},
-		Upstream: &UpstreamCreds{Basic: &UpstreamBasic{User: "userbridge", PasswordFile: writeFile(t, "pw", "s3cret\n")}}},
+	b := newAuth(t, config.Auth{Mode: config.ModeVerify, Basic: &config.Basic{File: writeFile(t, "h", "alice:"+bcryptHash(t, "pw", 4)+"\n")},
+		Upstream: &config.UpstreamCreds{Basic: &config.UpstreamBasic{User: "userbridge", PasswordFile: writeFile(t, "pw", "s3cret\n")}}},
 		Options{Dialect: crafterDialect})
 	h = http.Header{}
 	h.Set("X-XSRF-TOKEN", "t")
@@ -90,7 +91,7 @@ func TestUpstreamHeaderVerify(t *testing.T) {
 }
 
 func TestUpstreamHeaderVerifyWithoutOwnCredentials(t *testing.T) {
-	a := newAuth(t, Config{Mode: ModeVerify, APIKeys: &APIKeys{File: writeFile(t, "k", "k:"+sha256Hex("x")+"\n"), Header: "x-secret"}},
+	a := newAuth(t, config.Auth{Mode: config.ModeVerify, APIKeys: &config.APIKeys{File: writeFile(t, "k", "k:"+sha256Hex("x")+"\n"), Header: "x-secret"}},
 		Options{Dialect: shiftDialect})
 	h := clientHeaders()
 	if e := a.UpstreamHeader(context.Background(), h, &Principal{Subject: "k"}); e != nil {
@@ -105,7 +106,7 @@ func TestUpstreamHeaderVerifyWithoutOwnCredentials(t *testing.T) {
 }
 
 func TestUpstreamHeaderPassthrough(t *testing.T) {
-	a := newAuth(t, Config{Mode: ModePassthrough}, Options{Dialect: shiftDialect})
+	a := newAuth(t, config.Auth{Mode: config.ModePassthrough}, Options{Dialect: shiftDialect})
 	h := clientHeaders()
 	want := clientHeaders()
 	want.Del(HeaderPrincipal)
@@ -126,8 +127,8 @@ func TestUpstreamHeaderPassthrough(t *testing.T) {
 func TestUpstreamBearerFromEnv(t *testing.T) {
 	t.Setenv("UB_TEST_UPSTREAM_TOKEN", " env-token \n")
 	keys := writeFile(t, "k", "k:"+sha256Hex("x")+"\n")
-	a := newAuth(t, Config{Mode: ModeVerify, APIKeys: &APIKeys{File: keys, Header: "x-key"},
-		Upstream: &UpstreamCreds{Bearer: &Bearer{Env: "UB_TEST_UPSTREAM_TOKEN"}}}, Options{})
+	a := newAuth(t, config.Auth{Mode: config.ModeVerify, APIKeys: &config.APIKeys{File: keys, Header: "x-key"},
+		Upstream: &config.UpstreamCreds{Bearer: &config.Bearer{Env: "UB_TEST_UPSTREAM_TOKEN"}}}, Options{})
 	h := http.Header{}
 	if e := a.UpstreamHeader(context.Background(), h, &Principal{Subject: "k"}); e != nil {
 		t.Fatal(e)
@@ -136,8 +137,8 @@ func TestUpstreamBearerFromEnv(t *testing.T) {
 		t.Errorf("Authorization = %q", h.Get("Authorization"))
 	}
 	t.Setenv("UB_TEST_UPSTREAM_TOKEN", "")
-	_, err := New(context.Background(), Config{Mode: ModeVerify, APIKeys: &APIKeys{File: keys, Header: "x-key"},
-		Upstream: &UpstreamCreds{Bearer: &Bearer{Env: "UB_TEST_UPSTREAM_TOKEN"}}}, Options{})
+	_, err := New(context.Background(), config.Auth{Mode: config.ModeVerify, APIKeys: &config.APIKeys{File: keys, Header: "x-key"},
+		Upstream: &config.UpstreamCreds{Bearer: &config.Bearer{Env: "UB_TEST_UPSTREAM_TOKEN"}}}, Options{})
 	if err == nil || !strings.Contains(err.Error(), "UB_TEST_UPSTREAM_TOKEN is empty") {
 		t.Errorf("an empty variable: %v", err)
 	}
@@ -195,8 +196,8 @@ func oauthAuth(t *testing.T, tokenURL, secret string, logs *logBuffer) *Authenti
 	if logs != nil {
 		o.Logger = logs.logger()
 	}
-	return newAuth(t, Config{Mode: ModeVerify, APIKeys: &APIKeys{File: keys, Header: "x-key"},
-		Upstream: &UpstreamCreds{OAuth2: &OAuth2{TokenURL: tokenURL, ClientID: clientID,
+	return newAuth(t, config.Auth{Mode: config.ModeVerify, APIKeys: &config.APIKeys{File: keys, Header: "x-key"},
+		Upstream: &config.UpstreamCreds{OAuth2: &config.OAuth2{TokenURL: tokenURL, ClientID: clientID,
 			ClientSecretFile: writeFile(t, "secret", secret+"\n"), Scopes: []string{"users:write", "users:read"}}}}, o)
 }
 
@@ -318,8 +319,8 @@ func TestOAuth2HungEndpointSharedFailure(t *testing.T) {
 	defer hung.Close()
 	defer close(release)
 	keys := writeFile(t, "k", "k:"+sha256Hex("x")+"\n")
-	a := newAuth(t, Config{Mode: ModeVerify, APIKeys: &APIKeys{File: keys, Header: "x-key"},
-		Upstream: &UpstreamCreds{OAuth2: &OAuth2{TokenURL: hung.URL, ClientID: clientID,
+	a := newAuth(t, config.Auth{Mode: config.ModeVerify, APIKeys: &config.APIKeys{File: keys, Header: "x-key"},
+		Upstream: &config.UpstreamCreds{OAuth2: &config.OAuth2{TokenURL: hung.URL, ClientID: clientID,
 			ClientSecretFile: writeFile(t, "secret", clientSecret+"\n")}}}, Options{CredentialTimeout: 300 * time.Millisecond})
 
 	const callers = 4

@@ -11,8 +11,11 @@ import (
 	"strings"
 	"time"
 
+	"golang.org/x/net/http/httpguts"
 	"golang.org/x/oauth2"
 	"golang.org/x/oauth2/clientcredentials"
+
+	"github.com/userbridge/userbridge/config"
 )
 
 // credSource gives the Authorization value userbridge sends upstream.
@@ -20,7 +23,7 @@ type credSource interface {
 	authorization(ctx context.Context) (string, error)
 }
 
-func newCredSource(u *UpstreamCreds, client *http.Client, timeout time.Duration) (credSource, error) {
+func newCredSource(u *config.UpstreamCreds, client *http.Client, timeout time.Duration) (credSource, error) {
 	switch {
 	case u.Bearer != nil:
 		tok, err := bearerSecret(u.Bearer)
@@ -50,7 +53,7 @@ func newCredSource(u *UpstreamCreds, client *http.Client, timeout time.Duration)
 	return nil, errors.New("no credential")
 }
 
-func bearerSecret(b *Bearer) (string, error) {
+func bearerSecret(b *config.Bearer) (string, error) {
 	if b.Env != "" {
 		v := strings.TrimSpace(os.Getenv(b.Env))
 		if v == "" {
@@ -139,8 +142,10 @@ func tokenError(err error) error {
 		if re.Response != nil {
 			status = re.Response.StatusCode
 		}
+		// The error code is logged only when it is a short RFC 9110
+		// token (the characters of a header name).
 		code := re.ErrorCode
-		if len(code) > 64 || !isToken(code) {
+		if len(code) > 64 || !httpguts.ValidHeaderFieldName(code) {
 			code = "-"
 		}
 		return fmt.Errorf("auth: oauth2: the token endpoint refused: status %d, error %s", status, code)

@@ -1,8 +1,7 @@
-package auth
+package config
 
 import (
 	"bytes"
-	"context"
 	"strings"
 	"testing"
 	"time"
@@ -10,8 +9,8 @@ import (
 	"gopkg.in/yaml.v3"
 )
 
-func TestValidateReportsEverything(t *testing.T) {
-	c := Config{
+func TestAuthValidateReportsEverything(t *testing.T) {
+	c := Auth{
 		Mode:    ModeVerify,
 		APIKeys: &APIKeys{Header: "x key", IDHeader: "X-Key"},
 		Basic:   &Basic{},
@@ -69,9 +68,9 @@ func assertErrors(t *testing.T, errs []error, want []string) {
 	}
 }
 
-func TestValidatePassthrough(t *testing.T) {
+func TestAuthValidatePassthrough(t *testing.T) {
 	for _, mode := range []string{"", ModePassthrough} {
-		c := Config{Mode: mode,
+		c := Auth{Mode: mode,
 			JWT:      &JWT{JWKSURL: "https://idp/jwks", Issuer: "i", Audience: []string{"a"}},
 			Upstream: &UpstreamCreds{Bearer: &Bearer{Env: "TOKEN"}},
 			Policy:   Policy{Self: true},
@@ -82,22 +81,22 @@ func TestValidatePassthrough(t *testing.T) {
 			"dialects.crafter.auth.policy: a policy needs mode verify",
 		})
 		// The upstream credentials alone are refused too.
-		c = Config{Mode: mode, Upstream: &UpstreamCreds{OAuth2: &OAuth2{TokenURL: "https://idp/token", ClientID: "c", ClientSecretFile: "f"}}}
+		c = Auth{Mode: mode, Upstream: &UpstreamCreds{OAuth2: &OAuth2{TokenURL: "https://idp/token", ClientID: "c", ClientSecretFile: "f"}}}
 		assertErrors(t, c.Validate("auth"), []string{"auth.upstream: userbridge's own upstream credentials need mode verify"})
 	}
-	if errs := (&Config{}).Validate("auth"); len(errs) != 0 {
+	if errs := (&Auth{}).Validate("auth"); len(errs) != 0 {
 		t.Errorf("the zero config: %v", errs)
 	}
 }
 
-func TestValidateModes(t *testing.T) {
-	assertErrors(t, (&Config{Mode: "Verify"}).Validate("auth"), []string{`auth.mode: "Verify" is not a mode`})
-	assertErrors(t, (&Config{Mode: ModeVerify}).Validate("auth"), []string{"auth.mode: mode verify needs at least one of apiKeys, basic and jwt"})
-	c := Config{Mode: ModeVerify, APIKeys: &APIKeys{File: "k"}, Policy: Policy{Scopes: []string{"users:write"}}}
+func TestAuthValidateModes(t *testing.T) {
+	assertErrors(t, (&Auth{Mode: "Verify"}).Validate("auth"), []string{`auth.mode: "Verify" is not a mode`})
+	assertErrors(t, (&Auth{Mode: ModeVerify}).Validate("auth"), []string{"auth.mode: mode verify needs at least one of apiKeys, basic and jwt"})
+	c := Auth{Mode: ModeVerify, APIKeys: &APIKeys{File: "k"}, Policy: Policy{Scopes: []string{"users:write"}}}
 	assertErrors(t, c.Validate("auth"), []string{"auth.policy.scopes: only jwt callers hold scopes"})
-	c = Config{Mode: ModeVerify, APIKeys: &APIKeys{File: "k", Header: "x-key", IDHeader: "X-KEY"}}
+	c = Auth{Mode: ModeVerify, APIKeys: &APIKeys{File: "k", Header: "x-key", IDHeader: "X-KEY"}}
 	assertErrors(t, c.Validate("auth"), []string{"auth.apiKeys.idHeader: must differ from header"})
-	c = Config{Mode: ModeVerify, JWT: &JWT{JWKSURL: "http://127.0.0.1:8080/jwks", Issuer: "i", Audience: []string{"a"}}}
+	c = Auth{Mode: ModeVerify, JWT: &JWT{JWKSURL: "http://127.0.0.1:8080/jwks", Issuer: "i", Audience: []string{"a"}}}
 	assertErrors(t, c.Validate("auth"), nil) // http on loopback is allowed
 }
 
@@ -126,8 +125,8 @@ policy:
   selfCannotChange: [roles, active, locked, deleted, extensions.crafter.externally_managed]
 `
 
-func TestYAMLExample(t *testing.T) {
-	var c Config
+func TestAuthYAMLExample(t *testing.T) {
+	var c Auth
 	dec := yaml.NewDecoder(strings.NewReader(exampleYAML))
 	dec.KnownFields(true)
 	if err := dec.Decode(&c); err != nil {
@@ -145,68 +144,11 @@ func TestYAMLExample(t *testing.T) {
 	}
 	dec = yaml.NewDecoder(strings.NewReader("mode: verify\napiKey: {file: x}\n"))
 	dec.KnownFields(true)
-	if err := dec.Decode(&Config{}); err == nil {
+	if err := dec.Decode(&Auth{}); err == nil {
 		t.Error("a misspelt key is accepted")
 	}
 	var buf bytes.Buffer
 	if err := yaml.NewEncoder(&buf).Encode(c); err != nil || !strings.Contains(buf.String(), "clockSkew: 30s") {
 		t.Errorf("encode: %v\n%s", err, buf.String())
-	}
-}
-
-func TestNewReportsFileProblems(t *testing.T) {
-	keys := writeFile(t, "keys", strings.Join([]string{
-		"ok:" + sha256Hex("a"),
-		"plain:mysecretkey",           // a plain key
-		"bc:" + bcryptHash(t, "b", 4), // bcrypt without an id header
-		"ok:" + sha256Hex("c"),        // name twice
-		"dup:" + sha256Hex("a"),       // key twice
-		"sp ace:" + sha256Hex("d"),    // name with a space
-		"too:" + sha256Hex("e") + ":r:id:more",
-		"broken:$2a$10$short",
-	}, "\n"))
-	htpasswd := writeFile(t, "htpasswd", "alice:"+sha256Hex("pw")+"\n")
-	_, err := New(context.Background(), Config{Mode: ModeVerify,
-		APIKeys:  &APIKeys{File: keys},
-		Basic:    &Basic{File: htpasswd},
-		Upstream: &UpstreamCreds{Basic: &UpstreamBasic{User: "u", PasswordFile: keys + ".missing"}},
-	}, Options{Where: "dialects.baasic.auth", Dialect: Dialect{Name: "baasic"}})
-	if err == nil {
-		t.Fatal("no error")
-	}
-	msg := err.Error()
-	for _, w := range []string{
-		`dialects.baasic.auth.apiKeys.header: required: dialect "baasic" has no default`,
-		"line 2: the hash must be 64 hex digits",
-		"line 3: a bcrypt hash needs apiKeys.idHeader",
-		"line 4: the name ok appears twice",
-		"line 5: the same key is listed twice",
-		"line 6: the name must be printable ASCII",
-		`line 7: want "name:hash[:roles[:id]]"`,
-		"line 8: not a valid bcrypt hash",
-		"dialects.baasic.auth.basic.file: auth: " + htpasswd + ": line 1: a SHA-256 hash is not accepted here",
-		"dialects.baasic.auth.upstream: basic.passwordFile: auth: open " + keys + ".missing",
-	} {
-		if !strings.Contains(msg, w) {
-			t.Errorf("missing %q in\n%s", w, msg)
-		}
-	}
-	if strings.Contains(msg, "mysecretkey") || strings.Contains(msg, sha256Hex("a")) {
-		t.Errorf("an error quotes a line's secret:\n%s", msg)
-	}
-
-	_, err = New(context.Background(), Config{Mode: ModeVerify, JWT: &JWT{}}, Options{})
-	if err == nil || !strings.Contains(err.Error(), "auth.jwt.issuer: required") {
-		t.Errorf("New does not validate: %v", err)
-	}
-	var empty = writeFile(t, "empty", "# nothing\n")
-	if _, err := readEntries(empty, allowSHA256); err == nil || !strings.Contains(err.Error(), "holds no credentials") {
-		t.Errorf("an empty file: %v", err)
-	}
-	if _, err := readSecret(writeFile(t, "s", "\n")); err == nil {
-		t.Error("an empty secret file is accepted")
-	}
-	if _, err := readSecret(writeFile(t, "s", "a\nb\n")); err == nil {
-		t.Error("a two-line secret file is accepted")
 	}
 }

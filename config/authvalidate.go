@@ -1,4 +1,4 @@
-package auth
+package config
 
 import (
 	"fmt"
@@ -7,13 +7,16 @@ import (
 	"slices"
 	"strings"
 
+	"golang.org/x/net/http/httpguts"
+
 	"github.com/userbridge/userbridge/mapping/canonical"
 )
 
 // Validate reports every problem of the block at once, each prefixed by
-// where it is (e.g. "dialects.crafter.auth"). It reads no file: New does.
-func (c *Config) Validate(where string) []error {
-	v := &validator{}
+// where it is (e.g. "dialects.crafter.auth"). It checks the data only and
+// reads no file: internal/auth does when it builds the authenticator.
+func (c *Auth) Validate(where string) []error {
+	v := &authProblems{}
 	at := func(s string) string { return where + "." + s }
 	switch c.Mode {
 	case "", ModePassthrough:
@@ -54,26 +57,43 @@ func (c *Config) Validate(where string) []error {
 	return v.errs
 }
 
-type validator struct{ errs []error }
+// validateAuth reports every problem of a dialect's auth block (with its
+// defaults applied), each under dialects.<name>.auth. It reads no file:
+// the server does when it starts the dialect.
+func validateAuth(src Source, name string, a Auth) []error {
+	where := "dialects." + name + ".auth"
+	var errs []error
+	for _, err := range a.Validate(where) {
+		errs = append(errs, fmt.Errorf("%w: %s: %w", ErrInvalid, src.Name, err))
+	}
+	if a.Mode == ModeVerify && a.APIKeys != nil && a.APIKeys.Header == "" {
+		errs = append(errs, fmt.Errorf("%w: %s: %s.apiKeys.header: required: dialect %s has no default API key header", ErrInvalid, src.Name, where, name))
+	}
+	return errs
+}
 
-func (v *validator) addf(where, format string, args ...any) {
+// authProblems collects the problems of one auth block, each with where
+// it is.
+type authProblems struct{ errs []error }
+
+func (v *authProblems) addf(where, format string, args ...any) {
 	v.errs = append(v.errs, fmt.Errorf("%s: "+format, append([]any{where}, args...)...))
 }
 
-func (v *validator) required(where, val string) {
+func (v *authProblems) required(where, val string) {
 	if strings.TrimSpace(val) == "" {
 		v.addf(where, "required")
 	}
 }
 
 // header checks an optional header name.
-func (v *validator) header(where, name string) {
-	if name != "" && !isToken(name) {
+func (v *authProblems) header(where, name string) {
+	if name != "" && !httpguts.ValidHeaderFieldName(name) {
 		v.addf(where, "%q is not a header name", name)
 	}
 }
 
-func (v *validator) validateJWT(where string, j *JWT) {
+func (v *authProblems) validateJWT(where string, j *JWT) {
 	at := func(s string) string { return where + "." + s }
 	v.endpoint(at("jwksUrl"), j.JWKSURL)
 	v.required(at("issuer"), j.Issuer)
@@ -84,8 +104,8 @@ func (v *validator) validateJWT(where string, j *JWT) {
 		v.required(fmt.Sprintf("%s[%d]", at("audience"), i), a)
 	}
 	for i, alg := range j.Algorithms {
-		if !slices.Contains(defaultAlgorithms, alg) {
-			v.addf(fmt.Sprintf("%s[%d]", at("algorithms"), i), "%q is not accepted: use one of %s", alg, strings.Join(defaultAlgorithms, ", "))
+		if !slices.Contains(jwtAlgorithms, alg) {
+			v.addf(fmt.Sprintf("%s[%d]", at("algorithms"), i), "%q is not accepted: use one of %s", alg, strings.Join(jwtAlgorithms, ", "))
 		}
 	}
 	for name := range j.RequiredClaims {
@@ -96,15 +116,15 @@ func (v *validator) validateJWT(where string, j *JWT) {
 			v.addf(at("requiredClaims."+name), "is checked by issuer, audience and the token's validity times, not here")
 		}
 	}
-	if j.ClockSkew < 0 || j.ClockSkew.D() > maxClockSkew {
-		v.addf(at("clockSkew"), "must be between 0s and %s", maxClockSkew)
+	if j.ClockSkew < 0 || j.ClockSkew.D() > MaxClockSkew {
+		v.addf(at("clockSkew"), "must be between 0s and %s", MaxClockSkew)
 	}
 	if j.RefreshInterval < 0 {
 		v.addf(at("refreshInterval"), "must not be negative")
 	}
 }
 
-func (v *validator) validateUpstream(where string, u *UpstreamCreds) {
+func (v *authProblems) validateUpstream(where string, u *UpstreamCreds) {
 	at := func(s string) string { return where + "." + s }
 	n := 0
 	if b := u.Bearer; b != nil {
@@ -137,7 +157,12 @@ func (v *validator) validateUpstream(where string, u *UpstreamCreds) {
 	}
 }
 
-func (v *validator) validatePolicy(where string, p *Policy, hasJWT bool) {
+// isZero reports whether the policy imposes nothing.
+func (p *Policy) isZero() bool {
+	return len(p.Roles) == 0 && len(p.Scopes) == 0 && !p.Self && p.SelfCannotChange == nil
+}
+
+func (v *authProblems) validatePolicy(where string, p *Policy, hasJWT bool) {
 	at := func(s string) string { return where + "." + s }
 	for i, r := range p.Roles {
 		v.required(fmt.Sprintf("%s[%d]", at("roles"), i), r)
@@ -161,7 +186,7 @@ func (v *validator) validatePolicy(where string, p *Policy, hasJWT bool) {
 }
 
 // endpoint checks a URL userbridge fetches keys or tokens from.
-func (v *validator) endpoint(where, raw string) {
+func (v *authProblems) endpoint(where, raw string) {
 	if raw == "" {
 		v.addf(where, "required")
 		return
@@ -174,12 +199,12 @@ func (v *validator) endpoint(where, raw string) {
 	if u.User != nil {
 		v.addf(where, "must not hold credentials")
 	}
-	if u.Scheme == "http" && !isLoopback(u.Hostname()) {
+	if u.Scheme == "http" && !isLoopbackHost(u.Hostname()) {
 		v.addf(where, "must be https (http only on a loopback address)")
 	}
 }
 
-func isLoopback(host string) bool {
+func isLoopbackHost(host string) bool {
 	if host == "localhost" {
 		return true
 	}
@@ -204,23 +229,6 @@ func isCanonicalPath(f string) bool {
 	}
 	for _, seg := range strings.SplitN(rest, ".", 2) {
 		if seg == "" {
-			return false
-		}
-	}
-	return true
-}
-
-// isToken reports whether s is an RFC 9110 token (a valid header name).
-func isToken(s string) bool {
-	if s == "" {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		switch {
-		case c >= 'a' && c <= 'z', c >= 'A' && c <= 'Z', c >= '0' && c <= '9':
-		case strings.IndexByte("!#$%&'*+-.^_`|~", c) >= 0:
-		default:
 			return false
 		}
 	}
