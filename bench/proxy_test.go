@@ -74,7 +74,7 @@ func BenchmarkProxy(b *testing.B) {
 	}
 }
 
-// BenchmarkUpstreamDirect is the floor: the client straight to the upstream
+// BenchmarkUpstreamDirect is the direct case: the client straight to the upstream
 // with the canonical update userbridge would send.
 func BenchmarkUpstreamDirect(b *testing.B) {
 	up := httptest.NewServer(http.HandlerFunc(Upstream))
