@@ -8,7 +8,6 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 	"unicode/utf8"
 
@@ -83,19 +82,15 @@ type exchange struct {
 	ownKey string
 }
 
-var bufPool = sync.Pool{New: func() any { b := make([]byte, 0, 4096); return &b }}
-
 func (h *handler) serve(c *gin.Context) {
 	x := &exchange{c: c, start: time.Now()}
 	x.in = mapping.Input{Params: &c.Params, Path: c.Request.URL.EscapedPath(), RequestID: requestID(c.Request.Header.Get(HeaderRequestID))}
 	x.in.URL = requestURL(c.Request, h.trustForwarded, x.in.Path)
-	bp := bufPool.Get().(*[]byte)
-	defer func() {
-		if cap(*bp) <= 1<<20 {
-			*bp = (*bp)[:0]
-			bufPool.Put(bp)
-		}
-	}()
+	// The body is read into a buffer of this request's own, never a
+	// pooled one: what translation reads from it (a username from
+	// Crafter's body) is kept past the request (an upstream call, a
+	// profile's cache), and must not become the next request's.
+	var body []byte
 	status := 0
 	defer func() {
 		if v := recover(); v != nil {
@@ -104,7 +99,7 @@ func (h *handler) serve(c *gin.Context) {
 		}
 		h.finish(x, status)
 	}()
-	status = h.run(x, bp)
+	status = h.run(x, &body)
 }
 
 // finish writes the access line and records the request's metrics. Neither
@@ -321,13 +316,21 @@ func (h *handler) checkBodyHeaders(x *exchange) *canonical.Error {
 	return canonical.Errorf(canonical.UnsupportedMediaType, "Content-Type must be one of "+strings.Join(h.p.ContentTypes(), ", "))
 }
 
-// readBody reads the body into *bp, within server.maxBodyBytes. A body
-// shorter than its Content-Length (the client closed its side early) or
-// cut by the read timeout is unreadable, never forwarded.
+// readBody reads the body into *bp, within server.maxBodyBytes, in one
+// allocation sized to a declared Content-Length. A body shorter than its
+// Content-Length (the client closed its side early) or cut by the read
+// timeout is unreadable, never forwarded.
 func (h *handler) readBody(x *exchange, bp *[]byte) ([]byte, *canonical.Error) {
 	r := x.c.Request
 	if r.ContentLength > h.maxBody {
 		return nil, tooLarge(h.maxBody)
+	}
+	if cap(*bp) == 0 {
+		size := r.ContentLength + 1 // the read that sees EOF needs room
+		if size <= 1 {
+			size = 1024 // chunked: grown as it comes
+		}
+		*bp = make([]byte, 0, size)
 	}
 	buf, err := readAtMost(r.Body, *bp, h.maxBody)
 	*bp = buf
