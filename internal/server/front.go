@@ -39,6 +39,10 @@ const maxHeaderBytes = 64 << 10
 //     envelope instead, with an X-Request-Id and Connection: close; the
 //     refusal is logged (without a byte of the request) and counted as
 //     route "unreadable".
+//   - reason phrases: net/http writes a status it has no text for as
+//     "420 status code 420"; the status line of an answer with such a
+//     status that userbridge sends (Shift's 420, "Enhance Your Calm") gets
+//     its phrase (reasonPhrases).
 //   - lingering close: a connection closed after a refusal or after a
 //     request that had to end it is closed as net/http closes one whose
 //     body was left unread: its sending half first, then, once the client
@@ -102,6 +106,7 @@ func (f *front) handler(next http.Handler) http.Handler {
 				panic(http.ErrAbortHandler)
 			}
 			fc.served.Store(true)
+			fc.statusNext.Store(true)
 		}
 		if endsConnection(r) {
 			w.Header().Set("Connection", "close")
@@ -147,6 +152,9 @@ type frontConn struct {
 	served atomic.Bool
 	// ended: a request on it had to end the connection (endsConnection).
 	ended atomic.Bool
+	// statusNext: the next write, but for a 1xx, begins with the status
+	// line of a handler's answer.
+	statusNext atomic.Bool
 	// linger: close it as Close says.
 	linger atomic.Bool
 }
@@ -159,7 +167,60 @@ func (c *frontConn) Write(b []byte) (int, error) {
 			return c.refuse(status, len(b))
 		}
 	}
+	if c.statusNext.Load() && !isInformational(b) {
+		c.statusNext.Store(false)
+		if rest, phrase, ok := unnamedStatus(b); ok {
+			return c.writeStatusLine(b, rest, phrase)
+		}
+	}
 	return c.Conn.Write(b)
+}
+
+// reasonPhrases are the phrases of the statuses userbridge answers that
+// net/http has no text for.
+var reasonPhrases = map[int]string{420: "Enhance Your Calm"}
+
+// isInformational reports a write that begins with a 1xx status line
+// (100 Continue, written before the answer itself).
+func isInformational(b []byte) bool {
+	return len(b) > 9 && (string(b[:9]) == "HTTP/1.1 " || string(b[:9]) == "HTTP/1.0 ") && b[9] == '1'
+}
+
+// unnamedStatus reads the status line net/http writes for a status it has
+// no text for ("HTTP/1.1 420 status code 420\r\n") at the start of b,
+// when reasonPhrases names the status: rest is what follows the line.
+func unnamedStatus(b []byte) (rest []byte, phrase string, ok bool) {
+	const version = len("HTTP/1.1 ")
+	if len(b) < version+3 {
+		return nil, "", false
+	}
+	status, err := strconv.Atoi(string(b[version : version+3]))
+	if err != nil {
+		return nil, "", false
+	}
+	phrase, ok = reasonPhrases[status]
+	if !ok {
+		return nil, "", false
+	}
+	code := strconv.Itoa(status)
+	line := code + " status code " + code + "\r\n"
+	if !bytes.HasPrefix(b[version:], []byte(line)) {
+		return nil, "", false
+	}
+	return b[version+len(line):], phrase, true
+}
+
+// writeStatusLine writes b with its status line's phrase replaced.
+func (c *frontConn) writeStatusLine(b, rest []byte, phrase string) (int, error) {
+	out := make([]byte, 0, len(b)+len(phrase))
+	out = append(out, b[:len("HTTP/1.1 420 ")]...)
+	out = append(out, phrase...)
+	out = append(out, "\r\n"...)
+	out = append(out, rest...)
+	if _, err := c.Conn.Write(out); err != nil {
+		return 0, err
+	}
+	return len(b), nil
 }
 
 // CloseWrite closes the sending half, as net/http does before it waits for
