@@ -316,19 +316,21 @@ func (h *handler) checkBodyHeaders(x *exchange) *canonical.Error {
 	return canonical.Errorf(canonical.UnsupportedMediaType, "Content-Type must be one of "+strings.Join(h.p.ContentTypes(), ", "))
 }
 
-// readBody reads the body into *bp, within server.maxBodyBytes, in one
-// allocation sized to a declared Content-Length. A body shorter than its
-// Content-Length (the client closed its side early) or cut by the read
-// timeout is unreadable, never forwarded.
+// readBody reads the body into *bp, within server.maxBodyBytes: a body of
+// up to 16 KiB with a Content-Length in one allocation of its size, others
+// grown as they arrive (a declared length is not trusted with memory before
+// its bytes come). A body shorter than its Content-Length (the client
+// closed its side early) or cut by the read timeout is unreadable, never
+// forwarded.
 func (h *handler) readBody(x *exchange, bp *[]byte) ([]byte, *canonical.Error) {
 	r := x.c.Request
 	if r.ContentLength > h.maxBody {
 		return nil, tooLarge(h.maxBody)
 	}
 	if cap(*bp) == 0 {
-		size := r.ContentLength + 1 // the read that sees EOF needs room
-		if size <= 1 {
-			size = 1024 // chunked: grown as it comes
+		size := int64(1024) // chunked: grown as it comes
+		if r.ContentLength > 0 {
+			size = min(r.ContentLength+1, 16<<10) // +1: the read that sees EOF needs room
 		}
 		*bp = make([]byte, 0, size)
 	}
