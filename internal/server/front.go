@@ -19,7 +19,7 @@ import (
 // it refuses.)
 const maxHeaderBytes = 64 << 10
 
-// A dialect listener is served by net/http's server with three additions,
+// A dialect listener is served by net/http's server with four additions,
 // all in this file (the admin listener has none of them):
 //
 //   - framing (RFC 9112 §6.1): a request whose body is chunked, or that
