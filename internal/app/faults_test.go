@@ -781,13 +781,10 @@ func refusesSoon(addr string) bool {
 // TestShutdownInFlight shuts the App down with one request per dialect in
 // flight against a slow upstream: new connections are refused at once, the
 // requests in flight finish with their 2xx, each update applied once.
-func TestShutdownInFlight(t *testing.T) { eachTransport(t, testShutdownInFlight) }
-
-func testShutdownInFlight(t *testing.T, tr string) {
+func TestShutdownInFlight(t *testing.T) {
 	f, arrived, release := holdingUpstream(t)
 	s := start(t, "", f.srv.URL, func(c *config.Config) {
 		faultConfig(c)
-		c.Server.Transport = tr
 		c.Upstream.Timeout = config.Duration(8 * time.Second)
 	})
 	addr := strings.TrimPrefix(s.base, "http://")
@@ -873,13 +870,10 @@ func TestShutdownAllListeners(t *testing.T) {
 // TestShutdownTimeout: requests still in flight when the shutdown timeout
 // ends are cut off, and Shutdown returns within its bound rather than
 // waiting for them.
-func TestShutdownTimeout(t *testing.T) { eachTransport(t, testShutdownTimeout) }
-
-func testShutdownTimeout(t *testing.T, tr string) {
+func TestShutdownTimeout(t *testing.T) {
 	f, arrived, _ := holdingUpstream(t)
 	s := start(t, "", f.srv.URL, func(c *config.Config) {
 		faultConfig(c)
-		c.Server.Transport = tr
 		c.Upstream.Timeout = config.Duration(8 * time.Second)
 		c.Server.ShutdownTimeout = config.Duration(300 * time.Millisecond)
 	})

@@ -62,11 +62,9 @@ var hostileBodies = []hostileBody{
 
 // TestHostileBodies sends every dialect each hostile body: each is refused
 // with the dialect's error and status, and the upstream receives nothing.
-func TestHostileBodies(t *testing.T) { eachTransport(t, testHostileBodies) }
-
-func testHostileBodies(t *testing.T, tr string) {
+func TestHostileBodies(t *testing.T) {
 	rec := newRecorder(t)
-	s := start(t, "", rec.srv.URL, withTransport(tr, hostileConfig))
+	s := start(t, "", rec.srv.URL, hostileConfig)
 	for _, d := range specs {
 		for _, hb := range hostileBodies {
 			t.Run(d.name+"/"+hb.name, func(t *testing.T) {
@@ -102,11 +100,9 @@ func testHostileBodies(t *testing.T, tr string) {
 
 // TestDefaultBodyLimit checks the default limit, 1 MiB: a body one byte
 // over it is refused, one at it is read.
-func TestDefaultBodyLimit(t *testing.T) { eachTransport(t, testDefaultBodyLimit) }
-
-func testDefaultBodyLimit(t *testing.T, tr string) {
+func TestDefaultBodyLimit(t *testing.T) {
 	rec := newRecorder(t)
-	s := start(t, "", rec.srv.URL, withTransport(tr, e2eConfig))
+	s := start(t, "", rec.srv.URL, e2eConfig)
 	d := specs[1] // shift
 	hdr := map[string]string{"Content-Type": "application/json"}
 	pad := func(n int) string { // a valid shift body of exactly n bytes
@@ -174,11 +170,9 @@ func routeParam(d dialectSpec, value string) (name, path string) {
 // nothing is forwarded. Crafter names its user in the body, which is held to
 // the same rule. Values a client cannot put in a URL (a raw '#', a
 // backslash) go over a raw connection.
-func TestPathEscapes(t *testing.T) { eachTransport(t, testPathEscapes) }
-
-func testPathEscapes(t *testing.T, tr string) {
+func TestPathEscapes(t *testing.T) {
 	rec := newRecorder(t)
-	s := start(t, "", rec.srv.URL, withTransport(tr, hostileConfig))
+	s := start(t, "", rec.srv.URL, hostileConfig)
 	addr := strings.TrimPrefix(s.base, "http://")
 	for _, d := range specs {
 		if d.name == "crafter" {
@@ -304,11 +298,9 @@ func closedWithin(conn net.Conn, limit time.Duration) (time.Duration, string, bo
 // TestSlowClients: a client sending its headers or its body too slowly, or
 // keeping an idle connection, is cut off by the server's timeouts; nothing
 // is forwarded.
-func TestSlowClients(t *testing.T) { eachTransport(t, testSlowClients) }
-
-func testSlowClients(t *testing.T, tr string) {
+func TestSlowClients(t *testing.T) {
 	rec := newRecorder(t)
-	s := start(t, "", rec.srv.URL, withTransport(tr, slowConfig))
+	s := start(t, "", rec.srv.URL, slowConfig)
 	addr := strings.TrimPrefix(s.base, "http://")
 	d := specs[1] // shift
 	head := fmt.Sprintf("%s %s HTTP/1.1\r\nHost: %s\r\nContent-Type: application/json\r\nx-key: k\r\n", d.method, d.path, addr)
@@ -438,11 +430,9 @@ func testSlowClients(t *testing.T, tr string) {
 // TestHostileHeaders covers headers no dialect should act on: an oversized
 // header block is refused by the server before any handler runs; a request
 // id that would inject into logs or headers is replaced.
-func TestHostileHeaders(t *testing.T) { eachTransport(t, testHostileHeaders) }
-
-func testHostileHeaders(t *testing.T, tr string) {
+func TestHostileHeaders(t *testing.T) {
 	rec := newRecorder(t)
-	s := start(t, "", rec.srv.URL, withTransport(tr, e2eConfig))
+	s := start(t, "", rec.srv.URL, e2eConfig)
 	d := specs[1]
 	t.Run("header block over 64 KiB", func(t *testing.T) {
 		rec.set(nil)
@@ -475,33 +465,12 @@ func testHostileHeaders(t *testing.T, tr string) {
 	})
 }
 
-// eachTransport runs a test once per server transport (server.transport):
-// the hostile cases must be answered the same way by either.
-func eachTransport(t *testing.T, f func(t *testing.T, tr string)) {
-	for _, tr := range []string{"fast", "standard"} {
-		t.Run(tr, func(t *testing.T) { f(t, tr) })
-	}
-}
-
-// withTransport is configure with server.transport set to tr.
-func withTransport(tr string, configure func(*config.Config)) func(*config.Config) {
-	return func(c *config.Config) {
-		if configure != nil {
-			configure(c)
-		}
-		c.Server.Transport = tr
-	}
-}
-
 // TestShortBodyNotForwarded: a body shorter than its Content-Length, the
 // client having closed its side, is cut short: answered as unreadable in
-// the dialect's envelope, and never forwarded (on the fast server the
-// stream ended in a plain EOF that read as a whole body).
-func TestShortBodyNotForwarded(t *testing.T) { eachTransport(t, testShortBodyNotForwarded) }
-
-func testShortBodyNotForwarded(t *testing.T, tr string) {
+// the dialect's envelope, and never forwarded.
+func TestShortBodyNotForwarded(t *testing.T) {
 	rec := newRecorder(t)
-	s := start(t, "", rec.srv.URL, withTransport(tr, e2eConfig))
+	s := start(t, "", rec.srv.URL, e2eConfig)
 	addr := strings.TrimPrefix(s.base, "http://")
 	d := specs[1] // shift
 	body := `{"status":"DELETED"}`
@@ -523,13 +492,13 @@ func testShortBodyNotForwarded(t *testing.T, tr string) {
 }
 
 // TestOversizedHeaderAnswerNotReset: a header block over the limit is
-// answered 431 and the connection closed gracefully: the bytes the client
-// is still sending are read and dropped, not left to make the kernel reset
-// the connection (which can throw the answer away before the client reads
-// it). Fast server only: net/http's closes as it does.
+// answered 431 and the connection closed gracefully: its sending half
+// first, while the bytes the client is still sending are read and dropped,
+// not left to make the kernel reset the connection (which can throw the
+// answer away before the client reads it).
 func TestOversizedHeaderAnswerNotReset(t *testing.T) {
 	rec := newRecorder(t)
-	s := start(t, "", rec.srv.URL, withTransport("fast", e2eConfig))
+	s := start(t, "", rec.srv.URL, e2eConfig)
 	addr := strings.TrimPrefix(s.base, "http://")
 	conn := dialRaw(t, addr)
 	defer conn.Close()
@@ -556,11 +525,9 @@ func TestOversizedHeaderAnswerNotReset(t *testing.T) {
 // cookies, and they reach the upstream exactly as the client sent them:
 // quotes, a cookie without a name or value, odd blanks inside, two Cookie
 // lines.
-func TestCookiesPassedAsSent(t *testing.T) { eachTransport(t, testCookiesPassedAsSent) }
-
-func testCookiesPassedAsSent(t *testing.T, tr string) {
+func TestCookiesPassedAsSent(t *testing.T) {
 	rec := newRecorder(t)
-	s := start(t, "", rec.srv.URL, withTransport(tr, e2eConfig))
+	s := start(t, "", rec.srv.URL, e2eConfig)
 	addr := strings.TrimPrefix(s.base, "http://")
 	d := specs[4] // crafter
 	cookies := []string{`a="quoted value"; b=x=y; c`, `novalue; =emptyname; JSESSIONID=abc123;  spaced = v`, "f=1; g=2"}

@@ -123,10 +123,12 @@ func TestShiftPasswordAgainstStoredUsername(t *testing.T) {
 	}
 }
 
-// TestLinksNeverTakeAForeignAuthority: a Host or X-Forwarded-Host that is
-// not a host[:port] cannot change what a rendered link points at, nor make
-// the answer invalid JSON: its other bytes are %-escaped. Of a list of
-// forwarded values, the first (the client's) is taken.
+// TestLinksNeverTakeAForeignAuthority: an X-Forwarded-Host that is not a
+// host[:port] cannot change what a rendered link points at, nor make the
+// answer invalid JSON: its other bytes are %-escaped. Of a list of
+// forwarded values, the first (the client's) is taken. A Host of that kind
+// is refused by the HTTP server before any dialect runs (400, the generic
+// envelope).
 func TestLinksNeverTakeAForeignAuthority(t *testing.T) {
 	s := start(t, "", "", func(c *config.Config) { c.Server.TrustForwarded = true })
 	addr := strings.TrimPrefix(s.base, "http://")
@@ -137,9 +139,11 @@ func TestLinksNeverTakeAForeignAuthority(t *testing.T) {
 		{addr, "evil.com?x=", "", "http://evil.com%3Fx%3D"},
 		{addr, "evil.com#", "", "http://evil.com%23"},
 		{addr, `"><img>`, "", "http://%22%3E%3Cimg%3E"},
-		{"user@evil.com", "", "", "http://user%40evil.com"},
-		{"\xff\xfe", "", "", "http://%FF%FE"},
+		{addr, "user@evil.com", "", "http://user%40evil.com"},
+		{addr, "\xff\xfe", "", "http://%FF%FE"},
 		{"[::1]:8080", "", "", "http://[::1]:8080"},
+		{"user@evil.com", "", "", ""},
+		{"\xff\xfe", "", "", ""},
 	} {
 		raw := "PUT /users/" + finixID + " HTTP/1.1\r\nHost: " + c.host + "\r\nContent-Type: application/json\r\n"
 		if c.fwdHost != "" {
@@ -155,6 +159,12 @@ func TestLinksNeverTakeAForeignAuthority(t *testing.T) {
 		}
 		if !gjson.ValidBytes(a.Body) || !utf8.Valid(a.Body) {
 			t.Errorf("%q %q: the answer is not valid JSON: %q", c.host, c.fwdHost, a.Body)
+			continue
+		}
+		if c.want == "" {
+			if a.Status != http.StatusBadRequest || gjson.GetBytes(a.Body, "error.code").Str != "bad_request" {
+				t.Errorf("Host %q: %d %s, want 400 in the generic envelope", c.host, a.Status, a.Body)
+			}
 			continue
 		}
 		if href, want := gjson.GetBytes(a.Body, "_links.self.href").Str, c.want+"/users/"+finixID; a.Status != http.StatusOK || href != want {

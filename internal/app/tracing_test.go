@@ -164,9 +164,9 @@ func tracedStart(t *testing.T, yaml, upstreamURL string) (*fileStarted, *tracete
 
 // TestTracingSpansOwnTheirStrings sends two requests over one keep-alive
 // connection with tracing on. A span is exported after its request, on
-// another goroutine in production (the batcher), while the fast server
-// parses the next request into the same connection buffers: the user agent
-// and request id a span holds must still be its own request's.
+// another goroutine in production (the batcher), while the server reads
+// the next request on the same connection: the user agent and request id
+// a span holds must still be its own request's.
 func TestTracingSpansOwnTheirStrings(t *testing.T) {
 	rec := newRecorder(t)
 	rec.set(func(w http.ResponseWriter, r *http.Request) {

@@ -2,18 +2,17 @@ package server
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"errors"
 	"io"
 	"log/slog"
 	"net/http"
+	"strconv"
 	"strings"
-	"sync"
 	"time"
 	"unicode/utf8"
 
 	"github.com/gin-gonic/gin"
+	"github.com/google/uuid"
 	"github.com/userbridge/userbridge/internal/auth"
 	"github.com/userbridge/userbridge/internal/telemetry"
 	"github.com/userbridge/userbridge/internal/upstream"
@@ -83,19 +82,15 @@ type exchange struct {
 	ownKey string
 }
 
-var bufPool = sync.Pool{New: func() any { b := make([]byte, 0, 4096); return &b }}
-
 func (h *handler) serve(c *gin.Context) {
 	x := &exchange{c: c, start: time.Now()}
 	x.in = mapping.Input{Params: &c.Params, Path: c.Request.URL.EscapedPath(), RequestID: requestID(c.Request.Header.Get(HeaderRequestID))}
 	x.in.URL = requestURL(c.Request, h.trustForwarded, x.in.Path)
-	bp := bufPool.Get().(*[]byte)
-	defer func() {
-		if cap(*bp) <= 1<<20 {
-			*bp = (*bp)[:0]
-			bufPool.Put(bp)
-		}
-	}()
+	// The body is read into a buffer of this request's own, never a
+	// pooled one: what translation reads from it (a username from
+	// Crafter's body) is kept past the request (an upstream call, a
+	// profile's cache), and must not become the next request's.
+	var body []byte
 	status := 0
 	defer func() {
 		if v := recover(); v != nil {
@@ -104,7 +99,7 @@ func (h *handler) serve(c *gin.Context) {
 		}
 		h.finish(x, status)
 	}()
-	status = h.run(x, bp)
+	status = h.run(x, &body)
 }
 
 // finish writes the access line and records the request's metrics. Neither
@@ -303,8 +298,7 @@ func (h *handler) checkBodyHeaders(x *exchange) *canonical.Error {
 	// Headers that must say one thing: with two, which one counts would
 	// depend on who reads them (userbridge reads the first, a proxy or the
 	// upstream may read the last).
-	// (Content-Type is not among them: fasthttp keeps one, and the
-	// client's never goes upstream.)
+	// (Content-Type is not among them: the client's never goes upstream.)
 	for _, name := range [...]string{HeaderIdempotency, "Content-Encoding"} {
 		if len(hd[name]) > 1 {
 			return canonical.Errorf(canonical.BadRequest, name+" appears more than once")
@@ -322,16 +316,23 @@ func (h *handler) checkBodyHeaders(x *exchange) *canonical.Error {
 	return canonical.Errorf(canonical.UnsupportedMediaType, "Content-Type must be one of "+strings.Join(h.p.ContentTypes(), ", "))
 }
 
+// readBody reads the body into *bp, within server.maxBodyBytes: a body of
+// up to 16 KiB with a Content-Length in one allocation of its size, others
+// grown as they arrive (a declared length is not trusted with memory before
+// its bytes come). A body shorter than its Content-Length (the client
+// closed its side early) or cut by the read timeout is unreadable, never
+// forwarded.
 func (h *handler) readBody(x *exchange, bp *[]byte) ([]byte, *canonical.Error) {
 	r := x.c.Request
 	if r.ContentLength > h.maxBody {
 		return nil, tooLarge(h.maxBody)
 	}
-	if err := bodyError(r); err != nil { // the fast server read it, and failed
-		if isBodyTooLarge(err) {
-			return nil, tooLarge(limitOf(err, h.maxBody))
+	if cap(*bp) == 0 {
+		size := int64(1024) // chunked: grown as it comes
+		if r.ContentLength > 0 {
+			size = min(r.ContentLength+1, 16<<10) // +1: the read that sees EOF needs room
 		}
-		return nil, canonical.Errorf(canonical.BadRequest, "the request body could not be read")
+		*bp = make([]byte, 0, size)
 	}
 	buf, err := readAtMost(r.Body, *bp, h.maxBody)
 	*bp = buf
@@ -364,7 +365,7 @@ func readAtMost(r io.Reader, buf []byte, limit int64) ([]byte, error) {
 }
 
 func tooLarge(limit int64) *canonical.Error {
-	return canonical.Errorf(canonical.PayloadTooLarge, "the request body is larger than "+itoa(limit)+" bytes")
+	return canonical.Errorf(canonical.PayloadTooLarge, "the request body is larger than "+strconv.FormatInt(limit, 10)+" bytes")
 }
 
 // upstreamHeader builds the headers of the upstream call.
@@ -400,7 +401,7 @@ func (h *handler) upstreamHeader(x *exchange) (http.Header, *canonical.Error) {
 	}
 	key := in.Get(HeaderIdempotency)
 	if key == "" {
-		key = newID()
+		key = uuid.NewString()
 		x.ownKey = key
 	}
 	// One backing array for the values userbridge sets; each is a
@@ -500,122 +501,4 @@ func (h *handler) write(x *exchange, rep *mapping.Reply) int {
 		_, _ = w.Write(rep.Body)
 	}
 	return rep.Status
-}
-
-// requestID keeps a client's X-Request-ID when it is sane (1 to 128
-// visible ASCII characters, no quote or backslash: it goes into logs,
-// headers and JSON answers as it is), else makes one.
-func requestID(v string) string {
-	if v == "" || len(v) > 128 {
-		return newID()
-	}
-	for i := 0; i < len(v); i++ {
-		if c := v[i]; c <= ' ' || c >= 0x7f || c == '"' || c == '\\' {
-			return newID()
-		}
-	}
-	return v
-}
-
-func newID() string {
-	var b [16]byte
-	_, _ = rand.Read(b[:])
-	b[6] = b[6]&0x0f | 0x40
-	b[8] = b[8]&0x3f | 0x80
-	var out [36]byte
-	hex.Encode(out[0:8], b[0:4])
-	out[8] = '-'
-	hex.Encode(out[9:13], b[4:6])
-	out[13] = '-'
-	hex.Encode(out[14:18], b[6:8])
-	out[18] = '-'
-	hex.Encode(out[19:23], b[8:10])
-	out[23] = '-'
-	hex.Encode(out[24:], b[10:])
-	return string(out[:])
-}
-
-// requestURL is scheme://host/path of the request as the client addressed
-// it; with trust, as the proxy in front says it was addressed.
-func requestURL(r *http.Request, trust bool, path string) string {
-	scheme, host := "http", r.Host
-	if r.TLS != nil {
-		scheme = "https"
-	}
-	if trust {
-		// Each proxy on the way appends its own: the first is the
-		// client's.
-		if p := strings.ToLower(firstListed(r.Header.Get("X-Forwarded-Proto"))); p == "https" || p == "http" {
-			scheme = p
-		}
-		if h := firstListed(r.Header.Get("X-Forwarded-Host")); h != "" {
-			host = h
-		}
-	}
-	return scheme + "://" + linkHost(host) + path
-}
-
-// firstListed is the first item of a comma-separated header value, trimmed.
-func firstListed(v string) string {
-	v, _, _ = strings.Cut(v, ",")
-	return strings.TrimSpace(v)
-}
-
-// linkHost is a Host (or X-Forwarded-Host) value as the authority of a link
-// userbridge renders: every byte a host[:port] (a name, an IPv4 or a
-// bracketed IPv6 address) is not made of is %-escaped, so that a value such
-// as "evil.com@x", "x/#", `"><img>` or invalid UTF-8 can neither change
-// what the link points at nor make the answer invalid JSON.
-func linkHost(h string) string {
-	for i := 0; i < len(h); i++ {
-		if !hostByte(h, i) {
-			return escapeHost(h)
-		}
-	}
-	return h
-}
-
-func escapeHost(h string) string {
-	const hexDigits = "0123456789ABCDEF"
-	b := make([]byte, 0, len(h)+16)
-	for i := 0; i < len(h); i++ {
-		if c := h[i]; hostByte(h, i) {
-			b = append(b, c)
-		} else {
-			b = append(b, '%', hexDigits[c>>4], hexDigits[c&15])
-		}
-	}
-	return string(b)
-}
-
-// hostByte reports whether h[i] may stand in a link's host as it is: a
-// letter, a digit, one of ".-_~:[]", or a '%' that begins an escape.
-func hostByte(h string, i int) bool {
-	switch c := h[i]; {
-	case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9':
-		return true
-	case c == '.' || c == '-' || c == '_' || c == '~' || c == ':' || c == '[' || c == ']':
-		return true
-	case c == '%':
-		return i+2 < len(h) && isHex(h[i+1]) && isHex(h[i+2])
-	}
-	return false
-}
-
-func isHex(c byte) bool {
-	return '0' <= c && c <= '9' || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F'
-}
-
-func itoa(n int64) string {
-	var b [20]byte
-	i := len(b)
-	for {
-		i--
-		b[i] = byte('0' + n%10)
-		n /= 10
-		if n == 0 {
-			break
-		}
-	}
-	return string(b[i:])
 }

@@ -13,7 +13,7 @@ import (
 type Observer interface {
 	// Request is called once per answered request. dialect is "none" and
 	// route "unmatched" when no dialect serves it, route "unreadable" when
-	// the HTTP server could not read it (fast server only).
+	// net/http's server refused it before any handler ran (front.go).
 	Request(dialect, route string, status int, elapsed time.Duration)
 	// Upstream is called once per upstream call (a GET or a PATCH, each
 	// possibly several attempts); status is the upstream's last status, 0

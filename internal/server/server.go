@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -17,6 +18,7 @@ import (
 
 	"github.com/gin-gonic/gin"
 	"github.com/userbridge/userbridge/config"
+	"github.com/userbridge/userbridge/internal/lex"
 	"go.opentelemetry.io/contrib/instrumentation/github.com/gin-gonic/gin/otelgin"
 	"go.opentelemetry.io/otel/propagation"
 	"go.opentelemetry.io/otel/trace"
@@ -57,10 +59,9 @@ type Server struct {
 	listens   []string                                // fixed at New: a new listener needs a restart
 	current   atomic.Pointer[map[string]http.Handler] // listen address → handler
 	mu        sync.Mutex
-	servers   []listenServer
+	servers   []*http.Server
 	listeners []net.Listener
-	admin     string       // the admin listener's address: always net/http's server
-	maxBody   atomic.Int64 // the current routing's server.maxBodyBytes, for the fast server
+	admin     string // the admin listener's address: served without the front (front.go)
 	addrs     map[string]string
 	auths     authSet // the current routing's authenticators (mu)
 	obs       Observer
@@ -87,7 +88,6 @@ func New(o Options) (s *Server, err error) {
 	}
 	sort.Strings(s.listens)
 	s.current.Store(&handlers)
-	s.maxBody.Store(o.Config.Server.MaxBodyBytes)
 	s.auths = auths
 	return s, nil
 }
@@ -103,7 +103,7 @@ func (s *Server) Swap(o Options) error {
 	}
 	var added []string
 	for l := range handlers {
-		if !slicesContains(s.listens, l) {
+		if !slices.Contains(s.listens, l) {
 			added = append(added, l)
 		}
 	}
@@ -117,19 +117,9 @@ func (s *Server) Swap(o Options) error {
 			handlers[l] = newEngine(observerOf(o))
 		}
 	}
-	s.maxBody.Store(o.Config.Server.MaxBodyBytes)
 	s.current.Store(&handlers)
 	s.swapAuths(auths)
 	return nil
-}
-
-func slicesContains(xs []string, x string) bool {
-	for _, v := range xs {
-		if v == x {
-			return true
-		}
-	}
-	return false
 }
 
 func observerOf(o Options) Observer {
@@ -256,28 +246,10 @@ func writeCanonical(c *gin.Context, status int, code, msg string) {
 
 // canonicalEnvelope is the body of every answer no dialect gives: an
 // unknown route or method (writeCanonical), a request the HTTP server
-// could not read (fastServer's ErrorHandler). code is a fixed word, msg
-// userbridge's own text.
+// could not read (front.go). code is a fixed word, msg userbridge's own
+// text.
 func canonicalEnvelope(code, msg string) string {
-	return `{"error":{"code":"` + code + `","message":` + jsonString(msg) + `}}`
-}
-
-func jsonString(s string) string {
-	var b strings.Builder
-	b.WriteByte('"')
-	for _, r := range s {
-		switch {
-		case r == '"' || r == '\\':
-			b.WriteByte('\\')
-			b.WriteRune(r)
-		case r < 0x20:
-			fmt.Fprintf(&b, `\u%04x`, r)
-		default:
-			b.WriteRune(r)
-		}
-	}
-	b.WriteByte('"')
-	return b.String()
+	return `{"error":{"code":"` + code + `","message":` + lex.JSONString(msg) + `}}`
 }
 
 func addRoute(e *gin.Engine, method, path string, h ...gin.HandlerFunc) (err error) {
@@ -323,7 +295,7 @@ func hostRouter(hosts map[string]*gin.Engine, obs Observer) http.Handler {
 // each request with the routing current when the request arrives, and is
 // nil for an address the server does not listen on.
 func (s *Server) Handler(listen string) http.Handler {
-	if !slicesContains(s.listens, listen) {
+	if !slices.Contains(s.listens, listen) {
 		return nil
 	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -347,17 +319,7 @@ func (s *Server) Listen() error {
 			s.listeners = nil
 			return fmt.Errorf("server: listen %s: %w", l, err)
 		}
-		c := &s.cfg.Server
-		var srv listenServer
-		if c.Transport == "fast" && l != s.admin {
-			srv = newFastServer(s.Handler(l), timeouts{readHeader: c.ReadHeaderTimeout.D(), read: c.ReadTimeout.D(),
-				write: c.WriteTimeout.D(), idle: c.IdleTimeout.D()}, &s.maxBody, s.log, s.obs)
-		} else {
-			srv = &http.Server{Handler: s.Handler(l),
-				ReadHeaderTimeout: c.ReadHeaderTimeout.D(), ReadTimeout: c.ReadTimeout.D(),
-				WriteTimeout: c.WriteTimeout.D(), IdleTimeout: c.IdleTimeout.D(),
-				MaxHeaderBytes: maxHeaderBytes, ErrorLog: slog.NewLogLogger(s.log.Handler(), slog.LevelWarn)}
-		}
+		srv, ln := s.serveFront(l, ln)
 		s.listeners = append(s.listeners, ln)
 		s.servers = append(s.servers, srv)
 		s.addrs[l] = ln.Addr().String()

@@ -69,14 +69,11 @@ func Serve(tb testing.TB, a App) {
 	})
 }
 
-// LeakOptions are the goleak options of every leak check: fasthttp's
-// HostClient starts a connection cleaner that outlives Close by up to the
-// idle-connection timeout, sleeping; it ends by itself once no connection
-// is left. Its server's worker pool has a cleaner of the same kind, which
-// outlives Shutdown by up to the idle-worker time (10 s).
+// LeakOptions are the goleak options of every leak check: more, the
+// goroutines a test started before it began and may leave running, with
+// nothing ignored besides.
 func LeakOptions(more ...goleak.Option) []goleak.Option {
-	return append([]goleak.Option{goleak.IgnoreAnyFunction("github.com/valyala/fasthttp.(*HostClient).connsCleaner"),
-		goleak.IgnoreAnyFunction("github.com/valyala/fasthttp.(*workerPool).Start.func2")}, more...)
+	return append([]goleak.Option(nil), more...)
 }
 
 // KeepRuntime restores GOMAXPROCS and the GC percent when the test ends,
