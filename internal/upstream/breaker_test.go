@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/userbridge/userbridge/config"
 	"github.com/userbridge/userbridge/mapping/canonical"
 )
 
@@ -21,8 +22,8 @@ func TestBreaker(t *testing.T) {
 			reply(w, 500, "")
 		}
 	})
-	c := newClient(t, up.URL, func(cfg *Config) {
-		cfg.Breaker = BreakerConfig{Enabled: true, Failures: 2, OpenFor: 100 * time.Millisecond}
+	c := newClient(t, up.URL, func(cfg *setup) {
+		cfg.Breaker = config.Breaker{Enabled: breakerOn, Failures: 2, OpenFor: config.Duration(100 * time.Millisecond)}
 	})
 
 	// 4xx replies come from a working upstream: they never trip it.
@@ -79,8 +80,8 @@ func TestBreakerDisabled(t *testing.T) {
 // through, rounded up.
 func TestBreakerSaysWhenToRetry(t *testing.T) {
 	up := startUpstream(t, func(_ int, w http.ResponseWriter, _ *http.Request) { reply(w, 500, "") })
-	c := newClient(t, up.URL, func(cfg *Config) {
-		cfg.Breaker = BreakerConfig{Enabled: true, Failures: 1, OpenFor: 30 * time.Second}
+	c := newClient(t, up.URL, func(cfg *setup) {
+		cfg.Breaker = config.Breaker{Enabled: breakerOn, Failures: 1, OpenFor: config.Duration(30 * time.Second)}
 	})
 	_, err := patch(t, c, patchCall("1"))
 	wantCode(t, err, canonical.Internal)

@@ -18,6 +18,7 @@ import (
 	"github.com/hashicorp/go-retryablehttp"
 	"github.com/sony/gobreaker/v2"
 
+	"github.com/userbridge/userbridge/config"
 	"github.com/userbridge/userbridge/mapping/canonical"
 )
 
@@ -84,11 +85,11 @@ var (
 	errNotSent        = errors.New("upstream: not sent")         // not counted: userbridge's own cap (maxConns)
 )
 
-func newBreaker(cfg BreakerConfig, name string, openedAt *atomic.Int64) *gobreaker.CircuitBreaker[*Result] {
+func newBreaker(cfg config.Breaker, name string, openedAt *atomic.Int64) *gobreaker.CircuitBreaker[*Result] {
 	return gobreaker.NewCircuitBreaker[*Result](gobreaker.Settings{
 		Name:        name,
 		MaxRequests: 1,
-		Timeout:     cfg.OpenFor,
+		Timeout:     cfg.OpenFor.D(),
 		ReadyToTrip: func(n gobreaker.Counts) bool { return n.ConsecutiveFailures >= cfg.Failures },
 		IsExcluded:  func(err error) bool { return errors.Is(err, errCallerGone) || errors.Is(err, errNotSent) },
 		OnStateChange: func(_ string, _, to gobreaker.State) {
@@ -156,18 +157,8 @@ func (c *Client) guarded(ctx context.Context, req *request) (*Result, *canonical
 // send makes the attempts of one call under one deadline. verdict is what
 // the breaker counts: nil, errUpstreamFailed or errCallerGone.
 func (c *Client) send(ctx context.Context, rq *request) (res *Result, cerr *canonical.Error, verdict error) {
-	if _, fast := c.transport.(*fastTransport); fast {
-		// Over the fast transport a callCtx, which costs nothing until
-		// something waits on it; net/http's Transport reads context.Cause
-		// and gets context.WithTimeout.
-		cc := newCallCtx(ctx, c.timeout)
-		defer cc.release()
-		ctx = cc
-	} else {
-		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, c.timeout)
-		defer cancel()
-	}
+	ctx, cancel := context.WithTimeout(ctx, c.timeout)
+	defer cancel()
 	deadline, _ := ctx.Deadline()
 	x := c.newExchange(rq.method == http.MethodGet, deadline)
 	defer c.exchanges.Put(x)

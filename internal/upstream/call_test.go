@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/userbridge/userbridge/config"
 	"github.com/userbridge/userbridge/mapping/canonical"
 )
 
@@ -260,7 +261,7 @@ func TestHungUpstream(t *testing.T) {
 		{"caller's shorter deadline", 5 * time.Second, 100 * time.Millisecond},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			c := newClient(t, up.URL, func(cfg *Config) { cfg.Timeout = tc.timeout })
+			c := newClient(t, up.URL, func(cfg *setup) { cfg.Timeout = config.Duration(tc.timeout) })
 			ctx := context.Background()
 			limit := tc.timeout
 			if tc.ctx > 0 {
@@ -285,7 +286,7 @@ func TestHungUpstream(t *testing.T) {
 
 func TestCancelledCaller(t *testing.T) {
 	up := startUpstream(t, ok)
-	c := newClient(t, up.URL, func(cfg *Config) { cfg.Breaker = BreakerConfig{Enabled: true, Failures: 1} })
+	c := newClient(t, up.URL, func(cfg *setup) { cfg.Breaker = config.Breaker{Enabled: breakerOn, Failures: 1} })
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
 	_, err := c.Patch(ctx, patchCall("1"))
@@ -321,7 +322,7 @@ func TestUnreadableReplies(t *testing.T) {
 				}
 				w.Write([]byte(tc.body))
 			})
-			c := newClient(t, up.URL, func(cfg *Config) { cfg.MaxReplyBytes = 1024 })
+			c := newClient(t, up.URL, func(cfg *setup) { cfg.MaxReplyBytes = 1024 })
 			res, err := patch(t, c, patchCall("1"))
 			wantCode(t, err, canonical.BadGateway)
 			// a 2xx to an update means it was applied: the caller is told so.
@@ -420,7 +421,7 @@ func TestJitter(t *testing.T) {
 }
 
 func ExampleClient_Patch() {
-	c, err := New(Config{URL: "https://idp.internal/api", Breaker: BreakerConfig{Enabled: true}})
+	c, err := New(config.Upstream{URL: "https://idp.internal/api"}, Options{}) // the breaker is on by default
 	if err != nil {
 		fmt.Println(err)
 		return
@@ -492,8 +493,8 @@ func TestRefusedUntilDeadline(t *testing.T) {
 	}
 	url := "http://" + ln.Addr().String()
 	ln.Close()
-	c := newClient(t, url, func(cfg *Config) {
-		cfg.Timeout, cfg.MaxAttempts = 300*time.Millisecond, 10
+	c := newClient(t, url, func(cfg *setup) {
+		cfg.Timeout, cfg.MaxAttempts = config.Duration(300*time.Millisecond), 10
 		cfg.BackoffMin, cfg.BackoffMax = 60*time.Millisecond, 120*time.Millisecond
 	})
 	for i := 0; i < 5; i++ {
@@ -554,7 +555,7 @@ func TestHeaderInjectionRefused(t *testing.T) {
 			for k, v := range h {
 				call.Header[k] = v
 			}
-			res, err := patch(t, newClient(t, up.URL, func(c *Config) { c.MaxAttempts = 1 }), call)
+			res, err := patch(t, newClient(t, up.URL, func(c *setup) { c.MaxAttempts = 1 }), call)
 			wantCode(t, err, canonical.BadGateway)
 			if up.hits.Load() != 0 || res.Status != 0 {
 				t.Errorf("sent: %d hits, status %d", up.hits.Load(), res.Status)
@@ -576,7 +577,7 @@ func TestMaxConnsWaits(t *testing.T) {
 		time.Sleep(50 * time.Millisecond)
 		reply(w, 200, userJSON)
 	})
-	c := newClient(t, up.URL, func(cfg *Config) { cfg.MaxConnsPerHost = 1 })
+	c := newClient(t, up.URL, func(cfg *setup) { cfg.MaxConns = 1 })
 	var wg sync.WaitGroup
 	errs := make(chan *canonical.Error, 4)
 	for i := range 4 {
@@ -712,10 +713,10 @@ func TestMaxConnsWaitIsNotAFailure(t *testing.T) {
 		}
 		reply(w, 200, userJSON)
 	})
-	c := newClient(t, up.URL, func(cfg *Config) {
-		cfg.MaxConnsPerHost = 1
-		cfg.Timeout = 5 * time.Second
-		cfg.Breaker = BreakerConfig{Enabled: true, Failures: 1, OpenFor: time.Minute}
+	c := newClient(t, up.URL, func(cfg *setup) {
+		cfg.MaxConns = 1
+		cfg.Timeout = config.Duration(5 * time.Second)
+		cfg.Breaker = config.Breaker{Enabled: breakerOn, Failures: 1, OpenFor: config.Duration(time.Minute)}
 	})
 	slow := make(chan *canonical.Error, 1)
 	go func() {

@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/userbridge/userbridge/config"
 	"github.com/userbridge/userbridge/mapping/canonical"
 )
 
@@ -74,9 +75,9 @@ func TestDoRetriesLikePatch(t *testing.T) {
 
 func TestDoCountsForTheBreaker(t *testing.T) {
 	u := startUpstream(t, func(n int, w http.ResponseWriter, r *http.Request) { reply(w, http.StatusInternalServerError, `{}`) })
-	c := newClient(t, u.URL, func(c *Config) {
+	c := newClient(t, u.URL, func(c *setup) {
 		c.MaxAttempts = 1
-		c.Breaker = BreakerConfig{Enabled: true, Failures: 2, OpenFor: time.Minute}
+		c.Breaker = config.Breaker{Enabled: breakerOn, Failures: 2, OpenFor: config.Duration(time.Minute)}
 	})
 	for range 2 {
 		if res, err := c.Do(context.Background(), http.MethodGet, "/x", nil, nil); err != nil || res.Status != 500 {
@@ -92,7 +93,7 @@ func TestDoReplyTooLarge(t *testing.T) {
 	u := startUpstream(t, func(n int, w http.ResponseWriter, r *http.Request) {
 		reply(w, 200, `{"a":"`+strings.Repeat("x", 200)+`"}`)
 	})
-	c := newClient(t, u.URL, func(c *Config) { c.MaxReplyBytes = 100 })
+	c := newClient(t, u.URL, func(c *setup) { c.MaxReplyBytes = 100 })
 	if _, err := c.Do(context.Background(), http.MethodGet, "/x", nil, nil); err == nil || err.Code != canonical.BadGateway {
 		t.Fatalf("%v", err)
 	}

@@ -2,7 +2,6 @@ package upstream
 
 import (
 	"context"
-	"flag"
 	"fmt"
 	"io"
 	"net/http"
@@ -15,27 +14,13 @@ import (
 
 	"go.uber.org/goleak"
 
+	"github.com/userbridge/userbridge/config"
 	"github.com/userbridge/userbridge/internal/testutil"
 	"github.com/userbridge/userbridge/mapping/canonical"
 )
 
-// testTransport is the transport newClient builds with: the whole suite
-// runs once per transport.
-var testTransport string
-
 func TestMain(m *testing.M) {
-	flag.Parse()
-	transports := []string{TransportFast, TransportStandard}
-	if f := flag.Lookup("test.bench"); f != nil && f.Value.String() != "" {
-		transports = transports[:1] // the benchmarks name their transport themselves
-	}
-	code := 0
-	for _, testTransport = range transports {
-		if code = m.Run(); code != 0 {
-			fmt.Fprintf(os.Stderr, "upstream: the suite failed with the %q transport\n", testTransport)
-			break
-		}
-	}
+	code := m.Run()
 	if code == 0 {
 		if err := goleak.Find(testutil.LeakOptions()...); err != nil {
 			fmt.Fprintf(os.Stderr, "goleak: %v\n", err)
@@ -93,14 +78,25 @@ func (u *testUpstream) connections() int {
 	return len(u.conns)
 }
 
-// newClient builds a client with test-sized timings; mods adjust cfg.
-func newClient(t testing.TB, url string, mods ...func(*Config)) *Client {
+// setup is what New is given: the configuration and the options.
+type setup struct {
+	config.Upstream
+	Options
+}
+
+// breakerOff and breakerOn set config.Breaker.Enabled.
+var breakerOff, breakerOn = new(bool), func() *bool { on := true; return &on }()
+
+// newClient builds a client with test-sized timings and no breaker; mods
+// adjust them.
+func newClient(t testing.TB, url string, mods ...func(*setup)) *Client {
 	t.Helper()
-	cfg := Config{URL: url, Transport: testTransport, Timeout: 2 * time.Second, BackoffMin: time.Millisecond, BackoffMax: 5 * time.Millisecond}
+	s := setup{Upstream: config.Upstream{URL: url, Timeout: config.Duration(2 * time.Second), Breaker: config.Breaker{Enabled: breakerOff}},
+		Options: Options{BackoffMin: time.Millisecond, BackoffMax: 5 * time.Millisecond}}
 	for _, m := range mods {
-		m(&cfg)
+		m(&s)
 	}
-	c, err := New(cfg)
+	c, err := New(s.Upstream, s.Options)
 	if err != nil {
 		t.Fatalf("New: %v", err)
 	}

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/userbridge/userbridge/config"
 	"github.com/userbridge/userbridge/mapping/canonical"
 )
 
@@ -46,7 +47,7 @@ func TestCompileTemplate(t *testing.T) {
 // value never adds a segment, a query or a fragment.
 func TestPathEscaping(t *testing.T) {
 	up := startUpstream(t, ok)
-	c := newClient(t, up.URL+"/api/", func(cfg *Config) {
+	c := newClient(t, up.URL+"/api/", func(cfg *setup) {
 		cfg.ByUsernamePath = "/t/{tenant}/by-username/{username}"
 	})
 	for _, tc := range []struct {
@@ -79,7 +80,7 @@ func TestPathEscaping(t *testing.T) {
 
 func TestPathRefusesUnaddressableValues(t *testing.T) {
 	up := startUpstream(t, ok)
-	c := newClient(t, up.URL, func(cfg *Config) { cfg.ByIDPath = "/t/{tenant}/users/{id}" })
+	c := newClient(t, up.URL, func(cfg *setup) { cfg.ByIDPath = "/t/{tenant}/users/{id}" })
 	for _, tc := range []struct {
 		call *Call
 		code canonical.Code
@@ -105,19 +106,17 @@ func TestPathRefusesUnaddressableValues(t *testing.T) {
 }
 
 func TestNewReportsEveryProblem(t *testing.T) {
-	_, err := New(Config{
+	_, err := New(config.Upstream{
 		URL:         "ftp://idp",
 		ByIDPath:    "/users",
 		MaxAttempts: 11,
-		BackoffMin:  2e9,
-		BackoffMax:  1e9,
 		Timeout:     -1,
-	})
+	}, Options{BackoffMin: 2e9, BackoffMax: 1e9})
 	if err == nil {
 		t.Fatal("New accepted a bad config")
 	}
-	for _, want := range []string{"upstream: URL:", "upstream: ByIDPath:", "upstream: MaxAttempts:",
-		"upstream: BackoffMin:", "upstream: Timeout:"} {
+	for _, want := range []string{"upstream.url:", "upstream.byIdPath:", "upstream.maxAttempts:",
+		"upstream: BackoffMin:", "upstream.timeout:"} {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("error %q does not name %q", err, want)
 		}
@@ -130,13 +129,13 @@ func TestNewReportsEveryProblem(t *testing.T) {
 		{"http:///path", "no host"},
 		{"://", "not a valid URL"},
 	} {
-		_, err := New(Config{URL: tc.url})
+		_, err := New(config.Upstream{URL: tc.url}, Options{})
 		if err == nil || !strings.Contains(err.Error(), tc.want) || strings.Contains(err.Error(), "secret") {
 			t.Errorf("URL %q: got %v, want %q", tc.url, err, tc.want)
 		}
 	}
-	if _, err := New(Config{URL: "http://idp", TLS: TLSConfig{CAFile: "ca.pem"}}); err == nil ||
-		!strings.Contains(err.Error(), "upstream: TLS:") {
+	if _, err := New(config.Upstream{URL: "http://idp", TLS: config.TLS{CAFile: "ca.pem"}}, Options{}); err == nil ||
+		!strings.Contains(err.Error(), "upstream.tls: set, but URL is not https") {
 		t.Errorf("TLS on http: got %v", err)
 	}
 }
@@ -232,7 +231,7 @@ func TestHeaderBuiltWithJSONHeaders(t *testing.T) {
 // and its Path the same decoded, so that everything reading the URL (the
 // transport, tracing's url.full) sees one and the same address.
 func TestCallURLBuilt(t *testing.T) {
-	c := newClient(t, "https://idp.example:8443/base%20dir/", func(cfg *Config) {
+	c := newClient(t, "https://idp.example:8443/base%20dir/", func(cfg *setup) {
 		cfg.ByIDPath = "/t/{tenant}/us%2Fers/{id}"
 	})
 	u, cerr := c.url(&Call{Target: canonical.ByID, Value: "a/b c%", Tenant: "ac me"})
