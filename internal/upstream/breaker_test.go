@@ -50,10 +50,7 @@ func TestBreaker(t *testing.T) {
 	}
 	t.Logf("open breaker: %v", err)
 
-	time.Sleep(120 * time.Millisecond)
-	if s := c.BreakerState(); s != "half-open" {
-		t.Fatalf("after OpenFor: %s, want half-open", s)
-	}
+	waitFor(t, "the breaker to half-open after OpenFor", func() bool { return c.BreakerState() == "half-open" })
 	healthy.Store(true)
 	if _, err := patch(t, c, patchCall("1")); err != nil {
 		t.Fatalf("trial call: %v", err)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -139,4 +140,43 @@ func wantCode(t *testing.T, err *canonical.Error, code canonical.Code) {
 	if err.Code != code {
 		t.Fatalf("got %v, want code %s", err, code)
 	}
+}
+
+// waitFor waits until cond holds, failing the test if it does not within
+// 10 s (a wait for a condition, not a timing assertion).
+func waitFor(t testing.TB, what string, cond func() bool) {
+	t.Helper()
+	for stop := time.Now().Add(10 * time.Second); !cond(); time.Sleep(time.Millisecond) {
+		if time.Now().After(stop) {
+			t.Fatalf("still waiting for %s", what)
+		}
+	}
+}
+
+// watchConns counts the connections c holds open to the upstream: its
+// transport dials through a wrapper whose Close counts down. Call it before
+// the client's first request.
+func watchConns(c *Client) *atomic.Int32 {
+	open := new(atomic.Int32)
+	dial := c.transport.DialContext
+	c.transport.DialContext = func(ctx context.Context, network, addr string) (net.Conn, error) {
+		conn, err := dial(ctx, network, addr)
+		if err != nil {
+			return nil, err
+		}
+		open.Add(1)
+		return &countedConn{Conn: conn, open: open}, nil
+	}
+	return open
+}
+
+type countedConn struct {
+	net.Conn
+	open *atomic.Int32
+	once sync.Once
+}
+
+func (c *countedConn) Close() error {
+	c.once.Do(func() { c.open.Add(-1) })
+	return c.Conn.Close()
 }
