@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/tidwall/gjson"
 
@@ -219,6 +220,9 @@ func (t *trip) withID(ctx context.Context, send func(id string) (*upstream.Resul
 // GET /Users?filter=userName eq "<value>".
 func (t *trip) lookup(ctx context.Context) *canonical.Error {
 	call := t.call
+	if !utf8.ValidString(call.Value) {
+		return canonical.Errorf(canonical.InvalidField, "the username is not valid UTF-8")
+	}
 	filter := "userName eq " + filterString(call.Value)
 	path := "/Users?filter=" + strings.ReplaceAll(url.QueryEscape(filter), "+", "%20")
 	res, cerr := t.Note(t.c.http.Do(ctx, http.MethodGet, path, nil, t.c.header(call.Header, false)))

@@ -189,6 +189,22 @@ func TestEscapedUsername(t *testing.T) {
 	}
 }
 
+// TestInvalidUTF8UsernameRefused: a username that is not valid UTF-8 is
+// refused before any lookup: its filter string would carry U+FFFD in place
+// of the invalid byte, and could find a user named with that character.
+func TestInvalidUTF8UsernameRefused(t *testing.T) {
+	srv, c, _ := setup(t, config.Upstream{})
+	srv.Add(`{"userName":"ja\ufffdne"}`)
+	before := len(srv.Requests())
+	_, err := c.Patch(context.Background(), call(canonical.ByUsername, "ja\xffne", `{"set":{"active":false}}`))
+	if err == nil || err.Code != canonical.InvalidField {
+		t.Fatalf("got %v, want invalid_field", err)
+	}
+	if n := len(srv.Requests()) - before; n != 0 {
+		t.Errorf("%d requests sent", n)
+	}
+}
+
 func TestEmptyUpdateIsAGet(t *testing.T) {
 	srv, c, id := setup(t, config.Upstream{})
 	res, err := c.Patch(context.Background(), call(canonical.ByID, id, `{"set":{},"unset":[]}`))
