@@ -27,6 +27,7 @@ func BenchmarkPatch(b *testing.B) {
 	h.Set("Idempotency-Key", "0d7e5bb4-6f3c-4a51-9b0a-1f2c3d4e5f60")
 	h.Set("X-Request-ID", "req-1")
 	h.Set("X-Userbridge-Dialect", "finix")
+	SetJSONHeaders(h) // as the server's handler builds it: Patch sends the map as it is
 	call := &Call{Target: canonical.ByID, Value: "42", Header: h,
 		Body: []byte(`{"set":{"active":true,"attributes":{"a":"1","b":"2","c":"3"}}}`)}
 	ctx := context.Background()
