@@ -149,6 +149,7 @@ type removedServerKeys struct {
 
 type removedServerTransport struct{}
 
+// UnmarshalYAML refuses the key, on its line.
 func (*removedServerTransport) UnmarshalYAML(n *yaml.Node) error {
 	return removedKey(n, "server.transport")
 }

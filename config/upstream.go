@@ -155,6 +155,7 @@ type KeyError struct {
 	Problem string
 }
 
+// Error is "config: KEY: PROBLEM".
 func (e *KeyError) Error() string { return "config: " + e.Key + ": " + e.Problem }
 
 // Check reports every problem of the upstream's HTTP settings (the URL,
@@ -275,6 +276,7 @@ type removedUpstreamKeys struct {
 
 type removedUpstreamTransport struct{}
 
+// UnmarshalYAML refuses the key, on its line.
 func (*removedUpstreamTransport) UnmarshalYAML(n *yaml.Node) error {
 	return removedKey(n, "upstream.transport")
 }
