@@ -161,21 +161,34 @@ func (e *KeyError) Error() string { return "config: " + e.Key + ": " + e.Problem
 // Check reports every problem of the upstream's HTTP settings (the URL,
 // TLS with its files read and parsed, the timeouts, attempts and pool
 // sizes), each a *KeyError, joined; nil when there is none. A demo
-// upstream has no URL to check. The profile's own keys are Resolve's.
+// upstream has no URL to check (its TLS keys are checked as for https).
+// The profile's own keys are Resolve's.
 func (u Upstream) Check(demo bool) error {
+	_, _, err := u.check(demo)
+	return err
+}
+
+// Endpoint checks u as Check does and returns what the upstream client is
+// built from: the base URL and, for https, the TLS configuration with its
+// files loaded (nil for http).
+func (u Upstream) Endpoint() (*url.URL, *tls.Config, error) { return u.check(false) }
+
+func (u Upstream) check(demo bool) (base *url.URL, conf *tls.Config, _ error) {
 	var errs []error
 	bad := func(key, format string, args ...any) {
 		errs = append(errs, &KeyError{Key: key, Problem: fmt.Sprintf(format, args...)})
 	}
 	https := demo
 	if !demo {
-		if base, err := u.BaseURL(); err != nil {
+		var err error
+		if base, err = u.BaseURL(); err != nil {
 			errs = append(errs, err)
 		} else {
 			https = base.Scheme == "https"
 		}
 	}
-	if _, err := u.TLS.ClientConfig(https); err != nil {
+	conf, err := u.TLS.ClientConfig(https)
+	if err != nil {
 		errs = append(errs, err)
 	}
 	if u.Timeout < 0 {
@@ -193,7 +206,10 @@ func (u Upstream) Check(demo bool) error {
 	if u.Breaker.OpenFor < 0 {
 		bad("upstream.breaker.openFor", "must not be negative")
 	}
-	return errors.Join(errs...)
+	if len(errs) > 0 {
+		return nil, nil, errors.Join(errs...)
+	}
+	return base, conf, nil
 }
 
 // BaseURL parses and checks URL: http or https, a host, no credentials,

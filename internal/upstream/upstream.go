@@ -81,8 +81,9 @@ type Client struct {
 
 // New builds the client of the upstream cfg configures, its unset keys at
 // their defaults (config.Upstream.WithDefaults). It checks cfg as Resolve
-// does (config.Upstream.Check), compiles the path templates and loads the
-// TLS files. The error lists every problem, each naming its key.
+// does and takes the base URL and TLS configuration that built
+// (config.Upstream.Endpoint), and compiles the path templates. The error
+// lists every problem, each naming its key.
 func New(cfg config.Upstream, opts Options) (*Client, error) {
 	if opts.URL != "" {
 		cfg.URL = opts.URL
@@ -92,7 +93,8 @@ func New(cfg config.Upstream, opts Options) (*Client, error) {
 	setDefault(&opts.BackoffMax, DefaultBackoffMax)
 	setDefault(&opts.MaxReplyBytes, DefaultMaxReplyBytes)
 	var errs []error
-	if err := cfg.Check(false); err != nil {
+	u, tlsConf, err := cfg.Endpoint() // the checks Resolve makes
+	if err != nil {
 		errs = append(errs, err)
 	}
 	bad := func(key, format string, args ...any) {
@@ -109,7 +111,6 @@ func New(cfg config.Upstream, opts Options) (*Client, error) {
 		backoffMax:  opts.BackoffMax,
 		maxReply:    opts.MaxReplyBytes,
 	}
-	u, _ := cfg.BaseURL() // nil when Check reported it
 	https := u != nil && u.Scheme == "https"
 	if u != nil {
 		c.base = u.Scheme + "://" + u.Host + strings.TrimSuffix(u.EscapedPath(), "/")
@@ -125,7 +126,6 @@ func New(cfg config.Upstream, opts Options) (*Client, error) {
 		}
 		c.addr = net.JoinHostPort(u.Hostname(), port)
 	}
-	var err error
 	if c.paths[canonical.ByID], err = compileTemplate(cfg.ByIDPath, phID); err != nil {
 		bad("upstream.byIdPath", "%v", err)
 	}
@@ -134,10 +134,6 @@ func New(cfg config.Upstream, opts Options) (*Client, error) {
 	}
 	if len(errs) > 0 {
 		return nil, errors.Join(errs...)
-	}
-	tlsConf, err := cfg.TLS.ClientConfig(https)
-	if err != nil { // Check loaded the same files a moment ago
-		return nil, err
 	}
 
 	c.dialer = &net.Dialer{Timeout: DefaultDialTimeout, KeepAlive: 30 * time.Second}
