@@ -215,12 +215,18 @@ var (
 
 // SetJSONHeaders sets the headers every canonical call carries: Accept and
 // Content-Type application/json, and User-Agent userbridge unless h has
-// one. A caller that builds
-// its header with them saves Patch a copy of it. The values are shared:
-// nothing may modify them.
+// one. A caller that builds its header with them saves Patch a copy of it.
+// The values are shared: nothing may modify them.
 func SetJSONHeaders(h http.Header) {
 	h["Accept"] = jsonValue
 	h["Content-Type"] = jsonValue
+	SetUserAgent(h)
+}
+
+// SetUserAgent sets User-Agent userbridge unless h has one. A header given
+// to Do with Accept, User-Agent and (with a body) Content-Type is sent as
+// it is, not copied. The value is shared: nothing may modify it.
+func SetUserAgent(h http.Header) {
 	if _, ok := h["User-Agent"]; !ok {
 		h["User-Agent"] = userAgentValue
 	}
@@ -229,11 +235,17 @@ func SetJSONHeaders(h http.Header) {
 // requestHeader is the header of an attempt: the caller's with the JSON
 // headers (with keep, an Accept or Content-Type the caller set stays), and
 // without Content-Type when there is no body. It is the caller's own map
-// when that already holds what would be built (see SetJSONHeaders), else a
-// copy sharing the caller's value slices, which nothing modifies.
+// when that already holds what would be built (see SetJSONHeaders and
+// SetUserAgent), else a copy sharing the caller's value slices, which
+// nothing modifies.
 func requestHeader(from http.Header, hasBody, keep bool) http.Header {
-	if !keep && hasBody && isJSONValue(from["Accept"]) && isJSONValue(from["Content-Type"]) && from["User-Agent"] != nil {
-		return from
+	if from["User-Agent"] != nil {
+		switch {
+		case keep && from["Accept"] != nil && (!hasBody || from["Content-Type"] != nil):
+			return from
+		case !keep && hasBody && isJSONValue(from["Accept"]) && isJSONValue(from["Content-Type"]):
+			return from
+		}
 	}
 	h := make(http.Header, len(from)+3)
 	for k, v := range from {

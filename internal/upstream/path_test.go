@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"reflect"
 	"strings"
 	"testing"
 
@@ -251,5 +252,45 @@ func TestCallURLBuilt(t *testing.T) {
 	parsed, err := url.Parse(u.String())
 	if err != nil || parsed.RawPath != u.RawPath || parsed.Path != u.Path || parsed.Host != u.Host {
 		t.Errorf("%q parses back to %+v (%v)", u.String(), parsed, err)
+	}
+}
+
+// TestCompleteHeaderNotCopied: a header that already holds what an attempt
+// needs (SetJSONHeaders for Patch; Accept, User-Agent and, with a body,
+// Content-Type for Do, as the scim and rules profiles build theirs) is sent
+// as it is: no map per request. One that lacks any is copied, never
+// modified.
+func TestCompleteHeaderNotCopied(t *testing.T) {
+	same := func(a, b http.Header) bool {
+		return reflect.ValueOf(a).UnsafePointer() == reflect.ValueOf(b).UnsafePointer()
+	}
+	patchH := http.Header{"Authorization": {"Bearer t0ken"}}
+	SetJSONHeaders(patchH)
+	do := http.Header{"Accept": {"application/scim+json"}, "Content-Type": {"application/scim+json"}}
+	SetUserAgent(do)
+	for _, tc := range []struct {
+		name          string
+		h             http.Header
+		hasBody, keep bool
+		want          bool
+	}{
+		{"Patch, SetJSONHeaders", patchH, true, false, true},
+		{"Get, SetJSONHeaders (Content-Type dropped)", patchH, false, false, false},
+		{"Do with a body", do, true, true, true},
+		{"Do without a body", do, false, true, true},
+		{"Do without User-Agent", http.Header{"Accept": {"application/json"}}, false, true, false},
+		{"Do with a body but no Content-Type", http.Header{"Accept": {"application/json"}, "User-Agent": {"x"}}, true, true, false},
+	} {
+		before := tc.h.Clone()
+		got := requestHeader(tc.h, tc.hasBody, tc.keep)
+		if same(got, tc.h) != tc.want {
+			t.Errorf("%s: sent as it is %v, want %v", tc.name, same(got, tc.h), tc.want)
+		}
+		if fmt.Sprint(tc.h) != fmt.Sprint(before) {
+			t.Errorf("%s: the caller's header changed: %v", tc.name, tc.h)
+		}
+		if got.Get("Accept") == "" || got.Get("User-Agent") == "" || (got.Get("Content-Type") != "") != (tc.hasBody || tc.keep && tc.h.Get("Content-Type") != "") {
+			t.Errorf("%s: sent %v", tc.name, got)
+		}
 	}
 }

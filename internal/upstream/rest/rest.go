@@ -227,7 +227,7 @@ func (t *trip) send(ctx context.Context, q *request) (*upstream.Result, *canonic
 	h := header(t.call.Header)
 	if q.body != nil {
 		body = q.body.Render(d)
-		h["Content-Type"] = []string{q.contentType}
+		h["Content-Type"] = q.contentType
 	}
 	if q.merge != nil {
 		stored, res, cerr := t.read(ctx, q.merge, d)
@@ -321,10 +321,14 @@ func header(from http.Header) http.Header {
 	for k, v := range from {
 		h[k] = v
 	}
-	h["Accept"] = []string{"application/json"}
+	h["Accept"] = jsonValue
 	delete(h, "Content-Type")
+	upstream.SetUserAgent(h) // complete: Do sends it as it is
 	return h
 }
+
+// jsonValue is the Accept of every exchange, shared: nothing modifies it.
+var jsonValue = []string{"application/json"}
 
 // toUser maps an upstream user to a valid canonical user.
 func (r *Rules) toUser(body []byte, p params) ([]byte, *canonical.Error) {

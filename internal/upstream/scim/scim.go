@@ -162,18 +162,25 @@ func (c *Client) Close() { c.http.Close() }
 
 // header copies the caller's header and adds SCIM's media types.
 func (c *Client) header(from http.Header, body bool) http.Header {
-	h := make(http.Header, len(from)+2)
+	h := make(http.Header, len(from)+3)
 	for k, v := range from {
 		h[k] = v
 	}
-	h["Accept"] = []string{MediaType + ", application/json"}
+	h["Accept"] = acceptValue
 	if body {
-		h["Content-Type"] = []string{MediaType}
+		h["Content-Type"] = mediaTypeValue
 	} else {
 		delete(h, "Content-Type")
 	}
+	upstream.SetUserAgent(h) // complete: Do sends it as it is
 	return h
 }
+
+// The header values every exchange carries, shared: nothing modifies them.
+var (
+	acceptValue    = []string{MediaType + ", application/json"}
+	mediaTypeValue = []string{MediaType}
+)
 
 func userPath(id string) string { return "/Users/" + url.PathEscape(id) }
 
