@@ -65,92 +65,8 @@ type Server struct {
 	// ShutdownTimeout bounds how long in-flight requests may finish after
 	// SIGTERM (default 20s).
 	ShutdownTimeout Duration `yaml:"shutdownTimeout"`
-	// Transport is the HTTP/1.1 server under the gin engine of the dialect
-	// listeners: "fast" (fasthttp's server, through its net/http adaptor;
-	// default) or "standard" (net/http's). The admin listener always uses
-	// net/http's.
-	Transport string `yaml:"transport"`
-}
-
-// Upstream is the identity backend.
-type Upstream struct {
-	// Profile is the upstream's protocol: "canonical" (docs/canonical.md),
-	// "scim" (a SCIM 2.0 service provider) or "rules" (a JSON REST API
-	// described by the Rules file); docs/upstreams.md.
-	Profile string `yaml:"profile"`
-	// Rules is profile rules' upstream rule file, relative to the config
-	// file (e.g. examples/upstreams/keycloak.yaml).
-	Rules string `yaml:"rules"`
-	// SCIM tunes profile scim.
-	SCIM SCIM `yaml:"scim"`
-	// LookupTTL is how long profiles scim and rules remember the id a
-	// username resolved to (default 30s; negative: never). A 404 on a
-	// remembered id looks the username up again.
-	LookupTTL Duration `yaml:"lookupTTL"`
-	// URL is the backend's base URL. Empty, or "demo", runs the reference
-	// backend in-process with demo users.
-	URL string `yaml:"url"`
-	// ByIDPath and ByUsernamePath are the path templates ({id},
-	// {username}, {tenant}); defaults /users/{id} and
-	// /users/by-username/{username}.
-	ByIDPath       string `yaml:"byIdPath"`
-	ByUsernamePath string `yaml:"byUsernamePath"`
-	// Timeout is one deadline for all attempts of one request (default 5s).
-	Timeout Duration `yaml:"timeout"`
-	// MaxAttempts is the most attempts per call (default 3; 1 never retries).
-	MaxAttempts int `yaml:"maxAttempts"`
-	// MaxIdleConns is the keep-alive pool size of transport "standard"
-	// (default 256).
-	MaxIdleConns int `yaml:"maxIdleConns"`
-	// IdleTimeout closes a pooled keep-alive connection idle this long
-	// (default 30s). Below the upstream's own keep-alive timeout, the pool
-	// drops connections before the upstream does.
-	IdleTimeout Duration `yaml:"idleTimeout"`
-	// MaxConns caps the connections open to the upstream (default 0: no
-	// cap); a call that finds them all busy waits for one within its
-	// timeout.
-	MaxConns int `yaml:"maxConns"`
-	// Transport is the HTTP client under the retry policy: "fast"
-	// (fasthttp's pool, the default) or "standard" (net/http's).
-	Transport string `yaml:"transport"`
-	// TLS for https upstreams.
-	TLS TLS `yaml:"tls"`
-	// Breaker stops calling an upstream that keeps failing.
-	Breaker Breaker `yaml:"breaker"`
-}
-
-// SCIM tunes profile scim.
-type SCIM struct {
-	// ExtensionSchema is the URN of the User schema extension that holds
-	// the canonical fields SCIM has no attribute for: locked, deleted,
-	// attributes, extensions (default
-	// urn:userbridge:params:scim:schemas:extension:2.0:User).
-	ExtensionSchema string `yaml:"extensionSchema"`
-	// Unmapped is "extension" (default: those fields go to
-	// ExtensionSchema) or "reject" (an update that sets or unsets one is
-	// refused with invalid_field naming it).
-	Unmapped string `yaml:"unmapped"`
-}
-
-// TLS configures an https upstream.
-type TLS struct {
-	// CAFile is a PEM bundle that replaces the system roots.
-	CAFile string `yaml:"caFile"`
-	// CertFile and KeyFile are a client certificate and key (both or neither).
-	CertFile string `yaml:"certFile"`
-	KeyFile  string `yaml:"keyFile"`
-	// ServerName overrides the name checked in the upstream's certificate.
-	ServerName string `yaml:"serverName"`
-}
-
-// Breaker configures the circuit breaker.
-type Breaker struct {
-	// Enabled turns it on (default true).
-	Enabled *bool `yaml:"enabled"`
-	// Failures in a row that open it (default 5).
-	Failures uint32 `yaml:"failures"`
-	// OpenFor is how long it stays open (default 10s).
-	OpenFor Duration `yaml:"openFor"`
+	// transport was removed: userbridge serves with net/http only.
+	removedServerKeys `yaml:",inline"`
 }
 
 // Admin configures where /healthz, /readyz and /metrics are served.
@@ -222,6 +138,33 @@ func (d *Duration) UnmarshalYAML(n *yaml.Node) error {
 // MarshalText implements encoding.TextMarshaler ("30s", as written).
 func (d Duration) MarshalText() ([]byte, error) { return []byte(time.Duration(d).String()), nil }
 
+// removedKeys are the keys userbridge no longer reads, each with why: a
+// configuration (or environment variable) that still sets one is refused.
+var removedKeys = map[string]string{
+	"server.transport":   "userbridge serves with the standard library's net/http only",
+	"upstream.transport": "userbridge calls the upstream with the standard library's net/http only",
+}
+
+func errRemoved(key string) error { return errors.New("removed: " + removedKeys[key]) }
+
+// removedKey is the decoding of a removed key: a problem on its line,
+// which lets the decoder go on and report every other problem too.
+func removedKey(n *yaml.Node, key string) error {
+	return &yaml.TypeError{Errors: []string{fmt.Sprintf("line %d: %s: %v", n.Line, key, errRemoved(key))}}
+}
+
+// removedServerKeys are the server keys userbridge no longer reads.
+type removedServerKeys struct {
+	Transport removedServerTransport `yaml:"transport"`
+}
+
+type removedServerTransport struct{}
+
+// UnmarshalYAML refuses the key, on its line.
+func (*removedServerTransport) UnmarshalYAML(n *yaml.Node) error {
+	return removedKey(n, "server.transport")
+}
+
 // D returns the time.Duration.
 func (d Duration) D() time.Duration { return time.Duration(d) }
 
@@ -278,20 +221,14 @@ func (c *Config) applyDefaults() {
 	def(&s.WriteTimeout, 60*time.Second)
 	def(&s.IdleTimeout, 120*time.Second)
 	def(&s.ShutdownTimeout, 20*time.Second)
-	if s.Transport == "" {
-		s.Transport = "fast"
-	}
 	u := &c.Upstream
 	if u.Profile == "" {
 		u.Profile = "canonical"
 	}
-	def(&u.Timeout, 5*time.Second)
-	def(&u.IdleTimeout, 30*time.Second)
-	if u.Transport == "" {
-		u.Transport = "fast"
-	}
+	def(&u.Timeout, DefaultTimeout)
+	def(&u.IdleTimeout, DefaultIdleTimeout)
 	if u.MaxAttempts == 0 {
-		u.MaxAttempts = 3
+		u.MaxAttempts = DefaultMaxAttempts
 	}
 	if c.Log.Level == "" {
 		c.Log.Level = "info"
@@ -317,8 +254,8 @@ var envVars = []struct {
 		c.Upstream.Timeout = Duration(d)
 		return err
 	}},
-	{"USERBRIDGE_SERVER_TRANSPORT", "server.transport", func(c *Config, v string) error { c.Server.Transport = v; return nil }},
-	{"USERBRIDGE_UPSTREAM_TRANSPORT", "upstream.transport", func(c *Config, v string) error { c.Upstream.Transport = v; return nil }},
+	{"USERBRIDGE_SERVER_TRANSPORT", "server.transport", func(*Config, string) error { return errRemoved("server.transport") }},
+	{"USERBRIDGE_UPSTREAM_TRANSPORT", "upstream.transport", func(*Config, string) error { return errRemoved("upstream.transport") }},
 	{"USERBRIDGE_MAX_BODY_BYTES", "server.maxBodyBytes", func(c *Config, v string) error {
 		n, err := strconv.ParseInt(v, 10, 64)
 		c.Server.MaxBodyBytes = n

@@ -110,8 +110,7 @@ dialects:
 
 	c, _ = Parse(src, []byte(`
 listen: nope
-server: {transport: turbo}
-upstream: {profile: soap, url: "ftp://x", maxAttempts: 11, transport: slow, maxConns: -1, idleTimeout: -1s, tls: {certFile: /nonexistent}}
+upstream: {profile: soap, url: "ftp://x", maxAttempts: 11, maxConns: -1, idleTimeout: -1s, tls: {certFile: /nonexistent}}
 log: {format: xml}
 dialects:
   finix: {rules: wrong.yaml}
@@ -125,7 +124,7 @@ dialects:
 		t.Fatal("accepted")
 	}
 	for _, want := range []string{"listen", "upstream.profile", "upstream.url", "upstream.tls: set, but URL is not https",
-		"upstream.maxAttempts", `upstream.transport: "slow": fast or standard`, `server.transport: "turbo": fast or standard`, "upstream: maxConns", "upstream.idleTimeout: must be positive", "config.nosuch: the rule file declares no such config constant", "log.format", `cannot replace "finix"`, "dialects.shift.prefix",
+		"upstream.maxAttempts", "upstream: maxConns", "upstream.idleTimeout: must be positive", "config.nosuch: the rule file declares no such config constant", "log.format", `cannot replace "finix"`, "dialects.shift.prefix",
 		`"newone" is not a built-in dialect`, "dialects.trustedtwin.rules"} {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("missing %q in:\n%v", want, err)
@@ -242,6 +241,38 @@ func TestUpstreamTLSCheckedAsAtStart(t *testing.T) {
 		}
 		if _, err := c.Resolve(Source{Name: "c.yaml", Dir: dir}); err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("%s: %v, want %q", yaml, err, want)
+		}
+	}
+}
+
+// TestRemovedKeys: a configuration that still sets a key userbridge no
+// longer reads is refused, naming the key, its file and line, and why;
+// the other problems of the file are reported with it. So is the
+// environment variable that set it.
+func TestRemovedKeys(t *testing.T) {
+	src := Source{Name: "old.yaml"}
+	_, err := Parse(src, []byte("listen: 127.0.0.1:8080\nserver:\n  transport: fast\n  maxDepth: deep\nupstream:\n  url: http://idp\n  transport: standard\n"))
+	if err == nil || !errors.Is(err, ErrInvalid) {
+		t.Fatalf("accepted: %v", err)
+	}
+	for _, want := range []string{
+		"old.yaml: line 3: server.transport: removed: userbridge serves with the standard library's net/http only",
+		"old.yaml: line 7: upstream.transport: removed: userbridge calls the upstream with the standard library's net/http only",
+		"old.yaml: line 4:", // maxDepth: still reported
+	} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("missing %q in:\n%v", want, err)
+		}
+	}
+
+	c, err := Parse(src, []byte("listen: 127.0.0.1:8080\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, key := range map[string]string{"USERBRIDGE_SERVER_TRANSPORT": "server.transport", "USERBRIDGE_UPSTREAM_TRANSPORT": "upstream.transport"} {
+		err := c.ApplyEnv(func(n string) (string, bool) { return "fast", n == name })
+		if err == nil || !errors.Is(err, ErrInvalid) || !strings.Contains(err.Error(), name+" ("+key+")") || !strings.Contains(err.Error(), ": removed: ") {
+			t.Errorf("%s: %v", name, err)
 		}
 	}
 }

@@ -1,12 +1,12 @@
 package config
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
-
-	"github.com/userbridge/userbridge/internal/upstream/rest"
-	"github.com/userbridge/userbridge/internal/upstream/scim"
+	"strings"
+	"time"
 )
 
 // The upstream profiles.
@@ -26,14 +26,59 @@ func (c *Config) RulesFile(src Source) string {
 	return f
 }
 
-// LoadRules reads and compiles profile rules' rule file.
-func (c *Config) LoadRules(src Source) (*rest.Rules, error) {
-	file := c.RulesFile(src)
-	data, err := os.ReadFile(file)
-	if err != nil {
-		return nil, err
+// Profile scim's defaults and the values of its unmapped key.
+const (
+	// DefaultSCIMExtensionSchema holds the canonical fields SCIM has no
+	// attribute for, unless upstream.scim.extensionSchema names another.
+	DefaultSCIMExtensionSchema = "urn:userbridge:params:scim:schemas:extension:2.0:User"
+	// DefaultLookupTTL is upstream.lookupTTL's default.
+	DefaultLookupTTL = 30 * time.Second
+	// UnmappedExtension sends those fields to the extension schema.
+	UnmappedExtension = "extension"
+	// UnmappedReject refuses an update that sets or unsets one.
+	UnmappedReject = "reject"
+)
+
+// ReadRules reads profile rules' rule file; it returns the file's resolved
+// name with its bytes, for the rules profile (internal/upstream/rest) to
+// compile.
+func (c *Config) ReadRules(src Source) (file string, data []byte, err error) {
+	file = c.RulesFile(src)
+	data, err = os.ReadFile(file)
+	return file, data, err
+}
+
+// Check reports the problems of profile scim's keys, each a *KeyError,
+// joined; nil when there is none. Unset keys take their defaults.
+func (s SCIM) Check() error {
+	var errs []error
+	if s.ExtensionSchema != "" {
+		if err := CheckSchemaURN(s.ExtensionSchema); err != nil {
+			errs = append(errs, &KeyError{Key: "upstream.scim.extensionSchema", Problem: err.Error()})
+		}
 	}
-	return rest.Load(file, data)
+	switch s.Unmapped {
+	case "", UnmappedExtension, UnmappedReject:
+	default:
+		errs = append(errs, &KeyError{Key: "upstream.scim.unmapped", Problem: fmt.Sprintf("%q: extension or reject", s.Unmapped)})
+	}
+	return errors.Join(errs...)
+}
+
+// CheckSchemaURN accepts a schema URN usable in a SCIM PATCH path: "urn:",
+// then no space, quote, bracket or other character a path cannot hold,
+// and not ending with ':'.
+func CheckSchemaURN(s string) error {
+	if !strings.HasPrefix(strings.ToLower(s), "urn:") || strings.HasSuffix(s, ":") || len(s) > 256 {
+		return fmt.Errorf("%q is not a schema URN such as %s", s, DefaultSCIMExtensionSchema)
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c <= ' ' || c >= 0x7f || strings.IndexByte(`"[]\`+"`"+`{}<>`, c) >= 0 {
+			return fmt.Errorf("%q: character %q is not allowed in a schema URN", s, c)
+		}
+	}
+	return nil
 }
 
 // checkProfile validates upstream.profile and the keys of each profile.
@@ -59,22 +104,17 @@ func (c *Config) checkProfile(src Source, bad func(string, string, ...any), errs
 	}
 	switch u.Profile {
 	case ProfileSCIM:
-		if u.SCIM.ExtensionSchema != "" {
-			if err := scim.CheckSchemaURN(u.SCIM.ExtensionSchema); err != nil {
-				bad("upstream.scim.extensionSchema", "%v", err)
-			}
-		}
-		switch u.SCIM.Unmapped {
-		case "", scim.UnmappedExtension, scim.UnmappedReject:
-		default:
-			bad("upstream.scim.unmapped", "%q: extension or reject", u.SCIM.Unmapped)
+		for _, ke := range keyErrors(u.SCIM.Check()) {
+			bad(ke.Key, "%s", ke.Problem)
 		}
 	case ProfileRules:
 		if u.Rules == "" {
 			bad("upstream.rules", "required by profile rules: the upstream rule file (docs/upstreams.md)")
 			return
 		}
-		if _, err := c.LoadRules(src); err != nil {
+		// Read here; compiled where the rules profile is built (app.Resolve
+		// reports its problems with the others).
+		if _, _, err := c.ReadRules(src); err != nil {
 			*errs = append(*errs, fmt.Errorf("%w: %s: upstream.rules: %w", ErrInvalid, src.Name, err))
 		}
 	}

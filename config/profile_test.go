@@ -33,8 +33,8 @@ func TestProfiles(t *testing.T) {
 		}
 	}
 	c, _ := Parse(src, []byte("upstream: {profile: rules, url: 'https://kc.example', rules: kc.yaml}"))
-	if r, err := c.LoadRules(src); err != nil || r.Name() != "keycloak" || c.RulesFile(src) != filepath.Join(dir, "kc.yaml") {
-		t.Errorf("LoadRules: %v", err)
+	if file, data, err := c.ReadRules(src); err != nil || string(data) != string(kc) || file != filepath.Join(dir, "kc.yaml") {
+		t.Errorf("ReadRules: %q, %v", file, err)
 	}
 
 	for _, tc := range []struct{ yaml, want string }{
@@ -58,14 +58,17 @@ func TestProfiles(t *testing.T) {
 			t.Errorf("%s: %v, want %q", tc.yaml, err, tc.want)
 		}
 	}
+}
 
-	// A broken rule file is reported with its own problems.
-	if err := os.WriteFile(filepath.Join(dir, "bad.yaml"), []byte("upstream: Bad\n"), 0o600); err != nil {
-		t.Fatal(err)
+func TestCheckSchemaURN(t *testing.T) {
+	for _, ok := range []string{DefaultSCIMExtensionSchema, "urn:acme:scim:User", "URN:x:y"} {
+		if err := CheckSchemaURN(ok); err != nil {
+			t.Errorf("%s: %v", ok, err)
+		}
 	}
-	c, _ = Parse(src, []byte("upstream: {profile: rules, url: 'http://x', rules: bad.yaml}"))
-	_, err = c.Resolve(src)
-	if err == nil || !strings.Contains(err.Error(), `upstream: "Bad" is not a name`) || !strings.Contains(err.Error(), "update.byId: missing") {
-		t.Errorf("%v", err)
+	for _, bad := range []string{"", "acme:User", "urn:", "urn:a:", "urn:a b", `urn:a"b`, "urn:a[b]"} {
+		if CheckSchemaURN(bad) == nil {
+			t.Errorf("%q accepted", bad)
+		}
 	}
 }

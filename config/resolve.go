@@ -11,7 +11,6 @@ import (
 
 	"github.com/userbridge/userbridge/adapters"
 	"github.com/userbridge/userbridge/adapters/registry"
-	"github.com/userbridge/userbridge/internal/upstream"
 	"github.com/userbridge/userbridge/mapping"
 	"gopkg.in/yaml.v3"
 )
@@ -46,42 +45,11 @@ func (c *Config) Resolve(src Source) ([]Mount, error) {
 		bad("listen", "%q is not host:port", c.Listen)
 	}
 	c.checkProfile(src, bad, &errs)
-	if !c.IsDemo() {
-		// As the upstream client checks it at start, and never quoted: a
-		// URL may carry a credential (which is refused).
-		if err := upstream.CheckURL(c.Upstream.URL); err != nil {
-			bad("upstream.url", "%v", err)
-		}
-	}
-	// As the upstream client checks them at start: the files read and
-	// parsed, TLS set only for an https URL.
-	t := c.Upstream.TLS
-	https := c.IsDemo() || strings.HasPrefix(strings.ToLower(c.Upstream.URL), "https://")
-	for _, p := range upstream.CheckTLS(upstream.TLSConfig{CAFile: t.CAFile, CertFile: t.CertFile, KeyFile: t.KeyFile, ServerName: t.ServerName}, https) {
-		field, msg, _ := strings.Cut(p, ": ")
-		bad(map[string]string{"TLS": "upstream.tls", "TLS.CAFile": "upstream.tls.caFile", "TLS.CertFile": "upstream.tls.certFile"}[field], "%s", msg)
-	}
-	if c.Upstream.Timeout.D() <= 0 {
-		bad("upstream.timeout", "must be positive")
-	}
-	if c.Upstream.MaxAttempts < 1 || c.Upstream.MaxAttempts > 10 {
-		bad("upstream.maxAttempts", "%d: from 1 to 10", c.Upstream.MaxAttempts)
-	}
-	switch c.Server.Transport {
-	case "fast", "standard":
-	default:
-		bad("server.transport", "%q: fast or standard", c.Server.Transport)
-	}
-	switch c.Upstream.Transport {
-	case "fast", "standard":
-	default:
-		bad("upstream.transport", "%q: fast or standard", c.Upstream.Transport)
-	}
-	if c.Upstream.IdleTimeout.D() <= 0 {
-		bad("upstream.idleTimeout", "must be positive")
-	}
-	if c.Upstream.MaxConns < 0 || c.Upstream.MaxIdleConns < 0 {
-		bad("upstream", "maxConns and maxIdleConns must not be negative")
+	// The upstream's HTTP settings, as the upstream client is built from
+	// them: the URL (never quoted: it may carry a credential), the TLS
+	// files read and parsed, the timeouts and pool sizes.
+	for _, ke := range keyErrors(c.Upstream.Check(c.IsDemo())) {
+		bad(ke.Key, "%s", ke.Problem)
 	}
 	if c.Server.MaxBodyBytes < 0 || c.Server.MaxDepth < 0 {
 		bad("server", "maxBodyBytes and maxDepth must be positive")

@@ -275,7 +275,7 @@ func resolve(cmd string, args []string) (*config.Config, config.Source, []config
 	if err != nil {
 		return nil, src, nil, err
 	}
-	mounts, err := cfg.Resolve(src)
+	mounts, err := app.Resolve(cfg, src)
 	return cfg, src, mounts, err
 }
 
@@ -290,7 +290,7 @@ func routes(args []string, stdout io.Writer) error {
 	}
 	profile := cfg.Upstream.Profile
 	if profile == config.ProfileRules {
-		if rules, err := cfg.LoadRules(src); err == nil {
+		if rules, err := app.LoadRules(cfg, src); err == nil {
 			profile += ": " + rules.Name() + ", " + cfg.RulesFile(src)
 		}
 	}

@@ -90,7 +90,7 @@ func New(cfg *config.Config, src config.Source, log *slog.Logger) (*App, error) 
 // NewWith validates the configuration and builds everything; nothing
 // listens yet.
 func NewWith(cfg *config.Config, src config.Source, o Options) (*App, error) {
-	mounts, err := cfg.Resolve(src)
+	mounts, err := Resolve(cfg, src)
 	if err != nil {
 		return nil, err
 	}
@@ -106,26 +106,19 @@ func NewWith(cfg *config.Config, src config.Source, o Options) (*App, error) {
 	}
 	a := &App{Config: cfg, Mounts: mounts, log: log, opts: o}
 	a.state.Store(&loaded{cfg: cfg, src: src, mounts: mounts})
-	url := cfg.Upstream.URL
+	var uo upstream.Options
 	if cfg.IsDemo() {
 		a.Demo = backend.New(backend.Options{Seed: true})
 		a.demoLn, err = net.Listen("tcp", "127.0.0.1:0")
 		if err != nil {
 			return nil, fmt.Errorf("app: demo backend: %w", err)
 		}
-		url = "http://" + a.demoLn.Addr().String()
+		uo.URL = "http://" + a.demoLn.Addr().String()
 	}
-	u := cfg.Upstream
-	enabled := u.Breaker.Enabled == nil || *u.Breaker.Enabled
-	ucfg := upstream.Config{URL: url, ByIDPath: u.ByIDPath, ByUsernamePath: u.ByUsernamePath,
-		Timeout: u.Timeout.D(), MaxAttempts: u.MaxAttempts, MaxIdleConnsPerHost: u.MaxIdleConns, IdleConnTimeout: u.IdleTimeout.D(),
-		MaxConnsPerHost: u.MaxConns, Transport: u.Transport,
-		TLS:     upstream.TLSConfig{CAFile: u.TLS.CAFile, CertFile: u.TLS.CertFile, KeyFile: u.TLS.KeyFile, ServerName: u.TLS.ServerName},
-		Breaker: upstream.BreakerConfig{Enabled: enabled, Failures: u.Breaker.Failures, OpenFor: u.Breaker.OpenFor.D()}}
 	if o.TracerProvider != nil {
-		ucfg.WrapTransport = telemetry.WrapTransport(o.TracerProvider)
+		uo.WrapTransport = telemetry.WrapTransport(o.TracerProvider)
 	}
-	a.Upstream, err = upstream.New(ucfg)
+	a.Upstream, err = upstream.New(cfg.Upstream, uo)
 	if err != nil {
 		a.closeDemo()
 		return nil, err

@@ -1,6 +1,7 @@
 package app
 
 import (
+	"errors"
 	"fmt"
 
 	"github.com/userbridge/userbridge/config"
@@ -10,19 +11,49 @@ import (
 	"github.com/userbridge/userbridge/internal/upstream/scim"
 )
 
+// Resolve validates the configuration as config's Resolve does, and
+// compiles profile rules' upstream rule file, which package config cannot
+// (the rules profile is internal/upstream/rest's). Every problem is
+// reported at once, each with where it is. validate, serve and reload all
+// call it, so that they refuse the same configurations.
+func Resolve(cfg *config.Config, src config.Source) ([]config.Mount, error) {
+	mounts, err := cfg.Resolve(src)
+	errs := []error{err}
+	if cfg.Upstream.Profile == config.ProfileRules && cfg.Upstream.Rules != "" {
+		// An unreadable file is cfg.Resolve's to report.
+		if file, data, rerr := cfg.ReadRules(src); rerr == nil {
+			if _, cerr := rest.Load(file, data); cerr != nil {
+				errs = append(errs, fmt.Errorf("%w: %s: upstream.rules: %w", config.ErrInvalid, src.Name, cerr))
+			}
+		}
+	}
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
+	}
+	return mounts, nil
+}
+
+// LoadRules reads and compiles profile rules' upstream rule file.
+func LoadRules(cfg *config.Config, src config.Source) (*rest.Rules, error) {
+	file, data, err := cfg.ReadRules(src)
+	if err != nil {
+		return nil, err
+	}
+	return rest.Load(file, data)
+}
+
 // newProfile builds the client of the configured upstream profile over hc,
 // the HTTP client of upstream.url: hc itself for canonical.
 func newProfile(cfg *config.Config, src config.Source, hc *upstream.Client) (server.Upstream, error) {
-	u := cfg.Upstream
-	switch u.Profile {
+	switch cfg.Upstream.Profile {
 	case config.ProfileSCIM:
-		return scim.New(hc, scim.Config{ExtensionSchema: u.SCIM.ExtensionSchema, Unmapped: u.SCIM.Unmapped, LookupTTL: u.LookupTTL.D()})
+		return scim.New(hc, cfg.Upstream)
 	case config.ProfileRules:
-		rules, err := cfg.LoadRules(src)
+		rules, err := LoadRules(cfg, src)
 		if err != nil {
 			return nil, fmt.Errorf("app: upstream.rules: %w", err)
 		}
-		return rest.New(hc, rules, rest.Config{LookupTTL: u.LookupTTL.D()})
+		return rest.New(hc, rules, cfg.Upstream)
 	}
 	return hc, nil
 }

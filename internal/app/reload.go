@@ -28,7 +28,7 @@ var ErrNoSource = errors.New("app: reload: no configuration source to read again
 // configuration, the next ones get the new. An invalid configuration is
 // refused, every problem logged, and the old one keeps serving. Settings
 // that need a restart (listen addresses, admin.listen, upstream.*,
-// server timeouts and transport of the listeners, log.format) are logged as such and keep
+// server timeouts of the listeners, log.format) are logged as such and keep
 // their running values.
 func (a *App) Reload() error {
 	a.reloadMu.Lock()
@@ -60,12 +60,12 @@ func (a *App) Reload() error {
 func (a *App) apply(cfg *config.Config, src config.Source) ([]held, error) {
 	// The file as written first: a value that could not start userbridge
 	// is refused even where it would be held for a restart.
-	if _, err := cfg.Resolve(src); err != nil {
+	if _, err := Resolve(cfg, src); err != nil {
 		return nil, err
 	}
 	cur := a.state.Load()
 	hold := holdRestartOnly(cur.cfg, cfg, a.Server.Listens())
-	mounts, err := cfg.Resolve(src)
+	mounts, err := Resolve(cfg, src)
 	if err != nil {
 		return nil, err
 	}
@@ -105,8 +105,6 @@ func holdRestartOnly(run, next *config.Config, listening []string) []held {
 	keep("server.writeTimeout", rs.WriteTimeout.D(), ns.WriteTimeout.D())
 	keep("server.idleTimeout", rs.IdleTimeout.D(), ns.IdleTimeout.D())
 	ns.ReadHeaderTimeout, ns.ReadTimeout, ns.WriteTimeout, ns.IdleTimeout = rs.ReadHeaderTimeout, rs.ReadTimeout, rs.WriteTimeout, rs.IdleTimeout
-	keep("server.transport", rs.Transport, ns.Transport)
-	ns.Transport = rs.Transport
 	keep("log.format", run.Log.Format, next.Log.Format)
 	next.Log.Format = run.Log.Format
 

@@ -255,7 +255,7 @@ func TestReloadNeedsRestart(t *testing.T) {
 		yaml:  fmt.Sprintf("listen: 127.0.0.1:0\nupstream: {url: %s}\ndialects:\n  finix: {prefix: /a}\n", rec.srv.URL),
 		files: map[string]string{"acme.yaml": acmeRules(t, "/members/:user_id")},
 	})
-	f.write(t, "config.yaml", "listen: 127.0.0.1:1\nupstream: {url: 'http://127.0.0.1:1', timeout: 1s}\nlog: {format: text}\nserver: {transport: standard}\nadmin: {listen: 'localhost:0'}\n"+
+	f.write(t, "config.yaml", "listen: 127.0.0.1:1\nupstream: {url: 'http://127.0.0.1:1', timeout: 1s}\nlog: {format: text}\nserver: {readTimeout: 7s}\nadmin: {listen: 'localhost:0'}\n"+
 		"dialects:\n  finix: {prefix: /b}\n  acme: {rules: acme.yaml, listen: '127.0.0.1:9'}\n")
 	if err := f.app.Reload(); err != nil {
 		t.Fatal(err)
@@ -285,7 +285,7 @@ func TestReloadNeedsRestart(t *testing.T) {
 			}
 		}
 	}
-	for _, k := range []string{"listen", "upstream.url", "upstream.timeout", "log.format", "server.transport", "admin.listen", "dialects.acme.listen"} {
+	for _, k := range []string{"listen", "upstream.url", "upstream.timeout", "log.format", "server.readTimeout", "admin.listen", "dialects.acme.listen"} {
 		if !held[k] {
 			t.Errorf("%s not logged as needing a restart; logged: %v", k, held)
 		}
@@ -294,7 +294,7 @@ func TestReloadNeedsRestart(t *testing.T) {
 		t.Error("the prefix was held")
 	}
 	cur, _ := f.app.Current()
-	if cur.Upstream.URL != rec.srv.URL || cur.Listen != "127.0.0.1:0" || cur.Log.Format != "json" || cur.Server.Transport != "fast" {
+	if cur.Upstream.URL != rec.srv.URL || cur.Listen != "127.0.0.1:0" || cur.Log.Format != "json" || cur.Server.ReadTimeout.D() != 30*time.Second {
 		t.Errorf("Current shows values that were not applied: %s %s %s", cur.Upstream.URL, cur.Listen, cur.Log.Format)
 	}
 }

@@ -409,7 +409,7 @@ func TestSCIMEndToEnd(t *testing.T) {
 // TestSCIMUnmappedReject refuses what SCIM has no attribute for, naming it
 // in the dialect's terms, and sends nothing.
 func TestSCIMUnmappedReject(t *testing.T) {
-	srv, s, jane, _ := startSCIM(t, func(c *config.Config) { c.Upstream.SCIM.Unmapped = scim.UnmappedReject })
+	srv, s, jane, _ := startSCIM(t, func(c *config.Config) { c.Upstream.SCIM.Unmapped = config.UnmappedReject })
 	srv.Requests()
 	a := s.do(t, "PUT", "/v1/app/users/"+jane, map[string]string{"Content-Type": "application/json"}, `{"name":"J","isLockedOut":true}`)
 	if a.Status != 400 || gjson.GetBytes(a.Body, "details").Str != "isLockedOut" {

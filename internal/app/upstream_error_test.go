@@ -45,14 +45,8 @@ func rawUpstream(t *testing.T, serve func(conn net.Conn, req *http.Request)) str
 // TestUpstreamErrorLogged: when the upstream gives no (whole) answer, the
 // access line says why in upstream_error (a kind, never the error's text:
 // a malformed reply echoing the request's credentials stays out of the
-// log), on either upstream transport.
+// log).
 func TestUpstreamErrorLogged(t *testing.T) {
-	for _, tr := range []string{"fast", "standard"} {
-		t.Run(tr, func(t *testing.T) { testUpstreamErrorLogged(t, tr) })
-	}
-}
-
-func testUpstreamErrorLogged(t *testing.T, tr string) {
 	d := specs[3] // finix: Basic credentials the upstream echoes below
 	basic := "Basic " + base64.StdEncoding.EncodeToString([]byte("USuser:"+secretBasicPass))
 	refused := func() string {
@@ -94,7 +88,6 @@ func testUpstreamErrorLogged(t *testing.T, tr string) {
 			s := start(t, "", "http://"+c.upstream(), func(cfg *config.Config) {
 				faultConfig(cfg)
 				cfg.Upstream.Timeout = config.Duration(500 * time.Millisecond)
-				cfg.Upstream.Transport = tr
 			})
 			key := newKey("cause")
 			req, err := http.NewRequest(d.method, s.base+d.path, strings.NewReader(d.body))
@@ -124,7 +117,7 @@ func testUpstreamErrorLogged(t *testing.T, tr string) {
 
 	t.Run("answered", func(t *testing.T) {
 		rec := newRecorder(t)
-		s := start(t, "", rec.srv.URL, func(cfg *config.Config) { faultConfig(cfg); cfg.Upstream.Transport = tr })
+		s := start(t, "", rec.srv.URL, faultConfig)
 		rec.set(func(w http.ResponseWriter, _ *http.Request) {
 			w.Header().Set("Content-Type", "application/json")
 			w.WriteHeader(http.StatusBadGateway)

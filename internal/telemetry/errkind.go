@@ -10,15 +10,13 @@ import (
 	"syscall"
 
 	"github.com/sony/gobreaker/v2"
-	"github.com/valyala/fasthttp"
 )
 
 // ErrorKind names what err is for a log line, in a fixed vocabulary:
 // "dial: connection refused", "read: connection reset by peer", "timeout",
 // "tls: certificate not trusted", "connection closed (EOF)", … It never
-// returns err's own text, which may quote what a peer sent: fasthttp's
-// parse errors quote a request's header block or a reply's, net/http's
-// quote a malformed reply line (and an upstream may echo the request's
+// returns err's own text, which may quote what a peer sent: net/http's
+// parse errors quote a malformed request or reply line (and an upstream may echo the request's
 // credentials in it), go-retryablehttp's name the URL. What is returned is
 // built from the error's type and sentinel identity alone (an errno's text
 // is the operating system's fixed table); an error of no kind known here
@@ -49,7 +47,7 @@ func errorKind(err error) string {
 		return "circuit breaker open"
 	case errors.Is(err, gobreaker.ErrTooManyRequests):
 		return "circuit breaker half-open: trial calls exhausted"
-	case errors.Is(err, context.DeadlineExceeded), errors.Is(err, fasthttp.ErrTimeout):
+	case errors.Is(err, context.DeadlineExceeded):
 		return "timeout"
 	case errors.Is(err, context.Canceled):
 		return "canceled"
@@ -71,8 +69,6 @@ func errorKind(err error) string {
 		return errno.Error() // the OS's table: "connection refused", "broken pipe", …
 	case errors.As(err, &ne) && ne.Timeout():
 		return "timeout"
-	case errors.Is(err, fasthttp.ErrConnectionClosed):
-		return "connection closed before the first byte of the answer"
 	case errors.Is(err, io.ErrUnexpectedEOF):
 		return "connection closed mid-message (unexpected EOF)"
 	case errors.Is(err, io.EOF):

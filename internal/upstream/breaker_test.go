@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/userbridge/userbridge/config"
 	"github.com/userbridge/userbridge/mapping/canonical"
 )
 
@@ -21,8 +22,8 @@ func TestBreaker(t *testing.T) {
 			reply(w, 500, "")
 		}
 	})
-	c := newClient(t, up.URL, func(cfg *Config) {
-		cfg.Breaker = BreakerConfig{Enabled: true, Failures: 2, OpenFor: 100 * time.Millisecond}
+	c := newClient(t, up.URL, func(cfg *setup) {
+		cfg.Breaker = config.Breaker{Enabled: breakerOn, Failures: 2, OpenFor: config.Duration(100 * time.Millisecond)}
 	})
 
 	// 4xx replies come from a working upstream: they never trip it.
@@ -49,10 +50,7 @@ func TestBreaker(t *testing.T) {
 	}
 	t.Logf("open breaker: %v", err)
 
-	time.Sleep(120 * time.Millisecond)
-	if s := c.BreakerState(); s != "half-open" {
-		t.Fatalf("after OpenFor: %s, want half-open", s)
-	}
+	waitFor(t, "the breaker to half-open after OpenFor", func() bool { return c.BreakerState() == "half-open" })
 	healthy.Store(true)
 	if _, err := patch(t, c, patchCall("1")); err != nil {
 		t.Fatalf("trial call: %v", err)
@@ -79,8 +77,8 @@ func TestBreakerDisabled(t *testing.T) {
 // through, rounded up.
 func TestBreakerSaysWhenToRetry(t *testing.T) {
 	up := startUpstream(t, func(_ int, w http.ResponseWriter, _ *http.Request) { reply(w, 500, "") })
-	c := newClient(t, up.URL, func(cfg *Config) {
-		cfg.Breaker = BreakerConfig{Enabled: true, Failures: 1, OpenFor: 30 * time.Second}
+	c := newClient(t, up.URL, func(cfg *setup) {
+		cfg.Breaker = config.Breaker{Enabled: breakerOn, Failures: 1, OpenFor: config.Duration(30 * time.Second)}
 	})
 	_, err := patch(t, c, patchCall("1"))
 	wantCode(t, err, canonical.Internal)

@@ -18,6 +18,7 @@ import (
 	"github.com/hashicorp/go-retryablehttp"
 	"github.com/sony/gobreaker/v2"
 
+	"github.com/userbridge/userbridge/config"
 	"github.com/userbridge/userbridge/mapping/canonical"
 )
 
@@ -84,11 +85,11 @@ var (
 	errNotSent        = errors.New("upstream: not sent")         // not counted: userbridge's own cap (maxConns)
 )
 
-func newBreaker(cfg BreakerConfig, name string, openedAt *atomic.Int64) *gobreaker.CircuitBreaker[*Result] {
+func newBreaker(cfg config.Breaker, name string, openedAt *atomic.Int64) *gobreaker.CircuitBreaker[*Result] {
 	return gobreaker.NewCircuitBreaker[*Result](gobreaker.Settings{
 		Name:        name,
 		MaxRequests: 1,
-		Timeout:     cfg.OpenFor,
+		Timeout:     cfg.OpenFor.D(),
 		ReadyToTrip: func(n gobreaker.Counts) bool { return n.ConsecutiveFailures >= cfg.Failures },
 		IsExcluded:  func(err error) bool { return errors.Is(err, errCallerGone) || errors.Is(err, errNotSent) },
 		OnStateChange: func(_ string, _, to gobreaker.State) {
@@ -156,18 +157,8 @@ func (c *Client) guarded(ctx context.Context, req *request) (*Result, *canonical
 // send makes the attempts of one call under one deadline. verdict is what
 // the breaker counts: nil, errUpstreamFailed or errCallerGone.
 func (c *Client) send(ctx context.Context, rq *request) (res *Result, cerr *canonical.Error, verdict error) {
-	if _, fast := c.transport.(*fastTransport); fast {
-		// Over the fast transport a callCtx, which costs nothing until
-		// something waits on it; net/http's Transport reads context.Cause
-		// and gets context.WithTimeout.
-		cc := newCallCtx(ctx, c.timeout)
-		defer cc.release()
-		ctx = cc
-	} else {
-		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, c.timeout)
-		defer cancel()
-	}
+	ctx, cancel := context.WithTimeout(ctx, c.timeout)
+	defer cancel()
 	deadline, _ := ctx.Deadline()
 	x := c.newExchange(rq.method == http.MethodGet, deadline)
 	defer c.exchanges.Put(x)
@@ -224,12 +215,18 @@ var (
 
 // SetJSONHeaders sets the headers every canonical call carries: Accept and
 // Content-Type application/json, and User-Agent userbridge unless h has
-// one. A caller that builds
-// its header with them saves Patch a copy of it. The values are shared:
-// nothing may modify them.
+// one. A caller that builds its header with them saves Patch a copy of it.
+// The values are shared: nothing may modify them.
 func SetJSONHeaders(h http.Header) {
 	h["Accept"] = jsonValue
 	h["Content-Type"] = jsonValue
+	SetUserAgent(h)
+}
+
+// SetUserAgent sets User-Agent userbridge unless h has one. A header given
+// to Do with Accept, User-Agent and (with a body) Content-Type is sent as
+// it is, not copied. The value is shared: nothing may modify it.
+func SetUserAgent(h http.Header) {
 	if _, ok := h["User-Agent"]; !ok {
 		h["User-Agent"] = userAgentValue
 	}
@@ -238,11 +235,17 @@ func SetJSONHeaders(h http.Header) {
 // requestHeader is the header of an attempt: the caller's with the JSON
 // headers (with keep, an Accept or Content-Type the caller set stays), and
 // without Content-Type when there is no body. It is the caller's own map
-// when that already holds what would be built (see SetJSONHeaders), else a
-// copy sharing the caller's value slices, which nothing modifies.
+// when that already holds what would be built (see SetJSONHeaders and
+// SetUserAgent), else a copy sharing the caller's value slices, which
+// nothing modifies.
 func requestHeader(from http.Header, hasBody, keep bool) http.Header {
-	if !keep && hasBody && isJSONValue(from["Accept"]) && isJSONValue(from["Content-Type"]) && from["User-Agent"] != nil {
-		return from
+	if from["User-Agent"] != nil {
+		switch {
+		case keep && from["Accept"] != nil && (!hasBody || from["Content-Type"] != nil):
+			return from
+		case !keep && hasBody && isJSONValue(from["Accept"]) && isJSONValue(from["Content-Type"]):
+			return from
+		}
 	}
 	h := make(http.Header, len(from)+3)
 	for k, v := range from {

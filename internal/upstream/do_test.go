@@ -3,10 +3,12 @@ package upstream
 import (
 	"context"
 	"net/http"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/userbridge/userbridge/config"
 	"github.com/userbridge/userbridge/mapping/canonical"
 )
 
@@ -74,9 +76,9 @@ func TestDoRetriesLikePatch(t *testing.T) {
 
 func TestDoCountsForTheBreaker(t *testing.T) {
 	u := startUpstream(t, func(n int, w http.ResponseWriter, r *http.Request) { reply(w, http.StatusInternalServerError, `{}`) })
-	c := newClient(t, u.URL, func(c *Config) {
+	c := newClient(t, u.URL, func(c *setup) {
 		c.MaxAttempts = 1
-		c.Breaker = BreakerConfig{Enabled: true, Failures: 2, OpenFor: time.Minute}
+		c.Breaker = config.Breaker{Enabled: breakerOn, Failures: 2, OpenFor: config.Duration(time.Minute)}
 	})
 	for range 2 {
 		if res, err := c.Do(context.Background(), http.MethodGet, "/x", nil, nil); err != nil || res.Status != 500 {
@@ -92,8 +94,40 @@ func TestDoReplyTooLarge(t *testing.T) {
 	u := startUpstream(t, func(n int, w http.ResponseWriter, r *http.Request) {
 		reply(w, 200, `{"a":"`+strings.Repeat("x", 200)+`"}`)
 	})
-	c := newClient(t, u.URL, func(c *Config) { c.MaxReplyBytes = 100 })
+	c := newClient(t, u.URL, func(c *setup) { c.MaxReplyBytes = 100 })
 	if _, err := c.Do(context.Background(), http.MethodGet, "/x", nil, nil); err == nil || err.Code != canonical.BadGateway {
 		t.Fatalf("%v", err)
+	}
+}
+
+// TestResultOwnsItsBytes: a Result's Body and Header are its own: the
+// next calls, whose replies the transport reads into its buffers, leave
+// them unchanged (nothing returned points into a reused reply buffer).
+func TestResultOwnsItsBytes(t *testing.T) {
+	up := startUpstream(t, func(n int, w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("X-Reply", strings.Repeat(strconv.Itoa(n%10), 8))
+		reply(w, http.StatusOK, `{"id":"`+strings.Repeat(strconv.Itoa(n%10), 32)+`"}`)
+	})
+	c := newClient(t, up.URL)
+	first, err := patch(t, c, patchCall("1"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw, cerr := c.Do(context.Background(), http.MethodGet, "/users/1", nil, http.Header{})
+	if cerr != nil {
+		t.Fatal(cerr)
+	}
+	body, header := string(first.Body), first.Header.Get("X-Reply")
+	rawBody, rawHeader := string(raw.Body), raw.Header.Get("X-Reply")
+	for i := range 20 {
+		if _, err := patch(t, c, patchCall(strconv.Itoa(i))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if string(first.Body) != body || first.Header.Get("X-Reply") != header || body != `{"id":"`+strings.Repeat("1", 32)+`"}` {
+		t.Errorf("Patch's result changed: %s %q", first.Body, first.Header.Get("X-Reply"))
+	}
+	if string(raw.Body) != rawBody || raw.Header.Get("X-Reply") != rawHeader || rawHeader != "22222222" {
+		t.Errorf("Do's result changed: %s %q", raw.Body, raw.Header.Get("X-Reply"))
 	}
 }

@@ -2,9 +2,9 @@ package upstream
 
 import (
 	"context"
-	"flag"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -15,27 +15,13 @@ import (
 
 	"go.uber.org/goleak"
 
+	"github.com/userbridge/userbridge/config"
 	"github.com/userbridge/userbridge/internal/testutil"
 	"github.com/userbridge/userbridge/mapping/canonical"
 )
 
-// testTransport is the transport newClient builds with: the whole suite
-// runs once per transport.
-var testTransport string
-
 func TestMain(m *testing.M) {
-	flag.Parse()
-	transports := []string{TransportFast, TransportStandard}
-	if f := flag.Lookup("test.bench"); f != nil && f.Value.String() != "" {
-		transports = transports[:1] // the benchmarks name their transport themselves
-	}
-	code := 0
-	for _, testTransport = range transports {
-		if code = m.Run(); code != 0 {
-			fmt.Fprintf(os.Stderr, "upstream: the suite failed with the %q transport\n", testTransport)
-			break
-		}
-	}
+	code := m.Run()
 	if code == 0 {
 		if err := goleak.Find(testutil.LeakOptions()...); err != nil {
 			fmt.Fprintf(os.Stderr, "goleak: %v\n", err)
@@ -93,14 +79,25 @@ func (u *testUpstream) connections() int {
 	return len(u.conns)
 }
 
-// newClient builds a client with test-sized timings; mods adjust cfg.
-func newClient(t testing.TB, url string, mods ...func(*Config)) *Client {
+// setup is what New is given: the configuration and the options.
+type setup struct {
+	config.Upstream
+	Options
+}
+
+// breakerOff and breakerOn set config.Breaker.Enabled.
+var breakerOff, breakerOn = new(bool), func() *bool { on := true; return &on }()
+
+// newClient builds a client with test-sized timings and no breaker; mods
+// adjust them.
+func newClient(t testing.TB, url string, mods ...func(*setup)) *Client {
 	t.Helper()
-	cfg := Config{URL: url, Transport: testTransport, Timeout: 2 * time.Second, BackoffMin: time.Millisecond, BackoffMax: 5 * time.Millisecond}
+	s := setup{Upstream: config.Upstream{URL: url, Timeout: config.Duration(2 * time.Second), Breaker: config.Breaker{Enabled: breakerOff}},
+		Options: Options{BackoffMin: time.Millisecond, BackoffMax: 5 * time.Millisecond}}
 	for _, m := range mods {
-		m(&cfg)
+		m(&s)
 	}
-	c, err := New(cfg)
+	c, err := New(s.Upstream, s.Options)
 	if err != nil {
 		t.Fatalf("New: %v", err)
 	}
@@ -143,4 +140,43 @@ func wantCode(t *testing.T, err *canonical.Error, code canonical.Code) {
 	if err.Code != code {
 		t.Fatalf("got %v, want code %s", err, code)
 	}
+}
+
+// waitFor waits until cond holds, failing the test if it does not within
+// 10 s (a wait for a condition, not a timing assertion).
+func waitFor(t testing.TB, what string, cond func() bool) {
+	t.Helper()
+	for stop := time.Now().Add(10 * time.Second); !cond(); time.Sleep(time.Millisecond) {
+		if time.Now().After(stop) {
+			t.Fatalf("still waiting for %s", what)
+		}
+	}
+}
+
+// watchConns counts the connections c holds open to the upstream: its
+// transport dials through a wrapper whose Close counts down. Call it before
+// the client's first request.
+func watchConns(c *Client) *atomic.Int32 {
+	open := new(atomic.Int32)
+	dial := c.transport.DialContext
+	c.transport.DialContext = func(ctx context.Context, network, addr string) (net.Conn, error) {
+		conn, err := dial(ctx, network, addr)
+		if err != nil {
+			return nil, err
+		}
+		open.Add(1)
+		return &countedConn{Conn: conn, open: open}, nil
+	}
+	return open
+}
+
+type countedConn struct {
+	net.Conn
+	open *atomic.Int32
+	once sync.Once
+}
+
+func (c *countedConn) Close() error {
+	c.once.Do(func() { c.open.Add(-1) })
+	return c.Conn.Close()
 }

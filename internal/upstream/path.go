@@ -6,6 +6,7 @@ import (
 	"net/url"
 	"strings"
 
+	"github.com/userbridge/userbridge/internal/lex"
 	"github.com/userbridge/userbridge/mapping/canonical"
 )
 
@@ -98,7 +99,7 @@ func checkLiteral(s string) error {
 		case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9',
 			strings.IndexByte("-._~!$&'()*+,;=:@/", c) >= 0:
 		case c == '%':
-			if i+2 >= len(s) || !isHex(s[i+1]) || !isHex(s[i+2]) {
+			if i+2 >= len(s) || !lex.IsHex(s[i+1]) || !lex.IsHex(s[i+2]) {
 				return errors.New("% must start a %XX escape")
 			}
 			i += 2
@@ -109,10 +110,6 @@ func checkLiteral(s string) error {
 		}
 	}
 	return nil
-}
-
-func isHex(c byte) bool {
-	return '0' <= c && c <= '9' || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F'
 }
 
 // url builds the upstream URL of a call. Every value is path-escaped, so it

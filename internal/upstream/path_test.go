@@ -5,9 +5,11 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"reflect"
 	"strings"
 	"testing"
 
+	"github.com/userbridge/userbridge/config"
 	"github.com/userbridge/userbridge/mapping/canonical"
 )
 
@@ -46,7 +48,7 @@ func TestCompileTemplate(t *testing.T) {
 // value never adds a segment, a query or a fragment.
 func TestPathEscaping(t *testing.T) {
 	up := startUpstream(t, ok)
-	c := newClient(t, up.URL+"/api/", func(cfg *Config) {
+	c := newClient(t, up.URL+"/api/", func(cfg *setup) {
 		cfg.ByUsernamePath = "/t/{tenant}/by-username/{username}"
 	})
 	for _, tc := range []struct {
@@ -79,7 +81,7 @@ func TestPathEscaping(t *testing.T) {
 
 func TestPathRefusesUnaddressableValues(t *testing.T) {
 	up := startUpstream(t, ok)
-	c := newClient(t, up.URL, func(cfg *Config) { cfg.ByIDPath = "/t/{tenant}/users/{id}" })
+	c := newClient(t, up.URL, func(cfg *setup) { cfg.ByIDPath = "/t/{tenant}/users/{id}" })
 	for _, tc := range []struct {
 		call *Call
 		code canonical.Code
@@ -105,19 +107,17 @@ func TestPathRefusesUnaddressableValues(t *testing.T) {
 }
 
 func TestNewReportsEveryProblem(t *testing.T) {
-	_, err := New(Config{
+	_, err := New(config.Upstream{
 		URL:         "ftp://idp",
 		ByIDPath:    "/users",
 		MaxAttempts: 11,
-		BackoffMin:  2e9,
-		BackoffMax:  1e9,
 		Timeout:     -1,
-	})
+	}, Options{BackoffMin: 2e9, BackoffMax: 1e9})
 	if err == nil {
 		t.Fatal("New accepted a bad config")
 	}
-	for _, want := range []string{"upstream: URL:", "upstream: ByIDPath:", "upstream: MaxAttempts:",
-		"upstream: BackoffMin:", "upstream: Timeout:"} {
+	for _, want := range []string{"upstream.url:", "upstream.byIdPath:", "upstream.maxAttempts:",
+		"upstream: BackoffMin:", "upstream.timeout:"} {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("error %q does not name %q", err, want)
 		}
@@ -130,13 +130,13 @@ func TestNewReportsEveryProblem(t *testing.T) {
 		{"http:///path", "no host"},
 		{"://", "not a valid URL"},
 	} {
-		_, err := New(Config{URL: tc.url})
+		_, err := New(config.Upstream{URL: tc.url}, Options{})
 		if err == nil || !strings.Contains(err.Error(), tc.want) || strings.Contains(err.Error(), "secret") {
 			t.Errorf("URL %q: got %v, want %q", tc.url, err, tc.want)
 		}
 	}
-	if _, err := New(Config{URL: "http://idp", TLS: TLSConfig{CAFile: "ca.pem"}}); err == nil ||
-		!strings.Contains(err.Error(), "upstream: TLS:") {
+	if _, err := New(config.Upstream{URL: "http://idp", TLS: config.TLS{CAFile: "ca.pem"}}, Options{}); err == nil ||
+		!strings.Contains(err.Error(), "upstream.tls: set, but URL is not https") {
 		t.Errorf("TLS on http: got %v", err)
 	}
 }
@@ -232,7 +232,7 @@ func TestHeaderBuiltWithJSONHeaders(t *testing.T) {
 // and its Path the same decoded, so that everything reading the URL (the
 // transport, tracing's url.full) sees one and the same address.
 func TestCallURLBuilt(t *testing.T) {
-	c := newClient(t, "https://idp.example:8443/base%20dir/", func(cfg *Config) {
+	c := newClient(t, "https://idp.example:8443/base%20dir/", func(cfg *setup) {
 		cfg.ByIDPath = "/t/{tenant}/us%2Fers/{id}"
 	})
 	u, cerr := c.url(&Call{Target: canonical.ByID, Value: "a/b c%", Tenant: "ac me"})
@@ -252,5 +252,45 @@ func TestCallURLBuilt(t *testing.T) {
 	parsed, err := url.Parse(u.String())
 	if err != nil || parsed.RawPath != u.RawPath || parsed.Path != u.Path || parsed.Host != u.Host {
 		t.Errorf("%q parses back to %+v (%v)", u.String(), parsed, err)
+	}
+}
+
+// TestCompleteHeaderNotCopied: a header that already holds what an attempt
+// needs (SetJSONHeaders for Patch; Accept, User-Agent and, with a body,
+// Content-Type for Do, as the scim and rules profiles build theirs) is sent
+// as it is: no map per request. One that lacks any is copied, never
+// modified.
+func TestCompleteHeaderNotCopied(t *testing.T) {
+	same := func(a, b http.Header) bool {
+		return reflect.ValueOf(a).UnsafePointer() == reflect.ValueOf(b).UnsafePointer()
+	}
+	patchH := http.Header{"Authorization": {"Bearer t0ken"}}
+	SetJSONHeaders(patchH)
+	do := http.Header{"Accept": {"application/scim+json"}, "Content-Type": {"application/scim+json"}}
+	SetUserAgent(do)
+	for _, tc := range []struct {
+		name          string
+		h             http.Header
+		hasBody, keep bool
+		want          bool
+	}{
+		{"Patch, SetJSONHeaders", patchH, true, false, true},
+		{"Get, SetJSONHeaders (Content-Type dropped)", patchH, false, false, false},
+		{"Do with a body", do, true, true, true},
+		{"Do without a body", do, false, true, true},
+		{"Do without User-Agent", http.Header{"Accept": {"application/json"}}, false, true, false},
+		{"Do with a body but no Content-Type", http.Header{"Accept": {"application/json"}, "User-Agent": {"x"}}, true, true, false},
+	} {
+		before := tc.h.Clone()
+		got := requestHeader(tc.h, tc.hasBody, tc.keep)
+		if same(got, tc.h) != tc.want {
+			t.Errorf("%s: sent as it is %v, want %v", tc.name, same(got, tc.h), tc.want)
+		}
+		if fmt.Sprint(tc.h) != fmt.Sprint(before) {
+			t.Errorf("%s: the caller's header changed: %v", tc.name, tc.h)
+		}
+		if got.Get("Accept") == "" || got.Get("User-Agent") == "" || (got.Get("Content-Type") != "") != (tc.hasBody || tc.keep && tc.h.Get("Content-Type") != "") {
+			t.Errorf("%s: sent %v", tc.name, got)
+		}
 	}
 }

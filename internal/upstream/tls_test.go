@@ -18,6 +18,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/userbridge/userbridge/config"
 	"github.com/userbridge/userbridge/mapping/canonical"
 )
 
@@ -45,7 +46,7 @@ func TestTLSCustomCA(t *testing.T) {
 	up.Server = httptest.NewTLSServer(up.record(ok))
 	t.Cleanup(up.Close)
 
-	c := newClient(t, up.URL, func(cfg *Config) { cfg.TLS.CAFile = serverCAFile(t, up.Server) })
+	c := newClient(t, up.URL, func(cfg *setup) { cfg.TLS.CAFile = serverCAFile(t, up.Server) })
 	res, err := patch(t, c, patchCall("1"))
 	if err != nil || res.Status != 200 {
 		t.Fatalf("with the CA: %v", err)
@@ -59,13 +60,13 @@ func TestTLSCustomCA(t *testing.T) {
 	}
 
 	// The name checked can be overridden: httptest's certificate is for example.com.
-	c = newClient(t, up.URL, func(cfg *Config) {
+	c = newClient(t, up.URL, func(cfg *setup) {
 		cfg.TLS.CAFile = serverCAFile(t, up.Server)
 		cfg.TLS.ServerName = "not-example.org"
 	})
 	_, err = patch(t, c, patchCall("1"))
 	wantCode(t, err, canonical.BadGateway)
-	c = newClient(t, up.URL, func(cfg *Config) {
+	c = newClient(t, up.URL, func(cfg *setup) {
 		cfg.TLS.CAFile = serverCAFile(t, up.Server)
 		cfg.TLS.ServerName = "example.com"
 	})
@@ -94,8 +95,8 @@ func TestTLSClientCertificate(t *testing.T) {
 	t.Cleanup(up.Close)
 	caFile := serverCAFile(t, up.Server)
 
-	c := newClient(t, up.URL, func(cfg *Config) {
-		cfg.TLS = TLSConfig{CAFile: caFile, CertFile: certFile, KeyFile: keyFile}
+	c := newClient(t, up.URL, func(cfg *setup) {
+		cfg.TLS = config.TLS{CAFile: caFile, CertFile: certFile, KeyFile: keyFile}
 	})
 	if _, err := patch(t, c, patchCall("1")); err != nil {
 		t.Fatalf("with the client certificate: %v", err)
@@ -104,7 +105,7 @@ func TestTLSClientCertificate(t *testing.T) {
 		t.Errorf("the upstream saw client %v", p)
 	}
 
-	res, err := patch(t, newClient(t, up.URL, func(cfg *Config) { cfg.TLS.CAFile = caFile }), patchCall("1"))
+	res, err := patch(t, newClient(t, up.URL, func(cfg *setup) { cfg.TLS.CAFile = caFile }), patchCall("1"))
 	wantCode(t, err, canonical.BadGateway)
 	if up.hits.Load() != 1 || res.Attempts != 1 {
 		t.Errorf("without a client certificate: hits %d attempts %d", up.hits.Load(), res.Attempts)
@@ -116,15 +117,15 @@ func TestTLSConfigErrors(t *testing.T) {
 	notPEM := filepath.Join(dir, "ca.txt")
 	os.WriteFile(notPEM, []byte("hello"), 0o600)
 	for _, tc := range []struct {
-		tls  TLSConfig
+		tls  config.TLS
 		want string
 	}{
-		{TLSConfig{CAFile: filepath.Join(dir, "missing.pem")}, "upstream: TLS.CAFile:"},
-		{TLSConfig{CAFile: notPEM}, "holds no PEM certificate"},
-		{TLSConfig{CertFile: notPEM}, "CertFile and KeyFile go together"},
-		{TLSConfig{CertFile: notPEM, KeyFile: notPEM}, "upstream: TLS.CertFile:"},
+		{config.TLS{CAFile: filepath.Join(dir, "missing.pem")}, "upstream.tls.caFile:"},
+		{config.TLS{CAFile: notPEM}, "holds no PEM certificate"},
+		{config.TLS{CertFile: notPEM}, "CertFile and KeyFile go together"},
+		{config.TLS{CertFile: notPEM, KeyFile: notPEM}, "upstream.tls.certFile:"},
 	} {
-		_, err := New(Config{URL: "https://idp.internal", TLS: tc.tls})
+		_, err := New(config.Upstream{URL: "https://idp.internal", TLS: tc.tls}, Options{})
 		if err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("%+v: got %v, want %q", tc.tls, err, tc.want)
 		}

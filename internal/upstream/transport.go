@@ -2,78 +2,47 @@ package upstream
 
 import (
 	"crypto/tls"
-	"crypto/x509"
 	"errors"
 	"io"
 	"net"
 	"net/http"
-	"os"
 	"time"
+
+	"github.com/userbridge/userbridge/config"
 )
 
 const maxReplyHeaderBytes = 64 << 10
 
-// newTransport builds the connection pool of one upstream: HTTP/1.1 only
-// (keep-alive, no HTTP/2 multiplexing), no proxy from the environment, no
-// transparent gzip (the reply is read as sent and its size checked as sent).
-// No per-phase timeout beyond dial and TLS: the call's context deadline
-// bounds the rest.
-func newTransport(cfg Config, d *net.Dialer, tlsConf *tls.Config) *http.Transport {
+// newTransport builds the connection pool of one upstream: net/http's
+// Transport, tuned for a keep-alive pool to one backend. Pool: up to
+// maxIdleConns idle connections kept (never more than maxConns, which
+// caps the open ones). HTTP/2 where an https upstream offers it (ALPN),
+// HTTP/1.1 otherwise: plain http is never upgraded. The proxy is the
+// environment's, as net/http reads it (HTTPS_PROXY, HTTP_PROXY, NO_PROXY;
+// never for a loopback upstream). No transparent gzip: the reply is read
+// as sent and its size checked as sent. No per-phase timeout beyond dial
+// and TLS handshake: the call's context deadline bounds the rest.
+func newTransport(cfg config.Upstream, https bool, d *net.Dialer, tlsConf *tls.Config) *http.Transport {
 	var protocols http.Protocols
 	protocols.SetHTTP1(true)
+	protocols.SetHTTP2(https)
+	idle := cfg.MaxIdleConns
+	if cfg.MaxConns > 0 {
+		idle = min(idle, cfg.MaxConns)
+	}
 	return &http.Transport{
+		Proxy:                  http.ProxyFromEnvironment,
 		DialContext:            d.DialContext,
 		TLSClientConfig:        tlsConf,
-		TLSHandshakeTimeout:    cfg.TLSHandshakeTimeout,
+		TLSHandshakeTimeout:    DefaultTLSHandshakeTimeout,
 		DisableCompression:     true,
-		MaxIdleConns:           cfg.MaxIdleConnsPerHost, // one host
-		MaxIdleConnsPerHost:    cfg.MaxIdleConnsPerHost,
-		MaxConnsPerHost:        cfg.MaxConnsPerHost,
-		IdleConnTimeout:        cfg.IdleConnTimeout,
+		MaxIdleConns:           idle, // one host
+		MaxIdleConnsPerHost:    idle,
+		MaxConnsPerHost:        cfg.MaxConns,
+		IdleConnTimeout:        cfg.IdleTimeout.D(),
 		MaxResponseHeaderBytes: maxReplyHeaderBytes,
 		Protocols:              &protocols,
 	}
-}
-
-// loadTLS builds the TLS configuration of an https upstream; nil for http,
-// where setting any TLS field is a mistake.
-func loadTLS(t TLSConfig, https bool, bad func(field, format string, args ...any)) *tls.Config {
-	if !https {
-		if t != (TLSConfig{}) {
-			bad("TLS", "set, but URL is not https")
-		}
-		return nil
-	}
-	conf := &tls.Config{
-		MinVersion:         tls.VersionTLS12,
-		ServerName:         t.ServerName,
-		InsecureSkipVerify: t.InsecureSkipVerify, //nolint:gosec // operator's explicit choice, documented as tests only
-		ClientSessionCache: tls.NewLRUClientSessionCache(0),
-	}
-	if t.CAFile != "" {
-		pem, err := os.ReadFile(t.CAFile)
-		switch {
-		case err != nil:
-			bad("TLS.CAFile", "%v", err)
-		default:
-			pool := x509.NewCertPool()
-			if !pool.AppendCertsFromPEM(pem) {
-				bad("TLS.CAFile", "%s holds no PEM certificate", t.CAFile)
-			}
-			conf.RootCAs = pool
-		}
-	}
-	switch {
-	case (t.CertFile == "") != (t.KeyFile == ""):
-		bad("TLS.CertFile", "CertFile and KeyFile go together")
-	case t.CertFile != "":
-		cert, err := tls.LoadX509KeyPair(t.CertFile, t.KeyFile)
-		if err != nil {
-			bad("TLS.CertFile", "%v", err)
-		}
-		conf.Certificates = []tls.Certificate{cert}
-	}
-	return conf
 }
 
 // roundTripper hides the transport's CloseIdleConnections from
@@ -84,7 +53,7 @@ func loadTLS(t TLSConfig, https bool, bad func(field, format string, args ...any
 // With upstream.maxConns it also holds the cap: slots has one place per
 // connection, taken before a request is handed to the transport and given
 // back when its reply's body is closed (or the attempt failed). The
-// transports' own caps (the same number) then never make a request wait,
+// transport's own cap (the same number) then never makes a request wait,
 // so a request that waited for a place until its deadline is known never to
 // have been sent (errPoolBusy): not an upstream failure, not an attempt.
 type roundTripper struct {
@@ -144,12 +113,6 @@ func (b *slotBody) Close() error {
 		<-b.slots
 	}
 	return err
-}
-
-// pool is what Client keeps of its transport.
-type pool interface {
-	http.RoundTripper
-	CloseIdleConnections()
 }
 
 var _ http.RoundTripper = roundTripper{}

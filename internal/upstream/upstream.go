@@ -12,7 +12,6 @@ import (
 	"fmt"
 	"net"
 	"net/http"
-	"net/url"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -20,116 +19,40 @@ import (
 
 	"github.com/sony/gobreaker/v2"
 
+	"github.com/userbridge/userbridge/config"
 	"github.com/userbridge/userbridge/mapping/canonical"
 )
 
-// Config configures the client of one upstream. A zero field takes the
-// default its comment names.
-type Config struct {
-	// URL is the upstream's base URL, http or https, for instance
-	// "https://idp.internal:8443/api". The path templates are appended to its
-	// path. It carries no query, fragment or user:password: credentials
-	// travel in the headers the caller builds.
+// Options are what a Client needs besides its configuration
+// (config.Upstream). Every field is optional.
+type Options struct {
+	// URL, when set, replaces the configured URL: the address of the
+	// in-process demo backend.
 	URL string
-	// ByIDPath is the path template of a user named by id. Default
-	// "/users/{id}". It must use {id} and may use {tenant}.
-	ByIDPath string
-	// ByUsernamePath is the path template of a user named by username.
-	// Default "/users/by-username/{username}". It must use {username} and
-	// may use {tenant}.
-	ByUsernamePath string
-
-	// Timeout bounds one inbound request's whole exchange with the upstream:
-	// every attempt and every wait between attempts. Default 5s. A shorter
-	// deadline on the caller's context wins.
-	Timeout time.Duration
-	// MaxAttempts is the most HTTP attempts one call makes; 1 never retries.
-	// Default 3, at most 10.
-	MaxAttempts int
-	// BackoffMin and BackoffMax bound the wait before a retry: a random
-	// duration (full jitter) below BackoffMin·2ⁿ⁻¹, capped at BackoffMax.
-	// Defaults 50ms and 1s. On 429 and 503 the upstream's Retry-After is
-	// used instead.
-	BackoffMin, BackoffMax time.Duration
-
-	// MaxIdleConnsPerHost is the size of the keep-alive pool. Default 256.
-	MaxIdleConnsPerHost int
-	// MaxConnsPerHost caps the connections open to the upstream; 0 is no cap.
-	MaxConnsPerHost int
-	// IdleConnTimeout closes a keep-alive connection idle this long. Keep it
-	// below the upstream's own keep-alive timeout. Default 30s.
-	IdleConnTimeout time.Duration
-	// DialTimeout bounds one TCP connect. Default 2s.
-	DialTimeout time.Duration
-	// TLSHandshakeTimeout bounds one TLS handshake. Default 3s.
-	TLSHandshakeTimeout time.Duration
-	// MaxReplyBytes caps an upstream reply body; a longer one is a
-	// bad_gateway. Default 4 MiB.
-	MaxReplyBytes int64
-
-	// TLS configures https upstreams.
-	TLS TLSConfig
-	// Breaker stops calling an upstream that keeps failing.
-	Breaker BreakerConfig
-
-	// Transport is the connection pool: TransportFast (fasthttp's
-	// HostClient, the default) or TransportStandard (net/http's Transport).
-	Transport string
-
 	// WrapTransport, when set, wraps the transport every attempt goes
 	// through (tracing: one client span per attempt, its context injected
 	// into the attempt's headers). It may add headers to its own copy of
 	// the request and must hand each request to the wrapped transport
 	// exactly once: retries are the client's alone.
 	WrapTransport func(http.RoundTripper) http.RoundTripper
+
+	// BackoffMin and BackoffMax bound the wait before a retry: a random
+	// duration (full jitter) below BackoffMin·2ⁿ⁻¹, capped at BackoffMax.
+	// Defaults 50ms and 1s. On 429 and 503 the upstream's Retry-After is
+	// used instead. Tests shorten them.
+	BackoffMin, BackoffMax time.Duration
+	// MaxReplyBytes caps an upstream reply body; a longer one is a
+	// bad_gateway. Default 4 MiB.
+	MaxReplyBytes int64
 }
 
-// TLSConfig configures the TLS side of an https upstream. TLS 1.2 is the
-// minimum; HTTP/2 is not negotiated.
-type TLSConfig struct {
-	// CAFile is a PEM bundle of the CAs trusted for the upstream's
-	// certificate; it replaces the system roots. Empty: system roots.
-	CAFile string
-	// CertFile and KeyFile are the PEM client certificate and key shown to
-	// an upstream that asks for one. Both or neither.
-	CertFile, KeyFile string
-	// InsecureSkipVerify accepts any upstream certificate. Tests only.
-	InsecureSkipVerify bool
-	// ServerName overrides the name checked in the upstream's certificate
-	// (and sent as SNI). Empty: the URL's host.
-	ServerName string
-}
-
-// BreakerConfig configures the circuit breaker in front of the upstream.
-// Only upstream failures count: a 5xx reply, an unreachable upstream, a
-// timeout. A 4xx reply, a 429 included, is a working upstream.
-type BreakerConfig struct {
-	// Enabled turns the breaker on.
-	Enabled bool
-	// Failures is how many calls in a row must fail to open it. Default 5.
-	Failures uint32
-	// OpenFor is how long it stays open before one trial call is let
-	// through (half-open). Default 10s.
-	OpenFor time.Duration
-}
-
-// Defaults.
+// Defaults of what the configuration does not set.
 const (
-	DefaultByIDPath            = "/users/{id}"
-	DefaultByUsernamePath      = "/users/by-username/{username}"
-	DefaultTimeout             = 5 * time.Second
-	DefaultMaxAttempts         = 3
 	DefaultBackoffMin          = 50 * time.Millisecond
 	DefaultBackoffMax          = time.Second
-	DefaultMaxIdleConnsPerHost = 256
-	DefaultIdleConnTimeout     = 30 * time.Second
 	DefaultDialTimeout         = 2 * time.Second
 	DefaultTLSHandshakeTimeout = 3 * time.Second
 	DefaultMaxReplyBytes       = 4 << 20
-	DefaultBreakerFailures     = 5
-	DefaultBreakerOpenFor      = 10 * time.Second
-
-	maxAttemptsLimit = 10
 )
 
 // Client calls one upstream. It is safe for concurrent use.
@@ -148,7 +71,7 @@ type Client struct {
 	maxReply    int64
 
 	dialer    *net.Dialer
-	transport pool
+	transport *http.Transport
 	exchanges sync.Pool // of *exchange, hooks bound
 	http      *http.Client
 	breaker   *gobreaker.CircuitBreaker[*Result] // nil: disabled
@@ -156,23 +79,38 @@ type Client struct {
 	openedAt  atomic.Int64                       // when the breaker last opened, Unix ns
 }
 
-// New checks cfg, compiles its path templates, loads its TLS files and
-// builds the client. The error lists every problem, each naming its field.
-func New(cfg Config) (*Client, error) {
-	cfg.setDefaults()
+// New builds the client of the upstream cfg configures, its unset keys at
+// their defaults (config.Upstream.WithDefaults). It checks cfg as Resolve
+// does and takes the base URL and TLS configuration that built
+// (config.Upstream.Endpoint), and compiles the path templates. The error
+// lists every problem, each naming its key.
+func New(cfg config.Upstream, opts Options) (*Client, error) {
+	if opts.URL != "" {
+		cfg.URL = opts.URL
+	}
+	cfg = cfg.WithDefaults()
+	setDefault(&opts.BackoffMin, DefaultBackoffMin)
+	setDefault(&opts.BackoffMax, DefaultBackoffMax)
+	setDefault(&opts.MaxReplyBytes, DefaultMaxReplyBytes)
 	var errs []error
-	bad := func(field, format string, args ...any) {
-		errs = append(errs, fmt.Errorf("upstream: %s: %s", field, fmt.Sprintf(format, args...)))
+	u, tlsConf, err := cfg.Endpoint() // the checks Resolve makes
+	if err != nil {
+		errs = append(errs, err)
+	}
+	bad := func(key, format string, args ...any) {
+		errs = append(errs, fmt.Errorf("upstream: %s: %s", key, fmt.Sprintf(format, args...)))
+	}
+	if opts.BackoffMin < 0 || opts.BackoffMin > opts.BackoffMax {
+		bad("BackoffMin", "%v is not in [0, BackoffMax %v]", opts.BackoffMin, opts.BackoffMax)
 	}
 
 	c := &Client{
-		timeout:     cfg.Timeout,
+		timeout:     cfg.Timeout.D(),
 		maxAttempts: cfg.MaxAttempts,
-		backoffMin:  cfg.BackoffMin,
-		backoffMax:  cfg.BackoffMax,
-		maxReply:    cfg.MaxReplyBytes,
+		backoffMin:  opts.BackoffMin,
+		backoffMax:  opts.BackoffMax,
+		maxReply:    opts.MaxReplyBytes,
 	}
-	u := checkURL(cfg.URL, bad)
 	https := u != nil && u.Scheme == "https"
 	if u != nil {
 		c.base = u.Scheme + "://" + u.Host + strings.TrimSuffix(u.EscapedPath(), "/")
@@ -188,65 +126,24 @@ func New(cfg Config) (*Client, error) {
 		}
 		c.addr = net.JoinHostPort(u.Hostname(), port)
 	}
-	var err error
 	if c.paths[canonical.ByID], err = compileTemplate(cfg.ByIDPath, phID); err != nil {
-		bad("ByIDPath", "%v", err)
+		bad("upstream.byIdPath", "%v", err)
 	}
 	if c.paths[canonical.ByUsername], err = compileTemplate(cfg.ByUsernamePath, phUsername); err != nil {
-		bad("ByUsernamePath", "%v", err)
+		bad("upstream.byUsernamePath", "%v", err)
 	}
-
-	for _, d := range []struct {
-		field string
-		v     time.Duration
-	}{
-		{"Timeout", cfg.Timeout}, {"BackoffMin", cfg.BackoffMin}, {"BackoffMax", cfg.BackoffMax},
-		{"IdleConnTimeout", cfg.IdleConnTimeout}, {"DialTimeout", cfg.DialTimeout},
-		{"TLSHandshakeTimeout", cfg.TLSHandshakeTimeout}, {"Breaker.OpenFor", cfg.Breaker.OpenFor},
-	} {
-		if d.v < 0 {
-			bad(d.field, "must not be negative")
-		}
-	}
-	if cfg.BackoffMin > cfg.BackoffMax {
-		bad("BackoffMin", "%v is above BackoffMax %v", cfg.BackoffMin, cfg.BackoffMax)
-	}
-	if cfg.MaxAttempts < 0 || cfg.MaxAttempts > maxAttemptsLimit {
-		bad("MaxAttempts", "must be between 1 and %d", maxAttemptsLimit)
-	}
-	if cfg.MaxIdleConnsPerHost < 0 {
-		bad("MaxIdleConnsPerHost", "must not be negative")
-	}
-	if cfg.MaxConnsPerHost < 0 {
-		bad("MaxConnsPerHost", "must not be negative")
-	}
-	if cfg.MaxReplyBytes < 0 {
-		bad("MaxReplyBytes", "must not be negative")
-	}
-
-	switch cfg.Transport {
-	case TransportFast, TransportStandard:
-	default:
-		bad("Transport", "must be %q or %q", TransportFast, TransportStandard)
-	}
-
-	tlsConf := loadTLS(cfg.TLS, https || u == nil, bad)
 	if len(errs) > 0 {
 		return nil, errors.Join(errs...)
 	}
 
-	c.dialer = &net.Dialer{Timeout: cfg.DialTimeout, KeepAlive: 30 * time.Second}
-	if cfg.Transport == TransportStandard {
-		c.transport = newTransport(cfg, c.dialer, tlsConf)
-	} else {
-		c.transport = newFastTransport(cfg, c.addr, https, c.dialer, tlsConf)
-	}
+	c.dialer = &net.Dialer{Timeout: DefaultDialTimeout, KeepAlive: 30 * time.Second}
+	c.transport = newTransport(cfg, https, c.dialer, tlsConf)
 	var rt http.RoundTripper = roundTripper{t: c.transport}
-	if cfg.MaxConnsPerHost > 0 {
-		rt = roundTripper{t: c.transport, slots: make(chan struct{}, cfg.MaxConnsPerHost)}
+	if cfg.MaxConns > 0 {
+		rt = roundTripper{t: c.transport, slots: make(chan struct{}, cfg.MaxConns)}
 	}
-	if cfg.WrapTransport != nil {
-		rt = cfg.WrapTransport(rt)
+	if opts.WrapTransport != nil {
+		rt = opts.WrapTransport(rt)
 	}
 	c.http = &http.Client{
 		Transport: rt,
@@ -254,28 +151,11 @@ func New(cfg Config) (*Client, error) {
 		// update somewhere else.
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
 	}
-	if cfg.Breaker.Enabled {
+	if cfg.Breaker.IsEnabled() {
 		c.breaker = newBreaker(cfg.Breaker, u.Host, &c.openedAt)
-		c.openFor = cfg.Breaker.OpenFor
+		c.openFor = cfg.Breaker.OpenFor.D()
 	}
 	return c, nil
-}
-
-func (cfg *Config) setDefaults() {
-	setDefault(&cfg.Transport, TransportFast)
-	setDefault(&cfg.ByIDPath, DefaultByIDPath)
-	setDefault(&cfg.ByUsernamePath, DefaultByUsernamePath)
-	setDefault(&cfg.Timeout, DefaultTimeout)
-	setDefault(&cfg.MaxAttempts, DefaultMaxAttempts)
-	setDefault(&cfg.BackoffMin, DefaultBackoffMin)
-	setDefault(&cfg.BackoffMax, DefaultBackoffMax)
-	setDefault(&cfg.MaxIdleConnsPerHost, DefaultMaxIdleConnsPerHost)
-	setDefault(&cfg.IdleConnTimeout, DefaultIdleConnTimeout)
-	setDefault(&cfg.DialTimeout, DefaultDialTimeout)
-	setDefault(&cfg.TLSHandshakeTimeout, DefaultTLSHandshakeTimeout)
-	setDefault(&cfg.MaxReplyBytes, DefaultMaxReplyBytes)
-	setDefault(&cfg.Breaker.Failures, DefaultBreakerFailures)
-	setDefault(&cfg.Breaker.OpenFor, DefaultBreakerOpenFor)
 }
 
 func setDefault[T comparable](field *T, def T) {
@@ -283,53 +163,6 @@ func setDefault[T comparable](field *T, def T) {
 	if *field == zero {
 		*field = def
 	}
-}
-
-// CheckTLS makes the checks New makes of an upstream's TLS settings (the
-// files read and parsed, TLS only for https), so that validate and a
-// reload refuse what start-up would. Each problem names its field as
-// Config does ("TLS.CAFile").
-func CheckTLS(t TLSConfig, https bool) []string {
-	var out []string
-	loadTLS(t, https, func(field, format string, args ...any) { out = append(out, field+": "+fmt.Sprintf(format, args...)) })
-	return out
-}
-
-// CheckURL reports what makes raw unusable as an upstream's base URL (the
-// checks New makes), in words that never quote it: it may carry a
-// credential. nil when it is usable.
-func CheckURL(raw string) error {
-	var problems []string
-	checkURL(raw, func(_, format string, args ...any) { problems = append(problems, fmt.Sprintf(format, args...)) })
-	if len(problems) == 0 {
-		return nil
-	}
-	return errors.New(strings.Join(problems, "; "))
-}
-
-// checkURL parses the base URL; nil when it is unusable.
-func checkURL(raw string, bad func(field, format string, args ...any)) *url.URL {
-	if raw == "" {
-		bad("URL", "required")
-		return nil
-	}
-	u, err := url.Parse(raw)
-	switch {
-	case err != nil:
-		// url.Parse's error repeats the URL; say less.
-		bad("URL", "not a valid URL")
-	case u.Scheme != "http" && u.Scheme != "https":
-		bad("URL", "scheme must be http or https")
-	case u.Host == "" || u.Hostname() == "":
-		bad("URL", "has no host")
-	case u.User != nil:
-		bad("URL", "must not carry credentials; send them as headers")
-	case u.RawQuery != "" || u.ForceQuery || u.Fragment != "":
-		bad("URL", "must not have a query or a fragment")
-	default:
-		return u
-	}
-	return nil
 }
 
 // Close closes the idle keep-alive connections. Calls still running finish.

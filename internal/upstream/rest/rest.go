@@ -13,11 +13,11 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
-	"time"
 
 	"github.com/tidwall/gjson"
 	"github.com/tidwall/sjson"
 
+	"github.com/userbridge/userbridge/config"
 	"github.com/userbridge/userbridge/internal/upstream"
 	"github.com/userbridge/userbridge/internal/upstream/idcache"
 	"github.com/userbridge/userbridge/mapping"
@@ -25,15 +25,7 @@ import (
 )
 
 // DefaultLookupTTL is how long a username's id is remembered by default.
-const DefaultLookupTTL = 30 * time.Second
-
-// Config configures the rules profile.
-type Config struct {
-	// LookupTTL is how long the id a username resolved to is remembered.
-	// Default 30s; negative remembers nothing. A 404 on a remembered id
-	// forgets it and looks the username up again.
-	LookupTTL time.Duration
-}
+const DefaultLookupTTL = config.DefaultLookupTTL
 
 // Client sends canonical updates to the upstream its rules describe. It
 // implements server.Upstream and is safe for concurrent use.
@@ -43,15 +35,19 @@ type Client struct {
 	cache *idcache.Cache
 }
 
-// New returns a client that speaks to hc's upstream as rules say.
-func New(hc *upstream.Client, rules *Rules, cfg Config) (*Client, error) {
+// New returns a client that speaks to hc's upstream as rules say. Of cfg
+// it reads upstream.lookupTTL: how long the id a username resolved to is
+// remembered (0: DefaultLookupTTL; negative remembers nothing; a 404 on a
+// remembered id forgets it and looks the username up again).
+func New(hc *upstream.Client, rules *Rules, cfg config.Upstream) (*Client, error) {
 	if hc == nil || rules == nil {
 		return nil, errors.New("rest: an HTTP client and rules are required")
 	}
-	if cfg.LookupTTL == 0 {
-		cfg.LookupTTL = DefaultLookupTTL
+	ttl := cfg.LookupTTL.D()
+	if ttl == 0 {
+		ttl = DefaultLookupTTL
 	}
-	return &Client{http: hc, rules: rules, cache: idcache.New(cfg.LookupTTL, 0)}, nil
+	return &Client{http: hc, rules: rules, cache: idcache.New(ttl, 0)}, nil
 }
 
 // Rules are the client's compiled rules.
@@ -231,7 +227,7 @@ func (t *trip) send(ctx context.Context, q *request) (*upstream.Result, *canonic
 	h := header(t.call.Header)
 	if q.body != nil {
 		body = q.body.Render(d)
-		h["Content-Type"] = []string{q.contentType}
+		h["Content-Type"] = q.contentType
 	}
 	if q.merge != nil {
 		stored, res, cerr := t.read(ctx, q.merge, d)
@@ -325,10 +321,14 @@ func header(from http.Header) http.Header {
 	for k, v := range from {
 		h[k] = v
 	}
-	h["Accept"] = []string{"application/json"}
+	h["Accept"] = jsonValue
 	delete(h, "Content-Type")
+	upstream.SetUserAgent(h) // complete: Do sends it as it is
 	return h
 }
+
+// jsonValue is the Accept of every exchange, shared: nothing modifies it.
+var jsonValue = []string{"application/json"}
 
 // toUser maps an upstream user to a valid canonical user.
 func (r *Rules) toUser(body []byte, p params) ([]byte, *canonical.Error) {

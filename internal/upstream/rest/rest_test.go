@@ -13,6 +13,7 @@ import (
 
 	"gopkg.in/yaml.v3"
 
+	"github.com/userbridge/userbridge/config"
 	"github.com/userbridge/userbridge/internal/upstream"
 	"github.com/userbridge/userbridge/internal/upstream/rest"
 	"github.com/userbridge/userbridge/mapping/canonical"
@@ -97,7 +98,7 @@ func answer(status int, body string) func(w http.ResponseWriter) {
 	}
 }
 
-func client(t *testing.T, file string, cfg rest.Config) (*rest.Client, *recording) {
+func client(t *testing.T, file string, cfg config.Upstream) (*rest.Client, *recording) {
 	t.Helper()
 	data, err := os.ReadFile(file)
 	if err != nil {
@@ -110,7 +111,7 @@ func client(t *testing.T, file string, cfg rest.Config) (*rest.Client, *recordin
 	rec := &recording{}
 	srv := httptest.NewServer(rec)
 	t.Cleanup(srv.Close)
-	hc, err := upstream.New(upstream.Config{URL: srv.URL, Timeout: 2 * time.Second, MaxAttempts: 1})
+	hc, err := upstream.New(config.Upstream{URL: srv.URL, Timeout: config.Duration(2 * time.Second), MaxAttempts: 1, Breaker: config.Breaker{Enabled: new(bool)}}, upstream.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -135,7 +136,7 @@ func TestKeycloakGolden(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.Name, func(t *testing.T) {
-			c, rec := client(t, keycloakRules, rest.Config{})
+			c, rec := client(t, keycloakRules, config.Upstream{})
 			var script []func(w http.ResponseWriter)
 			for _, r := range tc.Replies {
 				script = append(script, answer(r.Status, r.Body))
@@ -210,7 +211,7 @@ func fieldOf(e *canonical.Error) string {
 }
 
 func TestLookupCache(t *testing.T) {
-	c, rec := client(t, keycloakRules, rest.Config{})
+	c, rec := client(t, keycloakRules, config.Upstream{})
 	call := func() *upstream.Call {
 		return &upstream.Call{Target: canonical.ByUsername, Value: "jane", Body: []byte(`{"set":{"active":true}}`)}
 	}
@@ -290,7 +291,7 @@ func TestUserTemplateMustMakeACanonicalUser(t *testing.T) {
 	if err := os.WriteFile(file, []byte(bad), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	c, rec := client(t, file, rest.Config{})
+	c, rec := client(t, file, config.Upstream{})
 	rec.script(answer(200, `{"id":"u1","enabled":true}`))
 	_, err := c.Get(context.Background(), &upstream.Call{Target: canonical.ByID, Value: "u1"})
 	if err == nil || err.Code != canonical.BadGateway || !strings.Contains(err.Message, "active") {

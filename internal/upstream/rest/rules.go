@@ -146,7 +146,7 @@ type Rules struct {
 type request struct {
 	method      string
 	path        *mapping.Template
-	contentType string
+	contentType []string          // the Content-Type header's value, shared: nothing modifies it
 	body        *mapping.Template // nil: no body
 	userInReply bool
 	merge       *request // the get the update reads the user with first (merge: true)
@@ -224,9 +224,9 @@ func Compile(file string, f *File) (*Rules, error) {
 			return nil
 		}
 		out := &request{method: strings.ToUpper(q.Method), path: reqs.Path(where+".path", q.Path),
-			contentType: q.ContentType, userInReply: q.UserInReply}
-		if out.contentType == "" {
-			out.contentType = "application/json"
+			contentType: jsonValue, userInReply: q.UserInReply}
+		if q.ContentType != "" {
+			out.contentType = []string{q.ContentType}
 		}
 		switch {
 		case update && out.method != http.MethodPut && out.method != http.MethodPatch && out.method != http.MethodPost:

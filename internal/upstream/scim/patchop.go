@@ -6,6 +6,7 @@ import (
 
 	"github.com/tidwall/gjson"
 
+	"github.com/userbridge/userbridge/internal/lex"
 	"github.com/userbridge/userbridge/mapping/canonical"
 )
 
@@ -107,7 +108,7 @@ func (b *patchOp) set(field string, v gjson.Result) *canonical.Error {
 		}
 		// A SCIM attribute has a declared type; a free object travels as
 		// its JSON text.
-		b.op("replace", b.ext+":attributes", string(appendString(nil, v.Raw)))
+		b.op("replace", b.ext+":attributes", string(lex.AppendJSONString(nil, v.Raw)))
 	default:
 		return canonical.Errorf(canonical.Internal, "the SCIM profile cannot map the field "+strconv.Quote(field))
 	}
@@ -123,9 +124,9 @@ func (b *patchOp) setExtension(dialect, name string, v gjson.Result) *canonical.
 		return err
 	}
 	b.op("remove", b.extensionPath(dialect, name), "")
-	item := appendString([]byte(`[{"dialect":`), dialect)
-	item = appendString(append(item, `,"name":`...), name)
-	item = appendString(append(item, `,"value":`...), v.Raw)
+	item := lex.AppendJSONString([]byte(`[{"dialect":`), dialect)
+	item = lex.AppendJSONString(append(item, `,"name":`...), name)
+	item = lex.AppendJSONString(append(item, `,"value":`...), v.Raw)
 	b.op("add", b.ext+":extensions", string(append(item, "}]"...)))
 	return nil
 }
@@ -195,7 +196,7 @@ func (b *patchOp) op(op, path, value string) {
 	}
 	b.n++
 	b.out = append(b.out, `{"op":"`+op+`","path":`...)
-	b.out = appendString(b.out, path)
+	b.out = lex.AppendJSONString(b.out, path)
 	if value != "" {
 		b.out = append(b.out, `,"value":`...)
 		b.out = append(b.out, value...)
@@ -222,7 +223,7 @@ func scimAddress(v gjson.Result) (string, *canonical.Error) {
 		case val.Type != gjson.String:
 			err = canonical.FieldError("address", strconv.Quote(k.Str)+" must be a string in a SCIM address")
 		default:
-			out = append(appendString(out, k.Str), ':')
+			out = append(lex.AppendJSONString(out, k.Str), ':')
 			out = append(append(out, val.Raw...), ',')
 		}
 		return err == nil
@@ -261,31 +262,7 @@ func scimRoles(v gjson.Result) string {
 }
 
 // filterString quotes s as a SCIM filter string (RFC 7644 §3.4.2.2: a
-// JSON string): backslash and double quote are escaped, control characters
-// written as \u00XX.
-func filterString(s string) string { return string(appendString(nil, s)) }
-
-// appendString appends s as a JSON string. Unlike encoding/json it leaves
-// <, > and & alone, which SCIM servers need not unescape.
-func appendString(out []byte, s string) []byte {
-	const hex = "0123456789abcdef"
-	out = append(out, '"')
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		switch {
-		case c == '"' || c == '\\':
-			out = append(out, '\\', c)
-		case c == '\n':
-			out = append(out, '\\', 'n')
-		case c == '\r':
-			out = append(out, '\\', 'r')
-		case c == '\t':
-			out = append(out, '\\', 't')
-		case c < 0x20 || c == 0x7f:
-			out = append(out, '\\', 'u', '0', '0', hex[c>>4], hex[c&0xf])
-		default:
-			out = append(out, c)
-		}
-	}
-	return append(out, '"')
-}
+// JSON string; lex.AppendJSONString). s must be valid UTF-8: an invalid
+// byte would be sent as U+FFFD and could name another user (the lookup
+// refuses such a username first).
+func filterString(s string) string { return lex.JSONString(s) }

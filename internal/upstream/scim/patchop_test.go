@@ -121,16 +121,3 @@ func TestFilterString(t *testing.T) {
 		}
 	}
 }
-
-func TestCheckSchemaURN(t *testing.T) {
-	for _, ok := range []string{DefaultExtensionSchema, "urn:acme:scim:User", "URN:x:y"} {
-		if err := CheckSchemaURN(ok); err != nil {
-			t.Errorf("%s: %v", ok, err)
-		}
-	}
-	for _, bad := range []string{"", "acme:User", "urn:", "urn:a:", "urn:a b", `urn:a"b`, "urn:a[b]"} {
-		if CheckSchemaURN(bad) == nil {
-			t.Errorf("%q accepted", bad)
-		}
-	}
-}

@@ -10,10 +10,11 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
-	"time"
+	"unicode/utf8"
 
 	"github.com/tidwall/gjson"
 
+	"github.com/userbridge/userbridge/config"
 	"github.com/userbridge/userbridge/internal/upstream"
 	"github.com/userbridge/userbridge/internal/upstream/idcache"
 	"github.com/userbridge/userbridge/mapping/canonical"
@@ -33,33 +34,9 @@ const (
 const (
 	// DefaultExtensionSchema holds locked, deleted, attributes and
 	// extensions, which have no SCIM core attribute.
-	DefaultExtensionSchema = "urn:userbridge:params:scim:schemas:extension:2.0:User"
-	DefaultLookupTTL       = 30 * time.Second
+	DefaultExtensionSchema = config.DefaultSCIMExtensionSchema
+	DefaultLookupTTL       = config.DefaultLookupTTL
 )
-
-// What Config.Unmapped may say.
-const (
-	UnmappedExtension = "extension"
-	UnmappedReject    = "reject"
-)
-
-// Config configures the scim profile. A zero field takes its default.
-type Config struct {
-	// ExtensionSchema is the URN of the schema extension that holds the
-	// canonical fields SCIM has no attribute for: locked, deleted (booleans),
-	// attributes (the object as JSON text) and extensions (a multi-valued
-	// {dialect, name, value} with value as JSON text). Default
-	// DefaultExtensionSchema. The SCIM server must declare it.
-	ExtensionSchema string
-	// Unmapped is "extension" (default: those fields go to ExtensionSchema)
-	// or "reject" (an update that sets or unsets one is refused with
-	// invalid_field naming it; nothing is ever dropped).
-	Unmapped string
-	// LookupTTL is how long the id a username resolved to is remembered.
-	// Default 30s; negative remembers nothing. A 404 on a remembered id
-	// forgets it and looks the username up again.
-	LookupTTL time.Duration
-}
 
 // Client sends canonical updates to a SCIM 2.0 server. It implements
 // server.Upstream and is safe for concurrent use.
@@ -70,24 +47,16 @@ type Client struct {
 	cache *idcache.Cache
 }
 
-// New checks cfg and returns a client that speaks SCIM through hc, whose
-// base URL is the SCIM service's (the one /Users is under).
-func New(hc *upstream.Client, cfg Config) (*Client, error) {
-	if cfg.ExtensionSchema == "" {
-		cfg.ExtensionSchema = DefaultExtensionSchema
-	}
-	if cfg.Unmapped == "" {
-		cfg.Unmapped = UnmappedExtension
-	}
-	if cfg.LookupTTL == 0 {
-		cfg.LookupTTL = DefaultLookupTTL
-	}
+// New checks the scim keys of cfg (config.SCIM.Check) and returns a
+// client that speaks SCIM through hc, whose base URL is the SCIM service's
+// (the one /Users is under). Unset keys take their defaults:
+// DefaultExtensionSchema, extension for unmapped fields, a lookup TTL of
+// DefaultLookupTTL (negative remembers nothing; a 404 on a remembered id
+// forgets it and looks the username up again).
+func New(hc *upstream.Client, cfg config.Upstream) (*Client, error) {
 	var errs []error
-	if err := CheckSchemaURN(cfg.ExtensionSchema); err != nil {
-		errs = append(errs, fmt.Errorf("scim: ExtensionSchema: %w", err))
-	}
-	if cfg.Unmapped != UnmappedExtension && cfg.Unmapped != UnmappedReject {
-		errs = append(errs, fmt.Errorf("scim: Unmapped: %q: extension or reject", cfg.Unmapped))
+	if err := cfg.SCIM.Check(); err != nil {
+		errs = append(errs, fmt.Errorf("scim: %w", err))
 	}
 	if hc == nil {
 		errs = append(errs, errors.New("scim: no HTTP client"))
@@ -95,27 +64,18 @@ func New(hc *upstream.Client, cfg Config) (*Client, error) {
 	if len(errs) > 0 {
 		return nil, errors.Join(errs...)
 	}
-	c := &Client{http: hc, read: cfg.ExtensionSchema, cache: idcache.New(cfg.LookupTTL, 0)}
-	if cfg.Unmapped == UnmappedExtension {
-		c.ext = cfg.ExtensionSchema
+	ext, ttl := cfg.SCIM.ExtensionSchema, cfg.LookupTTL.D()
+	if ext == "" {
+		ext = DefaultExtensionSchema
+	}
+	if ttl == 0 {
+		ttl = DefaultLookupTTL
+	}
+	c := &Client{http: hc, read: ext, cache: idcache.New(ttl, 0)}
+	if cfg.SCIM.Unmapped != config.UnmappedReject {
+		c.ext = ext
 	}
 	return c, nil
-}
-
-// CheckSchemaURN accepts a schema URN usable in a PATCH path: "urn:",
-// then no space, quote, bracket or other character a path cannot hold,
-// and not ending with ':'.
-func CheckSchemaURN(s string) error {
-	if !strings.HasPrefix(strings.ToLower(s), "urn:") || strings.HasSuffix(s, ":") || len(s) > 256 {
-		return fmt.Errorf("%q is not a schema URN such as %s", s, DefaultExtensionSchema)
-	}
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if c <= ' ' || c >= 0x7f || strings.IndexByte(`"[]\`+"`"+`{}<>`, c) >= 0 {
-			return fmt.Errorf("%q: character %q is not allowed in a schema URN", s, c)
-		}
-	}
-	return nil
 }
 
 // Patch sends the canonical update call.Body as one SCIM PATCH of the
@@ -202,18 +162,25 @@ func (c *Client) Close() { c.http.Close() }
 
 // header copies the caller's header and adds SCIM's media types.
 func (c *Client) header(from http.Header, body bool) http.Header {
-	h := make(http.Header, len(from)+2)
+	h := make(http.Header, len(from)+3)
 	for k, v := range from {
 		h[k] = v
 	}
-	h["Accept"] = []string{MediaType + ", application/json"}
+	h["Accept"] = acceptValue
 	if body {
-		h["Content-Type"] = []string{MediaType}
+		h["Content-Type"] = mediaTypeValue
 	} else {
 		delete(h, "Content-Type")
 	}
+	upstream.SetUserAgent(h) // complete: Do sends it as it is
 	return h
 }
+
+// The header values every exchange carries, shared: nothing modifies them.
+var (
+	acceptValue    = []string{MediaType + ", application/json"}
+	mediaTypeValue = []string{MediaType}
+)
 
 func userPath(id string) string { return "/Users/" + url.PathEscape(id) }
 
@@ -260,6 +227,9 @@ func (t *trip) withID(ctx context.Context, send func(id string) (*upstream.Resul
 // GET /Users?filter=userName eq "<value>".
 func (t *trip) lookup(ctx context.Context) *canonical.Error {
 	call := t.call
+	if !utf8.ValidString(call.Value) {
+		return canonical.Errorf(canonical.InvalidField, "the username is not valid UTF-8")
+	}
 	filter := "userName eq " + filterString(call.Value)
 	path := "/Users?filter=" + strings.ReplaceAll(url.QueryEscape(filter), "+", "%20")
 	res, cerr := t.Note(t.c.http.Do(ctx, http.MethodGet, path, nil, t.c.header(call.Header, false)))

@@ -11,6 +11,7 @@ import (
 
 	"github.com/tidwall/gjson"
 
+	"github.com/userbridge/userbridge/config"
 	"github.com/userbridge/userbridge/internal/upstream"
 	"github.com/userbridge/userbridge/internal/upstream/scim"
 	"github.com/userbridge/userbridge/internal/upstream/scim/scimtest"
@@ -23,7 +24,7 @@ const jane = `{"userName":"jane.doe","name":{"givenName":"Jane","familyName":"Do
 "roles":[{"value":"7c9e6679","display":"ROLE_MERCHANT"}],
 "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User":{"organization":"Acme","costCenter":"42"}}`
 
-func setup(t *testing.T, cfg scim.Config) (*scimtest.Server, *scim.Client, string) {
+func setup(t *testing.T, cfg config.Upstream) (*scimtest.Server, *scim.Client, string) {
 	t.Helper()
 	srv, err := scimtest.Start(scim.DefaultExtensionSchema)
 	if err != nil {
@@ -31,7 +32,7 @@ func setup(t *testing.T, cfg scim.Config) (*scimtest.Server, *scim.Client, strin
 	}
 	t.Cleanup(srv.Close)
 	id := srv.Add(jane)
-	hc, err := upstream.New(upstream.Config{URL: srv.URL, Timeout: 2 * time.Second})
+	hc, err := upstream.New(config.Upstream{URL: srv.URL, Timeout: config.Duration(2 * time.Second), Breaker: config.Breaker{Enabled: new(bool)}}, upstream.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -53,7 +54,7 @@ func call(target canonical.Target, value, update string) *upstream.Call {
 }
 
 func TestPatchByID(t *testing.T) {
-	srv, c, id := setup(t, scim.Config{})
+	srv, c, id := setup(t, config.Upstream{})
 	res, err := c.Patch(context.Background(), call(canonical.ByID, id,
 		`{"set":{"givenName":"Janet","email":"janet@example.com","locked":true,"attributes":{"dept":"sales"},`+
 			`"extensions":{"shift":{"ssoId":"x-1"}}},"unset":["familyName","phone"]}`))
@@ -97,7 +98,7 @@ func TestPatchByID(t *testing.T) {
 }
 
 func TestPatchByUsernameCachesTheID(t *testing.T) {
-	srv, c, id := setup(t, scim.Config{})
+	srv, c, id := setup(t, config.Upstream{})
 	for i := range 2 {
 		res, err := c.Patch(context.Background(), call(canonical.ByUsername, "Jane.Doe", `{"set":{"displayName":"J"}}`))
 		if err != nil {
@@ -124,7 +125,7 @@ func TestPatchByUsernameCachesTheID(t *testing.T) {
 }
 
 func TestStaleCacheLooksUpAgain(t *testing.T) {
-	srv, c, id := setup(t, scim.Config{})
+	srv, c, id := setup(t, config.Upstream{})
 	if _, err := c.Get(context.Background(), call(canonical.ByUsername, "jane.doe", "")); err != nil {
 		t.Fatal(err)
 	}
@@ -157,7 +158,7 @@ func deleteUser(srv *scimtest.Server, id string) error {
 }
 
 func TestRenameMovesTheCacheEntry(t *testing.T) {
-	srv, c, _ := setup(t, scim.Config{})
+	srv, c, _ := setup(t, config.Upstream{})
 	if _, err := c.Patch(context.Background(), call(canonical.ByUsername, "jane.doe", `{"set":{"username":"jd"}}`)); err != nil {
 		t.Fatal(err)
 	}
@@ -175,7 +176,7 @@ func TestRenameMovesTheCacheEntry(t *testing.T) {
 }
 
 func TestEscapedUsername(t *testing.T) {
-	srv, c, _ := setup(t, scim.Config{})
+	srv, c, _ := setup(t, config.Upstream{})
 	odd := `o"brien\x & co+1`
 	name, _ := json.Marshal(odd)
 	id := srv.Add(`{"userName":` + string(name) + `}`)
@@ -188,8 +189,24 @@ func TestEscapedUsername(t *testing.T) {
 	}
 }
 
+// TestInvalidUTF8UsernameRefused: a username that is not valid UTF-8 is
+// refused before any lookup: its filter string would carry U+FFFD in place
+// of the invalid byte, and could find a user named with that character.
+func TestInvalidUTF8UsernameRefused(t *testing.T) {
+	srv, c, _ := setup(t, config.Upstream{})
+	srv.Add(`{"userName":"ja\ufffdne"}`)
+	before := len(srv.Requests())
+	_, err := c.Patch(context.Background(), call(canonical.ByUsername, "ja\xffne", `{"set":{"active":false}}`))
+	if err == nil || err.Code != canonical.InvalidField {
+		t.Fatalf("got %v, want invalid_field", err)
+	}
+	if n := len(srv.Requests()) - before; n != 0 {
+		t.Errorf("%d requests sent", n)
+	}
+}
+
 func TestEmptyUpdateIsAGet(t *testing.T) {
-	srv, c, id := setup(t, scim.Config{})
+	srv, c, id := setup(t, config.Upstream{})
 	res, err := c.Patch(context.Background(), call(canonical.ByID, id, `{"set":{},"unset":[]}`))
 	if err != nil || res.Status != 200 || gjson.GetBytes(res.Body, "username").Str != "jane.doe" {
 		t.Fatalf("%+v %v", res, err)
@@ -200,7 +217,7 @@ func TestEmptyUpdateIsAGet(t *testing.T) {
 }
 
 func TestNoContent(t *testing.T) {
-	srv, c, id := setup(t, scim.Config{})
+	srv, c, id := setup(t, config.Upstream{})
 	srv.SetNoContent(true)
 	res, err := c.Patch(context.Background(), call(canonical.ByID, id, `{"set":{"active":false}}`))
 	if err != nil || res.Status != 204 || res.Body != nil {
@@ -213,7 +230,7 @@ func TestNoContent(t *testing.T) {
 }
 
 func TestErrors(t *testing.T) {
-	srv, c, id := setup(t, scim.Config{})
+	srv, c, id := setup(t, config.Upstream{})
 	other := srv.Add(`{"userName":"john"}`)
 	for _, tc := range []struct {
 		name          string
@@ -246,7 +263,7 @@ func TestErrors(t *testing.T) {
 }
 
 func TestUnmappedReject(t *testing.T) {
-	srv, c, id := setup(t, scim.Config{Unmapped: scim.UnmappedReject})
+	srv, c, id := setup(t, config.Upstream{SCIM: config.SCIM{Unmapped: config.UnmappedReject}})
 	_, err := c.Patch(context.Background(), call(canonical.ByID, id, `{"set":{"givenName":"x","locked":true}}`))
 	if err == nil || err.Code != canonical.InvalidField || err.Field != "locked" {
 		t.Fatalf("%v", err)
@@ -257,12 +274,12 @@ func TestUnmappedReject(t *testing.T) {
 }
 
 func TestNewChecksConfig(t *testing.T) {
-	hc, err := upstream.New(upstream.Config{URL: "http://127.0.0.1:1"})
+	hc, err := upstream.New(config.Upstream{URL: "http://127.0.0.1:1"}, upstream.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, err = scim.New(hc, scim.Config{ExtensionSchema: "not a urn", Unmapped: "drop"})
-	if err == nil || !strings.Contains(err.Error(), "ExtensionSchema") || !strings.Contains(err.Error(), "Unmapped") {
+	_, err = scim.New(hc, config.Upstream{SCIM: config.SCIM{ExtensionSchema: "not a urn", Unmapped: "drop"}})
+	if err == nil || !strings.Contains(err.Error(), "upstream.scim.extensionSchema") || !strings.Contains(err.Error(), "upstream.scim.unmapped") {
 		t.Errorf("%v", err)
 	}
 }

@@ -6,6 +6,7 @@ import (
 
 	"github.com/tidwall/gjson"
 
+	"github.com/userbridge/userbridge/internal/lex"
 	"github.com/userbridge/userbridge/mapping/canonical"
 )
 
@@ -51,13 +52,13 @@ func (u *userWriter) member(name string) {
 	if len(u.out) > 1 {
 		u.out = append(u.out, ',')
 	}
-	u.out = append(appendString(u.out, name), ':')
+	u.out = append(lex.AppendJSONString(u.out, name), ':')
 }
 
 func (u *userWriter) str(name string, v gjson.Result) {
 	if v.Type == gjson.String {
 		u.member(name)
-		u.out = appendString(u.out, v.Str)
+		u.out = lex.AppendJSONString(u.out, v.Str)
 	}
 }
 
@@ -92,8 +93,8 @@ func (u *userWriter) address(a gjson.Result) {
 				} else {
 					obj = append(obj, ',')
 				}
-				obj = append(appendString(obj, known), ':')
-				obj = appendString(obj, v.Str)
+				obj = append(lex.AppendJSONString(obj, known), ':')
+				obj = lex.AppendJSONString(obj, v.Str)
 			}
 		}
 		return true
@@ -125,7 +126,7 @@ func (u *userWriter) roles(rs gjson.Result) {
 			} else {
 				role = append(role, ',')
 			}
-			role = appendString(append(appendString(role, k), ':'), v.Str)
+			role = lex.AppendJSONString(append(lex.AppendJSONString(role, k), ':'), v.Str)
 		}
 		if display.Type == gjson.String {
 			if value.Str != display.Str {
@@ -203,12 +204,12 @@ func (u *userWriter) extensions(v gjson.Result) {
 		if i > 0 {
 			obj = append(obj, ',')
 		}
-		obj = append(appendString(obj, d), ":{"...)
+		obj = append(lex.AppendJSONString(obj, d), ":{"...)
 		for j, m := range byDialect[d] {
 			if j > 0 {
 				obj = append(obj, ',')
 			}
-			obj = append(append(appendString(obj, m.name), ':'), m.raw...)
+			obj = append(append(lex.AppendJSONString(obj, m.name), ':'), m.raw...)
 		}
 		obj = append(obj, '}')
 	}
