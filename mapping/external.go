@@ -5,8 +5,10 @@ import (
 	"strings"
 	"time"
 
-	"github.com/tidwall/gjson"
 	"gopkg.in/yaml.v3"
+
+	"github.com/tidwall/gjson"
+	"github.com/userbridge/userbridge/internal/lex"
 )
 
 // Templates outside a dialect: the `rules` upstream profile
@@ -169,7 +171,7 @@ func listValues(v value) value {
 		if len(out) > 1 {
 			out = append(out, ',')
 		}
-		out = append(append(appendJSONString(out, k.Str), ':'), wrapItem(x)...)
+		out = append(append(lex.AppendJSONString(out, k.Str), ':'), wrapItem(x)...)
 		return true
 	})
 	return value{ok: true, raw: string(append(out, '}'))}
@@ -193,7 +195,7 @@ func unlistValues(v value) value {
 		if len(out) > 1 {
 			out = append(out, ',')
 		}
-		out = append(appendJSONString(out, k.Str), ':')
+		out = append(lex.AppendJSONString(out, k.Str), ':')
 		if items := x.Array(); x.IsArray() && len(items) == 1 {
 			out = append(out, items[0].Raw...)
 		} else {

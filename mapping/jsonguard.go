@@ -299,10 +299,6 @@ func hex4(b []byte) (rune, bool) {
 	return r, true
 }
 
-func isHex(c byte) bool {
-	return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F')
-}
-
 func (s *scanner) object(depth int) *GuardError {
 	s.i++ // {
 	var small [16][]byte

@@ -10,8 +10,10 @@ import (
 	"strings"
 	"time"
 
-	"github.com/tidwall/gjson"
 	"gopkg.in/yaml.v3"
+
+	"github.com/tidwall/gjson"
+	"github.com/userbridge/userbridge/internal/lex"
 )
 
 // A template is a JSON value written in YAML whose strings may hold
@@ -127,7 +129,7 @@ func compileNode(pr *problems, where string, n *yaml.Node) *tmpl {
 				m.keyTpl = compileInterp(pr, at, k.Value)
 				t.dynamic = true
 			} else {
-				m.key, m.name = appendJSONString(nil, k.Value), k.Value
+				m.key, m.name = lex.AppendJSONString(nil, k.Value), k.Value
 			}
 			t.members = append(t.members, m)
 		}
@@ -202,7 +204,7 @@ func compileString(pr *problems, at, s string) *tmpl {
 		if len(parts) == 1 {
 			lit = parts[0].lit
 		}
-		return &tmpl{kind: tLit, lit: appendJSONString(nil, lit)}
+		return &tmpl{kind: tLit, lit: lex.AppendJSONString(nil, lit)}
 	}
 	return &tmpl{kind: tInterp, parts: parts}
 }
@@ -302,7 +304,7 @@ func compileExpr(pr *problems, at, text string) *expr {
 			if gjson.Valid(arg) {
 				flt.arg = []byte(arg)
 			} else {
-				flt.arg = appendJSONString(nil, arg)
+				flt.arg = lex.AppendJSONString(nil, arg)
 			}
 		default:
 			pr.addf(at, "${%s}: unknown filter %q (epoch3, default, firstOf, query, path, string, number)", text, name)
@@ -353,7 +355,7 @@ func (v value) appendJSON(out []byte) []byte {
 	case !v.ok:
 		return append(out, "null"...)
 	case v.isStr:
-		return appendJSONString(out, v.str)
+		return lex.AppendJSONString(out, v.str)
 	}
 	return append(out, v.raw...)
 }

@@ -7,6 +7,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/tidwall/gjson"
+	"github.com/userbridge/userbridge/internal/lex"
 	"github.com/userbridge/userbridge/mapping/canonical"
 )
 
@@ -254,7 +255,7 @@ func allHex(s string) bool {
 
 var hexDigit = func() (t [256]bool) {
 	for c := 0; c < 256; c++ {
-		t[c] = isHex(byte(c))
+		t[c] = lex.IsHex(byte(c))
 	}
 	return t
 }()
