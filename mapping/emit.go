@@ -1,6 +1,8 @@
 package mapping
 
 import (
+	"slices"
+
 	"github.com/userbridge/userbridge/internal/lex"
 	"github.com/userbridge/userbridge/mapping/canonical"
 )
@@ -85,7 +87,7 @@ func (b *builder) emitExtensions(out []byte, comma bool) []byte {
 				continue
 			}
 			any = true
-			if d := dialectOf(e.name); d != own && !contains(others, d) {
+			if d := dialectOf(e.name); d != own && !slices.Contains(others, d) {
 				others = append(others, d)
 			}
 		}

@@ -109,10 +109,10 @@ func TestTranslate(t *testing.T) {
 			if err != nil {
 				t.Fatalf("refused: %v", err)
 			}
-			if string(res.Update) != c.want {
-				t.Fatalf("update\n got %s\nwant %s", res.Update, c.want)
+			if string(res.update) != c.want {
+				t.Fatalf("update\n got %s\nwant %s", res.update, c.want)
 			}
-			if verr := canonical.ValidateUpdate(res.Update); verr != nil {
+			if verr := canonical.ValidateUpdate(res.update); verr != nil {
 				t.Fatalf("invalid update: %v", verr)
 			}
 			if res.Target != canonical.ByUsername || res.Value != "jane.doe" || res.Tenant != "acme" {
@@ -135,6 +135,10 @@ func TestTargetNormalize(t *testing.T) {
 		"0b6f4c1e-8c2a-4d7e-9f3b-5a1d2e3c4b5a":   {"0b6f4c1e-8c2a-4d7e-9f3b-5a1d2e3c4b5a", canonical.ByID},
 		"Jane.Doe":                               {"Jane.Doe", canonical.ByUsername},
 		"{0b6f4c1e-8c2a-4d7e-9f3b-5a1d2e3c4b5a":  {"{0b6f4c1e-8c2a-4d7e-9f3b-5a1d2e3c4b5a", canonical.ByUsername},
+		// Forms uuid.Parse reads that are no id here.
+		"urn:uuid:0b6f4c1e-8c2a-4d7e-9f3b-5a1d2e3c4b5a": {"urn:uuid:0b6f4c1e-8c2a-4d7e-9f3b-5a1d2e3c4b5a", canonical.ByUsername},
+		"0b6f4c1e8c2a4d7e9f3b5a1d2e3c4b5a":              {"0b6f4c1e8c2a4d7e9f3b5a1d2e3c4b5a", canonical.ByUsername},
+		"(0b6f4c1e-8c2a-4d7e-9f3b-5a1d2e3c4b5a)":        {"(0b6f4c1e-8c2a-4d7e-9f3b-5a1d2e3c4b5a)", canonical.ByUsername},
 	} {
 		in := input(`{}`)
 		in.Params = params{"tenant": "acme", "who": who}
@@ -235,10 +239,10 @@ func TestStoredPasswordCheck(t *testing.T) {
 	if !res.NeedsStoredUser() {
 		t.Fatal("the username is not in the body: the stored user is needed")
 	}
-	if e := p.CheckStored(res, []byte(`{"username":"jane.doe"}`)); e == nil || e.Field != "pw" {
+	if _, e := res.Update(storedUser(`{"username":"jane.doe"}`)); e == nil || e.Field != "pw" {
 		t.Fatalf("got %v", e)
 	}
-	if e := p.CheckStored(res, []byte(`{"username":"bob"}`)); e != nil {
+	if _, e := res.Update(storedUser(`{"username":"bob"}`)); e != nil {
 		t.Fatalf("got %v", e)
 	}
 	if got := string(res.Redacted()); strings.Contains(got, "Jane.Doe1") {
@@ -252,6 +256,11 @@ func TestStoredPasswordCheck(t *testing.T) {
 	if got := string(res.Redacted()); got != want {
 		t.Fatalf("redacted\n got %s\nwant %s", got, want)
 	}
+}
+
+// storedUser is a StoredUser that finds user.
+func storedUser(user string) StoredUser {
+	return func() ([]byte, *canonical.Error) { return []byte(user), nil }
 }
 
 func TestRender(t *testing.T) {

@@ -62,8 +62,8 @@ func TestNestedSourcesTakeTheObjectApart(t *testing.T) {
 		if e != nil {
 			got = e.Field + ": " + e.Message
 		} else {
-			got = string(res.Update)
-			if ce := canonical.ValidateUpdate(res.Update); ce != nil {
+			got = string(res.update)
+			if ce := canonical.ValidateUpdate(res.update); ce != nil {
 				t.Errorf("%s: the update is not valid per the contract: %v", c.body, ce)
 			}
 		}
@@ -84,7 +84,7 @@ func TestKeptValuesStayWithinTheContractsDepth(t *testing.T) {
 	if e != nil {
 		t.Fatalf("%d levels refused: %v", maxExtDepth, e)
 	}
-	if ce := canonical.ValidateUpdate(res.Update); ce != nil {
+	if ce := canonical.ValidateUpdate(res.update); ce != nil {
 		t.Fatalf("the update is not valid per the contract: %v", ce)
 	}
 	_, e = p.Translate(&Input{Body: []byte(`{"deep":` + nest(maxExtDepth+1) + `}`), Params: params{"id": "u1"}})
@@ -255,7 +255,7 @@ func TestWideNestedObjectKeptWhole(t *testing.T) {
 	if e != nil {
 		t.Fatal(e)
 	}
-	kept := gjson.GetBytes(res.Update, "set.extensions.acme.profile")
+	kept := gjson.GetBytes(res.update, "set.extensions.acme.profile")
 	count := 0
 	kept.ForEach(func(k, v gjson.Result) bool {
 		if k.Str != "k"+strconv.Itoa(count) || v.Int() != int64(count) {

@@ -2,6 +2,7 @@ package mapping
 
 import (
 	"github.com/tidwall/gjson"
+
 	"github.com/userbridge/userbridge/mapping/canonical"
 )
 
@@ -28,10 +29,11 @@ type Input struct {
 	RequestID string
 }
 
-// Result is a translated request: the canonical update and who it is for.
+// Result is a translated request: who the update is for, and the canonical
+// update, which only Update gives, after the check of the stored user that
+// some rules need. A Result owns its memory: nothing in it points into the
+// request body, which may be reused as soon as Translate returns.
 type Result struct {
-	// Update is the canonical update document.
-	Update []byte
 	// Target says whether Value is an id or a username.
 	Target canonical.Target
 	// Value is the user's id or username.
@@ -39,28 +41,63 @@ type Result struct {
 	// Tenant is the tenant, where the dialect carries one.
 	Tenant string
 
-	needStored bool   // the password rule needs the stored username
-	password   string // kept only for that check
-	pwField    string
+	update []byte
+	stored *storedCheck // nil: no rule needs the stored user
 }
 
-// NeedsStoredUser reports whether CheckStored must be called with the
-// stored user before the update is forwarded.
-func (r *Result) NeedsStoredUser() bool { return r.needStored }
+// storedCheck is a password rule's "must not contain the username" for a
+// request that did not carry the username: the stored user's decides.
+type storedCheck struct {
+	password string // the password the update sets, kept only for the check
+	field    string // the rule's source, which a refusal names
+}
 
-// Redacted returns the update with the password value replaced, for
-// printing and logs.
-func (r *Result) Redacted() []byte { return RedactUpdate(r.Update) }
+// StoredUser fetches the stored user, a canonical user JSON object, from
+// the upstream; its error is the upstream call's.
+type StoredUser func() ([]byte, *canonical.Error)
 
-// CheckStored runs the checks that need the stored user (a canonical user
-// JSON object), such as "the password must not contain the username".
-func (p *Program) CheckStored(r *Result, user []byte) *canonical.Error {
-	if !r.needStored {
-		return nil
+// Update returns the canonical update document to forward. Where a rule
+// needs the stored user (the password must not contain the username, and
+// the request did not carry the username), Update first fetches it with
+// fetch and checks the update against it: fetch's error, or the refusal,
+// is returned as it is. Otherwise fetch is not called. Only this way can
+// the update be had, so that no caller forwards one whose check it
+// skipped. The user fetch returns is not kept.
+func (r *Result) Update(fetch StoredUser) ([]byte, *canonical.Error) {
+	if r.stored != nil {
+		user, e := fetch()
+		if e != nil {
+			return nil, e
+		}
+		if e := r.stored.check(user); e != nil {
+			return nil, e
+		}
 	}
-	name := gjson.GetBytes(user, "username").Str
-	if containsUsername(r.password, name) {
-		return canonical.FieldError(r.pwField, r.pwField+" must not contain the username")
+	return r.update, nil
+}
+
+// check refuses a password that contains the stored user's username.
+func (c *storedCheck) check(user []byte) *canonical.Error {
+	if containsUsername(c.password, gjson.GetBytes(user, "username").Str) {
+		return canonical.FieldError(c.field, c.field+" must not contain the username")
 	}
 	return nil
+}
+
+// NeedsStoredUser reports whether Update will fetch the stored user.
+func (r *Result) NeedsStoredUser() bool { return r.stored != nil }
+
+// Redacted returns the update with its secrets replaced (see RedactUpdate),
+// for printing, logs and the auth policy, which reads which fields an
+// update sets: never for forwarding. The slice is the Result's when there
+// is nothing to redact: read it, do not change it.
+func (r *Result) Redacted() []byte { return RedactUpdate(r.update) }
+
+// Password is the password the update sets, "" when none: what an
+// upstream's words passed on to the client must not show.
+func (r *Result) Password() string {
+	if pw := gjson.GetBytes(r.update, "set.password"); pw.Type == gjson.String {
+		return pw.Str
+	}
+	return ""
 }

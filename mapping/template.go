@@ -6,6 +6,7 @@ import (
 	"math"
 	"net/url"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -249,17 +250,17 @@ func compileExpr(pr *problems, at, text string) *expr {
 	if allowed == nil {
 		allowed = dialectSources
 	}
-	if !ok || !contains(allowed, src) {
+	if !ok || !slices.Contains(allowed, src) {
 		s = 0
 		pr.addf(at, "${%s}: unknown source %q (%s)", text, src, strings.Join(allowed, ", "))
 	}
 	e.src, e.path = s, path
 	e.head, e.rest, _ = strings.Cut(path, ".")
 	e.plain = gjsonEscape(e.head) == e.head && !strings.ContainsAny(e.head, "*?")
-	if s == srcRequest && !contains([]string{"url", "path", "dir", "origin", "id"}, path) {
+	if s == srcRequest && !slices.Contains([]string{"url", "path", "dir", "origin", "id"}, path) {
 		pr.addf(at, "${%s}: request has url, path, dir, origin and id", text)
 	}
-	if s == srcError && !contains([]string{"status", "code", "dialectCode", "message", "field"}, path) {
+	if s == srcError && !slices.Contains([]string{"status", "code", "dialectCode", "message", "field"}, path) {
 		pr.addf(at, "${%s}: error has status, code, dialectCode, message and field", text)
 	}
 	if path == "" && s != 0 {
@@ -410,7 +411,7 @@ func applyFilters(v value, fs []filter) value {
 func firstOfEach(array string, item string, list []string) value {
 	var out value
 	gjson.Parse(array).ForEach(func(_, it gjson.Result) bool {
-		if r := it.Get(item); r.Type == gjson.String && contains(list, r.Str) {
+		if r := it.Get(item); r.Type == gjson.String && slices.Contains(list, r.Str) {
 			out = value{ok: true, isStr: true, str: r.Str}
 			return false
 		}
@@ -426,7 +427,7 @@ func firstOf(v value, list []string) value {
 		return value{}
 	}
 	if v.isStr {
-		if contains(list, v.str) {
+		if slices.Contains(list, v.str) {
 			return v
 		}
 		return value{}
@@ -434,7 +435,7 @@ func firstOf(v value, list []string) value {
 	var out value
 	r := gjson.Parse(v.raw)
 	pick := func(item gjson.Result) bool {
-		if item.Type == gjson.String && contains(list, item.Str) {
+		if item.Type == gjson.String && slices.Contains(list, item.Str) {
 			out = value{ok: true, isStr: true, str: item.Str}
 			return false
 		}

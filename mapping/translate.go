@@ -8,9 +8,30 @@ import (
 	"github.com/userbridge/userbridge/mapping/canonical"
 )
 
-// Translate turns a request body into the canonical update. The body must
-// stay unchanged until the Result is no longer used.
+// Translate turns a request body into the canonical update. The Result and
+// the error own their memory: the body may be reused as soon as Translate
+// returns.
 func (p *Program) Translate(in *Input) (*Result, *canonical.Error) {
+	res, e := p.translate(in)
+	if e != nil {
+		return nil, owned(e)
+	}
+	return res, nil
+}
+
+// owned is a copy of e whose strings are its own. While translating, an
+// error may name a field with a view of the body (a key as the client wrote
+// it); the copy is made once, on the way out, so that the body's walk can
+// read keys without copying each.
+func owned(e *canonical.Error) *canonical.Error {
+	c := *e
+	c.Field, c.Message = strings.Clone(e.Field), strings.Clone(e.Message)
+	return &c
+}
+
+// translate is Translate. What it returns may point into the body: the
+// Result's strings are copies, errors are copied by Translate.
+func (p *Program) translate(in *Input) (*Result, *canonical.Error) {
 	body := in.Body
 	if len(body) == 0 {
 		return nil, canonical.Errorf(canonical.BadRequest, "the request body is empty; send a JSON object")
@@ -51,7 +72,7 @@ func (p *Program) Translate(in *Input) (*Result, *canonical.Error) {
 			return nil, canonical.FieldError(fr.source, fr.source+" is required")
 		}
 	}
-	res.Update = b.emit(len(body))
+	res.update = b.emit(len(body))
 	return res, nil
 }
 
@@ -170,7 +191,7 @@ func (p *Program) target(in *Input, b *builder, res *Result) *canonical.Error {
 		if v.Exists() && v.Type != gjson.String {
 			return canonical.FieldError(field, field+" must be a string")
 		}
-		val = v.Str
+		val = strings.Clone(v.Str) // v.Str is a view of the body
 	}
 	if val == "" {
 		return canonical.FieldError(field, field+" is required")

@@ -204,7 +204,7 @@ func (b *builder) apply(fr *fieldRule, v gjson.Result, res *Result) *canonical.E
 				return canonical.FieldError(name, name+" must not contain the username")
 			}
 		} else {
-			res.needStored, res.password, res.pwField = true, v.Str, name
+			res.stored = &storedCheck{password: strings.Clone(v.Str), field: name} // v.Str is a view of the body
 		}
 	}
 	if fr.enum != nil {
