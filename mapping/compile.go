@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"sort"
+	"strconv"
 	"strings"
 
 	"gopkg.in/yaml.v3"
@@ -73,9 +74,30 @@ type problems struct {
 	success bool
 }
 
+// place is where a problem is: a dotted path in the file's terms, and the
+// line when the path alone does not find it in the file (a template's
+// node, whose path names the JSON it renders); 0: look the path up.
+type place struct {
+	where string
+	line  int
+}
+
+// addf reports a problem at where, a path looked up in the file.
 func (p *problems) addf(where, format string, args ...any) {
-	file, where := Locate(p.name, p.root, where)
-	p.errs = append(p.errs, fmt.Errorf("%w: %s: %s: %s", ErrRules, file, where, fmt.Sprintf(format, args...)))
+	p.addAt(place{where: where}, format, args...)
+}
+
+// addAt reports a problem at a place.
+func (p *problems) addAt(at place, format string, args ...any) {
+	file := p.name
+	line := at.line
+	if line == 0 {
+		line = LineOf(p.root, at.where)
+	}
+	if line > 0 {
+		file += ":" + strconv.Itoa(line)
+	}
+	p.errs = append(p.errs, fmt.Errorf("%w: %s: %s: %s", ErrRules, file, at.where, fmt.Sprintf(format, args...)))
 }
 
 func (p *problems) err() error { return errors.Join(p.errs...) }

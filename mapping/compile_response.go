@@ -45,7 +45,7 @@ func compileHeaders(pr *problems, where string, hs map[string]string) []headerTm
 	sort.Strings(names)
 	out := make([]headerTmpl, 0, len(names))
 	for _, k := range names {
-		out = append(out, headerTmpl{name: http.CanonicalHeaderKey(k), parts: compileInterp(pr, where+"."+k, hs[k])})
+		out = append(out, headerTmpl{name: http.CanonicalHeaderKey(k), parts: compileInterp(pr, place{where: where + "." + k}, hs[k])})
 	}
 	return out
 }

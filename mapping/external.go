@@ -81,7 +81,7 @@ func (s *TemplateSet) Node(where string, n *yaml.Node) *Template {
 
 // Text compiles an interpolated string, such as a header value.
 func (s *TemplateSet) Text(where, text string) *Template {
-	return &Template{t: &tmpl{kind: tInterp, parts: compileInterp(s.pr, where, text)}, p: s.p}
+	return &Template{t: &tmpl{kind: tInterp, parts: compileInterp(s.pr, place{where: where}, text)}, p: s.p}
 }
 
 // Path compiles a URL path template, query allowed. Every value but a

@@ -494,3 +494,26 @@ errors: {}
 		}
 	}
 }
+
+// TestProblemLineIsNotReadFromItsName: a problem's line is where its node
+// stands, whatever the names on its path say; a key that reads like a line
+// reference is a name like any other.
+func TestProblemLineIsNotReadFromItsName(t *testing.T) {
+	_, err := Load("bad.yaml", []byte(`dialect: demo
+route: {method: PUT, path: /u/:id}
+request:
+  target: {from: param.id, by: id}
+response:
+  status: 200
+  headers:
+    "X-Note (line 99)": ${nope.x}
+errors: {body: {m: "${error.message}"}}
+`), Options{})
+	if err == nil {
+		t.Fatal("accepted")
+	}
+	want := `bad.yaml:8: response.headers.X-Note (line 99): ${nope.x}: unknown source "nope"`
+	if !strings.Contains(err.Error(), want) {
+		t.Errorf("missing %q in:\n%v", want, err)
+	}
+}
