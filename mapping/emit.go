@@ -13,46 +13,45 @@ func (b *builder) emit(hint int) []byte {
 	out = append(out, `{"set":{`...)
 	n := 0
 	for i := range b.set {
-		if b.set[i] == nil {
-			continue
+		if b.set[i] != nil {
+			out = append(appendFieldName(comma(out, &n), i), ':')
+			out = append(out, b.set[i]...)
 		}
-		if n > 0 {
-			out = append(out, ',')
-		}
-		n++
-		out = append(out, '"')
-		out = append(out, canonical.Fields[i].Name...)
-		out = append(out, `":`...)
-		out = append(out, b.set[i]...)
 	}
 	out = b.emitExtensions(out, n > 0)
 	out = append(out, `},"unset":[`...)
 	n = 0
 	for i := range canonical.Fields {
-		if b.unset&(1<<i) == 0 {
-			continue
+		if b.unset&(1<<i) != 0 {
+			out = appendFieldName(comma(out, &n), i)
 		}
-		if n > 0 {
-			out = append(out, ',')
-		}
-		n++
-		out = append(out, '"')
-		out = append(out, canonical.Fields[i].Name...)
-		out = append(out, '"')
 	}
 	for _, list := range [2][]extEntry{b.ruleExt, b.extraExt} {
 		for _, e := range list {
-			if !e.unset {
-				continue
+			if e.unset {
+				out = lex.AppendJSONString(comma(out, &n), "extensions."+e.name)
 			}
-			if n > 0 {
-				out = append(out, ',')
-			}
-			n++
-			out = lex.AppendJSONString(out, "extensions."+e.name)
 		}
 	}
 	return append(out, "]}"...)
+}
+
+// comma appends the ',' that goes before each item of a list but the
+// first; n counts the items written.
+func comma(out []byte, n *int) []byte {
+	if *n > 0 {
+		out = append(out, ',')
+	}
+	*n++
+	return out
+}
+
+// appendFieldName appends the name of canonical field i, quoted (a plain
+// name: no escape).
+func appendFieldName(out []byte, i int) []byte {
+	out = append(out, '"')
+	out = append(out, canonical.Fields[i].Name...)
+	return append(out, '"')
 }
 
 // size is about what emit writes, so that it is written into one
@@ -74,9 +73,10 @@ func (b *builder) size(hint int) int {
 	return n
 }
 
-// emitExtensions writes "extensions":{...}: the own dialect's members
-// first (rules' and the client's), then other dialects' members set by rules.
-func (b *builder) emitExtensions(out []byte, comma bool) []byte {
+// emitExtensions writes "extensions":{...} (with a ',' first when it comes
+// after a member): the own dialect's members first (rules' and the
+// client's), then other dialects' members set by rules.
+func (b *builder) emitExtensions(out []byte, after bool) []byte {
 	own := b.p.name
 	var dialects [4]string
 	others := dialects[:0]
@@ -95,7 +95,7 @@ func (b *builder) emitExtensions(out []byte, comma bool) []byte {
 	if !any {
 		return out
 	}
-	if comma {
+	if after {
 		out = append(out, ',')
 	}
 	out = append(out, `"extensions":{`...)
@@ -108,16 +108,10 @@ func (b *builder) emitExtensions(out []byte, comma bool) []byte {
 					continue
 				}
 				if m == 0 {
-					if groups > 0 {
-						out = append(out, ',')
-					}
-					groups++
-					out = lex.AppendJSONString(out, d)
+					out = lex.AppendJSONString(comma(out, &groups), d)
 					out = append(out, `:{`...)
-				} else {
-					out = append(out, ',')
 				}
-				m++
+				out = comma(out, &m)
 				if e.key != nil {
 					out = append(out, e.key...)
 				} else {

@@ -11,10 +11,9 @@ import (
 	"strings"
 	"time"
 
-	"gopkg.in/yaml.v3"
-
 	"github.com/tidwall/gjson"
 	"github.com/userbridge/userbridge/internal/lex"
+	"gopkg.in/yaml.v3"
 )
 
 // A template is a JSON value written in YAML whose strings may hold

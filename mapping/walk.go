@@ -170,29 +170,17 @@ func (b *builder) raw(v gjson.Result) []byte {
 func (b *builder) apply(fr *fieldRule, v gjson.Result, res *Result) *canonical.Error {
 	name := fr.source
 	if v.Type == gjson.Null {
-		switch fr.null {
-		case polUnset:
-			if fr.hasTo {
-				return b.unsetSlot(fr.to, name)
-			}
-			return nil
-		case polIgnore:
-			return nil
+		if done, err := b.absent(fr, fr.null, "null"); done {
+			return err
 		}
-		return canonical.FieldError(name, name+" must not be null")
+		return canonical.FieldError(name, name+" must not be null") // null is never kept
 	}
 	if !checkType(fr.typ, v) {
 		return canonical.FieldError(name, name+" must be "+article(fr.typ))
 	}
 	if v.Type == gjson.String && v.Str == "" {
-		switch fr.empty {
-		case polUnset:
-			if fr.hasTo {
-				return b.unsetSlot(fr.to, name)
-			}
-			return nil
-		case polReject:
-			return canonical.FieldError(name, name+" must not be empty")
+		if done, err := b.absent(fr, fr.empty, "empty"); done {
+			return err
 		}
 	}
 	if err := fr.v.run(name, v); err != nil {
@@ -226,6 +214,24 @@ func (b *builder) apply(fr *fieldRule, v gjson.Result, res *Result) *canonical.E
 		return err
 	}
 	return b.setSlot(fr.to, raw, name)
+}
+
+// absent applies a rule's null or empty policy (what: "null" or "empty")
+// to a value that is null or "": done reports that the policy took it
+// (unset, ignored or refused); with keep, the value goes on as it is.
+func (b *builder) absent(fr *fieldRule, pol policy, what string) (done bool, err *canonical.Error) {
+	switch pol {
+	case polUnset:
+		if fr.hasTo {
+			return true, b.unsetSlot(fr.to, fr.source)
+		}
+		return true, nil
+	case polIgnore:
+		return true, nil
+	case polReject:
+		return true, canonical.FieldError(fr.source, fr.source+" must not be "+what)
+	}
+	return false, nil
 }
 
 // shape applies wrap, list and items.
