@@ -26,7 +26,10 @@ type Reply struct {
 	Body        []byte // nil: no body
 }
 
-// renderCtx is what templates read.
+// renderCtx is what templates read. Its user and the index of its members
+// are views of the bytes RenderSuccess was given: a renderCtx never leaves
+// the function that makes it, and what it renders is appended (copied) to
+// the answer.
 type renderCtx struct {
 	p    *Program
 	in   *Input
@@ -317,6 +320,8 @@ func (p *Program) NeedsUser() bool { return p.success.needsUser }
 
 // RenderSuccess renders the dialect's success answer from the canonical
 // user (nil when the upstream answered 204 and the dialect shows no user).
+// The Reply owns its memory: the user, read through views while rendering,
+// may be reused as soon as RenderSuccess returns.
 func (p *Program) RenderSuccess(in *Input, res *Result, user []byte) *Reply {
 	t := p.success
 	c := renderCtx{p: p, in: in, user: gjson.Parse(str(user)), st: t.status}
@@ -335,7 +340,7 @@ func (p *Program) RenderSuccess(in *Input, res *Result, user []byte) *Reply {
 // as it is; a name in canonical terms the dialect has no field for (an
 // upstream's "username" for Finix) is left out, as if the error named no
 // field. UpstreamField first names an upstream's canonical field by its
-// source.
+// source. The Reply owns its memory, as RenderSuccess's does.
 func (p *Program) RenderError(in *Input, e *canonical.Error) *Reply {
 	if e.Field != "" {
 		if f := p.errorField(in, e.Field); f != e.Field {

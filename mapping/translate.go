@@ -29,8 +29,9 @@ func owned(e *canonical.Error) *canonical.Error {
 	return &c
 }
 
-// translate is Translate. What it returns may point into the body: the
-// Result's strings are copies, errors are copied by Translate.
+// translate is Translate. Its Result owns its strings (each is copied where
+// it is taken from the body); an error it returns may name a field with a
+// view of the body, which Translate copies.
 func (p *Program) translate(in *Input) (*Result, *canonical.Error) {
 	body := in.Body
 	if len(body) == 0 {
