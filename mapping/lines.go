@@ -82,10 +82,16 @@ var yamlUnknownKey = regexp.MustCompile(`field (\S+) not found in type \S+`)
 // whoever wrote the file. "line 10: field nope not found in type
 // mapping.Request" becomes "line 10: unknown key nope"; "cannot unmarshal
 // !!str `200x` into int", "`200x` is not a whole number".
+//
+// Deprecated: it rewrites the YAML library's words, which are no protocol.
+// DecodeYAML reports the same problems as typed YAMLErrors; config and the
+// rules upstream profile still call this until they decode with it.
 func YAMLMessage(err error) string { return YAMLText(err.Error()) }
 
 // YAMLText is YAMLMessage of a message's text (a yaml.TypeError holds one
 // a problem).
+//
+// Deprecated: as YAMLMessage.
 func YAMLText(msg string) string {
 	msg = strings.TrimPrefix(msg, "yaml: ")
 	msg = yamlUnknownKey.ReplaceAllString(msg, "unknown key $1")

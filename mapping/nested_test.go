@@ -1,6 +1,7 @@
 package mapping
 
 import (
+	"errors"
 	"fmt"
 	"strconv"
 	"strings"
@@ -277,5 +278,28 @@ func TestDottedSourcesNameMembers(t *testing.T) {
 		if err == nil || !strings.Contains(err.Error(), "d.yaml:6: request.fields[0].source") {
 			t.Errorf("%s: %v", src, err)
 		}
+	}
+}
+
+// TestDecodeProblemsAreTyped: each problem of a rule file that does not
+// decode is a YAMLError a caller can read (line, key), wrapped in ErrRules,
+// with no YAML library message rewritten; an empty file says so.
+func TestDecodeProblemsAreTyped(t *testing.T) {
+	_, err := Parse("r.yaml", []byte("dialect: d\nroute: {method: PUT, path: /u, nope: 1}\nresponse: {status: [200]}\n"))
+	if !errors.Is(err, ErrRules) {
+		t.Fatalf("not ErrRules: %v", err)
+	}
+	var ye *YAMLError
+	if !errors.As(err, &ye) || ye.Line != 2 || ye.Key != "nope" {
+		t.Fatalf("first problem: %#v in %v", ye, err)
+	}
+	if n := strings.Count(err.Error(), "\n") + 1; n != 2 {
+		t.Errorf("want two problems, one a line; got %d: %v", n, err)
+	}
+	if !strings.Contains(err.Error(), "r.yaml: line 3: a list is not a whole number") {
+		t.Errorf("missing the status problem: %v", err)
+	}
+	if _, err := Parse("empty.yaml", nil); !errors.Is(err, ErrRules) || !strings.Contains(err.Error(), "empty.yaml: the file is empty") {
+		t.Errorf("empty file: %v", err)
 	}
 }
