@@ -20,6 +20,9 @@ type Guard struct {
 type GuardError struct {
 	Offset int
 	Reason string
+	// Duplicate says the reason is a key given twice in one object: Key,
+	// which may be "".
+	Duplicate bool
 	// Key is the duplicated key, when that is the reason.
 	Key string
 }
@@ -343,7 +346,7 @@ func (s *scanner) object(depth int) *GuardError {
 			}
 		}
 		if dup {
-			return &GuardError{Offset: at, Reason: "duplicate object key " + strconv.Quote(string(key)), Key: string(key)}
+			return &GuardError{Offset: at, Reason: "duplicate object key " + strconv.Quote(string(key)), Duplicate: true, Key: string(key)}
 		}
 		s.ws()
 		if s.i >= len(s.b) || s.b[s.i] != ':' {

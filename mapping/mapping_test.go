@@ -190,6 +190,8 @@ func TestTranslateRefuses(t *testing.T) {
 		{"password contains username", `{"login":"jane","pw":"xJANE1!aa"}`, "pw", "pw must not contain the username"},
 		{"duplicate key", `{"first":"a","first":"b"}`, "first", `the field "first" appears more than once`},
 		{"escaped duplicate key", `{"first":"a","\u0066irst":"b"}`, "first", `the field "first" appears more than once`},
+		// Valid JSON: the empty name is a name like any other.
+		{"duplicate empty key", `{"":"a","":[]}`, "", `the field "" appears more than once`},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

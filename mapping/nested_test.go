@@ -290,7 +290,7 @@ func TestDecodeProblemsAreTyped(t *testing.T) {
 		t.Fatalf("not ErrRules: %v", err)
 	}
 	var ye *YAMLError
-	if !errors.As(err, &ye) || ye.Line != 2 || ye.Key != "nope" {
+	if !errors.As(err, &ye) || ye.Line != 2 || !ye.Unknown || ye.Key != "nope" {
 		t.Fatalf("first problem: %#v in %v", ye, err)
 	}
 	if n := strings.Count(err.Error(), "\n") + 1; n != 2 {
@@ -298,6 +298,9 @@ func TestDecodeProblemsAreTyped(t *testing.T) {
 	}
 	if !strings.Contains(err.Error(), "r.yaml: line 3: a list is not a whole number") {
 		t.Errorf("missing the status problem: %v", err)
+	}
+	if _, err := Parse("r.yaml", []byte("dialect: d\n\"\": 1\n")); !strings.Contains(fmt.Sprint(err), `r.yaml: line 2: unknown key ""`) {
+		t.Errorf("an empty key: %v", err)
 	}
 	if _, err := Parse("empty.yaml", nil); !errors.Is(err, ErrRules) || !strings.Contains(err.Error(), "empty.yaml: the file is empty") {
 		t.Errorf("empty file: %v", err)

@@ -42,7 +42,7 @@ func (p *Program) translate(in *Input) (*Result, *canonical.Error) {
 	members, gerr := p.guard.checkTop(body, b.members[:0])
 	b.members = members
 	if gerr != nil {
-		if gerr.Key != "" {
+		if gerr.Duplicate {
 			name := shortName(containerPath(body, gerr.Offset) + gerr.Key)
 			return nil, canonical.FieldError(name, "the field "+strconv.Quote(name)+" appears more than once")
 		}

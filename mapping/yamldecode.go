@@ -15,7 +15,9 @@ import (
 type YAMLError struct {
 	// Line is the line of the key or value.
 	Line int
-	// Key is the unknown key; "" when a value does not fit.
+	// Unknown says the problem is a key no field has: Key, which may be "".
+	Unknown bool
+	// Key is the unknown key.
 	Key string
 	// Got is what the file holds ("`20x`", "a list", "a mapping"), Want
 	// what fits there ("a whole number").
@@ -25,8 +27,12 @@ type YAMLError struct {
 // Error implements error: "line 2: unknown key nope", "line 5: `20x` is
 // not a whole number".
 func (e *YAMLError) Error() string {
-	if e.Key != "" {
-		return "line " + strconv.Itoa(e.Line) + ": unknown key " + e.Key
+	if e.Unknown {
+		key := e.Key
+		if key == "" {
+			key = `""`
+		}
+		return "line " + strconv.Itoa(e.Line) + ": unknown key " + key
 	}
 	return "line " + strconv.Itoa(e.Line) + ": " + e.Got + " is not " + e.Want
 }
@@ -108,7 +114,7 @@ func checkYAML(n *yaml.Node, t reflect.Type, errs *YAMLErrors) {
 			}
 			ft, ok := fields[k.Value]
 			if !ok {
-				*errs = append(*errs, &YAMLError{Line: k.Line, Key: k.Value})
+				*errs = append(*errs, &YAMLError{Line: k.Line, Unknown: true, Key: k.Value})
 				continue
 			}
 			checkYAML(val, ft, errs)
