@@ -66,9 +66,12 @@ errors:
       withField: {"${error.field}": "${error.message}"}
 `
 
-func program(t *testing.T) *Program {
+func program(t *testing.T) *Program { return mustLoad(t, "test.yaml", testRules) }
+
+// mustLoad compiles rules, a rule file that compiles.
+func mustLoad(t *testing.T, name, rules string) *Program {
 	t.Helper()
-	p, err := Load("test.yaml", []byte(testRules), Options{})
+	p, err := Load(name, []byte(rules), Options{})
 	if err != nil {
 		t.Fatal(err)
 	}

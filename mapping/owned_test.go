@@ -28,14 +28,7 @@ errors:
   body: {msg: "${error.message}", field: "${error.field?}"}
 `
 
-func ownedProgram(t *testing.T) *Program {
-	t.Helper()
-	p, err := Load("owned.yaml", []byte(ownedRules), Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return p
-}
+func ownedProgram(t *testing.T) *Program { return mustLoad(t, "owned.yaml", ownedRules) }
 
 // overwrite reuses buf as a pooled buffer would: every byte changes.
 func overwrite(buf []byte) {
