@@ -1,6 +1,16 @@
 // Package adapters is the dialect contract: what every vendor dialect
 // userbridge speaks provides. Each child package is one dialect; the
 // registry package lists them all.
+//
+// A built-in dialect is, so far, nothing but its rule file, yet each keeps a
+// package of its own, because each holds what is its alone beside the
+// rules: its golden cases (testdata/, which one runner walks), its fuzz
+// target and corpus, its benchmarks with a typical request, the tests of
+// what only it does, and docs/dialects/<name>.md. Its Go code is one
+// declaration, the Builtin that embeds rules.yaml: a Builtin without New
+// is a RuleDialect, so no package repeats a constructor. New is there for
+// a dialect that one day needs code of its own (an optional interface
+// beside Dialect).
 package adapters
 
 import (
@@ -25,7 +35,7 @@ type Builtin struct {
 	// Rules is the embedded rule file.
 	Rules []byte
 	// New builds the dialect from a compiled rule file (the embedded one, or
-	// a replacement from disk).
+	// a replacement from disk); nil: the dialect is a RuleDialect.
 	New func(p *mapping.Program) Dialect
 }
 
@@ -63,6 +73,9 @@ func (b Builtin) Load(file string, rules []byte, opts mapping.Options) (Dialect,
 	}
 	if p.Name() != b.Name {
 		return nil, fmt.Errorf("adapters: %s: rules for dialect %q cannot replace %q", file, p.Name(), b.Name)
+	}
+	if b.New == nil {
+		return &RuleDialect{P: p}, nil
 	}
 	return b.New(p), nil
 }

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/tidwall/gjson"
+	"github.com/userbridge/userbridge/internal/lex"
 	"gopkg.in/yaml.v3"
 )
 
@@ -79,7 +80,7 @@ func (s *TemplateSet) Node(where string, n *yaml.Node) *Template {
 
 // Text compiles an interpolated string, such as a header value.
 func (s *TemplateSet) Text(where, text string) *Template {
-	return &Template{t: &tmpl{kind: tInterp, parts: compileInterp(s.pr, where, text)}, p: s.p}
+	return &Template{t: &tmpl{kind: tInterp, parts: compileInterp(s.pr, place{where: where}, text)}, p: s.p}
 }
 
 // Path compiles a URL path template, query allowed. Every value but a
@@ -160,30 +161,27 @@ func unsets(update []byte, field string) bool {
 
 // listValues turns an object's scalar values into one-item arrays.
 func listValues(v value) value {
-	r := gjson.Parse(v.raw)
-	if !v.ok || v.isStr || !r.IsObject() {
-		return v
-	}
-	out := []byte{'{'}
-	r.ForEach(func(k, x gjson.Result) bool {
-		if len(out) > 1 {
-			out = append(out, ',')
+	return mapMembers(v, func(out []byte, x gjson.Result) []byte {
+		if x.IsArray() || x.IsObject() {
+			return append(out, x.Raw...)
 		}
-		out = append(append(appendJSONString(out, k.Str), ':'), wrapItem(x)...)
-		return true
+		return append(append(append(out, '['), x.Raw...), ']')
 	})
-	return value{ok: true, raw: string(append(out, '}'))}
-}
-
-func wrapItem(x gjson.Result) string {
-	if x.IsArray() || x.IsObject() {
-		return x.Raw
-	}
-	return "[" + x.Raw + "]"
 }
 
 // unlistValues turns an object's one-item arrays into their item.
 func unlistValues(v value) value {
+	return mapMembers(v, func(out []byte, x gjson.Result) []byte {
+		if items := x.Array(); x.IsArray() && len(items) == 1 {
+			return append(out, items[0].Raw...)
+		}
+		return append(out, x.Raw...)
+	})
+}
+
+// mapMembers rewrites the member values of v, an object, each appended to
+// out by f; any other v is returned unchanged.
+func mapMembers(v value, f func(out []byte, x gjson.Result) []byte) value {
 	r := gjson.Parse(v.raw)
 	if !v.ok || v.isStr || !r.IsObject() {
 		return v
@@ -193,12 +191,7 @@ func unlistValues(v value) value {
 		if len(out) > 1 {
 			out = append(out, ',')
 		}
-		out = append(appendJSONString(out, k.Str), ':')
-		if items := x.Array(); x.IsArray() && len(items) == 1 {
-			out = append(out, items[0].Raw...)
-		} else {
-			out = append(out, x.Raw...)
-		}
+		out = f(append(lex.AppendJSONString(out, k.Str), ':'), x)
 		return true
 	})
 	return value{ok: true, raw: string(append(out, '}'))}

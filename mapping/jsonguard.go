@@ -20,6 +20,9 @@ type Guard struct {
 type GuardError struct {
 	Offset int
 	Reason string
+	// Duplicate says the reason is a key given twice in one object: Key,
+	// which may be "".
+	Duplicate bool
 	// Key is the duplicated key, when that is the reason.
 	Key string
 }
@@ -299,18 +302,11 @@ func hex4(b []byte) (rune, bool) {
 	return r, true
 }
 
-func isHex(c byte) bool {
-	return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F')
-}
-
 func (s *scanner) object(depth int) *GuardError {
-	s.i++ // {
 	var small [16][]byte
 	keys := small[:0]
 	var big map[string]struct{}
-	s.ws()
-	if s.i < len(s.b) && s.b[s.i] == '}' {
-		s.i++
+	if s.open('}') {
 		return nil
 	}
 	for {
@@ -350,7 +346,7 @@ func (s *scanner) object(depth int) *GuardError {
 			}
 		}
 		if dup {
-			return &GuardError{Offset: at, Reason: "duplicate object key " + strconv.Quote(string(key)), Key: string(key)}
+			return &GuardError{Offset: at, Reason: "duplicate object key " + strconv.Quote(string(key)), Duplicate: true, Key: string(key)}
 		}
 		s.ws()
 		if s.i >= len(s.b) || s.b[s.i] != ':' {
@@ -365,27 +361,14 @@ func (s *scanner) object(depth int) *GuardError {
 		if depth == 1 && s.rec {
 			s.top = append(s.top, topMember{at, keyEnd, valAt, s.i, esc})
 		}
-		s.ws()
-		if s.i >= len(s.b) {
-			return s.fail("unexpected end of JSON")
-		}
-		switch s.b[s.i] {
-		case ',':
-			s.i++
-		case '}':
-			s.i++
-			return nil
-		default:
-			return s.fail("expected ',' or '}' in object")
+		if end, err := s.next('}', "expected ',' or '}' in object"); end || err != nil {
+			return err
 		}
 	}
 }
 
 func (s *scanner) array(depth int) *GuardError {
-	s.i++ // [
-	s.ws()
-	if s.i < len(s.b) && s.b[s.i] == ']' {
-		s.i++
+	if s.open(']') {
 		return nil
 	}
 	for {
@@ -393,20 +376,41 @@ func (s *scanner) array(depth int) *GuardError {
 		if err := s.value(depth); err != nil {
 			return err
 		}
-		s.ws()
-		if s.i >= len(s.b) {
-			return s.fail("unexpected end of JSON")
-		}
-		switch s.b[s.i] {
-		case ',':
-			s.i++
-		case ']':
-			s.i++
-			return nil
-		default:
-			return s.fail("expected ',' or ']' in array")
+		if end, err := s.next(']', "expected ',' or ']' in array"); end || err != nil {
+			return err
 		}
 	}
+}
+
+// open steps over the opening bracket at s.i and reports whether closing
+// follows it (an empty object or array, which it steps over too).
+func (s *scanner) open(closing byte) bool {
+	s.i++
+	s.ws()
+	if s.i < len(s.b) && s.b[s.i] == closing {
+		s.i++
+		return true
+	}
+	return false
+}
+
+// next reads what follows a member or an item: a ',' (more follow) or
+// closing, which ends the object or array (end); anything else is refused
+// with msg.
+func (s *scanner) next(closing byte, msg string) (end bool, err *GuardError) {
+	s.ws()
+	if s.i >= len(s.b) {
+		return false, s.fail("unexpected end of JSON")
+	}
+	switch s.b[s.i] {
+	case ',':
+		s.i++
+		return false, nil
+	case closing:
+		s.i++
+		return true, nil
+	}
+	return false, s.fail(msg)
 }
 
 // unescapeKey decodes a JSON string's contents (already validated).

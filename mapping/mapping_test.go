@@ -66,9 +66,12 @@ errors:
       withField: {"${error.field}": "${error.message}"}
 `
 
-func program(t *testing.T) *Program {
+func program(t *testing.T) *Program { return mustLoad(t, "test.yaml", testRules) }
+
+// mustLoad compiles rules, a rule file that compiles.
+func mustLoad(t *testing.T, name, rules string) *Program {
 	t.Helper()
-	p, err := Load("test.yaml", []byte(testRules), Options{})
+	p, err := Load(name, []byte(rules), Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -109,10 +112,10 @@ func TestTranslate(t *testing.T) {
 			if err != nil {
 				t.Fatalf("refused: %v", err)
 			}
-			if string(res.Update) != c.want {
-				t.Fatalf("update\n got %s\nwant %s", res.Update, c.want)
+			if string(res.update) != c.want {
+				t.Fatalf("update\n got %s\nwant %s", res.update, c.want)
 			}
-			if verr := canonical.ValidateUpdate(res.Update); verr != nil {
+			if verr := canonical.ValidateUpdate(res.update); verr != nil {
 				t.Fatalf("invalid update: %v", verr)
 			}
 			if res.Target != canonical.ByUsername || res.Value != "jane.doe" || res.Tenant != "acme" {
@@ -135,6 +138,10 @@ func TestTargetNormalize(t *testing.T) {
 		"0b6f4c1e-8c2a-4d7e-9f3b-5a1d2e3c4b5a":   {"0b6f4c1e-8c2a-4d7e-9f3b-5a1d2e3c4b5a", canonical.ByID},
 		"Jane.Doe":                               {"Jane.Doe", canonical.ByUsername},
 		"{0b6f4c1e-8c2a-4d7e-9f3b-5a1d2e3c4b5a":  {"{0b6f4c1e-8c2a-4d7e-9f3b-5a1d2e3c4b5a", canonical.ByUsername},
+		// Forms uuid.Parse reads that are no id here.
+		"urn:uuid:0b6f4c1e-8c2a-4d7e-9f3b-5a1d2e3c4b5a": {"urn:uuid:0b6f4c1e-8c2a-4d7e-9f3b-5a1d2e3c4b5a", canonical.ByUsername},
+		"0b6f4c1e8c2a4d7e9f3b5a1d2e3c4b5a":              {"0b6f4c1e8c2a4d7e9f3b5a1d2e3c4b5a", canonical.ByUsername},
+		"(0b6f4c1e-8c2a-4d7e-9f3b-5a1d2e3c4b5a)":        {"(0b6f4c1e-8c2a-4d7e-9f3b-5a1d2e3c4b5a)", canonical.ByUsername},
 	} {
 		in := input(`{}`)
 		in.Params = params{"tenant": "acme", "who": who}
@@ -186,6 +193,8 @@ func TestTranslateRefuses(t *testing.T) {
 		{"password contains username", `{"login":"jane","pw":"xJANE1!aa"}`, "pw", "pw must not contain the username"},
 		{"duplicate key", `{"first":"a","first":"b"}`, "first", `the field "first" appears more than once`},
 		{"escaped duplicate key", `{"first":"a","\u0066irst":"b"}`, "first", `the field "first" appears more than once`},
+		// Valid JSON: the empty name is a name like any other.
+		{"duplicate empty key", `{"":"a","":[]}`, "", `the field "" appears more than once`},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -235,10 +244,10 @@ func TestStoredPasswordCheck(t *testing.T) {
 	if !res.NeedsStoredUser() {
 		t.Fatal("the username is not in the body: the stored user is needed")
 	}
-	if e := p.CheckStored(res, []byte(`{"username":"jane.doe"}`)); e == nil || e.Field != "pw" {
+	if _, e := res.Update(storedUser(`{"username":"jane.doe"}`)); e == nil || e.Field != "pw" {
 		t.Fatalf("got %v", e)
 	}
-	if e := p.CheckStored(res, []byte(`{"username":"bob"}`)); e != nil {
+	if _, e := res.Update(storedUser(`{"username":"bob"}`)); e != nil {
 		t.Fatalf("got %v", e)
 	}
 	if got := string(res.Redacted()); strings.Contains(got, "Jane.Doe1") {
@@ -252,6 +261,11 @@ func TestStoredPasswordCheck(t *testing.T) {
 	if got := string(res.Redacted()); got != want {
 		t.Fatalf("redacted\n got %s\nwant %s", got, want)
 	}
+}
+
+// storedUser is a StoredUser that finds user.
+func storedUser(user string) StoredUser {
+	return func() ([]byte, *canonical.Error) { return []byte(user), nil }
 }
 
 func TestRender(t *testing.T) {
@@ -483,5 +497,28 @@ errors: {}
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("missing %q in:\n%v", want, err)
 		}
+	}
+}
+
+// TestProblemLineIsNotReadFromItsName: a problem's line is where its node
+// stands, whatever the names on its path say; a key that reads like a line
+// reference is a name like any other.
+func TestProblemLineIsNotReadFromItsName(t *testing.T) {
+	_, err := Load("bad.yaml", []byte(`dialect: demo
+route: {method: PUT, path: /u/:id}
+request:
+  target: {from: param.id, by: id}
+response:
+  status: 200
+  headers:
+    "X-Note (line 99)": ${nope.x}
+errors: {body: {m: "${error.message}"}}
+`), Options{})
+	if err == nil {
+		t.Fatal("accepted")
+	}
+	want := `bad.yaml:8: response.headers.X-Note (line 99): ${nope.x}: unknown source "nope"`
+	if !strings.Contains(err.Error(), want) {
+		t.Errorf("missing %q in:\n%v", want, err)
 	}
 }

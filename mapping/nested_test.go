@@ -1,6 +1,7 @@
 package mapping
 
 import (
+	"errors"
 	"fmt"
 	"strconv"
 	"strings"
@@ -62,8 +63,8 @@ func TestNestedSourcesTakeTheObjectApart(t *testing.T) {
 		if e != nil {
 			got = e.Field + ": " + e.Message
 		} else {
-			got = string(res.Update)
-			if ce := canonical.ValidateUpdate(res.Update); ce != nil {
+			got = string(res.update)
+			if ce := canonical.ValidateUpdate(res.update); ce != nil {
 				t.Errorf("%s: the update is not valid per the contract: %v", c.body, ce)
 			}
 		}
@@ -84,7 +85,7 @@ func TestKeptValuesStayWithinTheContractsDepth(t *testing.T) {
 	if e != nil {
 		t.Fatalf("%d levels refused: %v", maxExtDepth, e)
 	}
-	if ce := canonical.ValidateUpdate(res.Update); ce != nil {
+	if ce := canonical.ValidateUpdate(res.update); ce != nil {
 		t.Fatalf("the update is not valid per the contract: %v", ce)
 	}
 	_, e = p.Translate(&Input{Body: []byte(`{"deep":` + nest(maxExtDepth+1) + `}`), Params: params{"id": "u1"}})
@@ -255,7 +256,7 @@ func TestWideNestedObjectKeptWhole(t *testing.T) {
 	if e != nil {
 		t.Fatal(e)
 	}
-	kept := gjson.GetBytes(res.Update, "set.extensions.acme.profile")
+	kept := gjson.GetBytes(res.update, "set.extensions.acme.profile")
 	count := 0
 	kept.ForEach(func(k, v gjson.Result) bool {
 		if k.Str != "k"+strconv.Itoa(count) || v.Int() != int64(count) {
@@ -277,5 +278,31 @@ func TestDottedSourcesNameMembers(t *testing.T) {
 		if err == nil || !strings.Contains(err.Error(), "d.yaml:6: request.fields[0].source") {
 			t.Errorf("%s: %v", src, err)
 		}
+	}
+}
+
+// TestDecodeProblemsAreTyped: each problem of a rule file that does not
+// decode is a YAMLError a caller can read (line, key), wrapped in ErrRules,
+// with no YAML library message rewritten; an empty file says so.
+func TestDecodeProblemsAreTyped(t *testing.T) {
+	_, err := Parse("r.yaml", []byte("dialect: d\nroute: {method: PUT, path: /u, nope: 1}\nresponse: {status: [200]}\n"))
+	if !errors.Is(err, ErrRules) {
+		t.Fatalf("not ErrRules: %v", err)
+	}
+	var ye *YAMLError
+	if !errors.As(err, &ye) || ye.Line != 2 || !ye.Unknown || ye.Key != "nope" {
+		t.Fatalf("first problem: %#v in %v", ye, err)
+	}
+	if n := strings.Count(err.Error(), "\n") + 1; n != 2 {
+		t.Errorf("want two problems, one a line; got %d: %v", n, err)
+	}
+	if !strings.Contains(err.Error(), "r.yaml: line 3: a list is not a whole number") {
+		t.Errorf("missing the status problem: %v", err)
+	}
+	if _, err := Parse("r.yaml", []byte("dialect: d\n\"\": 1\n")); !strings.Contains(fmt.Sprint(err), `r.yaml: line 2: unknown key ""`) {
+		t.Errorf("an empty key: %v", err)
+	}
+	if _, err := Parse("empty.yaml", nil); !errors.Is(err, ErrRules) || !strings.Contains(err.Error(), "empty.yaml: the file is empty") {
+		t.Errorf("empty file: %v", err)
 	}
 }

@@ -1,9 +1,7 @@
 package mapping
 
 import (
-	"net/http"
 	"slices"
-	"sort"
 	"strconv"
 	"strings"
 	"unsafe"
@@ -11,6 +9,7 @@ import (
 	"golang.org/x/net/http/httpguts"
 
 	"github.com/tidwall/gjson"
+	"github.com/userbridge/userbridge/internal/lex"
 	"github.com/userbridge/userbridge/mapping/canonical"
 )
 
@@ -27,141 +26,10 @@ type Reply struct {
 	Body        []byte // nil: no body
 }
 
-type headerTmpl struct {
-	name  string
-	parts []strPart
-}
-
-type successTmpl struct {
-	status      int
-	contentType string
-	headers     []headerTmpl
-	body        *tmpl
-	needsUser   bool
-}
-
-type errorTmpls struct {
-	contentType string
-	status      map[canonical.Code]int
-	codes       map[canonical.Code]string
-	defCode     string
-	messages    map[canonical.Code]string
-	headers     []headerTmpl
-	body        *tmpl
-	byCode      map[canonical.Code]*errorVariant
-}
-
-type errorVariant struct {
-	headers   []headerTmpl
-	body      *tmpl
-	withField *tmpl
-}
-
-func compileHeaders(pr *problems, where string, hs map[string]string) []headerTmpl {
-	names := make([]string, 0, len(hs))
-	for k := range hs {
-		names = append(names, k)
-	}
-	sort.Strings(names)
-	out := make([]headerTmpl, 0, len(names))
-	for _, k := range names {
-		out = append(out, headerTmpl{name: http.CanonicalHeaderKey(k), parts: compileInterp(pr, where+"."+k, hs[k])})
-	}
-	return out
-}
-
-func compileSuccess(pr *problems, r *Response) *successTmpl {
-	t := &successTmpl{status: r.Status, contentType: r.ContentType, headers: compileHeaders(pr, "response.headers", r.Headers)}
-	if r.Status < 200 || r.Status > 299 {
-		pr.addf("response.status", "%d is not a success status", r.Status)
-	}
-	if r.Body.Kind != 0 {
-		t.body = compileNode(pr, "response.body", &r.Body)
-		if r.Status == http.StatusNoContent {
-			pr.addf("response.body", "a 204 answer has no body")
-		}
-		if t.contentType == "" {
-			t.contentType = "application/json"
-		}
-	}
-	t.needsUser = t.body.uses(srcUser)
-	for _, h := range t.headers {
-		for _, p := range h.parts {
-			if p.expr != nil && p.expr.src == srcUser {
-				t.needsUser = true
-			}
-		}
-	}
-	return t
-}
-
-func parseCode(pr *problems, where, s string) (canonical.Code, bool) {
-	for _, c := range canonical.Codes {
-		if string(c) == s {
-			return c, true
-		}
-	}
-	pr.addf(where, "%q is not a canonical error code", s)
-	return "", false
-}
-
-func compileErrors(pr *problems, e *Errors) *errorTmpls {
-	t := &errorTmpls{contentType: e.ContentType, status: map[canonical.Code]int{}, codes: map[canonical.Code]string{},
-		messages: map[canonical.Code]string{}, byCode: map[canonical.Code]*errorVariant{},
-		headers: compileHeaders(pr, "errors.headers", e.Headers)}
-	if t.contentType == "" {
-		t.contentType = "application/json"
-	}
-	for k, v := range e.Status {
-		if c, ok := parseCode(pr, "errors.status."+k, k); ok {
-			if v < 400 || v > 599 {
-				pr.addf("errors.status."+k, "%d is not an error status", v)
-			}
-			t.status[c] = v
-		}
-	}
-	for k, v := range e.Codes {
-		if k == "default" {
-			t.defCode = v
-			continue
-		}
-		if c, ok := parseCode(pr, "errors.codes."+k, k); ok {
-			t.codes[c] = v
-		}
-	}
-	for k, v := range e.Messages {
-		if c, ok := parseCode(pr, "errors.messages."+k, k); ok {
-			t.messages[c] = v
-		}
-	}
-	if e.Body.Kind == 0 {
-		pr.addf("errors.body", "missing: every dialect renders its errors")
-	} else {
-		t.body = compileNode(pr, "errors.body", &e.Body)
-	}
-	for k, v := range e.ByCode {
-		c, ok := parseCode(pr, "errors.byCode."+k, k)
-		if !ok {
-			continue
-		}
-		ev := &errorVariant{headers: compileHeaders(pr, "errors.byCode."+k+".headers", v.Headers)}
-		if v.Body.Kind != 0 {
-			ev.body = compileNode(pr, "errors.byCode."+k+".body", &v.Body)
-		}
-		if v.WithField.Kind != 0 {
-			ev.withField = compileNode(pr, "errors.byCode."+k+".withField", &v.WithField)
-		}
-		t.byCode[c] = ev
-	}
-	for _, tp := range []*tmpl{t.body} {
-		if tp.uses(srcUser) {
-			pr.addf("errors.body", "an error has no user to read")
-		}
-	}
-	return t
-}
-
-// renderCtx is what templates read.
+// renderCtx is what templates read. Its user and the index of its members
+// are views of the bytes RenderSuccess was given: a renderCtx never leaves
+// the function that makes it, and what it renders is appended (copied) to
+// the answer.
 type renderCtx struct {
 	p    *Program
 	in   *Input
@@ -345,9 +213,9 @@ func (c *renderCtx) appendTmpl(out []byte, t *tmpl) []byte {
 		out = append(out, '"')
 		for _, p := range t.parts {
 			if p.expr == nil {
-				out = appendJSONStringBody(out, p.lit)
+				out = lex.AppendJSONStringBody(out, p.lit)
 			} else {
-				out = appendJSONStringBody(out, c.eval(p.expr).text())
+				out = lex.AppendJSONStringBody(out, c.eval(p.expr).text())
 			}
 		}
 		return append(out, '"')
@@ -399,7 +267,7 @@ func (c *renderCtx) appendTmpl(out []byte, t *tmpl) []byte {
 		if m.key != nil {
 			out = append(out, m.key...)
 		} else {
-			out = appendJSONString(out, name)
+			out = lex.AppendJSONString(out, name)
 		}
 		out = append(out, ':')
 		out = c.appendTmpl(out, m.val)
@@ -452,6 +320,8 @@ func (p *Program) NeedsUser() bool { return p.success.needsUser }
 
 // RenderSuccess renders the dialect's success answer from the canonical
 // user (nil when the upstream answered 204 and the dialect shows no user).
+// The Reply owns its memory: the user, read through views while rendering,
+// may be reused as soon as RenderSuccess returns.
 func (p *Program) RenderSuccess(in *Input, res *Result, user []byte) *Reply {
 	t := p.success
 	c := renderCtx{p: p, in: in, user: gjson.Parse(str(user)), st: t.status}
@@ -470,7 +340,7 @@ func (p *Program) RenderSuccess(in *Input, res *Result, user []byte) *Reply {
 // as it is; a name in canonical terms the dialect has no field for (an
 // upstream's "username" for Finix) is left out, as if the error named no
 // field. UpstreamField first names an upstream's canonical field by its
-// source.
+// source. The Reply owns its memory, as RenderSuccess's does.
 func (p *Program) RenderError(in *Input, e *canonical.Error) *Reply {
 	if e.Field != "" {
 		if f := p.errorField(in, e.Field); f != e.Field {

@@ -5,7 +5,6 @@
 package mapping
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
 	"regexp"
@@ -216,17 +215,22 @@ var ErrRules = errors.New("mapping: invalid rules")
 // Parse decodes a rule file strictly: an unknown key is an error naming the
 // file, line and key.
 func Parse(name string, data []byte) (*File, error) {
-	dec := yaml.NewDecoder(bytes.NewReader(quoteNullKeys(data)))
-	dec.KnownFields(true)
 	var f File
-	if err := dec.Decode(&f); err != nil {
-		return nil, fmt.Errorf("%w: %s: %s", ErrRules, name, YAMLMessage(err))
+	root, err := DecodeYAML(quoteNullKeys(data), &f)
+	var list YAMLErrors
+	switch {
+	case errors.As(err, &list):
+		errs := make([]error, len(list))
+		for i, e := range list {
+			errs[i] = fmt.Errorf("%w: %s: %w", ErrRules, name, e)
+		}
+		return nil, errors.Join(errs...)
+	case err != nil:
+		return nil, fmt.Errorf("%w: %s: %w", ErrRules, name, err)
+	case root.Kind == 0:
+		return nil, fmt.Errorf("%w: %s: the file is empty", ErrRules, name)
 	}
-	// Again as a node tree, for the line of each problem Compile finds.
-	var root yaml.Node
-	if yaml.Unmarshal(quoteNullKeys(data), &root) == nil {
-		f.root = &root
-	}
+	f.root = root // for the line of each problem Compile finds
 	return &f, nil
 }
 

@@ -6,11 +6,13 @@ import (
 	"math"
 	"net/url"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/tidwall/gjson"
+	"github.com/userbridge/userbridge/internal/lex"
 	"gopkg.in/yaml.v3"
 )
 
@@ -110,7 +112,7 @@ func compileNode(pr *problems, where string, n *yaml.Node) *tmpl {
 	if n.Kind == yaml.DocumentNode && len(n.Content) == 1 {
 		n = n.Content[0]
 	}
-	at := fmt.Sprintf("%s (line %d)", where, n.Line)
+	at := place{where, n.Line}
 	switch n.Kind {
 	case yaml.MappingNode:
 		t := &tmpl{kind: tObject}
@@ -127,7 +129,7 @@ func compileNode(pr *problems, where string, n *yaml.Node) *tmpl {
 				m.keyTpl = compileInterp(pr, at, k.Value)
 				t.dynamic = true
 			} else {
-				m.key, m.name = appendJSONString(nil, k.Value), k.Value
+				m.key, m.name = lex.AppendJSONString(nil, k.Value), k.Value
 			}
 			t.members = append(t.members, m)
 		}
@@ -144,13 +146,13 @@ func compileNode(pr *problems, where string, n *yaml.Node) *tmpl {
 			if n.Style == 0 && yamlFloat.MatchString(n.Value) {
 				// A plain number YAML could not read as a float64 (1e400):
 				// it would render as a string.
-				pr.addf(at, "%s does not fit a float64 (a JSON number userbridge can render); quote it if a string is meant", n.Value)
+				pr.addAt(at, "%s does not fit a float64 (a JSON number userbridge can render); quote it if a string is meant", n.Value)
 			}
 			return compileString(pr, at, n.Value)
 		case "!!int", "!!float":
 			f, err := strconv.ParseFloat(n.Value, 64)
 			if err != nil || math.IsInf(f, 0) || math.IsNaN(f) || !isJSONNumber(n.Value) {
-				pr.addf(at, "%q is not a JSON number", n.Value)
+				pr.addAt(at, "%q is not a JSON number", n.Value)
 			}
 			return &tmpl{kind: tLit, lit: []byte(n.Value)}
 		case "!!bool":
@@ -161,7 +163,7 @@ func compileNode(pr *problems, where string, n *yaml.Node) *tmpl {
 	case yaml.AliasNode:
 		return compileNode(pr, where, n.Alias)
 	}
-	pr.addf(at, "unsupported YAML value")
+	pr.addAt(at, "unsupported YAML value")
 	return &tmpl{kind: tLit, lit: []byte("null")}
 }
 
@@ -178,21 +180,21 @@ func isJSONNumber(s string) bool {
 // key written: a complex key (a sequence or mapping), a merge key (<<) or
 // a null one (~).
 func checkKey(pr *problems, where string, k *yaml.Node) bool {
-	at := fmt.Sprintf("%s (line %d)", where, k.Line)
+	at := place{where, k.Line}
 	switch {
 	case k.Kind != yaml.ScalarNode:
-		pr.addf(at, "a key is a string: a complex key (? [a, b]) has no JSON form")
+		pr.addAt(at, "a key is a string: a complex key (? [a, b]) has no JSON form")
 	case k.Tag == "!!merge":
-		pr.addf(at, "merge keys (<<) are not supported: write the members out")
+		pr.addAt(at, "merge keys (<<) are not supported: write the members out")
 	case k.Tag == "!!null":
-		pr.addf(at, "a null key (%s) has no JSON form: quote it if the text is meant", k.Value)
+		pr.addAt(at, "a null key (%s) has no JSON form: quote it if the text is meant", k.Value)
 	default:
 		return true
 	}
 	return false
 }
 
-func compileString(pr *problems, at, s string) *tmpl {
+func compileString(pr *problems, at place, s string) *tmpl {
 	parts := compileInterp(pr, at, s)
 	if len(parts) == 1 && parts[0].expr != nil {
 		return &tmpl{kind: tExpr, expr: parts[0].expr}
@@ -202,13 +204,13 @@ func compileString(pr *problems, at, s string) *tmpl {
 		if len(parts) == 1 {
 			lit = parts[0].lit
 		}
-		return &tmpl{kind: tLit, lit: appendJSONString(nil, lit)}
+		return &tmpl{kind: tLit, lit: lex.AppendJSONString(nil, lit)}
 	}
 	return &tmpl{kind: tInterp, parts: parts}
 }
 
 // compileInterp splits "a${x}b" into parts.
-func compileInterp(pr *problems, at, s string) []strPart {
+func compileInterp(pr *problems, at place, s string) []strPart {
 	var parts []strPart
 	for s != "" {
 		i := strings.Index(s, "${")
@@ -224,7 +226,7 @@ func compileInterp(pr *problems, at, s string) []strPart {
 			j += 2
 		}
 		if j < 0 {
-			pr.addf(at, "unclosed ${ in %q", s)
+			pr.addAt(at, "unclosed ${ in %q", s)
 			break
 		}
 		parts = append(parts, strPart{expr: compileExpr(pr, at, s[i+2:i+j])})
@@ -233,7 +235,7 @@ func compileInterp(pr *problems, at, s string) []strPart {
 	return parts
 }
 
-func compileExpr(pr *problems, at, text string) *expr {
+func compileExpr(pr *problems, at place, text string) *expr {
 	e := &expr{text: text}
 	segs := strings.Split(text, "|")
 	head := strings.TrimSpace(segs[0])
@@ -247,30 +249,30 @@ func compileExpr(pr *problems, at, text string) *expr {
 	if allowed == nil {
 		allowed = dialectSources
 	}
-	if !ok || !contains(allowed, src) {
+	if !ok || !slices.Contains(allowed, src) {
 		s = 0
-		pr.addf(at, "${%s}: unknown source %q (%s)", text, src, strings.Join(allowed, ", "))
+		pr.addAt(at, "${%s}: unknown source %q (%s)", text, src, strings.Join(allowed, ", "))
 	}
 	e.src, e.path = s, path
 	e.head, e.rest, _ = strings.Cut(path, ".")
 	e.plain = gjsonEscape(e.head) == e.head && !strings.ContainsAny(e.head, "*?")
-	if s == srcRequest && !contains([]string{"url", "path", "dir", "origin", "id"}, path) {
-		pr.addf(at, "${%s}: request has url, path, dir, origin and id", text)
+	if s == srcRequest && !slices.Contains([]string{"url", "path", "dir", "origin", "id"}, path) {
+		pr.addAt(at, "${%s}: request has url, path, dir, origin and id", text)
 	}
-	if s == srcError && !contains([]string{"status", "code", "dialectCode", "message", "field"}, path) {
-		pr.addf(at, "${%s}: error has status, code, dialectCode, message and field", text)
+	if s == srcError && !slices.Contains([]string{"status", "code", "dialectCode", "message", "field"}, path) {
+		pr.addAt(at, "${%s}: error has status, code, dialectCode, message and field", text)
 	}
 	if path == "" && s != 0 {
-		pr.addf(at, "${%s}: a source needs a name after the dot", text)
+		pr.addAt(at, "${%s}: a source needs a name after the dot", text)
 	}
 	switch {
 	case path == "":
 	case s == srcParam && pr.params != nil && !pr.params[path]:
-		pr.addf(at, "${%s}: route %q has no parameter %q (a route parameter is :NAME or *NAME in route.path)", text, pr.route, path)
+		pr.addAt(at, "${%s}: route %q has no parameter %q (a route parameter is :NAME or *NAME in route.path)", text, pr.route, path)
 	case s == srcConfig && pr.config != nil && !pr.config[path]:
-		pr.addf(at, "${%s}: the file's config declares no constant %q (a deployment can only override declared ones)", text, path)
+		pr.addAt(at, "${%s}: the file's config declares no constant %q (a deployment can only override declared ones)", text, path)
 	case s == srcError && pr.success:
-		pr.addf(at, "${%s}: a success answer has no error; error.* is read by errors templates only", text)
+		pr.addAt(at, "${%s}: a success answer has no error; error.* is read by errors templates only", text)
 	}
 	for _, f := range segs[1:] {
 		name, arg, hasArg := strings.Cut(strings.TrimSpace(f), ":")
@@ -284,28 +286,28 @@ func compileExpr(pr *problems, at, text string) *expr {
 				}
 			}
 			if len(flt.list) == 0 {
-				pr.addf(at, "${%s}: firstOf needs the values it keeps, firstOf:A,B", text)
+				pr.addAt(at, "${%s}: firstOf needs the values it keeps, firstOf:A,B", text)
 			}
 		case "listValues", "unlistValues", "fromMillis":
 			if pr.sources == nil {
-				pr.addf(at, "${%s}: unknown filter %q (epoch3, default, firstOf, query, path, string, number)", text, name)
+				pr.addAt(at, "${%s}: unknown filter %q (epoch3, default, firstOf, query, path, string, number)", text, name)
 			}
 		case "unset":
 			if s != srcUpdate || !strings.HasPrefix(path, "set.") || !hasArg || !gjson.Valid(arg) {
-				pr.addf(at, "${%s}: unset:<JSON> applies to an update.set.<field> expression", text)
+				pr.addAt(at, "${%s}: unset:<JSON> applies to an update.set.<field> expression", text)
 			}
 			e.unsetArg = []byte(arg)
 		case "default":
 			if !hasArg {
-				pr.addf(at, "${%s}: default needs a value", text)
+				pr.addAt(at, "${%s}: default needs a value", text)
 			}
 			if gjson.Valid(arg) {
 				flt.arg = []byte(arg)
 			} else {
-				flt.arg = appendJSONString(nil, arg)
+				flt.arg = lex.AppendJSONString(nil, arg)
 			}
 		default:
-			pr.addf(at, "${%s}: unknown filter %q (epoch3, default, firstOf, query, path, string, number)", text, name)
+			pr.addAt(at, "${%s}: unknown filter %q (epoch3, default, firstOf, query, path, string, number)", text, name)
 		}
 		e.filters = append(e.filters, flt)
 	}
@@ -353,7 +355,7 @@ func (v value) appendJSON(out []byte) []byte {
 	case !v.ok:
 		return append(out, "null"...)
 	case v.isStr:
-		return appendJSONString(out, v.str)
+		return lex.AppendJSONString(out, v.str)
 	}
 	return append(out, v.raw...)
 }
@@ -408,7 +410,7 @@ func applyFilters(v value, fs []filter) value {
 func firstOfEach(array string, item string, list []string) value {
 	var out value
 	gjson.Parse(array).ForEach(func(_, it gjson.Result) bool {
-		if r := it.Get(item); r.Type == gjson.String && contains(list, r.Str) {
+		if r := it.Get(item); r.Type == gjson.String && slices.Contains(list, r.Str) {
 			out = value{ok: true, isStr: true, str: r.Str}
 			return false
 		}
@@ -424,7 +426,7 @@ func firstOf(v value, list []string) value {
 		return value{}
 	}
 	if v.isStr {
-		if contains(list, v.str) {
+		if slices.Contains(list, v.str) {
 			return v
 		}
 		return value{}
@@ -432,7 +434,7 @@ func firstOf(v value, list []string) value {
 	var out value
 	r := gjson.Parse(v.raw)
 	pick := func(item gjson.Result) bool {
-		if item.Type == gjson.String && contains(list, item.Str) {
+		if item.Type == gjson.String && slices.Contains(list, item.Str) {
 			out = value{ok: true, isStr: true, str: item.Str}
 			return false
 		}

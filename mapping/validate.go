@@ -1,15 +1,18 @@
 package mapping
 
 import (
+	"slices"
 	"strconv"
 	"strings"
 	"unicode"
 	"unicode/utf8"
 
+	"github.com/google/uuid"
 	"github.com/tidwall/gjson"
 	"github.com/userbridge/userbridge/mapping/canonical"
 )
 
+// validators is a rule's compiled validate block.
 type validators struct {
 	nonEmpty       bool
 	pattern        *pattern
@@ -128,7 +131,7 @@ func (v *validators) run(field string, val gjson.Result) *canonical.Error {
 		if v.pattern != nil && !v.pattern.MatchString(s) {
 			return canonical.FieldError(field, field+" must match "+v.patternSrc)
 		}
-		if len(v.oneOf) > 0 && !contains(v.oneOf, s) {
+		if len(v.oneOf) > 0 && !slices.Contains(v.oneOf, s) {
 			return canonical.FieldError(field, field+" must be one of "+strings.Join(v.oneOf, ", "))
 		}
 		if v.uuid && !IsUUID(s) {
@@ -205,25 +208,14 @@ func valueLen(x gjson.Result) int {
 	return len(x.Raw)
 }
 
-func contains(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
-}
-
 // IsUUID reports whether s has the 8-4-4-4-12 hexadecimal shape of a UUID
 // or GUID (either case, optionally in braces as .NET writes them).
+// uuid.Validate also accepts the urn:uuid: form and 32 hex digits without
+// hyphens: no dialect writes its ids so, and a username may look like them
+// (by: auto would take it for an id), so only the two lengths of the
+// hyphenated forms are asked of it.
 func IsUUID(s string) bool {
-	if len(s) == 38 && s[0] == '{' && s[37] == '}' {
-		s = s[1:37]
-	}
-	if len(s) != 36 || s[8] != '-' || s[13] != '-' || s[18] != '-' || s[23] != '-' {
-		return false
-	}
-	return allHex(s[:8]) && allHex(s[9:13]) && allHex(s[14:18]) && allHex(s[19:23]) && allHex(s[24:])
+	return (len(s) == 36 || len(s) == 38) && uuid.Validate(s) == nil
 }
 
 // CanonicalUUID returns s in the canonical form of a UUID, lower case
@@ -242,22 +234,6 @@ func CanonicalUUID(s string) string {
 	}
 	return s
 }
-
-func allHex(s string) bool {
-	for i := 0; i < len(s); i++ {
-		if !hexDigit[s[i]] {
-			return false
-		}
-	}
-	return true
-}
-
-var hexDigit = func() (t [256]bool) {
-	for c := 0; c < 256; c++ {
-		t[c] = isHex(byte(c))
-	}
-	return t
-}()
 
 func isEmail(s string) bool {
 	at := strings.LastIndexByte(s, '@')

@@ -48,8 +48,12 @@ func Fuzz(f *testing.F, b adapters.Builtin, pathTemplate string) {
 			}
 			return
 		}
-		if err := canonical.ValidateUpdate(res.Update); err != nil {
-			t.Fatalf("invalid update let through: %v\nbody: %q\nupdate: %s", err, body, res.Update)
+		update, cerr := res.Update(AnyStoredUser)
+		if cerr != nil {
+			t.Fatalf("a stored user without a username refused: %v", cerr)
+		}
+		if err := canonical.ValidateUpdate(update); err != nil {
+			t.Fatalf("invalid update let through: %v\nbody: %q\nupdate: %s", err, body, update)
 		}
 		if res.Value == "" || res.Value == "." || res.Value == ".." {
 			t.Fatalf("bad target %q", res.Value)

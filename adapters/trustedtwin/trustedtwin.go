@@ -6,14 +6,10 @@ import (
 	_ "embed"
 
 	"github.com/userbridge/userbridge/adapters"
-	"github.com/userbridge/userbridge/mapping"
 )
 
 //go:embed rules.yaml
 var rules []byte
 
 // Builtin is the Trusted Twin dialect as compiled into userbridge.
-var Builtin = adapters.Builtin{Name: "trustedtwin", Rules: rules, New: New}
-
-// New builds the dialect from its compiled rules.
-func New(p *mapping.Program) adapters.Dialect { return &adapters.RuleDialect{P: p} }
+var Builtin = adapters.Builtin{Name: "trustedtwin", Rules: rules}

@@ -200,8 +200,9 @@ func (h *handler) run(x *exchange, bp *[]byte) int {
 		return h.refuse(x, e)
 	}
 	x.res = res
-	// Before any upstream call, the stored-user GET included.
-	if e := h.auth.Authorize(x.caller, res.Target, res.Value, res.Update); e != nil {
+	// Before any upstream call, the stored-user GET included. The policy
+	// reads which fields the update sets, which the redacted update shows.
+	if e := h.auth.Authorize(x.caller, res.Target, res.Value, res.Redacted()); e != nil {
 		return h.fail(x, e)
 	}
 	if e := h.checkTarget(res); e != nil {
@@ -212,16 +213,24 @@ func (h *handler) run(x *exchange, bp *[]byte) int {
 		return h.fail(x, e)
 	}
 	call := &upstream.Call{Target: res.Target, Value: res.Value, Tenant: res.Tenant, Header: hdr}
-	if res.NeedsStoredUser() {
+	// The update comes only with the stored-user check, which fetches the
+	// stored user when a rule needs it.
+	var getErr *canonical.Error
+	update, e := res.Update(func() ([]byte, *canonical.Error) {
 		got, e := h.call(x, http.MethodGet, h.up.Get, call)
 		if e != nil {
-			return h.upstreamFail(x, e)
+			getErr = e
+			return nil, e
 		}
-		if e := h.p.CheckStored(res, got.Body); e != nil {
-			return h.refuse(x, e)
-		}
+		return got.Body, nil
+	})
+	switch {
+	case getErr != nil:
+		return h.upstreamFail(x, getErr)
+	case e != nil:
+		return h.refuse(x, e)
 	}
-	call.Body = res.Update
+	call.Body = update
 	out, e := h.call(x, http.MethodPatch, h.up.Patch, call)
 	if e != nil {
 		return h.upstreamFail(x, e)

@@ -231,21 +231,10 @@ func appendMember(dst []byte, key, value string) []byte {
 
 // appendCompact appends a valid JSON value without insignificant whitespace.
 func appendCompact(dst []byte, raw string) []byte {
-	inString, escaped := false, false
+	var t textState
 	for i := 0; i < len(raw); i++ {
 		c := raw[i]
-		switch {
-		case inString:
-			if escaped {
-				escaped = false
-			} else if c == '\\' {
-				escaped = true
-			} else if c == '"' {
-				inString = false
-			}
-		case c == '"':
-			inString = true
-		case c == ' ' || c == '\t' || c == '\n' || c == '\r':
+		if !t.inString(c) && (c == ' ' || c == '\t' || c == '\n' || c == '\r') {
 			continue
 		}
 		dst = append(dst, c)

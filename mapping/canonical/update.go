@@ -306,28 +306,46 @@ func checkSyntax(doc []byte) *Error {
 // (which may recurse) sees the text.
 func WithinDepth(doc []byte, max int) bool {
 	depth := 0
-	inString, escaped := false, false
+	var t textState
 	for _, c := range doc {
-		switch {
-		case inString:
-			if escaped {
-				escaped = false
-			} else if c == '\\' {
-				escaped = true
-			} else if c == '"' {
-				inString = false
-			}
-		case c == '"':
-			inString = true
-		case c == '{' || c == '[':
+		if t.inString(c) {
+			continue
+		}
+		switch c {
+		case '{', '[':
 			if depth++; depth > max {
 				return false
 			}
-		case c == '}' || c == ']':
+		case '}', ']':
 			depth--
 		}
 	}
 	return true
+}
+
+// textState follows a JSON text byte by byte, to tell the bytes of its
+// strings from its structure.
+type textState struct{ str, escaped bool }
+
+// inString reports whether c, the text's next byte, belongs to a string
+// (its quotes included).
+func (t *textState) inString(c byte) bool {
+	switch {
+	case t.str:
+		switch {
+		case t.escaped:
+			t.escaped = false
+		case c == '\\':
+			t.escaped = true
+		case c == '"':
+			t.str = false
+		}
+		return true
+	case c == '"':
+		t.str = true
+		return true
+	}
+	return false
 }
 
 func isReadOnly(name string) bool {

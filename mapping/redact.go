@@ -1,0 +1,50 @@
+package mapping
+
+import (
+	"sort"
+	"strings"
+
+	"github.com/tidwall/gjson"
+)
+
+// RedactUpdate replaces the values of set.password, and of any extension
+// member whose name says it holds a secret (a client's "newPassword" kept
+// as an unknown field), with "[redacted]".
+func RedactUpdate(update []byte) []byte {
+	var spans [][2]int
+	if v := gjson.GetBytes(update, "set.password"); v.Exists() {
+		spans = append(spans, [2]int{v.Index, v.Index + len(v.Raw)})
+	}
+	gjson.GetBytes(update, "set.extensions").ForEach(func(_, d gjson.Result) bool {
+		d.ForEach(func(k, v gjson.Result) bool {
+			if secretName(k.Str) && v.Index > 0 {
+				spans = append(spans, [2]int{v.Index, v.Index + len(v.Raw)})
+			}
+			return true
+		})
+		return true
+	})
+	if len(spans) == 0 {
+		return update
+	}
+	sort.Slice(spans, func(i, j int) bool { return spans[i][0] < spans[j][0] })
+	out := make([]byte, 0, len(update))
+	at := 0
+	for _, sp := range spans {
+		out = append(out, update[at:sp[0]]...)
+		out = append(out, `"[redacted]"`...)
+		at = sp[1]
+	}
+	return append(out, update[at:]...)
+}
+
+// secretName reports whether a field name says its value is a secret.
+func secretName(name string) bool {
+	n := strings.ToLower(name)
+	for _, w := range []string{"password", "passwd", "secret", "token", "apikey", "api_key", "credential"} {
+		if strings.Contains(n, w) {
+			return true
+		}
+	}
+	return false
+}
