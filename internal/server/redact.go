@@ -4,8 +4,6 @@ import (
 	"encoding/base64"
 	"sort"
 	"strings"
-
-	"github.com/tidwall/gjson"
 )
 
 // redacted replaces a secret in a message shown to the client.
@@ -26,8 +24,8 @@ func (h *handler) redactSecrets(x *exchange, msg string) string {
 	}
 	var secrets []string
 	if x.res != nil {
-		if pw := gjson.GetBytes(x.res.Update, "set.password"); pw.Type == gjson.String {
-			secrets = append(secrets, pw.Str)
+		if pw := x.res.Password(); pw != "" {
+			secrets = append(secrets, pw)
 		}
 	}
 	names := h.p.CredentialHeaders() // forwarded or not: an upstream may echo either way
