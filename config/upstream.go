@@ -301,19 +301,27 @@ func (*removedUpstreamTransport) UnmarshalYAML(n *yaml.Node) error {
 // report each with the file's name.
 func keyErrors(err error) []*KeyError {
 	var out []*KeyError
-	var walk func(error)
-	walk = func(e error) {
-		if j, ok := e.(interface{ Unwrap() []error }); ok {
-			for _, x := range j.Unwrap() {
-				walk(x)
-			}
-			return
-		}
+	for _, e := range Problems(err) {
 		var ke *KeyError
 		if errors.As(e, &ke) {
 			out = append(out, ke)
 		}
 	}
-	walk(err)
 	return out
+}
+
+// Problems lists every problem err joins (errors.Join, nested or not), one
+// error each, in order; nil for nil.
+func Problems(err error) []error {
+	if err == nil {
+		return nil
+	}
+	if j, ok := err.(interface{ Unwrap() []error }); ok {
+		var out []error
+		for _, x := range j.Unwrap() {
+			out = append(out, Problems(x)...)
+		}
+		return out
+	}
+	return []error{err}
 }

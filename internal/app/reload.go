@@ -186,17 +186,9 @@ func contains(xs []string, x string) bool {
 // problems lists every problem an error joins, one string each.
 func problems(err error) []string {
 	var out []string
-	var walk func(error)
-	walk = func(e error) {
-		if j, ok := e.(interface{ Unwrap() []error }); ok {
-			for _, x := range j.Unwrap() {
-				walk(x)
-			}
-			return
-		}
+	for _, e := range config.Problems(err) {
 		out = append(out, e.Error())
 	}
-	walk(err)
 	return out
 }
 

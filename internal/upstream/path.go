@@ -122,13 +122,13 @@ func (c *Client) url(call *Call) (*url.URL, *canonical.Error) {
 		return nil, canonical.Errorf(canonical.Internal, "the update names its user neither by id nor by username")
 	}
 	t := &c.paths[call.Target]
-	if err := checkValue(call.Target.String(), call.Value); err != nil {
+	if err := CheckValue(call.Target.String(), call.Value); err != nil {
 		return nil, err
 	}
 	value := url.PathEscape(call.Value)
 	var tenant string
 	if t.tenant {
-		if err := checkValue("tenant", call.Tenant); err != nil {
+		if err := CheckValue("tenant", call.Tenant); err != nil {
 			return nil, err
 		}
 		tenant = url.PathEscape(call.Tenant)
@@ -170,8 +170,10 @@ func (p part) fillDecoded(value, tenant string) string {
 	return p.fill(value, tenant)
 }
 
-// checkValue refuses a value that cannot name a resource of its own.
-func checkValue(name, v string) *canonical.Error {
+// CheckValue refuses a value that cannot name a resource of its own in a
+// path segment: "" and the dot segments, which servers and proxies resolve
+// to another resource. Every profile checks its path values with it.
+func CheckValue(name, v string) *canonical.Error {
 	switch v {
 	case "":
 		return &canonical.Error{Code: canonical.InvalidField, Field: name, Message: "the " + name + " is empty"}

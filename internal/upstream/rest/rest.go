@@ -193,7 +193,7 @@ func (t *trip) run(ctx context.Context, reqs *[3]*request) (*upstream.Result, *c
 	if call.Target != canonical.ByID && call.Target != canonical.ByUsername {
 		return nil, canonical.Errorf(canonical.Internal, "the update names its user neither by id nor by username")
 	}
-	if err := checkValue(call.Target.String(), call.Value); err != nil {
+	if err := upstream.CheckValue(call.Target.String(), call.Value); err != nil {
 		return nil, err
 	}
 	t.params.tenant = call.Tenant
@@ -387,16 +387,6 @@ func (r *Rules) match(status int, body []byte) *errorRule {
 
 func matches(re *regexp.Regexp, s string) bool { return s != "" && re.MatchString(s) }
 
-// checkValue refuses a value that cannot name a resource of its own.
-func checkValue(name, v string) *canonical.Error {
-	switch v {
-	case "":
-		return &canonical.Error{Code: canonical.InvalidField, Field: name, Message: "the " + name + " is empty"}
-	case ".", "..":
-		return &canonical.Error{Code: canonical.InvalidField, Field: name, Message: `the ` + name + ` cannot be "." or ".."`}
-	}
-	return nil
-}
 
 // genericMessage is the text shown when the upstream's error says nothing.
 func genericMessage(code canonical.Code) string {

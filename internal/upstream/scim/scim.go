@@ -202,7 +202,7 @@ func (t *trip) withID(ctx context.Context, send func(id string) (*upstream.Resul
 	if call.Target != canonical.ByID && call.Target != canonical.ByUsername {
 		return nil, canonical.Errorf(canonical.Internal, "the update names its user neither by id nor by username")
 	}
-	if err := checkValue(call.Target.String(), call.Value); err != nil {
+	if err := upstream.CheckValue(call.Target.String(), call.Value); err != nil {
 		return nil, err
 	}
 	if call.Target == canonical.ByID {
@@ -280,13 +280,3 @@ func (t *trip) lookup(ctx context.Context) *canonical.Error {
 	return nil
 }
 
-// checkValue refuses a value that cannot name a resource of its own.
-func checkValue(name, v string) *canonical.Error {
-	switch v {
-	case "":
-		return &canonical.Error{Code: canonical.InvalidField, Field: name, Message: "the " + name + " is empty"}
-	case ".", "..":
-		return &canonical.Error{Code: canonical.InvalidField, Field: name, Message: `the ` + name + ` cannot be "." or ".."`}
-	}
-	return nil
-}
