@@ -387,7 +387,6 @@ func (r *Rules) match(status int, body []byte) *errorRule {
 
 func matches(re *regexp.Regexp, s string) bool { return s != "" && re.MatchString(s) }
 
-
 // genericMessage is the text shown when the upstream's error says nothing.
 func genericMessage(code canonical.Code) string {
 	if m := upstream.GenericMessage(code); m != "" {

@@ -279,4 +279,3 @@ func (t *trip) lookup(ctx context.Context) *canonical.Error {
 	t.c.cache.Put(call.Tenant, call.Value, t.id)
 	return nil
 }
-
