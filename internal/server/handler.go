@@ -143,11 +143,16 @@ func (h *handler) finish(x *exchange, status int) {
 	}
 }
 
-// call makes one upstream call and records it.
+// call makes one upstream call and records it. The call is not cut short
+// when the client goes away (net/http then cancels the request's context):
+// an update abandoned half-sent would leave its fate unknown, while one
+// carried to its end is applied once, and its repetition with the same
+// Idempotency-Key is answered from the upstream's record. upstream.timeout
+// bounds it all the same.
 func (h *handler) call(x *exchange, method string, do func(context.Context, *upstream.Call) (*upstream.Result, *canonical.Error),
 	call *upstream.Call) (*upstream.Result, *canonical.Error) {
 	t := time.Now()
-	res, e := do(x.c.Request.Context(), call)
+	res, e := do(context.WithoutCancel(x.c.Request.Context()), call)
 	d := time.Since(t)
 	status, attempts := 0, 0
 	if res != nil {
