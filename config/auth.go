@@ -167,11 +167,26 @@ type Policy struct {
 	// roles [admin] and self true. Without roles, callers may update only
 	// themselves.
 	Self bool `yaml:"self"`
-	// SelfCannotChange lists the canonical fields a caller allowed only
-	// by self may not set or unset (default roles, active, locked,
-	// deleted: DefaultSelfCannotChange). "extensions" covers every extension, "extensions.<dialect>"
-	// one dialect's. An explicit empty list allows every field.
+	// SelfCannotChange lists the fields a caller allowed only by self may
+	// not set or unset, by their canonical paths: a field ("username"), an
+	// extension member ("extensions.shift.ssoId"), a dialect's extensions
+	// ("extensions.crafter") or every extension ("extensions"). Left out,
+	// it is DefaultSelfCannotChange: every field of every dialect that
+	// says who the caller is, what it may do, whether it may sign in, or
+	// its tenant. A list written here replaces the default whole; an
+	// explicit empty list allows every field, so that a caller can rename
+	// itself into another user, or grant itself roles. To allow a few
+	// fields of the default, prefer selfMayChange.
 	SelfCannotChange []string `yaml:"selfCannotChange"`
+	// SelfMayChange names fields of selfCannotChange (or of its default)
+	// that a caller allowed only by self may change after all, each
+	// exactly as the list spells it (e.g. [email] where e-mail is not a
+	// sign-in name). Each one loosens the policy: a caller that may change
+	// its username or e-mail may become someone else for the next check
+	// or sign-in; one that may change a role, role template, group or
+	// status may grant itself rights. userbridge logs at start which
+	// protected fields are allowed.
+	SelfMayChange []string `yaml:"selfMayChange"`
 }
 
 // The defaults of the jwt block, and its limit. internal/auth applies the
@@ -197,11 +212,57 @@ var jwtAlgorithms = []string{"RS256", "RS384", "RS512", "PS256", "PS384", "PS512
 // algorithms, which are also the only ones that may be configured.
 func JWTAlgorithms() []string { return slices.Clone(jwtAlgorithms) }
 
-// DefaultSelfCannotChange returns policy.selfCannotChange's default: the
-// fields that would let a caller allowed only by self raise their own
-// privileges or undo their own lock-out.
-func DefaultSelfCannotChange() []string {
-	return []string{"roles", "active", "locked", "deleted"}
+// defaultSelfCannotChange is policy.selfCannotChange's default, by what
+// each field would let a caller allowed only by self do to itself.
+// docs/security.md lists them per dialect by the dialect's own names.
+var defaultSelfCannotChange = []string{
+	// Who the caller is: its sign-in names and ids, and whatever decides
+	// which external identity signs in as it.
+	"id",                                    // read-only in the contract; listed should a rule ever write it
+	"username",                              // Baasic, Shift userName; Crafter's names the user
+	"email",                                 // a sign-in name at many identity providers, and where resets go
+	"extensions.shift.sso",                  // Shift: sign in through SSO
+	"extensions.shift.ssoId",                // Shift: the SSO identity that signs in as this user
+	"extensions.crafter.externally_managed", // Crafter: the directory that manages the user
+	"extensions.finix.email",                // Finix: the user's e-mail (kept, not writable in Finix)
+	// What the caller may do.
+	"roles",                                  // Baasic roles, Trusted Twin role
+	"extensions.shift.defaultRoleTemplateId", // Shift: the user's default role template
+	"extensions.baasic.allowDashboardAccess", // Baasic: dashboard access
+	"extensions.finix.role",                  // Finix: role (kept, not writable in Finix)
+	"extensions.crafter.groups",              // Crafter: Studio groups (kept, not writable by this call)
+	// Whether the caller may sign in: no unlocking or reactivating itself.
+	"active",                     // Baasic isApproved, Finix enabled, Shift status
+	"locked",                     // Baasic isLockedOut, Shift status
+	"deleted",                    // Shift status
+	"extensions.crafter.enabled", // Crafter: enabled (kept, not writable by this call)
+	// Where the caller is.
+	"tenant", // read-only in the contract; listed should a rule ever write it
+}
+
+// DefaultSelfCannotChange returns policy.selfCannotChange's default: every
+// field of every dialect that would let a caller allowed only by self
+// change who it is (username, e-mail, SSO identity, the directory that
+// manages it), raise its own privileges (roles, role templates, dashboard
+// access, groups), undo its own lock-out or deactivation, or move to
+// another tenant.
+func DefaultSelfCannotChange() []string { return slices.Clone(defaultSelfCannotChange) }
+
+// SelfProtected returns the fields a caller allowed only by self may not
+// set or unset under p: selfCannotChange (its default when left out)
+// without selfMayChange.
+func (p *Policy) SelfProtected() []string {
+	deny := p.SelfCannotChange
+	if deny == nil {
+		deny = defaultSelfCannotChange
+	}
+	out := make([]string, 0, len(deny))
+	for _, f := range deny {
+		if !slices.Contains(p.SelfMayChange, f) {
+			out = append(out, f)
+		}
+	}
+	return out
 }
 
 // APIKeyHeaders are the headers a dialect's clients send an API key in.

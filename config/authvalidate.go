@@ -159,7 +159,7 @@ func (v *authProblems) validateUpstream(where string, u *UpstreamCreds) {
 
 // isZero reports whether the policy imposes nothing.
 func (p *Policy) isZero() bool {
-	return len(p.Roles) == 0 && len(p.Scopes) == 0 && !p.Self && p.SelfCannotChange == nil
+	return len(p.Roles) == 0 && len(p.Scopes) == 0 && !p.Self && p.SelfCannotChange == nil && p.SelfMayChange == nil
 }
 
 func (v *authProblems) validatePolicy(where string, p *Policy, hasJWT bool) {
@@ -181,6 +181,20 @@ func (v *authProblems) validatePolicy(where string, p *Policy, hasJWT bool) {
 	for i, f := range p.SelfCannotChange {
 		if !isCanonicalPath(f) {
 			v.addf(fmt.Sprintf("%s[%d]", at("selfCannotChange"), i), "%q is not a canonical field, \"extensions\" or \"extensions.<dialect>[.<name>]\"", f)
+		}
+	}
+	if p.SelfMayChange != nil && !p.Self {
+		v.addf(at("selfMayChange"), "applies only with self: true")
+	}
+	deny := p.SelfCannotChange
+	if deny == nil {
+		deny = defaultSelfCannotChange
+	}
+	for i, f := range p.SelfMayChange {
+		if !slices.Contains(deny, f) {
+			// A typo here would silently leave the field protected, or
+			// the operator believing it is allowed.
+			v.addf(fmt.Sprintf("%s[%d]", at("selfMayChange"), i), "%q is not in selfCannotChange (or its default): nothing to allow", f)
 		}
 	}
 }
@@ -212,8 +226,10 @@ func isLoopbackHost(host string) bool {
 	return ip != nil && ip.IsLoopback()
 }
 
+// isCanonicalPath reports whether f names a canonical field (writable or
+// read-only), every extension, a dialect's extensions or one member.
 func isCanonicalPath(f string) bool {
-	if canonical.FieldIndex(f) >= 0 {
+	if canonical.FieldIndex(f) >= 0 || slices.Contains(canonical.ReadOnly[:], f) {
 		return true
 	}
 	rest, ok := strings.CutPrefix(f, "extensions")

@@ -2,6 +2,7 @@ package config
 
 import (
 	"bytes"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -150,5 +151,50 @@ func TestAuthYAMLExample(t *testing.T) {
 	var buf bytes.Buffer
 	if err := yaml.NewEncoder(&buf).Encode(c); err != nil || !strings.Contains(buf.String(), "clockSkew: 30s") {
 		t.Errorf("encode: %v\n%s", err, buf.String())
+	}
+}
+
+func TestAuthValidateSelfLists(t *testing.T) {
+	verify := func(p Policy) Auth {
+		return Auth{Mode: ModeVerify, APIKeys: &APIKeys{File: "k"}, Policy: p}
+	}
+	c := verify(Policy{SelfMayChange: []string{"email"}})
+	assertErrors(t, c.Validate("auth"), []string{"auth.policy.selfMayChange: applies only with self: true"})
+	c = verify(Policy{Self: true, SelfMayChange: []string{"email", "Email", "extensions.shift"}})
+	assertErrors(t, c.Validate("auth"), []string{
+		`auth.policy.selfMayChange[1]: "Email" is not in selfCannotChange (or its default): nothing to allow`,
+		`auth.policy.selfMayChange[2]: "extensions.shift" is not in selfCannotChange (or its default): nothing to allow`,
+	})
+	// Against the list as written, when there is one.
+	c = verify(Policy{Self: true, SelfCannotChange: []string{"roles", "id", "tenant", "extensions.shift"}, SelfMayChange: []string{"email", "extensions.shift"}})
+	assertErrors(t, c.Validate("auth"), []string{`auth.policy.selfMayChange[0]: "email" is not in selfCannotChange`})
+	// The default, written out, is valid: read-only fields included.
+	c = verify(Policy{Self: true, SelfCannotChange: DefaultSelfCannotChange()})
+	assertErrors(t, c.Validate("auth"), nil)
+	// In passthrough a selfMayChange alone is a policy too.
+	c = Auth{Policy: Policy{SelfMayChange: []string{"email"}}}
+	if errs := c.Validate("auth"); len(errs) == 0 {
+		t.Error("selfMayChange in passthrough accepted")
+	}
+}
+
+func TestSelfProtected(t *testing.T) {
+	p := Policy{Self: true}
+	if got := p.SelfProtected(); !slices.Equal(got, DefaultSelfCannotChange()) {
+		t.Errorf("default: %v", got)
+	}
+	p.SelfMayChange = []string{"email", "extensions.shift.ssoId"}
+	got := p.SelfProtected()
+	if slices.Contains(got, "email") || slices.Contains(got, "extensions.shift.ssoId") || !slices.Contains(got, "username") || len(got) != len(DefaultSelfCannotChange())-2 {
+		t.Errorf("loosened: %v", got)
+	}
+	if got := (&Policy{Self: true, SelfCannotChange: []string{}}).SelfProtected(); len(got) != 0 {
+		t.Errorf("explicit empty: %v", got)
+	}
+	// The default is a copy: changing it changes nothing.
+	d := DefaultSelfCannotChange()
+	d[0] = "x"
+	if DefaultSelfCannotChange()[0] == "x" {
+		t.Error("the default is shared")
 	}
 }

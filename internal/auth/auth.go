@@ -174,6 +174,10 @@ func New(ctx context.Context, c config.Auth, o Options) (*Authenticator, error) 
 		}
 	}
 	a.policy = compilePolicy(&c.Policy)
+	if f := a.policy.loosened(); len(f) > 0 {
+		log.Warn("auth: policy.self: a caller allowed only as itself may change these protected fields, and so who it is or what it may do",
+			"dialect", o.Dialect.Name, "where", where+".policy", "fields", f)
+	}
 	a.strip = stripList(o.Dialect.CredentialHeaders, a.keyHdr, a.keyIDHdr)
 	if len(errs) > 0 {
 		return nil, errors.Join(errs...)

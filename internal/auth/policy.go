@@ -14,15 +14,38 @@ type policy struct {
 	roles  []string
 	scopes []string
 	self   bool
-	deny   []string
+	deny   []string // the fields a caller allowed only by self may not change
 }
 
 func compilePolicy(p *config.Policy) policy {
-	out := policy{roles: p.Roles, scopes: p.Scopes, self: p.Self, deny: p.SelfCannotChange}
-	if out.self && out.deny == nil {
-		out.deny = config.DefaultSelfCannotChange()
+	out := policy{roles: p.Roles, scopes: p.Scopes, self: p.Self}
+	if out.self {
+		out.deny = p.SelfProtected()
 	}
 	return out
+}
+
+// loosened returns the fields of config.DefaultSelfCannotChange that a
+// caller allowed only by self may change under the policy: each lets it
+// change who it is or what it may do, which New logs.
+func (p *policy) loosened() []string {
+	if !p.self {
+		return nil
+	}
+	var out []string
+	for _, f := range config.DefaultSelfCannotChange() {
+		if !slices.ContainsFunc(p.deny, func(d string) bool { return covers(d, f) }) {
+			out = append(out, f)
+		}
+	}
+	return out
+}
+
+// covers reports whether the protected entry d covers the field path: the
+// field itself or one inside it ("extensions.crafter" covers
+// "extensions.crafter.enabled").
+func covers(d, path string) bool {
+	return path == d || strings.HasPrefix(path, d+".")
 }
 
 // The 403 messages.
@@ -43,7 +66,10 @@ var (
 //   - a caller holding any policy role may update any user;
 //   - with self, a caller may update their own user (ByUsername: value ==
 //     p.Username; ByID: value == p.ID; compared exactly), but not set or
-//     unset a selfCannotChange field.
+//     unset a protected field (config.Policy.SelfProtected: by default
+//     every field that says who the caller is, what it may do, whether it
+//     may sign in, or its tenant), whatever the value: renaming itself
+//     would make it another user for the next check.
 //
 // Refusals are Forbidden errors; a nil p in verify mode is Unauthorized.
 func (a *Authenticator) Authorize(p *Principal, target canonical.Target, value string, update []byte) *canonical.Error {
@@ -109,7 +135,7 @@ func deniedField(update []byte, deny []string) string {
 	check := func(path string) bool {
 		for _, d := range deny {
 			// The field itself, one inside it, or one holding it.
-			if path == d || strings.HasPrefix(path, d+".") || strings.HasPrefix(d, path+".") {
+			if covers(d, path) || covers(path, d) {
 				hit = path
 				return false
 			}
