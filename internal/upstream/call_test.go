@@ -294,7 +294,7 @@ func TestHungUpstream(t *testing.T) {
 
 func TestCancelledCaller(t *testing.T) {
 	up := startUpstream(t, ok)
-	c := newClient(t, up.URL, func(cfg *setup) { cfg.Breaker = config.Breaker{Enabled: breakerOn, Failures: 1} })
+	c := newClient(t, up.URL, func(cfg *setup) { cfg.Breaker = config.Breaker{Enabled: breakerOn, Failures: 1, Targets: 1} })
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
 	_, err := c.Patch(ctx, patchCall("1"))
@@ -726,7 +726,7 @@ func TestMaxConnsWaitIsNotAFailure(t *testing.T) {
 	c := newClient(t, up.URL, func(cfg *setup) {
 		cfg.MaxConns = 1
 		cfg.Timeout = config.Duration(5 * time.Second)
-		cfg.Breaker = config.Breaker{Enabled: breakerOn, Failures: 1, OpenFor: config.Duration(time.Minute)}
+		cfg.Breaker = config.Breaker{Enabled: breakerOn, Failures: 1, Targets: 1, OpenFor: config.Duration(time.Minute)}
 	})
 	slow := make(chan *canonical.Error, 1)
 	go func() {
