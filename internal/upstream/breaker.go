@@ -158,8 +158,8 @@ type window struct {
 	targets  int     // config.Breaker.Targets
 	seed     maphash.Seed
 
+	gen   atomic.Uint64 // bumped by reset, under mu: a call begun before records nothing
 	mu    sync.Mutex
-	gen   uint64 // bumped by reset: a call begun before records nothing
 	steps [windowSteps]step
 }
 
@@ -182,17 +182,13 @@ func newWindow(cfg config.Breaker, now func() time.Time) *window {
 }
 
 // generation is what a call records under: a reset in between voids it.
-func (w *window) generation() uint64 {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	return w.gen
-}
+func (w *window) generation() uint64 { return w.gen.Load() }
 
 // reset forgets everything.
 func (w *window) reset() {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	w.gen++
+	w.gen.Add(1)
 	for i := range w.steps {
 		w.steps[i].clear(-windowSteps)
 	}
@@ -211,7 +207,7 @@ func (w *window) record(gen uint64, user UserRef, verdict error) {
 	}
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	if gen != w.gen {
+	if gen != w.gen.Load() {
 		return
 	}
 	cur := w.advance()
