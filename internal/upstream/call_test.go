@@ -616,6 +616,10 @@ func TestPooledConnectionClosedByUpstream(t *testing.T) {
 	up := &testUpstream{conns: map[string]bool{}}
 	up.Server = httptest.NewUnstartedServer(up.record(ok))
 	up.Config.IdleTimeout = 30 * time.Millisecond // as Node.js's 5 s, shorter
+	// A connection the transport dialled for a request that then took
+	// another one sits in the pool unused, and may reach the server after
+	// CloseClientConnections: the server ends it too, by its header timeout.
+	up.Config.ReadHeaderTimeout = time.Second
 	up.Start()
 	t.Cleanup(up.Close)
 	c := newClient(t, up.URL)
