@@ -95,8 +95,8 @@ type request struct {
 	target string   // Do's: a URL to parse
 	body   []byte   // nil: no body
 	header http.Header
-	raw    bool // Do: hand back any reply as it came, keep the caller's Accept and Content-Type
-	user   UserRef
+	raw    bool    // Do: hand back any reply as it came, keep the caller's Accept and Content-Type
+	user   UserRef // whom the breaker counts a failure that may be one record's against
 }
 
 // send makes the attempts of one call under one deadline. verdict is what

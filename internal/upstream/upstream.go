@@ -1,9 +1,9 @@
 // Package upstream is userbridge's client for the `canonical` upstream
 // profile: it sends one canonical update (or a GET) to the identity backend,
 // retries only when that cannot apply an update twice, and reports every
-// outcome as a *canonical.Error. Its Do lends the same transport, retry
+// outcome as a *canonical.Error. Its DoFor lends the same transport, retry
 // policy and breaker to the other profiles (internal/upstream/scim and
-// internal/upstream/rest).
+// internal/upstream/rest), each request saying which user it is for.
 package upstream
 
 import (
