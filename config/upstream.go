@@ -93,22 +93,6 @@ type TLS struct {
 	ServerName string `yaml:"serverName"`
 }
 
-// Breaker configures the circuit breaker. Only upstream failures count: a
-// 5xx reply, an unreachable upstream, a timeout; a 4xx reply (a 429
-// included) is a working upstream.
-type Breaker struct {
-	// Enabled turns it on (default true).
-	Enabled *bool `yaml:"enabled"`
-	// Failures in a row that open it (default 5).
-	Failures uint32 `yaml:"failures"`
-	// OpenFor is how long it stays open before one trial call is let
-	// through (default 10s).
-	OpenFor Duration `yaml:"openFor"`
-}
-
-// IsEnabled reports whether the breaker is on.
-func (b Breaker) IsEnabled() bool { return b.Enabled == nil || *b.Enabled }
-
 // The upstream defaults, for a key left unset.
 const (
 	DefaultByIDPath        = "/users/{id}"
@@ -133,8 +117,7 @@ func (u Upstream) WithDefaults() Upstream {
 	setDefault(&u.MaxAttempts, DefaultMaxAttempts)
 	setDefault(&u.MaxIdleConns, DefaultMaxIdleConns)
 	setDefault(&u.IdleTimeout, Duration(DefaultIdleTimeout))
-	setDefault(&u.Breaker.Failures, DefaultBreakerFailures)
-	setDefault(&u.Breaker.OpenFor, Duration(DefaultBreakerOpenFor))
+	u.Breaker = u.Breaker.withDefaults()
 	return u
 }
 
@@ -203,9 +186,7 @@ func (u Upstream) check(demo bool) (base *url.URL, conf *tls.Config, _ error) {
 	if u.MaxConns < 0 || u.MaxIdleConns < 0 {
 		bad("upstream", "maxConns and maxIdleConns must not be negative")
 	}
-	if u.Breaker.OpenFor < 0 {
-		bad("upstream.breaker.openFor", "must not be negative")
-	}
+	errs = append(errs, u.Breaker.check()...)
 	if len(errs) > 0 {
 		return nil, nil, errors.Join(errs...)
 	}

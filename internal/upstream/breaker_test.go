@@ -1,7 +1,10 @@
 package upstream
 
 import (
+	"context"
+	"net"
 	"net/http"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -9,6 +12,14 @@ import (
 	"github.com/userbridge/userbridge/config"
 	"github.com/userbridge/userbridge/mapping/canonical"
 )
+
+// breakerAt turns the breaker on with failures, targets and openFor (ratio
+// and window at their defaults).
+func breakerAt(failures uint32, targets int, openFor time.Duration) func(*setup) {
+	return func(cfg *setup) {
+		cfg.Breaker = config.Breaker{Enabled: breakerOn, Failures: failures, Targets: targets, OpenFor: config.Duration(openFor)}
+	}
+}
 
 func TestBreaker(t *testing.T) {
 	var healthy atomic.Bool
@@ -22,33 +33,35 @@ func TestBreaker(t *testing.T) {
 			reply(w, 500, "")
 		}
 	})
-	c := newClient(t, up.URL, func(cfg *setup) {
-		cfg.Breaker = config.Breaker{Enabled: breakerOn, Failures: 2, OpenFor: config.Duration(100 * time.Millisecond)}
-	})
+	c := newClient(t, up.URL, breakerAt(3, 3, 100*time.Millisecond))
 
 	// 4xx replies come from a working upstream: they never trip it.
 	for range 5 {
 		_, err := patch(t, c, patchCall("missing"))
 		wantCode(t, err, canonical.NotFound)
 	}
-	if s := c.BreakerState(); s != "closed" {
-		t.Fatalf("after 4xx replies: %s", s)
-	}
-
-	for i := range 2 {
+	// One user's 500s are that user's record's problem.
+	for range 10 {
 		_, err := patch(t, c, patchCall("1"))
 		wantCode(t, err, canonical.Internal)
+	}
+	if s := c.BreakerState(); s != "closed" {
+		t.Fatalf("after 4xx replies and one user's 500s: %s", s)
+	}
+	// A second and a third user failing too is the upstream's.
+	for i, id := range []string{"2", "3"} {
+		_, err := patch(t, c, patchCall(id))
+		wantCode(t, err, canonical.Internal)
 		if want := []string{"closed", "open"}[i]; c.BreakerState() != want {
-			t.Fatalf("after %d failures: %s, want %s", i+1, c.BreakerState(), want)
+			t.Fatalf("after %d users failed: %s, want %s", i+2, c.BreakerState(), want)
 		}
 	}
 	hits := up.hits.Load()
-	res, err := patch(t, c, patchCall("1"))
+	res, err := patch(t, c, patchCall("4"))
 	wantCode(t, err, canonical.Unavailable)
 	if res.Attempts != 0 || up.hits.Load() != hits || err.HTTPStatus() != 503 {
 		t.Errorf("open breaker: attempts %d, upstream hit %d more times, status %d", res.Attempts, up.hits.Load()-hits, err.HTTPStatus())
 	}
-	t.Logf("open breaker: %v", err)
 
 	waitFor(t, "the breaker to half-open after OpenFor", func() bool { return c.BreakerState() == "half-open" })
 	healthy.Store(true)
@@ -58,13 +71,94 @@ func TestBreaker(t *testing.T) {
 	if s := c.BreakerState(); s != "closed" {
 		t.Errorf("after a successful trial: %s, want closed", s)
 	}
+	// The evidence from before it opened is gone: one more failure does
+	// not reopen it.
+	healthy.Store(false)
+	_, err = patch(t, c, patchCall("2"))
+	wantCode(t, err, canonical.Internal)
+	if s := c.BreakerState(); s != "closed" {
+		t.Errorf("one failure after closing: %s, want closed", s)
+	}
+}
+
+// TestBreakerOneUser: whatever one user's record makes the upstream do,
+// 500 or another 5xx, a 504 from a gateway, no answer in time, the
+// connection closed after the request, the breaker stays closed.
+func TestBreakerOneUser(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		fault func(w http.ResponseWriter, r *http.Request)
+		code  canonical.Code
+	}{
+		{"500", func(w http.ResponseWriter, _ *http.Request) { reply(w, 500, "") }, canonical.Internal},
+		{"501", func(w http.ResponseWriter, _ *http.Request) { reply(w, 501, "") }, canonical.Internal},
+		{"504", func(w http.ResponseWriter, _ *http.Request) { reply(w, 504, "") }, canonical.GatewayTimeout},
+		{"hangs", func(_ http.ResponseWriter, r *http.Request) { <-r.Context().Done() }, canonical.GatewayTimeout},
+		{"closes", func(w http.ResponseWriter, _ *http.Request) {
+			conn, _, _ := w.(http.Hijacker).Hijack()
+			conn.Close()
+		}, canonical.BadGateway},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			up := startUpstream(t, func(_ int, w http.ResponseWriter, r *http.Request) {
+				if r.URL.Path == "/users/poison" {
+					tc.fault(w, r)
+					return
+				}
+				reply(w, 200, userJSON)
+			})
+			c := newClient(t, up.URL, breakerAt(2, 2, time.Minute), func(cfg *setup) {
+				cfg.Timeout = config.Duration(200 * time.Millisecond)
+			})
+			for range 6 {
+				_, err := patch(t, c, patchCall("poison"))
+				wantCode(t, err, tc.code)
+			}
+			if _, err := patch(t, c, patchCall("other")); err != nil || c.BreakerState() != "closed" {
+				t.Fatalf("another user: %v; breaker %s", err, c.BreakerState())
+			}
+		})
+	}
+}
+
+// TestBreakerDownWhateverUser: a failure that says nothing about the user
+// (a 502 or 503, a refused connection) is evidence about the upstream each
+// time, on one user as on many.
+func TestBreakerDownWhateverUser(t *testing.T) {
+	for _, status := range []int{502, 503} {
+		up := startUpstream(t, func(_ int, w http.ResponseWriter, _ *http.Request) { reply(w, status, "") })
+		c := newClient(t, up.URL, breakerAt(3, 3, time.Minute), func(cfg *setup) { cfg.MaxAttempts = 1 })
+		for range 3 {
+			_, _ = patch(t, c, patchCall("1"))
+		}
+		if s := c.BreakerState(); s != "open" {
+			t.Errorf("%d three times on one user: %s, want open", status, s)
+		}
+	}
+
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	c := newClient(t, "http://"+addr, breakerAt(3, 3, time.Minute), func(cfg *setup) { cfg.MaxAttempts = 2 })
+	for range 3 {
+		_, err := patch(t, c, patchCall("1"))
+		wantCode(t, err, canonical.BadGateway)
+	}
+	if s := c.BreakerState(); s != "open" {
+		t.Errorf("refused three times on one user: %s, want open", s)
+	}
+	_, cerr := patch(t, c, patchCall("2"))
+	wantCode(t, cerr, canonical.Unavailable)
 }
 
 func TestBreakerDisabled(t *testing.T) {
 	up := startUpstream(t, func(_ int, w http.ResponseWriter, _ *http.Request) { reply(w, 500, "") })
 	c := newClient(t, up.URL)
-	for range 8 {
-		_, err := patch(t, c, patchCall("1"))
+	for i := range 8 {
+		_, err := patch(t, c, patchCall(strings.Repeat("x", i+1)))
 		wantCode(t, err, canonical.Internal)
 	}
 	if s := c.BreakerState(); s != "disabled" || up.hits.Load() != 8 {
@@ -77,9 +171,7 @@ func TestBreakerDisabled(t *testing.T) {
 // through, rounded up.
 func TestBreakerSaysWhenToRetry(t *testing.T) {
 	up := startUpstream(t, func(_ int, w http.ResponseWriter, _ *http.Request) { reply(w, 500, "") })
-	c := newClient(t, up.URL, func(cfg *setup) {
-		cfg.Breaker = config.Breaker{Enabled: breakerOn, Failures: 1, OpenFor: config.Duration(30 * time.Second)}
-	})
+	c := newClient(t, up.URL, breakerAt(1, 1, 30*time.Second))
 	_, err := patch(t, c, patchCall("1"))
 	wantCode(t, err, canonical.Internal)
 	if err.RetryAfter != "" {
@@ -89,5 +181,27 @@ func TestBreakerSaysWhenToRetry(t *testing.T) {
 	wantCode(t, err, canonical.Unavailable)
 	if err.RetryAfter != "30" && err.RetryAfter != "29" {
 		t.Errorf("open breaker: Retry-After %q, want 30 (or 29 on a slow machine)", err.RetryAfter)
+	}
+}
+
+// TestDoForCountsForItsUser: Do's requests are for no user, so each
+// failure is evidence about the upstream; DoFor's count for their user.
+func TestDoForCountsForItsUser(t *testing.T) {
+	up := startUpstream(t, func(_ int, w http.ResponseWriter, _ *http.Request) { reply(w, 500, "") })
+	c := newClient(t, up.URL, breakerAt(2, 2, time.Minute), func(cfg *setup) { cfg.MaxAttempts = 1 })
+	jane := UserRef{Target: canonical.ByUsername, Value: "jane", Tenant: "acme"}
+	for range 5 {
+		if res, err := c.DoFor(context.Background(), jane, http.MethodGet, "/Users?filter=x", nil, nil); err != nil || res.Status != 500 {
+			t.Fatalf("%+v %v", res, err)
+		}
+	}
+	if s := c.BreakerState(); s != "closed" {
+		t.Fatalf("one user's 500s through DoFor: %s", s)
+	}
+	if _, err := c.DoFor(context.Background(), UserRef{Target: canonical.ByUsername, Value: "jane", Tenant: "other"}, http.MethodGet, "/x", nil, nil); err != nil {
+		t.Fatal(err)
+	}
+	if s := c.BreakerState(); s != "open" {
+		t.Fatalf("jane under two tenants is two users: %s", s)
 	}
 }

@@ -16,9 +16,7 @@ import (
 	"time"
 
 	"github.com/hashicorp/go-retryablehttp"
-	"github.com/sony/gobreaker/v2"
 
-	"github.com/userbridge/userbridge/config"
 	"github.com/userbridge/userbridge/mapping/canonical"
 )
 
@@ -78,39 +76,6 @@ func (c *Client) Get(ctx context.Context, call *Call) (*Result, *canonical.Error
 	return c.do(ctx, http.MethodGet, call)
 }
 
-// What a call reports to the breaker.
-var (
-	errUpstreamFailed = errors.New("upstream: failed")           // counts as a failure
-	errCallerGone     = errors.New("upstream: caller went away") // not counted
-	errNotSent        = errors.New("upstream: not sent")         // not counted: userbridge's own cap (maxConns)
-)
-
-func newBreaker(cfg config.Breaker, name string, openedAt *atomic.Int64) *gobreaker.CircuitBreaker[*Result] {
-	return gobreaker.NewCircuitBreaker[*Result](gobreaker.Settings{
-		Name:        name,
-		MaxRequests: 1,
-		Timeout:     cfg.OpenFor.D(),
-		ReadyToTrip: func(n gobreaker.Counts) bool { return n.ConsecutiveFailures >= cfg.Failures },
-		IsExcluded:  func(err error) bool { return errors.Is(err, errCallerGone) || errors.Is(err, errNotSent) },
-		OnStateChange: func(_ string, _, to gobreaker.State) {
-			if to == gobreaker.StateOpen {
-				openedAt.Store(time.Now().UnixNano())
-			}
-		},
-	})
-}
-
-// pausedFor is the Retry-After of a call the breaker refused: the seconds
-// left until it lets a trial call through (rounded up, at least 1; 1 while
-// a trial call is out).
-func (c *Client) pausedFor() string {
-	left := c.openFor - time.Since(time.Unix(0, c.openedAt.Load()))
-	if left < time.Second {
-		return "1"
-	}
-	return strconv.FormatInt(int64((left+time.Second-1)/time.Second), 10)
-}
-
 func (c *Client) do(ctx context.Context, method string, call *Call) (*Result, *canonical.Error) {
 	u, cerr := c.url(call)
 	if cerr != nil {
@@ -120,7 +85,7 @@ func (c *Client) do(ctx context.Context, method string, call *Call) (*Result, *c
 	if method != http.MethodGet {
 		body = call.Body
 	}
-	return c.guarded(ctx, &request{method: method, url: u, body: body, header: call.Header})
+	return c.guarded(ctx, &request{method: method, url: u, body: body, header: call.Header, user: call.User()})
 }
 
 // request is one exchange, as do (the canonical profile) and Do (raw) make it.
@@ -130,32 +95,13 @@ type request struct {
 	target string   // Do's: a URL to parse
 	body   []byte   // nil: no body
 	header http.Header
-	raw    bool // Do: hand back any reply as it came, keep the caller's Accept and Content-Type
-}
-
-// guarded sends req through the breaker, when there is one.
-func (c *Client) guarded(ctx context.Context, req *request) (*Result, *canonical.Error) {
-	if c.breaker == nil {
-		res, cerr, _ := c.send(ctx, req)
-		return res, cerr
-	}
-	var cerr *canonical.Error
-	res, err := c.breaker.Execute(func() (*Result, error) {
-		var verdict error
-		var res *Result
-		res, cerr, verdict = c.send(ctx, req)
-		return res, verdict
-	})
-	if errors.Is(err, gobreaker.ErrOpenState) || errors.Is(err, gobreaker.ErrTooManyRequests) {
-		e := canonical.Errorf(canonical.Unavailable, "the upstream is failing; calls to it are paused, retry later")
-		e.RetryAfter = c.pausedFor()
-		return &Result{Cause: fmt.Errorf("upstream: %w", err)}, e
-	}
-	return res, cerr
+	raw    bool    // Do: hand back any reply as it came, keep the caller's Accept and Content-Type
+	user   UserRef // whom the breaker counts a failure that may be one record's against
 }
 
 // send makes the attempts of one call under one deadline. verdict is what
-// the breaker counts: nil, errUpstreamFailed or errCallerGone.
+// the breaker counts: nil, errUpstreamFailed, errUpstreamDown, errCallerGone
+// or errNotSent.
 func (c *Client) send(ctx context.Context, rq *request) (res *Result, cerr *canonical.Error, verdict error) {
 	ctx, cancel := context.WithTimeout(ctx, c.timeout)
 	defer cancel()
@@ -396,7 +342,10 @@ func retryAfter(v string, now time.Time) (time.Duration, bool) {
 	return 0, false
 }
 
-// failure maps a call that ended without a reply.
+// failure maps a call that ended without a reply. For the breaker, an
+// attempt that never got a connection is evidence about the upstream
+// (errUpstreamDown); one that did, then timed out or was cut, may be about
+// the user's record (errUpstreamFailed).
 func (x *exchange) failure(ctx context.Context, err error) (*canonical.Error, error) {
 	switch {
 	case errors.Is(err, errPoolBusy) && !x.reached:
@@ -406,17 +355,21 @@ func (x *exchange) failure(ctx context.Context, err error) (*canonical.Error, er
 	case (errors.Is(err, context.DeadlineExceeded) || errors.Is(ctx.Err(), context.DeadlineExceeded)) && x.refused && !x.reached:
 		// the deadline ran out while retrying an upstream that refuses
 		// connections: it is unreachable, not slow.
-		return canonical.Errorf(canonical.BadGateway, "upstream unreachable"), errUpstreamFailed
+		return canonical.Errorf(canonical.BadGateway, "upstream unreachable"), errUpstreamDown
 	case errors.Is(err, context.DeadlineExceeded) || errors.Is(ctx.Err(), context.DeadlineExceeded):
-		return canonical.Errorf(canonical.GatewayTimeout, x.maybeApplied("the upstream did not answer in time")), errUpstreamFailed
+		verdict := errUpstreamFailed
+		if !x.reached {
+			verdict = errUpstreamDown // no connection came in time
+		}
+		return canonical.Errorf(canonical.GatewayTimeout, x.maybeApplied("the upstream did not answer in time")), verdict
 	case ctx.Err() != nil:
 		return canonical.Errorf(canonical.BadGateway, x.maybeApplied("the request was cancelled before the upstream answered")), errCallerGone
 	case untrusted(err):
-		return canonical.Errorf(canonical.BadGateway, "the upstream's TLS certificate is not trusted"), errUpstreamFailed
+		return canonical.Errorf(canonical.BadGateway, "the upstream's TLS certificate is not trusted"), errUpstreamDown
 	case !x.reached:
-		return canonical.Errorf(canonical.BadGateway, "upstream unreachable"), errUpstreamFailed
+		return canonical.Errorf(canonical.BadGateway, "upstream unreachable"), errUpstreamDown
 	case tlsRefused(err):
-		return canonical.Errorf(canonical.BadGateway, "the upstream refused the TLS connection"), errUpstreamFailed
+		return canonical.Errorf(canonical.BadGateway, "the upstream refused the TLS connection"), errUpstreamDown
 	}
 	return canonical.Errorf(canonical.BadGateway, x.maybeApplied("the upstream closed the connection without answering")), errUpstreamFailed
 }

@@ -294,7 +294,7 @@ func TestHungUpstream(t *testing.T) {
 
 func TestCancelledCaller(t *testing.T) {
 	up := startUpstream(t, ok)
-	c := newClient(t, up.URL, func(cfg *setup) { cfg.Breaker = config.Breaker{Enabled: breakerOn, Failures: 1} })
+	c := newClient(t, up.URL, func(cfg *setup) { cfg.Breaker = config.Breaker{Enabled: breakerOn, Failures: 1, Targets: 1} })
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
 	_, err := c.Patch(ctx, patchCall("1"))
@@ -616,6 +616,10 @@ func TestPooledConnectionClosedByUpstream(t *testing.T) {
 	up := &testUpstream{conns: map[string]bool{}}
 	up.Server = httptest.NewUnstartedServer(up.record(ok))
 	up.Config.IdleTimeout = 30 * time.Millisecond // as Node.js's 5 s, shorter
+	// A connection the transport dialled for a request that then took
+	// another one sits in the pool unused, and may reach the server after
+	// CloseClientConnections: the server ends it too, by its header timeout.
+	up.Config.ReadHeaderTimeout = time.Second
 	up.Start()
 	t.Cleanup(up.Close)
 	c := newClient(t, up.URL)
@@ -726,7 +730,7 @@ func TestMaxConnsWaitIsNotAFailure(t *testing.T) {
 	c := newClient(t, up.URL, func(cfg *setup) {
 		cfg.MaxConns = 1
 		cfg.Timeout = config.Duration(5 * time.Second)
-		cfg.Breaker = config.Breaker{Enabled: breakerOn, Failures: 1, OpenFor: config.Duration(time.Minute)}
+		cfg.Breaker = config.Breaker{Enabled: breakerOn, Failures: 1, Targets: 1, OpenFor: config.Duration(time.Minute)}
 	})
 	slow := make(chan *canonical.Error, 1)
 	go func() {

@@ -24,19 +24,32 @@ import (
 // unreachable, too slow, cut short, over MaxReplyBytes, breaker open. A
 // GET is retried like Get, any other method like Patch; a 5xx reply counts
 // as a failure for the breaker.
+//
+// Do's request is for no user: the breaker takes any failure of it as
+// evidence about the upstream. A request made for a user goes through
+// DoFor.
 func (c *Client) Do(ctx context.Context, method, path string, body []byte, header http.Header) (*Result, *canonical.Error) {
+	return c.DoFor(ctx, UserRef{}, method, path, body, header)
+}
+
+// DoFor is Do for a request made on behalf of user (the call's User(), for
+// every request of the call: a lookup of the username as much as the
+// update). A failure that may be the user's record's (a 500, a timeout)
+// then counts for that user only, and one user's failures alone never
+// open the breaker.
+func (c *Client) DoFor(ctx context.Context, user UserRef, method, path string, body []byte, header http.Header) (*Result, *canonical.Error) {
 	if !strings.HasPrefix(path, "/") || strings.ContainsAny(path, "# \t\r\n") {
 		return &Result{}, canonical.Errorf(canonical.Internal, "the upstream path is not an escaped absolute path")
 	}
-	return c.guarded(ctx, &request{method: method, target: c.base + path, body: body, header: header, raw: true})
+	return c.guarded(ctx, &request{method: method, target: c.base + path, body: body, header: header, raw: true, user: user})
 }
 
 // rawReply reads any reply into res for Do. verdict is what the breaker
-// counts: a 5xx reply or a reply cut short is a failure.
+// counts: a 5xx reply (statusVerdict) or a reply cut short is a failure.
 func (c *Client) rawReply(ctx context.Context, res *Result, resp *http.Response, update bool) (cerr *canonical.Error, verdict error) {
 	res.Status, res.Header = resp.StatusCode, resp.Header
 	if resp.StatusCode >= 500 {
-		verdict = errUpstreamFailed
+		verdict = statusVerdict(resp.StatusCode)
 	}
 	body, err := readBody(resp, c.maxReply)
 	switch {

@@ -78,7 +78,9 @@ func TestDoCountsForTheBreaker(t *testing.T) {
 	u := startUpstream(t, func(n int, w http.ResponseWriter, r *http.Request) { reply(w, http.StatusInternalServerError, `{}`) })
 	c := newClient(t, u.URL, func(c *setup) {
 		c.MaxAttempts = 1
-		c.Breaker = config.Breaker{Enabled: breakerOn, Failures: 2, OpenFor: config.Duration(time.Minute)}
+		// Do's requests are for no user: each failure is evidence about the
+		// upstream, as many distinct users.
+		c.Breaker = config.Breaker{Enabled: breakerOn, Failures: 2, Targets: 2, OpenFor: config.Duration(time.Minute)}
 	})
 	for range 2 {
 		if res, err := c.Do(context.Background(), http.MethodGet, "/x", nil, nil); err != nil || res.Status != 500 {

@@ -73,7 +73,7 @@ func (c *Client) reply(ctx context.Context, res *Result, resp *http.Response, up
 		body = nil // the status alone says what happened
 	}
 	if resp.StatusCode >= 500 {
-		verdict = errUpstreamFailed
+		verdict = statusVerdict(resp.StatusCode)
 	}
 	return mapStatus(resp.StatusCode, body, resp.Header.Get("Retry-After"), update), verdict
 }

@@ -1,9 +1,9 @@
 // Package upstream is userbridge's client for the `canonical` upstream
 // profile: it sends one canonical update (or a GET) to the identity backend,
 // retries only when that cannot apply an update twice, and reports every
-// outcome as a *canonical.Error. Its Do lends the same transport, retry
+// outcome as a *canonical.Error. Its DoFor lends the same transport, retry
 // policy and breaker to the other profiles (internal/upstream/scim and
-// internal/upstream/rest).
+// internal/upstream/rest), each request saying which user it is for.
 package upstream
 
 import (
@@ -14,10 +14,7 @@ import (
 	"net/http"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"time"
-
-	"github.com/sony/gobreaker/v2"
 
 	"github.com/userbridge/userbridge/config"
 	"github.com/userbridge/userbridge/mapping/canonical"
@@ -74,9 +71,7 @@ type Client struct {
 	transport *http.Transport
 	exchanges sync.Pool // of *exchange, hooks bound
 	http      *http.Client
-	breaker   *gobreaker.CircuitBreaker[*Result] // nil: disabled
-	openFor   time.Duration                      // breaker.openFor
-	openedAt  atomic.Int64                       // when the breaker last opened, Unix ns
+	breaker   *breaker // nil: disabled
 }
 
 // New builds the client of the upstream cfg configures, its unset keys at
@@ -152,8 +147,7 @@ func New(cfg config.Upstream, opts Options) (*Client, error) {
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
 	}
 	if cfg.Breaker.IsEnabled() {
-		c.breaker = newBreaker(cfg.Breaker, u.Host, &c.openedAt)
-		c.openFor = cfg.Breaker.OpenFor.D()
+		c.breaker = newBreaker(cfg.Breaker, u.Host)
 	}
 	return c, nil
 }
@@ -174,7 +168,7 @@ func (c *Client) BreakerState() string {
 	if c.breaker == nil {
 		return "disabled"
 	}
-	return c.breaker.State().String()
+	return c.breaker.cb.State().String()
 }
 
 // Ready reports whether the upstream accepts TCP connections: a dial, no

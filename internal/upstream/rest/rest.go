@@ -238,12 +238,12 @@ func (t *trip) send(ctx context.Context, q *request) (*upstream.Result, *canonic
 			return res, cerr
 		}
 	}
-	return t.Note(t.c.http.Do(ctx, q.method, q.path.Text(d), body, h))
+	return t.Note(t.c.http.DoFor(ctx, t.call.User(), q.method, q.path.Text(d), body, h))
 }
 
 // read GETs the user as the upstream stores it, for a merge.
 func (t *trip) read(ctx context.Context, g *request, d *mapping.TemplateData) ([]byte, *upstream.Result, *canonical.Error) {
-	res, cerr := t.Note(t.c.http.Do(ctx, g.method, g.path.Text(d), nil, header(t.call.Header)))
+	res, cerr := t.Note(t.c.http.DoFor(ctx, t.call.User(), g.method, g.path.Text(d), nil, header(t.call.Header)))
 	if cerr != nil {
 		return nil, res, cerr
 	}
@@ -293,7 +293,7 @@ func (t *trip) lookup(ctx context.Context) *canonical.Error {
 		return canonical.Errorf(canonical.Internal, "the "+t.c.rules.name+" rules cannot find a user by username")
 	}
 	d := &mapping.TemplateData{Params: t.params}
-	res, cerr := t.Note(t.c.http.Do(ctx, l.method, l.path.Text(d), nil, header(t.call.Header)))
+	res, cerr := t.Note(t.c.http.DoFor(ctx, t.call.User(), l.method, l.path.Text(d), nil, header(t.call.Header)))
 	if cerr != nil {
 		return cerr
 	}

@@ -99,7 +99,7 @@ func (c *Client) Patch(ctx context.Context, call *upstream.Call) (*upstream.Resu
 	}
 	t := &trip{c: c, call: call}
 	res, cerr := t.withID(ctx, func(id string) (*upstream.Result, *canonical.Error) {
-		return c.http.Do(ctx, http.MethodPatch, userPath(id), body, c.header(call.Header, true))
+		return c.http.DoFor(ctx, call.User(), http.MethodPatch, userPath(id), body, c.header(call.Header, true))
 	})
 	if cerr != nil {
 		return t.Result(res), cerr
@@ -134,7 +134,7 @@ func (c *Client) Get(ctx context.Context, call *upstream.Call) (*upstream.Result
 		if t.found.Exists() {
 			return &upstream.Result{Status: http.StatusOK, Body: []byte(t.found.Raw)}, nil
 		}
-		return c.http.Do(ctx, http.MethodGet, userPath(id), nil, c.header(call.Header, false))
+		return c.http.DoFor(ctx, call.User(), http.MethodGet, userPath(id), nil, c.header(call.Header, false))
 	})
 	out := t.Result(res)
 	if cerr != nil {
@@ -232,7 +232,7 @@ func (t *trip) lookup(ctx context.Context) *canonical.Error {
 	}
 	filter := "userName eq " + filterString(call.Value)
 	path := "/Users?filter=" + strings.ReplaceAll(url.QueryEscape(filter), "+", "%20")
-	res, cerr := t.Note(t.c.http.Do(ctx, http.MethodGet, path, nil, t.c.header(call.Header, false)))
+	res, cerr := t.Note(t.c.http.DoFor(ctx, call.User(), http.MethodGet, path, nil, t.c.header(call.Header, false)))
 	if cerr != nil {
 		return cerr
 	}
