@@ -80,6 +80,9 @@ type exchange struct {
 	// ownKey is the Idempotency-Key userbridge made for a request that
 	// had none; "" when the client sent one.
 	ownKey string
+	// answerFault is why an upstream's answer was refused (checkAnswer);
+	// "" when none was.
+	answerFault canonical.AnswerFault
 }
 
 func (h *handler) serve(c *gin.Context) {
@@ -124,7 +127,10 @@ func (h *handler) finish(x *exchange, status int) {
 	if x.code != "" {
 		attrs = append(attrs, slog.String("code", string(x.code)))
 	}
-	if x.upErr != nil {
+	switch {
+	case x.answerFault != "":
+		attrs = append(attrs, slog.String("upstream_error", answerKind(x.answerFault)))
+	case x.upErr != nil:
 		// Its kind, never its text: that may quote the upstream's reply
 		// (which may echo the request's credentials) or name the URL.
 		attrs = append(attrs, slog.String("upstream_error", telemetry.ErrorKind(x.upErr)))
@@ -214,10 +220,15 @@ func (h *handler) run(x *exchange, bp *[]byte) int {
 	}
 	call := &upstream.Call{Target: res.Target, Value: res.Value, Tenant: res.Tenant, Header: hdr}
 	// The update comes only with the stored-user check, which fetches the
-	// stored user when a rule needs it.
+	// stored user when a rule needs it. Every user the upstream answers
+	// with is checked before it is used: the stored one, the PATCH's, the
+	// one fetched after a 204.
 	var getErr *canonical.Error
 	update, e := res.Update(func() ([]byte, *canonical.Error) {
 		got, e := h.call(x, http.MethodGet, h.up.Get, call)
+		if e == nil {
+			e = h.checkAnswer(x, got.Body, addressed(res), false)
+		}
 		if e != nil {
 			getErr = e
 			return nil, e
@@ -235,15 +246,23 @@ func (h *handler) run(x *exchange, bp *[]byte) int {
 	if e != nil {
 		return h.upstreamFail(x, e)
 	}
+	want := updated(res, update)
 	user := out.Body
 	if len(user) == 0 && h.p.NeedsUser() {
-		call.Body = nil
+		// By the name the user has now: a renamed user is no longer found
+		// by the old one.
+		call.Body, call.Value = nil, want.Value
 		got, e := h.call(x, http.MethodGet, h.up.Get, call)
 		if e != nil {
 			e.Applied = true
 			return h.upstreamFail(x, e)
 		}
 		user = got.Body
+	}
+	if len(user) > 0 {
+		if e := h.checkAnswer(x, user, want, true); e != nil {
+			return h.upstreamFail(x, e)
+		}
 	}
 	return h.write(x, h.p.RenderSuccess(&x.in, res, user))
 }
