@@ -62,6 +62,9 @@ type handler struct {
 	// passthrough it allows everything and forward holds the dialect's
 	// credential headers.
 	auth *auth.Authenticator
+	// flight counts the requests in flight for Shutdown, which may cut
+	// them off.
+	flight *inflight
 }
 
 // exchange is one inbound request on its way through the handler.
@@ -80,6 +83,9 @@ type exchange struct {
 	// ownKey is the Idempotency-Key userbridge made for a request that
 	// had none; "" when the client sent one.
 	ownKey string
+	// cut: the request was cut off at shutdown before its answer was
+	// written; nothing reached the client.
+	cut bool
 	// answerFault is why an upstream's answer was refused (checkAnswer);
 	// "" when none was.
 	answerFault canonical.AnswerFault
@@ -95,6 +101,8 @@ func (h *handler) serve(c *gin.Context) {
 	// profile's cache), and must not become the next request's.
 	var body []byte
 	status := 0
+	h.flight.enter()
+	defer h.flight.leave() // last, after the access line: Shutdown waits for it
 	defer func() {
 		if v := recover(); v != nil {
 			h.log.Error("panic while serving", "dialect", h.name, "request_id", x.in.RequestID, "panic", v)
@@ -126,6 +134,9 @@ func (h *handler) finish(x *exchange, status int) {
 		slog.String("auth", h.authMethod(x)))
 	if x.code != "" {
 		attrs = append(attrs, slog.String("code", string(x.code)))
+	}
+	if x.cut {
+		attrs = append(attrs, slog.String("outcome", outcomeCutOff))
 	}
 	switch {
 	case x.answerFault != "":
@@ -500,7 +511,13 @@ func (h *handler) fail(x *exchange, e *canonical.Error) int {
 	return h.write(x, h.p.RenderError(&x.in, e))
 }
 
+// write sends the answer and returns its status: 0 when the request was
+// cut off at shutdown, whose connection is closed.
 func (h *handler) write(x *exchange, rep *mapping.Reply) int {
+	if h.flight.isCut() {
+		x.cut = true
+		return 0
+	}
 	w := x.c.Writer
 	hd := w.Header()
 	// As Header.Set would, but the values share one backing array, each a
