@@ -49,12 +49,12 @@ func (f *inflight) leave() {
 func (f *inflight) wake() { f.once.Do(func() { close(f.idle) }) }
 
 // isCut reports whether the shutdown has cut the requests off: an answer
-// not yet written will not reach its client.
+// not yet written is not written, and its connection is dropped.
 func (f *inflight) isCut() bool { return f.cut.Load() }
 
 // cutOff marks every request still running as cut off, cancels their
 // contexts (and so their upstream calls), and returns a channel closed
-// when none is left.
+// when none is left. Their connections are to be closed after it.
 func (f *inflight) cutOff() <-chan struct{} {
 	f.cut.Store(true)
 	f.cancel()

@@ -102,7 +102,15 @@ func (h *handler) serve(c *gin.Context) {
 	var body []byte
 	status := 0
 	h.flight.enter()
-	defer h.flight.leave() // last, after the access line: Shutdown waits for it
+	defer func() {
+		h.flight.leave() // last, after the access line: Shutdown waits for it
+		if x.cut {
+			// Cut off at shutdown: no answer was written, and net/http
+			// must not send its own (an empty 200): the connection is
+			// dropped.
+			panic(http.ErrAbortHandler)
+		}
+	}()
 	defer func() {
 		if v := recover(); v != nil {
 			h.log.Error("panic while serving", "dialect", h.name, "request_id", x.in.RequestID, "panic", v)
@@ -512,7 +520,8 @@ func (h *handler) fail(x *exchange, e *canonical.Error) int {
 }
 
 // write sends the answer and returns its status: 0 when the request was
-// cut off at shutdown, whose connection is closed.
+// cut off at shutdown, whose answer is not written (serve then drops the
+// connection).
 func (h *handler) write(x *exchange, rep *mapping.Reply) int {
 	if h.flight.isCut() {
 		x.cut = true

@@ -383,8 +383,9 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	if err == nil {
 		return nil
 	}
-	// Marked before the connections close: a handler that writes its
-	// answer after this knows it reached nobody.
+	// Marked before the connections close: a handler that comes to answer
+	// after this writes nothing and drops its connection (cut off), one
+	// that answered before has its answer sent as usual.
 	idle := s.flight.cutOff()
 	for i, srv := range srvs {
 		if errs[i] != nil {
