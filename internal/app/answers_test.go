@@ -8,6 +8,7 @@ import (
 	"github.com/tidwall/gjson"
 	"github.com/tidwall/sjson"
 
+	"github.com/userbridge/userbridge/config"
 	"github.com/userbridge/userbridge/mapping/canonical"
 )
 
@@ -214,5 +215,46 @@ func TestRenameAnswered(t *testing.T) {
 	a = s.do(t, d.method, "/v1/demo-app/users/jane.renamed", specHeader(d, nil), `{"userName":"jane.doe"}`)
 	if a.Status != d.success {
 		t.Fatalf("rename back: %d %s", a.Status, a.Body)
+	}
+}
+
+// TestAnswerCheckedEveryProfile: the check is the front end's, whatever
+// the upstream profile. A SCIM server, and a Keycloak behind the rules
+// profile, that answer a Finix update by id with another user's record:
+// the dialect's 502, counted under the dialect and kind.
+func TestAnswerCheckedEveryProfile(t *testing.T) {
+	mallory := func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		switch {
+		case r.Method == http.MethodPut: // Keycloak answers its PUT with 204, then is asked
+			w.WriteHeader(http.StatusNoContent)
+		case strings.HasPrefix(r.URL.Path, "/Users/"):
+			w.Header().Set("Content-Type", "application/scim+json")
+			_, _ = w.Write([]byte(`{"schemas":["urn:ietf:params:scim:schemas:core:2.0:User"],"id":"u-mallory",` +
+				`"userName":"mallory","displayName":"Mallory","active":true}`))
+		default:
+			_, _ = w.Write([]byte(`{"id":"u-mallory","username":"mallory","firstName":"Mallory","enabled":true}`))
+		}
+	}
+	for name, profile := range map[string]func(c *config.Config){
+		"scim": func(c *config.Config) { c.Upstream.Profile = config.ProfileSCIM },
+		"rules": func(c *config.Config) {
+			c.Upstream.Profile = config.ProfileRules
+			c.Upstream.Rules = "../../examples/upstreams/keycloak.yaml"
+		},
+	} {
+		t.Run(name, func(t *testing.T) {
+			rec := newRecorder(t)
+			rec.set(mallory)
+			s := start(t, "", rec.srv.URL, func(c *config.Config) { e2eConfig(c); profile(c) })
+			d := specNamed(t, "finix")
+			key := newKey("profile-" + name)
+			a, err := s.try(client, d, key, d.body)
+			if err != nil {
+				t.Fatal(err)
+			}
+			refusedAnswer(t, s, d, key, a, "other_user", "the upstream answered for another user", true, []string{"mallory", "Mallory"})
+			wantValue(t, scrape(t, s.base), "userbridge_upstream_invalid_answers_total", map[string]string{"dialect": "finix", "kind": "other_user"}, 1)
+		})
 	}
 }
