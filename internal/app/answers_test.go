@@ -22,12 +22,11 @@ func userFor(r *http.Request) []byte {
 	if strings.Contains(p, "/by-username/") {
 		key = "username"
 	}
-	return edit(userFor0, key, p[strings.LastIndexByte(p, '/')+1:])
+	return edit([]byte(canonicalUser), key, p[strings.LastIndexByte(p, '/')+1:])
 }
 
-var userFor0 = []byte(canonicalUser)
-
-// edit sets JSON members of a user, path then value, in a copy.
+// edit sets JSON members of a user, path then value (a rawJSON value as
+// it is), in a copy.
 func edit(user []byte, kv ...any) []byte {
 	out := append([]byte(nil), user...)
 	for i := 0; i+1 < len(kv); i += 2 {
@@ -44,6 +43,7 @@ func edit(user []byte, kv ...any) []byte {
 	return out
 }
 
+// rawJSON is a value edit sets as JSON text.
 type rawJSON string
 
 // answering is an upstream reply: the user for r, as edited.
