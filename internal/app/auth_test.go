@@ -81,9 +81,9 @@ type authCase struct {
 }
 
 // okUser answers every upstream call with the canonical user.
-func okUser(w http.ResponseWriter, _ *http.Request) {
+func okUser(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Content-Type", "application/json")
-	_, _ = w.Write([]byte(canonicalUser))
+	_, _ = w.Write(userFor(r))
 }
 
 // runAuth sends each case and checks the answer and what the upstream got.

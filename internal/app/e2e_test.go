@@ -136,7 +136,7 @@ func TestEndToEnd(t *testing.T) {
 			t.Run("success", func(t *testing.T) {
 				rec.set(func(w http.ResponseWriter, r *http.Request) {
 					w.Header().Set("Content-Type", "application/json")
-					_, _ = w.Write([]byte(canonicalUser))
+					_, _ = w.Write(userFor(r))
 				})
 				a := s.do(t, d.method, d.path, hdr, d.body)
 				if a.Status != d.success {
@@ -177,7 +177,7 @@ func TestEndToEnd(t *testing.T) {
 				rec.set(func(w http.ResponseWriter, r *http.Request) {
 					if r.Method == http.MethodGet {
 						w.Header().Set("Content-Type", "application/json")
-						_, _ = w.Write([]byte(canonicalUser))
+						_, _ = w.Write(userFor(r))
 						return
 					}
 					w.WriteHeader(http.StatusNoContent)

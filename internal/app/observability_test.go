@@ -226,7 +226,7 @@ func TestMetrics(t *testing.T) {
 	s := start(t, "", rec.srv.URL, e2eConfig)
 	ok := func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
-		_, _ = w.Write([]byte(canonicalUser))
+		_, _ = w.Write(userFor(r))
 	}
 	rec.set(ok)
 	routes := map[string]string{}
@@ -357,7 +357,7 @@ func TestAccessLog(t *testing.T) {
 	finix := specNamed(t, "finix")
 	rec.set(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
-		_, _ = w.Write([]byte(canonicalUser))
+		_, _ = w.Write(userFor(r))
 	})
 	s.do(t, finix.method, finix.path, specHeader(finix, map[string]string{"X-Request-ID": "log-ok"}), finix.body)
 	rec.set(func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(http.StatusBadGateway) })

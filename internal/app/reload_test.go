@@ -21,7 +21,7 @@ func okUpstream(t *testing.T) *recorder {
 	rec := newRecorder(t)
 	rec.set(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
-		_, _ = w.Write([]byte(canonicalUser))
+		_, _ = w.Write(userFor(r))
 	})
 	return rec
 }
@@ -204,7 +204,7 @@ func TestReloadInFlight(t *testing.T) {
 			<-release
 		}
 		w.Header().Set("Content-Type", "application/json")
-		_, _ = w.Write([]byte(strings.Replace(canonicalUser, "jane.doe", "held", 1)))
+		_, _ = w.Write([]byte(strings.Replace(string(userFor(r)), "jane.doe", "held", 1)))
 	})
 	cfg := "listen: 127.0.0.1:0\nupstream: {url: %s}\ndialects:\n  finix: {config: {application: %s}}\n"
 	f := startFile(t, fileSetup{yaml: fmt.Sprintf(cfg, rec.srv.URL, "APold")})

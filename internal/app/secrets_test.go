@@ -108,7 +108,7 @@ func TestSecretsStayOut(t *testing.T) {
 	}{
 		{"success", func(w http.ResponseWriter, r *http.Request) {
 			w.Header().Set("Content-Type", "application/json")
-			_, _ = w.Write([]byte(canonicalUser))
+			_, _ = w.Write(userFor(r))
 		}},
 		{"401 echoing the request", echo(401, "unauthorized")},
 		{"400 echoing the request", echo(400, "invalid_field")},
@@ -183,7 +183,7 @@ func TestSecretsStayOut(t *testing.T) {
 		}
 		rec.set(func(w http.ResponseWriter, r *http.Request) {
 			w.Header().Set("Content-Type", "application/json")
-			_, _ = w.Write([]byte(canonicalUser)) // the stored user, for the username check
+			_, _ = w.Write(userFor(r)) // the stored user, for the username check
 		})
 		a := s.do(t, rf.d.method, sr.path, hdr, rf.body)
 		if rf.code != "" && a.Status != statusOf(rf.d, rf.code) {

@@ -31,7 +31,7 @@ func TestTracing(t *testing.T) {
 			return
 		}
 		w.Header().Set("Content-Type", "application/json")
-		_, _ = w.Write([]byte(canonicalUser))
+		_, _ = w.Write(userFor(r))
 	})
 	f, exp := tracedStart(t, "listen: 127.0.0.1:0\nupstream: {url: %s, breaker: {enabled: false}}\n", rec.srv.URL)
 	const clientTrace = "4bf92f3577b34da6a3ce929d0e0e4736"
@@ -171,7 +171,7 @@ func TestTracingSpansOwnTheirStrings(t *testing.T) {
 	rec := newRecorder(t)
 	rec.set(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
-		_, _ = w.Write([]byte(canonicalUser))
+		_, _ = w.Write(userFor(r))
 	})
 	f, exp := tracedStart(t, "listen: 127.0.0.1:0\nupstream: {url: %s}\n", rec.srv.URL)
 	finix := specNamed(t, "finix")

@@ -56,7 +56,7 @@ func TestUpstreamHeadersPassedBack(t *testing.T) {
 		t.Errorf("shift 420: status line %q", a.Line)
 	}
 
-	rec.set(limits(http.StatusOK, canonicalUser))
+	rec.set(limits(http.StatusOK, strings.Replace(canonicalUser, janeID, finixID, 1)))
 	a = s.do(t, finix.method, finix.path, specHeader(finix, nil), finix.body)
 	if a.Status != http.StatusOK || a.Header.Get("X-Ratelimit-Limit") != "" {
 		t.Errorf("finix: %d, X-RateLimit-Limit %q (its rules pass none back)", a.Status, a.Header.Get("X-Ratelimit-Limit"))

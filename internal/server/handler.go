@@ -62,6 +62,9 @@ type handler struct {
 	// passthrough it allows everything and forward holds the dialect's
 	// credential headers.
 	auth *auth.Authenticator
+	// flight counts the requests in flight for Shutdown, which may cut
+	// them off.
+	flight *inflight
 }
 
 // exchange is one inbound request on its way through the handler.
@@ -80,6 +83,12 @@ type exchange struct {
 	// ownKey is the Idempotency-Key userbridge made for a request that
 	// had none; "" when the client sent one.
 	ownKey string
+	// cut: the request was cut off at shutdown before its answer was
+	// written; nothing reached the client.
+	cut bool
+	// answerFault is why an upstream's answer was refused (checkAnswer);
+	// "" when none was.
+	answerFault canonical.AnswerFault
 }
 
 func (h *handler) serve(c *gin.Context) {
@@ -92,6 +101,16 @@ func (h *handler) serve(c *gin.Context) {
 	// profile's cache), and must not become the next request's.
 	var body []byte
 	status := 0
+	h.flight.enter()
+	defer func() {
+		h.flight.leave() // last, after the access line: Shutdown waits for it
+		if x.cut {
+			// Cut off at shutdown: no answer was written, and net/http
+			// must not send its own (an empty 200): the connection is
+			// dropped.
+			panic(http.ErrAbortHandler)
+		}
+	}()
 	defer func() {
 		if v := recover(); v != nil {
 			h.log.Error("panic while serving", "dialect", h.name, "request_id", x.in.RequestID, "panic", v)
@@ -124,7 +143,13 @@ func (h *handler) finish(x *exchange, status int) {
 	if x.code != "" {
 		attrs = append(attrs, slog.String("code", string(x.code)))
 	}
-	if x.upErr != nil {
+	if x.cut {
+		attrs = append(attrs, slog.String("outcome", outcomeCutOff))
+	}
+	switch {
+	case x.answerFault != "":
+		attrs = append(attrs, slog.String("upstream_error", answerKind(x.answerFault)))
+	case x.upErr != nil:
 		// Its kind, never its text: that may quote the upstream's reply
 		// (which may echo the request's credentials) or name the URL.
 		attrs = append(attrs, slog.String("upstream_error", telemetry.ErrorKind(x.upErr)))
@@ -219,10 +244,15 @@ func (h *handler) run(x *exchange, bp *[]byte) int {
 	}
 	call := &upstream.Call{Target: res.Target, Value: res.Value, Tenant: res.Tenant, Header: hdr}
 	// The update comes only with the stored-user check, which fetches the
-	// stored user when a rule needs it.
+	// stored user when a rule needs it. Every user the upstream answers
+	// with is checked before it is used: the stored one, the PATCH's, the
+	// one fetched after a 204.
 	var getErr *canonical.Error
 	update, e := res.Update(func() ([]byte, *canonical.Error) {
 		got, e := h.call(x, http.MethodGet, h.up.Get, call)
+		if e == nil {
+			e = h.checkAnswer(x, got.Body, addressed(res), false)
+		}
 		if e != nil {
 			getErr = e
 			return nil, e
@@ -240,15 +270,23 @@ func (h *handler) run(x *exchange, bp *[]byte) int {
 	if e != nil {
 		return h.upstreamFail(x, e)
 	}
+	want := updated(res, update)
 	user := out.Body
 	if len(user) == 0 && h.p.NeedsUser() {
-		call.Body = nil
+		// By the name the user has now: a renamed user is no longer found
+		// by the old one.
+		call.Body, call.Value = nil, want.Value
 		got, e := h.call(x, http.MethodGet, h.up.Get, call)
 		if e != nil {
 			e.Applied = true
 			return h.upstreamFail(x, e)
 		}
 		user = got.Body
+	}
+	if len(user) > 0 {
+		if e := h.checkAnswer(x, user, want, true); e != nil {
+			return h.upstreamFail(x, e)
+		}
 	}
 	return h.write(x, h.p.RenderSuccess(&x.in, res, user))
 }
@@ -486,7 +524,14 @@ func (h *handler) fail(x *exchange, e *canonical.Error) int {
 	return h.write(x, h.p.RenderError(&x.in, e))
 }
 
+// write sends the answer and returns its status: 0 when the request was
+// cut off at shutdown, whose answer is not written (serve then drops the
+// connection).
 func (h *handler) write(x *exchange, rep *mapping.Reply) int {
+	if h.flight.isCut() {
+		x.cut = true
+		return 0
+	}
 	w := x.c.Writer
 	hd := w.Header()
 	// As Header.Set would, but the values share one backing array, each a

@@ -22,6 +22,10 @@ type Observer interface {
 	// Invalid is called when a request is refused for one of its fields;
 	// field is a name the dialect's rules know, or "other".
 	Invalid(dialect, field string)
+	// InvalidAnswer is called when an upstream's answer is refused for not
+	// being the canonical user the call addressed; fault is one of
+	// canonical.AnswerFaults.
+	InvalidAnswer(dialect, fault string)
 }
 
 type noObserver struct{}
@@ -29,6 +33,7 @@ type noObserver struct{}
 func (noObserver) Request(string, string, int, time.Duration)       {}
 func (noObserver) Upstream(string, string, int, int, time.Duration) {}
 func (noObserver) Invalid(string, string)                           {}
+func (noObserver) InvalidAnswer(string, string)                     {}
 
 // Label values of requests no dialect serves, and of unknown fields.
 const (

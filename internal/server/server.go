@@ -15,6 +15,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/gin-gonic/gin"
 	"github.com/userbridge/userbridge/config"
@@ -65,6 +66,7 @@ type Server struct {
 	addrs     map[string]string
 	auths     authSet // the current routing's authenticators (mu)
 	obs       Observer
+	flight    *inflight // the dialect requests being served
 }
 
 // ErrNewListener is returned by Swap when the new routing needs a listener
@@ -75,11 +77,11 @@ var ErrNewListener = errors.New("server: a new listener needs a restart")
 // error naming the dialect, never a panic.
 func New(o Options) (s *Server, err error) {
 	gin.SetMode(gin.ReleaseMode)
-	s = &Server{cfg: o.Config, log: o.Logger, addrs: map[string]string{}, admin: o.AdminListen, obs: observerOf(o)}
+	s = &Server{cfg: o.Config, log: o.Logger, addrs: map[string]string{}, admin: o.AdminListen, obs: observerOf(o), flight: newInflight()}
 	if s.log == nil {
 		s.log = slog.Default()
 	}
-	handlers, auths, err := build(o, s.log)
+	handlers, auths, err := build(o, s.log, s.flight)
 	if err != nil {
 		return nil, err
 	}
@@ -97,7 +99,7 @@ func New(o Options) (s *Server, err error) {
 // the new one. A listener the new options no longer use answers 404; one
 // they add is refused with ErrNewListener, the old routing left in place.
 func (s *Server) Swap(o Options) error {
-	handlers, auths, err := build(o, s.log)
+	handlers, auths, err := build(o, s.log, s.flight)
 	if err != nil {
 		return err
 	}
@@ -130,8 +132,9 @@ func observerOf(o Options) Observer {
 }
 
 // build makes one handler per listen address from the options, and the
-// authenticators they use (closed again when build fails).
-func build(o Options, log *slog.Logger) (_ map[string]http.Handler, auths authSet, err error) {
+// authenticators they use (closed again when build fails). Its dialect
+// handlers count their requests in fl.
+func build(o Options, log *slog.Logger, fl *inflight) (_ map[string]http.Handler, auths authSet, err error) {
 	defer func() {
 		if err != nil {
 			auths.close()
@@ -177,7 +180,7 @@ func build(o Options, log *slog.Logger) (_ map[string]http.Handler, auths authSe
 		auths = append(auths, a)
 		h := &handler{name: m.Dialect.Name(), p: m.Dialect.Program(), up: o.Upstream, maxBody: o.Config.Server.MaxBodyBytes, trustForwarded: o.Config.Server.TrustForwarded,
 			log: log, forward: forward, auth: a, params: paramNames(m.Path),
-			obs: obs, known: known, passTrace: o.TracerProvider == nil}
+			obs: obs, known: known, passTrace: o.TracerProvider == nil, flight: fl}
 		k := key{m.Listen, m.Host}
 		e := engine(k)
 		if err := addRoute(e, m.Method, m.Path, append(traced[:len(traced):len(traced)], h.serve)...); err != nil {
@@ -320,6 +323,8 @@ func (s *Server) Listen() error {
 			return fmt.Errorf("server: listen %s: %w", l, err)
 		}
 		srv, ln := s.serveFront(l, ln)
+		// Every request's context ends when Shutdown cuts them off.
+		srv.BaseContext = func(net.Listener) context.Context { return s.flight.base }
 		s.listeners = append(s.listeners, ln)
 		s.servers = append(s.servers, srv)
 		s.addrs[l] = ln.Addr().String()
@@ -353,7 +358,11 @@ func (s *Server) Serve() error {
 }
 
 // Shutdown stops accepting, lets in-flight requests finish until ctx ends,
-// then closes what is left.
+// then cuts off what is left: the requests still running are marked cut
+// off, their contexts (and upstream calls) cancelled and their connections
+// closed, and Shutdown waits, at most cutOffGrace, for their handlers to
+// write their access lines (outcome "cut off at shutdown", status 0). It
+// returns ctx's error when it had to cut.
 func (s *Server) Shutdown(ctx context.Context) error {
 	s.mu.Lock()
 	srvs := s.servers
@@ -366,12 +375,30 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			if err := srv.Shutdown(ctx); err != nil {
-				errs[i] = err
-				_ = srv.Close()
-			}
+			errs[i] = srv.Shutdown(ctx)
 		}()
 	}
 	wg.Wait()
-	return errors.Join(errs...)
+	err := errors.Join(errs...)
+	if err == nil {
+		return nil
+	}
+	// Marked before the connections close: a handler that comes to answer
+	// after this writes nothing and drops its connection (cut off), one
+	// that answered before has its answer sent as usual.
+	idle := s.flight.cutOff()
+	for i, srv := range srvs {
+		if errs[i] != nil {
+			_ = srv.Close()
+		}
+	}
+	t := time.NewTimer(cutOffGrace)
+	defer t.Stop()
+	select {
+	case <-idle:
+	case <-t.C:
+		s.log.Error("shutdown: requests cut off did not end within the grace period; their access lines may be missing",
+			"grace", cutOffGrace.String(), "running", s.flight.n.Load())
+	}
+	return err
 }

@@ -45,6 +45,7 @@ type Metrics struct {
 	upAttempts *prometheus.CounterVec
 	upRetries  *prometheus.CounterVec
 	invalid    *prometheus.CounterVec
+	answers    *prometheus.CounterVec
 	reloads    *prometheus.CounterVec
 	reloadOK   prometheus.Gauge
 	reloadAt   prometheus.Gauge
@@ -110,6 +111,10 @@ func NewMetrics(b Build, breaker func() string) *Metrics {
 			Name: "userbridge_validation_failures_total",
 			Help: "Requests refused for a field, by dialect and the field's name in the dialect's rules (other: a name the rules do not know).",
 		}, []string{"dialect", "field"}),
+		answers: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "userbridge_upstream_invalid_answers_total",
+			Help: "Upstream answers refused for not being the canonical user the call addressed, by dialect and kind (other_user, unidentified, wrong_type, bad_timestamp, unknown_field, password, malformed).",
+		}, []string{"dialect", "kind"}),
 		reloads: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "userbridge_config_reloads_total",
 			Help: "Configuration reloads, by result (success or failure).",
@@ -132,7 +137,7 @@ func NewMetrics(b Build, breaker func() string) *Metrics {
 		Help: "Always 1; the labels say which build is running.",
 	}, []string{"version", "revision", "goversion"})
 	buildInfo.WithLabelValues(b.Version, b.Revision, b.GoVersion).Set(1)
-	reg.MustRegister(m.requests, m.requestDur, m.upCalls, m.upDur, m.upAttempts, m.upRetries, m.invalid,
+	reg.MustRegister(m.requests, m.requestDur, m.upCalls, m.upDur, m.upAttempts, m.upRetries, m.invalid, m.answers,
 		m.reloads, m.reloadOK, m.reloadAt, buildInfo, breakerCollector{state: breaker},
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
@@ -192,6 +197,12 @@ func (m *Metrics) Upstream(dialect, method string, status, attempts int, elapsed
 // bounded: a name from the dialect's rules, or OtherField.
 func (m *Metrics) Invalid(dialect, field string) {
 	m.invalid.WithLabelValues(dialect, field).Inc()
+}
+
+// InvalidAnswer records an upstream answer refused for not being the user
+// addressed. fault must be one of canonical.AnswerFaults' fixed words.
+func (m *Metrics) InvalidAnswer(dialect, fault string) {
+	m.answers.WithLabelValues(dialect, fault).Inc()
 }
 
 // Reload records a configuration reload.
