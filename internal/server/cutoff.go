@@ -63,3 +63,33 @@ func (f *inflight) cutOff() <-chan struct{} {
 	}
 	return f.idle
 }
+
+// callContext is the context of an upstream call made for the request
+// whose context is r: r's values (its trace span among them), but not its
+// end, which comes when the client goes away; it ends at the shutdown's
+// cut instead, when the process is about to leave the call unfinished
+// anyway. With no inflight (a handler built alone), r's values and no end.
+func (f *inflight) callContext(r context.Context) context.Context {
+	if f == nil {
+		return context.WithoutCancel(r)
+	}
+	return cutContext{Context: context.WithoutCancel(r), cut: f.base}
+}
+
+// cutContext is a request's context detached from the client (Context)
+// and ended by the shutdown's cut (cut).
+type cutContext struct {
+	context.Context
+	cut context.Context
+}
+
+// Done implements context.Context: closed at the cut.
+func (c cutContext) Done() <-chan struct{} { return c.cut.Done() }
+
+// Err implements context.Context: context.Canceled after the cut.
+func (c cutContext) Err() error { return c.cut.Err() }
+
+// AfterFunc lets a context derived from c (the call's deadline) register
+// with the cut itself (context's afterFuncer), rather than watch it from a
+// goroutine of its own: c is no *cancelCtx that context could find.
+func (c cutContext) AfterFunc(f func()) func() bool { return context.AfterFunc(c.cut, f) }

@@ -173,11 +173,11 @@ func (h *handler) finish(x *exchange, status int) {
 // an update abandoned half-sent would leave its fate unknown, while one
 // carried to its end is applied once, and its repetition with the same
 // Idempotency-Key is answered from the upstream's record. upstream.timeout
-// bounds it all the same.
+// bounds it all the same, and the shutdown's cut ends it (callContext).
 func (h *handler) call(x *exchange, method string, do func(context.Context, *upstream.Call) (*upstream.Result, *canonical.Error),
 	call *upstream.Call) (*upstream.Result, *canonical.Error) {
 	t := time.Now()
-	res, e := do(context.WithoutCancel(x.c.Request.Context()), call)
+	res, e := do(h.flight.callContext(x.c.Request.Context()), call)
 	d := time.Since(t)
 	status, attempts := 0, 0
 	if res != nil {
