@@ -12,6 +12,10 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"sync"
+	"sync/atomic"
+
+	"github.com/tidwall/sjson"
 )
 
 // User is the canonical user every upstream call gets back: the demo
@@ -24,16 +28,52 @@ const User = `{"id":"USsRhsHYZGBPnQw8CFHjD7Un","username":"merchant.admin","emai
 	`"createdAt":"2024-01-15T09:31:00.000Z","updatedAt":"2024-03-01T10:00:00.000Z",` +
 	`"createdBy":"system","lastLoginAt":"2024-03-01T08:15:42.000Z"}`
 
+var jsonType = []string{"application/json"}
+
+// answer is a pre-rendered reply body and its Content-Length.
+type answer struct {
+	body   []byte
+	length []string
+}
+
+// answers holds the reply of each user path asked for so far (a bench asks
+// for a handful), rendered once: User as the user addressed.
 var (
-	userBody      = []byte(User)
-	jsonType      = []string{"application/json"}
-	userBodyBytes = []string{strconv.Itoa(len(User))}
+	answers    sync.Map // path → *answer
+	answersLen atomic.Int32
 )
 
+const maxAnswers = 256 // past this, a reply is rendered for its request alone
+
+// answerFor is User as the user path names it: /users/{id} gets User with
+// that id, /users/by-username/{username} User with that username. userbridge
+// refuses an answer for another user than the one it addressed, so the
+// canned user must be the one asked for.
+func answerFor(path string) *answer {
+	if a, ok := answers.Load(path); ok {
+		return a.(*answer)
+	}
+	u := User
+	if name, ok := strings.CutPrefix(path, "/users/by-username/"); ok {
+		u, _ = sjson.Set(u, "username", name)
+	} else {
+		u, _ = sjson.Set(u, "id", strings.TrimPrefix(path, "/users/"))
+	}
+	a := &answer{body: []byte(u), length: []string{strconv.Itoa(len(u))}}
+	if answersLen.Load() < maxAnswers {
+		if prev, loaded := answers.LoadOrStore(path, a); loaded {
+			return prev.(*answer)
+		}
+		answersLen.Add(1)
+	}
+	return a
+}
+
 // Upstream answers every /users/... call, whatever its method, with 200 and
-// User, pre-rendered. It reads the request body to its end so the
-// connection stays reusable. Any other path is a 404, so a misrouted hop
-// shows up as errors rather than as speed.
+// User as the user the path addresses (answerFor), pre-rendered. It reads
+// the request body to its end so the connection stays reusable. Any other
+// path is a 404, so a misrouted hop shows up as errors rather than as
+// speed.
 func Upstream(w http.ResponseWriter, r *http.Request) {
 	if r.Body != nil {
 		_, _ = io.Copy(io.Discard, r.Body)
@@ -42,10 +82,11 @@ func Upstream(w http.ResponseWriter, r *http.Request) {
 		http.NotFound(w, r)
 		return
 	}
+	a := answerFor(r.URL.Path)
 	h := w.Header()
 	h["Content-Type"] = jsonType
-	h["Content-Length"] = userBodyBytes
-	_, _ = w.Write(userBody)
+	h["Content-Length"] = a.length
+	_, _ = w.Write(a.body)
 }
 
 // Request is one line of requests.tsv: a request as a real client of a

@@ -1,5 +1,5 @@
 // Command upstream is the bench's canonical upstream: every /users/... call
-// gets 200 and one fixed canonical user (bench.User), pre-rendered, over
+// gets 200 and the canonical user bench.User as the user addressed, pre-rendered, over
 // keep-alive, so that a run measures the hop in front of it.
 //
 //	go run ./bench/upstream --listen 127.0.0.1:18091
