@@ -36,7 +36,8 @@ func selfUser(t *testing.T, name, id string) string {
 type selfCase struct {
 	name string
 	body string
-	// Refused: the canonical field the 403 names.
+	// Refused: the canonical field the policy refuses (the 403 names it
+	// by the body member that carries it).
 	field string
 	// Accepted: gjson paths the forwarded update must hold, and must not.
 	has, hasNot []string
@@ -99,7 +100,9 @@ func runSelf(t *testing.T, s *started, rec *recorder, sd selfDialect) {
 				if a.Status != http.StatusForbidden {
 					t.Fatalf("status %d, want 403: %s", a.Status, a.Body)
 				}
-				d.checkError(t, a, canonical.Forbidden, "a caller updating their own user may not change "+tc.field)
+				// Named as the dialect's clients name it: the member of
+				// the body that carries the field (the last one sent).
+				d.checkError(t, a, canonical.Forbidden, "a caller updating their own user may not change "+sentName(tc.body))
 				if len(reqs) != 0 {
 					t.Fatalf("a refused update reached the upstream: %d calls, first %s %s %s", len(reqs), reqs[0].Method, reqs[0].RawPath, reqs[0].Body)
 				}
@@ -234,4 +237,12 @@ func TestSelfLoosened(t *testing.T) {
 	if !strings.Contains(logs, "policy.self") || !strings.Contains(logs, "email") || !strings.Contains(logs, "extensions.shift.ssoId") {
 		t.Errorf("no warning names the loosened fields: %s", logs)
 	}
+}
+
+// sentName is the last member of a JSON object body, decoded: the field a
+// self-policy case sends (Crafter's cases send the username first).
+func sentName(body string) string {
+	var last string
+	gjson.Parse(body).ForEach(func(k, _ gjson.Result) bool { last = k.String(); return true })
+	return last
 }

@@ -63,6 +63,10 @@ type Dialect struct {
 	// (Shift: x-secret and x-key; Trusted Twin: Authorization).
 	APIKeyHeader   string
 	APIKeyIDHeader string
+	// FieldName names a canonical field path as the dialect's clients
+	// know it (Shift's status for active), for the policy's refusals.
+	// Nil: the canonical path.
+	FieldName func(canonical string) string
 }
 
 // Options build an Authenticator.
@@ -90,6 +94,7 @@ type Options struct {
 type Authenticator struct {
 	verify   bool
 	dialect  string
+	name     func(string) string // Dialect.FieldName, never nil
 	log      *slog.Logger
 	keys     *credStore
 	keyHdr   string // canonical header name
@@ -117,7 +122,10 @@ func New(ctx context.Context, c config.Auth, o Options) (*Authenticator, error) 
 	if log == nil {
 		log = slog.Default()
 	}
-	a := &Authenticator{verify: c.Mode == config.ModeVerify, dialect: o.Dialect.Name, log: log}
+	a := &Authenticator{verify: c.Mode == config.ModeVerify, dialect: o.Dialect.Name, log: log, name: o.Dialect.FieldName}
+	if a.name == nil {
+		a.name = func(f string) string { return f }
+	}
 	if !a.verify {
 		return a, nil
 	}

@@ -106,7 +106,8 @@ func (a *Authenticator) Authorize(p *Principal, target canonical.Target, value s
 		return errBadWrite
 	}
 	if f := deniedField(update, pol.deny); f != "" {
-		return canonical.Errorf(canonical.Forbidden, "a caller updating their own user may not change "+f)
+		name := a.name(f)
+		return &canonical.Error{Code: canonical.Forbidden, Field: name, Message: "a caller updating their own user may not change " + name}
 	}
 	return nil
 }

@@ -23,7 +23,7 @@ func authFor(m config.Mount, log *slog.Logger, upstreamTimeout time.Duration) (*
 	// Close, not until some request's context ends.
 	a, err := auth.New(context.Background(), m.Auth, auth.Options{
 		Where:   "dialects." + name + ".auth",
-		Dialect: auth.Dialect{Name: name, CredentialHeaders: p.CredentialHeaders()},
+		Dialect: auth.Dialect{Name: name, CredentialHeaders: p.CredentialHeaders(), FieldName: p.UpstreamField},
 		Logger:  log,
 		// A token fetch is part of the upstream call: one deadline.
 		CredentialTimeout: upstreamTimeout,
