@@ -122,19 +122,23 @@ func containerPath(body []byte, off int) string {
 // backend could hold as sent: invalid_field naming the value (or the key)
 // by its path in the request.
 func unholdable(body []byte, gerr *GuardError) *canonical.Error {
-	name := shortName(valuePath(body, gerr.Offset))
-	if name == "" {
-		return canonical.Errorf(canonical.BadRequest, "the request body "+gerr.Reason)
+	path, key := valuePath(body, gerr.Offset)
+	why := gerr.Reason
+	if key { // a key is named by its object: its name would repeat what is refused
+		why = "has a key that " + why
 	}
-	return canonical.FieldError(name, name+" "+gerr.Reason)
+	name := shortName(path)
+	if name == "" {
+		return canonical.Errorf(canonical.BadRequest, "the request body "+why)
+	}
+	return canonical.FieldError(name, name+" "+why)
 }
 
 // valuePath is the path, in the request's terms (address.street, roles[1],
-// tags.team), of the value or key that starts at byte off of the (valid)
-// JSON body; "" when that is the body itself. Only on that error: it walks
-// the body.
-func valuePath(body []byte, off int) string {
-	path := ""
+// tags.team), of the value that starts at byte off of the (valid) JSON
+// body, or of the object whose key starts there (key); "" for the body
+// itself. Only on that error: it walks the body.
+func valuePath(body []byte, off int) (path string, key bool) {
 	v := gjson.ParseBytes(body)
 	for {
 		var next gjson.Result
@@ -151,7 +155,7 @@ func valuePath(body []byte, off int) string {
 			i++
 			switch {
 			case v.IsObject() && k.Index == off:
-				path, done = path+step, true
+				done, key = true, true
 			case val.Index <= off && off < val.Index+len(val.Raw):
 				path, found = path+step, true
 				next, done = val, !val.IsObject() && !val.IsArray()
@@ -161,7 +165,7 @@ func valuePath(body []byte, off int) string {
 			return false
 		})
 		if done || !found {
-			return path
+			return path, key
 		}
 		v = next
 	}

@@ -24,10 +24,15 @@ func TestUnholdableValuesRefused(t *testing.T) {
 		{"NUL in a mapped string", `{"first":"a\u0000b"}`, "first", "NUL"},
 		{"NUL in a role item", `{"groups":["a","b\u0000"]}`, "groups[1]", "NUL"},
 		{"NUL in a role member", `{"groups":[{"name":"x\u0000"}]}`, "groups[0].name", "NUL"},
-		{"NUL in a kept key", `{"extra":{"k\u0000":1}}`, "extra.k\x00", "NUL"},
+		{"NUL in a kept key", `{"extra":{"k\u0000":1}}`, "extra", "has a key that must not contain the NUL"},
 		{"NUL in a nested member", `{"profile":{"city":"\u0000"}}`, "profile.city", "NUL"},
 		{"NUL in an unknown nested member", `{"profile":{"nick":["\u0000"]}}`, "profile.nick[0]", "NUL"},
 		{"NUL in a read-only field", `{"id":"\u0000"}`, "id", "NUL"},
+	}
+	// A top-level key: no object names it but the body.
+	if _, err := p.Translate(input(`{"a\u0000":1}`)); err == nil || err.Code != canonical.BadRequest ||
+		err.Message != "the request body has a key that "+canonical.NULProblem {
+		t.Errorf("a top-level key with NUL: %v", err)
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
