@@ -98,8 +98,10 @@ func nonZeroMantissa(lit string) bool {
 //     differently, if at all.
 func PathValueProblem(v string) string {
 	switch {
+	case v == "":
+		return "must not be empty"
 	case strings.TrimFunc(v, unicode.IsSpace) == "":
-		return "must not be empty or blank"
+		return "must not be blank"
 	case v == "." || v == "..":
 		return `must not be "." or ".."`
 	case strings.ContainsAny(v, `/?#\`):
