@@ -44,6 +44,7 @@ var ranges = []keyRange{
 	durRange("server.idleTimeout", 100*time.Millisecond, 24*time.Hour, 2*time.Minute, func(c *Config) Duration { return c.Server.IdleTimeout }),
 	durRange("server.shutdownTimeout", 100*time.Millisecond, time.Hour, 20*time.Second, func(c *Config) Duration { return c.Server.ShutdownTimeout }),
 	durRange("upstream.timeout", 10*time.Millisecond, 10*time.Minute, DefaultTimeout, func(c *Config) Duration { return c.Upstream.Timeout }),
+	intRange("upstream.maxIdleConns", 1, 65536, "from 1 to 65536 (default 256)", func(c *Config) int64 { return int64(c.Upstream.MaxIdleConns) }),
 	durRange("upstream.idleTimeout", time.Second, time.Hour, DefaultIdleTimeout, func(c *Config) Duration { return c.Upstream.IdleTimeout }),
 	intRange("upstream.maxAttempts", 1, maxAttemptsLimit, "from 1 to "+strconv.Itoa(maxAttemptsLimit)+" (default "+strconv.Itoa(DefaultMaxAttempts)+")",
 		func(c *Config) int64 { return int64(c.Upstream.MaxAttempts) }),

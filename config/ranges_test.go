@@ -25,6 +25,7 @@ func TestRanges(t *testing.T) {
 		{"upstream", "timeout", "1ns", "0s", "10ms", "10m", "100000h", "from 10ms to 10m (default 5s)"},
 		{"upstream", "idleTimeout", "999ms", "0s", "1s", "1h", "2h", "from 1s to 1h (default 30s)"},
 		{"upstream", "maxAttempts", "-1", "0", "1", "10", "11", "from 1 to 10 (default 3)"},
+		{"upstream", "maxIdleConns", "-1", "0", "1", "65536", "65537", "from 1 to 65536 (default 256)"},
 	}
 	for _, c := range cases {
 		key := c.section + "." + c.key

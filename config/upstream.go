@@ -195,13 +195,14 @@ func (u Upstream) check(demo bool) (base *url.URL, conf *tls.Config, _ error) {
 	for _, k := range [...]struct {
 		key string
 		v   int64
-	}{{"upstream.timeout", int64(u.Timeout)}, {"upstream.maxAttempts", int64(u.MaxAttempts)}, {"upstream.idleTimeout", int64(u.IdleTimeout)}} {
+	}{{"upstream.timeout", int64(u.Timeout)}, {"upstream.maxAttempts", int64(u.MaxAttempts)},
+		{"upstream.maxIdleConns", int64(u.MaxIdleConns)}, {"upstream.idleTimeout", int64(u.IdleTimeout)}} {
 		if err := rangeOf(k.key).check(k.v); k.v != 0 && err != nil {
 			bad(k.key, "%v", err)
 		}
 	}
-	if u.MaxConns < 0 || u.MaxIdleConns < 0 {
-		bad("upstream", "maxConns and maxIdleConns must not be negative")
+	if u.MaxConns < 0 {
+		bad("upstream", "maxConns must not be negative (0: no cap)")
 	}
 	if u.Breaker.OpenFor < 0 {
 		bad("upstream.breaker.openFor", "must not be negative")
