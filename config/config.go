@@ -42,6 +42,10 @@ type Config struct {
 	// not listed is served with its defaults; a name that is not built in
 	// defines a new dialect and needs rules.
 	Dialects map[string]Dialect `yaml:"dialects"`
+
+	// written are the ranged keys the file sets, with their lines
+	// (writtenKeys), for Resolve's messages.
+	written map[string]written
 }
 
 // Server tunes the HTTP front end.
@@ -196,6 +200,7 @@ func Parse(src Source, data []byte) (*Config, error) {
 		}
 		return nil, fmt.Errorf("%w: %s: %s", ErrInvalid, src.Name, mapping.YAMLMessage(err))
 	}
+	c.written = writtenKeys(data)
 	c.applyDefaults()
 	return &c, nil
 }
@@ -251,15 +256,21 @@ var envVars = []struct {
 	{"USERBRIDGE_UPSTREAM_PROFILE", "upstream.profile", func(c *Config, v string) error { c.Upstream.Profile = v; return nil }},
 	{"USERBRIDGE_UPSTREAM_TIMEOUT", "upstream.timeout", func(c *Config, v string) error {
 		d, err := time.ParseDuration(v)
+		if err != nil {
+			return err
+		}
 		c.Upstream.Timeout = Duration(d)
-		return err
+		return CheckDuration("upstream.timeout", d)
 	}},
 	{"USERBRIDGE_SERVER_TRANSPORT", "server.transport", func(*Config, string) error { return errRemoved("server.transport") }},
 	{"USERBRIDGE_UPSTREAM_TRANSPORT", "upstream.transport", func(*Config, string) error { return errRemoved("upstream.transport") }},
 	{"USERBRIDGE_MAX_BODY_BYTES", "server.maxBodyBytes", func(c *Config, v string) error {
 		n, err := strconv.ParseInt(v, 10, 64)
+		if err != nil {
+			return errors.New("not a whole number of bytes")
+		}
 		c.Server.MaxBodyBytes = n
-		return err
+		return rangeOf("server.maxBodyBytes").bare(n)
 	}},
 	{"USERBRIDGE_LOG_LEVEL", "log.level", func(c *Config, v string) error { c.Log.Level = v; return nil }},
 	{"USERBRIDGE_LOG_FORMAT", "log.format", func(c *Config, v string) error { c.Log.Format = v; return nil }},
@@ -272,7 +283,7 @@ func (c *Config) ApplyEnv(lookup func(string) (string, bool)) error {
 	for _, e := range envVars {
 		if v, ok := lookup(e.name); ok && v != "" {
 			if err := e.set(c, v); err != nil {
-				errs = append(errs, fmt.Errorf("%w: %s (%s): %q: %v", ErrInvalid, e.name, e.help, v, err))
+				errs = append(errs, fmt.Errorf("%w: %s (%s): %q: %w", ErrInvalid, e.name, e.help, v, err))
 			}
 		}
 	}

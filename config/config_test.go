@@ -57,11 +57,11 @@ func TestStrict(t *testing.T) {
 func TestEnv(t *testing.T) {
 	c, _ := Parse(Source{}, nil)
 	env := map[string]string{"USERBRIDGE_LISTEN": ":9", "USERBRIDGE_UPSTREAM_URL": "http://idp", "USERBRIDGE_UPSTREAM_TIMEOUT": "2s",
-		"USERBRIDGE_MAX_BODY_BYTES": "10", "USERBRIDGE_LOG_LEVEL": "debug"}
+		"USERBRIDGE_MAX_BODY_BYTES": "2048", "USERBRIDGE_LOG_LEVEL": "debug"}
 	if err := c.ApplyEnv(func(k string) (string, bool) { v, ok := env[k]; return v, ok }); err != nil {
 		t.Fatal(err)
 	}
-	if c.Listen != ":9" || c.Upstream.URL != "http://idp" || c.Upstream.Timeout.D() != 2*time.Second || c.Server.MaxBodyBytes != 10 || c.Log.Level != "debug" {
+	if c.Listen != ":9" || c.Upstream.URL != "http://idp" || c.Upstream.Timeout.D() != 2*time.Second || c.Server.MaxBodyBytes != 2048 || c.Log.Level != "debug" {
 		t.Fatalf("%+v", c)
 	}
 	bad := map[string]string{"USERBRIDGE_UPSTREAM_TIMEOUT": "soon", "USERBRIDGE_MAX_BODY_BYTES": "big"}
@@ -124,7 +124,7 @@ dialects:
 		t.Fatal("accepted")
 	}
 	for _, want := range []string{"listen", "upstream.profile", "upstream.url", "upstream.tls: set, but URL is not https",
-		"upstream.maxAttempts", "upstream: maxConns", "upstream.idleTimeout: must be positive", "config.nosuch: the rule file declares no such config constant", "log.format", `cannot replace "finix"`, "dialects.shift.prefix",
+		"upstream.maxAttempts", "upstream: maxConns", "upstream.idleTimeout: -1s: must be from 1s to 1h (default 30s)", "config.nosuch: the rule file declares no such config constant", "log.format", `cannot replace "finix"`, "dialects.shift.prefix",
 		`"newone" is not a built-in dialect`, "dialects.trustedtwin.rules"} {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("missing %q in:\n%v", want, err)

@@ -49,11 +49,9 @@ func (c *Config) Resolve(src Source) ([]Mount, error) {
 	// them: the URL (never quoted: it may carry a credential), the TLS
 	// files read and parsed, the timeouts and pool sizes.
 	for _, ke := range keyErrors(c.Upstream.Check(c.IsDemo())) {
-		bad(ke.Key, "%s", ke.Problem)
+		bad(c.where(ke.Key), "%s", ke.Problem)
 	}
-	if c.Server.MaxBodyBytes < 0 || c.Server.MaxDepth < 0 {
-		bad("server", "maxBodyBytes and maxDepth must be positive")
-	}
+	c.checkRanges(bad)
 	switch c.Log.Level {
 	case "debug", "info", "warn", "error":
 	default:

@@ -174,17 +174,18 @@ func (u Upstream) check(demo bool) (base *url.URL, conf *tls.Config, _ error) {
 	if err != nil {
 		errs = append(errs, err)
 	}
-	if u.Timeout < 0 {
-		bad("upstream.timeout", "must be positive")
+	// The ranges (ranges.go); 0 is a key left unset, which takes its default.
+	for _, k := range [...]struct {
+		key string
+		v   int64
+	}{{"upstream.timeout", int64(u.Timeout)}, {"upstream.maxAttempts", int64(u.MaxAttempts)},
+		{"upstream.maxIdleConns", int64(u.MaxIdleConns)}, {"upstream.idleTimeout", int64(u.IdleTimeout)}} {
+		if err := rangeOf(k.key).check(k.v); k.v != 0 && err != nil {
+			bad(k.key, "%v", err)
+		}
 	}
-	if u.MaxAttempts < 0 || u.MaxAttempts > maxAttemptsLimit {
-		bad("upstream.maxAttempts", "%d: from 1 to %d", u.MaxAttempts, maxAttemptsLimit)
-	}
-	if u.IdleTimeout < 0 {
-		bad("upstream.idleTimeout", "must be positive")
-	}
-	if u.MaxConns < 0 || u.MaxIdleConns < 0 {
-		bad("upstream", "maxConns and maxIdleConns must not be negative")
+	if u.MaxConns < 0 {
+		bad("upstream", "maxConns must not be negative (0: no cap)")
 	}
 	errs = append(errs, u.Breaker.check()...)
 	if len(errs) > 0 {

@@ -267,9 +267,16 @@ func (it *itemsRule) rolesOnly() bool {
 	return len(it.keep) > 0 || it.wrap != ""
 }
 
-// checkKind checks an enum constant against its canonical field.
+// checkKind checks an enum constant against its canonical field (an
+// extension member holds any JSON value but one no backend could hold,
+// which the contract refuses everywhere).
 func checkKind(s slot, raw []byte) error {
 	if s.field < 0 {
+		d, n, _ := strings.Cut(s.ext, ".")
+		doc := append(append([]byte(`{"set":{"extensions":{"`+d+`":{"`+n+`":`), raw...), "}}}}"...)
+		if err := canonical.ValidateUpdate(doc); err != nil {
+			return fmt.Errorf("%s: %s does not fit: %w", s.name, raw, err)
+		}
 		return nil
 	}
 	kind := canonical.Fields[s.field].Kind
@@ -279,8 +286,10 @@ func checkKind(s slot, raw []byte) error {
 	if !ok {
 		return fmt.Errorf("%s is a %s; %s does not fit", s.name, kind, raw)
 	}
-	if kind == canonical.KindRoles { // each role a non-empty id or name, as the contract says
-		doc := append(append([]byte(`{"set":{"roles":`), raw...), "}}"...)
+	// Each role a non-empty id or name, a username one userbridge can
+	// address, no value a backend cannot hold: as the contract says.
+	if kind == canonical.KindRoles || kind == canonical.KindString || kind == canonical.KindObject {
+		doc := append(append([]byte(`{"set":{"`+s.name+`":`), raw...), "}}"...)
 		if err := canonical.ValidateUpdate(doc); err != nil {
 			return fmt.Errorf("%s: %s does not fit: %w", s.name, raw, err)
 		}

@@ -5,6 +5,8 @@ import (
 	"math/bits"
 	"strconv"
 	"unicode/utf8"
+
+	"github.com/userbridge/userbridge/mapping/canonical"
 )
 
 // Guard limits what a request body may be before any rule reads it. gjson
@@ -25,14 +27,20 @@ type GuardError struct {
 	Duplicate bool
 	// Key is the duplicated key, when that is the reason.
 	Key string
+	// Unholdable says the JSON is valid but a value the update would carry
+	// is one a backend cannot hold as sent (canonical.NumberProblem, NUL in
+	// a string or a key): Offset is where the number or the string starts,
+	// and Reason says what is wrong in words that follow the field's name.
+	Unholdable bool
 }
 
 func (e *GuardError) Error() string {
 	return "mapping: body refused at byte " + strconv.Itoa(e.Offset) + ": " + e.Reason
 }
 
-// Check scans the body once: strict JSON syntax, valid UTF-8, depth and
-// duplicate keys. It allocates only for objects with more than 16 keys or
+// Check scans the body once: strict JSON syntax, valid UTF-8, depth,
+// duplicate keys, and values a backend cannot hold (numbers beyond float64,
+// integers beyond 2^53, NUL in strings). It allocates only for objects with more than 16 keys or
 // escaped keys.
 func (g Guard) Check(b []byte) *GuardError {
 	_, err := g.scan(b, nil, false)
@@ -165,7 +173,8 @@ func (s *scanner) number() *GuardError {
 			return s.fail("invalid JSON number")
 		}
 	}
-	if s.i < len(s.b) && (s.b[s.i] == 'e' || s.b[s.i] == 'E') {
+	exp := s.i < len(s.b) && (s.b[s.i] == 'e' || s.b[s.i] == 'E')
+	if exp {
 		s.i++
 		if s.i < len(s.b) && (s.b[s.i] == '+' || s.b[s.i] == '-') {
 			s.i++
@@ -176,6 +185,13 @@ func (s *scanner) number() *GuardError {
 	}
 	if s.i == start {
 		return s.fail("invalid JSON number")
+	}
+	// Most numbers are short: a literal of fewer than 16 characters can
+	// be neither an integer beyond 2^53 nor beyond a float64.
+	if s.i-start >= 16 || exp {
+		if p := canonical.NumberProblem(str(s.b[start:s.i])); p != "" {
+			return &GuardError{Offset: start, Reason: p, Unholdable: true}
+		}
 	}
 	return nil
 }
@@ -213,6 +229,8 @@ func (s *scanner) str() (raw []byte, esc bool, err *GuardError) {
 					return nil, esc, s.fail("invalid \\u escape")
 				}
 				switch {
+				case r == 0:
+					return nil, esc, &GuardError{Offset: start - 1, Reason: canonical.NULProblem, Unholdable: true}
 				case r >= 0xDC00 && r <= 0xDFFF:
 					return nil, esc, s.fail("lone UTF-16 surrogate in string")
 				case r >= 0xD800 && r <= 0xDBFF:

@@ -148,7 +148,7 @@ errors: {body: {m: "${error.message}"}}
 	if err != nil {
 		t.Fatal(err)
 	}
-	for body, want := range map[string]string{`{"nick":"ab"}`: "ab", `{"nick":"a\u0000b"}`: "", `{"nick":"a\u007fb"}`: "", `{"nick":"a\tb é"}`: "a\tb é"} {
+	for body, want := range map[string]string{`{"nick":"ab"}`: "ab", `{"nick":"a\u0001b"}`: "", `{"nick":"a\u007fb"}`: "", `{"nick":"a\tb é"}`: "a\tb é"} {
 		in := &Input{Body: []byte(body), Params: params{"id": "u1"}}
 		res, e := p.Translate(in)
 		if e != nil {

@@ -46,6 +46,9 @@ func (p *Program) translate(in *Input) (*Result, *canonical.Error) {
 			name := shortName(containerPath(body, gerr.Offset) + gerr.Key)
 			return nil, canonical.FieldError(name, "the field "+strconv.Quote(name)+" appears more than once")
 		}
+		if gerr.Unholdable {
+			return nil, unholdable(body, gerr)
+		}
 		return nil, canonical.Errorf(canonical.BadRequest, "the request body is not valid JSON: "+gerr.Reason+" at byte "+strconv.Itoa(gerr.Offset))
 	}
 	if !isObject(body) {
@@ -111,6 +114,59 @@ func containerPath(body []byte, off int) string {
 			return path
 		}
 		path += step
+		v = next
+	}
+}
+
+// unholdable is the error for a body the guard refused for a value no
+// backend could hold as sent: invalid_field naming the value (or the key)
+// by its path in the request.
+func unholdable(body []byte, gerr *GuardError) *canonical.Error {
+	path, key := valuePath(body, gerr.Offset)
+	why := gerr.Reason
+	if key { // a key is named by its object: its name would repeat what is refused
+		why = "has a key that " + why
+	}
+	name := shortName(path)
+	if name == "" {
+		return canonical.Errorf(canonical.BadRequest, "the request body "+why)
+	}
+	return canonical.FieldError(name, name+" "+why)
+}
+
+// valuePath is the path, in the request's terms (address.street, roles[1],
+// tags.team), of the value that starts at byte off of the (valid) JSON
+// body, or of the object whose key starts there (key); "" for the body
+// itself. Only on that error: it walks the body.
+func valuePath(body []byte, off int) (path string, key bool) {
+	v := gjson.ParseBytes(body)
+	for {
+		var next gjson.Result
+		done, found := false, false
+		i := 0
+		v.ForEach(func(k, val gjson.Result) bool {
+			step := "[" + strconv.Itoa(i) + "]"
+			if v.IsObject() {
+				step = k.Str
+				if path != "" {
+					step = "." + step
+				}
+			}
+			i++
+			switch {
+			case v.IsObject() && k.Index == off:
+				done, key = true, true
+			case val.Index <= off && off < val.Index+len(val.Raw):
+				path, found = path+step, true
+				next, done = val, !val.IsObject() && !val.IsArray()
+			default:
+				return true
+			}
+			return false
+		})
+		if done || !found {
+			return path, key
+		}
 		v = next
 	}
 }

@@ -167,6 +167,9 @@ func (b *builder) raw(v gjson.Result) []byte {
 	return b.body[v.Index : v.Index+len(v.Raw)]
 }
 
+// usernameField is the index of username in canonical.Fields.
+var usernameField = canonical.FieldIndex("username")
+
 func (b *builder) apply(fr *fieldRule, v gjson.Result, res *Result) *canonical.Error {
 	name := fr.source
 	if v.Type == gjson.Null {
@@ -185,6 +188,13 @@ func (b *builder) apply(fr *fieldRule, v gjson.Result, res *Result) *canonical.E
 	}
 	if err := fr.v.run(name, v); err != nil {
 		return err
+	}
+	if fr.hasTo && fr.to.field == usernameField && v.Type == gjson.String {
+		// A rename to a name userbridge would refuse to address would
+		// leave a user no later request could name.
+		if p := canonical.PathValueProblem(v.Str); p != "" {
+			return canonical.FieldError(name, name+" "+p)
+		}
 	}
 	if pw := fr.v.password; pw != nil && pw.NotContainUsername {
 		if u := gjson.GetBytes(b.body, gjsonEscape(pw.UsernameField)); u.Exists() {

@@ -13,6 +13,12 @@ import (
 // (serve --listen :8080, probes on the main listener).
 const defaultHealthURL = "http://127.0.0.1:8080/healthz"
 
+// The range of health's --timeout.
+const (
+	healthMinTimeout = 10 * time.Millisecond
+	healthMaxTimeout = time.Minute
+)
+
 // health is a probe for a container without curl (Docker HEALTHCHECK in a
 // distroless image): GET the URL, exit 0 on a 2xx answer and 1 otherwise.
 // The URL is --url, else $USERBRIDGE_HEALTH_URL, else defaultHealthURL.
@@ -23,12 +29,17 @@ func health(args []string, stdout io.Writer) error {
 		def = v
 	}
 	url := fs.String("url", def, "URL to probe (also $USERBRIDGE_HEALTH_URL)")
-	timeout := fs.Duration("timeout", 2*time.Second, "give up after this (below the HEALTHCHECK timeout)")
+	timeout := fs.Duration("timeout", 2*time.Second, "give up after this, 10ms to 1m (below the HEALTHCHECK timeout)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
 	if fs.NArg() > 0 {
 		return fmt.Errorf("health: unexpected argument %q", fs.Arg(0))
+	}
+	// 0 would be no timeout at all (a probe that never ends), 1ns one
+	// that always fails: a probe's timeout means what it says or is refused.
+	if *timeout < healthMinTimeout || *timeout > healthMaxTimeout {
+		return fmt.Errorf("health: --timeout %s: must be from 10ms to 1m (default 2s)", *timeout)
 	}
 	c := &http.Client{Timeout: *timeout, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
 	resp, err := c.Get(*url)

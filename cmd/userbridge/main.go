@@ -108,10 +108,20 @@ func configFlags(fs *flag.FlagSet, args []string) (load func() (*config.Config, 
 	file := fs.String("config", "", "configuration file (default: the embedded default)")
 	listen := fs.String("listen", "", "main listener address, e.g. 127.0.0.1:8080")
 	up := fs.String("upstream", "", "upstream base URL (replaces the demo backend)")
-	upTimeout := fs.Duration("upstream-timeout", 0, "one deadline for all attempts of one upstream call, e.g. 3s (default: upstream.timeout, 5s)")
+	upTimeout := fs.Duration("upstream-timeout", 0, "one deadline for all attempts of one upstream call, 10ms to 10m, e.g. 3s (default: upstream.timeout, 5s)")
 	upProfile := fs.String("upstream-profile", "", "the upstream's protocol: canonical, scim or rules (default: upstream.profile, canonical)")
 	if err := fs.Parse(args); err != nil {
 		return nil, "", err
+	}
+	// A flag given is a value of its own, 0 included (never "the
+	// default"): checked against the key's range as the file's and the
+	// environment's values are, before anything is loaded.
+	timeoutSet := false
+	fs.Visit(func(f *flag.Flag) { timeoutSet = timeoutSet || f.Name == "upstream-timeout" })
+	if timeoutSet {
+		if err := config.CheckDuration("upstream.timeout", *upTimeout); err != nil {
+			return nil, "", fmt.Errorf("--upstream-timeout %s: upstream.timeout %w", *upTimeout, err)
+		}
 	}
 	load = func() (*config.Config, config.Source, error) {
 		cfg, src, err := config.Load(*file)
@@ -127,7 +137,7 @@ func configFlags(fs *flag.FlagSet, args []string) (load func() (*config.Config, 
 		if *upProfile != "" {
 			cfg.Upstream.Profile = *upProfile
 		}
-		if *upTimeout != 0 { // a negative one is reported by validation
+		if timeoutSet {
 			cfg.Upstream.Timeout = config.Duration(*upTimeout)
 		}
 		return cfg, src, nil

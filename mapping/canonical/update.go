@@ -101,7 +101,9 @@ func (s *fieldSet) validateSet(set gjson.Result) *Error {
 			err = FieldError(name, "appears twice in set")
 		default:
 			s.set |= 1 << i
-			err = checkKind(name, Fields[i].Kind, v)
+			if err = checkKind(name, Fields[i].Kind, v); err == nil {
+				err = checkValue(name, v)
+			}
 		}
 		return err == nil
 	})
@@ -140,7 +142,9 @@ func (s *fieldSet) validateExtensions(ext gjson.Result) *Error {
 				err = FieldError(field, "must not be null: remove it with unset")
 			default:
 				s.mark(d+"."+n, inSet)
-				err = checkDuplicates(field, nv)
+				if err = checkDuplicates(field, nv); err == nil {
+					err = checkHoldable(field, nv.Raw)
+				}
 			}
 			return err == nil
 		})
