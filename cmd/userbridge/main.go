@@ -315,8 +315,11 @@ func routes(args []string, stdout io.Writer) error {
 }
 
 func validate(args []string, stdout io.Writer) error {
-	_, src, mounts, err := resolve("validate", args)
+	cfg, src, mounts, err := resolve("validate", args)
 	if err != nil {
+		return err
+	}
+	if err := app.CheckUpstream(cfg, src); err != nil {
 		return err
 	}
 	fmt.Fprintf(stdout, "%s: valid; %d dialects mounted\n", src.Name, len(mounts))

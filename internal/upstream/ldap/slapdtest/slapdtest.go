@@ -1,0 +1,308 @@
+// Package slapdtest runs a real OpenLDAP slapd for tests: a throwaway
+// configuration and database in a temporary directory, the core, cosine,
+// inetorgperson and nis schemas and the ppolicy overlay, seeded from LDIF
+// with slapadd, listening on a loopback port. It needs Debian's slapd
+// package (.ci/run installs it); without it a test is skipped, unless
+// CI=true, where it fails.
+package slapdtest
+
+import (
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	goldap "github.com/go-ldap/ldap/v3"
+)
+
+// The directory every Server holds.
+const (
+	Suffix   = "dc=example,dc=org"
+	People   = "ou=people," + Suffix
+	Groups   = "ou=groups," + Suffix
+	AdminDN  = "cn=admin," + Suffix // the rootdn: no ACL applies to it
+	AdminPW  = "admin-secret"
+	BindDN   = "cn=userbridge,ou=system," + Suffix // the service account
+	BindPW   = "userbridge-secret"
+	ReaderDN = "cn=reader,ou=system," + Suffix // may read, never write
+	ReaderPW = "reader-secret"
+	// Frozen is the DN of the one user the service account may read but
+	// not change (insufficientAccessRights).
+	Frozen = "uid=frozen,ou=people," + Suffix
+)
+
+// Base is the skeleton every seed starts from: the suffix, ou=people,
+// ou=groups, ou=system with the service account and the reader, and the
+// frozen user.
+const Base = `dn: ` + Suffix + `
+objectClass: dcObject
+objectClass: organization
+o: Example
+dc: example
+
+dn: ou=people,` + Suffix + `
+objectClass: organizationalUnit
+ou: people
+
+dn: ou=groups,` + Suffix + `
+objectClass: organizationalUnit
+ou: groups
+
+dn: ou=system,` + Suffix + `
+objectClass: organizationalUnit
+ou: system
+
+dn: ` + BindDN + `
+objectClass: organizationalRole
+objectClass: simpleSecurityObject
+cn: userbridge
+userPassword: ` + BindPW + `
+
+dn: ` + ReaderDN + `
+objectClass: organizationalRole
+objectClass: simpleSecurityObject
+cn: reader
+userPassword: ` + ReaderPW + `
+
+dn: ` + Frozen + `
+objectClass: inetOrgPerson
+uid: frozen
+cn: Frozen User
+sn: User
+employeeNumber: frozen-1
+`
+
+// conf is slapd.conf. The service account may manage ou=people and
+// ou=groups (ppolicy's pwdAccountLockedTime needs manage), except the
+// frozen user, which it may only read; the reader reads everything.
+const conf = `include /etc/ldap/schema/core.schema
+include /etc/ldap/schema/cosine.schema
+include /etc/ldap/schema/inetorgperson.schema
+include /etc/ldap/schema/nis.schema
+modulepath /usr/lib/ldap
+moduleload back_mdb
+moduleload ppolicy
+pidfile {{dir}}/slapd.pid
+argsfile {{dir}}/slapd.args
+database mdb
+maxsize 16777216
+suffix "` + Suffix + `"
+rootdn "` + AdminDN + `"
+rootpw ` + AdminPW + `
+directory {{dir}}/db
+overlay ppolicy
+access to dn.exact="` + Frozen + `"
+  by dn.exact="` + BindDN + `" read
+  by dn.exact="` + ReaderDN + `" read
+  by * none
+access to attrs=userPassword
+  by dn.exact="` + BindDN + `" manage
+  by anonymous auth
+  by self write
+  by * none
+access to dn.subtree="ou=people,` + Suffix + `"
+  by dn.exact="` + BindDN + `" manage
+  by * read
+access to dn.subtree="ou=groups,` + Suffix + `"
+  by dn.exact="` + BindDN + `" manage
+  by * read
+access to * by * read
+`
+
+// Server is one running slapd.
+type Server struct {
+	// URL is ldap://127.0.0.1:PORT.
+	URL  string
+	Addr string
+	dir  string
+	mu   sync.Mutex
+	cmd  *exec.Cmd
+}
+
+// Start seeds a new directory with Base and seed (LDIF; entryUUID may be
+// given) and starts slapd on a free loopback port. The server is stopped
+// when the test ends, and killed if the test binary dies first.
+func Start(t testing.TB, seed string) *Server {
+	t.Helper()
+	slapd, slapadd := find(t, "slapd"), find(t, "slapadd")
+	dir := t.TempDir()
+	if err := os.Mkdir(filepath.Join(dir, "db"), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	cf := filepath.Join(dir, "slapd.conf")
+	write(t, cf, strings.ReplaceAll(conf, "{{dir}}", dir))
+	ldif := filepath.Join(dir, "seed.ldif")
+	write(t, ldif, Base+"\n"+seed)
+	if out, err := exec.Command(slapadd, "-f", cf, "-l", ldif).CombinedOutput(); err != nil {
+		t.Fatalf("slapdtest: slapadd: %v: %s", err, out)
+	}
+	s := &Server{dir: dir}
+	s.Addr = freeAddr(t)
+	s.URL = "ldap://" + s.Addr
+	s.start(t, slapd, cf)
+	t.Cleanup(s.Stop)
+	return s
+}
+
+// find locates a program of Debian's slapd package: a skip outside CI, a
+// failure under CI=true.
+func find(t testing.TB, name string) string {
+	if p, err := exec.LookPath(name); err == nil {
+		return p
+	}
+	if p := "/usr/sbin/" + name; exists(p) {
+		return p
+	}
+	msg := "slapdtest: " + name + " not found: install Debian's slapd and ldap-utils (apt-get install slapd ldap-utils; .ci/run does)"
+	if os.Getenv("CI") == "true" {
+		t.Fatal(msg)
+	}
+	t.Skip(msg)
+	return ""
+}
+
+func exists(p string) bool { _, err := os.Stat(p); return err == nil }
+
+func write(t testing.TB, path, data string) {
+	if err := os.WriteFile(path, []byte(data), 0o600); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// freeAddr is a loopback address no one listens on now.
+func freeAddr(t testing.TB) string {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().String()
+}
+
+func (s *Server) start(t testing.TB, slapd, cf string) {
+	cmd := exec.Command(slapd, "-f", cf, "-h", "ldap://"+s.Addr+"/", "-d", "0")
+	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
+	// killed with the test binary, whatever ends it
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	if err := cmd.Start(); err != nil {
+		t.Fatalf("slapdtest: %v", err)
+	}
+	s.mu.Lock()
+	s.cmd = cmd
+	s.mu.Unlock()
+	// wait until it accepts connections (or has exited)
+	exited := make(chan error, 1)
+	go func() { exited <- cmd.Wait() }()
+	for start := time.Now(); ; {
+		if time.Since(start) > 30*time.Second {
+			_ = cmd.Process.Kill()
+			t.Fatalf("slapdtest: slapd does not accept connections on %s", s.Addr)
+		}
+		select {
+		case err := <-exited:
+			t.Fatalf("slapdtest: slapd exited: %v", err)
+		default:
+		}
+		c, err := net.Dial("tcp", s.Addr)
+		if err == nil {
+			c.Close()
+			go func() { <-exited }()
+			return
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// Stop kills slapd (SIGKILL: at once, as a crashed server) and waits for it
+// to go. The database stays: Restart starts it again.
+func (s *Server) Stop() {
+	s.mu.Lock()
+	cmd := s.cmd
+	s.cmd = nil
+	s.mu.Unlock()
+	if cmd == nil || cmd.Process == nil {
+		return
+	}
+	_ = cmd.Process.Kill()
+	for i := 0; i < 500; i++ { // wait for the port to close
+		c, err := net.Dial("tcp", s.Addr)
+		if err != nil {
+			return
+		}
+		c.Close()
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// Restart starts a stopped slapd again on the same port and database.
+func (s *Server) Restart(t testing.TB) {
+	t.Helper()
+	s.start(t, find(t, "slapd"), filepath.Join(s.dir, "slapd.conf"))
+}
+
+// Admin is a connection bound as the rootdn, for checking what the
+// directory holds; closed when the test ends.
+func (s *Server) Admin(t testing.TB) *goldap.Conn {
+	t.Helper()
+	c, err := goldap.DialURL(s.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Bind(AdminDN, AdminPW); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	return c
+}
+
+// Entry reads the entry at dn with every user and operational attribute;
+// nil when there is none.
+func (s *Server) Entry(t testing.TB, dn string) *goldap.Entry {
+	t.Helper()
+	c := s.Admin(t)
+	res, err := c.Search(goldap.NewSearchRequest(dn, goldap.ScopeBaseObject, goldap.NeverDerefAliases, 0, 0, false,
+		"(objectClass=*)", []string{"*", "+"}, nil))
+	if goldap.IsErrorWithCode(err, goldap.LDAPResultNoSuchObject) {
+		return nil
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	return res.Entries[0]
+}
+
+// Members lists the member values of the group at dn.
+func (s *Server) Members(t testing.TB, dn string) []string {
+	t.Helper()
+	e := s.Entry(t, dn)
+	if e == nil {
+		t.Fatalf("no group %s", dn)
+	}
+	return e.GetAttributeValues("member")
+}
+
+// PasswordFile writes the service account's password to a file for
+// upstream.ldap.bindPasswordFile.
+func PasswordFile(t testing.TB, pw string) string {
+	t.Helper()
+	f := filepath.Join(t.TempDir(), "bind-password")
+	write(t, f, pw+"\n")
+	return f
+}
+
+// Port is the port slapd listens on.
+func (s *Server) Port() int {
+	_, p, _ := net.SplitHostPort(s.Addr)
+	n, _ := strconv.Atoi(p)
+	return n
+}
+
+// String names the server.
+func (s *Server) String() string { return fmt.Sprintf("slapd at %s", s.URL) }
