@@ -1,6 +1,9 @@
 package app_test
 
 import (
+	"encoding/json"
+	"io"
+	"log/slog"
 	"strings"
 	"testing"
 	"time"
@@ -9,6 +12,7 @@ import (
 	"github.com/tidwall/gjson"
 
 	"github.com/userbridge/userbridge/config"
+	"github.com/userbridge/userbridge/internal/app"
 	"github.com/userbridge/userbridge/internal/upstream/ldap/slapdtest"
 )
 
@@ -349,3 +353,101 @@ func TestLDAPEndToEnd(t *testing.T) {
 		})
 	}
 }
+
+// TestLDAPStartup: start-up fails on a directory that cannot serve, in one
+// line naming the key at fault, and never shows the password.
+func TestLDAPStartup(t *testing.T) {
+	dir := slapdtest.Start(t, ldapSeed)
+	good, wrong := slapdtest.PasswordFile(t, slapdtest.BindPW), slapdtest.PasswordFile(t, "not-the-password")
+	for _, c := range []struct {
+		name  string
+		tweak func(*config.Config)
+		want  string
+	}{
+		{"unreachable", func(c *config.Config) { c.Upstream.URL = "ldap://127.0.0.1:1" }, "upstream.url: the directory at 127.0.0.1:1 is unreachable"},
+		{"bind fails", func(c *config.Config) { c.Upstream.LDAP.BindPasswordFile = wrong },
+			"upstream.ldap.bindDN: the directory refused the bind as " + slapdtest.BindDN + ": invalid credentials"},
+		{"no base DN", func(c *config.Config) { c.Upstream.LDAP.BaseDN = "ou=nobody," + slapdtest.Suffix },
+			"upstream.ldap.baseDN: ou=nobody," + slapdtest.Suffix + " does not exist in the directory"},
+		{"no groups base DN", func(c *config.Config) { c.Upstream.LDAP.Groups.BaseDN = "ou=nogroups," + slapdtest.Suffix },
+			"upstream.ldap.groups.baseDN: ou=nogroups," + slapdtest.Suffix + " does not exist in the directory"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			cfg, err := config.Parse(config.Source{Name: "test"}, config.DefaultYAML())
+			if err != nil {
+				t.Fatal(err)
+			}
+			cfg.Listen = "127.0.0.1:0"
+			ldapConfig(dir, good)(cfg)
+			c.tweak(cfg)
+			_, err = app.New(cfg, config.Source{Name: "test"}, slog.New(slog.NewTextHandler(io.Discard, nil)))
+			if err == nil || !strings.Contains(err.Error(), c.want) || strings.Contains(err.Error(), "\n") {
+				t.Fatalf("start-up: %v\nwant one line with %q", err, c.want)
+			}
+			if strings.Contains(err.Error(), "not-the-password") {
+				t.Errorf("the password is shown: %v", err)
+			}
+		})
+	}
+}
+
+// TestLDAPDirectoryStopped: a directory that goes away mid-run is the
+// dialect's 502, /readyz says so, and once it is back the next update goes
+// through (the dead pooled connections are dropped).
+func TestLDAPDirectoryStopped(t *testing.T) {
+	dir, s := startLDAP(t, nil)
+	hdr := map[string]string{"Content-Type": "application/json"}
+	if a := s.do(t, "PUT", "/users/"+finixID, hdr, `{"tags":{"a":"1"}}`); a.Status != 200 {
+		t.Fatalf("%d %s", a.Status, a.Body)
+	}
+	if a := s.do(t, "GET", "/readyz", nil, ""); a.Status != 200 || gjson.GetBytes(a.Body, "profile").Str != "ldap" {
+		t.Fatalf("readyz %d %s", a.Status, a.Body)
+	}
+	dir.Stop()
+	a := s.do(t, "PUT", "/users/"+finixID, hdr, `{"tags":{"a":"2"}}`)
+	if a.Status != 502 || gjson.GetBytes(a.Body, "_embedded.errors.0.code").Str == "" {
+		t.Fatalf("with the directory stopped: %d %s", a.Status, a.Body)
+	}
+	if a := s.do(t, "GET", "/readyz", nil, ""); a.Status != 503 {
+		t.Fatalf("readyz with the directory stopped: %d %s", a.Status, a.Body)
+	}
+	dir.Restart(t)
+	if a := s.do(t, "PUT", "/users/"+finixID, hdr, `{"tags":{"a":"3"}}`); a.Status != 200 {
+		t.Fatalf("after the restart: %d %s", a.Status, a.Body)
+	}
+	attr(t, dir.Entry(t, ldapFinixDN), "description", `{"a":"3"}`)
+}
+
+// TestLDAPPassword: with allowPlainPassword a password is written to
+// userPassword as given, and the user can bind with it.
+func TestLDAPPassword(t *testing.T) {
+	dir, s := startLDAP(t, func(c *config.Config) { c.Upstream.LDAP.AllowPlainPassword = true })
+	a := s.do(t, "PUT", "/v3/users/"+johnID, map[string]string{"Content-Type": "application/json"}, `{"password":"N3w!Passw0rd"}`)
+	if a.Status != 204 {
+		t.Fatalf("%d %s", a.Status, a.Body)
+	}
+	c, err := goldap.DialURL(dir.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if err := c.Bind(ldapJohnDN, "N3w!Passw0rd"); err != nil {
+		t.Errorf("bind with the new password: %v", err)
+	}
+}
+
+// TestLDAPFilterEscaped: a username is a value, never filter syntax
+// (RFC 4515): one that would match every entry matches none.
+func TestLDAPFilterEscaped(t *testing.T) {
+	dir, s := startLDAP(t, nil)
+	path := "/studio/api/1/services/api/1/user/update.json"
+	for _, name := range []string{"*", "john*", "x)(uid=*", "*)(|(uid=*"} {
+		body := `{"username":` + strconvQuote(name) + `,"first_name":"Injected"}`
+		if a := s.do(t, "POST", path, map[string]string{"Content-Type": "application/json"}, body); a.Status != 404 {
+			t.Errorf("%q: %d %s", name, a.Status, a.Body)
+		}
+	}
+	attr(t, dir.Entry(t, ldapJohnDN), "givenName", "John")
+}
+
+func strconvQuote(s string) string { b, _ := json.Marshal(s); return string(b) }

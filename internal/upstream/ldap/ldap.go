@@ -213,7 +213,7 @@ func (c *Client) Probe(ctx context.Context) error {
 func resultName(err error) string {
 	code := resultCode(err)
 	if name, ok := goldap.LDAPResultCodeMap[code]; ok && code != 0 {
-		return strings.ToLower(name[:1]) + name[1:]
+		return strings.ToLower(name)
 	}
 	return err.Error()
 }
