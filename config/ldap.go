@@ -59,7 +59,8 @@ type LDAP struct {
 	// attribute is refused with invalid_field, never dropped.
 	Attributes map[string]AttrList `yaml:"attributes"`
 	// Active and Locked map the canonical booleans to an attribute (default
-	// Locked: ppolicy's pwdAccountLockedTime; Active: none, refused).
+	// Locked: ppolicy's pwdAccountLockedTime; Active: none). An empty block
+	// ({}) maps none: an update that sets or unsets the field is refused.
 	Active *LDAPFlag `yaml:"active"`
 	Locked *LDAPFlag `yaml:"locked"`
 	// Groups makes roles group membership; without Groups.BaseDN, roles
@@ -168,6 +169,9 @@ func (l LDAP) WithDefaults() LDAP {
 	return l
 }
 
+// Maps reports whether the flag names an attribute.
+func (f *LDAPFlag) Maps() bool { return f != nil && f.Attribute != "" }
+
 // IsZero reports an ldap block left out.
 func (l LDAP) IsZero() bool {
 	return l.BindDN == "" && l.BindPasswordFile == "" && l.BindPasswordEnv == "" && !l.StartTLS &&
@@ -233,7 +237,7 @@ func (l LDAP) Check(rawURL string) error {
 	}
 	for key, f := range map[string]*LDAPFlag{"active": l.Active, "locked": l.Locked} {
 		switch {
-		case f == nil:
+		case f == nil || *f == (LDAPFlag{}):
 		case !attrName.MatchString(f.Attribute):
 			bad(key+".attribute", "%q is not an attribute name", f.Attribute)
 		case f.Bit < 0:

@@ -30,7 +30,7 @@ const usage = `userbridge: a compatibility proxy for user-management APIs
 
 Usage:
   userbridge [serve] [--config F] [--listen ADDR] [--upstream URL] [--upstream-timeout D]
-                    [--upstream-profile canonical|scim|rules]
+                    [--upstream-profile canonical|scim|rules|ldap]
   userbridge backend [--listen ADDR]          run the reference backend alone
   userbridge translate --dialect NAME [--path P] [--rules F] < body.json
   userbridge dialects                          list dialects and routes

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"io"
 	"log/slog"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -451,3 +452,77 @@ func TestLDAPFilterEscaped(t *testing.T) {
 }
 
 func strconvQuote(s string) string { b, _ := json.Marshal(s); return string(b) }
+
+// loadExample reads an example configuration as `serve --config` would.
+func loadExample(t *testing.T, name string) *config.Config {
+	t.Helper()
+	file := "../../examples/upstreams/" + name
+	data, err := os.ReadFile(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := config.Parse(config.Source{Name: file, Dir: "../../examples/upstreams"}, data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.Listen = "127.0.0.1:0"
+	return cfg
+}
+
+// TestLDAPOpenLDAPExample runs examples/upstreams/openldap.yaml as written
+// (ids in entryUUID, StartTLS, the password from the environment) against
+// the test directory, and over ldaps://: a password is sent over TLS, and
+// a lock is ppolicy's.
+func TestLDAPOpenLDAPExample(t *testing.T) {
+	dir := slapdtest.Start(t, ldapSeed)
+	t.Setenv("LDAP_BIND_PASSWORD", slapdtest.BindPW)
+	uuid := dir.Entry(t, ldapJohnDN).GetAttributeValue("entryUUID")
+	for _, tls := range []string{"starttls", "ldaps"} {
+		t.Run(tls, func(t *testing.T) {
+			cfg := loadExample(t, "openldap.yaml")
+			cfg.Upstream.URL, cfg.Upstream.TLS.CAFile = dir.URL, dir.CAFile
+			if tls == "ldaps" {
+				cfg.Upstream.URL, cfg.Upstream.LDAP.StartTLS = dir.LDAPSURL, false
+			}
+			a, err := app.New(cfg, config.Source{Name: "openldap.yaml"}, slog.New(slog.NewTextHandler(io.Discard, nil)))
+			if err != nil {
+				t.Fatal(err)
+			}
+			s := launch(t, a, cfg.Listen, nil)
+			hdr := map[string]string{"Content-Type": "application/json"}
+			pw := "Tls!" + tls + "-0k"
+			if r := s.do(t, "PUT", "/v3/users/"+uuid, hdr, `{"firstName":"Over `+tls+`","password":"`+pw+`"}`); r.Status != 204 {
+				t.Fatalf("%d %s", r.Status, r.Body)
+			}
+			attr(t, dir.Entry(t, ldapJohnDN), "givenName", "Over "+tls)
+			c, err := goldap.DialURL(dir.URL)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer c.Close()
+			if err := c.Bind(ldapJohnDN, pw); err != nil {
+				t.Errorf("bind with the new password: %v", err)
+			}
+			if r := s.do(t, "PUT", "/v3/users/"+uuid, hdr, `{"status":"LOCKED"}`); r.Status != 204 {
+				t.Fatalf("%d %s", r.Status, r.Body)
+			}
+			attr(t, dir.Entry(t, ldapJohnDN), "pwdAccountLockedTime", config.LDAPLockedForever)
+			r := s.do(t, "PUT", "/v3/users/"+uuid, hdr, `{"status":"ACTIVE"}`)
+			if r.Status != 400 || gjson.GetBytes(r.Body, "status").Str == "" {
+				t.Errorf("ACTIVE (active and deleted have no attribute in the example): %d %s", r.Status, r.Body)
+			}
+			attr(t, dir.Entry(t, ldapJohnDN), "pwdAccountLockedTime", config.LDAPLockedForever)
+		})
+	}
+}
+
+// TestLDAPActiveDirectoryExample: the Active Directory example is a valid
+// configuration (its directory is not started: the tests run OpenLDAP).
+func TestLDAPActiveDirectoryExample(t *testing.T) {
+	cfg := loadExample(t, "active-directory.yaml")
+	cfg.Upstream.LDAP.BindPasswordFile = slapdtest.PasswordFile(t, "x")
+	cfg.Upstream.TLS.CAFile = slapdtest.Start(t, "").CAFile
+	if _, err := app.Resolve(cfg, config.Source{Name: "active-directory.yaml"}); err != nil {
+		t.Fatal(err)
+	}
+}

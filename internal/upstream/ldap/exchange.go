@@ -34,15 +34,20 @@ type outcome struct {
 // busy or unavailable; an operation that changes the entry only when it
 // provably was not sent: no bound connection could be had (refused,
 // unreachable, StartTLS or a bind that failed on the way).
-func (c *Client) exchange(deadline time.Time, idempotent bool, f func(*conn) error) outcome {
+//
+// held is the call's connection: the exchange uses it (or gets one from
+// the pool) and leaves it there unless it failed without an answer, so that
+// the exchanges of one call, a search then the Modify, go on one connection
+// that has just answered.
+func (c *Client) exchange(deadline time.Time, idempotent bool, held **conn, f func(*conn) error) outcome {
 	if c.breaker == nil {
-		o, _ := c.attempts(deadline, idempotent, f)
+		o, _ := c.attempts(deadline, idempotent, held, f)
 		return o
 	}
 	var o outcome
 	_, err := c.breaker.Execute(func() (struct{}, error) {
 		var verdict error
-		o, verdict = c.attempts(deadline, idempotent, f)
+		o, verdict = c.attempts(deadline, idempotent, held, f)
 		return struct{}{}, verdict
 	})
 	if errors.Is(err, gobreaker.ErrOpenState) || errors.Is(err, gobreaker.ErrTooManyRequests) {
@@ -55,11 +60,14 @@ func (c *Client) exchange(deadline time.Time, idempotent bool, f func(*conn) err
 
 // attempts makes the attempts of one exchange. verdict is what the
 // breaker counts.
-func (c *Client) attempts(deadline time.Time, idempotent bool, f func(*conn) error) (o outcome, verdict error) {
+func (c *Client) attempts(deadline time.Time, idempotent bool, held **conn, f func(*conn) error) (o outcome, verdict error) {
 	for {
 		o.attempts++
 		retry := false
-		cn, err := c.pool.get(deadline)
+		cn, err := *held, error(nil)
+		if cn == nil {
+			cn, err = c.pool.get(deadline)
+		}
 		if err != nil {
 			o.cause, o.cerr = describe(err), dialFailure(err)
 			if errors.Is(err, errPoolBusy) {
@@ -77,11 +85,11 @@ func (c *Client) attempts(deadline time.Time, idempotent bool, f func(*conn) err
 			code := resultCode(err)
 			switch {
 			case err == nil:
-				c.pool.put(cn, true)
+				*held = cn
 				return outcome{attempts: o.attempts}, nil
 			case code != 0 && code < goldap.ErrorNetwork:
 				// The directory answered.
-				c.pool.put(cn, true)
+				*held = cn
 				o.cerr, o.result, o.cause = nil, err, describe(err)
 				verdict = nil
 				if _, v := opError(err, fieldOf{}); v != nil {
@@ -91,6 +99,7 @@ func (c *Client) attempts(deadline time.Time, idempotent bool, f func(*conn) err
 			default:
 				// No answer: the connection's state is unknown.
 				c.pool.put(cn, false)
+				*held = nil
 				o.result, o.cause, verdict = nil, describe(err), errDirectoryFailed
 				switch {
 				case !time.Now().Before(deadline):

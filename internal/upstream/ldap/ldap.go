@@ -94,6 +94,7 @@ func (c *Client) Patch(ctx context.Context, call *upstream.Call) (*upstream.Resu
 		return &upstream.Result{}, canonical.Errorf(canonical.Internal, "no update document to send")
 	}
 	t := &trip{c: c, deadline: c.deadline(ctx)}
+	defer t.done()
 	doc := gjson.ParseBytes(call.Body)
 	if cerr := c.refuseUnmapped(doc); cerr != nil {
 		return t.result(), cerr
@@ -123,6 +124,7 @@ func (c *Client) Patch(ctx context.Context, call *upstream.Call) (*upstream.Resu
 // Get reads the user's entry as the canonical user.
 func (c *Client) Get(ctx context.Context, call *upstream.Call) (*upstream.Result, *canonical.Error) {
 	t := &trip{c: c, deadline: c.deadline(ctx)}
+	defer t.done()
 	entry, cerr := t.find(call)
 	if cerr != nil {
 		return t.result(), cerr

@@ -47,9 +47,9 @@ func (c *Client) refuseUnmapped(doc gjson.Result) *canonical.Error {
 		switch field {
 		case "username":
 		case "active":
-			ok = c.cfg.Active != nil
+			ok = c.cfg.Active.Maps()
 		case "locked":
-			ok = c.cfg.Locked != nil
+			ok = c.cfg.Locked.Maps()
 		case "roles":
 			ok = c.cfg.Groups.BaseDN != ""
 		default:

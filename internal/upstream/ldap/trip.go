@@ -16,7 +16,16 @@ type trip struct {
 	deadline time.Time
 	attempts int
 	cause    error
-	applied  bool // an operation that changes the directory succeeded
+	applied  bool  // an operation that changes the directory succeeded
+	conn     *conn // the connection the call's exchanges go on, nil before the first
+}
+
+// done gives the call's connection back to the pool.
+func (t *trip) done() {
+	if t.conn != nil {
+		t.c.pool.put(t.conn, true)
+		t.conn = nil
+	}
 }
 
 // result is the call's Result: the exchanges' attempts and the last cause.
@@ -26,7 +35,7 @@ func (t *trip) result() *upstream.Result {
 
 // do runs one exchange and counts it.
 func (t *trip) do(idempotent bool, f func(*conn) error) outcome {
-	o := t.c.exchange(t.deadline, idempotent, f)
+	o := t.c.exchange(t.deadline, idempotent, &t.conn, f)
 	t.attempts += o.attempts
 	if o.cause != nil {
 		t.cause = o.cause

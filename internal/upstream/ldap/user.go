@@ -27,7 +27,7 @@ func readAttributes(l config.LDAP) []string {
 		}
 	}
 	for _, f := range []*config.LDAPFlag{l.Active, l.Locked} {
-		if f != nil {
+		if f.Maps() {
 			attrs = append(attrs, f.Attribute)
 		}
 	}
@@ -112,7 +112,7 @@ func (u *userWriter) raw(name, v string) {
 
 // flag reads a canonical boolean back through its LDAPFlag.
 func (u *userWriter) flag(name string, f *config.LDAPFlag, e *goldap.Entry) {
-	if f == nil {
+	if !f.Maps() {
 		return
 	}
 	v := e.GetEqualFoldAttributeValue(f.Attribute)

@@ -7,7 +7,14 @@
 package slapdtest
 
 import (
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/pem"
 	"fmt"
+	"math/big"
 	"net"
 	"os"
 	"os/exec"
@@ -98,6 +105,8 @@ rootdn "` + AdminDN + `"
 rootpw ` + AdminPW + `
 directory {{dir}}/db
 overlay ppolicy
+TLSCertificateFile {{dir}}/cert.pem
+TLSCertificateKeyFile {{dir}}/key.pem
 access to dn.exact="` + Frozen + `"
   by dn.exact="` + BindDN + `" read
   by dn.exact="` + ReaderDN + `" read
@@ -118,12 +127,16 @@ access to * by * read
 
 // Server is one running slapd.
 type Server struct {
-	// URL is ldap://127.0.0.1:PORT.
-	URL  string
-	Addr string
-	dir  string
-	mu   sync.Mutex
-	cmd  *exec.Cmd
+	// URL is ldap://127.0.0.1:PORT (StartTLS offered); LDAPSURL is
+	// ldaps://127.0.0.1:PORT2.
+	URL, LDAPSURL string
+	Addr, TLSAddr string
+	// CAFile is the PEM certificate slapd presents (self-signed, for
+	// 127.0.0.1 and localhost): upstream.tls.caFile.
+	CAFile string
+	dir    string
+	mu     sync.Mutex
+	cmd    *exec.Cmd
 }
 
 // Start seeds a new directory with Base and seed (LDIF; entryUUID may be
@@ -143,9 +156,10 @@ func Start(t testing.TB, seed string) *Server {
 	if out, err := exec.Command(slapadd, "-f", cf, "-l", ldif).CombinedOutput(); err != nil {
 		t.Fatalf("slapdtest: slapadd: %v: %s", err, out)
 	}
-	s := &Server{dir: dir}
-	s.Addr = freeAddr(t)
-	s.URL = "ldap://" + s.Addr
+	s := &Server{dir: dir, CAFile: filepath.Join(dir, "cert.pem")}
+	selfSigned(t, s.CAFile, filepath.Join(dir, "key.pem"))
+	s.Addr, s.TLSAddr = freeAddr(t), freeAddr(t)
+	s.URL, s.LDAPSURL = "ldap://"+s.Addr, "ldaps://"+s.TLSAddr
 	s.start(t, slapd, cf)
 	t.Cleanup(s.Stop)
 	return s
@@ -187,7 +201,7 @@ func freeAddr(t testing.TB) string {
 }
 
 func (s *Server) start(t testing.TB, slapd, cf string) {
-	cmd := exec.Command(slapd, "-f", cf, "-h", "ldap://"+s.Addr+"/", "-d", "0")
+	cmd := exec.Command(slapd, "-f", cf, "-h", "ldap://"+s.Addr+"/ ldaps://"+s.TLSAddr+"/", "-d", "0")
 	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
 	// killed with the test binary, whatever ends it
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
@@ -295,6 +309,32 @@ func PasswordFile(t testing.TB, pw string) string {
 	f := filepath.Join(t.TempDir(), "bind-password")
 	write(t, f, pw+"\n")
 	return f
+}
+
+// selfSigned writes a self-signed ECDSA certificate for 127.0.0.1 and
+// localhost, and its key.
+func selfSigned(t testing.TB, certFile, keyFile string) {
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "slapdtest"},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(24 * time.Hour),
+		IPAddresses: []net.IP{net.IPv4(127, 0, 0, 1)}, DNSNames: []string{"localhost"},
+		KeyUsage:    x509.KeyUsageDigitalSignature | x509.KeyUsageCertSign,
+		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}, IsCA: true, BasicConstraintsValid: true,
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pk, err := x509.MarshalPKCS8PrivateKey(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	write(t, certFile, string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})))
+	write(t, keyFile, string(pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: pk})))
 }
 
 // Port is the port slapd listens on.
