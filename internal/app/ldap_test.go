@@ -392,33 +392,6 @@ func TestLDAPStartup(t *testing.T) {
 	}
 }
 
-// TestLDAPDirectoryStopped: a directory that goes away mid-run is the
-// dialect's 502, /readyz says so, and once it is back the next update goes
-// through (the dead pooled connections are dropped).
-func TestLDAPDirectoryStopped(t *testing.T) {
-	dir, s := startLDAP(t, nil)
-	hdr := map[string]string{"Content-Type": "application/json"}
-	if a := s.do(t, "PUT", "/users/"+finixID, hdr, `{"tags":{"a":"1"}}`); a.Status != 200 {
-		t.Fatalf("%d %s", a.Status, a.Body)
-	}
-	if a := s.do(t, "GET", "/readyz", nil, ""); a.Status != 200 || gjson.GetBytes(a.Body, "profile").Str != "ldap" {
-		t.Fatalf("readyz %d %s", a.Status, a.Body)
-	}
-	dir.Stop()
-	a := s.do(t, "PUT", "/users/"+finixID, hdr, `{"tags":{"a":"2"}}`)
-	if a.Status != 502 || gjson.GetBytes(a.Body, "_embedded.errors.0.code").Str == "" {
-		t.Fatalf("with the directory stopped: %d %s", a.Status, a.Body)
-	}
-	if a := s.do(t, "GET", "/readyz", nil, ""); a.Status != 503 {
-		t.Fatalf("readyz with the directory stopped: %d %s", a.Status, a.Body)
-	}
-	dir.Restart(t)
-	if a := s.do(t, "PUT", "/users/"+finixID, hdr, `{"tags":{"a":"3"}}`); a.Status != 200 {
-		t.Fatalf("after the restart: %d %s", a.Status, a.Body)
-	}
-	attr(t, dir.Entry(t, ldapFinixDN), "description", `{"a":"3"}`)
-}
-
 // TestLDAPPassword: with allowPlainPassword a password is written to
 // userPassword as given, and the user can bind with it.
 func TestLDAPPassword(t *testing.T) {

@@ -255,6 +255,26 @@ func (s *Server) Stop() {
 	}
 }
 
+// Pause stops slapd without ending it (SIGSTOP): connections are
+// accepted by the kernel, nothing is answered. Resume continues it.
+func (s *Server) Pause(t testing.TB) { s.signal(t, syscall.SIGSTOP) }
+
+// Resume continues a paused slapd (SIGCONT).
+func (s *Server) Resume(t testing.TB) { s.signal(t, syscall.SIGCONT) }
+
+func (s *Server) signal(t testing.TB, sig syscall.Signal) {
+	t.Helper()
+	s.mu.Lock()
+	cmd := s.cmd
+	s.mu.Unlock()
+	if cmd == nil || cmd.Process == nil {
+		t.Fatal("slapdtest: slapd is not running")
+	}
+	if err := cmd.Process.Signal(sig); err != nil {
+		t.Fatal(err)
+	}
+}
+
 // Restart starts a stopped slapd again on the same port and database.
 func (s *Server) Restart(t testing.TB) {
 	t.Helper()
