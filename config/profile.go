@@ -111,6 +111,12 @@ func (c *Config) checkProfile(src Source, bad func(string, string, ...any), errs
 			bad(ke.Key, "%s", ke.Problem)
 		}
 	case ProfileLDAP:
+		if u.MaxConns != 0 || u.MaxIdleConns != 0 {
+			bad("upstream.maxConns", "profile ldap keeps a pool of its own: upstream.ldap.poolSize")
+		}
+		if u.LookupTTL != 0 {
+			bad("upstream.lookupTTL", "profile ldap searches the user on every call; nothing is remembered")
+		}
 		for _, ke := range keyErrors(u.LDAP.Check(u.URL)) {
 			if ke.Key != "upstream.url" { // Check reports the URL (BaseURL)
 				bad(ke.Key, "%s", ke.Problem)

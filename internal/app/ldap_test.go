@@ -468,6 +468,12 @@ func TestLDAPOpenLDAPExample(t *testing.T) {
 				t.Fatalf("%d %s", r.Status, r.Body)
 			}
 			attr(t, dir.Entry(t, ldapJohnDN), "givenName", "Over "+tls)
+			// Trusted Twin sends a UUID in lower case whatever the client wrote
+			upper := strings.ToUpper(uuid)
+			if r := s.do(t, "PATCH", "/users/"+upper, hdr, `{"name":"John `+tls+`"}`); r.Status != 200 || gjson.GetBytes(r.Body, "uuid").Str != uuid {
+				t.Errorf("by an upper-case entryUUID: %d %s", r.Status, r.Body)
+			}
+			attr(t, dir.Entry(t, ldapJohnDN), "displayName", "John "+tls)
 			c, err := goldap.DialURL(dir.URL)
 			if err != nil {
 				t.Fatal(err)

@@ -33,7 +33,8 @@ type outcome struct {
 // (idempotent) is retried after any failure without a result, and after
 // busy or unavailable; an operation that changes the entry only when it
 // provably was not sent: no bound connection could be had (refused,
-// unreachable, StartTLS or a bind that failed on the way).
+// unreachable, StartTLS or a bind that failed on the way). Once handed to
+// a connection it is never sent again.
 //
 // held is the call's connection: the exchange uses it (or gets one from
 // the pool) and leaves it there unless it failed without an answer, so that
@@ -65,6 +66,12 @@ func (c *Client) attempts(deadline time.Time, idempotent bool, held **conn, f fu
 		o.attempts++
 		retry := false
 		cn, err := *held, error(nil)
+		if cn != nil && cn.IsClosing() {
+			// closed since the last exchange (the directory hung up): nothing
+			// goes on it, another one is had
+			c.pool.put(cn, false)
+			cn, *held = nil, nil
+		}
 		if cn == nil {
 			cn, err = c.pool.get(deadline)
 		}

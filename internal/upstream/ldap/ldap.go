@@ -134,7 +134,7 @@ func (c *Client) Get(ctx context.Context, call *upstream.Call) (*upstream.Result
 		return t.result(), cerr
 	}
 	res := t.result()
-	res.Status, res.Body = http.StatusOK, c.user(entry, roles)
+	res.Status, res.Body = http.StatusOK, c.user(entry, roles, t.asked)
 	return res, nil
 }
 

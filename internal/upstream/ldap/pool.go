@@ -154,6 +154,19 @@ func jitter(n int) time.Duration {
 	return rand.N(min(ceil, time.Second) + 1)
 }
 
-// describe is an error for logs: the stage and the library's words, no
-// password (the library never repeats it).
-func describe(err error) error { return fmt.Errorf("ldap: %w", err) }
+// describe is an error for logs: an LDAP result by its code and name only
+// (the directory's diagnostic may quote a DN, hence a username), any other
+// failure (a connection's) as it is; never the password, which the
+// library never repeats.
+func describe(err error) error {
+	var le *goldap.Error
+	if errors.As(err, &le) && le.ResultCode < goldap.ErrorNetwork {
+		var de *dialError
+		stage := "result"
+		if errors.As(err, &de) {
+			stage = de.stage
+		}
+		return fmt.Errorf("ldap: %s: result %d (%s)", stage, le.ResultCode, goldap.LDAPResultCodeMap[le.ResultCode])
+	}
+	return fmt.Errorf("ldap: %w", err)
+}

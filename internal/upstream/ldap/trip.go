@@ -16,8 +16,9 @@ type trip struct {
 	deadline time.Time
 	attempts int
 	cause    error
-	applied  bool  // an operation that changes the directory succeeded
-	conn     *conn // the connection the call's exchanges go on, nil before the first
+	asked    string // the id the call named the user by, "" by username
+	applied  bool   // an operation that changes the directory succeeded
+	conn     *conn  // the connection the call's exchanges go on, nil before the first
 }
 
 // done gives the call's connection back to the pool.
@@ -75,6 +76,7 @@ func (t *trip) find(call *upstream.Call) (*goldap.Entry, *canonical.Error) {
 	attr := t.c.cfg.IDAttribute
 	switch call.Target {
 	case canonical.ByID:
+		t.asked = call.Value
 	case canonical.ByUsername:
 		attr = t.c.cfg.UsernameAttribute
 	default:
@@ -158,7 +160,7 @@ func (t *trip) readBack(dn string) ([]byte, *canonical.Error) {
 	if cerr != nil {
 		return nil, cerr
 	}
-	return t.c.user(res.Entries[0], roles), nil
+	return t.c.user(res.Entries[0], roles, t.asked), nil
 }
 
 // group is one group entry.

@@ -39,10 +39,18 @@ func readAttributes(l config.LDAP) []string {
 // roles from groups, createdAt and updatedAt from createTimestamp and
 // modifyTimestamp (RFC 3339). A value the canonical user cannot hold (JSON
 // text that is not JSON, a flag value neither true nor false) is left out.
-func (c *Client) user(e *goldap.Entry, roles []group) []byte {
+//
+// asked is the id the call named the user by ("" by username): where the
+// directory matched it to an id that differs only in case (an entryUUID
+// asked for in upper case), the id is given as asked.
+func (c *Client) user(e *goldap.Entry, roles []group, asked string) []byte {
 	u := userWriter{out: make([]byte, 0, 512)}
 	u.out = append(u.out, '{')
-	u.str("id", e.GetEqualFoldAttributeValue(c.cfg.IDAttribute))
+	id := e.GetEqualFoldAttributeValue(c.cfg.IDAttribute)
+	if asked != "" && strings.EqualFold(id, asked) {
+		id = asked
+	}
+	u.str("id", id)
 	u.str("username", e.GetEqualFoldAttributeValue(c.cfg.UsernameAttribute))
 	first := func(field string) string {
 		if list := c.cfg.Attributes[field]; len(list) > 0 {
