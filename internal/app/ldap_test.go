@@ -203,6 +203,15 @@ var ldapDialects = []struct {
 				want(t, "details", gjson.GetBytes(a.Body, "details"), "allowDashboardAccess")
 				attr(t, dir.Entry(t, "uid=jane.roe,"+slapdtest.People), "displayName", "Jane Q. Doe")
 			}},
+		{name: "a group the ACL forbids: the entry's Modify was applied, and the answer says so", method: "PUT",
+			path: "/v1/app/users/jane.roe", status: 403, body: `{"name":"Jane Partly","roles":["Frozen"]}`,
+			check: func(t *testing.T, dir *slapdtest.Server, a answer) {
+				if !strings.Contains(gjson.GetBytes(a.Body, "message").Str, "partly applied") {
+					t.Errorf("message: %s", a.Body)
+				}
+				attr(t, dir.Entry(t, "uid=jane.roe,"+slapdtest.People), "displayName", "Jane Partly")
+				isMember(t, dir, slapdtest.FrozenGroup, "uid=jane.roe,"+slapdtest.People, false)
+			}},
 		{name: "not found", method: "PUT", path: "/v1/app/users/nobody", status: 404, body: `{"name":"X"}`},
 	}},
 	{name: "shift", steps: []ldapStep{
@@ -486,6 +495,9 @@ func TestLDAPOpenLDAPExample(t *testing.T) {
 				t.Fatalf("%d %s", r.Status, r.Body)
 			}
 			attr(t, dir.Entry(t, ldapJohnDN), "pwdAccountLockedTime", config.LDAPLockedForever)
+			if err := c.Bind(ldapJohnDN, pw); err == nil {
+				t.Error("a locked account can still bind")
+			}
 			r := s.do(t, "PUT", "/v3/users/"+uuid, hdr, `{"status":"ACTIVE"}`)
 			if r.Status != 400 || gjson.GetBytes(r.Body, "status").Str == "" {
 				t.Errorf("ACTIVE (active and deleted have no attribute in the example): %d %s", r.Status, r.Body)

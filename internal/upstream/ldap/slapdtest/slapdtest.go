@@ -43,11 +43,15 @@ const (
 	// Frozen is the DN of the one user the service account may read but
 	// not change (insufficientAccessRights).
 	Frozen = "uid=frozen,ou=people," + Suffix
+	// FrozenGroup is the one group the service account may read but not
+	// change.
+	FrozenGroup = "cn=Frozen,ou=groups," + Suffix
 )
 
 // Base is the skeleton every seed starts from: the suffix, ou=people,
-// ou=groups, ou=system with the service account and the reader, and the
-// frozen user.
+// ou=groups, ou=system with the service account and the reader, the
+// default password policy (ppolicy: pwdLockout, so that an account whose
+// pwdAccountLockedTime is set cannot bind), and the frozen user.
 const Base = `dn: ` + Suffix + `
 objectClass: dcObject
 objectClass: organization
@@ -78,6 +82,22 @@ objectClass: simpleSecurityObject
 cn: reader
 userPassword: ` + ReaderPW + `
 
+dn: ou=policies,` + Suffix + `
+objectClass: organizationalUnit
+ou: policies
+
+dn: cn=default,ou=policies,` + Suffix + `
+objectClass: organizationalRole
+objectClass: pwdPolicy
+cn: default
+pwdAttribute: userPassword
+pwdLockout: TRUE
+
+dn: ` + FrozenGroup + `
+objectClass: groupOfNames
+cn: Frozen
+member: ` + AdminDN + `
+
 dn: ` + Frozen + `
 objectClass: inetOrgPerson
 uid: frozen
@@ -88,7 +108,8 @@ employeeNumber: frozen-1
 
 // conf is slapd.conf. The service account may manage ou=people and
 // ou=groups (ppolicy's pwdAccountLockedTime needs manage), except the
-// frozen user, which it may only read; the reader reads everything.
+// frozen user and the frozen group, which it may only read; the reader
+// reads everything.
 const conf = `include /etc/ldap/schema/core.schema
 include /etc/ldap/schema/cosine.schema
 include /etc/ldap/schema/inetorgperson.schema
@@ -105,8 +126,12 @@ rootdn "` + AdminDN + `"
 rootpw ` + AdminPW + `
 directory {{dir}}/db
 overlay ppolicy
+ppolicy_default "cn=default,ou=policies,` + Suffix + `"
 TLSCertificateFile {{dir}}/cert.pem
 TLSCertificateKeyFile {{dir}}/key.pem
+access to dn.exact="` + FrozenGroup + `"
+  by dn.exact="` + BindDN + `" read
+  by * read
 access to dn.exact="` + Frozen + `"
   by dn.exact="` + BindDN + `" read
   by dn.exact="` + ReaderDN + `" read
