@@ -86,8 +86,15 @@ func (c *Client) attempts(deadline time.Time, idempotent bool, held **conn, f fu
 			// nothing was sent: a connection that could not be made may be
 			// tried again, a refused bind or certificate will be refused again.
 			retry = errors.As(err, &de) && de.stage == "connect" && !errors.As(err, &cv)
+		} else if left := time.Until(deadline); left <= 0 {
+			// nothing sent: a request without time left would wait
+			// without a timeout (the library's 0)
+			*held = cn
+			o.result, o.cause = nil, describe(errTimeout)
+			o.cerr = canonical.Errorf(canonical.GatewayTimeout, "the directory did not answer in time")
+			return o, errDirectoryFailed
 		} else {
-			cn.SetTimeout(time.Until(deadline))
+			cn.SetTimeout(left)
 			err = f(cn)
 			code := resultCode(err)
 			switch {

@@ -186,7 +186,12 @@ func (c *Client) Probe(ctx context.Context) error {
 		case de != nil && de.stage == "starttls":
 			return &ProbeError{"upstream.ldap.startTLS", "StartTLS with " + c.addr + " failed: " + de.err.Error()}
 		}
-		return &ProbeError{"upstream.url", "the directory at " + c.addr + " is unreachable: " + errors.Unwrap(err).Error()}
+		cause := errors.Unwrap(err)
+		var le *goldap.Error
+		if errors.As(cause, &le) && le.Err != nil {
+			cause = le.Err // the network's words, without the library's "Result Code 200"
+		}
+		return &ProbeError{"upstream.url", "the directory at " + c.addr + " is unreachable: " + cause.Error()}
 	}
 	healthy := true
 	defer func() { c.pool.put(cn, healthy) }()
