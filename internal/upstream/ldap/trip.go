@@ -17,6 +17,7 @@ type trip struct {
 	attempts int
 	cause    error
 	asked    string // the id the call named the user by, "" by username
+	status   int    // the HTTP status of the directory's last answer, for metrics and logs
 	applied  bool   // an operation that changes the directory succeeded
 	conn     *conn  // the connection the call's exchanges go on, nil before the first
 }
@@ -29,17 +30,24 @@ func (t *trip) done() {
 	}
 }
 
-// result is the call's Result: the exchanges' attempts and the last cause.
+// result is the call's Result: the exchanges' attempts, and the status the
+// directory's last answer maps to (0 when it gave none, with the cause).
 func (t *trip) result() *upstream.Result {
-	return &upstream.Result{Attempts: t.attempts, Cause: t.cause}
+	return &upstream.Result{Attempts: t.attempts, Status: t.status, Cause: t.cause}
 }
 
 // do runs one exchange and counts it.
 func (t *trip) do(idempotent bool, f func(*conn) error) outcome {
 	o := t.c.exchange(t.deadline, idempotent, &t.conn, f)
 	t.attempts += o.attempts
-	if o.cause != nil {
-		t.cause = o.cause
+	switch {
+	case o.cerr != nil: // no answer
+		t.status, t.cause = 0, o.cause
+	case o.result != nil: // an LDAP result: an answer, as an HTTP upstream's 4xx
+		e, _ := opError(o.result, fieldOf{})
+		t.status, t.cause = e.HTTPStatus(), nil
+	default:
+		t.status, t.cause = 200, nil
 	}
 	return o
 }
