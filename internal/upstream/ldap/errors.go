@@ -141,9 +141,12 @@ func dialFailure(err error) *canonical.Error {
 		return canonical.Errorf(canonical.GatewayTimeout, "the directory did not answer in time")
 	case errors.As(err, &cv):
 		return canonical.Errorf(canonical.BadGateway, "the directory's TLS certificate is not trusted")
-	case de != nil && de.stage == "bind":
+	case de != nil && de.answered():
 		if code := resultCode(err); code == goldap.LDAPResultBusy || code == goldap.LDAPResultUnavailable {
 			return canonical.Errorf(canonical.Unavailable, upstream.GenericMessage(canonical.Unavailable))
+		}
+		if de.stage == "starttls" {
+			return canonical.Errorf(canonical.BadGateway, "the directory refused StartTLS")
 		}
 		return canonical.Errorf(canonical.BadGateway, "the directory refused userbridge's bind (upstream.ldap.bindDN)")
 	case de != nil && de.stage == "starttls":

@@ -80,12 +80,16 @@ func (c *Client) attempts(deadline time.Time, idempotent bool, held **conn, f fu
 			if errors.Is(err, errPoolBusy) {
 				return o, nil // userbridge's own cap: the directory did not fail
 			}
+			if !time.Now().Before(deadline) {
+				o.cerr = canonical.Errorf(canonical.GatewayTimeout, "the directory did not answer in time")
+			}
 			verdict = errDirectoryFailed
 			var de *dialError
 			var cv *tls.CertificateVerificationError
-			// nothing was sent: a connection that could not be made may be
-			// tried again, a refused bind or certificate will be refused again.
-			retry = errors.As(err, &de) && de.stage == "connect" && !errors.As(err, &cv)
+			// nothing of the call was sent: a connection that could not be
+			// made or bound for want of an answer may be tried again; a
+			// refused bind or certificate will be refused again.
+			retry = errors.As(err, &de) && !de.answered() && !errors.As(err, &cv) && !errors.Is(err, errTimeout)
 		} else if left := time.Until(deadline); left <= 0 {
 			// nothing sent: a request without time left would wait
 			// without a timeout (the library's 0)

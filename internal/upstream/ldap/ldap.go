@@ -181,10 +181,10 @@ func (c *Client) Probe(ctx context.Context) error {
 		var de *dialError
 		errors.As(err, &de)
 		switch {
-		case de != nil && de.stage == "bind":
+		case de != nil && de.stage == "bind" && de.answered():
 			return &ProbeError{"upstream.ldap.bindDN", fmt.Sprintf("the directory refused the bind as %s: %s", c.cfg.BindDN, resultName(err))}
 		case de != nil && de.stage == "starttls":
-			return &ProbeError{"upstream.ldap.startTLS", "StartTLS with " + c.addr + " failed: " + de.err.Error()}
+			return &ProbeError{"upstream.ldap.startTLS", "StartTLS with " + c.addr + " failed: " + resultName(de.err)}
 		}
 		cause := errors.Unwrap(err)
 		var le *goldap.Error

@@ -44,6 +44,13 @@ type dialError struct {
 }
 
 func (e *dialError) Error() string { return "ldap: " + e.stage + ": " + e.err.Error() }
+
+// answered reports whether the directory answered the StartTLS or bind
+// with a result (a refusal), rather than not at all.
+func (e *dialError) answered() bool {
+	code := resultCode(e.err)
+	return code != 0 && code < goldap.ErrorNetwork
+}
 func (e *dialError) Unwrap() error { return e.err }
 
 func newPool(u *url.URL, tlsConf *tls.Config, startTLS bool, bindDN, password string, size int, idle time.Duration) *pool {
