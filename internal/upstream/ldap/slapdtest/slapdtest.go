@@ -183,9 +183,17 @@ func Start(t testing.TB, seed string) *Server {
 	}
 	s := &Server{dir: dir, CAFile: filepath.Join(dir, "cert.pem")}
 	selfSigned(t, s.CAFile, filepath.Join(dir, "key.pem"))
-	s.Addr, s.TLSAddr = freeAddr(t), freeAddr(t)
-	s.URL, s.LDAPSURL = "ldap://"+s.Addr, "ldaps://"+s.TLSAddr
-	s.start(t, slapd, cf)
+	var err error
+	for try := 0; try < 3; try++ { // another program may take a port freeAddr chose
+		s.Addr, s.TLSAddr = freeAddr(t), freeAddr(t)
+		s.URL, s.LDAPSURL = "ldap://"+s.Addr, "ldaps://"+s.TLSAddr
+		if err = s.start(slapd, cf); err == nil {
+			break
+		}
+	}
+	if err != nil {
+		t.Fatalf("slapdtest: %v", err)
+	}
 	t.Cleanup(s.Stop)
 	return s
 }
@@ -225,37 +233,43 @@ func freeAddr(t testing.TB) string {
 	return ln.Addr().String()
 }
 
-func (s *Server) start(t testing.TB, slapd, cf string) {
+// start runs slapd on s.Addr and s.TLSAddr and waits until it answers a
+// bind as the rootdn (so that it is this slapd, not another program that
+// took the port). It reports slapd exiting at start (a port taken since
+// freeAddr chose it).
+func (s *Server) start(slapd, cf string) error {
 	cmd := exec.Command(slapd, "-f", cf, "-h", "ldap://"+s.Addr+"/ ldaps://"+s.TLSAddr+"/", "-d", "0")
 	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
 	// killed with the test binary, whatever ends it
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	if err := cmd.Start(); err != nil {
-		t.Fatalf("slapdtest: %v", err)
+		return err
 	}
-	s.mu.Lock()
-	s.cmd = cmd
-	s.mu.Unlock()
-	// wait until it accepts connections (or has exited)
 	exited := make(chan error, 1)
 	go func() { exited <- cmd.Wait() }()
-	for start := time.Now(); ; {
-		if time.Since(start) > 30*time.Second {
-			_ = cmd.Process.Kill()
-			t.Fatalf("slapdtest: slapd does not accept connections on %s", s.Addr)
-		}
+	for start := time.Now(); ; time.Sleep(20 * time.Millisecond) {
 		select {
 		case err := <-exited:
-			t.Fatalf("slapdtest: slapd exited: %v", err)
+			return fmt.Errorf("slapd exited: %v", err)
 		default:
 		}
-		c, err := net.Dial("tcp", s.Addr)
-		if err == nil {
-			c.Close()
-			go func() { <-exited }()
-			return
+		if time.Since(start) > 30*time.Second {
+			_ = cmd.Process.Kill()
+			return fmt.Errorf("slapd does not answer on %s", s.Addr)
 		}
-		time.Sleep(20 * time.Millisecond)
+		c, err := goldap.DialURL(s.URL)
+		if err != nil {
+			continue
+		}
+		err = c.Bind(AdminDN, AdminPW)
+		c.Close()
+		if err == nil {
+			s.mu.Lock()
+			s.cmd = cmd
+			s.mu.Unlock()
+			go func() { <-exited }()
+			return nil
+		}
 	}
 }
 
@@ -303,7 +317,9 @@ func (s *Server) signal(t testing.TB, sig syscall.Signal) {
 // Restart starts a stopped slapd again on the same port and database.
 func (s *Server) Restart(t testing.TB) {
 	t.Helper()
-	s.start(t, find(t, "slapd"), filepath.Join(s.dir, "slapd.conf"))
+	if err := s.start(find(t, "slapd"), filepath.Join(s.dir, "slapd.conf")); err != nil {
+		t.Fatalf("slapdtest: restart: %v", err)
+	}
 }
 
 // Admin is a connection bound as the rootdn, for checking what the
