@@ -78,6 +78,7 @@ func (c *Client) attempts(deadline time.Time, idempotent bool, held **conn, f fu
 		if err != nil {
 			o.cause, o.cerr = describe(err), dialFailure(err)
 			if errors.Is(err, errPoolBusy) {
+				o.attempts--  // not sent: no attempt
 				return o, nil // userbridge's own cap: the directory did not fail
 			}
 			if !time.Now().Before(deadline) {
@@ -94,6 +95,7 @@ func (c *Client) attempts(deadline time.Time, idempotent bool, held **conn, f fu
 			// nothing sent: a request without time left would wait
 			// without a timeout (the library's 0)
 			*held = cn
+			o.attempts-- // not sent: no attempt
 			o.result, o.cause = nil, describe(errTimeout)
 			o.cerr = canonical.Errorf(canonical.GatewayTimeout, "the directory did not answer in time")
 			return o, errDirectoryFailed
