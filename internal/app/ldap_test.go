@@ -21,15 +21,17 @@ import (
 // inetOrgPerson entries, their ids in employeeNumber (Finix's ids are no
 // UUIDs), and three groups.
 const (
-	ldapJaneDN  = "uid=jane.doe," + slapdtest.People
-	ldapJohnDN  = "uid=john.smith," + slapdtest.People
-	ldapFinixDN = "uid=merchant.admin," + slapdtest.People
-	ldapUsers   = "cn=Users," + slapdtest.Groups
-	ldapAdmins  = "cn=Administrators," + slapdtest.Groups
-	ldapEditors = "cn=Editors," + slapdtest.Groups
-	usersRoleID = "7c9e6679-7425-40de-944b-e07fc1f90ae7"
-	placeholder = "cn=placeholder,ou=system," + slapdtest.Suffix
-	ldapSeed    = `dn: ` + ldapJaneDN + `
+	ldapJaneDN   = "uid=jane.doe," + slapdtest.People
+	ldapJohnDN   = "uid=john.smith," + slapdtest.People
+	ldapFinixDN  = "uid=merchant.admin," + slapdtest.People
+	ldapUsers    = "cn=Users," + slapdtest.Groups
+	ldapAdmins   = "cn=Administrators," + slapdtest.Groups
+	ldapEditors  = "cn=Editors," + slapdtest.Groups
+	usersRoleID  = "7c9e6679-7425-40de-944b-e07fc1f90ae7"
+	ldapAuditors = "cn=Auditors," + slapdtest.Groups
+	auditorsID   = "5f1d7c2e-0a4b-4c8d-9e6f-1a2b3c4d5e6f"
+	placeholder  = "cn=placeholder,ou=system," + slapdtest.Suffix
+	ldapSeed     = `dn: ` + ldapJaneDN + `
 objectClass: inetOrgPerson
 uid: jane.doe
 cn: Jane Doe
@@ -75,6 +77,12 @@ dn: ` + ldapEditors + `
 objectClass: groupOfNames
 cn: Editors
 member: ` + placeholder + `
+
+dn: ` + ldapAuditors + `
+objectClass: groupOfUniqueNames
+cn: Auditors
+entryUUID: ` + auditorsID + `
+uniqueMember: ` + placeholder + `
 `
 )
 
@@ -516,4 +524,24 @@ func TestLDAPActiveDirectoryExample(t *testing.T) {
 	if _, err := app.Resolve(cfg, config.Source{Name: "active-directory.yaml"}); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// TestLDAPUniqueMember: groups of groupOfUniqueNames, membership in
+// uniqueMember, a role named by its id (entryUUID).
+func TestLDAPUniqueMember(t *testing.T) {
+	dir, s := startLDAP(t, func(c *config.Config) {
+		c.Upstream.LDAP.Groups.Filter = "(objectClass=groupOfUniqueNames)"
+		c.Upstream.LDAP.Groups.MemberAttribute = "uniqueMember"
+	})
+	hdr := map[string]string{"Content-Type": "application/json"}
+	a := s.do(t, "PATCH", "/users/"+janeID, hdr, `{"role":"`+auditorsID+`"}`)
+	if a.Status != 200 || gjson.GetBytes(a.Body, "role").Str != auditorsID {
+		t.Fatalf("%d %s", a.Status, a.Body)
+	}
+	attr(t, dir.Entry(t, ldapAuditors), "uniqueMember", placeholder, ldapJaneDN)
+	// a groupOfNames is no group here: Users is not a role to add, nor one to remove
+	if a := s.do(t, "PATCH", "/users/"+janeID, hdr, `{"role":"`+usersRoleID+`"}`); a.Status != 400 {
+		t.Fatalf("%d %s", a.Status, a.Body)
+	}
+	isMember(t, dir, ldapUsers, ldapJaneDN, true)
 }
