@@ -30,7 +30,7 @@ const usage = `userbridge: a compatibility proxy for user-management APIs
 
 Usage:
   userbridge [serve] [--config F] [--listen ADDR] [--upstream URL] [--upstream-timeout D]
-                    [--upstream-profile canonical|scim|rules]
+                    [--upstream-profile canonical|scim|rules|ldap]
   userbridge backend [--listen ADDR]          run the reference backend alone
   userbridge translate --dialect NAME [--path P] [--rules F] < body.json
   userbridge dialects                          list dialects and routes
@@ -325,8 +325,11 @@ func routes(args []string, stdout io.Writer) error {
 }
 
 func validate(args []string, stdout io.Writer) error {
-	_, src, mounts, err := resolve("validate", args)
+	cfg, src, mounts, err := resolve("validate", args)
 	if err != nil {
+		return err
+	}
+	if err := app.CheckUpstream(cfg, src); err != nil {
 		return err
 	}
 	fmt.Fprintf(stdout, "%s: valid; %d dialects mounted\n", src.Name, len(mounts))
