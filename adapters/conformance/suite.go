@@ -58,7 +58,7 @@ func Run(cases []Case, programs map[string]*mapping.Program) *Report {
 			r.Problems = c.Check(p)
 			byDialect[c.Dialect] = append(byDialect[c.Dialect], *c)
 		} else {
-			r.Problems = []string{fmt.Sprintf("no dialect %q is served (%s)", c.Dialect, strings.Join(sortedKeys(programs), ", "))}
+			r.Problems = []string{fmt.Sprintf("no dialect %q is served (%s): a config that serves it (--config) or another dialect key", c.Dialect, strings.Join(sortedKeys(programs), ", "))}
 		}
 		if len(r.Problems) == 0 {
 			rep.Passed++
