@@ -79,12 +79,15 @@ type UpstreamError struct {
 }
 
 // Reply is an expected dialect reply. Headers are compared for the names
-// given; Body is compared as JSON; NoBody asserts there is none.
+// given; Body is compared as JSON; BodyHas names only the members that
+// must be there (with these values: objects at any depth may hold more);
+// NoBody asserts there is none.
 type Reply struct {
 	Status      int               `yaml:"status"`
 	ContentType string            `yaml:"contentType"`
 	Headers     map[string]string `yaml:"headers"`
 	Body        any               `yaml:"body"`
+	BodyHas     any               `yaml:"bodyHas"`
 	NoBody      bool              `yaml:"noBody"`
 }
 

@@ -11,7 +11,13 @@ import (
 // path: nil when they are equal, else one line a difference, "- path:
 // want" and "+ path: got" (a member only expected has no + line, one only
 // got no - line).
-func jsonDiff(got []byte, want any) []string {
+func jsonDiff(got []byte, want any) []string { return diffJSON(got, want, false) }
+
+// jsonSubset is jsonDiff where got may hold members want does not name,
+// at any depth of objects (arrays are compared whole).
+func jsonSubset(got []byte, want any) []string { return diffJSON(got, want, true) }
+
+func diffJSON(got []byte, want any, subset bool) []string {
 	var g any
 	if err := json.Unmarshal(got, &g); err != nil {
 		return []string{"    + not JSON (" + err.Error() + "): " + string(got), "    - " + string(mustJSON(want))}
@@ -19,11 +25,11 @@ func jsonDiff(got []byte, want any) []string {
 	var w any
 	_ = json.Unmarshal(mustJSON(want), &w) // encoded by mustJSON: valid
 	var out []string
-	diffValue(&out, "", w, g)
+	diffValue(&out, "", w, g, subset)
 	return out
 }
 
-func diffValue(out *[]string, path string, want, got any) {
+func diffValue(out *[]string, path string, want, got any, subset bool) {
 	wm, wok := want.(map[string]any)
 	gm, gok := got.(map[string]any)
 	if wok && gok {
@@ -41,10 +47,11 @@ func diffValue(out *[]string, path string, want, got any) {
 			switch {
 			case !gin:
 				*out = append(*out, "    - "+p+": "+compact(wv)+"   (missing)")
+			case !win && subset:
 			case !win:
 				*out = append(*out, "    + "+p+": "+compact(gv)+"   (not expected)")
 			default:
-				diffValue(out, p, wv, gv)
+				diffValue(out, p, wv, gv, subset)
 			}
 		}
 		return
@@ -53,7 +60,7 @@ func diffValue(out *[]string, path string, want, got any) {
 	ga, gok := got.([]any)
 	if wok && gok && len(wa) == len(ga) {
 		for i := range wa {
-			diffValue(out, path+"["+strconv.Itoa(i)+"]", wa[i], ga[i])
+			diffValue(out, path+"["+strconv.Itoa(i)+"]", wa[i], ga[i], false)
 		}
 		return
 	}

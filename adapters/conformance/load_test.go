@@ -71,3 +71,17 @@ func TestJSONDiff(t *testing.T) {
 }
 
 func itoa(n int) string { return strconv.Itoa(n) }
+
+// TestBodyHas: bodyHas checks the members it names, whatever else the
+// body holds; a member missing or different fails.
+func TestBodyHas(t *testing.T) {
+	body := []byte(`{"error":{"code":"X","message":"m","docs":"d"},"total":1}`)
+	if d := jsonSubset(body, map[string]any{"error": map[string]any{"code": "X"}}); d != nil {
+		t.Fatalf("a subset: %v", d)
+	}
+	d := jsonSubset(body, map[string]any{"error": map[string]any{"code": "Y", "field": "f"}})
+	if strings.Join(d, "\n") != "    - error.code: \"Y\"\n    + error.code: \"X\"\n    - error.field: \"f\"   (missing)" {
+		t.Fatalf("got %q", d)
+	}
+}
+

@@ -162,5 +162,10 @@ func checkReply(what string, got *mapping.Reply, want *Reply) []string {
 			fail("%s body differs (- want, + got):\n%s", what, strings.Join(d, "\n"))
 		}
 	}
+	if want.BodyHas != nil {
+		if d := jsonSubset(got.Body, want.BodyHas); d != nil {
+			fail("%s body lacks members (- want, + got):\n%s", what, strings.Join(d, "\n"))
+		}
+	}
 	return probs
 }
