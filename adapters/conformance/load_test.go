@@ -84,4 +84,3 @@ func TestBodyHas(t *testing.T) {
 		t.Fatalf("got %q", d)
 	}
 }
-
