@@ -25,7 +25,7 @@ type Case struct {
 	// testdata) belongs to the dialect of the folder above.
 	Dialect string `yaml:"dialect"`
 	// Method is the request's method; empty: the dialect's route's. Any
-	// other is answered 405 in the dialect's error envelope, as served.
+	// other fails the case: the server answers it before the rules run.
 	Method string `yaml:"method"`
 	// Path is the request path; route parameters are read from it. It is
 	// the rule file's route, without a deployment's prefix.

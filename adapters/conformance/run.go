@@ -2,7 +2,6 @@ package conformance
 
 import (
 	"fmt"
-	"net/http"
 	"strings"
 
 	"github.com/userbridge/userbridge/mapping"
@@ -22,12 +21,21 @@ func (c *Case) Check(p *mapping.Program) []string {
 		fail("path %q does not match the route %s %s", c.Path, p.Route().Method, p.Route().Path)
 		return probs
 	}
-	if refused := c.refusedByFront(p); refused != nil {
+	if c.Method != "" && !strings.EqualFold(c.Method, p.Route().Method) {
+		// The server answers 405 before any rule runs, in the dialect's
+		// envelope or the generic one depending on the other dialects
+		// served and the request's headers (internal/server/unmatched.go):
+		// nothing a rule file decides.
+		fail("method %s: dialect %s is served on %s %s; a request with another method never reaches its rules",
+			strings.ToUpper(c.Method), p.Name(), p.Route().Method, p.Route().Path)
+		return probs
+	}
+	if refused := c.refusedContentType(p); refused != nil {
 		if c.Error == nil {
 			fail("refused, want it translated: %s", refused.Message)
 			return probs
 		}
-		return append(probs, checkReply("error", c.frontReply(p, in, refused), c.Error)...)
+		return append(probs, checkReply("error", p.RenderError(in, refused), c.Error)...)
 	}
 	var update []byte
 	res, cerr := p.Translate(in)
@@ -98,30 +106,15 @@ func (c *Case) Check(p *mapping.Program) []string {
 	return append(probs, checkReply("response", rep, c.Response)...)
 }
 
-// refusedByFront is what the server refuses before the rules run, from
-// the case's method and headers: another method than the route's, a
-// Content-Type the dialect does not accept.
-func (c *Case) refusedByFront(p *mapping.Program) *canonical.Error {
-	if c.Method != "" && !strings.EqualFold(c.Method, p.Route().Method) {
-		return canonical.Errorf(canonical.NotFound, strings.ToUpper(c.Method)+" is not served here; "+p.Route().Method+" is")
-	}
+// refusedContentType is the server's refusal of a Content-Type the
+// dialect does not accept (request.contentTypes), from the case's headers.
+func (c *Case) refusedContentType(p *mapping.Program) *canonical.Error {
 	for name, v := range c.Headers {
 		if strings.EqualFold(name, "Content-Type") && v != "" && !p.AcceptsContentType(v) {
 			return canonical.Errorf(canonical.UnsupportedMediaType, "Content-Type must be one of "+strings.Join(p.ContentTypes(), ", "))
 		}
 	}
 	return nil
-}
-
-// frontReply renders a front refusal as the server does: a wrong method
-// is the dialect's not_found error with status 405 and Allow.
-func (c *Case) frontReply(p *mapping.Program, in *mapping.Input, e *canonical.Error) *mapping.Reply {
-	rep := p.RenderError(in, e)
-	if e.Code == canonical.NotFound {
-		rep.Status = http.StatusMethodNotAllowed
-		rep.Headers = append(rep.Headers, mapping.Header{Name: "Allow", Value: p.Route().Method})
-	}
-	return rep
 }
 
 func replyLine(r *mapping.Reply) string {
