@@ -1,7 +1,6 @@
 package conformance
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -10,6 +9,7 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/userbridge/userbridge/mapping"
 	"gopkg.in/yaml.v3"
 )
 
@@ -98,24 +98,32 @@ func LoadFile(path string) ([]Case, error) {
 		return nil, fmt.Errorf("%w: %s: the file is empty", ErrCases, path)
 	}
 	doc := root.Content[0]
-	dec := yaml.NewDecoder(bytes.NewReader(data))
-	dec.KnownFields(true)
 	var cf caseFile
 	var items []*yaml.Node
-	switch doc.Kind {
-	case yaml.SequenceNode:
-		err = dec.Decode(&cf.Cases)
+	switch {
+	case doc.Kind == yaml.SequenceNode:
+		_, err = mapping.DecodeYAML(data, &cf.Cases)
 		items = doc.Content
 		cf.Dialect = folderDialect(path)
-	case yaml.MappingNode:
-		err = dec.Decode(&cf)
-		if n := member(doc, "cases"); n != nil {
-			items = n.Content
-		}
+	case doc.Kind == yaml.MappingNode && member(doc, "cases") != nil:
+		_, err = mapping.DecodeYAML(data, &cf)
+		items = member(doc, "cases").Content
 	default:
-		return nil, fmt.Errorf("%w: %s: a case file is a list of cases or {dialect: NAME, cases: [...]}", ErrCases, path)
+		return nil, fmt.Errorf("%w: %s: not a case file: a list of cases or {dialect: NAME, cases: [...]}", ErrCases, path)
 	}
-	if err != nil {
+	var list mapping.YAMLErrors
+	switch {
+	case errors.As(err, &list):
+		errs := make([]error, len(list))
+		for i, e := range list {
+			what := "unknown key " + e.Key
+			if !e.Unknown {
+				what = e.Got + " is not " + e.Want
+			}
+			errs[i] = fmt.Errorf("%w: %s:%d: %s", ErrCases, path, e.Line, what)
+		}
+		return nil, errors.Join(errs...)
+	case err != nil:
 		return nil, fmt.Errorf("%w: %s: %w", ErrCases, path, err)
 	}
 	var errs []error

@@ -44,7 +44,7 @@ func TestCaseDialects(t *testing.T) {
 		t.Fatalf("got %v", err)
 	}
 	typo := write(t, filepath.Join(dir, "t.yaml"), "dialect: acme\ncases:\n  - name: e\n    pathh: /z\n")
-	if _, err := LoadFile(typo); err == nil || !strings.Contains(err.Error(), "pathh") {
+	if _, err := LoadFile(typo); err == nil || !strings.Contains(err.Error(), "t.yaml:4: unknown key pathh") {
 		t.Fatalf("a misspelt key: %v", err)
 	}
 	files, err := Files([]string{dir})
