@@ -36,6 +36,7 @@ Usage:
   userbridge dialects                          list dialects and routes
   userbridge routes [--config F]               list every mounted route
   userbridge validate --config F               check a config, every problem at once
+  userbridge test [--config F] [--coverage-min PCT] PATH...   run rule test cases (YAML)
   userbridge health [--url URL]                exit 0 when URL (default /healthz on 127.0.0.1:8080) answers 2xx
   userbridge version
 
@@ -67,6 +68,8 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		err = routes(args, stdout)
 	case "validate":
 		err = validate(args, stdout)
+	case "test":
+		return ruleTest(args, stdout, stderr)
 	case "health":
 		err = health(args, stdout)
 	case "version":
