@@ -60,19 +60,22 @@ func forward(c net.Conn, target string) {
 	defer s.Close()
 	go func() { _, _ = io.Copy(c, s); c.Close() }()
 	buf := make([]byte, 64<<10)
+	var seen []byte // the end of what came before, for a name split across reads
 	for {
 		n, err := c.Read(buf)
+		seen = append(seen, buf[:n]...)
 		switch {
-		case bytes.Contains(buf[:n], []byte(hangs)):
+		case bytes.Contains(seen, []byte(hangs)):
 			_, _ = io.Copy(io.Discard, c) // until the client gives up
 			return
-		case bytes.Contains(buf[:n], []byte(cuts)):
+		case bytes.Contains(seen, []byte(cuts)):
 			return
 		case n > 0:
 			if _, werr := s.Write(buf[:n]); werr != nil {
 				return
 			}
 		}
+		seen = seen[max(len(seen)-len(hangs), 0):]
 		if err != nil {
 			return
 		}
