@@ -56,9 +56,13 @@ func TestLDAPDirectoryHangs(t *testing.T) {
 	attr(t, dir.Entry(t, ldapFinixDN), "description", `{"a":"3"}`)
 }
 
-// TestLDAPBreaker: failures in a row open the breaker; the dialect then
-// answers 503 with Retry-After without calling the directory, and /readyz
-// shows it open. A refusal about the update (not found) never counts.
+// TestLDAPBreaker: a directory that is down opens the breaker, by the HTTP
+// profiles' rule: each failure to connect counts as one more distinct user
+// (targets, default 3), and the failures must be at least half the calls
+// that ended (failureRatio), the three not-founds included, so the third
+// opens it. The dialect then answers 503 with Retry-After without calling
+// the directory, and /readyz shows it open. A refusal about the update (not
+// found) never counts as a failure.
 func TestLDAPBreaker(t *testing.T) {
 	dir, s := startLDAP(t, func(c *config.Config) {
 		on := true
@@ -71,7 +75,7 @@ func TestLDAPBreaker(t *testing.T) {
 		}
 	}
 	dir.Stop()
-	for i := 0; i < 2; i++ {
+	for i := 0; i < 3; i++ {
 		if a := s.do(t, "PUT", "/users/"+finixID, hdr, `{"enabled":true}`); a.Status != 502 {
 			t.Fatalf("failure %d: %d %s", i+1, a.Status, a.Body)
 		}

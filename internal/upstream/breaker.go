@@ -26,7 +26,9 @@ import (
 // Targets distinct users, each failure that is evidence about the upstream
 // itself counting as one more distinct user. So a storm of failures on one
 // user id (its record makes the upstream answer 500, or hang) never opens
-// it, while an upstream that fails everyone does.
+// it, while an upstream that fails everyone does. Every profile runs its
+// calls through it: the HTTP ones (canonical, scim, rules) through Client,
+// ldap through Breaker.Run, each saying what its calls' outcomes count as.
 
 // UserRef names the user an upstream request is for, for the breaker: a
 // failure that may be that user's record's (a 500, a timeout) counts for
@@ -48,20 +50,29 @@ func (call *Call) User() UserRef {
 	return UserRef{Target: call.Target, Value: call.Value, Tenant: call.Tenant}
 }
 
-// What a call reports to the breaker.
+// The verdicts a call reports to the breaker (Breaker.Run): nil is a
+// success, a working upstream (a 4xx reply, or a directory's refusal of
+// the update, included).
 var (
-	// errUpstreamFailed is a failure that may be one user's record's: a
+	// ErrUpstreamFailed is a failure that may be one user's record's: a
 	// 5xx reply other than 502 and 503, a timeout or a connection cut
-	// after the request was sent, a reply cut short. It counts for the
-	// request's user.
-	errUpstreamFailed = errors.New("upstream: failed")
-	// errUpstreamDown is a failure whatever the user: no connection (refused,
-	// unreachable, DNS, dial timeout, a TLS handshake failure or an
-	// untrusted certificate), a 502 or 503 reply. It counts as one more
-	// distinct user.
-	errUpstreamDown = errors.New("upstream: down")
-	errCallerGone   = errors.New("upstream: caller went away") // not counted
-	errNotSent      = errors.New("upstream: not sent")         // not counted: userbridge's own cap (maxConns)
+	// after the request was sent, a reply cut short; a directory's
+	// timeLimitExceeded or "other" result for one entry. It counts for the
+	// call's user (as ErrUpstreamDown for a call for no user).
+	ErrUpstreamFailed = errors.New("upstream: failed")
+	// ErrUpstreamDown is a failure whatever the user: no connection
+	// (refused, unreachable, DNS, dial timeout, a TLS handshake failure or
+	// an untrusted certificate, a directory's bind or StartTLS refused), a
+	// 502 or 503 reply, a directory's busy or unavailable. It counts as one
+	// more distinct user.
+	ErrUpstreamDown = errors.New("upstream: down")
+	// ErrCallerGone is a call the caller went away from. It counts for
+	// nothing.
+	ErrCallerGone = errors.New("upstream: caller went away")
+	// ErrNotSent is a call never sent for userbridge's own cap
+	// (upstream.maxConns, upstream.ldap.poolSize busy until the deadline).
+	// It counts for nothing.
+	ErrNotSent = errors.New("upstream: not sent")
 )
 
 // statusVerdict is what a reply of 500 or more counts as: 502 and 503 are
@@ -70,29 +81,36 @@ var (
 // the record's.
 func statusVerdict(status int) error {
 	if status == http.StatusBadGateway || status == http.StatusServiceUnavailable {
-		return errUpstreamDown
+		return ErrUpstreamDown
 	}
-	return errUpstreamFailed
+	return ErrUpstreamFailed
 }
 
-// breaker guards the upstream.
-type breaker struct {
-	cb       *gobreaker.CircuitBreaker[*Result]
+// Breaker guards one upstream, whatever the profile. A nil *Breaker is a
+// breaker turned off: Run runs every call, State is "disabled".
+type Breaker struct {
+	cb       *gobreaker.CircuitBreaker[struct{}]
 	win      *window
 	openFor  time.Duration
 	openedAt atomic.Int64 // when it last opened, Unix ns
 }
 
-func newBreaker(cfg config.Breaker, name string) *breaker {
-	b := &breaker{win: newWindow(cfg, time.Now), openFor: cfg.OpenFor.D()}
-	b.cb = gobreaker.NewCircuitBreaker[*Result](gobreaker.Settings{
+// NewBreaker builds the breaker cfg configures, its unset keys at their
+// defaults (config.Upstream.WithDefaults gives them); name (the upstream's
+// host) is gobreaker's. It is nil when cfg turns the breaker off.
+func NewBreaker(cfg config.Breaker, name string) *Breaker {
+	if !cfg.IsEnabled() {
+		return nil
+	}
+	b := &Breaker{win: newWindow(cfg, time.Now), openFor: cfg.OpenFor.D()}
+	b.cb = gobreaker.NewCircuitBreaker[struct{}](gobreaker.Settings{
 		Name:        name,
 		MaxRequests: 1,
 		Timeout:     b.openFor,
 		// No Interval: the window keeps its own time. gobreaker's counts
 		// are not consulted.
 		ReadyToTrip: func(gobreaker.Counts) bool { return b.win.tripped() },
-		IsExcluded:  func(err error) bool { return errors.Is(err, errCallerGone) || errors.Is(err, errNotSent) },
+		IsExcluded:  func(err error) bool { return errors.Is(err, ErrCallerGone) || errors.Is(err, ErrNotSent) },
 		OnStateChange: func(_ string, _, to gobreaker.State) {
 			// Each state starts from no evidence: what failed before the
 			// breaker opened, or during its trial, does not count again.
@@ -105,10 +123,48 @@ func newBreaker(cfg config.Breaker, name string) *breaker {
 	return b
 }
 
+// Run makes call, one call to the upstream for user (all its attempts),
+// unless the breaker is open or its trial call is out. call returns its
+// verdict, one of nil, ErrUpstreamFailed, ErrUpstreamDown, ErrCallerGone
+// and ErrNotSent (or an error wrapping it). When the breaker
+// refuses the call, call is not made and Run returns the 503 every dialect
+// renders ("the upstream is failing; …", Retry-After the seconds until the
+// trial call) and, for the logs, the cause (wrapping gobreaker.ErrOpenState
+// or gobreaker.ErrTooManyRequests); otherwise nil and nil.
+func (b *Breaker) Run(user UserRef, call func() (verdict error)) (paused *canonical.Error, cause error) {
+	if b == nil {
+		_ = call()
+		return nil, nil
+	}
+	_, err := b.cb.Execute(func() (struct{}, error) {
+		gen := b.win.generation()
+		verdict := call()
+		// Recorded before Execute reports the verdict, so that the trip
+		// rule sees this call.
+		b.win.record(gen, user, verdict)
+		return struct{}{}, verdict
+	})
+	if errors.Is(err, gobreaker.ErrOpenState) || errors.Is(err, gobreaker.ErrTooManyRequests) {
+		e := canonical.Errorf(canonical.Unavailable, "the upstream is failing; calls to it are paused, retry later")
+		e.RetryAfter = b.pausedFor()
+		return e, err
+	}
+	return nil, nil
+}
+
+// State is "closed", "half-open" or "open", or "disabled" for a nil
+// Breaker.
+func (b *Breaker) State() string {
+	if b == nil {
+		return "disabled"
+	}
+	return b.cb.State().String()
+}
+
 // pausedFor is the Retry-After of a call the breaker refused: the seconds
 // left until it lets a trial call through (rounded up, at least 1; 1 while
 // a trial call is out).
-func (b *breaker) pausedFor() string {
+func (b *Breaker) pausedFor() string {
 	left := b.openFor - time.Since(time.Unix(0, b.openedAt.Load()))
 	if left < time.Second {
 		return "1"
@@ -116,27 +172,17 @@ func (b *breaker) pausedFor() string {
 	return strconv.FormatInt(int64((left+time.Second-1)/time.Second), 10)
 }
 
-// guarded sends req through the breaker, when there is one.
+// guarded sends req through the breaker.
 func (c *Client) guarded(ctx context.Context, req *request) (*Result, *canonical.Error) {
-	b := c.breaker
-	if b == nil {
-		res, cerr, _ := c.send(ctx, req)
-		return res, cerr
-	}
+	var res *Result
 	var cerr *canonical.Error
-	res, err := b.cb.Execute(func() (*Result, error) {
-		gen := b.win.generation()
-		res, e, verdict := c.send(ctx, req)
-		cerr = e
-		// Recorded before Execute reports the verdict, so that the trip
-		// rule sees this call.
-		b.win.record(gen, req.user, verdict)
-		return res, verdict
+	paused, cause := c.breaker.Run(req.user, func() error {
+		var verdict error
+		res, cerr, verdict = c.send(ctx, req)
+		return verdict
 	})
-	if errors.Is(err, gobreaker.ErrOpenState) || errors.Is(err, gobreaker.ErrTooManyRequests) {
-		e := canonical.Errorf(canonical.Unavailable, "the upstream is failing; calls to it are paused, retry later")
-		e.RetryAfter = b.pausedFor()
-		return &Result{Cause: fmt.Errorf("upstream: %w", err)}, e
+	if paused != nil {
+		return &Result{Cause: fmt.Errorf("upstream: %w", cause)}, paused
 	}
 	return res, cerr
 }
@@ -194,8 +240,8 @@ func (w *window) reset() {
 	}
 }
 
-// record counts a call that ended with verdict (errCallerGone and
-// errNotSent count for nothing), unless the window was reset since gen.
+// record counts a call that ended with verdict (ErrCallerGone and
+// ErrNotSent count for nothing), unless the window was reset since gen.
 func (w *window) record(gen uint64, user UserRef, verdict error) {
 	o := outcomeOf(verdict, user)
 	if o == ignored {
@@ -236,11 +282,11 @@ func outcomeOf(verdict error, user UserRef) outcome {
 	switch {
 	case verdict == nil:
 		return succeeded
-	case errors.Is(verdict, errUpstreamDown):
+	case errors.Is(verdict, ErrUpstreamDown):
 		return failedForAll
-	case errors.Is(verdict, errUpstreamFailed) && user == UserRef{}:
+	case errors.Is(verdict, ErrUpstreamFailed) && user == UserRef{}:
 		return failedForAll // a request for no user: nobody else to blame
-	case errors.Is(verdict, errUpstreamFailed):
+	case errors.Is(verdict, ErrUpstreamFailed):
 		return failedForUser
 	}
 	return ignored

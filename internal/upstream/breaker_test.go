@@ -2,12 +2,15 @@ package upstream
 
 import (
 	"context"
+	"errors"
 	"net"
 	"net/http"
 	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/sony/gobreaker/v2"
 
 	"github.com/userbridge/userbridge/config"
 	"github.com/userbridge/userbridge/mapping/canonical"
@@ -203,5 +206,41 @@ func TestDoForCountsForItsUser(t *testing.T) {
 	}
 	if s := c.BreakerState(); s != "open" {
 		t.Fatalf("jane under two tenants is two users: %s", s)
+	}
+}
+
+// TestBreakerRun: Breaker as a profile that is not HTTP uses it. Off, it
+// is nil and runs every call; on, one user's failures leave it closed,
+// failures whatever the user open it, and a refused call is not made and
+// gets the 503 with Retry-After and the cause for the logs.
+func TestBreakerRun(t *testing.T) {
+	off := NewBreaker(config.Breaker{Enabled: breakerOff}, "off")
+	ran := 0
+	if paused, cause := off.Run(UserRef{}, func() error { ran++; return ErrUpstreamDown }); paused != nil || cause != nil || ran != 1 || off.State() != "disabled" {
+		t.Fatalf("off: %v %v, ran %d, state %s", paused, cause, ran, off.State())
+	}
+
+	cfg := config.Upstream{Breaker: config.Breaker{Enabled: breakerOn, Failures: 2, Targets: 3, OpenFor: config.Duration(time.Minute)}}.WithDefaults()
+	b := NewBreaker(cfg.Breaker, "on")
+	jane := UserRef{Target: canonical.ByUsername, Value: "jane"}
+	for _, verdict := range []error{ErrUpstreamFailed, ErrUpstreamFailed, ErrUpstreamFailed, ErrCallerGone, ErrNotSent, nil} {
+		if paused, _ := b.Run(jane, func() error { return verdict }); paused != nil {
+			t.Fatalf("%v: %v", verdict, paused)
+		}
+	}
+	if s := b.State(); s != "closed" {
+		t.Fatalf("after one user's failures: %s", s)
+	}
+	// jane and each failure whatever the user: three distinct users
+	for i, want := range []string{"closed", "open"} {
+		b.Run(jane, func() error { return ErrUpstreamDown })
+		if s := b.State(); s != want {
+			t.Fatalf("after %d failures whatever the user: %s, want %s", i+1, s, want)
+		}
+	}
+	ran = 0
+	paused, cause := b.Run(UserRef{Target: canonical.ByID, Value: "1"}, func() error { ran++; return nil })
+	if ran != 0 || paused == nil || paused.Code != canonical.Unavailable || paused.RetryAfter == "" || !errors.Is(cause, gobreaker.ErrOpenState) {
+		t.Fatalf("open: ran %d, %+v, cause %v", ran, paused, cause)
 	}
 }

@@ -100,8 +100,8 @@ type request struct {
 }
 
 // send makes the attempts of one call under one deadline. verdict is what
-// the breaker counts: nil, errUpstreamFailed, errUpstreamDown, errCallerGone
-// or errNotSent.
+// the breaker counts: nil, ErrUpstreamFailed, ErrUpstreamDown, ErrCallerGone
+// or ErrNotSent.
 func (c *Client) send(ctx context.Context, rq *request) (res *Result, cerr *canonical.Error, verdict error) {
 	ctx, cancel := context.WithTimeout(ctx, c.timeout)
 	defer cancel()
@@ -344,34 +344,34 @@ func retryAfter(v string, now time.Time) (time.Duration, bool) {
 
 // failure maps a call that ended without a reply. For the breaker, an
 // attempt that never got a connection is evidence about the upstream
-// (errUpstreamDown); one that did, then timed out or was cut, may be about
-// the user's record (errUpstreamFailed).
+// (ErrUpstreamDown); one that did, then timed out or was cut, may be about
+// the user's record (ErrUpstreamFailed).
 func (x *exchange) failure(ctx context.Context, err error) (*canonical.Error, error) {
 	switch {
 	case errors.Is(err, errPoolBusy) && !x.reached:
 		// Waiting for a place under upstream.maxConns, until the deadline:
 		// nothing was sent, and the upstream did not fail.
-		return canonical.Errorf(canonical.Unavailable, "every connection to the upstream (upstream.maxConns) stayed busy until the deadline; the request was not sent, retry later"), errNotSent
+		return canonical.Errorf(canonical.Unavailable, "every connection to the upstream (upstream.maxConns) stayed busy until the deadline; the request was not sent, retry later"), ErrNotSent
 	case (errors.Is(err, context.DeadlineExceeded) || errors.Is(ctx.Err(), context.DeadlineExceeded)) && x.refused && !x.reached:
 		// the deadline ran out while retrying an upstream that refuses
 		// connections: it is unreachable, not slow.
-		return canonical.Errorf(canonical.BadGateway, "upstream unreachable"), errUpstreamDown
+		return canonical.Errorf(canonical.BadGateway, "upstream unreachable"), ErrUpstreamDown
 	case errors.Is(err, context.DeadlineExceeded) || errors.Is(ctx.Err(), context.DeadlineExceeded):
-		verdict := errUpstreamFailed
+		verdict := ErrUpstreamFailed
 		if !x.reached {
-			verdict = errUpstreamDown // no connection came in time
+			verdict = ErrUpstreamDown // no connection came in time
 		}
 		return canonical.Errorf(canonical.GatewayTimeout, x.maybeApplied("the upstream did not answer in time")), verdict
 	case ctx.Err() != nil:
-		return canonical.Errorf(canonical.BadGateway, x.maybeApplied("the request was cancelled before the upstream answered")), errCallerGone
+		return canonical.Errorf(canonical.BadGateway, x.maybeApplied("the request was cancelled before the upstream answered")), ErrCallerGone
 	case untrusted(err):
-		return canonical.Errorf(canonical.BadGateway, "the upstream's TLS certificate is not trusted"), errUpstreamDown
+		return canonical.Errorf(canonical.BadGateway, "the upstream's TLS certificate is not trusted"), ErrUpstreamDown
 	case !x.reached:
-		return canonical.Errorf(canonical.BadGateway, "upstream unreachable"), errUpstreamDown
+		return canonical.Errorf(canonical.BadGateway, "upstream unreachable"), ErrUpstreamDown
 	case tlsRefused(err):
-		return canonical.Errorf(canonical.BadGateway, "the upstream refused the TLS connection"), errUpstreamDown
+		return canonical.Errorf(canonical.BadGateway, "the upstream refused the TLS connection"), ErrUpstreamDown
 	}
-	return canonical.Errorf(canonical.BadGateway, x.maybeApplied("the upstream closed the connection without answering")), errUpstreamFailed
+	return canonical.Errorf(canonical.BadGateway, x.maybeApplied("the upstream closed the connection without answering")), ErrUpstreamFailed
 }
 
 // maybeApplied warns, for an update that reached the upstream, that its

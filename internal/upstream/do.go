@@ -61,7 +61,7 @@ func (c *Client) rawReply(ctx context.Context, res *Result, resp *http.Response,
 		if ctx.Err() != nil {
 			e.Code = canonical.GatewayTimeout
 		}
-		return e, errUpstreamFailed
+		return e, ErrUpstreamFailed
 	}
 	if len(body) > 0 {
 		res.Body = body

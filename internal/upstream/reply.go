@@ -54,7 +54,7 @@ func (c *Client) reply(ctx context.Context, res *Result, resp *http.Response, up
 			if ctx.Err() != nil {
 				e.Code = canonical.GatewayTimeout
 			}
-			return e, errUpstreamFailed
+			return e, ErrUpstreamFailed
 		case resp.StatusCode == http.StatusNoContent && update:
 			return nil, nil
 		case resp.StatusCode == http.StatusNoContent:

@@ -3,7 +3,8 @@
 // retries only when that cannot apply an update twice, and reports every
 // outcome as a *canonical.Error. Its DoFor lends the same transport, retry
 // policy and breaker to the other profiles (internal/upstream/scim and
-// internal/upstream/rest), each request saying which user it is for.
+// internal/upstream/rest), each request saying which user it is for, and
+// its Breaker guards profile ldap's calls by the same rule.
 package upstream
 
 import (
@@ -71,7 +72,7 @@ type Client struct {
 	transport *http.Transport
 	exchanges sync.Pool // of *exchange, hooks bound
 	http      *http.Client
-	breaker   *breaker // nil: disabled
+	breaker   *Breaker // nil: disabled
 }
 
 // New builds the client of the upstream cfg configures, its unset keys at
@@ -146,9 +147,7 @@ func New(cfg config.Upstream, opts Options) (*Client, error) {
 		// update somewhere else.
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
 	}
-	if cfg.Breaker.IsEnabled() {
-		c.breaker = newBreaker(cfg.Breaker, u.Host)
-	}
+	c.breaker = NewBreaker(cfg.Breaker, u.Host)
 	return c, nil
 }
 
@@ -164,12 +163,7 @@ func (c *Client) Close() { c.transport.CloseIdleConnections() }
 
 // BreakerState is "closed", "half-open" or "open", or "disabled" when the
 // breaker is off.
-func (c *Client) BreakerState() string {
-	if c.breaker == nil {
-		return "disabled"
-	}
-	return c.breaker.cb.State().String()
-}
+func (c *Client) BreakerState() string { return c.breaker.State() }
 
 // Ready reports whether the upstream accepts TCP connections: a dial, no
 // HTTP request, so probes leave no trace in the upstream's logs. It does not

@@ -28,10 +28,10 @@ func testWindow(mods ...func(*config.Breaker)) (*window, *clock) {
 
 func user(id string) UserRef { return UserRef{Target: canonical.ByID, Value: id} }
 
-// fail records a failure for u (errUpstreamFailed) n times.
+// fail records a failure for u (ErrUpstreamFailed) n times.
 func (w *window) fail(u UserRef, n int) {
 	for range n {
-		w.record(w.generation(), u, errUpstreamFailed)
+		w.record(w.generation(), u, ErrUpstreamFailed)
 	}
 }
 
@@ -93,17 +93,17 @@ func TestTripNeedsRatio(t *testing.T) {
 func TestDownCountsAsDistinct(t *testing.T) {
 	w, _ := testWindow()
 	for range 4 {
-		w.record(w.generation(), user("one"), errUpstreamDown)
+		w.record(w.generation(), user("one"), ErrUpstreamDown)
 	}
 	wantTripped(t, w, false, "4 failures")
-	w.record(w.generation(), UserRef{}, errUpstreamFailed)
+	w.record(w.generation(), UserRef{}, ErrUpstreamFailed)
 	wantTripped(t, w, true, "5 failures whatever the user")
 
 	w, _ = testWindow()
 	w.fail(user("one"), 3)
-	w.record(w.generation(), user("one"), errUpstreamDown)
+	w.record(w.generation(), user("one"), ErrUpstreamDown)
 	wantTripped(t, w, false, "one user's failures and one refused connection")
-	w.record(w.generation(), user("one"), errUpstreamDown)
+	w.record(w.generation(), user("one"), ErrUpstreamDown)
 	wantTripped(t, w, true, "one user's failures and two refused connections")
 }
 
@@ -111,7 +111,7 @@ func TestDownCountsAsDistinct(t *testing.T) {
 // even as a call.
 func TestNotCounted(t *testing.T) {
 	w, _ := testWindow(func(b *config.Breaker) { b.Failures, b.Targets = 1, 1 })
-	for _, v := range []error{errCallerGone, errNotSent} {
+	for _, v := range []error{ErrCallerGone, ErrNotSent} {
 		w.record(w.generation(), user("a"), v)
 	}
 	wantTripped(t, w, false, "excluded verdicts")
@@ -208,7 +208,7 @@ func TestResetVoidsCallsInFlight(t *testing.T) {
 	w, _ := testWindow(func(b *config.Breaker) { b.Failures, b.Targets = 1, 1 })
 	gen := w.generation()
 	w.reset()
-	w.record(gen, user("a"), errUpstreamFailed)
+	w.record(gen, user("a"), ErrUpstreamFailed)
 	wantTripped(t, w, false, "a failure of the previous state")
 	w.fail(user("a"), 1)
 	wantTripped(t, w, true, "a failure of this state")
@@ -219,8 +219,8 @@ func TestResetVoidsCallsInFlight(t *testing.T) {
 // TestStatusVerdict: 502 and 503 are about the upstream; 500, 504 and the
 // rest may be one record's.
 func TestStatusVerdict(t *testing.T) {
-	for status, want := range map[int]error{500: errUpstreamFailed, 501: errUpstreamFailed, 502: errUpstreamDown,
-		503: errUpstreamDown, 504: errUpstreamFailed, 599: errUpstreamFailed} {
+	for status, want := range map[int]error{500: ErrUpstreamFailed, 501: ErrUpstreamFailed, 502: ErrUpstreamDown,
+		503: ErrUpstreamDown, 504: ErrUpstreamFailed, 599: ErrUpstreamFailed} {
 		if got := statusVerdict(status); !errors.Is(got, want) {
 			t.Errorf("%d: %v, want %v", status, got, want)
 		}
@@ -241,7 +241,7 @@ func BenchmarkWindowRecord(b *testing.B) {
 	b.Run("failure", func(b *testing.B) {
 		b.ReportAllocs()
 		for b.Loop() {
-			w.record(w.generation(), u, errUpstreamFailed)
+			w.record(w.generation(), u, ErrUpstreamFailed)
 			w.tripped()
 		}
 	})

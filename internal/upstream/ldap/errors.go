@@ -13,12 +13,43 @@ import (
 
 const maxDiagnostic = 512
 
-// What a call reports to the breaker: errDirectoryFailed counts, the others
-// do not.
-var (
-	errDirectoryFailed = errors.New("ldap: the directory failed")
-	errNotSent         = errors.New("ldap: not sent")
-)
+// verdictOf is what an exchange that ended with err counts as for the
+// breaker (upstream.Breaker.Run), by the rule of the HTTP profiles:
+//
+//   - against the directory, whatever the user (upstream.ErrUpstreamDown):
+//     no bound connection could be had (refused, unreachable, a dial
+//     timeout, TLS or StartTLS failed, the bind refused or unanswered), and
+//     the results busy and unavailable;
+//   - against the call's user (upstream.ErrUpstreamFailed): no answer once
+//     sent (a timeout on one user's search or Modify, the connection cut),
+//     the call's deadline gone before the exchange could start, and the
+//     results timeLimitExceeded, adminLimitExceeded, other, operationsError
+//     and every result opError takes for the directory's own failure;
+//   - nothing (upstream.ErrNotSent): every pooled connection busy until the
+//     deadline;
+//   - never, a success (nil): a result about the update (noSuchObject, a
+//     value the schema refuses, insufficientAccessRights, …): the
+//     directory works.
+func verdictOf(err error) error {
+	var de *dialError
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, errPoolBusy):
+		return upstream.ErrNotSent
+	case errors.Is(err, errTimeout):
+		// the call's own deadline, spent on its earlier exchanges: nothing
+		// was tried
+		return upstream.ErrUpstreamFailed
+	case errors.As(err, &de):
+		return upstream.ErrUpstreamDown
+	}
+	if code := resultCode(err); code != 0 && code < goldap.ErrorNetwork {
+		_, verdict := opError(err, fieldOf{})
+		return verdict
+	}
+	return upstream.ErrUpstreamFailed
+}
 
 // resultCode is the LDAP result code of err, 0 when it has none.
 func resultCode(err error) uint16 {
@@ -42,11 +73,12 @@ func diagnostic(err error) string {
 // opError maps the LDAP result of an operation the directory answered.
 // fields are the canonical fields the operation wrote, attrs the LDAP
 // attribute each was written to (for naming the field of a refusal).
-// update says whether the operation changes the entry.
-func opError(err error, fields fieldOf) (*canonical.Error, error) {
+// verdict is what the result counts as for the breaker (see verdictOf):
+// nil for a result about the update.
+func opError(err error, fields fieldOf) (e *canonical.Error, verdict error) {
 	code := resultCode(err)
 	msg := diagnostic(err)
-	e := &canonical.Error{Message: msg}
+	e = &canonical.Error{Message: msg}
 	switch code {
 	case goldap.LDAPResultNoSuchObject:
 		e.Code = canonical.NotFound
@@ -76,17 +108,17 @@ func opError(err error, fields fieldOf) (*canonical.Error, error) {
 		}
 	case goldap.LDAPResultBusy, goldap.LDAPResultUnavailable:
 		e.Code, e.Message = canonical.Unavailable, upstream.GenericMessage(canonical.Unavailable)
-		return e, errDirectoryFailed
+		return e, upstream.ErrUpstreamDown // the directory's word that it serves no one now
 	case goldap.LDAPResultSizeLimitExceeded:
 		e.Code, e.Message = canonical.Conflict, "several directory entries match this user"
 	case goldap.LDAPResultTimeLimitExceeded, goldap.LDAPResultAdminLimitExceeded:
 		e.Code, e.Message = canonical.GatewayTimeout, "the directory did not answer in time"
-		return e, errDirectoryFailed
+		return e, upstream.ErrUpstreamFailed // a limit one search reached
 	default:
 		// the directory's own failure (other, operationsError, ...): its
 		// words are for the logs, not the caller.
 		e.Code, e.Message = canonical.Internal, "the directory failed"
-		return e, errDirectoryFailed
+		return e, upstream.ErrUpstreamFailed // maybe one entry's
 	}
 	if e.Message == "" {
 		e.Message = upstream.GenericMessage(e.Code)

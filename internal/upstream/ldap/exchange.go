@@ -4,14 +4,11 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
-	"strconv"
-	"sync/atomic"
 	"time"
 
 	goldap "github.com/go-ldap/ldap/v3"
-	"github.com/sony/gobreaker/v2"
 
-	"github.com/userbridge/userbridge/config"
+	"github.com/userbridge/userbridge/internal/upstream"
 	"github.com/userbridge/userbridge/mapping/canonical"
 )
 
@@ -29,32 +26,28 @@ type outcome struct {
 	cause    error // for logs: the underlying failure
 }
 
-// exchange runs f on a pooled connection by the deadline. A search
-// (idempotent) is retried after any failure without a result, and after
-// busy or unavailable; an operation that changes the entry only when it
-// provably was not sent: no bound connection could be had (refused,
-// unreachable, StartTLS or a bind that failed on the way). Once handed to
-// a connection it is never sent again.
+// exchange runs f on a pooled connection by the deadline, for user: one
+// call through the breaker (upstream.Breaker, the HTTP profiles' own),
+// which counts what it came to (verdictOf). A search (idempotent) is
+// retried after any failure without a result, and after busy or
+// unavailable; an operation that changes the entry only when it provably
+// was not sent: no bound connection could be had (refused, unreachable,
+// StartTLS or a bind that failed on the way). Once handed to a connection
+// it is never sent again.
 //
 // held is the call's connection: the exchange uses it (or gets one from
 // the pool) and leaves it there unless it failed without an answer, so that
 // the exchanges of one call, a search then the Modify, go on one connection
 // that has just answered.
-func (c *Client) exchange(deadline time.Time, idempotent bool, held **conn, f func(*conn) error) outcome {
-	if c.breaker == nil {
-		o, _ := c.attempts(deadline, idempotent, held, f)
-		return o
-	}
+func (c *Client) exchange(user upstream.UserRef, deadline time.Time, idempotent bool, held **conn, f func(*conn) error) outcome {
 	var o outcome
-	_, err := c.breaker.Execute(func() (struct{}, error) {
+	paused, cause := c.breaker.Run(user, func() error {
 		var verdict error
 		o, verdict = c.attempts(deadline, idempotent, held, f)
-		return struct{}{}, verdict
+		return verdict
 	})
-	if errors.Is(err, gobreaker.ErrOpenState) || errors.Is(err, gobreaker.ErrTooManyRequests) {
-		e := canonical.Errorf(canonical.Unavailable, "the directory is failing; calls to it are paused, retry later")
-		e.RetryAfter = c.pausedFor()
-		return outcome{cerr: e, cause: fmt.Errorf("ldap: %w", err)}
+	if paused != nil {
+		return outcome{cerr: paused, cause: fmt.Errorf("ldap: %w", cause)}
 	}
 	return o
 }
@@ -76,15 +69,14 @@ func (c *Client) attempts(deadline time.Time, idempotent bool, held **conn, f fu
 			cn, err = c.pool.get(deadline)
 		}
 		if err != nil {
-			o.cause, o.cerr = describe(err), dialFailure(err)
+			o.cause, o.cerr, verdict = describe(err), dialFailure(err), verdictOf(err)
 			if errors.Is(err, errPoolBusy) {
-				o.attempts--  // not sent: no attempt
-				return o, nil // userbridge's own cap: the directory did not fail
+				o.attempts--      // not sent: no attempt
+				return o, verdict // userbridge's own cap: the directory did not fail
 			}
 			if !time.Now().Before(deadline) {
 				o.cerr = canonical.Errorf(canonical.GatewayTimeout, "the directory did not answer in time")
 			}
-			verdict = errDirectoryFailed
 			var de *dialError
 			var cv *tls.CertificateVerificationError
 			// nothing of the call was sent: a connection that could not be
@@ -98,7 +90,7 @@ func (c *Client) attempts(deadline time.Time, idempotent bool, held **conn, f fu
 			o.attempts-- // not sent: no attempt
 			o.result, o.cause = nil, describe(errTimeout)
 			o.cerr = canonical.Errorf(canonical.GatewayTimeout, "the directory did not answer in time")
-			return o, errDirectoryFailed
+			return o, verdictOf(errTimeout)
 		} else {
 			cn.SetTimeout(left)
 			err = f(cn)
@@ -110,17 +102,13 @@ func (c *Client) attempts(deadline time.Time, idempotent bool, held **conn, f fu
 			case code != 0 && code < goldap.ErrorNetwork:
 				// The directory answered.
 				*held = cn
-				o.cerr, o.result, o.cause = nil, err, describe(err)
-				verdict = nil
-				if _, v := opError(err, fieldOf{}); v != nil {
-					verdict = v
-					retry = idempotent && (code == goldap.LDAPResultBusy || code == goldap.LDAPResultUnavailable)
-				}
+				o.cerr, o.result, o.cause, verdict = nil, err, describe(err), verdictOf(err)
+				retry = idempotent && (code == goldap.LDAPResultBusy || code == goldap.LDAPResultUnavailable)
 			default:
 				// No answer: the connection's state is unknown.
 				c.pool.put(cn, false)
 				*held = nil
-				o.result, o.cause, verdict = nil, describe(err), errDirectoryFailed
+				o.result, o.cause, verdict = nil, describe(err), verdictOf(err)
 				switch {
 				case !time.Now().Before(deadline):
 					o.cerr = canonical.Errorf(canonical.GatewayTimeout, maybeApplied("the directory did not answer in time", idempotent))
@@ -148,35 +136,4 @@ func maybeApplied(msg string, idempotent bool) string {
 		return msg
 	}
 	return msg + "; the update may have been applied"
-}
-
-func newBreaker(cfg config.Breaker, name string, openedAt *atomic.Int64) *gobreaker.CircuitBreaker[struct{}] {
-	failures := cfg.Failures
-	if failures == 0 {
-		failures = config.DefaultBreakerFailures
-	}
-	openFor := cfg.OpenFor.D()
-	if openFor == 0 {
-		openFor = config.DefaultBreakerOpenFor
-	}
-	return gobreaker.NewCircuitBreaker[struct{}](gobreaker.Settings{
-		Name:        name,
-		MaxRequests: 1,
-		Timeout:     openFor,
-		ReadyToTrip: func(n gobreaker.Counts) bool { return n.ConsecutiveFailures >= failures },
-		OnStateChange: func(_ string, _, to gobreaker.State) {
-			if to == gobreaker.StateOpen {
-				openedAt.Store(time.Now().UnixNano())
-			}
-		},
-	})
-}
-
-// pausedFor is the Retry-After of a call the breaker refused.
-func (c *Client) pausedFor() string {
-	left := c.openFor - time.Since(time.Unix(0, c.openedAt.Load()))
-	if left < time.Second {
-		return "1"
-	}
-	return strconv.FormatInt(int64((left+time.Second-1)/time.Second), 10)
 }

@@ -11,11 +11,9 @@ import (
 	"net"
 	"net/http"
 	"strings"
-	"sync/atomic"
 	"time"
 
 	goldap "github.com/go-ldap/ldap/v3"
-	"github.com/sony/gobreaker/v2"
 	"github.com/tidwall/gjson"
 
 	"github.com/userbridge/userbridge/config"
@@ -31,10 +29,8 @@ type Client struct {
 	addr        string // host:port, for Ready
 	timeout     time.Duration
 	maxAttempts int
-	breaker     *gobreaker.CircuitBreaker[struct{}] // nil: disabled
-	openFor     time.Duration
-	openedAt    atomic.Int64
-	attrs       []string // every attribute a user is read with
+	breaker     *upstream.Breaker // nil: disabled
+	attrs       []string          // every attribute a user is read with
 }
 
 // New checks the upstream's ldap keys (config.LDAP.Check and the shared
@@ -70,10 +66,7 @@ func New(cfg config.Upstream) (*Client, error) {
 		maxAttempts: cfg.MaxAttempts,
 	}
 	c.attrs = readAttributes(l)
-	if cfg.Breaker.IsEnabled() {
-		c.breaker = newBreaker(cfg.Breaker, u.Host, &c.openedAt)
-		c.openFor = cfg.Breaker.OpenFor.D()
-	}
+	c.breaker = upstream.NewBreaker(cfg.Breaker, u.Host)
 	return c, nil
 }
 
@@ -93,7 +86,7 @@ func (c *Client) Patch(ctx context.Context, call *upstream.Call) (*upstream.Resu
 	if call.Body == nil || !gjson.ValidBytes(call.Body) {
 		return &upstream.Result{}, canonical.Errorf(canonical.Internal, "no update document to send")
 	}
-	t := &trip{c: c, deadline: c.deadline(ctx)}
+	t := &trip{c: c, deadline: c.deadline(ctx), user: call.User()}
 	defer t.done()
 	doc := gjson.ParseBytes(call.Body)
 	if cerr := c.refuseUnmapped(doc); cerr != nil {
@@ -123,7 +116,7 @@ func (c *Client) Patch(ctx context.Context, call *upstream.Call) (*upstream.Resu
 
 // Get reads the user's entry as the canonical user.
 func (c *Client) Get(ctx context.Context, call *upstream.Call) (*upstream.Result, *canonical.Error) {
-	t := &trip{c: c, deadline: c.deadline(ctx)}
+	t := &trip{c: c, deadline: c.deadline(ctx), user: call.User()}
 	defer t.done()
 	entry, cerr := t.find(call)
 	if cerr != nil {
@@ -151,12 +144,7 @@ func (c *Client) Ready(ctx context.Context) error {
 }
 
 // BreakerState is "closed", "half-open" or "open", or "disabled".
-func (c *Client) BreakerState() string {
-	if c.breaker == nil {
-		return "disabled"
-	}
-	return c.breaker.State().String()
-}
+func (c *Client) BreakerState() string { return c.breaker.State() }
 
 // Close closes the idle connections. Calls still running finish.
 func (c *Client) Close() { c.pool.close() }

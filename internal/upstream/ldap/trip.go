@@ -14,6 +14,7 @@ import (
 type trip struct {
 	c        *Client
 	deadline time.Time
+	user     upstream.UserRef // whom the breaker counts a failure that may be one entry's against
 	attempts int
 	cause    error
 	asked    string // the id the call named the user by, "" by username
@@ -38,7 +39,7 @@ func (t *trip) result() *upstream.Result {
 
 // do runs one exchange and counts it.
 func (t *trip) do(idempotent bool, f func(*conn) error) outcome {
-	o := t.c.exchange(t.deadline, idempotent, &t.conn, f)
+	o := t.c.exchange(t.user, t.deadline, idempotent, &t.conn, f)
 	t.attempts += o.attempts
 	switch {
 	case o.cerr != nil: // no answer
