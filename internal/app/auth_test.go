@@ -414,7 +414,7 @@ dialects:
 		{name: "self", header: with(john), principal: "u-john.smith", upAuth: own},
 		{name: "someone else", header: with(john), body: janeBody, code: canonical.Forbidden, msg: "the caller may update only their own user"},
 		{name: "self, a protected field", header: with(john), body: `{"username":"john.smith","externally_managed":"true"}`,
-			code: canonical.Forbidden, msg: "a caller updating their own user may not change extensions.crafter.externally_managed"},
+			code: canonical.Forbidden, msg: "a caller updating their own user may not change externally_managed"},
 		{name: "expired", header: with(expired), code: canonical.Unauthorized},
 		{name: "another audience", header: with(otherAud), body: janeBody, code: canonical.Unauthorized},
 		{name: "forged signature", header: with(forged), body: janeBody, code: canonical.Unauthorized},
