@@ -211,6 +211,9 @@ func (p *Program) exprShape(x *expr, e *ErrorAnswer) *Shape {
 			s.Type, s.Enum, s.Nullable = "", nil, true
 		}
 	}
+	if x.optional { // left out when absent: never null
+		s.Nullable = false
+	}
 	return s
 }
 

@@ -37,7 +37,7 @@ func Document(p *mapping.Program, mounts ...Mount) *openapi3.T {
 		Info: &openapi3.Info{Title: "userbridge: " + p.Name() + " dialect", Version: "1",
 			Description: p.Description() + ". Generated from the dialect's rule file by `userbridge openapi`."},
 		Paths:      openapi3.NewPaths(),
-		Components: &openapi3.Components{SecuritySchemes: openapi3.SecuritySchemes{}},
+		Components: &openapi3.Components{SecuritySchemes: openapi3.SecuritySchemes{}, Headers: openapi3.Headers{}},
 	}
 	op := &openapi3.Operation{OperationID: "update" + strings.ToUpper(p.Name()[:1]) + p.Name()[1:] + "User",
 		Summary: "Update a user", Responses: openapi3.NewResponses()}
@@ -65,8 +65,8 @@ func Document(p *mapping.Program, mounts ...Mount) *openapi3.T {
 		content[ct] = &openapi3.MediaType{Schema: body}
 	}
 	op.RequestBody = &openapi3.RequestBodyRef{Value: &openapi3.RequestBody{Required: true, Content: content}}
-	addSuccess(op, p)
-	addErrors(op, p)
+	addSuccess(doc, op, p)
+	addErrors(doc, op, p)
 
 	if len(mounts) == 0 {
 		mounts = []Mount{{Path: p.Route().Path}}
@@ -96,30 +96,37 @@ func ginToOpenAPI(path string) string {
 	return strings.Join(segs, "/")
 }
 
-func headers(p *mapping.Program, names ...[]string) openapi3.Headers {
-	hs := openapi3.Headers{"X-Request-Id": header("the request's id (the client's X-Request-ID when sane)")}
+// headers lists an answer's headers, each a reference to the document's
+// components.headers, where it is described once.
+func headers(doc *openapi3.T, p *mapping.Program, names ...[]string) openapi3.Headers {
+	hs := openapi3.Headers{}
+	add := func(n, desc string) {
+		if doc.Components.Headers[n] == nil {
+			doc.Components.Headers[n] = &openapi3.HeaderRef{Value: &openapi3.Header{Parameter: openapi3.Parameter{
+				Description: desc, Schema: openapi3.NewSchemaRef("", openapi3.NewStringSchema())}}}
+		}
+		hs[n] = &openapi3.HeaderRef{Ref: "#/components/headers/" + n}
+	}
+	add("X-Request-Id", "the request's id (the client's X-Request-ID when sane, else a new UUID)")
 	for _, list := range names {
 		for _, n := range list {
-			hs[n] = header("")
+			if n == "Retry-After" {
+				add(n, "the upstream's Retry-After, passed on")
+			} else {
+				add(n, "set by the dialect's rules")
+			}
 		}
 	}
 	for _, n := range p.UpstreamHeaders() {
-		if hs[n] == nil {
-			hs[n] = header("the upstream's, passed back when it sent it")
-		}
+		add(n, "the upstream's, passed back when it sent it")
 	}
 	return hs
 }
 
-func header(desc string) *openapi3.HeaderRef {
-	return &openapi3.HeaderRef{Value: &openapi3.Header{Parameter: openapi3.Parameter{Description: desc,
-		Schema: openapi3.NewSchemaRef("", openapi3.NewStringSchema())}}}
-}
-
-func addSuccess(op *openapi3.Operation, p *mapping.Program) {
+func addSuccess(doc *openapi3.T, op *openapi3.Operation, p *mapping.Program) {
 	s := p.Success()
 	r := openapi3.NewResponse().WithDescription("the user was updated")
-	r.Headers = headers(p, s.Headers)
+	r.Headers = headers(doc, p, s.Headers)
 	if s.Body != nil {
 		r.Content = openapi3.Content{s.ContentType: &openapi3.MediaType{Schema: openapi3.NewSchemaRef("", shapeSchema(s.Body))}}
 	}
@@ -128,7 +135,7 @@ func addSuccess(op *openapi3.Operation, p *mapping.Program) {
 
 // addErrors adds one response per status an error code is rendered with,
 // and a default one for the statuses an upstream's error keeps as its own.
-func addErrors(op *openapi3.Operation, p *mapping.Program) {
+func addErrors(doc *openapi3.T, op *openapi3.Operation, p *mapping.Program) {
 	type group struct {
 		codes   []string
 		schemas openapi3.SchemaRefs
@@ -165,12 +172,12 @@ func addErrors(op *openapi3.Operation, p *mapping.Program) {
 	for _, st := range statuses {
 		g := byStatus[st]
 		r := openapi3.NewResponse().WithDescription(fmt.Sprintf("%s: %s", http.StatusText(st), strings.Join(g.codes, ", ")))
-		r.Headers = headers(p, g.headers...)
+		r.Headers = headers(doc, p, g.headers...)
 		r.Content = openapi3.Content{g.ct: &openapi3.MediaType{Schema: oneSchema(g.schemas)}}
 		op.Responses.Set(strconv.Itoa(st), &openapi3.ResponseRef{Value: r})
 	}
 	r := openapi3.NewResponse().WithDescription("an upstream's error with a status of its own, in the dialect's envelope")
-	r.Headers = headers(p, allHeaders...)
+	r.Headers = headers(doc, p, allHeaders...)
 	r.Content = openapi3.Content{ct: &openapi3.MediaType{Schema: oneSchema(all)}}
 	op.Responses.Set("default", &openapi3.ResponseRef{Value: r})
 }

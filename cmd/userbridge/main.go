@@ -36,6 +36,8 @@ Usage:
   userbridge dialects                          list dialects and routes
   userbridge routes [--config F]               list every mounted route
   userbridge validate --config F               check a config, every problem at once
+  userbridge openapi [--config F] [--dialect D] [--out DIR]
+                                               each served dialect's OpenAPI 3.1 contract
   userbridge health [--url URL]                exit 0 when URL (default /healthz on 127.0.0.1:8080) answers 2xx
   userbridge version
 
@@ -71,6 +73,8 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		err = health(args, stdout)
 	case "version":
 		version(stdout)
+	case "openapi":
+		err = openapiCmd(args, stdout)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 	default:
