@@ -19,11 +19,11 @@ var zero = 0.0
 // the Go types the files are decoded into.
 var schemas = map[string]func() ([]byte, error){
 	"rules": func() ([]byte, error) {
-		g := yamlschema.Generator{}
+		g := yamlschema.Generator{Docs: schemaDocs}
 		return g.Generate(reflect.TypeOf(mapping.File{}), "", "userbridge rule file (docs/rules.md)")
 	},
 	"config": func() ([]byte, error) {
-		g := yamlschema.Generator{Types: map[reflect.Type]*yamlschema.Schema{
+		g := yamlschema.Generator{Docs: schemaDocs, Types: map[reflect.Type]*yamlschema.Schema{
 			reflect.TypeOf(config.Duration(0)): {Type: []string{"string", "integer"}, Pattern: durationPattern,
 				Minimum: &zero, Maximum: &zero, Description: "a duration such as 5s, 250ms or 1h30m (a number only as 0)"},
 		}}

@@ -61,9 +61,11 @@ func (p *Props) MarshalJSON() ([]byte, error) {
 }
 
 // Generator builds schemas; Types gives the schema of a Go type whose
-// YAML form its fields do not say (one with an UnmarshalYAML of its own).
+// YAML form its fields do not say (one with an UnmarshalYAML of its own),
+// Docs the descriptions of types and fields, as Docs reads them.
 type Generator struct {
 	Types map[reflect.Type]*Schema
+	Docs  map[string]string
 }
 
 var (
@@ -129,7 +131,8 @@ func (g *Generator) schema(t reflect.Type) (*Schema, error) {
 		}
 		return &Schema{Type: "object", AdditionalProperties: vals}, nil
 	case reflect.Struct:
-		s := &Schema{Type: "object", Properties: &Props{}, AdditionalProperties: false}
+		s := &Schema{Type: "object", Properties: &Props{}, AdditionalProperties: false,
+			Description: g.Docs[t.PkgPath()+"."+t.Name()]}
 		return s, g.fields(s.Properties, t)
 	}
 	return nil, fmt.Errorf("yamlschema: %s: no YAML form", t)
@@ -164,6 +167,9 @@ func (g *Generator) fields(p *Props, t reflect.Type) error {
 		s, err := g.schema(f.Type)
 		if err != nil {
 			return fmt.Errorf("%s.%s: %w", t, f.Name, err)
+		}
+		if d := g.Docs[t.PkgPath()+"."+t.Name()+"."+f.Name]; d != "" {
+			s.Description = d
 		}
 		p.Names = append(p.Names, name)
 		p.Schemas = append(p.Schemas, s)
