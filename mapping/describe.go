@@ -18,6 +18,13 @@ func (p *Program) RequestFields() []FieldRule { return slices.Clone(p.file.Reque
 // ReadOnlyFields lists the top-level request members accepted and ignored.
 func (p *Program) ReadOnlyFields() []string { return slices.Clone(p.file.Request.ReadOnly) }
 
+// HeadersAsWritten returns request.forwardHeaders and
+// request.credentialHeaders as the rule file spells them (ForwardHeaders
+// and CredentialHeaders give them in canonical form).
+func (p *Program) HeadersAsWritten() (forward, credentials []string) {
+	return slices.Clone(p.file.Request.Headers), slices.Clone(p.file.Request.Credentials)
+}
+
 // TargetBodyField is the body member that names the user (target.from:
 // body.FIELD), "" when a route parameter names it.
 func (p *Program) TargetBodyField() string { return p.targetBody }

@@ -45,12 +45,13 @@ func Document(p *mapping.Program, mounts ...Mount) *openapi3.T {
 		op.Parameters = append(op.Parameters, &openapi3.ParameterRef{Value: openapi3.NewPathParameter(name).
 			WithSchema(openapi3.NewStringSchema())})
 	}
-	for _, h := range p.ForwardHeaders() {
+	forward, credentials := p.HeadersAsWritten()
+	for _, h := range forward {
 		op.Parameters = append(op.Parameters, &openapi3.ParameterRef{Value: openapi3.NewHeaderParameter(h).
 			WithDescription("passed to the upstream unchanged").WithSchema(openapi3.NewStringSchema())})
 	}
 	security := openapi3.SecurityRequirements{}
-	for _, h := range p.CredentialHeaders() {
+	for _, h := range credentials {
 		doc.Components.SecuritySchemes[h] = &openapi3.SecuritySchemeRef{Value: &openapi3.SecurityScheme{
 			Type: "apiKey", In: "header", Name: h,
 			Description: "credentials in " + h + ": passed to the upstream (auth passthrough) or checked by userbridge (auth verify)"}}
