@@ -27,6 +27,19 @@ type Mount struct {
 	Path string
 	// Host, when set, is the only Host the route answers.
 	Host string
+	// Verify, when set, is how userbridge itself checks callers (the
+	// dialect's auth mode verify; the same on every mount of a dialect);
+	// nil: the credentials go to the upstream as sent (passthrough).
+	Verify *Verify
+}
+
+// Verify names the credentials userbridge checks in auth mode verify.
+type Verify struct {
+	// APIKeyHeader carries an API key ("" when API keys are not accepted);
+	// APIKeyIDHeader, when set, names the key's principal beside it.
+	APIKeyHeader, APIKeyIDHeader string
+	// Basic: HTTP Basic credentials; JWT: a bearer JWT.
+	Basic, JWT bool
 }
 
 // Document builds the dialect's OpenAPI document, with a path for each
@@ -50,12 +63,17 @@ func Document(p *mapping.Program, mounts ...Mount) *openapi3.T {
 		op.Parameters = append(op.Parameters, &openapi3.ParameterRef{Value: openapi3.NewHeaderParameter(h).
 			WithDescription("passed to the upstream unchanged").WithSchema(openapi3.NewStringSchema())})
 	}
-	security := openapi3.SecurityRequirements{}
-	for _, h := range credentials {
-		doc.Components.SecuritySchemes[h] = &openapi3.SecuritySchemeRef{Value: &openapi3.SecurityScheme{
-			Type: "apiKey", In: "header", Name: h,
-			Description: "credentials in " + h + ": passed to the upstream (auth passthrough) or checked by userbridge (auth verify)"}}
-		security = append(security, openapi3.SecurityRequirement{h: []string{}})
+	var verify *Verify
+	for _, m := range mounts {
+		if m.Verify != nil {
+			verify = m.Verify
+		}
+	}
+	var security openapi3.SecurityRequirements
+	if verify != nil {
+		security = verifySecurity(doc, verify)
+	} else {
+		security = passthroughSecurity(doc, credentials)
 	}
 	if len(security) > 0 {
 		op.Security = &security
@@ -84,6 +102,50 @@ func Document(p *mapping.Program, mounts ...Mount) *openapi3.T {
 		item.SetOperation(p.Route().Method, op)
 	}
 	return doc
+}
+
+// passthroughSecurity describes the credential headers the upstream
+// checks: any one of them (the rules do not say which combination).
+func passthroughSecurity(doc *openapi3.T, headers []string) openapi3.SecurityRequirements {
+	security := openapi3.SecurityRequirements{}
+	for _, h := range headers {
+		doc.Components.SecuritySchemes[h] = &openapi3.SecuritySchemeRef{Value: &openapi3.SecurityScheme{
+			Type: "apiKey", In: "header", Name: h,
+			Description: "credentials in " + h + ", passed to the upstream as sent, which checks them (auth passthrough)"}}
+		security = append(security, openapi3.SecurityRequirement{h: []string{}})
+	}
+	return security
+}
+
+// verifySecurity describes what userbridge checks in auth mode verify:
+// any one of an API key (with its principal's header when configured),
+// HTTP Basic and a bearer JWT.
+func verifySecurity(doc *openapi3.T, v *Verify) openapi3.SecurityRequirements {
+	security := openapi3.SecurityRequirements{}
+	add := func(name string, s *openapi3.SecurityScheme) {
+		doc.Components.SecuritySchemes[name] = &openapi3.SecuritySchemeRef{Value: s}
+	}
+	if v.APIKeyHeader != "" {
+		add("apiKey", &openapi3.SecurityScheme{Type: "apiKey", In: "header", Name: v.APIKeyHeader,
+			Description: "an API key userbridge checks (auth verify)"})
+		req := openapi3.SecurityRequirement{"apiKey": []string{}}
+		if v.APIKeyIDHeader != "" {
+			add("apiKeyId", &openapi3.SecurityScheme{Type: "apiKey", In: "header", Name: v.APIKeyIDHeader,
+				Description: "the API key's principal (auth verify)"})
+			req["apiKeyId"] = []string{}
+		}
+		security = append(security, req)
+	}
+	if v.Basic {
+		add("basic", &openapi3.SecurityScheme{Type: "http", Scheme: "basic", Description: "checked by userbridge (auth verify)"})
+		security = append(security, openapi3.SecurityRequirement{"basic": []string{}})
+	}
+	if v.JWT {
+		add("bearer", &openapi3.SecurityScheme{Type: "http", Scheme: "bearer", BearerFormat: "JWT",
+			Description: "a JWT userbridge checks against its JWKS (auth verify)"})
+		security = append(security, openapi3.SecurityRequirement{"bearer": []string{}})
+	}
+	return security
 }
 
 // ginToOpenAPI writes a gin path's :name and *name as {name}.

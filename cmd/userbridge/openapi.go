@@ -49,7 +49,7 @@ func openapiCmd(args []string, stdout io.Writer) error {
 			continue
 		}
 		progs[p.Name()] = p
-		routes[p.Name()] = append(routes[p.Name()], openapi.Mount{Path: m.Path, Host: m.Host})
+		routes[p.Name()] = append(routes[p.Name()], openapi.Mount{Path: m.Path, Host: m.Host, Verify: verifyOf(m.Auth)})
 	}
 	names := make([]string, 0, len(progs))
 	for n := range progs {
@@ -77,4 +77,17 @@ func openapiCmd(args []string, stdout io.Writer) error {
 		fmt.Fprintf(stdout, "%s\n", filepath.Join(*out, n+".yaml"))
 	}
 	return nil
+}
+
+// verifyOf is what userbridge checks of a dialect's callers, nil when it
+// passes their credentials upstream.
+func verifyOf(a config.Auth) *openapi.Verify {
+	if a.Mode != config.ModeVerify {
+		return nil
+	}
+	v := &openapi.Verify{Basic: a.Basic != nil, JWT: a.JWT != nil}
+	if a.APIKeys != nil {
+		v.APIKeyHeader, v.APIKeyIDHeader = a.APIKeys.Header, a.APIKeys.IDHeader
+	}
+	return v
 }

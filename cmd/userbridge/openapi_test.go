@@ -68,3 +68,40 @@ func TestOpenAPIMounts(t *testing.T) {
 		}
 	}
 }
+
+// TestOpenAPIVerify: with auth mode verify the document says what
+// userbridge checks (the dialect's API key headers, Basic), not the
+// headers passed upstream.
+func TestOpenAPIVerify(t *testing.T) {
+	cfg := filepath.Join(t.TempDir(), "c.yaml")
+	os.WriteFile(cfg, []byte(`upstream: {url: http://idp.internal}
+dialects:
+  shift:
+    auth:
+      mode: verify
+      apiKeys: {file: /etc/userbridge/shift.keys}
+      basic: {file: /etc/userbridge/shift.htpasswd}
+      upstream: {bearer: {env: SHIFT_TOKEN}}
+`), 0o600)
+	var out, errb bytes.Buffer
+	if code := run([]string{"openapi", "--config", cfg, "--dialect", "shift"}, nil, &out, &errb); code != 0 {
+		t.Fatalf("exit %d: %s", code, errb.String())
+	}
+	doc, err := openapi3.NewLoader().LoadFromData(out.Bytes())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := doc.Validate(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	ss := doc.Components.SecuritySchemes
+	if len(ss) != 3 || ss["apiKey"] == nil || !strings.EqualFold(ss["apiKey"].Value.Name, "x-secret") ||
+		ss["apiKeyId"] == nil || !strings.EqualFold(ss["apiKeyId"].Value.Name, "x-key") ||
+		ss["basic"] == nil || ss["basic"].Value.Scheme != "basic" {
+		t.Fatalf("security schemes: %s", out.String()[:min(out.Len(), 1500)])
+	}
+	sec := *doc.Paths.Value("/v3/users/{userId}").Put.Security
+	if len(sec) != 2 || len(sec[0]) != 2 {
+		t.Errorf("security %v, want the key pair together or Basic", sec)
+	}
+}
