@@ -41,6 +41,8 @@ func TestTypeRefusals(t *testing.T) {
 		{"finix", "/users/US1", `{"tags":{"a":1}}`},
 		{"finix", "/users/US1", tags51},
 		{"baasic", "/v1/app/users/jane", `{"isApproved":1}`},
+		{"baasic", "/v1/app/users/jane", `{"roles":[""]}`},
+		{"baasic", "/v1/app/users/jane", `{"roles":[{"name":"admin","rank":1}]}`},
 		{"trustedtwin", "/users/0b6f4c1e-8c2a-4d7e-9f3b-5a1d2e3c4b5a", `{"role":"admin"}`},
 		{"crafter", "/studio/api/1/services/api/1/user/update.json", `{"first_name":"Jo"}`},
 		{"crafter", "/studio/api/1/services/api/1/user/update.json", `{"username":"jo","email":7}`},

@@ -160,17 +160,24 @@ func fieldSchema(r *mapping.FieldRule) *openapi3.Schema {
 		s.MaxItems = openapi3.Uint64Ptr(uint64(v.MaxItems))
 	}
 	if r.Items != nil {
-		s.Items = openapi3.NewSchemaRef("", itemSchema(r.Items))
+		s.Items = openapi3.NewSchemaRef("", itemSchema(r.Items, r.Target == "roles"))
 	}
 	return s
 }
 
 // itemSchema describes an array item: a string when the rule wraps one,
-// an object of the kept and ignored keys otherwise.
-func itemSchema(it *mapping.ItemsRule) *openapi3.Schema {
+// an object of the kept and ignored keys otherwise. A role never names
+// nothing: its wrapped string, id and name are not "".
+func itemSchema(it *mapping.ItemsRule, roles bool) *openapi3.Schema {
 	obj := objectSchema(true)
+	nonEmpty := func(key string) uint64 {
+		if roles && (key == "" || key == "id" || key == "name") {
+			return 1
+		}
+		return 0
+	}
 	for _, k := range it.Keep {
-		obj.Properties[k] = openapi3.NewSchemaRef("", &openapi3.Schema{Type: &openapi3.Types{"string"}})
+		obj.Properties[k] = openapi3.NewSchemaRef("", &openapi3.Schema{Type: &openapi3.Types{"string"}, MinLength: nonEmpty(k)})
 	}
 	for _, k := range it.Ignore {
 		obj.Properties[k] = openapi3.NewSchemaRef("", &openapi3.Schema{ReadOnly: true, Description: "accepted and dropped"})
@@ -180,7 +187,7 @@ func itemSchema(it *mapping.ItemsRule) *openapi3.Schema {
 		return obj
 	}
 	return &openapi3.Schema{AnyOf: openapi3.SchemaRefs{
-		openapi3.NewSchemaRef("", &openapi3.Schema{Type: &openapi3.Types{"string"}}),
+		openapi3.NewSchemaRef("", &openapi3.Schema{Type: &openapi3.Types{"string"}, MinLength: nonEmpty("")}),
 		openapi3.NewSchemaRef("", obj)}}
 }
 
