@@ -78,10 +78,18 @@ func Document(p *mapping.Program, mounts ...Mount) *openapi3.T {
 	if len(security) > 0 {
 		op.Security = &security
 	}
-	body := openapi3.NewSchemaRef("", requestSchema(p))
+	doc.Components.Schemas = openapi3.Schemas{"UpdateRequest": openapi3.NewSchemaRef("", requestSchema(p))}
+	body := &openapi3.SchemaRef{Ref: "#/components/schemas/UpdateRequest"}
 	content := openapi3.Content{}
 	for _, ct := range p.ContentTypes() {
-		content[ct] = &openapi3.MediaType{Schema: body}
+		if isJSON(ct) {
+			content[ct] = &openapi3.MediaType{Schema: body}
+			continue
+		}
+		// Another media type the dialect's clients label a JSON body with
+		// (Crafter's text/plain): a string whose content is that JSON.
+		content[ct] = &openapi3.MediaType{Schema: openapi3.NewSchemaRef("", &openapi3.Schema{
+			Type: &openapi3.Types{"string"}, ContentMediaType: "application/json", ContentSchema: body})}
 	}
 	op.RequestBody = &openapi3.RequestBodyRef{Value: &openapi3.RequestBody{Required: true, Content: content}}
 	addSuccess(doc, op, p)
@@ -146,6 +154,13 @@ func verifySecurity(doc *openapi3.T, v *Verify) openapi3.SecurityRequirements {
 		security = append(security, openapi3.SecurityRequirement{"bearer": []string{}})
 	}
 	return security
+}
+
+// isJSON reports whether a media type is JSON: application/json or a
+// +json suffix.
+func isJSON(ct string) bool {
+	ct = strings.ToLower(ct)
+	return ct == "application/json" || strings.HasSuffix(ct, "+json")
 }
 
 // ginToOpenAPI writes a gin path's :name and *name as {name}.
