@@ -119,7 +119,7 @@ func shipped(t *testing.T) (rules, configs map[string][]byte) {
 			switch {
 			case top["update"] != nil && top["user"] != nil:
 				t.Logf("%s: an upstream rule file (docs/upstreams.md), which neither schema describes", name)
-			case top["dialect"] != nil:
+			case top["dialect"] != nil && (top["route"] != nil || top["request"] != nil):
 				rules[name] = []byte(doc)
 			case top["kind"] == "ConfigMap":
 				if data, ok := top["data"].(map[string]any); ok && data["config.yaml"] != nil {
