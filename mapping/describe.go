@@ -214,6 +214,10 @@ func (p *Program) exprShape(x *expr, e *ErrorAnswer) *Shape {
 			s.Type, s.Enum = "string", nil
 		case "firstOf":
 			s.Type, s.Enum, s.Nullable = "string", slices.Clone(f.list), true
+		case "not":
+			s.Type, s.Enum, s.Nullable = "boolean", nil, true
+		case "enum":
+			s.Type, s.Enum, s.Nullable = reverseEnumShape(f.rev)
 		default: // a filter this description does not know
 			s.Type, s.Enum, s.Nullable = "", nil, true
 		}
@@ -250,6 +254,30 @@ func (p *Program) errorValueShape(name string, e *ErrorAnswer) (typ string, enum
 		}
 	}
 	return "string", nil, true
+}
+
+// reverseEnumShape describes what the enum:SOURCE filter renders: one of
+// the request enum's values, typed as its rule's source, or nothing.
+func reverseEnumShape(r *reverseEnum) (typ string, enum []string, nullable bool) {
+	if r == nil || len(r.entries) == 0 {
+		return "", nil, true
+	}
+	for i, e := range r.entries {
+		var v any
+		if json.Unmarshal(e.out, &v) != nil {
+			return "", nil, true
+		}
+		t := jsonTypeOf(v)
+		if i > 0 && t != typ {
+			return "", nil, true
+		}
+		typ = t
+		if str, ok := v.(string); ok {
+			enum = append(enum, str)
+		}
+	}
+	slices.Sort(enum)
+	return typ, enum, true
 }
 
 func jsonTypeOf(v any) string {

@@ -20,6 +20,9 @@ request:
   readOnly: [createdAt]
   fields:
     - {source: active, type: boolean, target: active}
+    - source: state
+      type: string
+      enum: {ON: {locked: false}, OFF: {locked: true}}
 response:
   status: 200
   headers: {Location: "/users/${param.id}"}
@@ -30,6 +33,8 @@ response:
     at: ${user.updatedAt|epoch3}
     role: ${user.roles.#.name?|firstOf:A,B}
     tags: ${user.attributes|default:{}}
+    locked: ${user.locked|not}
+    state: ${user|enum:state}
     kind: user
     links: ["/x/${param.id}"]
 errors:
@@ -67,7 +72,7 @@ func TestDescribe(t *testing.T) {
 		t.Errorf("headers %v %v", fw, cr)
 	}
 	if !p.RejectsUnknown() || p.TargetParam() != "id" || p.TargetBodyField() != "" ||
-		!slices.Equal(p.ReadOnlyFields(), []string{"createdAt"}) || len(p.RequestFields()) != 1 {
+		!slices.Equal(p.ReadOnlyFields(), []string{"createdAt"}) || len(p.RequestFields()) != 2 {
 		t.Error("request accessors")
 	}
 	s := p.Success()
@@ -76,12 +81,14 @@ func TestDescribe(t *testing.T) {
 	}
 	b := s.Body
 	for name, want := range map[string]Shape{
-		"id":   {Kind: ShapeValue, Nullable: true},
-		"nick": {Kind: ShapeValue, Optional: true},
-		"app":  {Kind: ShapeValue, Type: "string", Enum: []string{"APP1"}},
-		"at":   {Kind: ShapeValue, Type: "number", Nullable: true},
-		"role": {Kind: ShapeValue, Type: "string", Enum: []string{"A", "B"}, Optional: true},
-		"tags": {Kind: ShapeValue},
+		"id":     {Kind: ShapeValue, Nullable: true},
+		"nick":   {Kind: ShapeValue, Optional: true},
+		"app":    {Kind: ShapeValue, Type: "string", Enum: []string{"APP1"}},
+		"at":     {Kind: ShapeValue, Type: "number", Nullable: true},
+		"role":   {Kind: ShapeValue, Type: "string", Enum: []string{"A", "B"}, Optional: true},
+		"tags":   {Kind: ShapeValue},
+		"locked": {Kind: ShapeValue, Type: "boolean", Nullable: true},
+		"state":  {Kind: ShapeValue, Type: "string", Enum: []string{"OFF", "ON"}, Nullable: true},
 	} {
 		got := shapeMember(t, b, name)
 		if got.Kind != want.Kind || got.Type != want.Type || got.Nullable != want.Nullable ||

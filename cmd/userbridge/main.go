@@ -30,12 +30,13 @@ const usage = `userbridge: a compatibility proxy for user-management APIs
 
 Usage:
   userbridge [serve] [--config F] [--listen ADDR] [--upstream URL] [--upstream-timeout D]
-                    [--upstream-profile canonical|scim|rules]
+                    [--upstream-profile canonical|scim|rules|ldap]
   userbridge backend [--listen ADDR]          run the reference backend alone
   userbridge translate --dialect NAME [--path P] [--rules F] < body.json
   userbridge dialects                          list dialects and routes
   userbridge routes [--config F]               list every mounted route
   userbridge validate --config F               check a config, every problem at once
+  userbridge test [--config F] [--coverage-min PCT] PATH...   run rule test cases (YAML)
   userbridge openapi [--config F] [--dialect D] [--out DIR]
                                                each served dialect's OpenAPI 3.1 contract
   userbridge schema rules|config               the JSON Schema of rule files or of the config
@@ -70,6 +71,8 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		err = routes(args, stdout)
 	case "validate":
 		err = validate(args, stdout)
+	case "test":
+		return ruleTest(args, stdout, stderr)
 	case "health":
 		err = health(args, stdout)
 	case "version":
@@ -332,8 +335,11 @@ func routes(args []string, stdout io.Writer) error {
 }
 
 func validate(args []string, stdout io.Writer) error {
-	_, src, mounts, err := resolve("validate", args)
+	cfg, src, mounts, err := resolve("validate", args)
 	if err != nil {
+		return err
+	}
+	if err := app.CheckUpstream(cfg, src); err != nil {
 		return err
 	}
 	fmt.Fprintf(stdout, "%s: valid; %d dialects mounted\n", src.Name, len(mounts))

@@ -105,3 +105,23 @@ dialects:
 		t.Errorf("security %v, want the key pair together or Basic", sec)
 	}
 }
+
+// TestOpenAPIExample: the worked example dialect's contract, from its own
+// config, loads and validates.
+func TestOpenAPIExample(t *testing.T) {
+	var out, errb bytes.Buffer
+	cfg := filepath.Join(root, "examples", "dialects", "acme", "config.yaml")
+	if code := run([]string{"openapi", "--config", cfg}, nil, &out, &errb); code != 0 {
+		t.Fatalf("exit %d: %s", code, errb.String())
+	}
+	doc, err := openapi3.NewLoader().LoadFromData(out.Bytes())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := doc.Validate(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	if len(doc.Paths.Map()) != 1 {
+		t.Errorf("paths %v", doc.Paths.InMatchingOrder())
+	}
+}

@@ -26,6 +26,8 @@ var schemas = map[string]func() ([]byte, error){
 		g := yamlschema.Generator{Docs: schemaDocs, Types: map[reflect.Type]*yamlschema.Schema{
 			reflect.TypeOf(config.Duration(0)): {Type: []string{"string", "integer"}, Pattern: durationPattern,
 				Minimum: &zero, Maximum: &zero, Description: "a duration such as 5s, 250ms or 1h30m (a number only as 0)"},
+			reflect.TypeOf(config.AttrList(nil)): {Type: []string{"string", "array"}, Items: &yamlschema.Schema{Type: "string"},
+				Description: "an LDAP attribute's name, or a list of names"},
 		}}
 		return g.Generate(reflect.TypeOf(config.Config{}), "", "userbridge configuration (docs/configuration.md)")
 	},

@@ -152,6 +152,7 @@ func TestSchemasAcceptShipped(t *testing.T) {
 	if len(rules) < 6 || len(configs) < 4 {
 		t.Fatalf("found %d rule files and %d configs", len(rules), len(configs))
 	}
+	t.Logf("rule files: %v; configs: %v", slices.Sorted(maps.Keys(rules)), slices.Sorted(maps.Keys(configs)))
 	for name, data := range rules {
 		if _, err := mapping.Parse(name, data); err != nil {
 			t.Errorf("%s: the decoder refuses it: %v", name, err)
