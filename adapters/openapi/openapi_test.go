@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/http"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/getkin/kin-openapi/openapi3"
@@ -54,14 +55,20 @@ func load(t *testing.T, p *mapping.Program, mounts ...openapi.Mount) *contract {
 var filterOptions = &openapi3filter.Options{AuthenticationFunc: openapi3filter.NoopAuthenticationFunc,
 	IncludeResponseStatus: true, MultiError: true}
 
-// request validates a request of path and body against the document.
-func (c *contract) request(t *testing.T, path string, body []byte) (*openapi3filter.RequestValidationInput, error) {
+// request validates a request of path, body and headers against the
+// document; without a Content-Type, it is the dialect's first.
+func (c *contract) request(t *testing.T, path string, body []byte, headers ...map[string]string) (*openapi3filter.RequestValidationInput, error) {
 	t.Helper()
 	req, err := http.NewRequest(c.p.Route().Method, "http://userbridge.test"+path, bytes.NewReader(body))
 	if err != nil {
 		t.Fatal(err)
 	}
 	req.Header.Set("Content-Type", c.p.ContentTypes()[0])
+	for _, h := range headers {
+		for k, v := range h {
+			req.Header.Set(k, v)
+		}
+	}
 	route, params, err := c.router.FindRoute(req)
 	if err != nil {
 		t.Fatalf("%s %s: no route in the document: %v", req.Method, path, err)
@@ -132,8 +139,18 @@ func TestGoldenCasesValidate(t *testing.T) {
 func (c *contract) golden(t *testing.T, gc *conformance.Case, allCodes bool) int {
 	body := gc.RequestBody()
 	in := conformance.Input(c.p, gc.Path, body)
-	vin, verr := c.request(t, gc.Path, body)
-	res, cerr := c.p.Translate(in)
+	vin, verr := c.request(t, gc.Path, body, gc.Headers)
+	var cerr *canonical.Error
+	var res *mapping.Result
+	if ct := http.Header(canonicalHeaders(gc.Headers)).Get("Content-Type"); ct != "" && !c.p.AcceptsContentType(ct) {
+		// The server refuses it before any rule runs; so does the document.
+		cerr = canonical.Errorf(canonical.UnsupportedMediaType, "Content-Type must be one of "+strings.Join(c.p.ContentTypes(), ", "))
+		if verr == nil {
+			t.Errorf("the dialect refuses Content-Type %q, the document accepts it", ct)
+		}
+	} else {
+		res, cerr = c.p.Translate(in)
+	}
 	if cerr == nil {
 		_, cerr = res.Update(func() ([]byte, *canonical.Error) {
 			if gc.Stored == nil {
@@ -178,6 +195,14 @@ func (c *contract) golden(t *testing.T, gc *conformance.Case, allCodes bool) int
 		}
 	}
 	return len(replies)
+}
+
+func canonicalHeaders(h map[string]string) map[string][]string {
+	out := map[string][]string{}
+	for k, v := range h {
+		out[http.CanonicalHeaderKey(k)] = []string{v}
+	}
+	return out
 }
 
 // richUser is a canonical user with most members set, as the conformance
