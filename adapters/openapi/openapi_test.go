@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"io"
 	"net/http"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -212,3 +213,29 @@ const richUser = `{"id":"0b6f4c1e-8c2a-4d7e-9f3b-5a1d2e3c4b5a","username":"jane.
 	`"updatedAt":"2024-02-01T10:00:00.500Z","lastLoginAt":"2024-02-02T10:00:00Z","createdBy":"system",` +
 	`"roles":[{"id":"7c9e6679-7425-40de-944b-e07fc1f90ae7","name":"ROLE_MERCHANT"}],"attributes":{"a":"b"},` +
 	`"extensions":{"finix":{"identity":"IDx"},"shift":{"sso":true}}}`
+
+// TestExampleDialectValidates: the worked example's cases (examples/
+// dialects/acme) validate against the contract generated from its rules,
+// as the built-in dialects' do.
+func TestExampleDialectValidates(t *testing.T) {
+	dir := filepath.Join("..", "..", "examples", "dialects", "acme")
+	data, err := os.ReadFile(filepath.Join(dir, "rules.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := mapping.Load("rules.yaml", data, mapping.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := load(t, p)
+	cases, err := conformance.LoadFile(filepath.Join(dir, "tests", "accounts.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(cases) == 0 {
+		t.Fatal("no cases")
+	}
+	for i, gc := range cases {
+		t.Run(gc.Name, func(t *testing.T) { c.golden(t, &gc, i == 0) })
+	}
+}

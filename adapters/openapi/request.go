@@ -1,6 +1,7 @@
 package openapi
 
 import (
+	"encoding/json"
 	"sort"
 	"strings"
 
@@ -87,7 +88,7 @@ func fieldSchema(r *mapping.FieldRule) *openapi3.Schema {
 	}
 	if len(r.Enum) > 0 {
 		for _, k := range sortedKeys(r.Enum) {
-			s.Enum = append(s.Enum, k)
+			s.Enum = append(s.Enum, enumValues(r.Type, k)...)
 		}
 		if nullable {
 			s.Enum = append(s.Enum, nil)
@@ -163,6 +164,31 @@ func fieldSchema(r *mapping.FieldRule) *openapi3.Schema {
 		s.Items = openapi3.NewSchemaRef("", itemSchema(r.Items, r.Target == "roles"))
 	}
 	return s
+}
+
+// enumValues are the JSON values an enum key matches: the key typed as
+// the rule's source (true, 1) for a boolean or number rule; the string for
+// a string rule; both for a rule of any type (a key is matched against a
+// value's text).
+func enumValues(typ, key string) []any {
+	var typed any
+	if err := json.Unmarshal([]byte(key), &typed); err != nil {
+		typed = nil
+	}
+	if _, isStr := typed.(string); isStr {
+		typed = nil
+	}
+	switch typ {
+	case "boolean", "number", "integer":
+		if typed != nil {
+			return []any{typed}
+		}
+	case "", "any":
+		if typed != nil {
+			return []any{key, typed}
+		}
+	}
+	return []any{key}
 }
 
 // itemSchema describes an array item: a string when the rule wraps one,
