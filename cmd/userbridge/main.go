@@ -37,6 +37,9 @@ Usage:
   userbridge routes [--config F]               list every mounted route
   userbridge validate --config F               check a config, every problem at once
   userbridge test [--config F] [--coverage-min PCT] PATH...   run rule test cases (YAML)
+  userbridge openapi [--config F] [--dialect D] [--out DIR]
+                                               each served dialect's OpenAPI 3.1 contract
+  userbridge schema rules|config               the JSON Schema of rule files or of the config
   userbridge health [--url URL]                exit 0 when URL (default /healthz on 127.0.0.1:8080) answers 2xx
   userbridge version
 
@@ -74,6 +77,10 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		err = health(args, stdout)
 	case "version":
 		version(stdout)
+	case "openapi":
+		err = openapiCmd(args, stdout)
+	case "schema":
+		err = schemaCmd(args, stdout)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 	default:
