@@ -346,6 +346,6 @@ func version(e *env, args []string) error {
 		return err
 	}
 	b := telemetry.ReadBuild()
-	fmt.Fprintf(e.stdout, "userbridge %s commit %s %s\n", b.Version, b.Revision, b.GoVersion)
+	fmt.Fprintf(e.stdout, "userbridge %s\ncommit %s\ndate %s\n%s\n", b.Version, b.Revision, b.Date, b.GoVersion)
 	return nil
 }
