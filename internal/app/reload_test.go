@@ -14,6 +14,7 @@ import (
 
 	"github.com/userbridge/userbridge/config"
 	"github.com/userbridge/userbridge/internal/app"
+	"golang.org/x/crypto/bcrypt"
 )
 
 // okUpstream answers every call with the canonical user.
@@ -338,4 +339,102 @@ func TestReloadBodyLimit(t *testing.T) {
 	if a := put(); a.Status != http.StatusRequestEntityTooLarge {
 		t.Fatalf("at 2048: %d %s", a.Status, a.Body)
 	}
+}
+
+// TestReloadOnce: SIGHUP (Reload) and the watcher both see one change; it
+// is applied and counted once, whichever comes first. A change back to
+// what is served after a refusal is applied; a comment is nothing to apply;
+// a refused file is refused once by both.
+func TestReloadOnce(t *testing.T) {
+	rec := okUpstream(t)
+	cfg := "listen: 127.0.0.1:0\nupstream: {url: %s}\ndialects:\n  finix: {prefix: %s}\n"
+	f := startFile(t, fileSetup{yaml: fmt.Sprintf(cfg, rec.srv.URL, "/a")})
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { f.app.Watch(ctx, 10*time.Millisecond); close(done) }()
+	t.Cleanup(func() { cancel(); <-done })
+	// settle lets the watcher look at the files several times.
+	settle := func() { time.Sleep(150 * time.Millisecond) }
+	reloads := func(result string, want float64) {
+		t.Helper()
+		wantValue(t, scrape(t, f.base), "userbridge_config_reloads_total", map[string]string{"result": result}, want)
+	}
+
+	f.write(t, "config.yaml", fmt.Sprintf(cfg, rec.srv.URL, "/b"))
+	if err := f.app.Reload(); err != nil { // what SIGHUP does
+		t.Fatal(err)
+	}
+	if a := finixPut(t, f.started, "/b/users/"+finixID, nil); a.Status != 200 {
+		t.Fatalf("after the change: %d %s", a.Status, a.Body)
+	}
+	settle()
+	reloads("success", 1)
+	if n := strings.Count(f.logs.String(), `"msg":"config reloaded"`); n != 1 {
+		t.Errorf("the change was applied %d times, want once:\n%s", n, f.logs.String())
+	}
+	// SIGHUP again, nothing changed: nothing applied, nothing counted.
+	if err := f.app.Reload(); err != nil {
+		t.Fatal(err)
+	}
+	// A comment changes the file, not the configuration.
+	f.write(t, "config.yaml", "# a comment\n"+fmt.Sprintf(cfg, rec.srv.URL, "/b"))
+	settle()
+	reloads("success", 1)
+	if !strings.Contains(f.logs.String(), `"msg":"config unchanged since it was applied; nothing to reload"`) {
+		t.Errorf("the no-op reload not logged:\n%s", f.logs.String())
+	}
+
+	// A refused file: the watcher and SIGHUP refuse it once between them.
+	f.write(t, "config.yaml", fmt.Sprintf(cfg, rec.srv.URL, "nope/"))
+	if err := f.app.Reload(); err == nil {
+		t.Fatal("a bad prefix reloaded")
+	}
+	settle()
+	reloads("failure", 1)
+	// Back to the configuration served: applied, the gauge back to 1.
+	f.write(t, "config.yaml", fmt.Sprintf(cfg, rec.srv.URL, "/b"))
+	if err := f.app.Reload(); err != nil {
+		t.Fatal(err)
+	}
+	settle()
+	ss := scrape(t, f.base)
+	wantValue(t, ss, "userbridge_config_reloads_total", map[string]string{"result": "success"}, 2)
+	wantValue(t, ss, "userbridge_config_last_reload_successful", nil, 1)
+	wantValue(t, ss, "userbridge_config_reloads_total", map[string]string{"result": "failure"}, 1)
+}
+
+// TestReloadAuthFileAlone: SIGHUP after a change to a file auth names,
+// the configuration unchanged, applies it (the file is part of what is
+// served).
+func TestReloadAuthFileAlone(t *testing.T) {
+	rec := okUpstream(t)
+	hash := func(pass string) string {
+		h, err := bcrypt.GenerateFromPassword([]byte(pass), bcrypt.MinCost)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return string(h)
+	}
+	f := startFile(t, fileSetup{
+		yaml:  "listen: 127.0.0.1:0\nupstream: {url: " + rec.srv.URL + "}\ndialects:\n  finix:\n    auth: {mode: verify, basic: {file: users}}\n",
+		files: map[string]string{"users": finixUser + ":" + hash("old-password") + "\n"},
+	})
+	put := func(pass string) int {
+		rec.set(okUser)
+		return finixPut(t, f.started, "/users/"+finixID, map[string]string{"Authorization": basicValue(finixUser, pass)}).Status
+	}
+	if s := put("old-password"); s != 200 {
+		t.Fatalf("before: %d", s)
+	}
+	f.write(t, "users", finixUser+":"+hash(finixPass)+"\n")
+	if err := f.app.Reload(); err != nil {
+		t.Fatal(err)
+	}
+	if s := put(finixPass); s != 200 {
+		t.Errorf("the rotated password: %d", s)
+	}
+	if s := put("old-password"); s != 401 {
+		t.Errorf("the old password after the rotation: %d", s)
+	}
+	wantValue(t, scrape(t, f.base), "userbridge_config_reloads_total", map[string]string{"result": "success"}, 1)
 }
