@@ -332,13 +332,39 @@ func routes(e *env, args []string) error {
 	return tw.Flush()
 }
 
+// validate checks a configuration as serve would, and reports every
+// problem it can find in one run, each with its file and line: a key or
+// value that does not fit does not hide the problems of the rest, which
+// is checked as far as it decodes (the rule files included).
 func validate(e *env, args []string) error {
-	_, src, mounts, err := e.resolve(args)
+	flags, err := e.parseConfigFlags(args)
 	if err != nil {
 		return err
 	}
+	cfg, src, err := config.LoadAll(*flags.file)
+	problems := config.Problems(err)
+	var mounts []config.Mount
+	if cfg != nil {
+		flags.apply(cfg)
+		mounts, err = app.Resolve(cfg, src)
+		problems = append(problems, config.Problems(err)...)
+	}
+	if len(problems) > 0 {
+		for _, p := range problems {
+			fmt.Fprintln(e.stderr, p)
+		}
+		fmt.Fprintf(e.stderr, "%s: %d problem%s\n", src.Name, len(problems), plural(len(problems)))
+		return errQuiet
+	}
 	fmt.Fprintf(e.stdout, "%s: valid; %d dialects mounted\n", src.Name, len(mounts))
 	return nil
+}
+
+func plural(n int) string {
+	if n == 1 {
+		return ""
+	}
+	return "s"
 }
 
 func version(e *env, args []string) error {
