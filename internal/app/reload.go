@@ -311,7 +311,7 @@ func digest(cfg *config.Config, src config.Source) [32]byte {
 	if err != nil {
 		// Not expected (the config is plain data): a digest that matches
 		// nothing, so that every reload applies.
-		values = []byte("\x00unmarshalable: " + err.Error())
+		values = fmt.Appendf(nil, "\x00unmarshalable %d: %v", time.Now().UnixNano(), err)
 	}
 	fmt.Fprintf(h, "%d\x00", len(values))
 	h.Write(values)
