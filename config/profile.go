@@ -85,9 +85,9 @@ func CheckSchemaURN(s string) error {
 func (c *Config) checkProfile(src Source, bad func(string, string, ...any), errs *[]error) {
 	u := &c.Upstream
 	switch u.Profile {
-	case ProfileCanonical, ProfileSCIM, ProfileRules:
+	case ProfileCanonical, ProfileSCIM, ProfileRules, ProfileLDAP:
 	default:
-		bad("upstream.profile", "%q: the profiles are canonical, scim and rules", u.Profile)
+		bad("upstream.profile", "%q: the profiles are canonical, scim, rules and ldap", u.Profile)
 		return
 	}
 	if u.Profile != ProfileCanonical && c.IsDemo() {
@@ -99,6 +99,9 @@ func (c *Config) checkProfile(src Source, bad func(string, string, ...any), errs
 	if u.Profile != ProfileSCIM && u.SCIM != (SCIM{}) {
 		bad("upstream.scim", "set, but upstream.profile is %s", u.Profile)
 	}
+	if u.Profile != ProfileLDAP && !u.LDAP.IsZero() {
+		bad("upstream.ldap", "set, but upstream.profile is %s", u.Profile)
+	}
 	if u.Profile != ProfileRules && u.Rules != "" {
 		bad("upstream.rules", "set, but upstream.profile is %s", u.Profile)
 	}
@@ -106,6 +109,18 @@ func (c *Config) checkProfile(src Source, bad func(string, string, ...any), errs
 	case ProfileSCIM:
 		for _, ke := range keyErrors(u.SCIM.Check()) {
 			bad(ke.Key, "%s", ke.Problem)
+		}
+	case ProfileLDAP:
+		if u.MaxConns != 0 || u.MaxIdleConns != 0 {
+			bad("upstream.maxConns", "profile ldap keeps a pool of its own: upstream.ldap.poolSize")
+		}
+		if u.LookupTTL != 0 {
+			bad("upstream.lookupTTL", "profile ldap searches the user on every call; nothing is remembered")
+		}
+		for _, ke := range keyErrors(u.LDAP.Check(u.URL)) {
+			if ke.Key != "upstream.url" { // Check reports the URL (BaseURL)
+				bad(ke.Key, "%s", ke.Problem)
+			}
 		}
 	case ProfileRules:
 		if u.Rules == "" {

@@ -38,7 +38,7 @@ func TestProfiles(t *testing.T) {
 	}
 
 	for _, tc := range []struct{ yaml, want string }{
-		{"upstream: {profile: ldap, url: 'http://x'}", `upstream.profile: "ldap": the profiles are canonical, scim and rules`},
+		{"upstream: {profile: soap, url: 'http://x'}", `upstream.profile: "soap": the profiles are canonical, scim, rules and ldap`},
 		{"upstream: {profile: scim}", "upstream.url: profile scim needs the upstream's URL"},
 		{"upstream: {profile: scim, url: 'http://x', scim: {extensionSchema: 'not a urn', unmapped: drop}}",
 			"upstream.scim.extensionSchema"},

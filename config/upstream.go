@@ -25,6 +25,8 @@ type Upstream struct {
 	Rules string `yaml:"rules"`
 	// SCIM tunes profile scim.
 	SCIM SCIM `yaml:"scim"`
+	// LDAP configures profile ldap (config/ldap.go).
+	LDAP LDAP `yaml:"ldap"`
 	// LookupTTL is how long profiles scim and rules remember the id a
 	// username resolved to (default 30s; negative: never). A 404 on a
 	// remembered id looks the username up again.
@@ -167,7 +169,7 @@ func (u Upstream) check(demo bool) (base *url.URL, conf *tls.Config, _ error) {
 		if base, err = u.BaseURL(); err != nil {
 			errs = append(errs, err)
 		} else {
-			https = base.Scheme == "https"
+			https = base.Scheme == "https" || u.ldapTLS(base)
 		}
 	}
 	conf, err := u.TLS.ClientConfig(https)
@@ -200,6 +202,9 @@ func (u Upstream) check(demo bool) (base *url.URL, conf *tls.Config, _ error) {
 func (u Upstream) BaseURL() (*url.URL, error) {
 	bad := func(problem string) (*url.URL, error) {
 		return nil, &KeyError{Key: "upstream.url", Problem: problem}
+	}
+	if u.Profile == ProfileLDAP {
+		return LDAPURL(u.URL)
 	}
 	if u.URL == "" {
 		return bad("required")

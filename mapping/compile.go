@@ -69,6 +69,9 @@ type problems struct {
 	params map[string]bool
 	route  string
 	config map[string]bool
+	// enums are the request enums, by source, for ${user|enum:SOURCE};
+	// nil: none may be read (the rules upstream profile's templates).
+	enums map[string]*reverseEnum
 	// success is set while the success answer's templates are compiled:
 	// there is no error to read there.
 	success bool
@@ -138,6 +141,7 @@ func Compile(name string, f *File, opts Options) (*Program, error) {
 	for k := range f.Config {
 		pr.config[k] = true
 	}
+	pr.enums = p.reverseEnums()
 	pr.success = true
 	p.success = compileSuccess(pr, &f.Response)
 	pr.success = false

@@ -76,3 +76,20 @@ func (p *Program) Config(name string) (string, bool) {
 	v, ok := p.config[name]
 	return v, ok
 }
+
+// FieldSources lists the source of every request field rule, as written
+// (a dotted one names a member: profile.city), in the file's order.
+func (p *Program) FieldSources() []string {
+	out := make([]string, len(p.file.Request.Fields))
+	for i, r := range p.file.Request.Fields {
+		out[i] = r.Source
+	}
+	return out
+}
+
+// ReadOnly lists the request's read-only top-level fields.
+func (p *Program) ReadOnly() []string { return p.file.Request.ReadOnly }
+
+// TargetField is the body field that names the user (target.from
+// body.FIELD), "" when a route parameter does.
+func (p *Program) TargetField() string { return p.targetBody }

@@ -138,6 +138,9 @@ func (c *renderCtx) eval(e *expr) value {
 			break
 		}
 		raw := c.lookup(e)
+		if e.path == "" { // ${user|enum:SOURCE}
+			raw = c.user.Raw
+		}
 		v = value{ok: raw != "" && raw != "null", raw: raw}
 	case srcBody:
 		r := gjson.GetBytes(c.in.Body, e.path)

@@ -22,6 +22,8 @@ import (
 // a longer string, "/users/${param.user_id}" interpolates. Filters follow a
 // '|': epoch3, default:<json>, query, path, string, number (a numeric string
 // such as a dialect's error code becomes a JSON number; anything else null),
+// not (a boolean's negation), enum:SOURCE (the request enum of the field
+// rule SOURCE read backwards: ${user|enum:status}; see reverse.go),
 // and for the rules upstream profile listValues, unlistValues, fromMillis
 // and unset:<json> (see external.go).
 type tmpl struct {
@@ -103,8 +105,9 @@ var dialectSources = []string{"user", "param", "request", "config", "error", "bo
 
 type filter struct {
 	name string
-	arg  []byte   // for default: a JSON literal
-	list []string // for firstOf: the values kept
+	arg  []byte       // for default: a JSON literal
+	list []string     // for firstOf: the values kept
+	rev  *reverseEnum // for enum: the request enum read backwards
 }
 
 // compileNode compiles a YAML node into a template.
@@ -262,7 +265,9 @@ func compileExpr(pr *problems, at place, text string) *expr {
 	if s == srcError && !slices.Contains([]string{"status", "code", "dialectCode", "message", "field"}, path) {
 		pr.addAt(at, "${%s}: error has status, code, dialectCode, message and field", text)
 	}
-	if path == "" && s != 0 {
+	// ${user|enum:SOURCE} reads the whole user.
+	wholeUser := s == srcUser && len(segs) > 1 && strings.HasPrefix(strings.TrimSpace(segs[1]), "enum:")
+	if path == "" && s != 0 && !wholeUser {
 		pr.addAt(at, "${%s}: a source needs a name after the dot", text)
 	}
 	switch {
@@ -278,7 +283,9 @@ func compileExpr(pr *problems, at place, text string) *expr {
 		name, arg, hasArg := strings.Cut(strings.TrimSpace(f), ":")
 		flt := filter{name: name}
 		switch name {
-		case "epoch3", "query", "path", "string", "number":
+		case "epoch3", "query", "path", "string", "number", "not":
+		case "enum":
+			flt.rev = compileEnumFilter(pr, at, e, arg)
 		case "firstOf":
 			for _, s := range strings.Split(arg, ",") {
 				if s = strings.TrimSpace(s); s != "" {
@@ -290,7 +297,7 @@ func compileExpr(pr *problems, at place, text string) *expr {
 			}
 		case "listValues", "unlistValues", "fromMillis":
 			if pr.sources == nil {
-				pr.addAt(at, "${%s}: unknown filter %q (epoch3, default, firstOf, query, path, string, number)", text, name)
+				pr.addAt(at, "${%s}: unknown filter %q (%s)", text, name, filterNames)
 			}
 		case "unset":
 			if s != srcUpdate || !strings.HasPrefix(path, "set.") || !hasArg || !gjson.Valid(arg) {
@@ -307,7 +314,7 @@ func compileExpr(pr *problems, at place, text string) *expr {
 				flt.arg = lex.AppendJSONString(nil, arg)
 			}
 		default:
-			pr.addAt(at, "${%s}: unknown filter %q (epoch3, default, firstOf, query, path, string, number)", text, name)
+			pr.addAt(at, "${%s}: unknown filter %q (%s)", text, name, filterNames)
 		}
 		e.filters = append(e.filters, flt)
 	}
@@ -394,6 +401,12 @@ func applyFilters(v value, fs []filter) value {
 			}
 		case "firstOf":
 			v = firstOf(v, f.list)
+		case "not":
+			v = not(v)
+		case "enum":
+			if v.ok && f.rev != nil {
+				v = f.rev.render(v.raw)
+			}
 		case "listValues":
 			v = listValues(v)
 		case "unlistValues":

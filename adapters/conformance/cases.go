@@ -1,29 +1,38 @@
 // Package conformance holds what every dialect must pass: the golden-case
-// runner over adapters/<dialect>/testdata, the shared conformance checks,
-// and the fuzz and benchmark drivers each dialect package calls.
+// runner (the one `go test` and `userbridge test` both use), the shared
+// conformance checks, and the fuzz and benchmark drivers each dialect
+// package calls.
 package conformance
 
 import (
-	"bytes"
 	"encoding/json"
 	"fmt"
-	"os"
-	"path/filepath"
-	"sort"
 
 	"github.com/userbridge/userbridge/adapters"
 	"github.com/userbridge/userbridge/mapping"
 	"github.com/userbridge/userbridge/mapping/canonical"
-	"gopkg.in/yaml.v3"
 )
 
 // Case is one golden case: a request, what the engine must make of it, and
 // optionally what the upstream answered and what the caller must get.
+// docs/rules.md ("Testing a rule file") describes the format.
 type Case struct {
 	// Name says what the case shows.
 	Name string `yaml:"name"`
-	// Path is the request path; route parameters are read from it.
+	// Dialect names the dialect the request is sent to. When empty, the
+	// file's (a document {dialect: NAME, cases: [...]}), else the folder's:
+	// a plain list in adapters/<dialect>/testdata (any folder named
+	// testdata) belongs to the dialect of the folder above.
+	Dialect string `yaml:"dialect"`
+	// Method is the request's method; empty: the dialect's route's. Any
+	// other fails the case: the server answers it before the rules run.
+	Method string `yaml:"method"`
+	// Path is the request path; route parameters are read from it. It is
+	// the rule file's route, without a deployment's prefix.
 	Path string `yaml:"path"`
+	// Headers are request headers; Content-Type is checked against the
+	// dialect's request.contentTypes (none: read as JSON).
+	Headers map[string]string `yaml:"headers"`
 	// Body is the request body as a YAML/JSON value; RawBody is taken
 	// byte for byte instead when set.
 	Body    any    `yaml:"body"`
@@ -43,7 +52,11 @@ type Case struct {
 	// Response is the expected reply to the caller after Upstream.
 	Response *Reply `yaml:"response"`
 
-	File string `yaml:"-"`
+	// File is the base name of the file the case is in, Source its path
+	// as found, Line the line the case starts at.
+	File   string `yaml:"-"`
+	Source string `yaml:"-"`
+	Line   int    `yaml:"-"`
 }
 
 // Upstream is the upstream's answer in canonical terms.
@@ -53,50 +66,29 @@ type Upstream struct {
 	// Error is a canonical error; its field is in canonical terms, named
 	// in the dialect's as the server does (Program.UpstreamField, then
 	// RenderError).
-	Error *struct {
-		Code       string `yaml:"code"`
-		Status     int    `yaml:"status"`
-		Message    string `yaml:"message"`
-		Field      string `yaml:"field"`
-		RetryAfter string `yaml:"retryAfter"`
-	} `yaml:"error"`
+	Error *UpstreamError `yaml:"error"`
+}
+
+// UpstreamError is a canonical error the upstream answered.
+type UpstreamError struct {
+	Code       string `yaml:"code"`
+	Status     int    `yaml:"status"`
+	Message    string `yaml:"message"`
+	Field      string `yaml:"field"`
+	RetryAfter string `yaml:"retryAfter"`
 }
 
 // Reply is an expected dialect reply. Headers are compared for the names
-// given; Body is compared as JSON; NoBody asserts there is none.
+// given; Body is compared as JSON; BodyHas names only the members that
+// must be there (with these values: objects at any depth may hold more);
+// NoBody asserts there is none.
 type Reply struct {
 	Status      int               `yaml:"status"`
 	ContentType string            `yaml:"contentType"`
 	Headers     map[string]string `yaml:"headers"`
 	Body        any               `yaml:"body"`
+	BodyHas     any               `yaml:"bodyHas"`
 	NoBody      bool              `yaml:"noBody"`
-}
-
-// LoadCases reads every *.yaml file of dir, each a list of cases.
-func LoadCases(dir string) ([]Case, error) {
-	files, err := filepath.Glob(filepath.Join(dir, "*.yaml"))
-	if err != nil {
-		return nil, err
-	}
-	sort.Strings(files)
-	var all []Case
-	for _, f := range files {
-		data, err := os.ReadFile(f)
-		if err != nil {
-			return nil, err
-		}
-		dec := yaml.NewDecoder(bytes.NewReader(data))
-		dec.KnownFields(true)
-		var cs []Case
-		if err := dec.Decode(&cs); err != nil {
-			return nil, fmt.Errorf("%s: %w", f, err)
-		}
-		for i := range cs {
-			cs[i].File = filepath.Base(f)
-			all = append(all, cs[i])
-		}
-	}
-	return all, nil
 }
 
 // RequestBody returns the case's request body bytes.
@@ -143,20 +135,6 @@ func normalize(v any) any {
 		}
 	}
 	return v
-}
-
-// jsonEqual compares a JSON document with an expected YAML value.
-func jsonEqual(got []byte, want any) (bool, string) {
-	var g any
-	if err := json.Unmarshal(got, &g); err != nil {
-		return false, "not JSON: " + err.Error()
-	}
-	wb := mustJSON(want)
-	var w any
-	_ = json.Unmarshal(wb, &w)
-	gb, _ := json.Marshal(g)
-	wb, _ = json.Marshal(w)
-	return bytes.Equal(gb, wb), fmt.Sprintf("\n got: %s\nwant: %s", gb, wb)
 }
 
 // Params are path parameters by name.

@@ -23,7 +23,8 @@ func Dialect(tb testing.TB, b adapters.Builtin) *mapping.Program {
 	return d.Program()
 }
 
-// RunGolden runs every golden case of dir against the program.
+// RunGolden runs every golden case of dir against the program, each a
+// subtest failing with every problem Check finds.
 func RunGolden(t *testing.T, p *mapping.Program, dir string) {
 	cases, err := LoadCases(dir)
 	if err != nil {
@@ -33,107 +34,14 @@ func RunGolden(t *testing.T, p *mapping.Program, dir string) {
 		t.Fatalf("%s: no golden cases", dir)
 	}
 	for _, c := range cases {
-		t.Run(c.File+"/"+c.Name, func(t *testing.T) { runCase(t, p, &c) })
-	}
-}
-
-func runCase(t *testing.T, p *mapping.Program, c *Case) {
-	in := Input(p, c.Path, c.RequestBody())
-	if in.Params == nil {
-		t.Fatalf("path %q does not match route %q", c.Path, p.Route().Path)
-	}
-	var update []byte
-	res, cerr := p.Translate(in)
-	if cerr == nil {
-		update, cerr = res.Update(func() ([]byte, *canonical.Error) {
-			if c.Stored == nil {
-				t.Fatalf("the password rule needs the stored user: give stored")
+		t.Run(c.File+"/"+c.Name, func(t *testing.T) {
+			if c.Dialect != p.Name() {
+				t.Fatalf("%s:%d: the case is for dialect %q, run against %q", c.Source, c.Line, c.Dialect, p.Name())
 			}
-			return mustJSON(c.Stored), nil
+			for _, prob := range c.Check(p) {
+				t.Errorf("%s:%d: %s", c.Source, c.Line, prob)
+			}
 		})
-	}
-	if c.Error != nil {
-		if cerr == nil {
-			t.Fatalf("translated, want refusal; update: %s", update)
-		}
-		checkReply(t, "error", p.RenderError(in, cerr), c.Error)
-		return
-	}
-	if cerr != nil {
-		t.Fatalf("refused: %v", cerr)
-	}
-	if err := canonical.ValidateUpdate(update); err != nil {
-		t.Errorf("update is not valid per canonical.md: %v\n%s", err, update)
-	}
-	if c.Update != nil {
-		if ok, diff := jsonEqual(update, c.Update); !ok {
-			t.Errorf("update differs:%s", diff)
-		}
-	}
-	if c.Target != "" && res.Target.String() != c.Target {
-		t.Errorf("target = %s, want %s", res.Target, c.Target)
-	}
-	if c.Value != "" && res.Value != c.Value {
-		t.Errorf("value = %q, want %q", res.Value, c.Value)
-	}
-	if res.Tenant != c.Tenant {
-		t.Errorf("tenant = %q, want %q", res.Tenant, c.Tenant)
-	}
-	if c.Upstream == nil {
-		if c.Response != nil {
-			t.Fatalf("a response needs an upstream answer")
-		}
-		return
-	}
-	var rep *mapping.Reply
-	if c.Upstream.Error != nil {
-		e := c.Upstream.CanonicalError()
-		e.Field = p.UpstreamField(e.Field) // as the server names it
-		rep = p.RenderError(in, e)
-	} else {
-		var user []byte
-		if c.Upstream.User != nil {
-			user = mustJSON(c.Upstream.User)
-		}
-		rep = p.RenderSuccess(in, res, user)
-	}
-	if c.Response == nil {
-		t.Fatalf("an upstream answer needs an expected response")
-	}
-	checkReply(t, "response", rep, c.Response)
-}
-
-func checkReply(t *testing.T, what string, got *mapping.Reply, want *Reply) {
-	t.Helper()
-	if got.Status != want.Status {
-		t.Errorf("%s status = %d, want %d (body %s)", what, got.Status, want.Status, got.Body)
-	}
-	if want.ContentType != "" && got.ContentType != want.ContentType {
-		t.Errorf("%s content type = %q, want %q", what, got.ContentType, want.ContentType)
-	}
-	for name, v := range want.Headers {
-		found := false
-		for _, h := range got.Headers {
-			if strings.EqualFold(h.Name, name) {
-				found = true
-				if h.Value != v {
-					t.Errorf("%s header %s = %q, want %q", what, name, h.Value, v)
-				}
-			}
-		}
-		if !found {
-			t.Errorf("%s header %s missing; have %v", what, name, got.Headers)
-		}
-	}
-	switch {
-	case want.NoBody:
-		if got.Body != nil {
-			t.Errorf("%s has a body, want none: %s", what, got.Body)
-		}
-	case want.Body != nil:
-		if ok, diff := jsonEqual(got.Body, want.Body); !ok {
-			t.Errorf("%s body differs:%s", what, diff)
-		}
 	}
 }
 

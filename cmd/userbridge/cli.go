@@ -21,6 +21,9 @@ type command struct {
 	// a *usageError 2 (the command was called wrongly), errHelp 0 (help
 	// was printed), anything else 1.
 	run func(e *env, args []string) error
+	// help, optional, is more for `userbridge NAME --help`: paragraphs
+	// printed after about.
+	help string
 }
 
 // env is what a command runs with: its standard streams and its entry.
@@ -89,6 +92,9 @@ func (e *env) parseArgs(fs *flag.FlagSet, args []string) error {
 // usage writes the command's usage, with each flag and its default.
 func (e *env) usage(w io.Writer, fs *flag.FlagSet) {
 	fmt.Fprintf(w, "Usage: userbridge %s %s\n\n%s\n", e.cmd.name, e.cmd.args, e.cmd.about)
+	if e.cmd.help != "" {
+		fmt.Fprintf(w, "\n%s\n", e.cmd.help)
+	}
 	if fs == nil {
 		return
 	}

@@ -30,16 +30,18 @@ import (
 // overview lists them. Adding a command is adding its entry here.
 func commands() []command {
 	return []command{
-		{"serve", "[--config F] [--listen ADDR] [--upstream URL] [--upstream-profile P] [--upstream-timeout D]",
-			"serve the dialects (the default command)", serve},
-		{"backend", "[--listen ADDR] [--demo-users=false]", "run the reference canonical backend alone", runBackend},
-		{"translate", "--dialect NAME [--path P] [--rules F] < body.json",
-			"print the canonical update a body becomes (password redacted), or the dialect's error", translate},
-		{"dialects", "", "list each built-in dialect with its method and route", dialects},
-		{"routes", "[--config F] [serve's flags]", "list every mounted route, listener and upstream", routes},
-		{"validate", "[--config F] [serve's flags]", "check a configuration: every problem at once, each with file:line", validate},
-		{"health", "[--url URL] [--timeout D]", "probe /healthz (default " + defaultHealthURL + "): exit 0 on a 2xx, 1 otherwise", health},
-		{"version", "", "print the version, commit and build date", version},
+		{name: "serve", args: "[--config F] [--listen ADDR] [--upstream URL] [--upstream-profile canonical|scim|rules|ldap] [--upstream-timeout D]",
+			about: "serve the dialects (the default command)", run: serve},
+		{name: "backend", args: "[--listen ADDR] [--demo-users=false]", about: "run the reference canonical backend alone", run: runBackend},
+		{name: "translate", args: "--dialect NAME [--path P] [--rules F] < body.json",
+			about: "print the canonical update a body becomes (password redacted), or the dialect's error", run: translate},
+		{name: "dialects", about: "list each built-in dialect with its method and route", run: dialects},
+		{name: "routes", args: "[--config F] [serve's flags]", about: "list every mounted route, listener and upstream", run: routes},
+		{name: "validate", args: "[--config F] [serve's flags]", about: "check a configuration: every problem at once, each with file:line", run: validate},
+		{name: "test", args: "[--config F] [--coverage-min PCT] PATH...", about: "run rule test cases (YAML): diffs, field coverage, N passed, N failed",
+			run: ruleTest, help: testHelp},
+		{name: "health", args: "[--url URL] [--timeout D]", about: "probe /healthz (default " + defaultHealthURL + "): exit 0 on a 2xx, 1 otherwise", run: health},
+		{name: "version", about: "print the version, commit and build date", run: version},
 	}
 }
 
@@ -89,7 +91,7 @@ func newConfigFlags(fs *flag.FlagSet) *configFlags {
 		listen:    fs.String("listen", "", "main listener address, e.g. 127.0.0.1:8080 (default: listen)"),
 		up:        fs.String("upstream", "", "upstream base URL (replaces the demo backend)"),
 		upTimeout: fs.Duration("upstream-timeout", 0, "one deadline for all attempts of one upstream call, 10ms to 10m, e.g. 3s (default: upstream.timeout, 5s)"),
-		upProfile: fs.String("upstream-profile", "", "the upstream's protocol: canonical, scim or rules (default: upstream.profile, canonical)"),
+		upProfile: fs.String("upstream-profile", "", "the upstream's protocol: canonical, scim, rules or ldap (default: upstream.profile, canonical)"),
 	}
 }
 
@@ -348,6 +350,11 @@ func validate(e *env, args []string) error {
 		flags.apply(cfg)
 		mounts, err = app.Resolve(cfg, src)
 		problems = append(problems, config.Problems(err)...)
+	}
+	if len(problems) == 0 {
+		// Profile ldap: the directory is reached, bound and searched, as
+		// serve does before it listens (a configuration otherwise valid).
+		problems = config.Problems(app.CheckUpstream(cfg, src))
 	}
 	if len(problems) > 0 {
 		for _, p := range problems {

@@ -30,7 +30,7 @@ func TestUpstreamProfileFlag(t *testing.T) {
 		t.Fatalf("%d %s", code, errs)
 	}
 	code, _, errs = runCmd("", "validate", "--upstream-profile", "soap")
-	if code == 0 || !strings.Contains(errs, `"soap": the profiles are canonical, scim and rules`) {
+	if code == 0 || !strings.Contains(errs, `"soap": the profiles are canonical, scim, rules and ldap`) {
 		t.Fatalf("%d %s", code, errs)
 	}
 }

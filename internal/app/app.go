@@ -33,8 +33,8 @@ type App struct {
 	Server   *server.Server
 	Upstream *upstream.Client
 	// Profile is the client of the configured upstream profile (canonical,
-	// scim or rules) that the dialects' updates go through; Upstream is its
-	// HTTP client.
+	// scim, rules or ldap) that the dialects' updates go through; Upstream
+	// is its HTTP client (nil for ldap).
 	Profile server.Upstream
 	// Demo is the in-process backend, nil when an upstream is configured.
 	Demo *backend.Backend
@@ -120,16 +120,18 @@ func NewWith(cfg *config.Config, src config.Source, o Options) (*App, error) {
 	if o.TracerProvider != nil {
 		uo.WrapTransport = telemetry.WrapTransport(o.TracerProvider)
 	}
-	a.Upstream, err = upstream.New(cfg.Upstream, uo)
-	if err != nil {
-		a.closeDemo()
-		return nil, err
+	if cfg.Upstream.Profile != config.ProfileLDAP { // ldap has no HTTP client
+		a.Upstream, err = upstream.New(cfg.Upstream, uo)
+		if err != nil {
+			a.closeDemo()
+			return nil, err
+		}
 	}
 	if a.Profile, err = newProfile(cfg, src, a.Upstream); err != nil {
 		a.closeDemo()
 		return nil, err
 	}
-	a.Metrics = telemetry.NewMetrics(o.Build, a.Upstream.BreakerState)
+	a.Metrics = telemetry.NewMetrics(o.Build, a.probed().BreakerState)
 	if cfg.Admin.Listen != "" {
 		gin.SetMode(gin.ReleaseMode)
 		a.admin = gin.New()
@@ -209,7 +211,7 @@ func (a *App) Shutdown(ctx context.Context) error {
 	if a.demoSrv != nil {
 		err = errors.Join(err, a.demoSrv.Shutdown(ctx))
 	}
-	a.Upstream.Close()
+	a.probed().Close()
 	return err
 }
 

@@ -26,12 +26,12 @@ func (a *App) extraRoutes(r gin.IRouter) {
 		}
 		ctx, cancel := context.WithTimeout(c.Request.Context(), 2*time.Second)
 		defer cancel()
-		if err := a.Upstream.Ready(ctx); err != nil {
+		if err := a.probed().Ready(ctx); err != nil {
 			c.JSON(http.StatusServiceUnavailable, gin.H{"status": "unavailable", "upstream": "unreachable",
-				"breaker": a.Upstream.BreakerState(), "config": "loaded", "dialects": len(mounts), "profile": a.Config.Upstream.Profile})
+				"breaker": a.probed().BreakerState(), "config": "loaded", "dialects": len(mounts), "profile": a.Config.Upstream.Profile})
 			return
 		}
-		c.JSON(http.StatusOK, gin.H{"status": "ok", "upstream": "reachable", "breaker": a.Upstream.BreakerState(),
+		c.JSON(http.StatusOK, gin.H{"status": "ok", "upstream": "reachable", "breaker": a.probed().BreakerState(),
 			"config": "loaded", "dialects": len(mounts), "profile": a.Config.Upstream.Profile})
 	})
 	r.GET("/metrics", gin.WrapH(a.Metrics.Handler()))

@@ -1,12 +1,14 @@
 package app
 
 import (
+	"context"
 	"errors"
 	"fmt"
 
 	"github.com/userbridge/userbridge/config"
 	"github.com/userbridge/userbridge/internal/server"
 	"github.com/userbridge/userbridge/internal/upstream"
+	"github.com/userbridge/userbridge/internal/upstream/ldap"
 	"github.com/userbridge/userbridge/internal/upstream/rest"
 	"github.com/userbridge/userbridge/internal/upstream/scim"
 )
@@ -43,9 +45,21 @@ func LoadRules(cfg *config.Config, src config.Source) (*rest.Rules, error) {
 }
 
 // newProfile builds the client of the configured upstream profile over hc,
-// the HTTP client of upstream.url: hc itself for canonical.
+// the HTTP client of upstream.url: hc itself for canonical. Profile ldap
+// has a client of its own (hc is nil), and is probed: a directory that
+// cannot serve fails start-up, in one line (CheckUpstream).
 func newProfile(cfg *config.Config, src config.Source, hc *upstream.Client) (server.Upstream, error) {
 	switch cfg.Upstream.Profile {
+	case config.ProfileLDAP:
+		c, err := ldap.New(cfg.Upstream)
+		if err != nil {
+			return nil, err
+		}
+		if err := probeLDAP(c, src); err != nil {
+			c.Close()
+			return nil, err
+		}
+		return c, nil
 	case config.ProfileSCIM:
 		return scim.New(hc, cfg.Upstream)
 	case config.ProfileRules:
@@ -58,8 +72,50 @@ func newProfile(cfg *config.Config, src config.Source, hc *upstream.Client) (ser
 	return hc, nil
 }
 
+// CheckUpstream checks, for `validate`, that the upstream can serve where
+// that takes more than reading the configuration: profile ldap connects,
+// binds and reads its base DNs. Other profiles: nil. The error is one line
+// naming the key at fault.
+func CheckUpstream(cfg *config.Config, src config.Source) error {
+	if cfg.Upstream.Profile != config.ProfileLDAP {
+		return nil
+	}
+	c, err := ldap.New(cfg.Upstream)
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	return probeLDAP(c, src)
+}
+
+// probeLDAP probes the directory within upstream.timeout.
+func probeLDAP(c *ldap.Client, src config.Source) error {
+	if err := c.Probe(context.Background()); err != nil {
+		return fmt.Errorf("%w: %s: %w", config.ErrInvalid, src.Name, err)
+	}
+	return nil
+}
+
+// probed is what the probes, the metrics and Shutdown need of the upstream.
+type probed interface {
+	Ready(context.Context) error
+	BreakerState() string
+	Close()
+}
+
+// probed is the HTTP client of the upstream, or the profile's client when
+// it has none (ldap).
+func (a *App) probed() probed {
+	if a.Upstream != nil {
+		return a.Upstream
+	}
+	return a.Profile.(probed)
+}
+
 // The profiles' clients serve the dialects and the probes alike.
 var (
+	_ server.Upstream = (*ldap.Client)(nil)
+	_ probed          = (*ldap.Client)(nil)
 	_ server.Upstream = (*scim.Client)(nil)
 	_ server.Upstream = (*rest.Client)(nil)
 	_ server.Upstream = (*upstream.Client)(nil)

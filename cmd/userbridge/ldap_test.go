@@ -1,0 +1,50 @@
+package main
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/userbridge/userbridge/internal/upstream/ldap/slapdtest"
+)
+
+// TestValidateLDAP: `userbridge validate` connects to the directory of
+// profile ldap and reports an unreachable directory, a bind that fails and
+// a base DN that does not exist, each in one line naming its key (and
+// the count of problems).
+func TestValidateLDAP(t *testing.T) {
+	dir := slapdtest.Start(t, "")
+	good, wrong := slapdtest.PasswordFile(t, slapdtest.BindPW), slapdtest.PasswordFile(t, "not-the-password")
+	conf := func(url, pwFile, base string) string {
+		f := filepath.Join(t.TempDir(), "ldap.yaml")
+		yaml := "upstream:\n  profile: ldap\n  url: " + url + "\n  timeout: 5s\n  ldap:\n" +
+			"    bindDN: " + slapdtest.BindDN + "\n    bindPasswordFile: " + pwFile + "\n    baseDN: " + base + "\n"
+		if err := os.WriteFile(f, []byte(yaml), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return f
+	}
+	if code, out, errs := runCmd("", "validate", "--config", conf(dir.URL, good, slapdtest.People)); code != 0 || !strings.Contains(out, "valid") {
+		t.Fatalf("a reachable directory: %d %s %s", code, out, errs)
+	}
+	for _, c := range []struct{ name, file, want string }{
+		{"unreachable", conf("ldap://127.0.0.1:1", good, slapdtest.People), "upstream.url: the directory at 127.0.0.1:1 is unreachable"},
+		{"bind fails", conf(dir.URL, wrong, slapdtest.People), "upstream.ldap.bindDN: the directory refused the bind as " + slapdtest.BindDN + ": invalid credentials"},
+		{"no base DN", conf(dir.URL, good, "ou=nobody,"+slapdtest.Suffix), "upstream.ldap.baseDN: ou=nobody," + slapdtest.Suffix + " does not exist in the directory"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			code, _, errs := runCmd("", "validate", "--config", c.file)
+			if code == 0 || !strings.Contains(errs, c.want) {
+				t.Fatalf("exit %d, want the line %q in: %s", code, c.want, errs)
+			}
+			// One problem, then validate's count.
+			if lines := strings.Split(strings.TrimSpace(errs), "\n"); len(lines) != 2 || lines[1] != c.file+": 1 problem" {
+				t.Errorf("%d lines: %s", len(lines), errs)
+			}
+			if strings.Contains(errs, "not-the-password") || strings.Contains(errs, slapdtest.BindPW) {
+				t.Errorf("the password is shown: %s", errs)
+			}
+		})
+	}
+}

@@ -1,0 +1,86 @@
+package app_test
+
+import (
+	"testing"
+	"time"
+
+	"github.com/tidwall/gjson"
+
+	"github.com/userbridge/userbridge/config"
+)
+
+// TestLDAPDirectoryStopped: a directory that goes away mid-run is the
+// dialect's 502, /readyz says so, and once it is back the next update goes
+// through (the dead pooled connections are dropped).
+func TestLDAPDirectoryStopped(t *testing.T) {
+	dir, s := startLDAP(t, nil)
+	hdr := map[string]string{"Content-Type": "application/json"}
+	if a := s.do(t, "PUT", "/users/"+finixID, hdr, `{"tags":{"a":"1"}}`); a.Status != 200 {
+		t.Fatalf("%d %s", a.Status, a.Body)
+	}
+	if a := s.do(t, "GET", "/readyz", nil, ""); a.Status != 200 || gjson.GetBytes(a.Body, "profile").Str != "ldap" {
+		t.Fatalf("readyz %d %s", a.Status, a.Body)
+	}
+	dir.Stop()
+	a := s.do(t, "PUT", "/users/"+finixID, hdr, `{"tags":{"a":"2"}}`)
+	if a.Status != 502 || gjson.GetBytes(a.Body, "_embedded.errors.0.code").Str == "" {
+		t.Fatalf("with the directory stopped: %d %s", a.Status, a.Body)
+	}
+	if a := s.do(t, "GET", "/readyz", nil, ""); a.Status != 503 {
+		t.Fatalf("readyz with the directory stopped: %d %s", a.Status, a.Body)
+	}
+	dir.Restart(t)
+	if a := s.do(t, "PUT", "/users/"+finixID, hdr, `{"tags":{"a":"3"}}`); a.Status != 200 {
+		t.Fatalf("after the restart: %d %s", a.Status, a.Body)
+	}
+	attr(t, dir.Entry(t, ldapFinixDN), "description", `{"a":"3"}`)
+}
+
+// TestLDAPDirectoryHangs: a directory that stops answering (SIGSTOP) is
+// the dialect's 504 at upstream.timeout, and serves again once resumed.
+func TestLDAPDirectoryHangs(t *testing.T) {
+	dir, s := startLDAP(t, func(c *config.Config) { c.Upstream.Timeout = config.Duration(time.Second) })
+	hdr := map[string]string{"Content-Type": "application/json"}
+	if a := s.do(t, "PUT", "/users/"+finixID, hdr, `{"tags":{"a":"1"}}`); a.Status != 200 {
+		t.Fatalf("%d %s", a.Status, a.Body)
+	}
+	dir.Pause(t)
+	a := s.do(t, "PUT", "/users/"+finixID, hdr, `{"tags":{"a":"2"}}`)
+	dir.Resume(t)
+	if a.Status != 504 {
+		t.Fatalf("with the directory hung: %d %s", a.Status, a.Body)
+	}
+	if a := s.do(t, "PUT", "/users/"+finixID, hdr, `{"tags":{"a":"3"}}`); a.Status != 200 {
+		t.Fatalf("resumed: %d %s", a.Status, a.Body)
+	}
+	attr(t, dir.Entry(t, ldapFinixDN), "description", `{"a":"3"}`)
+}
+
+// TestLDAPBreaker: failures in a row open the breaker; the dialect then
+// answers 503 with Retry-After without calling the directory, and /readyz
+// shows it open. A refusal about the update (not found) never counts.
+func TestLDAPBreaker(t *testing.T) {
+	dir, s := startLDAP(t, func(c *config.Config) {
+		on := true
+		c.Upstream.Breaker = config.Breaker{Enabled: &on, Failures: 2, OpenFor: config.Duration(time.Minute)}
+	})
+	hdr := map[string]string{"Content-Type": "application/json"}
+	for i := 0; i < 3; i++ {
+		if a := s.do(t, "PUT", "/users/"+nobodyID, hdr, `{"enabled":true}`); a.Status != 404 {
+			t.Fatalf("%d %s", a.Status, a.Body)
+		}
+	}
+	dir.Stop()
+	for i := 0; i < 2; i++ {
+		if a := s.do(t, "PUT", "/users/"+finixID, hdr, `{"enabled":true}`); a.Status != 502 {
+			t.Fatalf("failure %d: %d %s", i+1, a.Status, a.Body)
+		}
+	}
+	a := s.do(t, "PUT", "/users/"+finixID, hdr, `{"enabled":true}`)
+	if a.Status != 503 || a.Header.Get("Retry-After") == "" {
+		t.Fatalf("with the breaker open: %d %v %s", a.Status, a.Header, a.Body)
+	}
+	if r := s.do(t, "GET", "/readyz", nil, ""); gjson.GetBytes(r.Body, "breaker").Str != "open" {
+		t.Errorf("readyz %s", r.Body)
+	}
+}

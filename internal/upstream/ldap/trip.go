@@ -1,0 +1,199 @@
+package ldap
+
+import (
+	"strings"
+	"time"
+
+	goldap "github.com/go-ldap/ldap/v3"
+
+	"github.com/userbridge/userbridge/internal/upstream"
+	"github.com/userbridge/userbridge/mapping/canonical"
+)
+
+// trip is one call's exchanges with the directory under one deadline.
+type trip struct {
+	c        *Client
+	deadline time.Time
+	attempts int
+	cause    error
+	asked    string // the id the call named the user by, "" by username
+	status   int    // the HTTP status of the directory's last answer, for metrics and logs
+	applied  bool   // an operation that changes the directory succeeded
+	conn     *conn  // the connection the call's exchanges go on, nil before the first
+}
+
+// done gives the call's connection back to the pool.
+func (t *trip) done() {
+	if t.conn != nil {
+		t.c.pool.put(t.conn, true)
+		t.conn = nil
+	}
+}
+
+// result is the call's Result: the exchanges' attempts, and the status the
+// directory's last answer maps to (0 when it gave none, with the cause).
+func (t *trip) result() *upstream.Result {
+	return &upstream.Result{Attempts: t.attempts, Status: t.status, Cause: t.cause}
+}
+
+// do runs one exchange and counts it.
+func (t *trip) do(idempotent bool, f func(*conn) error) outcome {
+	o := t.c.exchange(t.deadline, idempotent, &t.conn, f)
+	t.attempts += o.attempts
+	switch {
+	case o.cerr != nil: // no answer
+		t.status, t.cause = 0, o.cause
+	case o.result != nil: // an LDAP result: an answer, as an HTTP upstream's 4xx
+		e, _ := opError(o.result, fieldOf{})
+		t.status, t.cause = e.HTTPStatus(), nil
+	default:
+		t.status, t.cause = 200, nil
+	}
+	return o
+}
+
+// search runs a search, retried as a search may be.
+func (t *trip) search(req *goldap.SearchRequest) (*goldap.SearchResult, outcome) {
+	var res *goldap.SearchResult
+	o := t.do(true, func(cn *conn) error {
+		var err error
+		res, err = cn.Search(req)
+		return err
+	})
+	return res, o
+}
+
+// failed maps a failed exchange: its own error, or the LDAP result mapped
+// with fields; after an earlier change was applied, it says so.
+func (t *trip) failed(o outcome, fields fieldOf) *canonical.Error {
+	e := o.cerr
+	if e == nil {
+		e, _ = opError(o.result, fields)
+	}
+	if t.applied {
+		e.Message += "; the update was partly applied"
+	}
+	return e
+}
+
+// find searches the user the call names, under the base DN.
+func (t *trip) find(call *upstream.Call) (*goldap.Entry, *canonical.Error) {
+	if cerr := upstream.CheckValue(call.Target.String(), call.Value); cerr != nil {
+		return nil, cerr
+	}
+	attr := t.c.cfg.IDAttribute
+	switch call.Target {
+	case canonical.ByID:
+		t.asked = call.Value
+	case canonical.ByUsername:
+		attr = t.c.cfg.UsernameAttribute
+	default:
+		return nil, canonical.Errorf(canonical.Internal, "the update names its user neither by id nor by username")
+	}
+	return t.findBy(attr, call.Value)
+}
+
+// findBy finds the one user entry whose attr is value.
+func (t *trip) findBy(attr, value string) (*goldap.Entry, *canonical.Error) {
+	filter := "(&" + t.c.cfg.UserFilter + "(" + attr + "=" + goldap.EscapeFilter(value) + "))"
+	res, o := t.search(goldap.NewSearchRequest(t.c.cfg.BaseDN, goldap.ScopeWholeSubtree, goldap.NeverDerefAliases,
+		2, 0, false, filter, t.c.attrs, nil))
+	switch {
+	case o.cerr != nil || o.result != nil:
+		if resultCode(o.result) == goldap.LDAPResultNoSuchObject {
+			// the base DN itself is gone: the directory's fault, not the user's
+			return nil, canonical.Errorf(canonical.BadGateway, "the directory has no "+t.c.cfg.BaseDN+" (upstream.ldap.baseDN)")
+		}
+		return nil, t.failed(o, fieldOf{})
+	case len(res.Entries) == 0:
+		return nil, canonical.Errorf(canonical.NotFound, "no such user")
+	case len(res.Entries) > 1:
+		return nil, canonical.Errorf(canonical.Conflict, "several directory entries match this user")
+	}
+	return res.Entries[0], nil
+}
+
+// apply sends the plan: the Modify, the ModifyDN, the group Modifies. It
+// returns the entry's DN after them.
+func (t *trip) apply(p *plan) (string, *canonical.Error) {
+	dn := p.dn
+	if len(p.modify.Changes) > 0 {
+		o := t.do(false, func(cn *conn) error { return cn.Modify(p.modify) })
+		if o.cerr != nil || o.result != nil {
+			return "", t.failed(o, p.fields)
+		}
+		t.applied = true
+	}
+	if p.rename != nil {
+		o := t.do(false, func(cn *conn) error { return cn.ModifyDN(p.rename) })
+		if o.cerr != nil || o.result != nil {
+			return "", t.failed(o, fieldOf{rename: "username"})
+		}
+		t.applied = true
+		dn = p.newDN
+	}
+	for _, g := range p.groups {
+		g := g
+		req := goldap.NewModifyRequest(g.dn, nil)
+		if g.add {
+			req.Add(t.c.cfg.Groups.MemberAttribute, []string{g.member})
+		} else {
+			req.Delete(t.c.cfg.Groups.MemberAttribute, []string{g.member})
+		}
+		o := t.do(false, func(cn *conn) error { return cn.Modify(req) })
+		code := resultCode(o.result)
+		switch {
+		case o.cerr == nil && o.result == nil:
+		case g.add && code == goldap.LDAPResultAttributeOrValueExists, !g.add && code == goldap.LDAPResultNoSuchAttribute:
+			// already as wanted (a repeated update): the set is what counts
+		default:
+			return "", t.failed(o, fieldOf{byAttr: map[string]string{strings.ToLower(t.c.cfg.Groups.MemberAttribute): "roles"}})
+		}
+		t.applied = true
+	}
+	return dn, nil
+}
+
+// readBack reads the entry at dn and its groups as the canonical user.
+func (t *trip) readBack(dn string) ([]byte, *canonical.Error) {
+	res, o := t.search(goldap.NewSearchRequest(dn, goldap.ScopeBaseObject, goldap.NeverDerefAliases,
+		1, 0, false, "(objectClass=*)", t.c.attrs, nil))
+	if o.cerr != nil || o.result != nil {
+		return nil, t.failed(o, fieldOf{})
+	}
+	if len(res.Entries) != 1 {
+		return nil, canonical.Errorf(canonical.BadGateway, "the directory's entry could not be read back")
+	}
+	roles, cerr := t.roles(dn)
+	if cerr != nil {
+		return nil, cerr
+	}
+	return t.c.user(res.Entries[0], roles, t.asked), nil
+}
+
+// group is one group entry.
+type group struct{ dn, id, name string }
+
+// roles lists the groups dn is a member of; none without groups.baseDN.
+func (t *trip) roles(dn string) ([]group, *canonical.Error) {
+	g := t.c.cfg.Groups
+	if g.BaseDN == "" {
+		return nil, nil
+	}
+	return t.groups("(" + g.MemberAttribute + "=" + goldap.EscapeFilter(dn) + ")")
+}
+
+// groups searches the groups matching filter (and groups.filter).
+func (t *trip) groups(filter string) ([]group, *canonical.Error) {
+	g := t.c.cfg.Groups
+	res, o := t.search(goldap.NewSearchRequest(g.BaseDN, goldap.ScopeWholeSubtree, goldap.NeverDerefAliases,
+		0, 0, false, "(&"+g.Filter+filter+")", []string{g.NameAttribute, g.IDAttribute}, nil))
+	if o.cerr != nil || o.result != nil {
+		return nil, t.failed(o, fieldOf{})
+	}
+	out := make([]group, 0, len(res.Entries))
+	for _, e := range res.Entries {
+		out = append(out, group{dn: e.DN, id: e.GetAttributeValue(g.IDAttribute), name: e.GetAttributeValue(g.NameAttribute)})
+	}
+	return out, nil
+}
