@@ -32,7 +32,7 @@ func TestAuthDefaults(t *testing.T) {
 		if *tc.in.APIKeys != before {
 			t.Error("authOf changed the configuration as written")
 		}
-		errs := validateAuth(Source{Name: "c.yaml"}, tc.dialect, got)
+		errs := validateAuth(Source{Name: "c.yaml"}, tc.dialect, got, (&Config{}).where)
 		if tc.problemLike == "" && len(errs) > 0 {
 			t.Errorf("%s: %v", tc.dialect, errs)
 		}
@@ -49,7 +49,7 @@ func TestAuthDefaults(t *testing.T) {
 		t.Errorf("relative files: %+v %+v", c.Basic, c.Upstream)
 	}
 	// Passthrough, the default, needs nothing.
-	if errs := validateAuth(Source{Name: "c.yaml"}, "crafter", authOf(Source{}, "crafter", Auth{})); len(errs) > 0 {
+	if errs := validateAuth(Source{Name: "c.yaml"}, "crafter", authOf(Source{}, "crafter", Auth{}), (&Config{}).where); len(errs) > 0 {
 		t.Error(errs)
 	}
 }

@@ -1,6 +1,7 @@
 package config
 
 import (
+	"errors"
 	"fmt"
 	"net"
 	"net/url"
@@ -58,26 +59,39 @@ func (c *Auth) Validate(where string) []error {
 }
 
 // validateAuth reports every problem of a dialect's auth block (with its
-// defaults applied), each under dialects.<name>.auth. It reads no file:
-// the server does when it starts the dialect.
-func validateAuth(src Source, name string, a Auth) []error {
+// defaults applied), each under dialects.<name>.auth, with its line
+// (lineOf: Config.where). It reads no file: the server does when it
+// starts the dialect.
+func validateAuth(src Source, name string, a Auth, lineOf func(key string) string) []error {
 	where := "dialects." + name + ".auth"
 	var errs []error
 	for _, err := range a.Validate(where) {
+		var p *authProblem
+		if errors.As(err, &p) {
+			errs = append(errs, fmt.Errorf("%w: %s: %s: %s", ErrInvalid, src.Name, lineOf(p.key), p.text))
+			continue
+		}
 		errs = append(errs, fmt.Errorf("%w: %s: %w", ErrInvalid, src.Name, err))
 	}
 	if a.Mode == ModeVerify && a.APIKeys != nil && a.APIKeys.Header == "" {
-		errs = append(errs, fmt.Errorf("%w: %s: %s.apiKeys.header: required: dialect %s has no default API key header", ErrInvalid, src.Name, where, name))
+		errs = append(errs, fmt.Errorf("%w: %s: %s: required: dialect %s has no default API key header", ErrInvalid, src.Name, lineOf(where+".apiKeys.header"), name))
 	}
 	return errs
 }
+
+// authProblem is one problem of an auth block: the dotted key and what is
+// wrong with it.
+type authProblem struct{ key, text string }
+
+// Error is "KEY: PROBLEM".
+func (p *authProblem) Error() string { return p.key + ": " + p.text }
 
 // authProblems collects the problems of one auth block, each with where
 // it is.
 type authProblems struct{ errs []error }
 
 func (v *authProblems) addf(where, format string, args ...any) {
-	v.errs = append(v.errs, fmt.Errorf("%s: "+format, append([]any{where}, args...)...))
+	v.errs = append(v.errs, &authProblem{key: where, text: fmt.Sprintf(format, args...)})
 }
 
 func (v *authProblems) required(where, val string) {

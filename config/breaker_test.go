@@ -48,14 +48,14 @@ func TestBreakerRanges(t *testing.T) {
 			}
 		}
 	}
-	// Through Resolve, every problem at once, with the file's name.
+	// Through Resolve, every problem at once, with the file's name and line.
 	src := Source{Name: "b.yaml"}
 	c, err := Parse(src, []byte("upstream: {url: \"http://idp\", breaker: {failureRatio: 2, targets: 0, window: 10ms}}\n"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	_, err = c.Resolve(src)
-	for _, want := range []string{"b.yaml: upstream.breaker.failureRatio", "b.yaml: upstream.breaker.window: 10ms: from 1s to 1h0m0s"} {
+	for _, want := range []string{"b.yaml: line 1: upstream.breaker.failureRatio", "b.yaml: line 1: upstream.breaker.window: 10ms: from 1s to 1h0m0s"} {
 		if err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("missing %q in %v", want, err)
 		}

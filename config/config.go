@@ -46,6 +46,9 @@ type Config struct {
 	// written are the ranged keys the file sets, with their lines
 	// (writtenKeys), for Resolve's messages.
 	written map[string]written
+	// lines are the line of every key the file writes, dotted
+	// ("dialects.finix.prefix"), for where's messages.
+	lines map[string]int
 }
 
 // Server tunes the HTTP front end.
@@ -186,23 +189,40 @@ type Source struct {
 // Parse decodes a configuration strictly (unknown keys are errors naming
 // their line), applies defaults and returns it with every problem found.
 func Parse(src Source, data []byte) (*Config, error) {
+	c, err := ParseAll(src, data)
+	if err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+// ParseAll is Parse, but a file whose keys or values do not all fit (an
+// unknown key, a value of the wrong kind) still gives the configuration
+// decoded from the rest, with those problems: what `userbridge validate`
+// checks further, to report every problem of the file in one run. The
+// configuration is nil only when data is no YAML at all. Never serve a
+// configuration returned with an error.
+func ParseAll(src Source, data []byte) (*Config, error) {
 	var c Config
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	dec.KnownFields(true)
+	var decodeErr error
 	if err := dec.Decode(&c); err != nil && !errors.Is(err, io.EOF) {
 		var te *yaml.TypeError
-		if errors.As(err, &te) {
-			errs := make([]error, 0, len(te.Errors))
-			for _, e := range te.Errors {
-				errs = append(errs, fmt.Errorf("%w: %s: %s", ErrInvalid, src.Name, mapping.YAMLText(e)))
-			}
-			return nil, errors.Join(errs...)
+		if !errors.As(err, &te) {
+			return nil, fmt.Errorf("%w: %s: %s", ErrInvalid, src.Name, mapping.YAMLMessage(err))
 		}
-		return nil, fmt.Errorf("%w: %s: %s", ErrInvalid, src.Name, mapping.YAMLMessage(err))
+		// yaml.v3 goes on past each of these: c holds the rest.
+		errs := make([]error, 0, len(te.Errors))
+		for _, e := range te.Errors {
+			errs = append(errs, fmt.Errorf("%w: %s: %s", ErrInvalid, src.Name, mapping.YAMLText(e)))
+		}
+		decodeErr = errors.Join(errs...)
 	}
 	c.written = writtenKeys(data)
+	c.lines = keyLines(data)
 	c.applyDefaults()
-	return &c, nil
+	return &c, decodeErr
 }
 
 func (c *Config) applyDefaults() {
@@ -259,8 +279,11 @@ var envVars = []struct {
 		if err != nil {
 			return err
 		}
+		if err := CheckDuration("upstream.timeout", d); err != nil {
+			return err // said once, as the variable's: the value is not taken
+		}
 		c.Upstream.Timeout = Duration(d)
-		return CheckDuration("upstream.timeout", d)
+		return nil
 	}},
 	{"USERBRIDGE_SERVER_TRANSPORT", "server.transport", func(*Config, string) error { return errRemoved("server.transport") }},
 	{"USERBRIDGE_UPSTREAM_TRANSPORT", "upstream.transport", func(*Config, string) error { return errRemoved("upstream.transport") }},
@@ -269,8 +292,11 @@ var envVars = []struct {
 		if err != nil {
 			return errors.New("not a whole number of bytes")
 		}
+		if err := rangeOf("server.maxBodyBytes").bare(n); err != nil {
+			return err
+		}
 		c.Server.MaxBodyBytes = n
-		return rangeOf("server.maxBodyBytes").bare(n)
+		return nil
 	}},
 	{"USERBRIDGE_LOG_LEVEL", "log.level", func(c *Config, v string) error { c.Log.Level = v; return nil }},
 	{"USERBRIDGE_LOG_FORMAT", "log.format", func(c *Config, v string) error { c.Log.Format = v; return nil }},
@@ -293,6 +319,19 @@ func (c *Config) ApplyEnv(lookup func(string) (string, bool)) error {
 // Load reads the file at path, or the embedded default when path is "",
 // then applies the environment.
 func Load(path string) (*Config, Source, error) {
+	c, src, err := LoadAll(path)
+	if err != nil {
+		return nil, src, err
+	}
+	return c, src, nil
+}
+
+// LoadAll is Load, but as ParseAll: a configuration with problems in its
+// keys, values or environment variables is still returned with them, for
+// `userbridge validate` to check further. It is nil when the file cannot
+// be read, holds nothing or is no YAML. Never serve a configuration
+// returned with an error.
+func LoadAll(path string) (*Config, Source, error) {
 	src := Source{Name: "embedded default"}
 	data := defaultYAML
 	if path != "" {
@@ -310,14 +349,11 @@ func Load(path string) (*Config, Source, error) {
 			return nil, src, fmt.Errorf("%w: %s: the file holds no configuration (it is empty, or only comments)", ErrInvalid, path)
 		}
 	}
-	c, err := Parse(src, data)
-	if err != nil {
+	c, err := ParseAll(src, data)
+	if c == nil {
 		return nil, src, err
 	}
-	if err := c.ApplyEnv(os.LookupEnv); err != nil {
-		return nil, src, err
-	}
-	return c, src, nil
+	return c, src, errors.Join(err, c.ApplyEnv(os.LookupEnv))
 }
 
 // hasDocument reports whether data holds a YAML document that is not null.

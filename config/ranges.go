@@ -116,22 +116,66 @@ func (c *Config) checkRanges(bad func(where, format string, args ...any)) {
 		w, ok := c.written[r.key]
 		switch {
 		case ok && w.zero:
-			bad(c.where(r.key), "%v", r.check(0))
+			bad(r.key, "%v", r.check(0))
 		case strings.HasPrefix(r.key, "upstream."):
 		default:
 			if err := r.check(r.get(c)); err != nil {
-				bad(c.where(r.key), "%v", err)
+				bad(r.key, "%v", err)
 			}
 		}
 	}
 }
 
-// where names key as a problem does: with the line the file wrote it on.
+// where names key as a problem does: with the line the file wrote it on,
+// else the line of the nearest key around it the file wrote (a key left
+// to its default, in a block the file has); the key alone when the file
+// writes none of them (the embedded default, a configuration built in code).
 func (c *Config) where(key string) string {
-	if w, ok := c.written[key]; ok {
-		return "line " + strconv.Itoa(w.line) + ": " + key
+	for k := key; k != ""; {
+		if line, ok := c.lines[k]; ok {
+			return "line " + strconv.Itoa(line) + ": " + key
+		}
+		i := strings.LastIndexByte(k, '.')
+		if i < 0 {
+			break
+		}
+		k = k[:i]
 	}
 	return key
+}
+
+// lineOf is "line N: " for the first of keys the file writes (exactly),
+// "" when it writes none.
+func (c *Config) lineOf(keys ...string) string {
+	for _, k := range keys {
+		if line, ok := c.lines[k]; ok {
+			return "line " + strconv.Itoa(line) + ": "
+		}
+	}
+	return ""
+}
+
+// keyLines maps every key the file writes, dotted, to its line; data has
+// decoded already (a problem here only shortens the map).
+func keyLines(data []byte) map[string]int {
+	var doc yaml.Node
+	if yaml.Unmarshal(data, &doc) != nil || len(doc.Content) == 0 {
+		return nil
+	}
+	out := map[string]int{}
+	var walk func(prefix string, m *yaml.Node)
+	walk = func(prefix string, m *yaml.Node) {
+		if m.Kind != yaml.MappingNode {
+			return
+		}
+		for i := 0; i+1 < len(m.Content); i += 2 {
+			k := prefix + m.Content[i].Value
+			out[k] = m.Content[i].Line
+			walk(k+".", m.Content[i+1])
+		}
+	}
+	walk("", doc.Content[0])
+	return out
 }
 
 // written is a ranged key as the file wrote it.

@@ -38,8 +38,9 @@ type Mount struct {
 // It reports every problem at once, each with where it is.
 func (c *Config) Resolve(src Source) ([]Mount, error) {
 	var errs []error
+	// where is a dotted key: the message gives its line in the file.
 	bad := func(where, format string, args ...any) {
-		errs = append(errs, fmt.Errorf("%w: %s: %s: %s", ErrInvalid, src.Name, where, fmt.Sprintf(format, args...)))
+		errs = append(errs, fmt.Errorf("%w: %s: %s: %s", ErrInvalid, src.Name, c.where(where), fmt.Sprintf(format, args...)))
 	}
 	if _, _, err := net.SplitHostPort(c.Listen); err != nil {
 		bad("listen", "%q is not host:port", c.Listen)
@@ -49,7 +50,7 @@ func (c *Config) Resolve(src Source) ([]Mount, error) {
 	// them: the URL (never quoted: it may carry a credential), the TLS
 	// files read and parsed, the timeouts and pool sizes.
 	for _, ke := range keyErrors(c.Upstream.Check(c.IsDemo())) {
-		bad(c.where(ke.Key), "%s", ke.Problem)
+		bad(ke.Key, "%s", ke.Problem)
 	}
 	c.checkRanges(bad)
 	switch c.Log.Level {
@@ -63,7 +64,7 @@ func (c *Config) Resolve(src Source) ([]Mount, error) {
 		bad("log.format", "%q: json or text", c.Log.Format)
 	}
 	mounts := c.dialects(src, bad, &errs)
-	errs = append(errs, conflicts(src, mounts)...)
+	errs = append(errs, c.conflicts(src, mounts)...)
 	c.checkTenantPaths(mounts, bad)
 	if a := c.Admin.Listen; a != "" {
 		if _, _, err := net.SplitHostPort(a); err != nil {
@@ -102,7 +103,7 @@ func (c *Config) dialects(src Source, bad func(string, string, ...any), errs *[]
 		dc := c.Dialects[name]
 		where := "dialects." + name
 		// Checked even when disabled: enabling it must not reveal problems.
-		*errs = append(*errs, validateAuth(src, name, authOf(src, name, dc.Auth))...)
+		*errs = append(*errs, validateAuth(src, name, authOf(src, name, dc.Auth), c.where)...)
 		if !dc.IsEnabled() {
 			continue
 		}
@@ -141,13 +142,22 @@ func (c *Config) dialects(src Source, bad func(string, string, ...any), errs *[]
 			if j, ok := err.(interface{ Unwrap() []error }); ok {
 				list = j.Unwrap()
 			}
+			at := where
+			if dc.Rules != "" {
+				at = where + ".rules"
+			}
 			for _, e := range list {
-				*errs = append(*errs, fmt.Errorf("%w: %s: %s: %w", ErrInvalid, src.Name, where, e))
+				*errs = append(*errs, fmt.Errorf("%w: %s: %s: %w", ErrInvalid, src.Name, c.where(at), e))
 			}
 			continue
 		}
 		if dc.Prefix != "" && (!strings.HasPrefix(dc.Prefix, "/") || strings.HasSuffix(dc.Prefix, "/")) {
 			bad(where+".prefix", "%q must start with '/' and not end with one", dc.Prefix)
+		}
+		if dc.Host != "" {
+			if err := checkHost(dc.Host); err != nil {
+				bad(where+".host", "%q: %v", dc.Host, err)
+			}
 		}
 		listen := c.Listen
 		if dc.Listen != "" {
@@ -217,7 +227,7 @@ func fieldNames(rules []byte) []string {
 // conflicts finds two dialects that would answer the same request, or
 // whose routes the router cannot hold together (the same position holding
 // parameters of different names).
-func conflicts(src Source, ms []Mount) []error {
+func (c *Config) conflicts(src Source, ms []Mount) []error {
 	var errs []error
 	for i := range ms {
 		for j := i + 1; j < len(ms); j++ {
@@ -226,8 +236,9 @@ func conflicts(src Source, ms []Mount) []error {
 				continue
 			}
 			if why := routeClash(a.Path, b.Path); why != "" {
-				errs = append(errs, fmt.Errorf("%w: %s: dialects %s (%s %s) and %s (%s %s) %s on %s%s",
-					ErrInvalid, src.Name, a.Dialect.Name(), a.Method, a.Path, b.Dialect.Name(), b.Method, b.Path, why, a.Listen, hostNote(a.Host)))
+				errs = append(errs, fmt.Errorf("%w: %s: %sdialects %s (%s %s) and %s (%s %s) %s on %s%s",
+					ErrInvalid, src.Name, c.lineOf("dialects."+b.Dialect.Name(), "dialects."+a.Dialect.Name()),
+					a.Dialect.Name(), a.Method, a.Path, b.Dialect.Name(), b.Method, b.Path, why, a.Listen, hostNote(a.Host)))
 			}
 		}
 	}

@@ -298,14 +298,22 @@ func keyErrors(err error) []*KeyError {
 }
 
 // Problems lists every problem err joins (errors.Join, nested or not), one
-// error each, in order; nil for nil.
+// error each, in order; nil for nil. One problem wraps ErrInvalid and its
+// cause together (fmt.Errorf("%w: …: %w", ErrInvalid, …, cause)): it
+// stays whole, the cause's own problems in its text.
 func Problems(err error) []error {
 	if err == nil {
 		return nil
 	}
 	if j, ok := err.(interface{ Unwrap() []error }); ok {
+		parts := j.Unwrap()
+		for _, x := range parts {
+			if x == ErrInvalid {
+				return []error{err}
+			}
+		}
 		var out []error
-		for _, x := range j.Unwrap() {
+		for _, x := range parts {
 			out = append(out, Problems(x)...)
 		}
 		return out

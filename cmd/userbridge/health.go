@@ -1,7 +1,6 @@
 package main
 
 import (
-	"flag"
 	"fmt"
 	"io"
 	"net/http"
@@ -22,19 +21,16 @@ const (
 // health is a probe for a container without curl (Docker HEALTHCHECK in a
 // distroless image): GET the URL, exit 0 on a 2xx answer and 1 otherwise.
 // The URL is --url, else $USERBRIDGE_HEALTH_URL, else defaultHealthURL.
-func health(args []string, stdout io.Writer) error {
-	fs := flag.NewFlagSet("health", flag.ContinueOnError)
+func health(e *env, args []string) error {
+	fs := e.flags()
 	def := defaultHealthURL
 	if v := os.Getenv("USERBRIDGE_HEALTH_URL"); v != "" {
 		def = v
 	}
 	url := fs.String("url", def, "URL to probe (also $USERBRIDGE_HEALTH_URL)")
 	timeout := fs.Duration("timeout", 2*time.Second, "give up after this, 10ms to 1m (below the HEALTHCHECK timeout)")
-	if err := fs.Parse(args); err != nil {
+	if err := e.parse(fs, args); err != nil {
 		return err
-	}
-	if fs.NArg() > 0 {
-		return fmt.Errorf("health: unexpected argument %q", fs.Arg(0))
 	}
 	// 0 would be no timeout at all (a probe that never ends), 1ns one
 	// that always fails: a probe's timeout means what it says or is refused.
@@ -51,6 +47,6 @@ func health(args []string, stdout io.Writer) error {
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
 		return fmt.Errorf("health: %s: %s", *url, resp.Status)
 	}
-	fmt.Fprintf(stdout, "%s: %s\n", *url, resp.Status)
+	fmt.Fprintf(e.stdout, "%s: %s\n", *url, resp.Status)
 	return nil
 }

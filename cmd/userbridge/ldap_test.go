@@ -11,7 +11,8 @@ import (
 
 // TestValidateLDAP: `userbridge validate` connects to the directory of
 // profile ldap and reports an unreachable directory, a bind that fails and
-// a base DN that does not exist, each in one line naming its key.
+// a base DN that does not exist, each in one line naming its key (and
+// the count of problems).
 func TestValidateLDAP(t *testing.T) {
 	dir := slapdtest.Start(t, "")
 	good, wrong := slapdtest.PasswordFile(t, slapdtest.BindPW), slapdtest.PasswordFile(t, "not-the-password")
@@ -37,8 +38,9 @@ func TestValidateLDAP(t *testing.T) {
 			if code == 0 || !strings.Contains(errs, c.want) {
 				t.Fatalf("exit %d, want the line %q in: %s", code, c.want, errs)
 			}
-			if lines := strings.Count(strings.TrimSpace(errs), "\n") + 1; lines != 1 {
-				t.Errorf("%d lines: %s", lines, errs)
+			// One problem, then validate's count.
+			if lines := strings.Split(strings.TrimSpace(errs), "\n"); len(lines) != 2 || lines[1] != c.file+": 1 problem" {
+				t.Errorf("%d lines: %s", len(lines), errs)
 			}
 			if strings.Contains(errs, "not-the-password") || strings.Contains(errs, slapdtest.BindPW) {
 				t.Errorf("the password is shown: %s", errs)

@@ -26,142 +26,137 @@ import (
 	"github.com/userbridge/userbridge/mapping"
 )
 
-const usage = `userbridge: a compatibility proxy for user-management APIs
-
-Usage:
-  userbridge [serve] [--config F] [--listen ADDR] [--upstream URL] [--upstream-timeout D]
-                    [--upstream-profile canonical|scim|rules|ldap]
-  userbridge backend [--listen ADDR]          run the reference backend alone
-  userbridge translate --dialect NAME [--path P] [--rules F] < body.json
-  userbridge dialects                          list dialects and routes
-  userbridge routes [--config F]               list every mounted route
-  userbridge validate --config F               check a config, every problem at once
-  userbridge test [--config F] [--coverage-min PCT] PATH...   run rule test cases (YAML)
-  userbridge openapi [--config F] [--dialect D] [--out DIR]
-                                               each served dialect's OpenAPI 3.1 contract
-  userbridge schema rules|config               the JSON Schema of rule files or of the config
-  userbridge health [--url URL]                exit 0 when URL (default /healthz on 127.0.0.1:8080) answers 2xx
-  userbridge version
-
-serve reloads its configuration on SIGHUP and when --config F or a rule
-file it names changes; tracing is on when OTEL_EXPORTER_OTLP_ENDPOINT (or
-OTEL_TRACES_EXPORTER=otlp) is set.
-`
+// commands is the command table: one entry a command, in the order the
+// overview lists them. Adding a command is adding its entry here.
+func commands() []command {
+	return []command{
+		{name: "serve", args: "[--config F] [--listen ADDR] [--upstream URL] [--upstream-profile canonical|scim|rules|ldap] [--upstream-timeout D]",
+			about: "serve the dialects (the default command)", run: serve},
+		{name: "backend", args: "[--listen ADDR] [--demo-users=false]", about: "run the reference canonical backend alone", run: runBackend},
+		{name: "translate", args: "--dialect NAME [--path P] [--rules F] < body.json",
+			about: "print the canonical update a body becomes (password redacted), or the dialect's error", run: translate},
+		{name: "dialects", about: "list each built-in dialect with its method and route", run: dialects},
+		{name: "routes", args: "[--config F] [serve's flags]", about: "list every mounted route, listener and upstream", run: routes},
+		{name: "validate", args: "[--config F] [serve's flags]", about: "check a configuration: every problem at once, each with file:line", run: validate},
+		{name: "test", args: "[--config F] [--coverage-min PCT] PATH...", about: "run rule test cases (YAML): diffs, field coverage, N passed, N failed",
+			run: ruleTest, help: testHelp},
+		{name: "openapi", args: "[--config F] [--dialect D] [--out DIR]",
+			about: "write each served dialect's OpenAPI 3.1 contract, generated from its rules", run: openapiCmd},
+		{name: "schema", args: "rules|config", about: "print the JSON Schema of rule files or of the configuration", run: schemaCmd},
+		{name: "health", args: "[--url URL] [--timeout D]", about: "probe /healthz (default " + defaultHealthURL + "): exit 0 on a 2xx, 1 otherwise", run: health},
+		{name: "version", about: "print the version, commit and build date", run: version},
+	}
+}
 
 func main() {
 	os.Exit(run(os.Args[1:], os.Stdin, os.Stdout, os.Stderr))
 }
 
+// run runs the command args name (serve when the first argument is a
+// flag, or there is none) and returns the exit status: 0, 1 when the
+// command failed, 2 when it was called wrongly.
 func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
-	cmd := "serve"
-	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
-		cmd, args = args[0], args[1:]
+	name := "serve"
+	if len(args) > 0 {
+		switch a := args[0]; {
+		case a == "help" || a == "-h" || a == "--help" || a == "-help":
+			overview(stdout)
+			return 0
+		case !strings.HasPrefix(a, "-"):
+			name, args = a, args[1:]
+		}
 	}
-	var err error
-	switch cmd {
-	case "serve":
-		err = serve(args, stderr)
-	case "backend":
-		err = runBackend(args, stderr)
-	case "translate":
-		return translate(args, stdin, stdout, stderr)
-	case "dialects":
-		err = dialects(stdout)
-	case "routes":
-		err = routes(args, stdout)
-	case "validate":
-		err = validate(args, stdout)
-	case "test":
-		return ruleTest(args, stdout, stderr)
-	case "health":
-		err = health(args, stdout)
-	case "version":
-		version(stdout)
-	case "openapi":
-		err = openapiCmd(args, stdout)
-	case "schema":
-		err = schemaCmd(args, stdout)
-	case "help", "-h", "--help":
-		fmt.Fprint(stdout, usage)
-	default:
-		fmt.Fprintf(stderr, "userbridge: unknown command %q\n\n%s", cmd, usage)
+	c, ok := lookupCommand(name)
+	if !ok {
+		fmt.Fprintf(stderr, "userbridge: unknown command %q\n\n", name)
+		overview(stderr)
 		return 2
 	}
+	e := &env{stdin: stdin, stdout: stdout, stderr: stderr, cmd: c}
+	return e.exitStatus(c.run(e, args))
+}
+
+// configFlags are the flags that choose and adjust the configuration:
+// --config, --listen, --upstream, --upstream-timeout, --upstream-profile.
+type configFlags struct {
+	fs               *flag.FlagSet
+	file, listen, up *string
+	upProfile        *string
+	upTimeout        *time.Duration
+	timeoutSet       bool
+}
+
+// newConfigFlags defines the configuration flags on fs.
+func newConfigFlags(fs *flag.FlagSet) *configFlags {
+	return &configFlags{
+		fs:        fs,
+		file:      fs.String("config", "", "configuration file (default: the embedded default)"),
+		listen:    fs.String("listen", "", "main listener address, e.g. 127.0.0.1:8080 (default: listen)"),
+		up:        fs.String("upstream", "", "upstream base URL (replaces the demo backend)"),
+		upTimeout: fs.Duration("upstream-timeout", 0, "one deadline for all attempts of one upstream call, 10ms to 10m, e.g. 3s (default: upstream.timeout, 5s)"),
+		upProfile: fs.String("upstream-profile", "", "the upstream's protocol: canonical, scim, rules or ldap (default: upstream.profile, canonical)"),
+	}
+}
+
+// check checks the flags given, once parsed. A flag given is a value of
+// its own, 0 included (never "the default"): checked against the key's
+// range as the file's and the environment's values are, before anything
+// is loaded.
+func (f *configFlags) check() error {
+	f.fs.Visit(func(fl *flag.Flag) { f.timeoutSet = f.timeoutSet || fl.Name == "upstream-timeout" })
+	if f.timeoutSet {
+		if err := config.CheckDuration("upstream.timeout", *f.upTimeout); err != nil {
+			return fmt.Errorf("--upstream-timeout %s: upstream.timeout %w", *f.upTimeout, err)
+		}
+	}
+	return nil
+}
+
+// apply sets what the flags given say over cfg.
+func (f *configFlags) apply(cfg *config.Config) {
+	if *f.listen != "" {
+		cfg.Listen = *f.listen
+	}
+	if *f.up != "" {
+		cfg.Upstream.URL = *f.up
+	}
+	if *f.upProfile != "" {
+		cfg.Upstream.Profile = *f.upProfile
+	}
+	if f.timeoutSet {
+		cfg.Upstream.Timeout = config.Duration(*f.upTimeout)
+	}
+}
+
+// load reads the file (or the embedded default) and the environment, then
+// applies the flags; serve calls it again on every reload.
+func (f *configFlags) load() (*config.Config, config.Source, error) {
+	cfg, src, err := config.Load(*f.file)
 	if err != nil {
-		if !errors.Is(err, errQuiet) {
-			fmt.Fprintln(stderr, "userbridge:", err)
-		}
-		if errors.Is(err, flag.ErrHelp) {
-			return 0
-		}
-		return 1
+		return nil, src, err
 	}
-	return 0
+	f.apply(cfg)
+	return cfg, src, nil
 }
 
-// errQuiet ends a command with status 1 after it has said why in its log.
-var errQuiet = errors.New("userbridge: failed (see the log)")
-
-// loadConfig reads the config and applies the flags given.
-func loadConfig(fs *flag.FlagSet, args []string) (*config.Config, config.Source, error) {
-	load, _, err := configFlags(fs, args)
-	if err != nil {
-		return nil, config.Source{}, err
+// parseConfigFlags defines the configuration flags on a command's flag
+// set, parses args and checks them.
+func (e *env) parseConfigFlags(args []string) (*configFlags, error) {
+	f := newConfigFlags(e.flags())
+	if err := e.parse(f.fs, args); err != nil {
+		return nil, err
 	}
-	return load()
+	return f, f.check()
 }
 
-// configFlags parses --config, --listen and --upstream. load reads the
-// file (or the embedded default) and the environment, then applies the
-// flags; serve calls it again on every reload. path is the --config file.
-func configFlags(fs *flag.FlagSet, args []string) (load func() (*config.Config, config.Source, error), path string, err error) {
-	file := fs.String("config", "", "configuration file (default: the embedded default)")
-	listen := fs.String("listen", "", "main listener address, e.g. 127.0.0.1:8080")
-	up := fs.String("upstream", "", "upstream base URL (replaces the demo backend)")
-	upTimeout := fs.Duration("upstream-timeout", 0, "one deadline for all attempts of one upstream call, 10ms to 10m, e.g. 3s (default: upstream.timeout, 5s)")
-	upProfile := fs.String("upstream-profile", "", "the upstream's protocol: canonical, scim or rules (default: upstream.profile, canonical)")
-	if err := fs.Parse(args); err != nil {
-		return nil, "", err
-	}
-	// A flag given is a value of its own, 0 included (never "the
-	// default"): checked against the key's range as the file's and the
-	// environment's values are, before anything is loaded.
-	timeoutSet := false
-	fs.Visit(func(f *flag.Flag) { timeoutSet = timeoutSet || f.Name == "upstream-timeout" })
-	if timeoutSet {
-		if err := config.CheckDuration("upstream.timeout", *upTimeout); err != nil {
-			return nil, "", fmt.Errorf("--upstream-timeout %s: upstream.timeout %w", *upTimeout, err)
-		}
-	}
-	load = func() (*config.Config, config.Source, error) {
-		cfg, src, err := config.Load(*file)
-		if err != nil {
-			return nil, src, err
-		}
-		if *listen != "" {
-			cfg.Listen = *listen
-		}
-		if *up != "" {
-			cfg.Upstream.URL = *up
-		}
-		if *upProfile != "" {
-			cfg.Upstream.Profile = *upProfile
-		}
-		if timeoutSet {
-			cfg.Upstream.Timeout = config.Duration(*upTimeout)
-		}
-		return cfg, src, nil
-	}
-	return load, *file, nil
-}
-
-func serve(args []string, stderr io.Writer) error {
+func serve(e *env, args []string) error {
+	stderr := e.stderr
 	procs, byDefault := app.RuntimeDefaults(os.LookupEnv)
-	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
-	load, path, err := configFlags(fs, args)
+	flags, err := e.parseConfigFlags(args)
 	if err != nil {
 		return err
 	}
+	load, path := flags.load, *flags.file
 	cfg, src, err := load()
 	if err != nil {
 		return err
@@ -256,11 +251,12 @@ func serve(args []string, stderr io.Writer) error {
 	return nil
 }
 
-func runBackend(args []string, stderr io.Writer) error {
-	fs := flag.NewFlagSet("backend", flag.ContinueOnError)
+func runBackend(e *env, args []string) error {
+	stderr := e.stderr
+	fs := e.flags()
 	listen := fs.String("listen", "127.0.0.1:8081", "address to listen on")
 	seed := fs.Bool("demo-users", true, "seed the demo users")
-	if err := fs.Parse(args); err != nil {
+	if err := e.parse(fs, args); err != nil {
 		return err
 	}
 	b := backend.New(backend.Options{Seed: *seed})
@@ -275,8 +271,11 @@ func runBackend(args []string, stderr io.Writer) error {
 	return nil
 }
 
-func dialects(stdout io.Writer) error {
-	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
+func dialects(e *env, args []string) error {
+	if err := e.parse(e.flags(), args); err != nil {
+		return err
+	}
+	tw := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "DIALECT\tMETHOD\tROUTE\tDESCRIPTION")
 	for _, b := range registry.Builtins() {
 		d, err := b.Load("", nil, mapping.Options{})
@@ -290,8 +289,12 @@ func dialects(stdout io.Writer) error {
 }
 
 // resolve loads the configuration a command's flags name and checks it.
-func resolve(cmd string, args []string) (*config.Config, config.Source, []config.Mount, error) {
-	cfg, src, err := loadConfig(flag.NewFlagSet(cmd, flag.ContinueOnError), args)
+func (e *env) resolve(args []string) (*config.Config, config.Source, []config.Mount, error) {
+	flags, err := e.parseConfigFlags(args)
+	if err != nil {
+		return nil, config.Source{}, nil, err
+	}
+	cfg, src, err := flags.load()
 	if err != nil {
 		return nil, src, nil, err
 	}
@@ -299,8 +302,8 @@ func resolve(cmd string, args []string) (*config.Config, config.Source, []config
 	return cfg, src, mounts, err
 }
 
-func routes(args []string, stdout io.Writer) error {
-	cfg, src, mounts, err := resolve("routes", args)
+func routes(e *env, args []string) error {
+	cfg, src, mounts, err := e.resolve(args)
 	if err != nil {
 		return err
 	}
@@ -315,7 +318,7 @@ func routes(args []string, stdout io.Writer) error {
 		}
 	}
 	sort.Slice(mounts, func(i, j int) bool { return mounts[i].Path < mounts[j].Path })
-	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
+	tw := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "METHOD\tROUTE\tDIALECT\tLISTENER\tHOST\tUPSTREAM")
 	for _, m := range mounts {
 		host := m.Host
@@ -334,19 +337,51 @@ func routes(args []string, stdout io.Writer) error {
 	return tw.Flush()
 }
 
-func validate(args []string, stdout io.Writer) error {
-	cfg, src, mounts, err := resolve("validate", args)
+// validate checks a configuration as serve would, and reports every
+// problem it can find in one run, each with its file and line: a key or
+// value that does not fit does not hide the problems of the rest, which
+// is checked as far as it decodes (the rule files included).
+func validate(e *env, args []string) error {
+	flags, err := e.parseConfigFlags(args)
 	if err != nil {
 		return err
 	}
-	if err := app.CheckUpstream(cfg, src); err != nil {
-		return err
+	cfg, src, err := config.LoadAll(*flags.file)
+	problems := config.Problems(err)
+	var mounts []config.Mount
+	if cfg != nil {
+		flags.apply(cfg)
+		mounts, err = app.Resolve(cfg, src)
+		problems = append(problems, config.Problems(err)...)
 	}
-	fmt.Fprintf(stdout, "%s: valid; %d dialects mounted\n", src.Name, len(mounts))
+	if len(problems) == 0 {
+		// Profile ldap: the directory is reached, bound and searched, as
+		// serve does before it listens (a configuration otherwise valid).
+		problems = config.Problems(app.CheckUpstream(cfg, src))
+	}
+	if len(problems) > 0 {
+		for _, p := range problems {
+			fmt.Fprintln(e.stderr, p)
+		}
+		fmt.Fprintf(e.stderr, "%s: %d problem%s\n", src.Name, len(problems), plural(len(problems)))
+		return errQuiet
+	}
+	fmt.Fprintf(e.stdout, "%s: valid; %d dialects mounted\n", src.Name, len(mounts))
 	return nil
 }
 
-func version(stdout io.Writer) {
+func plural(n int) string {
+	if n == 1 {
+		return ""
+	}
+	return "s"
+}
+
+func version(e *env, args []string) error {
+	if err := e.parse(e.flags(), args); err != nil {
+		return err
+	}
 	b := telemetry.ReadBuild()
-	fmt.Fprintf(stdout, "userbridge %s commit %s %s\n", b.Version, b.Revision, b.GoVersion)
+	fmt.Fprintf(e.stdout, "userbridge %s\ncommit %s\ndate %s\n%s\n", b.Version, b.Revision, b.Date, b.GoVersion)
+	return nil
 }

@@ -1,10 +1,7 @@
 package main
 
 import (
-	"errors"
-	"flag"
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
 	"sort"
@@ -15,23 +12,18 @@ import (
 	"github.com/userbridge/userbridge/mapping"
 )
 
-// errContractUsage is a command line that asks for something impossible.
-var errContractUsage = errors.New("usage")
-
 // openapiCmd writes the OpenAPI 3.1 document of each dialect the config
 // serves, generated from its compiled rules, with its mounted routes
 // (prefix and host included): to stdout for one dialect, else one
 // DIR/<dialect>.yaml each with --out DIR.
-func openapiCmd(args []string, stdout io.Writer) error {
-	fs := flag.NewFlagSet("openapi", flag.ContinueOnError)
+func openapiCmd(e *env, args []string) error {
+	stdout := e.stdout
+	fs := e.flags()
 	file := fs.String("config", "", "configuration file (default: the embedded default)")
 	only := fs.String("dialect", "", "only this dialect (default: every dialect served)")
 	out := fs.String("out", "", "write DIR/<dialect>.yaml for each (default: stdout, for one dialect)")
-	if err := fs.Parse(args); err != nil {
+	if err := e.parse(fs, args); err != nil {
 		return err
-	}
-	if fs.NArg() > 0 {
-		return fmt.Errorf("%w: openapi takes no arguments (%q): the config is --config F", errContractUsage, fs.Arg(0))
 	}
 	cfg, src, err := config.Load(*file)
 	if err != nil {
@@ -58,9 +50,9 @@ func openapiCmd(args []string, stdout io.Writer) error {
 	sort.Strings(names)
 	switch {
 	case len(names) == 0 && *only != "":
-		return fmt.Errorf("%w: %s serves no dialect %q", errContractUsage, src.Name, *only)
+		return &usageError{cmd: e.cmd.name, msg: fmt.Sprintf("%s serves no dialect %q", src.Name, *only)}
 	case *out == "" && len(names) != 1:
-		return fmt.Errorf("%w: %s serves %d dialects: give --dialect D, or --out DIR for one document each", errContractUsage, src.Name, len(names))
+		return &usageError{cmd: e.cmd.name, msg: fmt.Sprintf("%s serves %d dialects: give --dialect D, or --out DIR for one document each", src.Name, len(names))}
 	}
 	for _, n := range names {
 		doc, err := openapi.Generate(progs[n], routes[n]...)

@@ -63,7 +63,8 @@ func TestOpenAPIMounts(t *testing.T) {
 	} {
 		out.Reset()
 		errb.Reset()
-		if code := run(args, nil, &out, &errb); code == 0 || !strings.Contains(errb.String(), "userbridge: usage") {
+		// Called wrongly: exit 2 with the command's usage hint.
+		if code := run(args, nil, &out, &errb); code != 2 || !strings.Contains(errb.String(), "userbridge openapi --help") {
 			t.Errorf("%v: exit %d, %q", args, code, errb.String())
 		}
 	}

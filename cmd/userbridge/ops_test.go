@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"syscall"
@@ -247,6 +248,8 @@ func TestKubernetesExample(t *testing.T) {
 		if c["resources"] == nil || c["securityContext"].(map[string]any)["readOnlyRootFilesystem"] != true {
 			t.Error("userbridge container without resources or a read-only root")
 		}
+		checkShutdownBudget(t, spec, c, conf)
+		checkMemoryLimit(t, c)
 	}
 	if !found {
 		t.Error("no userbridge container")
@@ -275,4 +278,75 @@ func startServe(t *testing.T, path string, stderr *syncBuffer) (done chan int, f
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
+}
+
+// checkShutdownBudget: a preStop pause (the kubelet's sleep: the image has
+// no shell) lets the pod leave the endpoints before SIGTERM closes the
+// listeners, and the grace period holds the pause and the drain.
+func checkShutdownBudget(t *testing.T, spec, c map[string]any, conf string) {
+	t.Helper()
+	var pause int
+	if lc, ok := c["lifecycle"].(map[string]any); ok {
+		if ps, ok := lc["preStop"].(map[string]any); ok {
+			if sl, ok := ps["sleep"].(map[string]any); ok {
+				pause, _ = sl["seconds"].(int)
+			}
+		}
+	}
+	if pause < 3 {
+		t.Fatalf("no preStop sleep of a few seconds: %v", c["lifecycle"])
+	}
+	var cfg struct {
+		Server struct {
+			ShutdownTimeout string `yaml:"shutdownTimeout"`
+		} `yaml:"server"`
+	}
+	if err := yaml.Unmarshal([]byte(conf), &cfg); err != nil {
+		t.Fatal(err)
+	}
+	drain, err := time.ParseDuration(cfg.Server.ShutdownTimeout)
+	if err != nil {
+		t.Fatalf("server.shutdownTimeout: %v", err)
+	}
+	grace, _ := spec["terminationGracePeriodSeconds"].(int)
+	if time.Duration(pause)*time.Second+drain >= time.Duration(grace)*time.Second {
+		t.Errorf("preStop %ds + shutdownTimeout %s do not fit in terminationGracePeriodSeconds %d", pause, drain, grace)
+	}
+}
+
+// checkMemoryLimit: GOMEMLIMIT is set below the container's memory limit,
+// leaving room for what the Go runtime does not count.
+func checkMemoryLimit(t *testing.T, c map[string]any) {
+	t.Helper()
+	limit := kubeQuantity(t, c["resources"].(map[string]any)["limits"].(map[string]any)["memory"].(string))
+	var goLimit int64
+	for _, e := range c["env"].([]any) {
+		e := e.(map[string]any)
+		if e["name"] == "GOMEMLIMIT" {
+			v, ok := e["value"].(string)
+			if !ok {
+				t.Fatalf("GOMEMLIMIT is not a value of its own: %v", e)
+			}
+			goLimit = kubeQuantity(t, strings.TrimSuffix(v, "B"))
+		}
+	}
+	if goLimit == 0 || goLimit > limit*95/100 || goLimit < limit*70/100 {
+		t.Errorf("GOMEMLIMIT %d bytes, want 70%% to 95%% of the container's limit %d", goLimit, limit)
+	}
+}
+
+// kubeQuantity reads 128Mi (or Go's 115Mi, once its B is cut) in bytes.
+func kubeQuantity(t *testing.T, q string) int64 {
+	t.Helper()
+	for suffix, mult := range map[string]int64{"Ki": 1 << 10, "Mi": 1 << 20, "Gi": 1 << 30} {
+		if n, ok := strings.CutSuffix(q, suffix); ok {
+			v, err := strconv.ParseInt(n, 10, 64)
+			if err != nil {
+				t.Fatalf("quantity %q: %v", q, err)
+			}
+			return v * mult
+		}
+	}
+	t.Fatalf("quantity %q: not in Ki, Mi or Gi", q)
+	return 0
 }

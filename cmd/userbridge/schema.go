@@ -1,8 +1,6 @@
 package main
 
 import (
-	"fmt"
-	"io"
 	"reflect"
 
 	"github.com/userbridge/userbridge/config"
@@ -34,14 +32,18 @@ var schemas = map[string]func() ([]byte, error){
 }
 
 // schemaCmd prints the JSON Schema of rule files or of the config.
-func schemaCmd(args []string, stdout io.Writer) error {
-	if len(args) != 1 || schemas[args[0]] == nil {
-		return fmt.Errorf("%w: userbridge schema rules|config", errContractUsage)
+func schemaCmd(e *env, args []string) error {
+	fs := e.flags()
+	if err := e.parseArgs(fs, args); err != nil {
+		return err
 	}
-	out, err := schemas[args[0]]()
+	if fs.NArg() != 1 || schemas[fs.Arg(0)] == nil {
+		return &usageError{cmd: e.cmd.name, msg: "name one schema: rules or config"}
+	}
+	out, err := schemas[fs.Arg(0)]()
 	if err != nil {
 		return err
 	}
-	_, err = stdout.Write(out)
+	_, err = e.stdout.Write(out)
 	return err
 }

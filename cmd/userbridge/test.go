@@ -1,9 +1,7 @@
 package main
 
 import (
-	"flag"
 	"fmt"
-	"io"
 	"strings"
 
 	"github.com/userbridge/userbridge/adapters/conformance"
@@ -13,47 +11,37 @@ import (
 	"github.com/userbridge/userbridge/mapping"
 )
 
-const testUsage = `usage: userbridge test [--config F] [--coverage-min PCT] PATH...
-
-Runs the rule test cases of each PATH (a case file, or a directory's *.yaml
+// testHelp is what `userbridge test --help` says besides the flags.
+const testHelp = `Runs the rule test cases of each PATH (a case file, or a directory's *.yaml
 files at any depth) against the dialects --config F serves (built-in or
 from rule files, with its config constants), or the built-in dialects.
 Prints each failing case with what differs, each dialect's field coverage,
 then "N passed, N failed". Exit 1 on a failing case or a dialect under
---coverage-min, 2 on a usage error. The case format: docs/rules.md.
-`
+--coverage-min, 2 on a usage error. The case format: docs/rules.md.`
 
 // ruleTest is `userbridge test`: golden cases run by the runner `go test`
 // uses (conformance.Case.Check), without Go.
-func ruleTest(args []string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("test", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	fs.Usage = func() { fmt.Fprint(stderr, testUsage) }
+func ruleTest(e *env, args []string) error {
+	stdout := e.stdout
+	fs := e.flags()
 	file := fs.String("config", "", "configuration whose dialects the cases run against (default: the built-in dialects)")
 	minPct := fs.Float64("coverage-min", 0, "fail when a dialect's cases exercise less than PCT percent of its rule fields")
-	if err := fs.Parse(args); err != nil {
-		if err == flag.ErrHelp {
-			return 0
-		}
-		return 2
+	if err := e.parseArgs(fs, args); err != nil {
+		return err
 	}
 	if fs.NArg() == 0 {
-		fmt.Fprint(stderr, "userbridge test: give the case files or directories to run\n\n"+testUsage)
-		return 2
+		return &usageError{cmd: "test", msg: "give the case files or directories to run"}
 	}
 	if *minPct < 0 || *minPct > 100 {
-		fmt.Fprintf(stderr, "userbridge test: --coverage-min %g: a percentage, 0 to 100\n", *minPct)
-		return 2
+		return &usageError{cmd: "test", msg: fmt.Sprintf("--coverage-min %g: a percentage, 0 to 100", *minPct)}
 	}
 	programs, err := testDialects(*file)
 	if err != nil {
-		fmt.Fprintln(stderr, "userbridge test:", err)
-		return 2
+		return &usageError{cmd: "test", msg: err.Error()}
 	}
 	rep, err := conformance.RunFiles(fs.Args(), programs)
 	if err != nil {
-		fmt.Fprintln(stderr, "userbridge test:", err)
-		return 2
+		return &usageError{cmd: "test", msg: err.Error()}
 	}
 	code := 0
 	for _, r := range rep.Results {
@@ -81,7 +69,10 @@ func ruleTest(args []string, stdout, stderr io.Writer) int {
 		}
 	}
 	fmt.Fprintf(stdout, "%d passed, %d failed\n", rep.Passed, rep.Failed)
-	return code
+	if code != 0 {
+		return errQuiet // said above
+	}
+	return nil
 }
 
 // testDialects compiles the dialects the cases run against: those file

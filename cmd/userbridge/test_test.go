@@ -117,7 +117,7 @@ func TestRuleTestUsage(t *testing.T) {
 			t.Errorf("%v: exit %d, want 2 with %q: %s", tc.args, code, tc.want, errs)
 		}
 	}
-	if code, _, errs := runCmd("", "test", "--help"); code != 0 || !strings.Contains(errs, "usage: userbridge test") {
-		t.Errorf("--help: exit %d: %s", code, errs)
+	if code, out, errs := runCmd("", "test", "--help"); code != 0 || !strings.HasPrefix(out, "Usage: userbridge test") || !strings.Contains(out, "-coverage-min") {
+		t.Errorf("--help: exit %d: %s %s", code, out, errs)
 	}
 }

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -13,20 +12,20 @@ import (
 )
 
 // translate prints the canonical update a request body becomes (the
-// password redacted), or the dialect's error. Exit 1 on a refusal.
-func translate(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("translate", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+// password redacted), or the dialect's error. Exit 1 on a refusal, 2
+// when the dialect, its rules or the path are wrong.
+func translate(e *env, args []string) error {
+	stdin, stdout, stderr := e.stdin, e.stdout, e.stderr
+	fs := e.flags()
 	name := fs.String("dialect", "", "dialect name (see `userbridge dialects`)")
 	path := fs.String("path", "", "request path (default: the route with each parameter's name as its value)")
 	rules := fs.String("rules", "", "rule file to use instead of the built-in rules")
-	if err := fs.Parse(args); err != nil {
-		return 2
+	if err := e.parse(fs, args); err != nil {
+		return err
 	}
 	d, err := loadDialect(*name, *rules)
 	if err != nil {
-		fmt.Fprintln(stderr, "userbridge:", err)
-		return 2
+		return &usageError{cmd: "translate", msg: err.Error()}
 	}
 	p := d.Program()
 	if *path == "" {
@@ -34,20 +33,18 @@ func translate(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	}
 	params := adapters.MatchPath(p.Route().Path, *path)
 	if params == nil {
-		fmt.Fprintf(stderr, "userbridge: path %q does not match the route %s\n", *path, p.Route().Path)
-		return 2
+		return &usageError{cmd: "translate", msg: fmt.Sprintf("path %q does not match the route %s", *path, p.Route().Path)}
 	}
 	body, err := io.ReadAll(io.LimitReader(stdin, 16<<20))
 	if err != nil {
-		fmt.Fprintln(stderr, "userbridge: reading the body:", err)
-		return 2
+		return fmt.Errorf("translate: reading the body: %w", err)
 	}
 	in := &mapping.Input{Body: body, Params: params, Path: *path, URL: "http://localhost" + *path, RequestID: "translate"}
 	res, cerr := p.Translate(in)
 	if cerr != nil {
 		rep := p.RenderError(in, cerr)
 		fmt.Fprintf(stdout, "HTTP %d %s\n%s\n", rep.Status, rep.ContentType, rep.Body)
-		return 1
+		return errQuiet
 	}
 	fmt.Fprintf(stderr, "# %s %s → PATCH user by %s %q", p.Route().Method, *path, res.Target, res.Value)
 	if res.Tenant != "" {
@@ -58,7 +55,7 @@ func translate(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	}
 	fmt.Fprintln(stderr)
 	fmt.Fprintf(stdout, "%s\n", res.Redacted())
-	return 0
+	return nil
 }
 
 func loadDialect(name, rules string) (adapters.Dialect, error) {

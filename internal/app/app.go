@@ -45,6 +45,7 @@ type App struct {
 	opts     Options
 	state    atomic.Pointer[loaded]
 	reloadMu sync.Mutex
+	reloads  reloadState // guarded by reloadMu
 	admin    *gin.Engine // the admin listener's engine, when admin.listen is set
 	draining atomic.Bool // Shutdown began: /readyz answers 503
 	demoSrv  *http.Server
@@ -90,6 +91,7 @@ func New(cfg *config.Config, src config.Source, log *slog.Logger) (*App, error) 
 // NewWith validates the configuration and builds everything; nothing
 // listens yet.
 func NewWith(cfg *config.Config, src config.Source, o Options) (*App, error) {
+	applied := digest(cfg, src) // before Resolve reads the files
 	mounts, err := Resolve(cfg, src)
 	if err != nil {
 		return nil, err
@@ -104,7 +106,7 @@ func NewWith(cfg *config.Config, src config.Source, o Options) (*App, error) {
 	if o.Level != nil {
 		o.Level.Set(telemetry.ParseLevel(cfg.Log.Level))
 	}
-	a := &App{Config: cfg, Mounts: mounts, log: log, opts: o}
+	a := &App{Config: cfg, Mounts: mounts, log: log, opts: o, reloads: reloadState{applied: applied}}
 	a.state.Store(&loaded{cfg: cfg, src: src, mounts: mounts})
 	var uo upstream.Options
 	if cfg.IsDemo() {

@@ -3,6 +3,7 @@ package app
 import (
 	"context"
 	"crypto/sha256"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -22,6 +23,16 @@ const DefaultWatchInterval = 2 * time.Second
 // ErrNoSource is returned by Reload when the app has no Options.Load.
 var ErrNoSource = errors.New("app: reload: no configuration source to read again")
 
+// reloadState is what Reload compares a configuration read again with.
+type reloadState struct {
+	// applied is the digest of the configuration served (digest).
+	applied [32]byte
+	// refused: the last reload was refused, for a configuration of digest
+	// refusedDigest (zero when it could not be read).
+	refused       bool
+	refusedDigest [32]byte
+}
+
 // Reload reads the configuration again (Options.Load) and serves it. The
 // rules are compiled and checked first; the routing of every listener is
 // then swapped at once: requests already started finish on the old
@@ -30,7 +41,17 @@ var ErrNoSource = errors.New("app: reload: no configuration source to read again
 // that need a restart (listen addresses, admin.listen, upstream.*,
 // server timeouts of the listeners, log.format) are logged as such and keep
 // their running values.
-func (a *App) Reload() error {
+//
+// A configuration that is the one served (the same values, the same rule
+// files and files auth names) is not applied again, nor counted: SIGHUP
+// and Watch both reload, and a change one of them applied is nothing to
+// the other. After a refused reload it is applied: going back to the
+// configuration served is then a reload that succeeds.
+func (a *App) Reload() error { return a.reload(false) }
+
+// reload is Reload; watching, a configuration refused already is not
+// tried again (SIGHUP, an operator's request, always tries again).
+func (a *App) reload(watching bool) error {
 	a.reloadMu.Lock()
 	defer a.reloadMu.Unlock()
 	if a.opts.Load == nil {
@@ -38,15 +59,29 @@ func (a *App) Reload() error {
 	}
 	cfg, src, err := a.opts.Load()
 	var held []held
+	var d [32]byte
 	if err == nil {
+		// Taken before apply reads the files: a file that changes in
+		// between is at worst reloaded once more, never missed.
+		d = digest(cfg, src)
+		switch r := &a.reloads; {
+		case d == r.applied && !r.refused:
+			a.log.Info("config unchanged since it was applied; nothing to reload", "config", src.Name)
+			return nil
+		case watching && r.refused && d == r.refusedDigest:
+			a.log.Info("config unchanged since it was refused; still serving the previous configuration", "config", src.Name)
+			return nil
+		}
 		held, err = a.apply(cfg, src)
 	}
 	if err != nil {
+		a.reloads.refused, a.reloads.refusedDigest = true, d
 		a.Metrics.Reload(false)
 		a.log.Error("config reload refused; still serving the previous configuration",
 			"config", src.Name, "problems", problems(err))
 		return err
 	}
+	a.reloads = reloadState{applied: d}
 	a.Metrics.Reload(true)
 	for _, h := range held {
 		a.log.Warn("config change needs a restart; not applied", "key", h.key, "running", h.running, "configured", h.configured)
@@ -197,7 +232,8 @@ func problems(err error) []string {
 // interval (DefaultWatchInterval when 0), until ctx ends. It polls: this
 // follows Kubernetes ConfigMap updates (a symlink swapped under the file)
 // and editors that replace the file, which file-system events miss. A
-// change that is refused is not retried until the files change again.
+// change that is refused is not retried until the files change again; one
+// that SIGHUP applied already is a no-op (Reload).
 func (a *App) Watch(ctx context.Context, interval time.Duration) {
 	if interval <= 0 {
 		interval = DefaultWatchInterval
@@ -216,10 +252,10 @@ func (a *App) Watch(ctx context.Context, interval time.Duration) {
 			continue
 		}
 		a.log.Info("config files changed; reloading")
-		_ = a.Reload() // logged
+		_ = a.reload(true) // logged
 		// A change made while reloading differs from now: the next tick
-		// reloads again. (So does a reload that names new rule files: once,
-		// harmlessly.)
+		// reloads again. (So does a reload that names new rule files: a
+		// no-op, what they hold is applied already.)
 		last = now
 	}
 }
@@ -262,4 +298,74 @@ func (a *App) fingerprint() [32]byte {
 	var out [32]byte
 	h.Sum(out[:0])
 	return out
+}
+
+// digest identifies a configuration as served: its values (the file, the
+// environment and the flags as loaded, comments and layout aside) and the
+// content of every file a reload reads again for it: the dialects' rule
+// files and the files their auth blocks name. A missing or unreadable file
+// counts as its own content. upstream.* needs a restart, its files too.
+func digest(cfg *config.Config, src config.Source) [32]byte {
+	h := sha256.New()
+	values, err := json.Marshal(cfg)
+	if err != nil {
+		// Not expected (the config is plain data): a digest that matches
+		// nothing, so that every reload applies.
+		values = fmt.Appendf(nil, "\x00unmarshalable %d: %v", time.Now().UnixNano(), err)
+	}
+	fmt.Fprintf(h, "%d\x00", len(values))
+	h.Write(values)
+	for _, f := range namedFiles(cfg, src) {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			b = []byte("\x00missing: " + err.Error())
+		}
+		fmt.Fprintf(h, "%s\x00%d\x00", f, len(b))
+		h.Write(b)
+	}
+	var out [32]byte
+	h.Sum(out[:0])
+	return out
+}
+
+// namedFiles lists the files the dialects of cfg name (rules and auth),
+// relative names resolved as Resolve resolves them, in a stable order.
+func namedFiles(cfg *config.Config, src config.Source) []string {
+	names := make([]string, 0, len(cfg.Dialects))
+	for n := range cfg.Dialects {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	var files []string
+	add := func(f string) {
+		if f == "" {
+			return
+		}
+		if !filepath.IsAbs(f) && src.Dir != "" {
+			f = filepath.Join(src.Dir, f)
+		}
+		files = append(files, f)
+	}
+	for _, n := range names {
+		d := cfg.Dialects[n]
+		add(d.Rules)
+		if k := d.Auth.APIKeys; k != nil {
+			add(k.File)
+		}
+		if b := d.Auth.Basic; b != nil {
+			add(b.File)
+		}
+		if u := d.Auth.Upstream; u != nil {
+			if u.Bearer != nil {
+				add(u.Bearer.File)
+			}
+			if u.Basic != nil {
+				add(u.Basic.PasswordFile)
+			}
+			if u.OAuth2 != nil {
+				add(u.OAuth2.ClientSecretFile)
+			}
+		}
+	}
+	return files
 }

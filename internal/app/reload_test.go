@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -14,6 +15,7 @@ import (
 
 	"github.com/userbridge/userbridge/config"
 	"github.com/userbridge/userbridge/internal/app"
+	"golang.org/x/crypto/bcrypt"
 )
 
 // okUpstream answers every call with the canonical user.
@@ -338,4 +340,126 @@ func TestReloadBodyLimit(t *testing.T) {
 	if a := put(); a.Status != http.StatusRequestEntityTooLarge {
 		t.Fatalf("at 2048: %d %s", a.Status, a.Body)
 	}
+}
+
+// TestReloadOnce: SIGHUP (Reload) and the watcher both see one change; it
+// is applied and counted once, whichever comes first. A comment is nothing
+// to apply; a refused file is not tried again by the watcher (a SIGHUP
+// does try again); back to what is served after a refusal is applied.
+func TestReloadOnce(t *testing.T) {
+	rec := okUpstream(t)
+	cfg := "listen: 127.0.0.1:0\nupstream: {url: %s}\ndialects:\n  finix: {prefix: %s}\n"
+	f := startFile(t, fileSetup{yaml: fmt.Sprintf(cfg, rec.srv.URL, "/a")})
+	// write replaces the file at once, as a ConfigMap update does: the
+	// watcher never reads it half written.
+	write := func(data string) {
+		t.Helper()
+		tmp := filepath.Join(f.dir, "config.yaml.new")
+		if err := os.WriteFile(tmp, []byte(data), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Rename(tmp, f.path); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { f.app.Watch(ctx, 10*time.Millisecond); close(done) }()
+	t.Cleanup(func() { cancel(); <-done })
+	// settle lets the watcher look at the files many times.
+	settle := func() { time.Sleep(200 * time.Millisecond) }
+	reloads := func(result string) float64 {
+		for _, s := range scrape(t, f.base) {
+			if s.name == "userbridge_config_reloads_total" && s.labels["result"] == result {
+				return s.value
+			}
+		}
+		return 0
+	}
+	want := func(result string, n float64) {
+		t.Helper()
+		if got := reloads(result); got != n {
+			t.Errorf("reloads %s: %v, want %v", result, got, n)
+		}
+	}
+
+	write(fmt.Sprintf(cfg, rec.srv.URL, "/b"))
+	if err := f.app.Reload(); err != nil { // what SIGHUP does
+		t.Fatal(err)
+	}
+	if a := finixPut(t, f.started, "/b/users/"+finixID, nil); a.Status != 200 {
+		t.Fatalf("after the change: %d %s", a.Status, a.Body)
+	}
+	settle()
+	want("success", 1)
+	if n := strings.Count(f.logs.String(), `"msg":"config reloaded"`); n != 1 {
+		t.Errorf("the change was applied %d times, want once:\n%s", n, f.logs.String())
+	}
+	// SIGHUP again, nothing changed: nothing applied, nothing counted.
+	if err := f.app.Reload(); err != nil {
+		t.Fatal(err)
+	}
+	// A comment changes the file, not the configuration.
+	write("# a comment\n" + fmt.Sprintf(cfg, rec.srv.URL, "/b"))
+	settle()
+	want("success", 1)
+	if !strings.Contains(f.logs.String(), `"msg":"config unchanged since it was applied; nothing to reload"`) {
+		t.Errorf("the no-op reload not logged:\n%s", f.logs.String())
+	}
+
+	// A refused file: the watcher refuses it once and does not try again.
+	write(fmt.Sprintf(cfg, rec.srv.URL, "nope/"))
+	eventually(t, "the watcher refuses the file", func() bool { return reloads("failure") == 1 })
+	settle()
+	want("failure", 1)
+	// A SIGHUP is a request to try again.
+	if err := f.app.Reload(); err == nil {
+		t.Fatal("a bad prefix reloaded")
+	}
+	want("failure", 2)
+	// Back to the configuration served: applied, the gauge back to 1, once.
+	write(fmt.Sprintf(cfg, rec.srv.URL, "/b"))
+	if err := f.app.Reload(); err != nil {
+		t.Fatal(err)
+	}
+	settle()
+	want("success", 2)
+	want("failure", 2)
+	wantValue(t, scrape(t, f.base), "userbridge_config_last_reload_successful", nil, 1)
+}
+
+// TestReloadAuthFileAlone: SIGHUP after a change to a file auth names,
+// the configuration unchanged, applies it (the file is part of what is
+// served).
+func TestReloadAuthFileAlone(t *testing.T) {
+	rec := okUpstream(t)
+	hash := func(pass string) string {
+		h, err := bcrypt.GenerateFromPassword([]byte(pass), bcrypt.MinCost)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return string(h)
+	}
+	f := startFile(t, fileSetup{
+		yaml:  "listen: 127.0.0.1:0\nupstream: {url: " + rec.srv.URL + "}\ndialects:\n  finix:\n    auth: {mode: verify, basic: {file: users}}\n",
+		files: map[string]string{"users": finixUser + ":" + hash("old-password") + "\n"},
+	})
+	put := func(pass string) int {
+		rec.set(okUser)
+		return finixPut(t, f.started, "/users/"+finixID, map[string]string{"Authorization": basicValue(finixUser, pass)}).Status
+	}
+	if s := put("old-password"); s != 200 {
+		t.Fatalf("before: %d", s)
+	}
+	f.write(t, "users", finixUser+":"+hash(finixPass)+"\n")
+	if err := f.app.Reload(); err != nil {
+		t.Fatal(err)
+	}
+	if s := put(finixPass); s != 200 {
+		t.Errorf("the rotated password: %d", s)
+	}
+	if s := put("old-password"); s != 401 {
+		t.Errorf("the old password after the rotation: %d", s)
+	}
+	wantValue(t, scrape(t, f.base), "userbridge_config_reloads_total", map[string]string{"result": "success"}, 1)
 }
