@@ -1,6 +1,7 @@
 package canonical
 
 import (
+	"bytes"
 	"strconv"
 	"strings"
 	"unicode/utf8"
@@ -310,12 +311,16 @@ func checkSyntax(doc []byte) *Error {
 // (which may recurse) sees the text.
 func WithinDepth(doc []byte, max int) bool {
 	depth := 0
-	var t textState
-	for _, c := range doc {
-		if t.inString(c) {
-			continue
-		}
-		switch c {
+	for i := 0; i < len(doc); i++ {
+		switch doc[i] {
+		case '"':
+			// A string's bytes are skipped whole: to its closing quote,
+			// one no odd run of backslashes escapes.
+			end := stringEnd(doc, i+1)
+			if end < 0 {
+				return true // unterminated: the parser says so
+			}
+			i = end
 		case '{', '[':
 			if depth++; depth > max {
 				return false
@@ -325,6 +330,26 @@ func WithinDepth(doc []byte, max int) bool {
 		}
 	}
 	return true
+}
+
+// stringEnd is the index of the quote that closes the JSON string whose
+// contents start at from, or -1 when none does.
+func stringEnd(doc []byte, from int) int {
+	for {
+		q := bytes.IndexByte(doc[from:], '"')
+		if q < 0 {
+			return -1
+		}
+		q += from
+		n := 0
+		for j := q - 1; j >= from && doc[j] == '\\'; j-- {
+			n++
+		}
+		if n%2 == 0 {
+			return q
+		}
+		from = q + 1
+	}
 }
 
 // textState follows a JSON text byte by byte, to tell the bytes of its
@@ -389,9 +414,9 @@ func ValidMemberName(s string) bool {
 	return true
 }
 
-// keySeen is a set of object keys that allocates only past eight keys.
+// keySeen is a set of object keys that allocates only past 24 keys.
 type keySeen struct {
-	small [8]string
+	small [24]string // a canonical user's members fit: no map
 	n     int
 	m     map[string]struct{}
 }
