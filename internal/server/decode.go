@@ -23,15 +23,17 @@ import (
 // (either hex case, a needless escape, a surrogate pair).
 
 // span is a half-open byte range of the message.
-type span struct{ from, to int }
+type span struct{ from, to int32 }
 
 // view is a decoding of a message: its bytes, and for each the span of the
-// message it came from.
+// message it came from (spans never go backwards).
 type view struct {
 	text []byte
 	src  []span
-	// binary: a base64 or hex decoder made it (its bytes are not text;
-	// one such layer per chain is enough).
+	// depth is the layers of decoding under it, a base64 or hex one
+	// counting two: its bytes are noise where they encode nothing, and
+	// decoding noise again finds nothing but more noise.
+	depth  int
 	binary bool
 }
 
@@ -39,7 +41,7 @@ type view struct {
 func rawView(msg string) *view {
 	v := &view{text: []byte(msg), src: make([]span, len(msg))}
 	for i := range v.src {
-		v.src[i] = span{i, i + 1}
+		v.src[i] = span{int32(i), int32(i + 1)}
 	}
 	return v
 }
@@ -48,35 +50,36 @@ func rawView(msg string) *view {
 // decodes.
 type decoder func(v *view) *view
 
-// maxLayers bounds how many encodings deep a secret is looked for.
-const maxLayers = 3
+// maxDepth bounds how deep a secret is looked for: three text encodings one
+// inside another (a JSON body %-encoded inside a JSON string), or a base64
+// or hex one with one text encoding inside or around it (a JSON body in
+// base64, base64 with its '/' escaped).
+const maxDepth = 3
 
-// views are msg and its decodings, up to maxLayers deep, each distinct.
+// views are msg and its decodings, up to maxDepth deep, each distinct.
 func views(msg string) []*view {
 	all := []*view{rawView(msg)}
 	seen := map[string]bool{msg: true}
-	frontier := all
-	for layer := 0; layer < maxLayers && len(frontier) > 0; layer++ {
-		var next []*view
-		for _, v := range frontier {
-			for _, d := range decoders(v) {
-				if w := d(v); w != nil && !seen[string(w.text)] {
-					seen[string(w.text)] = true
-					next = append(next, w)
-				}
+	for i := 0; i < len(all); i++ { // breadth first: all grows behind i
+		v := all[i]
+		for _, d := range decoders(v) {
+			if w := d(v); w != nil && w.depth <= maxDepth && !seen[string(w.text)] {
+				seen[string(w.text)] = true
+				all = append(all, w)
 			}
 		}
-		all = append(all, next...)
-		frontier = next
 	}
 	return all
 }
 
-// decoders are the decoders to try on v: the text ones always, base64 and
-// hex (at each alignment) unless a layer under v already was one.
+// decoders are the decoders that may apply to v within maxDepth: the text
+// ones, then base64 and hex (at each alignment) unless v is binary.
 func decoders(v *view) []decoder {
-	ds := []decoder{unescapeBackslash, percentDecoder(false), percentDecoder(true), unescapeHTML}
-	if !v.binary {
+	var ds []decoder
+	if v.depth+1 <= maxDepth {
+		ds = append(ds, unescapeBackslash, percentDecoder(false), percentDecoder(true), unescapeHTML)
+	}
+	if !v.binary && v.depth+2 <= maxDepth {
 		for k := 0; k < 4; k++ {
 			ds = append(ds, base64Decoder(k))
 		}
@@ -93,7 +96,14 @@ type builder struct {
 }
 
 func newBuilder(in *view) *builder {
-	return &builder{in: in, out: view{text: make([]byte, 0, len(in.text)), src: make([]span, 0, len(in.text)), binary: in.binary}}
+	return &builder{in: in, out: view{text: make([]byte, 0, len(in.text)), src: make([]span, 0, len(in.text)),
+		depth: in.depth + 1, binary: in.binary}}
+}
+
+// binaryLayer marks the view being built as a base64 or hex decoding.
+func (b *builder) binaryLayer() {
+	b.out.binary = true
+	b.out.depth = b.in.depth + 2
 }
 
 // keep copies the input's byte i.
@@ -343,7 +353,7 @@ func base64Decoder(k int) decoder {
 	return func(v *view) *view {
 		t := v.text
 		b := newBuilder(v)
-		b.out.binary = true
+		b.binaryLayer()
 		for i := 0; i < len(t); {
 			end := i
 			for end < len(t) && base64Value(t[end]) >= 0 {
@@ -391,7 +401,7 @@ func hexDecoder(k int) decoder {
 	return func(v *view) *view {
 		t := v.text
 		b := newBuilder(v)
-		b.out.binary = true
+		b.binaryLayer()
 		for i := 0; i < len(t); {
 			end := i
 			for end < len(t) && unhex(t[end]) >= 0 {

@@ -58,16 +58,17 @@ func (h *handler) redactSecrets(x *exchange, msg string) string {
 // redact replaces in msg every occurrence of each secret (of at least
 // minSecretLen bytes) with [redacted], wherever one of msg's decoded views
 // (views: the message as it is, and its JSON, %-, form, HTML, base64 and
-// hex decodings, up to maxLayers deep) holds the secret's bytes: the span of
+// hex decodings, one inside another) holds the secret's bytes: the span of
 // msg they came from is replaced, whatever escapes spelt them. When msg
-// ends with the clip mark, a start of a secret (minCutLen bytes or more)
-// ending where the clip fell is redacted too, with whatever incomplete
-// escape follows it.
+// ends with the clip mark, a start of a secret ending where the clip fell
+// is redacted too, with whatever the clip left of an escape after it
+// (cutSpans).
 func redact(msg string, secrets []string) string {
 	secrets = secretForms(secrets)
 	if len(secrets) == 0 || msg == "" {
 		return msg
 	}
+	body, clipped := strings.CutSuffix(msg, clipMark)
 	var spans []span
 	for _, v := range views(msg) {
 		for _, s := range secrets {
@@ -81,10 +82,9 @@ func redact(msg string, secrets []string) string {
 				at = i + 1
 			}
 		}
-	}
-	body, clipped := strings.CutSuffix(msg, clipMark)
-	if clipped {
-		spans = append(spans, cutSpans(body, secrets)...)
+		if clipped {
+			spans = append(spans, cutSpans(v, len(body), secrets)...)
+		}
 	}
 	if len(spans) == 0 {
 		return msg
@@ -95,30 +95,25 @@ func redact(msg string, secrets []string) string {
 // maxEscapeLen is the longest escape a clip may cut short (\uD83D\uDE0).
 const maxEscapeLen = 12
 
-// cutSpans are the spans of body, a clipped message without its mark, that
-// hold the start of a secret running up to the clip: in any view of body,
-// or of body without what the clip left of an escape (an incomplete one
-// from its '\\', '%' or '&'; a base64 or hex digit short of a byte).
-func cutSpans(body string, secrets []string) []span {
-	ends := []int{len(body)}
-	for i := max(0, len(body)-maxEscapeLen); i < len(body); i++ {
-		if strings.IndexByte(`\%&`, body[i]) >= 0 || i >= len(body)-3 {
-			ends = append(ends, i)
-		}
+// cutSpans are the spans of a clipped message, whose clip fell at byte end
+// (before the mark), that hold, in view v, the start of a secret running up
+// to the clip, or up to what the clip left of an escape after it (an
+// incomplete escape, a base64 or hex digit short of a byte: bytes v keeps
+// as they are, from the message's last maxEscapeLen bytes). Each span runs
+// to the clip.
+func cutSpans(v *view, end int, secrets []string) []span {
+	least := minCutLen
+	if v.binary {
+		least = minSecretLen
 	}
 	var spans []span
-	for _, end := range ends {
-		for _, v := range views(body[:end]) {
-			least := minCutLen
-			if v.binary {
-				least = minSecretLen
-			}
-			for _, s := range secrets {
-				for n := len(s) - 1; n >= least; n-- {
-					if bytes.HasSuffix(v.text, []byte(s[:n])) {
-						spans = append(spans, span{v.src[len(v.text)-n].from, len(body)})
-						break
-					}
+	tail := int32(end - maxEscapeLen)
+	for p := len(v.text); p > 0 && (p == len(v.text) || v.src[p].from >= tail); p-- {
+		for _, s := range secrets {
+			for n := min(len(s)-1, p); n >= least; n-- {
+				if bytes.HasSuffix(v.text[:p], []byte(s[:n])) {
+					spans = append(spans, span{v.src[p-n].from, int32(end)})
+					break
 				}
 			}
 		}
@@ -129,7 +124,7 @@ func cutSpans(body string, secrets []string) []span {
 // replaceSpans replaces each span of msg, merged where they overlap or
 // touch, with [redacted]. A span that cut a character leaves no stray byte.
 func replaceSpans(msg string, spans []span) string {
-	slices.SortFunc(spans, func(a, b span) int { return a.from - b.from })
+	slices.SortFunc(spans, func(a, b span) int { return int(a.from - b.from) })
 	var out strings.Builder
 	out.Grow(len(msg))
 	at := 0
@@ -140,7 +135,7 @@ func replaceSpans(msg string, spans []span) string {
 		}
 		out.WriteString(msg[at:s.from])
 		out.WriteString(redacted)
-		at = s.to
+		at = int(s.to)
 	}
 	out.WriteString(msg[at:])
 	return strings.ToValidUTF8(out.String(), "\uFFFD")
