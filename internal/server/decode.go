@@ -283,7 +283,7 @@ func unescapeHTML(v *view) *view {
 	b := newBuilder(v)
 	for i := 0; i < len(t); {
 		if t[i] == '&' {
-			if end := bytes.IndexByte(t[i+1:min(len(t), i+40)], ';'); end > 0 {
+			if end := refEnd(t[i+1 : min(len(t), i+40)]); end > 0 {
 				ref := string(t[i : i+end+2])
 				if r, ok := numericRef(ref); ok {
 					b.emitRune(r, i, i+end+2)
@@ -301,6 +301,21 @@ func unescapeHTML(v *view) *view {
 		i++
 	}
 	return b.done()
+}
+
+// refEnd is the index of the ';' that ends the name of a character
+// reference at the start of t (letters, digits, '#'), or -1.
+func refEnd(t []byte) int {
+	for i, c := range t {
+		switch {
+		case c == ';':
+			return i
+		case c == '#' || '0' <= c && c <= '9' || 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z':
+			continue
+		}
+		return -1
+	}
+	return -1
 }
 
 // numericRef reads a numeric character reference (&#233; &#xE9;) as the
