@@ -7,9 +7,7 @@ import (
 	"log/slog"
 	"net/http"
 	"strconv"
-	"strings"
 	"time"
-	"unicode/utf8"
 
 	"github.com/gin-gonic/gin"
 	"github.com/google/uuid"
@@ -53,6 +51,7 @@ type handler struct {
 	log            *slog.Logger
 	forward        []string
 	params         []string // route parameter names, checked for segment escapes
+	once           []string // headers refused when sent twice (onceHeaders), canonical names
 	obs            Observer
 	known          map[string]string // field names the rules know (each its own), for metric labels
 	// passTrace copies the client's traceparent and tracestate upstream.
@@ -118,6 +117,12 @@ func (h *handler) serve(c *gin.Context) {
 		}
 		h.finish(x, status)
 	}()
+	// Before the caller is checked, so that a duplicated credential is
+	// refused alike whether userbridge or the upstream would judge it.
+	if e := h.checkOnce(x); e != nil {
+		status = h.fail(x, e)
+		return
+	}
 	status = h.run(x, &body)
 }
 
@@ -289,83 +294,6 @@ func (h *handler) run(x *exchange, bp *[]byte) int {
 		}
 	}
 	return h.write(x, h.p.RenderSuccess(&x.in, res, user))
-}
-
-// checkParams refuses path values that would leave their segment upstream.
-func (h *handler) checkParams(x *exchange) *canonical.Error {
-	for _, name := range h.params {
-		if badPathValue(x.c.Param(name)) {
-			return canonical.FieldError(name, name+" is not a valid path value")
-		}
-	}
-	return nil
-}
-
-// checkTarget applies the same rule to the user reference and tenant
-// wherever the request carried them (Crafter's username is in the body):
-// each fills a path segment upstream.
-func (h *handler) checkTarget(res *mapping.Result) *canonical.Error {
-	if badPathValue(res.Value) {
-		name := res.Target.String()
-		if f := h.p.SourceField(name); f != "" {
-			name = f
-		}
-		return canonical.FieldError(name, name+" is not a valid path value")
-	}
-	if h.p.HasTenant() && badTenant(res.Tenant) {
-		name := h.p.TenantParam()
-		return canonical.FieldError(name, name+" is not a valid tenant")
-	}
-	return nil
-}
-
-// badTenant reports a tenant that is empty, or that an HTTP header would
-// not carry as it is: X-Userbridge-Tenant's value loses leading and
-// trailing blanks on the way, and one that is empty, or only blanks, names
-// no tenant (the upstream then finds users of any tenant).
-func badTenant(t string) bool {
-	return strings.TrimSpace(t) != t || t == "" || !utf8.ValidString(t) || badPathValue(t)
-}
-
-// badPathValue reports a value that could leave its path segment, or be
-// read as another one, on the upstream or on a proxy before it (which may
-// decode %2F or treat \ as /).
-func badPathValue(v string) bool {
-	return v == "." || v == ".." || strings.ContainsAny(v, "/?#\\") || hasControl(v)
-}
-
-func hasControl(s string) bool {
-	for i := 0; i < len(s); i++ {
-		if s[i] < 0x20 || s[i] == 0x7f {
-			return true
-		}
-	}
-	return false
-}
-
-// checkBodyHeaders checks the headers that say how to read the body, and
-// the Idempotency-Key.
-func (h *handler) checkBodyHeaders(x *exchange) *canonical.Error {
-	hd := x.c.Request.Header
-	// Headers that must say one thing: with two, which one counts would
-	// depend on who reads them (userbridge reads the first, a proxy or the
-	// upstream may read the last).
-	// (Content-Type is not among them: the client's never goes upstream.)
-	for _, name := range [...]string{HeaderIdempotency, "Content-Encoding"} {
-		if len(hd[name]) > 1 {
-			return canonical.Errorf(canonical.BadRequest, name+" appears more than once")
-		}
-	}
-	// A body is read as sent: one encoded (gzip, br, …) is not JSON, and
-	// passing it on decoded or not would be a guess.
-	if ce := strings.TrimSpace(hd.Get("Content-Encoding")); ce != "" && !strings.EqualFold(ce, "identity") {
-		return canonical.Errorf(canonical.UnsupportedMediaType, "a Content-Encoding other than identity is not accepted; send the body unencoded")
-	}
-	ct := hd.Get("Content-Type")
-	if ct == "" || h.p.AcceptsContentType(ct) {
-		return nil
-	}
-	return canonical.Errorf(canonical.UnsupportedMediaType, "Content-Type must be one of "+strings.Join(h.p.ContentTypes(), ", "))
 }
 
 // readBody reads the body into *bp, within server.maxBodyBytes: a body of

@@ -1,9 +1,12 @@
 package server
 
 import (
+	"bytes"
 	"encoding/base64"
-	"sort"
+	"net/url"
+	"slices"
 	"strings"
+	"unicode/utf8"
 )
 
 // redacted replaces a secret in a message shown to the client.
@@ -12,12 +15,22 @@ const redacted = "[redacted]"
 // minSecretLen is the shortest value redacted: shorter ones are words.
 const minSecretLen = 4
 
+// minCutLen is the shortest start of a secret redacted at the end of a
+// message the upstream client clipped ("…"): the clip may fall inside one.
+// In a base64 or hex view, whose bytes are noise where they encode nothing,
+// it is minSecretLen.
+const minCutLen = 2
+
+// clipMark ends a message the upstream client clipped (upstream.Clip).
+const clipMark = "…"
+
 // redactSecrets removes from msg, an upstream's own words passed on to the
 // client, the secrets this request carried: the password it sets and the
 // values of its credential headers (the dialect's credentialHeaders, and
 // any forwarded header named like one). An upstream that echoes what it
-// received ("bad token Bearer abc…") would otherwise have userbridge put it
-// in an error body.
+// received ("bad token Bearer abc…", or the request's JSON) would
+// otherwise have userbridge put it in an error body. Secrets are found in
+// msg whatever the encoding it quotes them in (redact).
 func (h *handler) redactSecrets(x *exchange, msg string) string {
 	if msg == "" {
 		return msg
@@ -39,24 +52,118 @@ func (h *handler) redactSecrets(x *exchange, msg string) string {
 			secrets = append(secrets, credentialParts(v)...)
 		}
 	}
-	sort.Slice(secrets, func(i, j int) bool { return len(secrets[i]) > len(secrets[j]) }) // whole values first
-	for _, s := range secrets {
-		if len(s) >= minSecretLen {
-			msg = strings.ReplaceAll(msg, s, redacted)
+	return redact(msg, secrets)
+}
+
+// redact replaces in msg every occurrence of each secret (of at least
+// minSecretLen bytes) with [redacted], wherever one of msg's decoded views
+// (views: the message as it is, and its JSON, %-, form, HTML, base64 and
+// hex decodings, one inside another) holds the secret's bytes: the span of
+// msg they came from is replaced, whatever escapes spelt them. When msg
+// ends with the clip mark, a start of a secret ending where the clip fell
+// is redacted too, with whatever the clip left of an escape after it
+// (cutSpans).
+func redact(msg string, secrets []string) string {
+	secrets = secretForms(secrets)
+	if len(secrets) == 0 || msg == "" {
+		return msg
+	}
+	body, clipped := strings.CutSuffix(msg, clipMark)
+	var spans []span
+	for _, v := range views(msg) {
+		for _, s := range secrets {
+			for at := 0; ; {
+				i := bytes.Index(v.text[at:], []byte(s))
+				if i < 0 {
+					break
+				}
+				i += at
+				spans = append(spans, span{v.src[i].from, v.src[i+len(s)-1].to})
+				at = i + 1
+			}
+		}
+		if clipped {
+			spans = append(spans, cutSpans(v, len(body), secrets)...)
 		}
 	}
-	// The upstream client clips long messages ("…"): the cut may have
-	// left the start of a secret.
-	if body, ok := strings.CutSuffix(msg, "…"); ok {
+	if len(spans) == 0 {
+		return msg
+	}
+	return replaceSpans(msg, spans)
+}
+
+// maxEscapeLen is the longest escape a clip may cut short (\uD83D\uDE0).
+const maxEscapeLen = 12
+
+// cutSpans are the spans of a clipped message, whose clip fell at byte end
+// (before the mark), that hold, in view v, the start of a secret running up
+// to the clip, or up to what the clip left of an escape after it (an
+// incomplete escape, a base64 or hex digit short of a byte: bytes v keeps
+// as they are, from the message's last maxEscapeLen bytes). Each span runs
+// to the clip.
+func cutSpans(v *view, end int, secrets []string) []span {
+	least := minCutLen
+	if v.binary {
+		least = minSecretLen
+	}
+	var spans []span
+	tail := int32(end - maxEscapeLen)
+	for p := len(v.text); p > 0 && (p == len(v.text) || v.src[p].from >= tail); p-- {
 		for _, s := range secrets {
-			for n := len(s) - 1; n >= minSecretLen; n-- {
-				if strings.HasSuffix(body, s[:n]) {
-					return body[:len(body)-n] + redacted + "…"
+			for n := min(len(s)-1, p); n >= least; n-- {
+				if bytes.HasSuffix(v.text[:p], []byte(s[:n])) {
+					spans = append(spans, span{v.src[p-n].from, int32(end)})
+					break
 				}
 			}
 		}
 	}
-	return msg
+	return spans
+}
+
+// replaceSpans replaces each span of msg, merged where they overlap or
+// touch, with [redacted]. A span that cut a character leaves no stray byte.
+func replaceSpans(msg string, spans []span) string {
+	slices.SortFunc(spans, func(a, b span) int { return int(a.from - b.from) })
+	var out strings.Builder
+	out.Grow(len(msg))
+	at := 0
+	for i := 0; i < len(spans); {
+		s := spans[i]
+		for i++; i < len(spans) && spans[i].from <= s.to; i++ {
+			s.to = max(s.to, spans[i].to)
+		}
+		out.WriteString(msg[at:s.from])
+		out.WriteString(redacted)
+		at = int(s.to)
+	}
+	out.WriteString(msg[at:])
+	return strings.ToValidUTF8(out.String(), "\uFFFD")
+}
+
+// secretForms are the secrets to look for: each of at least minSecretLen
+// bytes, and, for one that is not UTF-8, the form the upstream client gives
+// it (upstream.Clip makes every message UTF-8), longest first.
+func secretForms(secrets []string) []string {
+	var out []string
+	for _, s := range secrets {
+		if len(s) < minSecretLen {
+			continue
+		}
+		out = append(out, s)
+		if !utf8.ValidString(s) {
+			if v := strings.ToValidUTF8(s, "\uFFFD"); len(v) >= minSecretLen {
+				out = append(out, v)
+			}
+		}
+	}
+	slices.SortFunc(out, func(a, b string) int {
+		if len(a) != len(b) {
+			return len(b) - len(a)
+		}
+		return strings.Compare(a, b)
+	})
+	return slices.Compact(out)
 }
 
 // credentialHeader reports a header that carries a credential, by name:
@@ -71,15 +178,18 @@ func credentialHeader(name string) bool {
 	return false
 }
 
-// credentialParts are the forms a credential header value may be echoed
-// in: whole, without its scheme, each cookie's value, and a Basic
-// credential decoded (user:password, and the password).
+// credentialParts are the values a credential header's value stands for,
+// decoded: the value whole, without its scheme, a Basic credential decoded
+// (user:password, and the password), and each cookie's value as sent,
+// unquoted and %-decoded. How a message may encode each is redact's
+// business.
 func credentialParts(v string) []string {
 	parts := []string{v}
 	if scheme, cred, ok := strings.Cut(v, " "); ok {
-		parts = append(parts, strings.TrimSpace(cred))
+		cred = strings.TrimSpace(cred)
+		parts = append(parts, cred)
 		if strings.EqualFold(scheme, "basic") {
-			if dec, err := base64.StdEncoding.DecodeString(strings.TrimSpace(cred)); err == nil {
+			if dec, err := base64.StdEncoding.DecodeString(cred); err == nil {
 				parts = append(parts, string(dec))
 				if _, pw, ok := strings.Cut(string(dec), ":"); ok {
 					parts = append(parts, pw)
@@ -89,7 +199,20 @@ func credentialParts(v string) []string {
 	}
 	for _, c := range strings.Split(v, ";") {
 		if _, val, ok := strings.Cut(c, "="); ok {
-			parts = append(parts, strings.TrimSpace(val))
+			val = strings.TrimSpace(val)
+			parts = append(parts, val)
+			if u, ok := strings.CutPrefix(val, `"`); ok {
+				if u, ok = strings.CutSuffix(u, `"`); ok {
+					parts = append(parts, u)
+					val = u
+				}
+			}
+			if dec, err := url.PathUnescape(val); err == nil && dec != val {
+				parts = append(parts, dec)
+			}
+			if dec, err := url.QueryUnescape(val); err == nil && dec != val {
+				parts = append(parts, dec)
+			}
 		}
 	}
 	return parts

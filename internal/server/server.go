@@ -179,7 +179,7 @@ func build(o Options, log *slog.Logger, fl *inflight) (_ map[string]http.Handler
 		}
 		auths = append(auths, a)
 		h := &handler{name: m.Dialect.Name(), p: m.Dialect.Program(), up: o.Upstream, maxBody: o.Config.Server.MaxBodyBytes, trustForwarded: o.Config.Server.TrustForwarded,
-			log: log, forward: forward, auth: a, params: paramNames(m.Path),
+			log: log, forward: forward, auth: a, params: paramNames(m.Path), once: onceHeaders(m.Dialect.Program(), m.Auth),
 			obs: obs, known: known, passTrace: o.TracerProvider == nil, flight: fl}
 		k := key{m.Listen, m.Host}
 		e := engine(k)
