@@ -181,3 +181,32 @@ func jsonQuote(s string) string {
 	b, _ := json.Marshal(s)
 	return string(b)
 }
+
+// TestRedactEchoedField: an upstream 4xx that names, as its offending
+// field, what the request sent (the password itself, or a credential) does
+// not get it shown: the field is redacted as the message is.
+func TestRedactEchoedField(t *testing.T) {
+	rec := newRecorder(t)
+	s := start(t, "", rec.srv.URL, e2eConfig)
+	const pw, xsecret = "Field-Echo-Pw!zq91", "field-echo-secret-zq92"
+	for _, echo := range []string{pw, xsecret} {
+		rec.set(func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Content-Type", "application/json")
+			if r.Method == http.MethodGet {
+				_, _ = w.Write(userFor(r))
+				return
+			}
+			w.WriteHeader(http.StatusBadRequest)
+			_, _ = fmt.Fprintf(w, `{"error":{"code":"invalid_field","field":%s,"message":"bad value"}}`, jsonQuote(echo))
+		})
+		d := specNamed(t, "shift") // Shift keys its error body by the field
+		a := s.do(t, d.method, d.path, map[string]string{"Content-Type": "application/json", "x-key": "k-123", "x-secret": xsecret},
+			`{"firstName":"Johnny","password":`+jsonQuote(pw)+`}`)
+		if a.Status != http.StatusBadRequest {
+			t.Fatalf("status %d: %s", a.Status, a.Body)
+		}
+		if bytes.Contains(a.Body, []byte(echo)) {
+			t.Errorf("the answer shows the echoed %q: %s", echo, a.Body)
+		}
+	}
+}

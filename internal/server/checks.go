@@ -4,7 +4,6 @@ import (
 	"net/http"
 	"slices"
 	"strings"
-	"unicode/utf8"
 
 	"github.com/userbridge/userbridge/config"
 	"github.com/userbridge/userbridge/mapping"
@@ -63,18 +62,19 @@ func badTenant(t string) bool {
 	return strings.TrimSpace(t) != t || t == "" || badPathValue(t)
 }
 
-// badPathValue reports a value that could leave its path segment
-// (leavesSegment), or that is not UTF-8: an overlong form (%C0%AF is "/" to
-// a lenient decoder), a surrogate, a stray byte (%FF), a cut sequence. Every
+// badPathValue reports a value that cannot name its user in a path
+// segment upstream: the contract's one rule for path values
+// (canonical.PathValueProblem: empty or blank, a dot segment, '/', '?', '#',
+// '\', a control character, invalid UTF-8 such as an overlong %C0%AF). Every
 // path value of every dialect is held to it, a route parameter (decoded
-// from its %-escapes) as a value from the body.
+// from its %-escapes) as a value from the body, and so is a rename.
 func badPathValue(v string) bool {
-	return leavesSegment(v) || !utf8.ValidString(v)
+	return canonical.PathValueProblem(v) != ""
 }
 
 // leavesSegment reports a value that could leave its path segment, or be
-// read as another one, on the upstream or on a proxy before it (which may
-// decode %2F or treat \ as /).
+// read as another one (the part of badPathValue a tenant is named a bad
+// path value for, rather than a bad tenant).
 func leavesSegment(v string) bool {
 	return v == "." || v == ".." || strings.ContainsAny(v, "/?#\\") || hasControl(v)
 }

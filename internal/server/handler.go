@@ -422,6 +422,9 @@ func (h *handler) upstreamFail(x *exchange, e *canonical.Error) int {
 	if e.Field != "" {
 		e.Field = h.p.UpstreamField(e.Field) // in the dialect's terms, as the golden cases check
 	}
+	// The upstream's own words, message and field alike, may echo what the
+	// request carried.
+	e.Field = h.redactSecrets(x, e.Field)
 	e.Message = h.redactSecrets(x, e.Message)
 	if e.Applied {
 		e.Message += "; the update was applied: repeat it with " + repeatKey(x) + " to get the answer"
