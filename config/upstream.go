@@ -81,7 +81,30 @@ type SCIM struct {
 	// ExtensionSchema) or "reject" (an update that sets or unsets one is
 	// refused with invalid_field naming it).
 	Unmapped string `yaml:"unmapped"`
+	// Discover reads the provider's /ServiceProviderConfig, /ResourceTypes
+	// and /Schemas at start (default true): a field the provider's User
+	// cannot hold is refused by name before anything is sent, and PATCH is
+	// used only when the provider supports it (else GET + PUT). false pins
+	// the capabilities with Extension, Patch and ETag instead, for a
+	// provider that does not serve the discovery endpoints.
+	Discover *bool `yaml:"discover"`
+	// StartUndiscovered lets userbridge start when discovery fails (the
+	// provider down): /readyz answers 503 and updates are answered
+	// unavailable, nothing sent, until a discovery (retried on each
+	// /readyz and update) succeeds. Default false: start-up fails, in one
+	// line.
+	StartUndiscovered bool `yaml:"startUndiscovered"`
+	// Extension, Patch and ETag pin the capabilities when Discover is
+	// false: the provider's User holds ExtensionSchema (default true), it
+	// supports PATCH (default true), it honours If-Match (default false).
+	Extension *bool `yaml:"extension"`
+	Patch     *bool `yaml:"patch"`
+	ETag      *bool `yaml:"etag"`
 }
+
+// Discovers is whether the provider's capabilities are discovered
+// (upstream.scim.discover, default true).
+func (s SCIM) Discovers() bool { return s.Discover == nil || *s.Discover }
 
 // TLS configures an https upstream. TLS 1.2 is the minimum.
 type TLS struct {

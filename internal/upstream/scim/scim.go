@@ -10,6 +10,8 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"unicode/utf8"
 
 	"github.com/tidwall/gjson"
@@ -45,6 +47,9 @@ type Client struct {
 	ext   string // the extension schema URN, "" when unmapped fields are refused
 	read  string // the extension schema URN read back, whatever Unmapped says
 	cache *idcache.Cache
+
+	caps        atomic.Pointer[Capabilities] // nil until discovered
+	discovering sync.Mutex                   // one discovery at a time for ensure
 }
 
 // New checks the scim keys of cfg (config.SCIM.Check) and returns a
@@ -75,6 +80,9 @@ func New(hc *upstream.Client, cfg config.Upstream) (*Client, error) {
 	if cfg.SCIM.Unmapped != config.UnmappedReject {
 		c.ext = ext
 	}
+	if !cfg.SCIM.Discovers() {
+		c.caps.Store(pinned(cfg.SCIM, ext))
+	}
 	return c, nil
 }
 
@@ -90,7 +98,11 @@ func (c *Client) Patch(ctx context.Context, call *upstream.Call) (*upstream.Resu
 	if !gjson.ValidBytes(call.Body) {
 		return &upstream.Result{}, canonical.Errorf(canonical.Internal, "the update document is not JSON")
 	}
-	body, fields, cerr := buildPatch(call.Body, c.ext)
+	caps, cerr := c.ensure(ctx)
+	if cerr != nil {
+		return &upstream.Result{}, cerr
+	}
+	body, fields, cerr := buildPatch(call.Body, c.ext, caps)
 	if cerr != nil {
 		return &upstream.Result{}, cerr
 	}
@@ -151,8 +163,14 @@ func (c *Client) Get(ctx context.Context, call *upstream.Call) (*upstream.Result
 	return out, nil
 }
 
-// Ready reports whether the SCIM server accepts connections.
-func (c *Client) Ready(ctx context.Context) error { return c.http.Ready(ctx) }
+// Ready reports whether the SCIM server accepts connections and its
+// capabilities are known: while no discovery has succeeded, it tries one.
+func (c *Client) Ready(ctx context.Context) error {
+	if _, cerr := c.ensure(ctx); cerr != nil {
+		return fmt.Errorf("scim: %s", cerr.Message)
+	}
+	return c.http.Ready(ctx)
+}
 
 // BreakerState is the circuit breaker's state.
 func (c *Client) BreakerState() string { return c.http.BreakerState() }

@@ -23,6 +23,7 @@ import (
 	"github.com/elimity-com/scim/optional"
 	"github.com/elimity-com/scim/schema"
 	filter "github.com/scim2/filter-parser/v2"
+	"github.com/tidwall/sjson"
 )
 
 // Request is one request the server received.
@@ -40,6 +41,8 @@ type Server struct {
 	srv    *httptest.Server
 	schema schema.Schema   // core User
 	exts   []schema.Schema // enterprise, userbridge's
+
+	opts Options
 
 	mu        sync.Mutex
 	noContent bool
@@ -74,17 +77,37 @@ func ExtensionSchema(urn string) schema.Schema {
 		}}
 }
 
+// Options say what the server's User resource holds and what it supports,
+// as its /ServiceProviderConfig, /ResourceTypes and /Schemas declare.
+type Options struct {
+	// Extension is the URN of userbridge's extension schema on the User
+	// resource type; "" declares none (a PATCH path into it is refused
+	// with 400 invalidPath, as the library validates paths).
+	Extension string
+	// NoPatch declares patch.supported false and answers PATCH with 501.
+	NoPatch bool
+	// ETag declares etag.supported true: PUT honours If-Match (412 when
+	// it names another version).
+	ETag bool
+}
+
 // Start runs a server whose User resource type has the enterprise extension
 // and userbridge's extension under extURN. Close stops it.
-func Start(extURN string) (*Server, error) {
-	s := &Server{users: map[string]*user{}, schema: schema.CoreUserSchema(),
-		exts: []schema.Schema{schema.ExtensionEnterpriseUser(), ExtensionSchema(extURN)}}
+func Start(extURN string) (*Server, error) { return StartWith(Options{Extension: extURN}) }
+
+// StartWith runs a server as o says. Close stops it.
+func StartWith(o Options) (*Server, error) {
+	s := &Server{users: map[string]*user{}, schema: schema.CoreUserSchema(), opts: o,
+		exts: []schema.Schema{schema.ExtensionEnterpriseUser()}}
+	if o.Extension != "" {
+		s.exts = append(s.exts, ExtensionSchema(o.Extension))
+	}
 	var exts []scim.SchemaExtension
 	for _, e := range s.exts {
 		exts = append(exts, scim.SchemaExtension{Schema: e})
 	}
 	srv, err := scim.NewServer(&scim.ServerArgs{
-		ServiceProviderConfig: &scim.ServiceProviderConfig{SupportFiltering: true, SupportPatch: true, MaxResults: 100},
+		ServiceProviderConfig: &scim.ServiceProviderConfig{SupportFiltering: true, SupportPatch: !o.NoPatch, MaxResults: 100},
 		ResourceTypes: []scim.ResourceType{{ID: optional.NewString("User"), Name: "User", Endpoint: "/Users",
 			Schema: s.schema, SchemaExtensions: exts, Handler: (*handler)(s)}},
 	})
@@ -97,6 +120,17 @@ func Start(extURN string) (*Server, error) {
 		s.requests = append(s.requests, Request{Method: r.Method, URI: r.RequestURI, Header: r.Header.Clone(), Body: body})
 		s.mu.Unlock()
 		r.Body = io.NopCloser(strings.NewReader(string(body)))
+		if o.ETag && r.Method == http.MethodGet && r.URL.Path == "/ServiceProviderConfig" {
+			// The library declares etag.supported false whatever it is told.
+			rec := httptest.NewRecorder()
+			srv.ServeHTTP(rec, r)
+			out, _ := sjson.SetBytes(rec.Body.Bytes(), "etag.supported", true)
+			maps.Copy(w.Header(), rec.Header())
+			w.Header().Del("Content-Length")
+			w.WriteHeader(rec.Code)
+			_, _ = w.Write(out)
+			return
+		}
 		srv.ServeHTTP(w, r)
 	}))
 	s.URL = s.srv.URL
@@ -255,6 +289,9 @@ func (h *handler) GetAll(_ *http.Request, params scim.ListRequestParams) (scim.P
 func (h *handler) Patch(_ *http.Request, id string, ops []scim.PatchOperation) (scim.Resource, error) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
+	if h.opts.NoPatch {
+		return scim.Resource{}, scimerrors.ScimError{Status: http.StatusNotImplemented, Detail: "PATCH is not supported"}
+	}
 	if f := h.failNext; f != nil {
 		h.failNext = nil
 		return scim.Resource{}, *f
