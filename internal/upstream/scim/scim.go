@@ -1,6 +1,8 @@
 // Package scim is userbridge's `scim` upstream profile: each canonical
-// update becomes one SCIM 2.0 PATCH of a User (RFC 7644 §3.5.2) and the
-// SCIM User the server answers with becomes the canonical user again.
+// update becomes one SCIM 2.0 PATCH of a User (RFC 7644 §3.5.2), or GET +
+// PUT where the provider does not support PATCH, and the SCIM User the
+// server answers with becomes the canonical user again. What the provider
+// holds and supports is discovered first (discovery.go).
 package scim
 
 import (
@@ -87,7 +89,8 @@ func New(hc *upstream.Client, cfg config.Upstream) (*Client, error) {
 }
 
 // Patch sends the canonical update call.Body as one SCIM PATCH of the
-// user. An update that changes nothing is a GET (a PatchOp needs at least
+// user, or as GET + PUT when the provider does not support PATCH
+// (replace). An update that changes nothing is a GET (a PatchOp needs at least
 // one operation). A user named by username is looked up first (or found in
 // the cache). Success is 200 with the canonical user, or 204 when the
 // server answers without the user.
@@ -110,9 +113,14 @@ func (c *Client) Patch(ctx context.Context, call *upstream.Call) (*upstream.Resu
 		return c.Get(ctx, call)
 	}
 	t := &trip{c: c, call: call}
-	res, cerr := t.withID(ctx, func(id string) (*upstream.Result, *canonical.Error) {
-		return c.http.DoFor(ctx, call.User(), http.MethodPatch, userPath(id), body, c.header(call.Header, true))
-	})
+	var res *upstream.Result
+	if caps.Patch {
+		res, cerr = t.withID(ctx, func(id string) (*upstream.Result, *canonical.Error) {
+			return c.http.DoFor(ctx, call.User(), http.MethodPatch, userPath(id), body, c.header(call.Header, true))
+		})
+	} else {
+		res, cerr = c.replace(ctx, t, caps)
+	}
 	if cerr != nil {
 		return t.Result(res), cerr
 	}

@@ -222,8 +222,28 @@ func (h *handler) Create(_ *http.Request, attrs scim.ResourceAttributes) (scim.R
 	return scim.Resource{}, scimerrors.ScimError{Status: http.StatusNotImplemented, Detail: "create is not served"}
 }
 
-func (h *handler) Replace(_ *http.Request, _ string, _ scim.ResourceAttributes) (scim.Resource, error) {
-	return scim.Resource{}, scimerrors.ScimError{Status: http.StatusNotImplemented, Detail: "replace is not served"}
+// Replace stores the user PUT gives, whole (RFC 7644 §3.5.1); the
+// password is kept when it is not given. With Options.ETag, an If-Match
+// that names another version is refused with 412, nothing stored.
+func (h *handler) Replace(r *http.Request, id string, attrs scim.ResourceAttributes) (scim.Resource, error) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	u, ok := h.users[id]
+	if !ok {
+		return scim.Resource{}, scimerrors.ScimErrorResourceNotFound(id)
+	}
+	if m := r.Header.Get("If-Match"); h.opts.ETag && m != "" && m != "*" && m != h.resource(id, u).Meta.Version {
+		return scim.Resource{}, scimerrors.ScimError{Status: http.StatusPreconditionFailed, Detail: "the user has changed"}
+	}
+	next := &user{attrs: deepCopy(map[string]any(attrs)).(map[string]any), password: u.password, created: u.created}
+	delete(next.attrs, "id")
+	delete(next.attrs, "meta")
+	delete(next.attrs, "schemas")
+	if p, ok := next.attrs["password"].(string); ok {
+		next.password = p
+		delete(next.attrs, "password")
+	}
+	return h.store(id, u, next)
 }
 
 func (h *handler) Delete(_ *http.Request, id string) error {
@@ -306,6 +326,12 @@ func (h *handler) Patch(_ *http.Request, id string, ops []scim.PatchOperation) (
 			return scim.Resource{}, err
 		}
 	}
+	return h.store(id, u, next)
+}
+
+// store replaces the user u (whose id is id) with next, unless it has no
+// userName or another user has it; h.mu is held.
+func (h *handler) store(id string, u, next *user) (scim.Resource, error) {
 	name, _ := next.attrs["userName"].(string)
 	if name == "" {
 		return scim.Resource{}, scimerrors.ScimError{ScimType: scimerrors.ScimTypeInvalidValue, Status: http.StatusBadRequest,
