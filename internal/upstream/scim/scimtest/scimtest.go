@@ -131,6 +131,22 @@ func StartWith(o Options) (*Server, error) {
 			_, _ = w.Write(out)
 			return
 		}
+		s.mu.Lock()
+		noContent := s.noContent
+		s.mu.Unlock()
+		if noContent && r.Method == http.MethodPut {
+			// The library answers PUT with the user, whatever Replace returns.
+			rec := httptest.NewRecorder()
+			srv.ServeHTTP(rec, r)
+			if rec.Code == http.StatusOK {
+				w.WriteHeader(http.StatusNoContent)
+				return
+			}
+			maps.Copy(w.Header(), rec.Header())
+			w.WriteHeader(rec.Code)
+			_, _ = w.Write(rec.Body.Bytes())
+			return
+		}
 		srv.ServeHTTP(w, r)
 	}))
 	s.URL = s.srv.URL
@@ -184,15 +200,15 @@ func (s *Server) Password(id string) string {
 	return ""
 }
 
-// SetNoContent makes PATCH answer 204 without the user (true) or 200 with
-// it (false, the default).
+// SetNoContent makes PATCH and PUT answer 204 without the user (true) or
+// 200 with it (false, the default).
 func (s *Server) SetNoContent(on bool) {
 	s.mu.Lock()
 	s.noContent = on
 	s.mu.Unlock()
 }
 
-// FailNext makes the next PATCH fail with a SCIM error of this status and
+// FailNext makes the next PATCH or PUT fail with a SCIM error of this status and
 // scimType (RFC 7644 §3.12), applying nothing.
 func (s *Server) FailNext(status int, scimType, detail string) {
 	s.mu.Lock()
@@ -228,6 +244,10 @@ func (h *handler) Create(_ *http.Request, attrs scim.ResourceAttributes) (scim.R
 func (h *handler) Replace(r *http.Request, id string, attrs scim.ResourceAttributes) (scim.Resource, error) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
+	if f := h.failNext; f != nil {
+		h.failNext = nil
+		return scim.Resource{}, *f
+	}
 	u, ok := h.users[id]
 	if !ok {
 		return scim.Resource{}, scimerrors.ScimErrorResourceNotFound(id)
