@@ -94,12 +94,17 @@ type SCIM struct {
 	// /readyz and update) succeeds. Default false: start-up fails, in one
 	// line.
 	StartUndiscovered bool `yaml:"startUndiscovered"`
-	// Extension, Patch and ETag pin the capabilities when Discover is
-	// false: the provider's User holds ExtensionSchema (default true), it
-	// supports PATCH (default true), it honours If-Match (default false).
+	// Extension pins, with Discover false, whether the provider's User
+	// holds ExtensionSchema (default true); false refuses locked, deleted,
+	// attributes and extensions by name, nothing sent.
 	Extension *bool `yaml:"extension"`
-	Patch     *bool `yaml:"patch"`
-	ETag      *bool `yaml:"etag"`
+	// Patch pins, with Discover false, whether the provider supports
+	// PATCH (default true); false sends GET + PUT of the whole user.
+	Patch *bool `yaml:"patch"`
+	// ETag pins, with Discover false, whether the provider honours
+	// If-Match on PUT (default false: a change made between the GET and
+	// the PUT is overwritten).
+	ETag *bool `yaml:"etag"`
 }
 
 // Discovers is whether the provider's capabilities are discovered

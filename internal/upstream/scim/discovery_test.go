@@ -3,6 +3,10 @@ package scim_test
 import (
 	"context"
 	"errors"
+	"net/http"
+	"net/http/httptest"
+	"net/http/httputil"
+	"net/url"
 	"slices"
 	"testing"
 	"time"
@@ -165,5 +169,41 @@ func TestDiscoveryUnreachable(t *testing.T) {
 	}
 	if c.Ready(context.Background()) == nil {
 		t.Error("ready without capabilities")
+	}
+}
+
+// With ETags, a user changed between the GET and the PUT is not
+// overwritten: the PUT's If-Match fails (412), a conflict, nothing stored.
+func TestNoPatchChangedInBetween(t *testing.T) {
+	srv, err := scimtest.StartWith(scimtest.Options{Extension: scim.DefaultExtensionSchema, NoPatch: true, ETag: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(srv.Close)
+	id := srv.Add(jane)
+	target, _ := url.Parse(srv.URL)
+	proxy := httputil.NewSingleHostReverseProxy(target)
+	front := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method == http.MethodPut {
+			srv.Touch(id) // someone else's change lands first
+		}
+		proxy.ServeHTTP(w, r)
+	}))
+	t.Cleanup(front.Close)
+	hc, err := upstream.New(config.Upstream{URL: front.URL, Timeout: config.Duration(2 * time.Second), Breaker: config.Breaker{Enabled: new(bool)}}, upstream.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := scim.New(hc, config.Upstream{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(c.Close)
+	_, cerr := c.Patch(context.Background(), call(canonical.ByID, id, `{"set":{"givenName":"Janet"}}`))
+	if cerr == nil || cerr.Code != canonical.Conflict {
+		t.Fatalf("%v", cerr)
+	}
+	if got := gjson.GetBytes(srv.User(id), "name.givenName").Str; got != "Jane" {
+		t.Errorf("overwritten: givenName %q", got)
 	}
 }
