@@ -111,10 +111,11 @@ func pinned(s config.SCIM, ext string) *Capabilities {
 	return c
 }
 
-// Discover reads the provider's /ServiceProviderConfig, /ResourceTypes
-// and /Schemas (RFC 7644 §4), without the caller's credentials, and
-// returns what its User resource holds and what it supports. Its error is
-// a *DiscoveryError. It does not change what the client uses (Client.Discover does).
+// discover reads the provider's /ServiceProviderConfig, /ResourceTypes
+// and /Schemas (RFC 7644 §4), without credentials, and returns what its
+// User resource (the resource type whose endpoint is /Users) holds for
+// each canonical field (the schema URN ext standing for the extension)
+// and what it supports. Its error is a *DiscoveryError.
 func discover(ctx context.Context, hc *upstream.Client, ext string) (*Capabilities, error) {
 	fetch := func(path string) (gjson.Result, error) {
 		h := http.Header{"Accept": acceptValue}
