@@ -159,7 +159,11 @@ func discover(ctx context.Context, hc *upstream.Client, ext string) (*Capabiliti
 	if !user.Exists() {
 		return nil, &DiscoveryError{Endpoint: "/ResourceTypes", Problem: "no resource type has the endpoint /Users"}
 	}
-	c.Schemas = append(c.Schemas, get(user, "schema").Str)
+	core := get(user, "schema").Str
+	if core == "" {
+		core = UserSchema // required by RFC 7643 §6; a provider that leaves it out means the core User
+	}
+	c.Schemas = append(c.Schemas, core)
 	get(user, "schemaExtensions").ForEach(func(_, e gjson.Result) bool {
 		if s := get(e, "schema").Str; s != "" {
 			c.Schemas = append(c.Schemas, s)

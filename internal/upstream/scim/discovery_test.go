@@ -8,6 +8,7 @@ import (
 	"net/http/httputil"
 	"net/url"
 	"slices"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -205,5 +206,56 @@ func TestNoPatchChangedInBetween(t *testing.T) {
 	}
 	if got := gjson.GetBytes(srv.User(id), "name.givenName").Str; got != "Jane" {
 		t.Errorf("overwritten: givenName %q", got)
+	}
+}
+
+// A provider's /Schemas is read attribute by attribute: an attribute it
+// does not list, or lists as readOnly, is refused like a schema it does
+// not declare.
+func TestDiscoveryPerAttribute(t *testing.T) {
+	var sent atomic.Int64
+	provider := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		sent.Add(1)
+		switch r.URL.Path {
+		case "/ServiceProviderConfig":
+			_, _ = w.Write([]byte(`{"patch":{"supported":true},"etag":{"supported":false},"bulk":{"supported":true}}`))
+		case "/ResourceTypes":
+			_, _ = w.Write([]byte(`{"Resources":[{"name":"Group","endpoint":"/Groups","schema":"urn:ietf:params:scim:schemas:core:2.0:Group"},` +
+				`{"name":"User","endpoint":"/Users/"}]}`))
+		case "/Schemas":
+			_, _ = w.Write([]byte(`{"Resources":[{"id":"urn:ietf:params:scim:schemas:core:2.0:User","attributes":[` +
+				`{"name":"userName"},{"name":"name","subAttributes":[{"name":"givenName"}]},{"name":"displayName"},` +
+				`{"name":"emails"},{"name":"addresses"},{"name":"roles"},{"name":"password","mutability":"writeOnly"},` +
+				`{"name":"active","mutability":"readOnly"}]}]}`))
+		default:
+			w.WriteHeader(http.StatusTeapot)
+		}
+	}))
+	t.Cleanup(provider.Close)
+	hc, err := upstream.New(config.Upstream{URL: provider.URL, Breaker: config.Breaker{Enabled: new(bool)}}, upstream.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := scim.New(hc, config.Upstream{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	caps, err := c.Discover(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{"active", "attributes", "deleted", "extensions", "familyName", "locked", "mobile", "organization", "phone"}
+	if got := caps.Refused(); !slices.Equal(got, want) || !caps.Bulk || caps.Schemas[0] != scim.UserSchema {
+		t.Errorf("refused %v, want %v; %+v", got, want, caps)
+	}
+	sent.Store(0)
+	for _, f := range []string{"phone", "active", "familyName", "organization"} {
+		_, cerr := c.Patch(context.Background(), call(canonical.ByID, "u1", `{"unset":["`+f+`"]}`))
+		if cerr == nil || cerr.Code != canonical.InvalidField || cerr.Field != f {
+			t.Errorf("%s: %v", f, cerr)
+		}
+	}
+	if n := sent.Load(); n != 0 {
+		t.Errorf("%d requests sent", n)
 	}
 }
