@@ -46,10 +46,13 @@ type App struct {
 	state    atomic.Pointer[loaded]
 	reloadMu sync.Mutex
 	reloads  reloadState // guarded by reloadMu
-	admin    *gin.Engine // the admin listener's engine, when admin.listen is set
-	draining atomic.Bool // Shutdown began: /readyz answers 503
-	demoSrv  *http.Server
-	demoLn   net.Listener
+	// watchBase is the watched files' fingerprint when the configuration
+	// was loaded: Watch's first point of comparison.
+	watchBase [32]byte
+	admin     *gin.Engine // the admin listener's engine, when admin.listen is set
+	draining  atomic.Bool // Shutdown began: /readyz answers 503
+	demoSrv   *http.Server
+	demoLn    net.Listener
 }
 
 // Options are what an App needs besides its configuration. Every field is
@@ -108,6 +111,9 @@ func NewWith(cfg *config.Config, src config.Source, o Options) (*App, error) {
 	}
 	a := &App{Config: cfg, Mounts: mounts, log: log, opts: o, reloads: reloadState{applied: applied}}
 	a.state.Store(&loaded{cfg: cfg, src: src, mounts: mounts})
+	// What Watch compares with first: the files as they were loaded, not
+	// as they are when Watch starts (a change in between is not missed).
+	a.watchBase = a.fingerprint()
 	var uo upstream.Options
 	if cfg.IsDemo() {
 		a.Demo = backend.New(backend.Options{Seed: true})

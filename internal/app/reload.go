@@ -239,7 +239,7 @@ func (a *App) Watch(ctx context.Context, interval time.Duration) {
 	if interval <= 0 {
 		interval = DefaultWatchInterval
 	}
-	last := a.fingerprint()
+	last := a.watchBase
 	t := time.NewTicker(interval)
 	defer t.Stop()
 	for {

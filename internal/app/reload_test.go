@@ -91,6 +91,25 @@ func TestReloadGoodChange(t *testing.T) {
 	wantValue(t, ss, "userbridge_requests_total", map[string]string{"dialect": "finix", "route": "/b/users/:user_id", "status": "200"}, 1)
 }
 
+// TestReloadWatchFromLoad: a rule file changed after the configuration was
+// loaded but before Watch started is still seen (Watch compares with the
+// files as loaded, not as it first finds them).
+func TestReloadWatchFromLoad(t *testing.T) {
+	rec := okUpstream(t)
+	f := startFile(t, fileSetup{
+		yaml:  fmt.Sprintf("listen: 127.0.0.1:0\nupstream: {url: %s}\ndialects:\n  acme: {rules: acme.yaml, prefix: /acme}\n", rec.srv.URL),
+		files: map[string]string{"acme.yaml": acmeRules(t, "/users/:user_id")},
+	})
+	f.write(t, "acme.yaml", acmeRules(t, "/members/:user_id")) // before Watch
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { f.app.Watch(ctx, 20*time.Millisecond); close(done) }()
+	t.Cleanup(func() { cancel(); <-done })
+	eventually(t, "the rule file changed before Watch served", func() bool {
+		return finixPut(t, f.started, "/acme/members/"+finixID, nil).Status == 200
+	})
+}
+
 // TestReloadWatch changes a rule file only; the watcher sees it and the new
 // route answers.
 func TestReloadWatch(t *testing.T) {
