@@ -2,6 +2,7 @@ package app_test
 
 import (
 	"net"
+	"os"
 	"slices"
 	"strings"
 	"testing"
@@ -49,6 +50,12 @@ func TestMigrationShadowMatches(t *testing.T) {
 			}
 			if applied(m.cand) != 2 {
 				t.Errorf("a refused update reached the candidate's upstream")
+			}
+			log, _ := os.ReadFile(m.log)
+			for _, v := range d.header {
+				if strings.Contains(string(log), v) {
+					t.Errorf("a credential (%s) in the diff log", v)
+				}
 			}
 		})
 	}
