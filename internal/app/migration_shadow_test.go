@@ -95,6 +95,15 @@ func TestMigrationShadowMismatchNamesTheField(t *testing.T) {
 			if want != migrate.StatusPath && len(rs[0].Diffs) != 1 {
 				t.Errorf("more than %s differs: %+v", want, rs[0].Diffs)
 			}
+			metrics := string(m.cand.do(t, "GET", "/metrics", nil, "").Body)
+			for _, series := range []string{
+				`userbridge_migration_comparisons_total{dialect="` + d.name + `",outcome="mismatch"} 1`,
+				`userbridge_migration_field_mismatches_total{dialect="` + d.name + `",field="` + want + `"} `, // Crafter's body has a status member too
+			} {
+				if !strings.Contains(metrics, series) {
+					t.Errorf("no %s in /metrics; records %+v", series, rs)
+				}
+			}
 		})
 	}
 }
@@ -173,5 +182,32 @@ func TestMigrationShadowVendorFails(t *testing.T) {
 				}
 			})
 		}
+	}
+}
+
+// The vendor accepts what userbridge refuses (here its server.maxDepth is
+// 1, and the body nests): the client gets the vendor's answer, nothing
+// reaches the candidate's upstream, and the mismatch ("candidate refuses")
+// holds both answers.
+func TestMigrationShadowCandidateRefuses(t *testing.T) {
+	for _, d := range specs {
+		if !strings.ContainsAny(d.body[1:], "{[") {
+			continue // a flat body: nothing for maxDepth to refuse
+		}
+		t.Run(d.name, func(t *testing.T) {
+			m := startMigratingWithin(t, d, "shadow", "", "", "2s", "server: {maxDepth: 1}")
+			a := m.send(t, d.body)
+			if a.Status != d.success {
+				t.Fatalf("the client did not get the vendor's answer: %d %s", a.Status, a.Body)
+			}
+			if applied(m.cand) != 0 || applied(m.vendor) != 1 {
+				t.Errorf("applied: vendor %d, candidate %d", applied(m.vendor), applied(m.cand))
+			}
+			rs := m.records(t)
+			if len(rs) != 1 || rs[0].Outcome != migrate.Mismatch || rs[0].Note != "candidate refuses" ||
+				rs[0].CandidateStatus != 400 || rs[0].Diffs[0].Path != migrate.StatusPath {
+				t.Fatalf("records %+v", rs)
+			}
+		})
 	}
 }

@@ -8,6 +8,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/userbridge/userbridge/internal/backend"
@@ -37,8 +38,9 @@ func startMigrating(t *testing.T, d dialectSpec, mode, vendorURL, candURL string
 	return startMigratingWithin(t, d, mode, vendorURL, candURL, "2s")
 }
 
-// startMigratingWithin is startMigrating with the vendor's timeout.
-func startMigratingWithin(t *testing.T, d dialectSpec, mode, vendorURL, candURL, timeout string) *migrating {
+// startMigratingWithin is startMigrating with the vendor's timeout, and
+// extra top-level YAML for the candidate.
+func startMigratingWithin(t *testing.T, d dialectSpec, mode, vendorURL, candURL, timeout string, extra ...string) *migrating {
 	t.Helper()
 	m := &migrating{spec: d, log: filepath.Join(t.TempDir(), "migration.log")}
 	if vendorURL == "" {
@@ -54,7 +56,7 @@ dialects:
   %s:
     prefix: /mig
     legacy: {url: %q, mode: %s, timeout: %s, ignore: %s}
-`, upstreamOr(candURL), m.log, d.name, vendorURL, mode, timeout, ignore)
+`, upstreamOr(candURL), m.log, d.name, vendorURL, mode, timeout, ignore) + strings.Join(extra, "\n")
 	m.cand = start(t, cfg, "", nil)
 	return m
 }
