@@ -96,6 +96,8 @@ type exchange struct {
 	// dry: the PATCH is not sent (the legacy vendor refused the update);
 	// dryHit: the pipeline came to it.
 	dry, dryHit bool
+	// panicked: the held pipeline panicked (shadow.go's candidate).
+	panicked bool
 }
 
 func (h *handler) serve(c *gin.Context) {

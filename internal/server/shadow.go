@@ -52,10 +52,18 @@ func (h *handler) serveMigrating(x *exchange, bp *[]byte) int {
 	return h.primary(x)
 }
 
-// candidate runs the usual pipeline with its answer held in x.held.
+// candidate runs the usual pipeline with its answer held in x.held. A
+// panic in it is logged and leaves x.held nil: in shadow mode the client
+// still gets the vendor's answer.
 func (h *handler) candidate(x *exchange) {
 	x.hold = true
-	defer func() { x.hold = false }()
+	defer func() {
+		x.hold = false
+		if v := recover(); v != nil {
+			h.log.Error("panic while serving", "dialect", h.name, "request_id", x.in.RequestID, "panic", v)
+			x.held, x.panicked = nil, true
+		}
+	}()
 	if e := h.checkOnce(x); e != nil {
 		h.fail(x, e)
 		return
@@ -84,6 +92,7 @@ func (h *handler) shadow(x *exchange, body []byte) int {
 	}
 	x.dry = !success(vendor.Status)
 	h.candidate(x)
+	x.code = "" // the access line's code is the answer sent's: the vendor's has none
 	rec.LegacyStatus = vendor.Status
 	h.compare(x, &rec, vendor)
 	h.mig.rec.Record(rec, h.redactor(x))
@@ -96,7 +105,10 @@ func (h *handler) shadow(x *exchange, body []byte) int {
 func (h *handler) primary(x *exchange) int {
 	h.candidate(x)
 	rep := x.held
-	if rep == nil { // cut off at shutdown
+	switch {
+	case x.panicked:
+		return h.fail(x, canonical.Errorf(canonical.Internal, "internal error"))
+	case rep == nil: // cut off at shutdown: write sends nothing
 		return h.write(x, &mapping.Reply{})
 	}
 	if success(rep.Status) {
@@ -117,15 +129,17 @@ func (h *handler) primary(x *exchange) int {
 
 // compare fills rec's outcome from the vendor's answer and the held one.
 func (h *handler) compare(x *exchange, rec *migrate.Record, vendor *migrate.Answer) {
-	rec.Target = ""
 	if x.res != nil {
-		rec.Target = x.res.Value
+		rec.Target = x.res.Value // known once the candidate translated the request
 	}
 	switch {
 	case x.dryHit:
 		// The vendor refused what userbridge would have sent upstream.
 		rec.Outcome, rec.Note = migrate.Mismatch, "candidate accepts"
 		rec.Diffs = []migrate.Diff{{Path: migrate.StatusPath, Legacy: []byte(strconv.Itoa(vendor.Status)), Candidate: []byte(`"accepted"`)}}
+		return
+	case x.panicked:
+		rec.Outcome, rec.Note = migrate.CandidateError, "internal error"
 		return
 	case x.held == nil:
 		rec.Outcome, rec.Note = migrate.CandidateError, "cut off"
@@ -157,7 +171,11 @@ func (h *handler) upstreamFailed(x *exchange) bool {
 
 // record starts a diff log line.
 func (h *handler) record(x *exchange, mode string) migrate.Record {
-	return migrate.Record{Time: time.Now().UTC(), RequestID: x.in.RequestID, Dialect: h.name, Mode: mode}
+	rec := migrate.Record{Time: time.Now().UTC(), RequestID: x.in.RequestID, Dialect: h.name, Mode: mode}
+	if x.res != nil {
+		rec.Target = x.res.Value
+	}
+	return rec
 }
 
 // redactor removes the request's password and credentials from a value.
