@@ -3,8 +3,9 @@ package mapping
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"net/http"
-	"sort"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -154,7 +155,7 @@ func Compile(name string, f *File, opts Options) (*Program, error) {
 	p.upstreamHeaders = compileUpstreamHeaders(pr, f.Response.UpstreamHeaders)
 	p.errs = compileErrors(pr, &f.Errors)
 	checkHeaderNames(pr, "errors.headers", f.Errors.Headers)
-	for _, k := range sortedKeys(f.Errors.ByCode) {
+	for _, k := range slices.Sorted(maps.Keys(f.Errors.ByCode)) {
 		checkHeaderNames(pr, "errors.byCode."+k+".headers", f.Errors.ByCode[k].Headers)
 	}
 	if err := pr.err(); err != nil {
@@ -174,13 +175,4 @@ func (p *Program) compileRoute(pr *problems) {
 	if !strings.HasPrefix(r.Path, "/") {
 		pr.addf("route.path", "%q must start with '/'", r.Path)
 	}
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	out := make([]string, 0, len(m))
-	for k := range m {
-		out = append(out, k)
-	}
-	sort.Strings(out)
-	return out
 }

@@ -2,6 +2,7 @@ package mapping
 
 import (
 	"fmt"
+	"maps"
 	"net/http"
 	"slices"
 
@@ -30,7 +31,7 @@ var notWritten = func() map[string]bool {
 // checkHeaderNames checks the names of a headers map of templates.
 func checkHeaderNames(pr *problems, where string, hs map[string]string) {
 	seen := map[string]string{}
-	for _, h := range sortedKeys(hs) {
+	for _, h := range slices.Sorted(maps.Keys(hs)) {
 		c := http.CanonicalHeaderKey(h)
 		other, twice := seen[c]
 		seen[c] = h

@@ -3,7 +3,9 @@ package mapping
 import (
 	"encoding/json"
 	"fmt"
+	"maps"
 	"reflect"
+	"slices"
 	"sort"
 	"strings"
 
@@ -47,7 +49,7 @@ func (p *Program) reverseEnums() map[string]*reverseEnum {
 		re := &reverseEnum{source: r.Source, where: where}
 		for val, sets := range r.Enum {
 			e := reverseEntry{name: val, out: enumValueJSON(r.Type, val)}
-			for _, k := range sortedKeys(sets) {
+			for _, k := range slices.Sorted(maps.Keys(sets)) {
 				s, err := p.resolveSlot(k)
 				raw, jerr := json.Marshal(sets[k])
 				if err != nil || jerr != nil {
@@ -199,7 +201,7 @@ func compileEnumFilter(pr *problems, at place, e *expr, source string) *reverseE
 	}
 	re := pr.enums[source]
 	if re == nil {
-		pr.addAt(at, "${%s}: no request field rule with source %q has an enum (%s)", e.text, source, strings.Join(sortedKeys(pr.enums), ", "))
+		pr.addAt(at, "${%s}: no request field rule with source %q has an enum (%s)", e.text, source, strings.Join(slices.Sorted(maps.Keys(pr.enums)), ", "))
 		return nil
 	}
 	re.checkRoundTrip(pr, at, e.text)

@@ -1,6 +1,8 @@
 package conformance
 
 import (
+	"maps"
+	"slices"
 	"strings"
 
 	"github.com/tidwall/gjson"
@@ -73,7 +75,7 @@ func Measure(p *mapping.Program, cases []Case) *Coverage {
 			cov.Unexercised = append(cov.Unexercised, s)
 		}
 	}
-	cov.Unknown = sortedKeys(unknown)
+	cov.Unknown = slices.Sorted(maps.Keys(unknown))
 	return cov
 }
 

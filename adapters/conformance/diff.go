@@ -2,8 +2,9 @@ package conformance
 
 import (
 	"encoding/json"
+	"maps"
 	"reflect"
-	"sort"
+	"slices"
 	"strconv"
 )
 
@@ -40,7 +41,7 @@ func diffValue(out *[]string, path string, want, got any, subset bool) {
 		for k := range gm {
 			keys[k] = true
 		}
-		for _, k := range sortedKeys(keys) {
+		for _, k := range slices.Sorted(maps.Keys(keys)) {
 			wv, win := wm[k]
 			gv, gin := gm[k]
 			p := join(path, k)
@@ -86,13 +87,4 @@ func compact(v any) string {
 		return "?"
 	}
 	return string(b)
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	out := make([]string, 0, len(m))
-	for k := range m {
-		out = append(out, k)
-	}
-	sort.Strings(out)
-	return out
 }

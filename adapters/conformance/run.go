@@ -2,6 +2,8 @@ package conformance
 
 import (
 	"fmt"
+	"maps"
+	"slices"
 	"strings"
 
 	"github.com/userbridge/userbridge/mapping"
@@ -130,7 +132,7 @@ func checkReply(what string, got *mapping.Reply, want *Reply) []string {
 	if want.ContentType != "" && got.ContentType != want.ContentType {
 		fail("%s content type = %q, want %q", what, got.ContentType, want.ContentType)
 	}
-	for _, name := range sortedKeys(want.Headers) {
+	for _, name := range slices.Sorted(maps.Keys(want.Headers)) {
 		v := want.Headers[name]
 		found := false
 		for _, h := range got.Headers {

@@ -3,6 +3,8 @@ package conformance
 import (
 	"errors"
 	"fmt"
+	"maps"
+	"slices"
 	"strings"
 
 	"github.com/userbridge/userbridge/mapping"
@@ -58,7 +60,7 @@ func Run(cases []Case, programs map[string]*mapping.Program) *Report {
 			r.Problems = c.Check(p)
 			byDialect[c.Dialect] = append(byDialect[c.Dialect], *c)
 		} else {
-			r.Problems = []string{fmt.Sprintf("no dialect %q is served (%s): a config that serves it (--config) or another dialect key", c.Dialect, strings.Join(sortedKeys(programs), ", "))}
+			r.Problems = []string{fmt.Sprintf("no dialect %q is served (%s): a config that serves it (--config) or another dialect key", c.Dialect, strings.Join(slices.Sorted(maps.Keys(programs)), ", "))}
 		}
 		if len(r.Problems) == 0 {
 			rep.Passed++
@@ -67,7 +69,7 @@ func Run(cases []Case, programs map[string]*mapping.Program) *Report {
 		}
 		rep.Results = append(rep.Results, r)
 	}
-	for _, name := range sortedKeys(byDialect) {
+	for _, name := range slices.Sorted(maps.Keys(byDialect)) {
 		rep.Coverage = append(rep.Coverage, Measure(programs[name], byDialect[name]))
 	}
 	return rep

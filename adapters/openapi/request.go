@@ -2,6 +2,8 @@ package openapi
 
 import (
 	"encoding/json"
+	"maps"
+	"slices"
 	"sort"
 	"strings"
 
@@ -87,7 +89,7 @@ func fieldSchema(r *mapping.FieldRule) *openapi3.Schema {
 		s.Type = &t
 	}
 	if len(r.Enum) > 0 {
-		for _, k := range sortedKeys(r.Enum) {
+		for _, k := range slices.Sorted(maps.Keys(r.Enum)) {
 			s.Enum = append(s.Enum, enumValues(r.Type, k)...)
 		}
 		if nullable {
@@ -215,13 +217,4 @@ func itemSchema(it *mapping.ItemsRule, roles bool) *openapi3.Schema {
 	return &openapi3.Schema{AnyOf: openapi3.SchemaRefs{
 		openapi3.NewSchemaRef("", &openapi3.Schema{Type: &openapi3.Types{"string"}, MinLength: nonEmpty("")}),
 		openapi3.NewSchemaRef("", obj)}}
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	out := make([]string, 0, len(m))
-	for k := range m {
-		out = append(out, k)
-	}
-	sort.Strings(out)
-	return out
 }

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -290,7 +291,16 @@ func (a *App) watched() []string {
 // counts as its own content.
 func (a *App) fingerprint() [32]byte {
 	h := sha256.New()
-	for _, f := range a.watched() {
+	hashFiles(h, a.watched())
+	var out [32]byte
+	h.Sum(out[:0])
+	return out
+}
+
+// hashFiles writes each file's name, length and content to h; a missing
+// or unreadable file counts as its own content.
+func hashFiles(h io.Writer, files []string) {
+	for _, f := range files {
 		b, err := os.ReadFile(f)
 		if err != nil {
 			b = []byte("\x00missing: " + err.Error())
@@ -298,9 +308,6 @@ func (a *App) fingerprint() [32]byte {
 		fmt.Fprintf(h, "%s\x00%d\x00", f, len(b))
 		h.Write(b)
 	}
-	var out [32]byte
-	h.Sum(out[:0])
-	return out
 }
 
 // digest identifies a configuration as served: its values (the file, the
@@ -318,14 +325,7 @@ func digest(cfg *config.Config, src config.Source) [32]byte {
 	}
 	fmt.Fprintf(h, "%d\x00", len(values))
 	h.Write(values)
-	for _, f := range namedFiles(cfg, src) {
-		b, err := os.ReadFile(f)
-		if err != nil {
-			b = []byte("\x00missing: " + err.Error())
-		}
-		fmt.Fprintf(h, "%s\x00%d\x00", f, len(b))
-		h.Write(b)
-	}
+	hashFiles(h, namedFiles(cfg, src))
 	var out [32]byte
 	h.Sum(out[:0])
 	return out

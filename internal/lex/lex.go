@@ -66,3 +66,13 @@ func JSONString(s string) string {
 func IsHex(c byte) bool {
 	return '0' <= c && c <= '9' || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F'
 }
+
+// AppendObjectKey appends a JSON object member's key and its colon to dst,
+// an object being written: after a comma unless dst has no member yet
+// (ends with '{').
+func AppendObjectKey(dst []byte, name string) []byte {
+	if len(dst) > 0 && dst[len(dst)-1] != '{' {
+		dst = append(dst, ',')
+	}
+	return append(AppendJSONString(dst, name), ':')
+}

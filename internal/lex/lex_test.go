@@ -39,3 +39,14 @@ func TestIsHex(t *testing.T) {
 		}
 	}
 }
+
+func TestAppendObjectKey(t *testing.T) {
+	out := []byte{'{'}
+	out = AppendObjectKey(out, "a")
+	out = append(out, '1')
+	out = AppendObjectKey(out, `b"`)
+	out = append(out, "2}"...)
+	if string(out) != `{"a":1,"b\"":2}` {
+		t.Errorf("%s", out)
+	}
+}

@@ -99,12 +99,7 @@ func (c *Client) user(e *goldap.Entry, roles []group, asked string) []byte {
 
 type userWriter struct{ out []byte }
 
-func (u *userWriter) member(name string) {
-	if len(u.out) > 1 {
-		u.out = append(u.out, ',')
-	}
-	u.out = append(lex.AppendJSONString(u.out, name), ':')
-}
+func (u *userWriter) member(name string) { u.out = lex.AppendObjectKey(u.out, name) }
 
 func (u *userWriter) str(name, v string) {
 	if v != "" {

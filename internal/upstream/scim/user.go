@@ -48,12 +48,7 @@ func toCanonical(r gjson.Result, ext string) []byte {
 
 type userWriter struct{ out []byte }
 
-func (u *userWriter) member(name string) {
-	if len(u.out) > 1 {
-		u.out = append(u.out, ',')
-	}
-	u.out = append(lex.AppendJSONString(u.out, name), ':')
-}
+func (u *userWriter) member(name string) { u.out = lex.AppendObjectKey(u.out, name) }
 
 func (u *userWriter) str(name string, v gjson.Result) {
 	if v.Type == gjson.String {
