@@ -35,6 +35,9 @@ func TestMigrationShadowMatches(t *testing.T) {
 				rs[0].LegacyStatus != d.success || rs[0].CandidateStatus != d.success {
 				t.Errorf("record %+v", rs[0])
 			}
+			if !strings.Contains(m.cand.logs.String(), `"migration":"match"`) {
+				t.Error("the access line does not name the comparison's outcome")
+			}
 			if applied(m.vendor) != 2 || applied(m.cand) != 2 {
 				t.Errorf("applied: vendor %d, candidate %d, want 2 each", applied(m.vendor), applied(m.cand))
 			}

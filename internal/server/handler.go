@@ -98,6 +98,9 @@ type exchange struct {
 	dry, dryHit bool
 	// panicked: the held pipeline panicked (shadow.go's candidate).
 	panicked bool
+	// migration is the outcome of the comparison with the legacy vendor,
+	// for the access line; "" when there was none.
+	migration string
 }
 
 func (h *handler) serve(c *gin.Context) {
@@ -164,6 +167,9 @@ func (h *handler) finish(x *exchange, status int) {
 	}
 	if x.cut {
 		attrs = append(attrs, slog.String("outcome", outcomeCutOff))
+	}
+	if x.migration != "" {
+		attrs = append(attrs, slog.String("migration", x.migration))
 	}
 	switch {
 	case x.answerFault != "":

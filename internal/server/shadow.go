@@ -83,7 +83,7 @@ func (h *handler) shadow(x *exchange, body []byte) int {
 		// Nothing was applied that the client knows of: nothing goes to
 		// the upstream, and the client is told the dialect's 502 or 504.
 		rec.Outcome, rec.Note = migrate.LegacyError, vendorNote(err)
-		h.mig.rec.Record(rec, nil)
+		h.recordOutcome(x, rec, nil)
 		code := canonical.BadGateway
 		if errors.Is(err, migrate.ErrVendorTimeout) {
 			code = canonical.GatewayTimeout
@@ -95,7 +95,7 @@ func (h *handler) shadow(x *exchange, body []byte) int {
 	x.code = "" // the access line's code is the answer sent's: the vendor's has none
 	rec.LegacyStatus = vendor.Status
 	h.compare(x, &rec, vendor)
-	h.mig.rec.Record(rec, h.redactor(x))
+	h.recordOutcome(x, rec, h.redactor(x))
 	return h.relay(x, vendor)
 }
 
@@ -117,11 +117,11 @@ func (h *handler) primary(x *exchange) int {
 		vendor, err := h.mig.vendor.Call(h.flight.callContext(r.Context()), r, h.mig.prefix, x.in.RequestID, x.in.Body)
 		if err != nil {
 			rec.Outcome, rec.Note, rec.CandidateStatus = migrate.LegacyError, vendorNote(err), rep.Status
-			h.mig.rec.Record(rec, nil)
+			h.recordOutcome(x, rec, nil)
 		} else {
 			rec.LegacyStatus = vendor.Status
 			h.compare(x, &rec, vendor)
-			h.mig.rec.Record(rec, h.redactor(x))
+			h.recordOutcome(x, rec, h.redactor(x))
 		}
 	}
 	return h.write(x, rep)
@@ -176,6 +176,12 @@ func (h *handler) record(x *exchange, mode string) migrate.Record {
 		rec.Target = x.res.Value
 	}
 	return rec
+}
+
+// recordOutcome writes and counts rec; the access line names its outcome.
+func (h *handler) recordOutcome(x *exchange, rec migrate.Record, redact func(string) string) {
+	x.migration = rec.Outcome
+	h.mig.rec.Record(rec, redact)
 }
 
 // redactor removes the request's password and credentials from a value.
