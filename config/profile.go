@@ -62,6 +62,18 @@ func (s SCIM) Check() error {
 	default:
 		errs = append(errs, &KeyError{Key: "upstream.scim.unmapped", Problem: fmt.Sprintf("%q: extension or reject", s.Unmapped)})
 	}
+	if s.Discovers() {
+		for _, k := range [...]struct {
+			key string
+			set bool
+		}{{"extension", s.Extension != nil}, {"patch", s.Patch != nil}, {"etag", s.ETag != nil}} {
+			if k.set {
+				errs = append(errs, &KeyError{Key: "upstream.scim." + k.key, Problem: "pins a capability: only with upstream.scim.discover: false (discovery reads it from the provider)"})
+			}
+		}
+	} else if s.StartUndiscovered {
+		errs = append(errs, &KeyError{Key: "upstream.scim.startUndiscovered", Problem: "set, but upstream.scim.discover is false"})
+	}
 	return errors.Join(errs...)
 }
 

@@ -23,6 +23,8 @@ func TestProfiles(t *testing.T) {
 		"upstream: {profile: scim, url: 'https://idp.example/scim/v2'}",
 		"upstream: {profile: scim, url: 'https://idp.example/scim/v2', lookupTTL: 1m, scim: {extensionSchema: 'urn:acme:scim:User', unmapped: reject}}",
 		"upstream: {profile: rules, url: 'https://kc.example', rules: kc.yaml}",
+		"upstream: {profile: scim, url: 'https://idp.example/scim/v2', scim: {startUndiscovered: true}}",
+		"upstream: {profile: scim, url: 'https://idp.example/scim/v2', scim: {discover: false, extension: false, patch: false, etag: true}}",
 	} {
 		c, err := Parse(src, []byte(ok))
 		if err == nil {
@@ -49,6 +51,11 @@ func TestProfiles(t *testing.T) {
 		{"upstream: {url: 'http://x', rules: kc.yaml, scim: {unmapped: reject}}", "upstream.rules: set, but upstream.profile is canonical"},
 		{"upstream: {url: 'http://x', scim: {unmapped: reject}}", "upstream.scim: set, but upstream.profile is canonical"},
 		{"upstream: {profile: scim, url: 'http://x', scim: {schema: x}}", "line 1: unknown key schema"},
+		{"upstream: {profile: scim, url: 'http://x', scim: {extension: false}}", "upstream.scim.extension: pins a capability: only with upstream.scim.discover: false"},
+		{"upstream: {profile: scim, url: 'http://x', scim: {discover: true, patch: false}}", "upstream.scim.patch: pins a capability"},
+		{"upstream: {profile: scim, url: 'http://x', scim: {etag: true}}", "upstream.scim.etag: pins a capability"},
+		{"upstream: {profile: scim, url: 'http://x', scim: {discover: false, startUndiscovered: true}}",
+			"upstream.scim.startUndiscovered: set, but upstream.scim.discover is false"},
 	} {
 		c, err := Parse(src, []byte(tc.yaml))
 		if err == nil {

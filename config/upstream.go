@@ -81,7 +81,35 @@ type SCIM struct {
 	// ExtensionSchema) or "reject" (an update that sets or unsets one is
 	// refused with invalid_field naming it).
 	Unmapped string `yaml:"unmapped"`
+	// Discover reads the provider's /ServiceProviderConfig, /ResourceTypes
+	// and /Schemas at start (default true): a field the provider's User
+	// cannot hold is refused by name before anything is sent, and PATCH is
+	// used only when the provider supports it (else GET + PUT). false pins
+	// the capabilities with Extension, Patch and ETag instead, for a
+	// provider that does not serve the discovery endpoints.
+	Discover *bool `yaml:"discover"`
+	// StartUndiscovered lets userbridge start when discovery fails (the
+	// provider down): /readyz answers 503 and updates are answered
+	// unavailable, nothing sent, until a discovery (retried on each
+	// /readyz and update) succeeds. Default false: start-up fails, in one
+	// line.
+	StartUndiscovered bool `yaml:"startUndiscovered"`
+	// Extension pins, with Discover false, whether the provider's User
+	// holds ExtensionSchema (default true); false refuses locked, deleted,
+	// attributes and extensions by name, nothing sent.
+	Extension *bool `yaml:"extension"`
+	// Patch pins, with Discover false, whether the provider supports
+	// PATCH (default true); false sends GET + PUT of the whole user.
+	Patch *bool `yaml:"patch"`
+	// ETag pins, with Discover false, whether the provider honours
+	// If-Match on PUT (default false: a change made between the GET and
+	// the PUT is overwritten).
+	ETag *bool `yaml:"etag"`
 }
+
+// Discovers is whether the provider's capabilities are discovered
+// (upstream.scim.discover, default true).
+func (s SCIM) Discovers() bool { return s.Discover == nil || *s.Discover }
 
 // TLS configures an https upstream. TLS 1.2 is the minimum.
 type TLS struct {

@@ -237,7 +237,10 @@ func TestAnswerCheckedEveryProfile(t *testing.T) {
 		}
 	}
 	for name, profile := range map[string]func(c *config.Config){
-		"scim": func(c *config.Config) { c.Upstream.Profile = config.ProfileSCIM },
+		"scim": func(c *config.Config) {
+			c.Upstream.Profile = config.ProfileSCIM
+			c.Upstream.SCIM.Discover = new(bool) // mallory serves no discovery endpoints
+		},
 		"rules": func(c *config.Config) {
 			c.Upstream.Profile = config.ProfileRules
 			c.Upstream.Rules = "../../examples/upstreams/keycloak.yaml"

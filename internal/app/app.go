@@ -133,7 +133,7 @@ func NewWith(cfg *config.Config, src config.Source, o Options) (*App, error) {
 			return nil, err
 		}
 	}
-	if a.Profile, err = newProfile(cfg, src, a.Upstream); err != nil {
+	if a.Profile, err = newProfile(cfg, src, a.Upstream, log); err != nil {
 		a.closeDemo()
 		return nil, err
 	}

@@ -17,7 +17,8 @@ func (a *App) extraRoutes(r gin.IRouter) {
 		c.JSON(http.StatusOK, gin.H{"status": "ok"})
 	})
 	// /readyz: a configuration is loaded and the upstream accepts
-	// connections; 503 otherwise, and from the moment shutdown begins.
+	// connections (profile scim: and its capabilities are discovered);
+	// 503 otherwise, and from the moment shutdown begins.
 	r.GET("/readyz", func(c *gin.Context) {
 		_, mounts := a.Current()
 		if a.draining.Load() {
@@ -26,7 +27,7 @@ func (a *App) extraRoutes(r gin.IRouter) {
 		}
 		ctx, cancel := context.WithTimeout(c.Request.Context(), 2*time.Second)
 		defer cancel()
-		if err := a.probed().Ready(ctx); err != nil {
+		if err := a.ready(ctx); err != nil {
 			c.JSON(http.StatusServiceUnavailable, gin.H{"status": "unavailable", "upstream": "unreachable",
 				"breaker": a.probed().BreakerState(), "config": "loaded", "dialects": len(mounts), "profile": a.Config.Upstream.Profile})
 			return
@@ -35,4 +36,14 @@ func (a *App) extraRoutes(r gin.IRouter) {
 			"config": "loaded", "dialects": len(mounts), "profile": a.Config.Upstream.Profile})
 	})
 	r.GET("/metrics", gin.WrapH(a.Metrics.Handler()))
+}
+
+// ready is the upstream's readiness: the profile's own check when it has
+// one (scim: its capabilities known, a discovery retried until they are),
+// else that it accepts connections.
+func (a *App) ready(ctx context.Context) error {
+	if r, ok := a.Profile.(interface{ Ready(context.Context) error }); ok {
+		return r.Ready(ctx)
+	}
+	return a.probed().Ready(ctx)
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 
 	"github.com/userbridge/userbridge/config"
 	"github.com/userbridge/userbridge/internal/server"
@@ -48,7 +49,9 @@ func LoadRules(cfg *config.Config, src config.Source) (*rest.Rules, error) {
 // the HTTP client of upstream.url: hc itself for canonical. Profile ldap
 // has a client of its own (hc is nil), and is probed: a directory that
 // cannot serve fails start-up, in one line (CheckUpstream).
-func newProfile(cfg *config.Config, src config.Source, hc *upstream.Client) (server.Upstream, error) {
+//
+// Profile scim reads the provider's capabilities first (discoverSCIM).
+func newProfile(cfg *config.Config, src config.Source, hc *upstream.Client, log *slog.Logger) (server.Upstream, error) {
 	switch cfg.Upstream.Profile {
 	case config.ProfileLDAP:
 		c, err := ldap.New(cfg.Upstream)
@@ -61,7 +64,14 @@ func newProfile(cfg *config.Config, src config.Source, hc *upstream.Client) (ser
 		}
 		return c, nil
 	case config.ProfileSCIM:
-		return scim.New(hc, cfg.Upstream)
+		c, err := scim.New(hc, cfg.Upstream)
+		if err != nil {
+			return nil, err
+		}
+		if err := discoverSCIM(c, cfg, src, log); err != nil {
+			return nil, err
+		}
+		return c, nil
 	case config.ProfileRules:
 		rules, err := LoadRules(cfg, src)
 		if err != nil {
@@ -76,7 +86,13 @@ func newProfile(cfg *config.Config, src config.Source, hc *upstream.Client) (ser
 // that takes more than reading the configuration: profile ldap connects,
 // binds and reads its base DNs. Other profiles: nil. The error is one line
 // naming the key at fault.
+//
+// Profile scim reads the provider's capabilities when it answers (an
+// unreachable provider is not validate's to report: serve does, at start).
 func CheckUpstream(cfg *config.Config, src config.Source) error {
+	if cfg.Upstream.Profile == config.ProfileSCIM {
+		return checkSCIM(cfg, src)
+	}
 	if cfg.Upstream.Profile != config.ProfileLDAP {
 		return nil
 	}
@@ -94,6 +110,67 @@ func probeLDAP(c *ldap.Client, src config.Source) error {
 		return fmt.Errorf("%w: %s: %w", config.ErrInvalid, src.Name, err)
 	}
 	return nil
+}
+
+// checkSCIM runs profile scim's discovery for validate.
+func checkSCIM(cfg *config.Config, src config.Source) error {
+	if !cfg.Upstream.SCIM.Discovers() {
+		return nil
+	}
+	hc, err := upstream.New(cfg.Upstream, upstream.Options{})
+	if err != nil {
+		return err
+	}
+	defer hc.Close()
+	c, err := scim.New(hc, cfg.Upstream)
+	if err != nil {
+		return err
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), cfg.Upstream.WithDefaults().Timeout.D())
+	defer cancel()
+	_, err = c.Discover(ctx)
+	var de *scim.DiscoveryError
+	if errors.As(err, &de) && de.Unreachable {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("%w: %s: upstream.url: %w", config.ErrInvalid, src.Name, err)
+	}
+	return nil
+}
+
+// discoverSCIM reads the SCIM provider's capabilities within
+// upstream.timeout (pinned ones are taken as they are) and says what they
+// are in one log line. A discovery that fails stops start-up in one line,
+// unless upstream.scim.startUndiscovered: then it is retried on /readyz
+// and on each update.
+func discoverSCIM(c *scim.Client, cfg *config.Config, src config.Source, log *slog.Logger) error {
+	ctx, cancel := context.WithTimeout(context.Background(), cfg.Upstream.WithDefaults().Timeout.D())
+	defer cancel()
+	caps, err := c.Discover(ctx)
+	if err != nil {
+		if cfg.Upstream.SCIM.StartUndiscovered {
+			log.Warn("scim: discovery failed; not ready until it succeeds (upstream.scim.startUndiscovered)", "error", err.Error())
+			return nil
+		}
+		return fmt.Errorf("%w: %s: upstream.url: %w (upstream.scim.startUndiscovered: true starts without it)", config.ErrInvalid, src.Name, err)
+	}
+	logCapabilities(log, caps)
+	return nil
+}
+
+// logCapabilities says what a SCIM provider holds and supports.
+func logCapabilities(log *slog.Logger, caps *scim.Capabilities) {
+	from := "configured"
+	if caps.Discovered {
+		from = "discovered"
+	}
+	update := "PATCH"
+	if !caps.Patch {
+		update = "GET+PUT"
+	}
+	log.Info("scim: provider capabilities "+from, "schemas", caps.Schemas, "patch", caps.Patch, "etag", caps.ETag,
+		"bulk", caps.Bulk, "update", update, "refused", caps.Refused())
 }
 
 // probed is what the probes, the metrics and Shutdown need of the upstream.

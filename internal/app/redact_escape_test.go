@@ -123,7 +123,7 @@ func TestRedactEscapedSecrets(t *testing.T) {
 		rec.set(func(w http.ResponseWriter, r *http.Request) {
 			w.Header().Set("Content-Type", "application/json")
 			if r.Method == http.MethodGet { // Shift's password check reads the stored user
-				_, _ = w.Write([]byte(canonicalUser))
+				_, _ = w.Write(userFor(r))
 				return
 			}
 			var body []byte

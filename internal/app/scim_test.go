@@ -48,7 +48,13 @@ type scimDialect struct {
 // server seeded with jane and john.
 func startSCIM(t *testing.T, tweak func(*config.Config)) (srv *scimtest.Server, s *started, jane, john string) {
 	t.Helper()
-	srv, err := scimtest.Start(scim.DefaultExtensionSchema)
+	return startSCIMWith(t, scimtest.Options{Extension: scim.DefaultExtensionSchema}, tweak)
+}
+
+// startSCIMWith is startSCIM in front of a SCIM server as o says.
+func startSCIMWith(t *testing.T, o scimtest.Options, tweak func(*config.Config)) (srv *scimtest.Server, s *started, jane, john string) {
+	t.Helper()
+	srv, err := scimtest.StartWith(o)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -360,9 +366,46 @@ var scimDialects = []scimDialect{
 // a real SCIM 2.0 server, and checks what each request did to the stored
 // SCIM user.
 func TestSCIMEndToEnd(t *testing.T) {
+	runSCIMEndToEnd(t, scimtest.Options{Extension: scim.DefaultExtensionSchema})
+}
+
+// TestSCIMEndToEndWithoutPatch runs the same steps against a provider
+// whose ServiceProviderConfig says patch.supported false (and which
+// refuses PATCH): each update is GET + PUT with If-Match, and leaves the
+// stored user as the PATCH did.
+func TestSCIMEndToEndWithoutPatch(t *testing.T) {
+	runSCIMEndToEnd(t, scimtest.Options{Extension: scim.DefaultExtensionSchema, NoPatch: true, ETag: true})
+}
+
+// asPatches reads a provider's requests as the PATCH steps expect them:
+// GET /Users/{id} then PUT /Users/{id} (with If-Match) stands for one
+// PATCH /Users/{id}.
+func asPatches(t *testing.T, reqs []scimtest.Request) []scimtest.Request {
+	var out []scimtest.Request
+	for i := 0; i < len(reqs); i++ {
+		r := reqs[i]
+		if r.Method == "PATCH" {
+			t.Errorf("PATCH sent to a provider without PATCH: %s", r.URI)
+		}
+		if r.Method == "GET" && i+1 < len(reqs) && reqs[i+1].Method == "PUT" && reqs[i+1].URI == r.URI {
+			put := reqs[i+1]
+			if put.Header.Get("If-Match") == "" || put.Header.Get("Content-Type") != scim.MediaType {
+				t.Errorf("PUT %s: If-Match %q, Content-Type %q", put.URI, put.Header.Get("If-Match"), put.Header.Get("Content-Type"))
+			}
+			put.Method, put.Header = "PATCH", put.Header.Clone()
+			out = append(out, put)
+			i++
+			continue
+		}
+		out = append(out, r)
+	}
+	return out
+}
+
+func runSCIMEndToEnd(t *testing.T, o scimtest.Options) {
 	for _, d := range scimDialects {
 		t.Run(d.name, func(t *testing.T) {
-			srv, s, jane, john := startSCIM(t, nil)
+			srv, s, jane, john := startSCIMWith(t, o, nil)
 			hdr := map[string]string{"Content-Type": "application/json", "Authorization": "Bearer scim-token"}
 			for _, st := range d.steps(jane, john) {
 				t.Run(st.name, func(t *testing.T) {
@@ -373,6 +416,9 @@ func TestSCIMEndToEnd(t *testing.T) {
 					}
 					a := s.do(t, st.method, st.path, hdr, st.body)
 					reqs := srv.Requests()
+					if o.NoPatch {
+						reqs = asPatches(t, reqs)
+					}
 					if a.Status != st.status {
 						t.Fatalf("status %d, want %d: %s (SCIM requests %+v)", a.Status, st.status, a.Body, reqs)
 					}

@@ -17,6 +17,7 @@ var addressKeys = [...]string{"formatted", "streetAddress", "locality", "region"
 // patchOp builds the PatchOp request of one canonical update.
 type patchOp struct {
 	ext    string // the extension schema URN, "" when unmapped fields are refused
+	caps   *Capabilities
 	out    []byte
 	n      int      // operations written
 	fields []string // canonical fields named, for error messages
@@ -25,10 +26,11 @@ type patchOp struct {
 // buildPatch turns a valid canonical update into the body of a SCIM PATCH
 // (RFC 7644 §3.5.2). It returns a nil body when the update changes nothing.
 // ext is the extension schema URN, or "" to refuse the canonical fields
-// that have no SCIM attribute.
-func buildPatch(update []byte, ext string) (body []byte, fields []string, cerr *canonical.Error) {
+// that have no SCIM attribute; a field caps says the provider cannot hold
+// is refused too (caps nil: none).
+func buildPatch(update []byte, ext string, caps *Capabilities) (body []byte, fields []string, cerr *canonical.Error) {
 	doc := gjson.ParseBytes(update)
-	b := &patchOp{ext: ext, out: make([]byte, 0, 2*len(update)+128)}
+	b := &patchOp{ext: ext, caps: caps, out: make([]byte, 0, 2*len(update)+128)}
 	b.out = append(b.out, `{"schemas":["`+PatchOpSchema+`"],"Operations":[`...)
 	doc.Get("set").ForEach(func(k, v gjson.Result) bool {
 		if k.Str == "extensions" {
@@ -75,6 +77,9 @@ var scalarPaths = map[string]string{
 // set writes the operations that give field the value v.
 func (b *patchOp) set(field string, v gjson.Result) *canonical.Error {
 	b.fields = append(b.fields, field)
+	if err := b.held(field); err != nil {
+		return err
+	}
 	if path, ok := scalarPaths[field]; ok {
 		b.op("replace", path, v.Raw)
 		return nil
@@ -123,6 +128,9 @@ func (b *patchOp) setExtension(dialect, name string, v gjson.Result) *canonical.
 	if err := b.needExt(field); err != nil {
 		return err
 	}
+	if err := b.held(field); err != nil {
+		return err
+	}
 	b.op("remove", b.extensionPath(dialect, name), "")
 	item := lex.AppendJSONString([]byte(`[{"dialect":`), dialect)
 	item = lex.AppendJSONString(append(item, `,"name":`...), name)
@@ -134,6 +142,9 @@ func (b *patchOp) setExtension(dialect, name string, v gjson.Result) *canonical.
 // unset writes the operation that removes field.
 func (b *patchOp) unset(field string) *canonical.Error {
 	b.fields = append(b.fields, field)
+	if err := b.held(field); err != nil {
+		return err
+	}
 	if path, ok := scalarPaths[field]; ok {
 		b.op("remove", path, "")
 		return nil
@@ -175,6 +186,19 @@ func (b *patchOp) needExt(field string) *canonical.Error {
 		return nil
 	}
 	return canonical.FieldError(field, "the SCIM upstream has no attribute for this field (upstream.scim.unmapped is reject)")
+}
+
+// held refuses a field the provider's User cannot hold, as discovered
+// (or pinned): before anything is sent, naming the canonical field, which
+// the dialect renames to its own.
+func (b *patchOp) held(field string) *canonical.Error {
+	if b.caps == nil {
+		return nil
+	}
+	if why := b.caps.refuses(field); why != "" {
+		return canonical.FieldError(field, why)
+	}
+	return nil
 }
 
 // replaceTyped replaces the value of a multi-valued attribute that has the

@@ -56,7 +56,7 @@ func TestBuildPatch(t *testing.T) {
 		if err := canonical.ValidateUpdate([]byte(tc.update)); err != nil {
 			t.Fatalf("bad case %s: %v", tc.update, err)
 		}
-		body, _, err := buildPatch([]byte(tc.update), ext)
+		body, _, err := buildPatch([]byte(tc.update), ext, nil)
 		if err != nil {
 			t.Errorf("%s: %v", tc.update, err)
 			continue
@@ -76,7 +76,7 @@ func TestBuildPatch(t *testing.T) {
 
 func TestBuildPatchEmpty(t *testing.T) {
 	for _, u := range []string{`{}`, `{"set":{},"unset":[]}`, `{"set":{"extensions":{}}}`} {
-		if body, _, err := buildPatch([]byte(u), ext); body != nil || err != nil {
+		if body, _, err := buildPatch([]byte(u), ext, nil); body != nil || err != nil {
 			t.Errorf("%s: %s %v", u, body, err)
 		}
 	}
@@ -95,7 +95,7 @@ func TestBuildPatchRefuses(t *testing.T) {
 		{`{"set":{"address":{"city":"Paris"}}}`, ext, "address"},
 		{`{"set":{"address":{"locality":1}}}`, ext, "address"},
 	} {
-		_, _, err := buildPatch([]byte(tc.update), tc.ext)
+		_, _, err := buildPatch([]byte(tc.update), tc.ext, nil)
 		if err == nil || err.Code != canonical.InvalidField || err.Field != tc.field || err.Message == "" {
 			t.Errorf("%s (ext %q): %v, want invalid_field %s", tc.update, tc.ext, err, tc.field)
 		}

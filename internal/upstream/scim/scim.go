@@ -1,6 +1,8 @@
 // Package scim is userbridge's `scim` upstream profile: each canonical
-// update becomes one SCIM 2.0 PATCH of a User (RFC 7644 §3.5.2) and the
-// SCIM User the server answers with becomes the canonical user again.
+// update becomes one SCIM 2.0 PATCH of a User (RFC 7644 §3.5.2), or GET +
+// PUT where the provider does not support PATCH, and the SCIM User the
+// server answers with becomes the canonical user again. What the provider
+// holds and supports is discovered first (discovery.go).
 package scim
 
 import (
@@ -10,6 +12,8 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"unicode/utf8"
 
 	"github.com/tidwall/gjson"
@@ -45,6 +49,9 @@ type Client struct {
 	ext   string // the extension schema URN, "" when unmapped fields are refused
 	read  string // the extension schema URN read back, whatever Unmapped says
 	cache *idcache.Cache
+
+	caps        atomic.Pointer[Capabilities] // nil until discovered
+	discovering sync.Mutex                   // one discovery at a time for ensure
 }
 
 // New checks the scim keys of cfg (config.SCIM.Check) and returns a
@@ -75,11 +82,15 @@ func New(hc *upstream.Client, cfg config.Upstream) (*Client, error) {
 	if cfg.SCIM.Unmapped != config.UnmappedReject {
 		c.ext = ext
 	}
+	if !cfg.SCIM.Discovers() {
+		c.caps.Store(pinned(cfg.SCIM, ext))
+	}
 	return c, nil
 }
 
 // Patch sends the canonical update call.Body as one SCIM PATCH of the
-// user. An update that changes nothing is a GET (a PatchOp needs at least
+// user, or as GET + PUT when the provider does not support PATCH
+// (replace). An update that changes nothing is a GET (a PatchOp needs at least
 // one operation). A user named by username is looked up first (or found in
 // the cache). Success is 200 with the canonical user, or 204 when the
 // server answers without the user.
@@ -90,7 +101,11 @@ func (c *Client) Patch(ctx context.Context, call *upstream.Call) (*upstream.Resu
 	if !gjson.ValidBytes(call.Body) {
 		return &upstream.Result{}, canonical.Errorf(canonical.Internal, "the update document is not JSON")
 	}
-	body, fields, cerr := buildPatch(call.Body, c.ext)
+	caps, cerr := c.ensure(ctx)
+	if cerr != nil {
+		return &upstream.Result{}, cerr
+	}
+	body, fields, cerr := buildPatch(call.Body, c.ext, caps)
 	if cerr != nil {
 		return &upstream.Result{}, cerr
 	}
@@ -98,9 +113,14 @@ func (c *Client) Patch(ctx context.Context, call *upstream.Call) (*upstream.Resu
 		return c.Get(ctx, call)
 	}
 	t := &trip{c: c, call: call}
-	res, cerr := t.withID(ctx, func(id string) (*upstream.Result, *canonical.Error) {
-		return c.http.DoFor(ctx, call.User(), http.MethodPatch, userPath(id), body, c.header(call.Header, true))
-	})
+	var res *upstream.Result
+	if caps.Patch {
+		res, cerr = t.withID(ctx, func(id string) (*upstream.Result, *canonical.Error) {
+			return c.http.DoFor(ctx, call.User(), http.MethodPatch, userPath(id), body, c.header(call.Header, true))
+		})
+	} else {
+		res, cerr = c.replace(ctx, t, caps)
+	}
 	if cerr != nil {
 		return t.Result(res), cerr
 	}
@@ -151,8 +171,14 @@ func (c *Client) Get(ctx context.Context, call *upstream.Call) (*upstream.Result
 	return out, nil
 }
 
-// Ready reports whether the SCIM server accepts connections.
-func (c *Client) Ready(ctx context.Context) error { return c.http.Ready(ctx) }
+// Ready reports whether the SCIM server accepts connections and its
+// capabilities are known: while no discovery has succeeded, it tries one.
+func (c *Client) Ready(ctx context.Context) error {
+	if _, cerr := c.ensure(ctx); cerr != nil {
+		return fmt.Errorf("scim: %s", cerr.Message)
+	}
+	return c.http.Ready(ctx)
+}
 
 // BreakerState is the circuit breaker's state.
 func (c *Client) BreakerState() string { return c.http.BreakerState() }

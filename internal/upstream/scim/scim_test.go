@@ -26,7 +26,15 @@ const jane = `{"userName":"jane.doe","name":{"givenName":"Jane","familyName":"Do
 
 func setup(t *testing.T, cfg config.Upstream) (*scimtest.Server, *scim.Client, string) {
 	t.Helper()
-	srv, err := scimtest.Start(scim.DefaultExtensionSchema)
+	return setupWith(t, cfg, scimtest.Options{Extension: scim.DefaultExtensionSchema})
+}
+
+// setupWith starts a SCIM server as o says, with jane, and a client whose
+// capabilities are discovered (when cfg says so); the discovery's requests
+// are forgotten.
+func setupWith(t *testing.T, cfg config.Upstream, o scimtest.Options) (*scimtest.Server, *scim.Client, string) {
+	t.Helper()
+	srv, err := scimtest.StartWith(o)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -41,6 +49,10 @@ func setup(t *testing.T, cfg config.Upstream) (*scimtest.Server, *scim.Client, s
 		t.Fatal(err)
 	}
 	t.Cleanup(c.Close)
+	if _, err := c.Discover(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	srv.Requests()
 	return srv, c, id
 }
 

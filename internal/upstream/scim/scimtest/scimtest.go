@@ -19,10 +19,10 @@ import (
 
 	"github.com/elimity-com/scim"
 	scimerrors "github.com/elimity-com/scim/errors"
-	scimfilter "github.com/elimity-com/scim/filter"
 	"github.com/elimity-com/scim/optional"
 	"github.com/elimity-com/scim/schema"
 	filter "github.com/scim2/filter-parser/v2"
+	"github.com/tidwall/sjson"
 )
 
 // Request is one request the server received.
@@ -40,6 +40,8 @@ type Server struct {
 	srv    *httptest.Server
 	schema schema.Schema   // core User
 	exts   []schema.Schema // enterprise, userbridge's
+
+	opts Options
 
 	mu        sync.Mutex
 	noContent bool
@@ -74,17 +76,37 @@ func ExtensionSchema(urn string) schema.Schema {
 		}}
 }
 
+// Options say what the server's User resource holds and what it supports,
+// as its /ServiceProviderConfig, /ResourceTypes and /Schemas declare.
+type Options struct {
+	// Extension is the URN of userbridge's extension schema on the User
+	// resource type; "" declares none (a PATCH path into it is refused
+	// with 400 invalidPath, as the library validates paths).
+	Extension string
+	// NoPatch declares patch.supported false and answers PATCH with 501.
+	NoPatch bool
+	// ETag declares etag.supported true: PUT honours If-Match (412 when
+	// it names another version).
+	ETag bool
+}
+
 // Start runs a server whose User resource type has the enterprise extension
 // and userbridge's extension under extURN. Close stops it.
-func Start(extURN string) (*Server, error) {
-	s := &Server{users: map[string]*user{}, schema: schema.CoreUserSchema(),
-		exts: []schema.Schema{schema.ExtensionEnterpriseUser(), ExtensionSchema(extURN)}}
+func Start(extURN string) (*Server, error) { return StartWith(Options{Extension: extURN}) }
+
+// StartWith runs a server as o says. Close stops it.
+func StartWith(o Options) (*Server, error) {
+	s := &Server{users: map[string]*user{}, schema: schema.CoreUserSchema(), opts: o,
+		exts: []schema.Schema{schema.ExtensionEnterpriseUser()}}
+	if o.Extension != "" {
+		s.exts = append(s.exts, ExtensionSchema(o.Extension))
+	}
 	var exts []scim.SchemaExtension
 	for _, e := range s.exts {
 		exts = append(exts, scim.SchemaExtension{Schema: e})
 	}
 	srv, err := scim.NewServer(&scim.ServerArgs{
-		ServiceProviderConfig: &scim.ServiceProviderConfig{SupportFiltering: true, SupportPatch: true, MaxResults: 100},
+		ServiceProviderConfig: &scim.ServiceProviderConfig{SupportFiltering: true, SupportPatch: !o.NoPatch, MaxResults: 100},
 		ResourceTypes: []scim.ResourceType{{ID: optional.NewString("User"), Name: "User", Endpoint: "/Users",
 			Schema: s.schema, SchemaExtensions: exts, Handler: (*handler)(s)}},
 	})
@@ -97,6 +119,33 @@ func Start(extURN string) (*Server, error) {
 		s.requests = append(s.requests, Request{Method: r.Method, URI: r.RequestURI, Header: r.Header.Clone(), Body: body})
 		s.mu.Unlock()
 		r.Body = io.NopCloser(strings.NewReader(string(body)))
+		if o.ETag && r.Method == http.MethodGet && r.URL.Path == "/ServiceProviderConfig" {
+			// The library declares etag.supported false whatever it is told.
+			rec := httptest.NewRecorder()
+			srv.ServeHTTP(rec, r)
+			out, _ := sjson.SetBytes(rec.Body.Bytes(), "etag.supported", true)
+			maps.Copy(w.Header(), rec.Header())
+			w.Header().Del("Content-Length")
+			w.WriteHeader(rec.Code)
+			_, _ = w.Write(out)
+			return
+		}
+		s.mu.Lock()
+		noContent := s.noContent
+		s.mu.Unlock()
+		if noContent && r.Method == http.MethodPut {
+			// The library answers PUT with the user, whatever Replace returns.
+			rec := httptest.NewRecorder()
+			srv.ServeHTTP(rec, r)
+			if rec.Code == http.StatusOK {
+				w.WriteHeader(http.StatusNoContent)
+				return
+			}
+			maps.Copy(w.Header(), rec.Header())
+			w.WriteHeader(rec.Code)
+			_, _ = w.Write(rec.Body.Bytes())
+			return
+		}
 		srv.ServeHTTP(w, r)
 	}))
 	s.URL = s.srv.URL
@@ -150,15 +199,25 @@ func (s *Server) Password(id string) string {
 	return ""
 }
 
-// SetNoContent makes PATCH answer 204 without the user (true) or 200 with
-// it (false, the default).
+// Touch gives the stored user a new version (meta.version, the ETag), as
+// a change made by someone else would.
+func (s *Server) Touch(id string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if u, ok := s.users[id]; ok {
+		u.modified = u.modified.Add(time.Millisecond)
+	}
+}
+
+// SetNoContent makes PATCH and PUT answer 204 without the user (true) or
+// 200 with it (false, the default).
 func (s *Server) SetNoContent(on bool) {
 	s.mu.Lock()
 	s.noContent = on
 	s.mu.Unlock()
 }
 
-// FailNext makes the next PATCH fail with a SCIM error of this status and
+// FailNext makes the next PATCH or PUT fail with a SCIM error of this status and
 // scimType (RFC 7644 §3.12), applying nothing.
 func (s *Server) FailNext(status int, scimType, detail string) {
 	s.mu.Lock()
@@ -188,8 +247,32 @@ func (h *handler) Create(_ *http.Request, attrs scim.ResourceAttributes) (scim.R
 	return scim.Resource{}, scimerrors.ScimError{Status: http.StatusNotImplemented, Detail: "create is not served"}
 }
 
-func (h *handler) Replace(_ *http.Request, _ string, _ scim.ResourceAttributes) (scim.Resource, error) {
-	return scim.Resource{}, scimerrors.ScimError{Status: http.StatusNotImplemented, Detail: "replace is not served"}
+// Replace stores the user PUT gives, whole (RFC 7644 §3.5.1); the
+// password is kept when it is not given. With Options.ETag, an If-Match
+// that names another version is refused with 412, nothing stored.
+func (h *handler) Replace(r *http.Request, id string, attrs scim.ResourceAttributes) (scim.Resource, error) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if f := h.failNext; f != nil {
+		h.failNext = nil
+		return scim.Resource{}, *f
+	}
+	u, ok := h.users[id]
+	if !ok {
+		return scim.Resource{}, scimerrors.ScimErrorResourceNotFound(id)
+	}
+	if m := r.Header.Get("If-Match"); h.opts.ETag && m != "" && m != "*" && m != h.resource(id, u).Meta.Version {
+		return scim.Resource{}, scimerrors.ScimError{Status: http.StatusPreconditionFailed, Detail: "the user has changed"}
+	}
+	next := &user{attrs: deepCopy(map[string]any(attrs)).(map[string]any), password: u.password, created: u.created}
+	delete(next.attrs, "id")
+	delete(next.attrs, "meta")
+	delete(next.attrs, "schemas")
+	if p, ok := next.attrs["password"].(string); ok {
+		next.password = p
+		delete(next.attrs, "password")
+	}
+	return h.store(id, u, next)
 }
 
 func (h *handler) Delete(_ *http.Request, id string) error {
@@ -255,6 +338,9 @@ func (h *handler) GetAll(_ *http.Request, params scim.ListRequestParams) (scim.P
 func (h *handler) Patch(_ *http.Request, id string, ops []scim.PatchOperation) (scim.Resource, error) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
+	if h.opts.NoPatch {
+		return scim.Resource{}, scimerrors.ScimError{Status: http.StatusNotImplemented, Detail: "PATCH is not supported"}
+	}
 	if f := h.failNext; f != nil {
 		h.failNext = nil
 		return scim.Resource{}, *f
@@ -269,6 +355,12 @@ func (h *handler) Patch(_ *http.Request, id string, ops []scim.PatchOperation) (
 			return scim.Resource{}, err
 		}
 	}
+	return h.store(id, u, next)
+}
+
+// store replaces the user u (whose id is id) with next, unless it has no
+// userName or another user has it; h.mu is held.
+func (h *handler) store(id string, u, next *user) (scim.Resource, error) {
 	name, _ := next.attrs["userName"].(string)
 	if name == "" {
 		return scim.Resource{}, scimerrors.ScimError{ScimType: scimerrors.ScimTypeInvalidValue, Status: http.StatusBadRequest,
@@ -288,222 +380,6 @@ func (h *handler) Patch(_ *http.Request, id string, ops []scim.PatchOperation) (
 		return scim.Resource{}, nil
 	}
 	return h.resource(id, next), nil
-}
-
-// apply applies one operation to u.
-func (h *handler) apply(u *user, op scim.PatchOperation) error {
-	if op.Path == nil {
-		value, _ := op.Value.(map[string]any)
-		for p, v := range value {
-			path, err := filter.ParsePath([]byte(p))
-			if err != nil {
-				return scimerrors.ScimErrorInvalidPath
-			}
-			if err := h.apply(u, scim.PatchOperation{Op: op.Op, Path: &path, Value: v}); err != nil {
-				return err
-			}
-		}
-		return nil
-	}
-	p := op.Path
-	ap := p.AttributePath
-	if strings.EqualFold(ap.AttributeName, "password") && ap.URIPrefix == nil {
-		if op.Op == scim.PatchOperationRemove {
-			u.password = ""
-		} else {
-			u.password, _ = op.Value.(string)
-		}
-		return nil
-	}
-	container := u.attrs
-	if uri := ap.URI(); uri != "" && !strings.EqualFold(uri, schema.UserSchema) {
-		sub, _ := container[uri].(map[string]any)
-		if sub == nil {
-			if op.Op == scim.PatchOperationRemove {
-				return nil
-			}
-			sub = map[string]any{}
-			container[uri] = sub
-		}
-		container = sub
-		defer func() {
-			if len(sub) == 0 {
-				delete(u.attrs, uri)
-			}
-		}()
-	}
-	name := key(container, ap.AttributeName)
-	switch {
-	case p.ValueExpression != nil:
-		return h.applyFiltered(container, name, op)
-	case ap.SubAttribute != nil:
-		parent, _ := container[name].(map[string]any)
-		if op.Op == scim.PatchOperationRemove {
-			if parent != nil {
-				delete(parent, key(parent, *ap.SubAttribute))
-				if len(parent) == 0 {
-					delete(container, name)
-				}
-			}
-			return nil
-		}
-		if parent == nil {
-			parent = map[string]any{}
-			container[name] = parent
-		}
-		parent[key(parent, *ap.SubAttribute)] = op.Value
-		return nil
-	}
-	switch op.Op {
-	case scim.PatchOperationRemove:
-		delete(container, name)
-	case scim.PatchOperationAdd:
-		switch v := op.Value.(type) {
-		case []any:
-			old, _ := container[name].([]any)
-			container[name] = primaryOnce(append(old, v...), len(old))
-		case map[string]any:
-			merge(container, name, v)
-		default:
-			container[name] = v
-		}
-	case scim.PatchOperationReplace:
-		switch v := op.Value.(type) {
-		case []any:
-			container[name] = primaryOnce(v, 0)
-		case map[string]any:
-			merge(container, name, v)
-		default:
-			container[name] = v
-		}
-	}
-	return nil
-}
-
-// applyFiltered applies an operation whose path has a value filter, such
-// as emails[type eq "work"] or emails[type eq "work"].value.
-func (h *handler) applyFiltered(container map[string]any, name string, op scim.PatchOperation) error {
-	p := op.Path
-	attr, ok := h.attribute(p.AttributePath)
-	if !ok {
-		return scimerrors.ScimErrorInvalidPath
-	}
-	v := scimfilter.NewFilterValidator(p.ValueExpression, schema.Schema{Attributes: scimfilter.MultiValuedFilterAttributes(attr)})
-	list, _ := container[name].([]any)
-	var kept []any
-	matched := 0
-	for _, item := range list {
-		m, _ := item.(map[string]any)
-		if m == nil || v.PassesFilter(m) != nil {
-			kept = append(kept, item)
-			continue
-		}
-		matched++
-		switch {
-		case op.Op == scim.PatchOperationRemove && p.SubAttribute == nil:
-			continue // dropped
-		case op.Op == scim.PatchOperationRemove:
-			delete(m, key(m, *p.SubAttribute))
-		case p.SubAttribute != nil:
-			m[key(m, *p.SubAttribute)] = op.Value
-		default:
-			val := op.Value
-			if l, ok := val.([]any); ok && len(l) == 1 {
-				val = l[0]
-			}
-			if vm, ok := val.(map[string]any); ok {
-				maps.Copy(m, vm)
-			}
-		}
-		kept = append(kept, m)
-	}
-	if matched == 0 && op.Op != scim.PatchOperationRemove {
-		return scimerrors.ScimErrorNoTarget
-	}
-	if len(kept) == 0 {
-		delete(container, name)
-	} else {
-		container[name] = kept
-	}
-	return nil
-}
-
-// attribute finds the schema attribute a path names.
-func (h *handler) attribute(ap filter.AttributePath) (schema.CoreAttribute, bool) {
-	s := h.schema
-	if uri := ap.URI(); uri != "" && !strings.EqualFold(uri, schema.UserSchema) {
-		found := false
-		for _, e := range h.exts {
-			if strings.EqualFold(e.ID, uri) {
-				s, found = e, true
-			}
-		}
-		if !found {
-			return schema.CoreAttribute{}, false
-		}
-	}
-	return s.Attributes.ContainsAttribute(ap.AttributeName)
-}
-
-// primaryOnce keeps "primary": true on the last item that has it, from
-// index from on (RFC 7644 §3.5.2: setting primary unsets the others).
-func primaryOnce(list []any, from int) []any {
-	last := -1
-	for i := from; i < len(list); i++ {
-		if m, ok := list[i].(map[string]any); ok && m["primary"] == true {
-			last = i
-		}
-	}
-	if last < 0 {
-		return list
-	}
-	for i, item := range list {
-		if m, ok := item.(map[string]any); ok && i != last && m["primary"] == true {
-			m["primary"] = false
-		}
-	}
-	return list
-}
-
-// merge merges a complex value into the stored one (replace and add on a
-// complex attribute keep the sub-attributes not given).
-func merge(container map[string]any, name string, v map[string]any) {
-	old, _ := container[name].(map[string]any)
-	if old == nil {
-		old = map[string]any{}
-	}
-	for k, x := range v {
-		old[key(old, k)] = x
-	}
-	container[name] = old
-}
-
-// key is the stored spelling of a case-insensitive attribute name.
-func key(m map[string]any, name string) string {
-	for k := range m {
-		if strings.EqualFold(k, name) {
-			return k
-		}
-	}
-	return name
-}
-
-func deepCopy(v any) any {
-	switch v := v.(type) {
-	case map[string]any:
-		m := make(map[string]any, len(v))
-		for k, x := range v {
-			m[k] = deepCopy(x)
-		}
-		return m
-	case []any:
-		l := make([]any, len(v))
-		for i, x := range v {
-			l[i] = deepCopy(x)
-		}
-		return l
-	}
-	return v
 }
 
 var _ scim.ResourceHandler = (*handler)(nil)

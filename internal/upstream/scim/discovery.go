@@ -1,0 +1,276 @@
+package scim
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/tidwall/gjson"
+
+	"github.com/userbridge/userbridge/config"
+	"github.com/userbridge/userbridge/internal/upstream"
+	"github.com/userbridge/userbridge/mapping/canonical"
+)
+
+// Capabilities is what a SCIM service provider holds and supports: read
+// from its /ServiceProviderConfig, /ResourceTypes and /Schemas
+// (Discover), or pinned by upstream.scim (discover: false).
+type Capabilities struct {
+	// Discovered is false when the configuration pinned them.
+	Discovered bool
+	// Schemas are the User resource type's schema and its extensions.
+	Schemas []string
+	// Patch, ETag and Bulk are ServiceProviderConfig's patch.supported,
+	// etag.supported and bulk.supported (bulk is not used).
+	Patch, ETag, Bulk bool
+	// refused maps a canonical field (extensions.* as "extensions") the
+	// provider's User cannot hold to why.
+	refused map[string]string
+}
+
+// Refused lists the canonical fields the provider cannot hold, sorted
+// ("extensions" for every extension member).
+func (c *Capabilities) Refused() []string {
+	out := make([]string, 0, len(c.refused))
+	for f := range c.refused {
+		out = append(out, f)
+	}
+	slices.Sort(out)
+	return out
+}
+
+// refuses is why field cannot be held, "" when it can.
+func (c *Capabilities) refuses(field string) string {
+	if strings.HasPrefix(field, "extensions.") {
+		field = "extensions"
+	}
+	return c.refused[field]
+}
+
+// DiscoveryError is a discovery that failed: one line naming the endpoint.
+type DiscoveryError struct {
+	// Endpoint is the discovery endpoint, e.g. "/ResourceTypes".
+	Endpoint string
+	// Problem says what went wrong.
+	Problem string
+	// Unreachable is true when no answer came (no connection, a timeout, a
+	// 5xx): the provider is down rather than unable to describe itself.
+	Unreachable bool
+}
+
+// Error is "scim: discovery: GET ENDPOINT: PROBLEM".
+func (e *DiscoveryError) Error() string {
+	return "scim: discovery: GET " + e.Endpoint + ": " + e.Problem
+}
+
+// fieldAttrs is where each canonical field lives: a schema URN ("" for
+// the extension schema) and an attribute path (attr or attr.sub).
+var fieldAttrs = []struct{ field, schema, attr string }{
+	{"username", UserSchema, "userName"},
+	{"password", UserSchema, "password"},
+	{"givenName", UserSchema, "name.givenName"},
+	{"familyName", UserSchema, "name.familyName"},
+	{"displayName", UserSchema, "displayName"},
+	{"email", UserSchema, "emails"},
+	{"phone", UserSchema, "phoneNumbers"},
+	{"mobile", UserSchema, "phoneNumbers"},
+	{"address", UserSchema, "addresses"},
+	{"active", UserSchema, "active"},
+	{"roles", UserSchema, "roles"},
+	{"organization", EnterpriseSchema, "organization"},
+	{"locked", "", "locked"},
+	{"deleted", "", "deleted"},
+	{"attributes", "", "attributes"},
+	{"extensions", "", "extensions"},
+}
+
+// pinned are the capabilities upstream.scim pins (discover: false):
+// extension and patch default to true, etag to false.
+func pinned(s config.SCIM, ext string) *Capabilities {
+	isTrue := func(b *bool, def bool) bool {
+		if b == nil {
+			return def
+		}
+		return *b
+	}
+	c := &Capabilities{Schemas: []string{UserSchema, EnterpriseSchema}, Patch: isTrue(s.Patch, true),
+		ETag: isTrue(s.ETag, false), refused: map[string]string{}}
+	if isTrue(s.Extension, true) {
+		c.Schemas = append(c.Schemas, ext)
+	} else {
+		for _, f := range fieldAttrs {
+			if f.schema == "" {
+				c.refused[f.field] = "the SCIM upstream has no attribute for this field (upstream.scim.extension is false)"
+			}
+		}
+	}
+	return c
+}
+
+// discover reads the provider's /ServiceProviderConfig, /ResourceTypes
+// and /Schemas (RFC 7644 §4), without credentials, and returns what its
+// User resource (the resource type whose endpoint is /Users) holds for
+// each canonical field (the schema URN ext standing for the extension)
+// and what it supports. Its error is a *DiscoveryError.
+func discover(ctx context.Context, hc *upstream.Client, ext string) (*Capabilities, error) {
+	fetch := func(path string) (gjson.Result, error) {
+		h := http.Header{"Accept": acceptValue}
+		upstream.SetUserAgent(h)
+		res, cerr := hc.DoFor(ctx, upstream.UserRef{}, http.MethodGet, path, nil, h)
+		switch {
+		case cerr != nil:
+			return gjson.Result{}, &DiscoveryError{Endpoint: path, Problem: cerr.Message, Unreachable: true}
+		case res.Status >= 500:
+			return gjson.Result{}, &DiscoveryError{Endpoint: path, Problem: "answered " + strconv.Itoa(res.Status), Unreachable: true}
+		case res.Status < 200 || res.Status > 299:
+			return gjson.Result{}, &DiscoveryError{Endpoint: path, Problem: "answered " + strconv.Itoa(res.Status) +
+				" (a provider without the discovery endpoints: upstream.scim.discover: false pins the capabilities)"}
+		}
+		doc := gjson.ParseBytes(res.Body)
+		if !doc.IsObject() {
+			return doc, &DiscoveryError{Endpoint: path, Problem: "the reply is not a JSON object"}
+		}
+		return doc, nil
+	}
+	spc, err := fetch("/ServiceProviderConfig")
+	if err != nil {
+		return nil, err
+	}
+	c := &Capabilities{Discovered: true, refused: map[string]string{},
+		Patch: get2(spc, "patch", "supported").Type == gjson.True,
+		ETag:  get2(spc, "etag", "supported").Type == gjson.True,
+		Bulk:  get2(spc, "bulk", "supported").Type == gjson.True}
+	types, err := fetch("/ResourceTypes")
+	if err != nil {
+		return nil, err
+	}
+	var user gjson.Result
+	get(types, "Resources").ForEach(func(_, rt gjson.Result) bool {
+		if strings.EqualFold(strings.TrimSuffix(get(rt, "endpoint").Str, "/"), "/Users") {
+			user = rt
+			return false
+		}
+		return true
+	})
+	if !user.Exists() {
+		return nil, &DiscoveryError{Endpoint: "/ResourceTypes", Problem: "no resource type has the endpoint /Users"}
+	}
+	core := get(user, "schema").Str
+	if core == "" {
+		core = UserSchema // required by RFC 7643 §6; a provider that leaves it out means the core User
+	}
+	c.Schemas = append(c.Schemas, core)
+	get(user, "schemaExtensions").ForEach(func(_, e gjson.Result) bool {
+		if s := get(e, "schema").Str; s != "" {
+			c.Schemas = append(c.Schemas, s)
+		}
+		return true
+	})
+	list, err := fetch("/Schemas")
+	if err != nil {
+		return nil, err
+	}
+	schemas := map[string]gjson.Result{}
+	get(list, "Resources").ForEach(func(_, s gjson.Result) bool {
+		schemas[strings.ToLower(get(s, "id").Str)] = s
+		return true
+	})
+	for _, f := range fieldAttrs {
+		urn := f.schema
+		if urn == "" {
+			urn = ext
+		}
+		if why := holds(c.Schemas, schemas, urn, f.attr); why != "" {
+			c.refused[f.field] = why
+		}
+	}
+	return c, nil
+}
+
+// holds is why the provider's User cannot hold the attribute path attr
+// of schema urn, "" when it can: the schema must be the User's or one of
+// its extensions, and, when /Schemas describes it, list the attribute
+// (and sub-attribute) as writable.
+func holds(userSchemas []string, schemas map[string]gjson.Result, urn, attr string) string {
+	if !slices.ContainsFunc(userSchemas, func(s string) bool { return strings.EqualFold(s, urn) }) {
+		return "the SCIM upstream's User does not declare the schema " + urn
+	}
+	s, ok := schemas[strings.ToLower(urn)]
+	if !ok {
+		return "" // declared, not described: taken as it is
+	}
+	name, sub, _ := strings.Cut(attr, ".")
+	a := findAttr(get(s, "attributes"), name)
+	if a.Exists() && sub != "" && get(a, "subAttributes").IsArray() {
+		a = findAttr(get(a, "subAttributes"), sub)
+	}
+	switch {
+	case !a.Exists():
+		return "the SCIM upstream's schema " + urn + " has no attribute " + attr
+	case strings.EqualFold(get(a, "mutability").Str, "readOnly"), strings.EqualFold(get(a, "mutability").Str, "immutable"):
+		return "the SCIM upstream's attribute " + attr + " is " + get(a, "mutability").Str
+	}
+	return ""
+}
+
+func findAttr(list gjson.Result, name string) gjson.Result {
+	var hit gjson.Result
+	list.ForEach(func(_, a gjson.Result) bool {
+		if strings.EqualFold(get(a, "name").Str, name) {
+			hit = a
+			return false
+		}
+		return true
+	})
+	return hit
+}
+
+func get2(obj gjson.Result, a, b string) gjson.Result { return get(get(obj, a), b) }
+
+// Discover reads the provider's capabilities (upstream.scim.discover) and
+// uses them from now on; with discover: false it returns the pinned ones.
+// Its error is a *DiscoveryError, and the capabilities in use stay as
+// they were.
+func (c *Client) Discover(ctx context.Context) (*Capabilities, error) {
+	if caps := c.caps.Load(); caps != nil && !caps.Discovered {
+		return caps, nil
+	}
+	caps, err := discover(ctx, c.http, c.read)
+	if err != nil {
+		return nil, err
+	}
+	c.caps.Store(caps)
+	return caps, nil
+}
+
+// Capabilities are the capabilities in use, nil before a discovery has
+// succeeded.
+func (c *Client) Capabilities() *Capabilities { return c.caps.Load() }
+
+// ensure returns the capabilities in use, discovering them first when no
+// discovery has succeeded yet (upstream.scim.startUndiscovered); nothing
+// is sent to /Users until one has.
+func (c *Client) ensure(ctx context.Context) (*Capabilities, *canonical.Error) {
+	if caps := c.caps.Load(); caps != nil {
+		return caps, nil
+	}
+	c.discovering.Lock()
+	defer c.discovering.Unlock()
+	if caps := c.caps.Load(); caps != nil {
+		return caps, nil
+	}
+	caps, err := c.Discover(ctx)
+	if err != nil {
+		var de *DiscoveryError
+		msg := "the SCIM upstream's capabilities are not known yet"
+		if errors.As(err, &de) {
+			msg += fmt.Sprintf(" (GET %s: %s)", de.Endpoint, clip(de.Problem))
+		}
+		return nil, canonical.Errorf(canonical.Unavailable, msg)
+	}
+	return caps, nil
+}
