@@ -214,3 +214,28 @@ func TestMigrationShadowCandidateRefuses(t *testing.T) {
 		})
 	}
 }
+
+// The candidate's upstream down: candidate_error, and the client still
+// gets the vendor's answer.
+func TestMigrationShadowUpstreamDown(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	url := "http://" + ln.Addr().String()
+	ln.Close()
+	for _, d := range specs {
+		t.Run(d.name, func(t *testing.T) {
+			m := startMigrating(t, d, "shadow", "", url)
+			a := m.send(t, d.body)
+			if a.Status != d.success {
+				t.Fatalf("the client did not get the vendor's answer: %d %s", a.Status, a.Body)
+			}
+			d.checkSuccess(t, a)
+			rs := m.records(t)
+			if len(rs) != 1 || rs[0].Outcome != migrate.CandidateError || rs[0].LegacyStatus != d.success {
+				t.Fatalf("records %+v", rs)
+			}
+		})
+	}
+}
