@@ -1,10 +1,13 @@
 package app_test
 
 import (
+	"fmt"
 	"io"
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
@@ -139,5 +142,38 @@ func TestMigrationHop(t *testing.T) {
 	rs := m.records(t)
 	if len(rs) != 1 || rs[0].Outcome != migrate.Mismatch || rs[0].Diffs[0].Path != migrate.StatusPath || rs[0].RequestID != h.Get("X-Request-Id") {
 		t.Errorf("records %+v", rs)
+	}
+}
+
+// A reload moves a dialect through the migration's modes (shadow →
+// primary → off) without a restart; migration.log stays the file opened at
+// start.
+func TestMigrationModesReload(t *testing.T) {
+	d := specNamed(t, "shift")
+	vendor := start(t, "", "", nil)
+	log := filepath.Join(t.TempDir(), "migration.log")
+	cfg := "listen: 127.0.0.1:0\nupstream: {url: demo}\nmigration: {log: %q}\ndialects:\n  shift:\n    legacy: {url: %q, mode: %s}\n"
+	f := startFile(t, fileSetup{yaml: fmt.Sprintf(cfg, log, vendor.base, "shadow")})
+	for i, mode := range []string{"shadow", "primary", "off"} {
+		if i > 0 {
+			f.write(t, "config.yaml", fmt.Sprintf(cfg, log, vendor.base, mode))
+			if err := f.app.Reload(); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if a := f.do(t, d.method, d.path, d.header, d.body); a.Status != d.success {
+			t.Fatalf("%s: %d %s", mode, a.Status, a.Body)
+		}
+	}
+	b, err := os.ReadFile(log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(strings.TrimSpace(string(b)), "\n")
+	if len(lines) != 2 || !strings.Contains(lines[0], `"mode":"shadow"`) || !strings.Contains(lines[1], `"mode":"primary"`) {
+		t.Errorf("diff log:\n%s", b)
+	}
+	if applied(vendor) != 2 || f.app.Demo.Stats().Applied != 3 {
+		t.Errorf("applied: vendor %d (want shadow's and primary's), userbridge %d (want 3)", applied(vendor), f.app.Demo.Stats().Applied)
 	}
 }
