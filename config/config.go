@@ -42,6 +42,9 @@ type Config struct {
 	// not listed is served with its defaults; a name that is not built in
 	// defines a new dialect and needs rules.
 	Dialects map[string]Dialect `yaml:"dialects"`
+	// Migration says where the comparisons with legacy vendors are
+	// written (dialects.<d>.legacy; docs/migration.md).
+	Migration Migration `yaml:"migration"`
 
 	// written are the ranged keys the file sets, with their lines
 	// (writtenKeys), for Resolve's messages.
@@ -114,6 +117,9 @@ type Dialect struct {
 	// docs/configuration.md and docs/security.md describe every key. An
 	// apiKeys block without a header takes the dialect's (APIKeyDefaults).
 	Auth Auth `yaml:"auth"`
+	// Legacy is the vendor the dialect's clients used until now, called
+	// in shadow or primary mode during a migration (docs/migration.md).
+	Legacy Legacy `yaml:"legacy"`
 }
 
 // IsEnabled reports whether the dialect is served.

@@ -32,6 +32,11 @@ type Mount struct {
 	// Auth is the dialect's auth block with the dialect's defaults applied
 	// (APIKeyDefaults): data only; the server builds the authenticator.
 	Auth Auth
+	// Prefix is the dialect's prefix, left out of the path sent to its
+	// legacy vendor.
+	Prefix string
+	// Legacy is the dialect's legacy vendor, defaults applied.
+	Legacy Legacy
 }
 
 // Resolve validates the configuration and compiles every enabled dialect.
@@ -166,6 +171,8 @@ func (c *Config) dialects(src Source, bad func(string, string, ...any), errs *[]
 			}
 			listen = dc.Listen
 		}
+		legacy := dc.Legacy.withDefaults()
+		legacy.problems(bad, where+".legacy")
 		r := d.Program().Route()
 		if rules == nil {
 			if b, ok := registry.Lookup(name); ok {
@@ -173,7 +180,8 @@ func (c *Config) dialects(src Source, bad func(string, string, ...any), errs *[]
 			}
 		}
 		mounts = append(mounts, Mount{Dialect: d, Method: r.Method, Path: dc.Prefix + r.Path, Listen: listen,
-			Host: strings.ToLower(dc.Host), Fields: fieldNames(rules), Auth: authOf(src, name, dc.Auth)})
+			Host: strings.ToLower(dc.Host), Fields: fieldNames(rules), Auth: authOf(src, name, dc.Auth),
+			Prefix: dc.Prefix, Legacy: legacy})
 	}
 	return mounts
 }

@@ -43,6 +43,8 @@ func commands() []command {
 		{name: "openapi", args: "[--config F] [--dialect D] [--out DIR]",
 			about: "write each served dialect's OpenAPI 3.1 contract, generated from its rules", run: openapiCmd},
 		{name: "schema", args: "rules|config", about: "print the JSON Schema of rule files or of the configuration", run: schemaCmd},
+		{name: "migration", args: "report --log FILE [--min-compared N] [--min-match RATIO]",
+			about: "sum up the comparisons with legacy vendors per dialect; exit 0 only when every dialect meets both thresholds", run: migrationCmd, help: migrationHelp},
 		{name: "health", args: "[--url URL] [--timeout D]", about: "probe /healthz (default " + defaultHealthURL + "): exit 0 on a 2xx, 1 otherwise", run: health},
 		{name: "version", about: "print the version, commit and build date", run: version},
 	}

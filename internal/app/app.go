@@ -7,6 +7,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
@@ -19,6 +20,7 @@ import (
 
 	"github.com/userbridge/userbridge/config"
 	"github.com/userbridge/userbridge/internal/backend"
+	"github.com/userbridge/userbridge/internal/migrate"
 	"github.com/userbridge/userbridge/internal/server"
 	"github.com/userbridge/userbridge/internal/telemetry"
 	"github.com/userbridge/userbridge/internal/upstream"
@@ -53,6 +55,10 @@ type App struct {
 	draining  atomic.Bool // Shutdown began: /readyz answers 503
 	demoSrv   *http.Server
 	demoLn    net.Listener
+	// migration records the comparisons with legacy vendors; migLog is its
+	// file (migration.log), closed at Shutdown.
+	migration *migrate.Recorder
+	migLog    io.Closer
 }
 
 // Options are what an App needs besides its configuration. Every field is
@@ -138,6 +144,12 @@ func NewWith(cfg *config.Config, src config.Source, o Options) (*App, error) {
 		return nil, err
 	}
 	a.Metrics = telemetry.NewMetrics(o.Build, a.probed().BreakerState)
+	migLog, err := migrate.OpenLog(cfg.Migration.Log)
+	if err != nil {
+		a.closeDemo()
+		return nil, err
+	}
+	a.migLog, a.migration = migLog, migrate.NewRecorder(migLog, a.Metrics)
 	if cfg.Admin.Listen != "" {
 		gin.SetMode(gin.ReleaseMode)
 		a.admin = gin.New()
@@ -146,6 +158,7 @@ func NewWith(cfg *config.Config, src config.Source, o Options) (*App, error) {
 	a.Server, err = server.New(a.serverOptions(cfg, mounts))
 	if err != nil {
 		a.closeDemo()
+		_ = a.migLog.Close()
 		return nil, err
 	}
 	return a, nil
@@ -153,7 +166,7 @@ func NewWith(cfg *config.Config, src config.Source, o Options) (*App, error) {
 
 // serverOptions are the server's options for one configuration.
 func (a *App) serverOptions(cfg *config.Config, mounts []config.Mount) server.Options {
-	o := server.Options{Config: cfg, Mounts: mounts, Upstream: a.Profile, Logger: a.log, Observer: a.Metrics}
+	o := server.Options{Config: cfg, Mounts: mounts, Upstream: a.Profile, Logger: a.log, Observer: a.Metrics, Migration: a.migration}
 	if a.opts.TracerProvider != nil {
 		o.TracerProvider, o.Propagator = a.opts.TracerProvider, telemetry.Propagator()
 	}
@@ -218,6 +231,9 @@ func (a *App) Shutdown(ctx context.Context) error {
 		err = errors.Join(err, a.demoSrv.Shutdown(ctx))
 	}
 	a.probed().Close()
+	if a.migLog != nil {
+		err = errors.Join(err, a.migLog.Close())
+	}
 	return err
 }
 
@@ -227,4 +243,7 @@ func (a *App) closeDemo() {
 	}
 }
 
-var _ server.Observer = (*telemetry.Metrics)(nil)
+var (
+	_ server.Observer  = (*telemetry.Metrics)(nil)
+	_ migrate.Observer = (*telemetry.Metrics)(nil)
+)

@@ -132,6 +132,9 @@ func holdRestartOnly(run, next *config.Config, listening []string) []held {
 	next.Listen = run.Listen
 	keep("admin.listen", run.Admin.Listen, next.Admin.Listen)
 	next.Admin.Listen = run.Admin.Listen
+	// The diff log is opened once (the dialects' legacy blocks reload).
+	keep("migration.log", run.Migration.Log, next.Migration.Log)
+	next.Migration.Log = run.Migration.Log
 	// The upstream client (and its profile) is built once: every key.
 	diffFields("upstream", reflect.ValueOf(run.Upstream), reflect.ValueOf(next.Upstream), keep)
 	next.Upstream = run.Upstream

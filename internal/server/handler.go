@@ -64,6 +64,8 @@ type handler struct {
 	// flight counts the requests in flight for Shutdown, which may cut
 	// them off.
 	flight *inflight
+	// mig is the dialect's legacy vendor (shadow.go); nil when off.
+	mig *migration
 }
 
 // exchange is one inbound request on its way through the handler.
@@ -88,6 +90,17 @@ type exchange struct {
 	// answerFault is why an upstream's answer was refused (checkAnswer);
 	// "" when none was.
 	answerFault canonical.AnswerFault
+	// hold: the answer is kept in held instead of written (shadow.go).
+	hold bool
+	held *mapping.Reply
+	// dry: the PATCH is not sent (the legacy vendor refused the update);
+	// dryHit: the pipeline came to it.
+	dry, dryHit bool
+	// panicked: the held pipeline panicked (shadow.go's candidate).
+	panicked bool
+	// migration is the outcome of the comparison with the legacy vendor,
+	// for the access line; "" when there was none.
+	migration string
 }
 
 func (h *handler) serve(c *gin.Context) {
@@ -117,6 +130,10 @@ func (h *handler) serve(c *gin.Context) {
 		}
 		h.finish(x, status)
 	}()
+	if h.mig != nil {
+		status = h.serveMigrating(x, &body)
+		return
+	}
 	// Before the caller is checked, so that a duplicated credential is
 	// refused alike whether userbridge or the upstream would judge it.
 	if e := h.checkOnce(x); e != nil {
@@ -151,6 +168,9 @@ func (h *handler) finish(x *exchange, status int) {
 	if x.cut {
 		attrs = append(attrs, slog.String("outcome", outcomeCutOff))
 	}
+	if x.migration != "" {
+		attrs = append(attrs, slog.String("migration", x.migration))
+	}
 	switch {
 	case x.answerFault != "":
 		attrs = append(attrs, slog.String("upstream_error", answerKind(x.answerFault)))
@@ -181,6 +201,10 @@ func (h *handler) finish(x *exchange, status int) {
 // bounds it all the same, and the shutdown's cut ends it (callContext).
 func (h *handler) call(x *exchange, method string, do func(context.Context, *upstream.Call) (*upstream.Result, *canonical.Error),
 	call *upstream.Call) (*upstream.Result, *canonical.Error) {
+	if x.dry && method == http.MethodPatch {
+		x.dryHit = true
+		return nil, errDry()
+	}
 	t := time.Now()
 	res, e := do(h.flight.callContext(x.c.Request.Context()), call)
 	d := time.Since(t)
@@ -465,6 +489,10 @@ func (h *handler) write(x *exchange, rep *mapping.Reply) int {
 	if h.flight.isCut() {
 		x.cut = true
 		return 0
+	}
+	if x.hold {
+		x.keep(rep)
+		return rep.Status
 	}
 	w := x.c.Writer
 	hd := w.Header()

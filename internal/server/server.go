@@ -20,6 +20,7 @@ import (
 	"github.com/gin-gonic/gin"
 	"github.com/userbridge/userbridge/config"
 	"github.com/userbridge/userbridge/internal/lex"
+	"github.com/userbridge/userbridge/internal/migrate"
 	"go.opentelemetry.io/contrib/instrumentation/github.com/gin-gonic/gin/otelgin"
 	"go.opentelemetry.io/otel/propagation"
 	"go.opentelemetry.io/otel/trace"
@@ -49,6 +50,10 @@ type Options struct {
 	TracerProvider trace.TracerProvider
 	// Propagator extracts the client's trace context; nil: W3C Trace Context.
 	Propagator propagation.TextMapPropagator
+	// Migration records the comparisons of the dialects with a legacy
+	// vendor (legacy.mode shadow or primary); nil: such dialects are
+	// refused.
+	Migration *migrate.Recorder
 }
 
 // Server serves every mount on its listener. Its routing can be replaced
@@ -178,7 +183,11 @@ func build(o Options, log *slog.Logger, fl *inflight) (_ map[string]http.Handler
 			return nil, auths, err
 		}
 		auths = append(auths, a)
-		h := &handler{name: m.Dialect.Name(), p: m.Dialect.Program(), up: o.Upstream, maxBody: o.Config.Server.MaxBodyBytes, trustForwarded: o.Config.Server.TrustForwarded,
+		mig, err := migrationFor(m, o)
+		if err != nil {
+			return nil, auths, err
+		}
+		h := &handler{mig: mig, name: m.Dialect.Name(), p: m.Dialect.Program(), up: o.Upstream, maxBody: o.Config.Server.MaxBodyBytes, trustForwarded: o.Config.Server.TrustForwarded,
 			log: log, forward: forward, auth: a, params: paramNames(m.Path), once: onceHeaders(m.Dialect.Program(), m.Auth),
 			obs: obs, known: known, passTrace: o.TracerProvider == nil, flight: fl}
 		k := key{m.Listen, m.Host}

@@ -49,6 +49,8 @@ type Metrics struct {
 	reloads    *prometheus.CounterVec
 	reloadOK   prometheus.Gauge
 	reloadAt   prometheus.Gauge
+	compared   *prometheus.CounterVec
+	fieldDiffs *prometheus.CounterVec
 
 	// The series Request and Upstream record, by label values: resolving
 	// them through the vectors hashes and checks every label value on
@@ -128,6 +130,14 @@ func NewMetrics(b Build, breaker func() string) *Metrics {
 			Help: "Unix time of the last configuration successfully loaded.",
 		}),
 	}
+	m.compared = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "userbridge_migration_comparisons_total",
+		Help: "Comparisons of a legacy vendor's answer with userbridge's, by dialect and outcome (match, mismatch, candidate_error, legacy_error).",
+	}, []string{"dialect", "outcome"})
+	m.fieldDiffs = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "userbridge_migration_field_mismatches_total",
+		Help: "Answer members that differed between a legacy vendor and userbridge, by dialect and dotted path (indices as #; status; body; other past the first 64 paths).",
+	}, []string{"dialect", "field"})
 	m.reloadOK.Set(1)
 	m.reloadAt.SetToCurrentTime()
 	m.reloads.WithLabelValues("success")
@@ -138,7 +148,7 @@ func NewMetrics(b Build, breaker func() string) *Metrics {
 	}, []string{"version", "revision", "goversion"})
 	buildInfo.WithLabelValues(b.Version, b.Revision, b.GoVersion).Set(1)
 	reg.MustRegister(m.requests, m.requestDur, m.upCalls, m.upDur, m.upAttempts, m.upRetries, m.invalid, m.answers,
-		m.reloads, m.reloadOK, m.reloadAt, buildInfo, breakerCollector{state: breaker},
+		m.reloads, m.reloadOK, m.reloadAt, m.compared, m.fieldDiffs, buildInfo, breakerCollector{state: breaker},
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }
@@ -241,4 +251,15 @@ func (b breakerCollector) Collect(ch chan<- prometheus.Metric) {
 		}
 		ch <- prometheus.MustNewConstMetric(breakerDesc, prometheus.GaugeValue, v, s)
 	}
+}
+
+// Comparison counts one comparison with a legacy vendor by its outcome.
+func (m *Metrics) Comparison(dialect, outcome string) {
+	m.compared.WithLabelValues(dialect, outcome).Inc()
+}
+
+// FieldMismatch counts one answer member that differed from a legacy
+// vendor's; field is bounded by the recorder (migrate.Recorder).
+func (m *Metrics) FieldMismatch(dialect, field string) {
+	m.fieldDiffs.WithLabelValues(dialect, field).Inc()
 }

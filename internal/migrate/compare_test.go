@@ -1,0 +1,96 @@
+package migrate
+
+import (
+	"bytes"
+	"encoding/json"
+	"strings"
+	"testing"
+)
+
+func paths(ds []Diff) string {
+	var out []string
+	for _, d := range ds {
+		out = append(out, d.Path)
+	}
+	return strings.Join(out, ",")
+}
+
+func TestCompare(t *testing.T) {
+	for _, c := range []struct {
+		name       string
+		ls, cs     int
+		lb, cb     string
+		ignore     []string
+		wantPaths  string
+		wantValues string // the first diff's values, legacy|candidate
+	}{
+		{"same", 200, 200, `{"a":1,"b":[1,2]}`, `{"b":[1,2],"a":1}`, nil, "", ""},
+		{"numbers as numbers", 200, 200, `{"a":1.0,"b":1e2}`, `{"a":1,"b":100}`, nil, "", ""},
+		{"strings exactly", 200, 200, `{"a":"X"}`, `{"a":"x"}`, nil, "a", `"X"|"x"`},
+		{"string against number", 200, 200, `{"a":"1"}`, `{"a":1}`, nil, "a", `"1"|1`},
+		{"status first", 200, 404, `{}`, `{}`, nil, "status", `200|404`},
+		{"arrays by position", 200, 200, `{"r":[{"n":"a"},{"n":"b"}]}`, `{"r":[{"n":"b"},{"n":"a"}]}`, nil, "r.0.n,r.1.n", `"a"|"b"`},
+		{"missing member", 200, 200, `{"a":1,"b":2}`, `{"a":1}`, nil, "b", `2|`},
+		{"extra element", 200, 200, `[1]`, `[1,2]`, nil, "1", `|2`},
+		{"null is a value", 200, 200, `{"a":null}`, `{}`, nil, "a", `null|`},
+		{"ignored", 200, 200, `{"a":1,"l":{"h":"x"},"e":[{"l":1,"k":1}]}`, `{"a":1,"l":{"h":"y"},"e":[{"l":2,"k":1}]}`, []string{"l", "e.*.l"}, "", ""},
+		{"not JSON", 200, 200, `OK`, `ok`, nil, "body", `"OK"|"ok"`},
+		{"empty both", 204, 204, ``, ``, nil, "", ""},
+		{"object against array", 200, 200, `{"a":{}}`, `{"a":[]}`, nil, "a", `{}|[]`},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			ds := Compare(&Answer{Status: c.ls, Body: []byte(c.lb)}, &Answer{Status: c.cs, Body: []byte(c.cb)}, c.ignore)
+			if got := paths(ds); got != c.wantPaths {
+				t.Fatalf("paths %q, want %q", got, c.wantPaths)
+			}
+			if c.wantValues != "" {
+				if got := string(ds[0].Legacy) + "|" + string(ds[0].Candidate); got != c.wantValues {
+					t.Errorf("values %s, want %s", got, c.wantValues)
+				}
+			}
+		})
+	}
+}
+
+type counts struct{ outcomes, fields map[string]int }
+
+func (c *counts) Comparison(_, o string)    { c.outcomes[o]++ }
+func (c *counts) FieldMismatch(_, f string) { c.fields[f]++ }
+
+// The diff log never holds a secret: members named like one are replaced,
+// and the request's own secrets are cut out of any value.
+func TestRecordRedacts(t *testing.T) {
+	var buf bytes.Buffer
+	obs := &counts{map[string]int{}, map[string]int{}}
+	r := NewRecorder(&buf, obs)
+	diffs := Compare(&Answer{Status: 200, Body: []byte(`{"password":"hunter22","note":"token Bearer abc123 here","roles":["a"]}`)},
+		&Answer{Status: 200, Body: []byte(`{"password":"other","note":"x","roles":["b"]}`)}, nil)
+	r.Record(Record{Dialect: "d", Outcome: Mismatch, Diffs: diffs}, func(s string) string {
+		return strings.ReplaceAll(s, "abc123", "[redacted]")
+	})
+	line := buf.String()
+	for _, secret := range []string{"hunter22", "other", "abc123"} {
+		if strings.Contains(line, secret) {
+			t.Errorf("%q in the log: %s", secret, line)
+		}
+	}
+	var rec Record
+	if err := json.Unmarshal(buf.Bytes(), &rec); err != nil {
+		t.Fatal(err)
+	}
+	if len(rec.Diffs) != 3 || obs.outcomes[Mismatch] != 1 || obs.fields["roles.#"] != 1 || obs.fields["password"] != 1 {
+		t.Errorf("record %+v, counts %+v", rec, obs)
+	}
+}
+
+// The field label takes at most maxFieldLabels values; the rest are other.
+func TestFieldLabelBounded(t *testing.T) {
+	obs := &counts{map[string]int{}, map[string]int{}}
+	r := NewRecorder(&bytes.Buffer{}, obs)
+	for i := range maxFieldLabels + 10 {
+		r.Record(Record{Dialect: "d", Outcome: Mismatch, Diffs: []Diff{{Path: "m" + strings.Repeat("x", i)}}}, nil)
+	}
+	if len(obs.fields) != maxFieldLabels+1 || obs.fields[OtherField] != 10 {
+		t.Errorf("%d labels, other %d", len(obs.fields), obs.fields[OtherField])
+	}
+}

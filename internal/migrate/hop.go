@@ -1,0 +1,167 @@
+// Package migrate runs a migration off a legacy vendor with proof: the
+// reverse-proxy hop to the vendor, the comparison of its answer with
+// userbridge's, the diff log and its metrics, and the report that gates the
+// cutover (docs/migration.md).
+package migrate
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/userbridge/userbridge/config"
+)
+
+// maxAnswerBytes bounds a vendor's answer body read for the client and the
+// comparison.
+const maxAnswerBytes = 4 << 20
+
+// Answer is one side's answer as the client sees it.
+type Answer struct {
+	Status int
+	Header http.Header
+	Body   []byte
+}
+
+// Vendor is a dialect's legacy vendor: where the hop goes, with which
+// mode, timeout and ignored members.
+type Vendor struct {
+	// Mode is config.LegacyShadow or config.LegacyPrimary.
+	Mode   string
+	base   *url.URL
+	client *http.Client
+	ignore []string
+}
+
+// ErrVendor wraps every failure to get an answer from the vendor: it was
+// unreachable, too slow, or its answer could not be read.
+var ErrVendor = errors.New("migrate: legacy vendor")
+
+// ErrVendorTimeout is wrapped with ErrVendor when the vendor took longer
+// than legacy.timeout.
+var ErrVendorTimeout = errors.New("timed out")
+
+// NewVendor builds the vendor of an active legacy block; tls is the
+// upstream's (upstream.tls), used when the vendor's URL is https. It is
+// nil, with no error, for mode off.
+func NewVendor(l config.Legacy, tls config.TLS) (*Vendor, error) {
+	if !l.Active() {
+		return nil, nil
+	}
+	base, err := url.Parse(l.URL)
+	if err != nil {
+		return nil, fmt.Errorf("migrate: legacy url: %w", err)
+	}
+	conf, err := tls.ClientConfig(base.Scheme == "https")
+	if err != nil {
+		return nil, fmt.Errorf("migrate: legacy vendor tls: %w", err)
+	}
+	tr := &http.Transport{Proxy: nil, TLSClientConfig: conf, ForceAttemptHTTP2: true,
+		DialContext: (&net.Dialer{Timeout: l.Timeout.D()}).DialContext, MaxIdleConnsPerHost: 64,
+		IdleConnTimeout: 90 * time.Second, TLSHandshakeTimeout: l.Timeout.D()}
+	return &Vendor{Mode: l.Mode, base: base, ignore: append([]string(nil), l.Ignore...),
+		client: &http.Client{Transport: tr, Timeout: l.Timeout.D(),
+			// The client's own answer is the vendor's: a redirect is
+			// passed on, never followed.
+			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}}, nil
+}
+
+// Ignore is the legacy block's ignore list.
+func (v *Vendor) Ignore() []string { return v.ignore }
+
+// hopHeaders are dropped on the hop, both ways (RFC 9110 §7.6.1), with
+// those the Connection header names.
+var hopHeaders = []string{"Connection", "Proxy-Connection", "Keep-Alive", "Proxy-Authenticate",
+	"Proxy-Authorization", "Te", "Trailer", "Transfer-Encoding", "Upgrade"}
+
+// endToEnd copies h without its hop-by-hop headers.
+func endToEnd(h http.Header) http.Header {
+	out := h.Clone()
+	for _, f := range h.Values("Connection") {
+		for _, name := range strings.Split(f, ",") {
+			if name = strings.TrimSpace(name); name != "" {
+				out.Del(name)
+			}
+		}
+	}
+	for _, name := range hopHeaders {
+		out.Del(name)
+	}
+	return out
+}
+
+// Call sends the client's request r to the vendor as a reverse proxy
+// would (httputil.ReverseProxy with Rewrite: SetURL and SetXForwarded): its
+// method, path without prefix, query and end-to-end headers (credentials
+// included: they are the vendor's), body byte for byte, Host the vendor's,
+// X-Forwarded-For, -Host and -Proto added. The answer's hop-by-hop headers
+// are dropped. requestID is sent as X-Request-Id when the client sent
+// none, so that the vendor's answer and logs carry the diff log's id. Any
+// failure wraps ErrVendor.
+func (v *Vendor) Call(ctx context.Context, r *http.Request, prefix, requestID string, body []byte) (*Answer, error) {
+	path := strings.TrimPrefix(r.URL.EscapedPath(), prefix)
+	if !strings.HasPrefix(path, "/") {
+		path = "/" + path
+	}
+	u := *v.base
+	u.Path, u.RawPath = "", strings.TrimSuffix(v.base.EscapedPath(), "/")+path
+	if p, err := url.PathUnescape(u.RawPath); err == nil {
+		u.Path = p
+	}
+	u.RawQuery = r.URL.RawQuery
+	req, err := http.NewRequestWithContext(ctx, r.Method, u.String(), bytes.NewReader(body))
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrVendor, err)
+	}
+	req.Header = endToEnd(r.Header)
+	req.Header.Del("Content-Length")
+	req.ContentLength = int64(len(body))
+	if len(body) == 0 && r.ContentLength <= 0 {
+		req.Body, req.GetBody = http.NoBody, nil
+	}
+	if ip, _, err := net.SplitHostPort(r.RemoteAddr); err == nil {
+		if prior := r.Header.Values("X-Forwarded-For"); len(prior) > 0 {
+			ip = strings.Join(prior, ", ") + ", " + ip
+		}
+		req.Header.Set("X-Forwarded-For", ip)
+	}
+	if req.Header.Get("X-Request-Id") == "" && requestID != "" {
+		req.Header.Set("X-Request-Id", requestID)
+	}
+	req.Header.Set("X-Forwarded-Host", r.Host)
+	proto := "http"
+	if r.TLS != nil {
+		proto = "https"
+	}
+	req.Header.Set("X-Forwarded-Proto", proto)
+	resp, err := v.client.Do(req)
+	if err != nil {
+		var ne net.Error
+		if errors.Is(err, context.DeadlineExceeded) || (errors.As(err, &ne) && ne.Timeout()) {
+			return nil, fmt.Errorf("%w: %w", ErrVendor, ErrVendorTimeout)
+		}
+		return nil, fmt.Errorf("%w: %w", ErrVendor, err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(io.LimitReader(resp.Body, maxAnswerBytes+1))
+	switch {
+	case err != nil:
+		var ne net.Error
+		if errors.As(err, &ne) && ne.Timeout() {
+			return nil, fmt.Errorf("%w: %w", ErrVendor, ErrVendorTimeout)
+		}
+		return nil, fmt.Errorf("%w: reading the answer: %w", ErrVendor, err)
+	case len(b) > maxAnswerBytes:
+		return nil, fmt.Errorf("%w: answer over %d bytes", ErrVendor, maxAnswerBytes)
+	}
+	h := endToEnd(resp.Header)
+	h.Del("Content-Length")
+	return &Answer{Status: resp.StatusCode, Header: h, Body: b}, nil
+}

@@ -1,0 +1,167 @@
+package migrate
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"sync"
+	"time"
+)
+
+// Observer counts the comparisons: telemetry.Metrics implements it. Every
+// value it receives is bounded: dialect names, the outcomes, and field
+// labels from FieldLabel's bounded set.
+type Observer interface {
+	// Comparison counts one comparison by its outcome.
+	Comparison(dialect, outcome string)
+	// FieldMismatch counts one differing member by its field label.
+	FieldMismatch(dialect, field string)
+}
+
+// Record is one line of the diff log.
+type Record struct {
+	Time      time.Time `json:"time"`
+	RequestID string    `json:"request_id"`
+	Dialect   string    `json:"dialect"`
+	// Target is the user the request addressed (its id or username).
+	Target string `json:"target,omitempty"`
+	Mode   string `json:"mode"`
+	// Outcome is one of Outcomes.
+	Outcome         string `json:"outcome"`
+	LegacyStatus    int    `json:"legacy_status"`
+	CandidateStatus int    `json:"candidate_status"`
+	// Note says why, in a few fixed words ("candidate refuses", "candidate
+	// accepts", "vendor timed out"): never an error's text.
+	Note  string `json:"note,omitempty"`
+	Diffs []Diff `json:"diffs,omitempty"`
+}
+
+// maxFieldLabels bounds the field label's values across all dialects;
+// paths beyond are counted as OtherField.
+const maxFieldLabels = 64
+
+// OtherField is the field label of a path past the first maxFieldLabels.
+const OtherField = "other"
+
+// redactedValue replaces a secret in the log.
+var redactedValue = json.RawMessage(`"[redacted]"`)
+
+// Recorder writes the diff log and counts the comparisons. It is safe for
+// concurrent use.
+type Recorder struct {
+	mu     sync.Mutex
+	w      io.Writer
+	obs    Observer
+	labels map[string]string
+}
+
+// NewRecorder writes to w (one JSON object a line) and counts with obs
+// (nil: nothing counted).
+func NewRecorder(w io.Writer, obs Observer) *Recorder {
+	return &Recorder{w: w, obs: obs, labels: map[string]string{}}
+}
+
+// OpenLog opens the diff log file for appending (created 0600 when
+// missing); stderr when path is empty.
+func OpenLog(path string) (io.WriteCloser, error) {
+	if path == "" {
+		return nopCloser{os.Stderr}, nil
+	}
+	f, err := os.OpenFile(path, os.O_APPEND|os.O_CREATE|os.O_WRONLY, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("migrate: log: %w", err)
+	}
+	return f, nil
+}
+
+type nopCloser struct{ io.Writer }
+
+func (nopCloser) Close() error { return nil }
+
+// Record logs rec and counts it. redact removes from a value the secrets
+// the request carried (the password it set, its credentials); members
+// named like a secret are replaced whole.
+func (r *Recorder) Record(rec Record, redact func(string) string) {
+	for i := range rec.Diffs {
+		d := &rec.Diffs[i]
+		if secretPath(d.Path) {
+			if d.Legacy != nil {
+				d.Legacy = redactedValue
+			}
+			if d.Candidate != nil {
+				d.Candidate = redactedValue
+			}
+			continue
+		}
+		d.Legacy = redactRaw(d.Legacy, redact)
+		d.Candidate = redactRaw(d.Candidate, redact)
+	}
+	line, err := json.Marshal(rec)
+	if err != nil {
+		return
+	}
+	line = append(line, '\n')
+	r.mu.Lock()
+	_, _ = r.w.Write(line)
+	var labels []string
+	if r.obs != nil && rec.Outcome == Mismatch {
+		labels = make([]string, 0, len(rec.Diffs))
+		for _, d := range rec.Diffs {
+			labels = append(labels, r.label(d.Path))
+		}
+	}
+	r.mu.Unlock()
+	if r.obs == nil {
+		return
+	}
+	r.obs.Comparison(rec.Dialect, rec.Outcome)
+	for _, l := range labels {
+		r.obs.FieldMismatch(rec.Dialect, l)
+	}
+}
+
+// label bounds a path for the field label: indices become "#", and past
+// the first maxFieldLabels distinct paths, OtherField. r.mu is held.
+func (r *Recorder) label(path string) string {
+	segs := strings.Split(path, ".")
+	for i, s := range segs {
+		if s != "" && strings.Trim(s, "0123456789") == "" {
+			segs[i] = "#"
+		}
+	}
+	p := strings.Join(segs, ".")
+	if l, ok := r.labels[p]; ok {
+		return l
+	}
+	if len(r.labels) >= maxFieldLabels {
+		return OtherField
+	}
+	r.labels[p] = p
+	return p
+}
+
+func redactRaw(v json.RawMessage, redact func(string) string) json.RawMessage {
+	if v == nil || redact == nil {
+		return v
+	}
+	s := redact(string(v))
+	if s == string(v) {
+		return v
+	}
+	// Redacted inside: kept as a JSON string of what is left.
+	q, _ := json.Marshal(s)
+	return q
+}
+
+// secretPath reports whether a member's name says it holds a secret.
+func secretPath(path string) bool {
+	p := strings.ToLower(path)
+	for _, w := range []string{"password", "passwd", "secret", "token", "apikey", "api_key", "credential"} {
+		if strings.Contains(p, w) {
+			return true
+		}
+	}
+	return false
+}

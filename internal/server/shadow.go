@@ -1,0 +1,242 @@
+package server
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"strconv"
+	"time"
+
+	"github.com/userbridge/userbridge/config"
+	"github.com/userbridge/userbridge/internal/migrate"
+	"github.com/userbridge/userbridge/mapping"
+	"github.com/userbridge/userbridge/mapping/canonical"
+)
+
+// A dialect with a legacy vendor (dialects.<d>.legacy, docs/migration.md)
+// is served by shadow or primary below instead of run alone. Both run the
+// usual pipeline with its answer held (exchange.hold) rather than written,
+// call the vendor, compare and record, then answer the client, all before
+// the handler returns: per user, the upstream and the vendor see the
+// updates in the order the client's answers were given.
+
+// migration is a dialect handler's legacy vendor and the recorder of its
+// comparisons; nil when legacy.mode is off.
+type migration struct {
+	vendor *migrate.Vendor
+	rec    *migrate.Recorder
+	prefix string // the dialect's prefix, left out of the vendor's path
+}
+
+// errDry ends a candidate run at its PATCH when the vendor refused the
+// update: what the truth did not apply never reaches the upstream. A new
+// one each time: the pipeline rewrites an error's field and message.
+func errDry() *canonical.Error {
+	return canonical.Errorf(canonical.Internal, "not sent: the legacy vendor did not apply it")
+}
+
+// serveMigrating serves a request of a dialect with a legacy vendor.
+func (h *handler) serveMigrating(x *exchange, bp *[]byte) int {
+	body, e := h.readBody(x, bp)
+	if e != nil {
+		// Over server.maxBodyBytes, or unreadable: nothing to forward
+		// byte for byte. userbridge's refusal, in both modes.
+		return h.fail(x, e)
+	}
+	// run reads the body again, from this copy.
+	x.c.Request.Body = io.NopCloser(bytes.NewReader(body))
+	if h.mig.vendor.Mode == config.LegacyShadow {
+		return h.shadow(x, body)
+	}
+	return h.primary(x)
+}
+
+// candidate runs the usual pipeline with its answer held in x.held. A
+// panic in it is logged and leaves x.held nil: in shadow mode the client
+// still gets the vendor's answer.
+func (h *handler) candidate(x *exchange) {
+	x.hold = true
+	defer func() {
+		x.hold = false
+		if v := recover(); v != nil {
+			h.log.Error("panic while serving", "dialect", h.name, "request_id", x.in.RequestID, "panic", v)
+			x.held, x.panicked = nil, true
+		}
+	}()
+	if e := h.checkOnce(x); e != nil {
+		h.fail(x, e)
+		return
+	}
+	var buf []byte
+	h.run(x, &buf)
+}
+
+// shadow: the vendor is the truth. The client gets its answer unchanged;
+// userbridge's own, computed after it (sent to the upstream only when the
+// vendor applied the update), is compared with it and dropped.
+func (h *handler) shadow(x *exchange, body []byte) int {
+	r := x.c.Request
+	rec := h.record(x, config.LegacyShadow)
+	vendor, err := h.mig.vendor.Call(h.flight.callContext(r.Context()), r, h.mig.prefix, x.in.RequestID, body)
+	if err != nil {
+		// Nothing was applied that the client knows of: nothing goes to
+		// the upstream, and the client is told the dialect's 502 or 504.
+		rec.Outcome, rec.Note = migrate.LegacyError, vendorNote(err)
+		h.recordOutcome(x, rec, nil)
+		code := canonical.BadGateway
+		if errors.Is(err, migrate.ErrVendorTimeout) {
+			code = canonical.GatewayTimeout
+		}
+		return h.fail(x, canonical.Errorf(code, "the legacy vendor did not answer"))
+	}
+	x.dry = !success(vendor.Status)
+	h.candidate(x)
+	x.code = "" // the access line's code is the answer sent's: the vendor's has none
+	rec.LegacyStatus = vendor.Status
+	h.compare(x, &rec, vendor)
+	h.recordOutcome(x, rec, h.redactor(x))
+	return h.relay(x, vendor)
+}
+
+// primary: userbridge is the truth and answers as usual; an update the
+// upstream applied is then sent to the vendor, keeping it current, and its
+// answer compared. The vendor's failure never changes the client's answer.
+func (h *handler) primary(x *exchange) int {
+	h.candidate(x)
+	rep := x.held
+	switch {
+	case x.panicked:
+		return h.fail(x, canonical.Errorf(canonical.Internal, "internal error"))
+	case rep == nil: // cut off at shutdown: write sends nothing
+		return h.write(x, &mapping.Reply{})
+	}
+	if success(rep.Status) {
+		rec := h.record(x, config.LegacyPrimary)
+		r := x.c.Request
+		vendor, err := h.mig.vendor.Call(h.flight.callContext(r.Context()), r, h.mig.prefix, x.in.RequestID, x.in.Body)
+		if err != nil {
+			rec.Outcome, rec.Note, rec.CandidateStatus = migrate.LegacyError, vendorNote(err), rep.Status
+			h.recordOutcome(x, rec, nil)
+		} else {
+			rec.LegacyStatus = vendor.Status
+			h.compare(x, &rec, vendor)
+			h.recordOutcome(x, rec, h.redactor(x))
+		}
+	}
+	return h.write(x, rep)
+}
+
+// compare fills rec's outcome from the vendor's answer and the held one.
+func (h *handler) compare(x *exchange, rec *migrate.Record, vendor *migrate.Answer) {
+	if x.res != nil {
+		rec.Target = x.res.Value // known once the candidate translated the request
+	}
+	switch {
+	case x.dryHit:
+		// The vendor refused what userbridge would have sent upstream.
+		rec.Outcome, rec.Note = migrate.Mismatch, "candidate accepts"
+		rec.Diffs = []migrate.Diff{{Path: migrate.StatusPath, Legacy: []byte(strconv.Itoa(vendor.Status)), Candidate: []byte(`"accepted"`)}}
+		return
+	case x.panicked:
+		rec.Outcome, rec.Note = migrate.CandidateError, "internal error"
+		return
+	case x.held == nil:
+		rec.Outcome, rec.Note = migrate.CandidateError, "cut off"
+		return
+	}
+	rec.CandidateStatus = x.held.Status
+	if !success(x.held.Status) && h.upstreamFailed(x) {
+		rec.Outcome, rec.Note = migrate.CandidateError, "upstream failed"
+		return
+	}
+	if success(vendor.Status) && !success(x.held.Status) {
+		rec.Note = "candidate refuses"
+	}
+	rec.Diffs = migrate.Compare(vendor, &migrate.Answer{Status: x.held.Status, Body: x.held.Body}, h.mig.vendor.Ignore())
+	rec.Outcome = migrate.Match
+	if len(rec.Diffs) > 0 {
+		rec.Outcome = migrate.Mismatch
+	}
+}
+
+// upstreamFailed reports an answer made of the upstream's failure rather
+// than of the rules: no answer, a 5xx, an answer refused.
+func (h *handler) upstreamFailed(x *exchange) bool {
+	if x.attempts == 0 {
+		return false
+	}
+	return x.upErr != nil || x.upStatus == 0 || x.upStatus >= 500 || x.answerFault != ""
+}
+
+// record starts a diff log line.
+func (h *handler) record(x *exchange, mode string) migrate.Record {
+	rec := migrate.Record{Time: time.Now().UTC(), RequestID: x.in.RequestID, Dialect: h.name, Mode: mode}
+	if x.res != nil {
+		rec.Target = x.res.Value
+	}
+	return rec
+}
+
+// recordOutcome writes and counts rec; the access line names its outcome.
+func (h *handler) recordOutcome(x *exchange, rec migrate.Record, redact func(string) string) {
+	x.migration = rec.Outcome
+	h.mig.rec.Record(rec, redact)
+}
+
+// redactor removes the request's password and credentials from a value.
+func (h *handler) redactor(x *exchange) func(string) string {
+	return func(s string) string { return h.redactSecrets(x, s) }
+}
+
+// relay sends the vendor's answer to the client unchanged: its status,
+// end-to-end headers and body.
+func (h *handler) relay(x *exchange, a *migrate.Answer) int {
+	if h.flight.isCut() {
+		x.cut = true
+		return 0
+	}
+	w := x.c.Writer
+	hd := w.Header()
+	for k, v := range a.Header {
+		hd[k] = v
+	}
+	w.WriteHeader(a.Status)
+	if len(a.Body) > 0 {
+		_, _ = w.Write(a.Body)
+	}
+	return a.Status
+}
+
+// keep holds the answer the pipeline rendered, instead of writing it: its
+// body copied, as the reply may be a view of a buffer reused later.
+func (x *exchange) keep(rep *mapping.Reply) {
+	c := *rep
+	c.Body = bytes.Clone(rep.Body)
+	c.Headers = append([]mapping.Header(nil), rep.Headers...)
+	x.held = &c
+}
+
+func vendorNote(err error) string {
+	if errors.Is(err, migrate.ErrVendorTimeout) {
+		return "vendor timed out"
+	}
+	return "vendor unreachable"
+}
+
+func success(status int) bool { return status >= 200 && status < 300 }
+
+// migrationFor builds a mount's legacy vendor; nil when its mode is off.
+func migrationFor(m config.Mount, o Options) (*migration, error) {
+	v, err := migrate.NewVendor(m.Legacy, o.Config.Upstream.TLS)
+	if err != nil {
+		return nil, fmt.Errorf("server: dialect %s: %w", m.Dialect.Name(), err)
+	}
+	if v == nil {
+		return nil, nil
+	}
+	if o.Migration == nil {
+		return nil, fmt.Errorf("server: dialect %s: legacy mode %s without a migration recorder", m.Dialect.Name(), m.Legacy.Mode)
+	}
+	return &migration{vendor: v, rec: o.Migration, prefix: m.Prefix}, nil
+}
