@@ -655,3 +655,35 @@ func TestAuthReload(t *testing.T) {
 		t.Fatalf("after a refused reload, with credentials: %d %s", a.Status, a.Body)
 	}
 }
+
+// TestOwnUpstreamCredentialRedacted: in verify mode the upstream receives
+// userbridge's own credential; an upstream that echoes it in a 4xx message
+// does not get it shown to the caller (it is no secret of the caller's,
+// but it is userbridge's).
+func TestOwnUpstreamCredentialRedacted(t *testing.T) {
+	rec := newRecorder(t)
+	keys := authFile(t, "shift.keys", "# name:sha256(secret)\n"+shiftKeyName+":"+sha256Hex(shiftSecret)+"\n")
+	tok := authFile(t, "up.token", upBearer+"\n")
+	s := start(t, `
+dialects:
+  shift:
+    auth:
+      mode: verify
+      apiKeys: {file: `+keys+`}
+      upstream: {bearer: {file: `+tok+`}}
+`, rec.srv.URL, e2eConfig)
+	rec.set(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(http.StatusBadRequest)
+		_, _ = w.Write([]byte(`{"error":{"code":"bad_request","message":"rejected credential ` + r.Header.Get("Authorization") + `"}}`))
+	})
+	d := specNamed(t, "shift")
+	a := s.do(t, d.method, d.path, map[string]string{"Content-Type": "application/json", "x-key": shiftKeyName, "x-secret": shiftSecret},
+		`{"firstName":"Johnny"}`)
+	if a.Status != http.StatusBadRequest || !strings.Contains(string(a.Body), "rejected credential") {
+		t.Fatalf("status %d: %s", a.Status, a.Body)
+	}
+	if strings.Contains(string(a.Body), upBearer) {
+		t.Errorf("the answer shows userbridge's own upstream credential: %s", a.Body)
+	}
+}

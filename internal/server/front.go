@@ -235,11 +235,21 @@ func (c *frontConn) CloseWrite() error {
 // Close closes the connection; after a refusal or a request that had to
 // end it, its sending half first, then the rest once the client has closed
 // its side or lingerFor has passed, dropping what the client still sends.
+//
+// The wait is not the caller's: net/http's Server.Close closes every
+// connection in turn under its lock, and lingering there would add
+// lingerFor per connection to a shutdown. The sending half is closed at
+// once (the client reads its answer, then EOF); the rest is drained and
+// closed in the background, lingerFor at most.
 func (c *frontConn) Close() error {
 	if c.linger.Swap(false) {
 		if cw, ok := c.Conn.(interface{ CloseWrite() error }); ok && cw.CloseWrite() == nil {
 			_ = c.Conn.SetReadDeadline(time.Now().Add(lingerFor))
-			_, _ = io.Copy(io.Discard, io.LimitReader(c.Conn, 16<<20))
+			go func() {
+				_, _ = io.Copy(io.Discard, io.LimitReader(c.Conn, 16<<20))
+				_ = c.Conn.Close()
+			}()
+			return nil
 		}
 	}
 	return c.Conn.Close()

@@ -78,6 +78,7 @@ type exchange struct {
 	upTime   time.Duration // time spent in upstream calls
 	upErr    error         // why the last upstream call got no (whole) answer: upstream.Result.Cause
 	upHeader http.Header   // the upstream's last reply's headers, for response.upstreamHeaders
+	upCall   http.Header   // the headers of the upstream call, for redaction (userbridge's own credential)
 	code     canonical.Code
 	start    time.Time
 	caller   *auth.Principal // the verified caller; nil in passthrough
@@ -274,6 +275,7 @@ func (h *handler) run(x *exchange, bp *[]byte) int {
 	if e != nil {
 		return h.fail(x, e)
 	}
+	x.upCall = hdr
 	call := &upstream.Call{Target: res.Target, Value: res.Value, Tenant: res.Tenant, Header: hdr}
 	// The update comes only with the stored-user check, which fetches the
 	// stored user when a rule needs it. Every user the upstream answers

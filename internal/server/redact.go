@@ -47,9 +47,22 @@ func (h *handler) redactSecrets(x *exchange, msg string) string {
 			names = append(names[:len(names):len(names)], name)
 		}
 	}
+	// The headers a caller's credential may come in whatever the rule file
+	// says (Authorization, verify mode's API key headers: h.once).
+	names = append(names[:len(names):len(names)], h.once...)
 	for _, name := range names {
 		for _, v := range x.c.Request.Header.Values(name) {
 			secrets = append(secrets, credentialParts(v)...)
+		}
+	}
+	// And the credential userbridge itself sent upstream in verify mode
+	// (its own bearer, Basic or OAuth2 token), which an upstream may echo
+	// as readily as a caller's.
+	for name, vs := range x.upCall {
+		if credentialHeader(name) && name != HeaderIdempotency {
+			for _, v := range vs {
+				secrets = append(secrets, credentialParts(v)...)
+			}
 		}
 	}
 	return redact(msg, secrets)

@@ -172,4 +172,9 @@ func (h *handler) unmatched(c *gin.Context, status int, allow string) {
 	rep := h.p.RenderError(&x.in, canonical.Errorf(canonical.NotFound, msg))
 	rep.Status = status
 	h.write(x, rep)
+	if x.cut {
+		// Cut off at shutdown: nothing is written, and gin must not write
+		// its own plain-text 404/405 in its place; the connection drops.
+		panic(http.ErrAbortHandler)
+	}
 }
