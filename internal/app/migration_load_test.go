@@ -37,7 +37,10 @@ func TestMigrationShadowUnderLoad(t *testing.T) {
 	users := make([]string, workers)
 	for i := range users {
 		users[i] = uuid.NewString()
-		u := fmt.Sprintf(`{"id":%q,"username":"load-%d","displayName":"start"}`, users[i], i)
+		// One creation time for both backends: put a moment apart, they
+		// would otherwise hold users created in different milliseconds,
+		// and every answer would differ in created_ts.
+		u := fmt.Sprintf(`{"id":%q,"username":"load-%d","displayName":"start","createdAt":"2026-01-02T03:04:05.000Z","updatedAt":"2026-01-02T03:04:05.000Z"}`, users[i], i)
 		for _, s := range []*started{m.vendor, m.cand} {
 			if err := s.app.Demo.Put([]byte(u)); err != nil {
 				t.Fatal(err)
@@ -111,7 +114,7 @@ func TestMigrationShadowUnderLoad(t *testing.T) {
 	var other []string
 	for _, r := range rs {
 		if r.Outcome != migrate.Match {
-			other = append(other, r.Outcome)
+			other = append(other, fmt.Sprintf("%s %s %+v", r.Outcome, r.Note, r.Diffs))
 		}
 	}
 	if len(other) > 0 {
