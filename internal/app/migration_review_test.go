@@ -47,3 +47,23 @@ func TestMigrationVendorFailureStatus(t *testing.T) {
 		}
 	}
 }
+
+// A vendor answer in a content coding userbridge cannot decode (br) is
+// relayed as sent and recorded legacy_error, never a body mismatch.
+func TestMigrationVendorEncodingNotComparable(t *testing.T) {
+	vendor := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Encoding", "br")
+		_, _ = w.Write([]byte("\x0b\x02\x80{}\x03"))
+	}))
+	t.Cleanup(vendor.Close)
+	d := specs[0]
+	m := startMigrating(t, d, "shadow", vendor.URL, "")
+	a := m.send(t, d.body)
+	if a.Status != 200 || string(a.Body) != "\x0b\x02\x80{}\x03" {
+		t.Fatalf("the client did not get the vendor's answer: %d %q", a.Status, a.Body)
+	}
+	rs := m.records(t)
+	if len(rs) != 1 || rs[0].Outcome != migrate.LegacyError || rs[0].Note != "answer encoding br not comparable" {
+		t.Fatalf("records %+v", rs)
+	}
+}

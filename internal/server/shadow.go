@@ -147,7 +147,12 @@ func (h *handler) compare(x *exchange, rec *migrate.Record, vendor *migrate.Answ
 	if x.res != nil {
 		rec.Target = x.res.Value // known once the candidate translated the request
 	}
+	var enc *migrate.EncodingError
 	switch {
+	case errors.As(vendor.Uncomparable, &enc):
+		// The vendor's body is in a coding userbridge cannot read.
+		rec.Outcome, rec.Note = migrate.LegacyError, enc.Note()
+		return
 	case x.dryHit:
 		// The vendor refused what userbridge would have sent upstream.
 		rec.Outcome, rec.Note = migrate.Mismatch, "candidate accepts"
