@@ -82,7 +82,9 @@ func (nopCloser) Close() error { return nil }
 
 // Record logs rec and counts it. redact removes from a value the secrets
 // the request carried (the password it set, its credentials); members
-// named like a secret are replaced whole.
+// named like a secret are replaced whole, at any depth of an object or
+// array value; a body that is not JSON is written as its length and a
+// SHA-256 prefix, never raw.
 func (r *Recorder) Record(rec Record, redact func(string) string) {
 	for i := range rec.Diffs {
 		d := &rec.Diffs[i]
@@ -95,8 +97,8 @@ func (r *Recorder) Record(rec Record, redact func(string) string) {
 			}
 			continue
 		}
-		d.Legacy = redactRaw(d.Legacy, redact)
-		d.Candidate = redactRaw(d.Candidate, redact)
+		d.Legacy = redactRaw(redactValue(d.Path, d.Legacy), redact)
+		d.Candidate = redactRaw(redactValue(d.Path, d.Candidate), redact)
 	}
 	line, err := json.Marshal(rec)
 	if err != nil {
@@ -155,7 +157,8 @@ func redactRaw(v json.RawMessage, redact func(string) string) json.RawMessage {
 	return q
 }
 
-// secretPath reports whether a member's name says it holds a secret.
+// secretPath reports whether a member's name (or any segment of a dotted
+// path) says it holds a secret: mapping.RedactUpdate's rule.
 func secretPath(path string) bool {
 	p := strings.ToLower(path)
 	for _, w := range []string{"password", "passwd", "secret", "token", "apikey", "api_key", "credential"} {
