@@ -1,6 +1,7 @@
 package migrate
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -36,7 +37,18 @@ type Record struct {
 	// accepts", "vendor timed out"): never an error's text.
 	Note  string `json:"note,omitempty"`
 	Diffs []Diff `json:"diffs,omitempty"`
+	// DiffsOmitted counts the differences past the first maxDiffs, left
+	// out of the line to bound it.
+	DiffsOmitted int `json:"diffs_omitted,omitempty"`
 }
+
+// A diff log line stays well under the report's 16 MiB line limit: at
+// most maxDiffs differences, each value at most maxDiffValue bytes of
+// JSON (beyond, a truncatedValue): about 2 MiB at worst.
+const (
+	maxDiffs     = 256
+	maxDiffValue = 4 << 10
+)
 
 // maxFieldLabels bounds the field label's values across all dialects;
 // paths beyond are counted as OtherField.
@@ -97,14 +109,22 @@ func (r *Recorder) Record(rec Record, redact func(string) string) {
 			}
 			continue
 		}
-		d.Legacy = redactRaw(redactValue(d.Path, d.Legacy), redact)
-		d.Candidate = redactRaw(redactValue(d.Path, d.Candidate), redact)
+		d.Legacy = capValue(redactRaw(redactValue(d.Path, d.Legacy), redact))
+		d.Candidate = capValue(redactRaw(redactValue(d.Path, d.Candidate), redact))
 	}
-	line, err := json.Marshal(rec)
-	if err != nil {
+	written := rec
+	if len(rec.Diffs) > maxDiffs {
+		// The metrics count them all; the line keeps the first.
+		written.Diffs, written.DiffsOmitted = rec.Diffs[:maxDiffs], len(rec.Diffs)-maxDiffs
+	}
+	// Values are written as capped: no HTML escaping to grow them.
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(written); err != nil {
 		return
 	}
-	line = append(line, '\n')
+	line := buf.Bytes() // Encode ends it with a newline
 	r.mu.Lock()
 	_, _ = r.w.Write(line)
 	var labels []string

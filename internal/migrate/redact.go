@@ -87,3 +87,21 @@ func redactTree(v any) bool {
 	}
 	return changed
 }
+
+// truncatedValue replaces a diff value over maxDiffValue bytes of JSON.
+type truncatedValue struct {
+	Truncated bool   `json:"truncated"`
+	Bytes     int    `json:"bytes"`
+	SHA256    string `json:"sha256"`
+}
+
+// capValue replaces a value over maxDiffValue bytes (already redacted)
+// by its length and a SHA-256 prefix.
+func capValue(v json.RawMessage) json.RawMessage {
+	if len(v) <= maxDiffValue {
+		return v
+	}
+	sum := sha256.Sum256(v)
+	out, _ := json.Marshal(truncatedValue{Truncated: true, Bytes: len(v), SHA256: hex.EncodeToString(sum[:])[:digestPrefix]})
+	return out
+}
