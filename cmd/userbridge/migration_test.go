@@ -93,3 +93,33 @@ func TestMigrationReportNoEvidence(t *testing.T) {
 		}
 	}
 }
+
+// validate checks the vendor's TLS as serve builds it: legacy.tls alone,
+// whatever upstream.tls says.
+func TestValidateLegacyTLS(t *testing.T) {
+	dir := t.TempDir()
+	ca := filepath.Join(dir, "ca.pem")
+	if err := os.WriteFile(ca, []byte("not a certificate"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		legacy string
+		code   int
+		want   string
+	}{
+		{`{url: "http://vendor.example", mode: shadow}`, 0, "valid"},
+		{`{url: "http://vendor.example", mode: shadow, tls: {serverName: v}}`, 1, "dialects.finix.legacy.tls: set, but URL is not https"},
+		{`{url: "https://vendor.example", mode: shadow, tls: {caFile: "` + ca + `"}}`, 1, "dialects.finix.legacy.tls.caFile: " + ca + " holds no PEM certificate"},
+	} {
+		cfg := filepath.Join(dir, "c.yaml")
+		body := "upstream: {url: \"https://up.example\", tls: {serverName: up}}\ndialects:\n  finix:\n    legacy: " + c.legacy + "\n"
+		if err := os.WriteFile(cfg, []byte(body), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		var out, errb bytes.Buffer
+		code := run([]string{"validate", "--config", cfg}, strings.NewReader(""), &out, &errb)
+		if code != c.code || !strings.Contains(out.String()+errb.String(), c.want) {
+			t.Errorf("%s: exit %d, want %d with %q\n%s%s", c.legacy, code, c.code, c.want, out.String(), errb.String())
+		}
+	}
+}

@@ -65,10 +65,10 @@ var ErrVendor = errors.New("migrate: legacy vendor")
 // than legacy.timeout.
 var ErrVendorTimeout = errors.New("timed out")
 
-// NewVendor builds the vendor of an active legacy block; tls is the
-// upstream's (upstream.tls), used when the vendor's URL is https. It is
-// nil, with no error, for mode off.
-func NewVendor(l config.Legacy, tls config.TLS) (*Vendor, error) {
+// NewVendor builds the vendor of an active legacy block; an https vendor
+// is checked against the system roots, or what legacy.tls says, never
+// with the upstream's TLS. It is nil, with no error, for mode off.
+func NewVendor(l config.Legacy) (*Vendor, error) {
 	if !l.Active() {
 		return nil, nil
 	}
@@ -76,7 +76,7 @@ func NewVendor(l config.Legacy, tls config.TLS) (*Vendor, error) {
 	if err != nil {
 		return nil, fmt.Errorf("migrate: legacy url: %w", err)
 	}
-	conf, err := tls.ClientConfig(base.Scheme == "https")
+	conf, err := l.ClientTLS()
 	if err != nil {
 		return nil, fmt.Errorf("migrate: legacy vendor tls: %w", err)
 	}

@@ -47,7 +47,7 @@ func vendorAnswering(t *testing.T, enc string, body []byte) *Vendor {
 		_, _ = w.Write(body)
 	}))
 	t.Cleanup(srv.Close)
-	v, err := NewVendor(config.Legacy{URL: srv.URL, Mode: config.LegacyShadow, Timeout: config.Duration(5 * time.Second)}, config.TLS{})
+	v, err := NewVendor(config.Legacy{URL: srv.URL, Mode: config.LegacyShadow, Timeout: config.Duration(5 * time.Second)})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -255,7 +255,7 @@ func success(status int) bool { return status >= 200 && status < 300 }
 
 // migrationFor builds a mount's legacy vendor; nil when its mode is off.
 func migrationFor(m config.Mount, o Options) (*migration, error) {
-	v, err := migrate.NewVendor(m.Legacy, o.Config.Upstream.TLS)
+	v, err := migrate.NewVendor(m.Legacy)
 	if err != nil {
 		return nil, fmt.Errorf("server: dialect %s: %w", m.Dialect.Name(), err)
 	}
