@@ -1,6 +1,8 @@
 package config
 
 import (
+	"crypto/tls"
+	"errors"
 	"fmt"
 	"net/url"
 	"strings"
@@ -26,8 +28,8 @@ const DefaultLegacyTimeout = 5 * time.Second
 // migration with proof (docs/migration.md).
 type Legacy struct {
 	// URL is the vendor's base URL (http or https); the client's path,
-	// without the dialect's prefix, is appended to it. https uses
-	// upstream.tls.
+	// without the dialect's prefix, is appended to it. https checks the
+	// vendor's certificate against the system roots, or legacy.tls.
 	URL string `yaml:"url"`
 	// Mode is shadow, primary or off (default off).
 	Mode string `yaml:"mode"`
@@ -36,6 +38,22 @@ type Legacy struct {
 	// Ignore lists answer members (dotted paths, e.g. "_links" or
 	// "user.updatedAt") left out of the comparisons.
 	Ignore []string `yaml:"ignore"`
+	// TLS is the vendor's own (https only): a CA bundle that replaces the
+	// system roots, a client certificate, a server name. Never the
+	// upstream's: the vendor is a third party.
+	TLS TLS `yaml:"tls"`
+}
+
+// ClientTLS is the TLS configuration of the hop to the vendor, from
+// legacy.tls alone; nil for an http vendor. Its problems are
+// *KeyErrors named under upstream.tls, as TLS.ClientConfig's; problems
+// renames them under the legacy block.
+func (l Legacy) ClientTLS() (*tls.Config, error) {
+	u, err := url.Parse(l.URL)
+	if err != nil {
+		return nil, &KeyError{Key: "url", Problem: "not a URL"}
+	}
+	return l.TLS.ClientConfig(u.Scheme == "https")
 }
 
 // Active reports whether the vendor is called (mode shadow or primary).
@@ -65,6 +83,17 @@ func (l Legacy) problems(bad func(key, format string, args ...any), where string
 			bad(where+".url", "%q is not an http(s) URL without query (mode %s needs one)", l.URL, l.Mode)
 		}
 	}
+	if l.Active() {
+		// As serve builds the vendor's client: its files read and parsed.
+		if _, err := l.ClientTLS(); err != nil {
+			for _, e := range unjoin(err) {
+				var ke *KeyError
+				if errors.As(e, &ke) && strings.HasPrefix(ke.Key, "upstream.tls") {
+					bad(where+".tls"+strings.TrimPrefix(ke.Key, "upstream.tls"), "%s", ke.Problem)
+				}
+			}
+		}
+	}
 	if l.Timeout.D() < 0 || l.Timeout.D() > time.Hour {
 		bad(where+".timeout", "%s is out of range (0 < timeout <= 1h)", l.Timeout.D())
 	}
@@ -73,6 +102,14 @@ func (l Legacy) problems(bad func(key, format string, args ...any), where string
 			bad(fmt.Sprintf("%s.ignore.%d", where, i), "%q is not a dotted path such as _links or user.updatedAt", p)
 		}
 	}
+}
+
+// unjoin lists the errors an errors.Join holds, or err alone.
+func unjoin(err error) []error {
+	if j, ok := err.(interface{ Unwrap() []error }); ok {
+		return j.Unwrap()
+	}
+	return []error{err}
 }
 
 // Migration configures what the comparisons of every dialect write.

@@ -11,8 +11,10 @@ const migrationHelp = `Reads the diff log that dialects with a legacy vendor wri
 and prints, per dialect: the comparisons, the share that matched, every
 outcome, and the ten fields that differ most with a request id each. It
 exits 0 only when every dialect with records has at least --min-compared
-comparisons and at least --min-match of them matched; 1 otherwise, so that
-a deploy pipeline can gate the cutover. docs/migration.md walks through it.`
+comparisons and at least --min-match of them matched; 1 otherwise (also for
+a log with no comparison or with unreadable lines), so that a deploy
+pipeline can gate the cutover. In shadow mode a candidate_error counts as
+compared and not matched. docs/migration.md walks through it.`
 
 // migrationCmd is `userbridge migration report`.
 func migrationCmd(e *env, args []string) error {
@@ -38,8 +40,9 @@ func migrationCmd(e *env, args []string) error {
 	case *minCompared < 0:
 		return &usageError{cmd: e.cmd.name, msg: fmt.Sprintf("--min-compared %d: must not be negative", *minCompared)}
 	}
-	in := e.stdin
+	in, source := e.stdin, "stdin"
 	if *log != "-" {
+		source = *log
 		f, err := os.Open(*log)
 		if err != nil {
 			return fmt.Errorf("migration report: %w", err)
@@ -52,7 +55,7 @@ func migrationCmd(e *env, args []string) error {
 		return err
 	}
 	rep.Write(e.stdout)
-	fails := migrate.Gate{MinCompared: *minCompared, MinMatch: *minMatch}.Failures(rep)
+	fails := migrate.Gate{Source: source, MinCompared: *minCompared, MinMatch: *minMatch}.Failures(rep)
 	if len(fails) == 0 {
 		fmt.Fprintln(e.stdout, "gate: pass")
 		return nil

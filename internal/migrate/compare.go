@@ -47,15 +47,16 @@ type Diff struct {
 // then, when both bodies are JSON, member by member (arrays by position)
 // without the ignored paths (a "*" segment matches any member or index),
 // numbers as numbers and strings exactly. A body that is not JSON on
-// either side is compared byte for byte, as "body". No difference: the
-// answers match.
+// either side is compared byte for byte, as "body". A body is compared
+// without its content coding (gzip, deflate). No difference: the answers
+// match.
 func Compare(legacy, candidate *Answer, ignore []string) []Diff {
 	var diffs []Diff
 	if legacy.Status != candidate.Status {
 		diffs = append(diffs, Diff{Path: StatusPath, Legacy: json.RawMessage(strconv.Itoa(legacy.Status)),
 			Candidate: json.RawMessage(strconv.Itoa(candidate.Status))})
 	}
-	lb, cb := bytes.TrimSpace(legacy.Body), bytes.TrimSpace(candidate.Body)
+	lb, cb := bytes.TrimSpace(legacy.comparable()), bytes.TrimSpace(candidate.comparable())
 	if len(lb) == 0 && len(cb) == 0 {
 		return diffs
 	}

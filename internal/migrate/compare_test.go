@@ -94,3 +94,26 @@ func TestFieldLabelBounded(t *testing.T) {
 		t.Errorf("%d labels, other %d", len(obs.fields), obs.fields[OtherField])
 	}
 }
+
+// A whole missing subtree, or a whole body, keeps no secret member at any
+// depth; a body that is not JSON is written as its length and a digest.
+func TestRecordRedactsSubtrees(t *testing.T) {
+	var buf bytes.Buffer
+	r := NewRecorder(&buf, nil)
+	diffs := Compare(&Answer{Status: 200, Body: []byte(`{"user":{"name":"a","creds":[{"apiKey":"k-hunter22"}],"Password":"p-hunter22"}}`)},
+		&Answer{Status: 200, Body: []byte(`{}`)}, nil)
+	diffs = append(diffs, Compare(&Answer{Status: 200, Body: []byte(`[{"token":"t-hunter22"}]`)},
+		&Answer{Status: 200, Body: []byte(`{"x":{"client_secret":"s-hunter22"}}`)}, nil)...)
+	diffs = append(diffs, Compare(&Answer{Status: 500, Body: []byte(`password=plain-hunter22`)},
+		&Answer{Status: 200, Body: []byte(`{"ok":true}`)}, nil)...)
+	r.Record(Record{Dialect: "d", Outcome: Mismatch, Diffs: diffs}, nil)
+	line := buf.String()
+	if strings.Contains(line, "hunter22") {
+		t.Errorf("a secret in the log: %s", line)
+	}
+	for _, want := range []string{`"name":"a"`, `"apiKey":"[redacted]"`, `"bytes":23,"sha256":"`} {
+		if !strings.Contains(line, want) {
+			t.Errorf("no %s in %s", want, line)
+		}
+	}
+}

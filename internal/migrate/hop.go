@@ -27,7 +27,24 @@ const maxAnswerBytes = 4 << 20
 type Answer struct {
 	Status int
 	Header http.Header
-	Body   []byte
+	// Body is the body as sent, content coding included: what the client
+	// is relayed.
+	Body []byte
+	// Uncomparable, when set, says why Body cannot be compared (an
+	// *EncodingError); the answer is still relayed.
+	Uncomparable error
+	// decoded is Body without its content coding, what is compared; nil
+	// when Body has none.
+	decoded []byte
+}
+
+// comparable is the body the comparison reads: decoded of its content
+// coding.
+func (a *Answer) comparable() []byte {
+	if a.decoded != nil {
+		return a.decoded
+	}
+	return a.Body
 }
 
 // Vendor is a dialect's legacy vendor: where the hop goes, with which
@@ -48,10 +65,10 @@ var ErrVendor = errors.New("migrate: legacy vendor")
 // than legacy.timeout.
 var ErrVendorTimeout = errors.New("timed out")
 
-// NewVendor builds the vendor of an active legacy block; tls is the
-// upstream's (upstream.tls), used when the vendor's URL is https. It is
-// nil, with no error, for mode off.
-func NewVendor(l config.Legacy, tls config.TLS) (*Vendor, error) {
+// NewVendor builds the vendor of an active legacy block; an https vendor
+// is checked against the system roots, or what legacy.tls says, never
+// with the upstream's TLS. It is nil, with no error, for mode off.
+func NewVendor(l config.Legacy) (*Vendor, error) {
 	if !l.Active() {
 		return nil, nil
 	}
@@ -59,7 +76,7 @@ func NewVendor(l config.Legacy, tls config.TLS) (*Vendor, error) {
 	if err != nil {
 		return nil, fmt.Errorf("migrate: legacy url: %w", err)
 	}
-	conf, err := tls.ClientConfig(base.Scheme == "https")
+	conf, err := l.ClientTLS()
 	if err != nil {
 		return nil, fmt.Errorf("migrate: legacy vendor tls: %w", err)
 	}
@@ -163,5 +180,13 @@ func (v *Vendor) Call(ctx context.Context, r *http.Request, prefix, requestID st
 	}
 	h := endToEnd(resp.Header)
 	h.Del("Content-Length")
-	return &Answer{Status: resp.StatusCode, Header: h, Body: b}, nil
+	a := &Answer{Status: resp.StatusCode, Header: h, Body: b}
+	// The client's Accept-Encoding went to the vendor: its answer may be
+	// compressed. Relayed as sent, compared decoded.
+	if plain, err := decodeBody(resp.Header.Values("Content-Encoding"), b); err != nil {
+		a.Uncomparable = err
+	} else if len(b) > 0 && !bytes.Equal(plain, b) {
+		a.decoded = plain
+	}
+	return a, nil
 }

@@ -1,6 +1,7 @@
 package migrate
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -36,7 +37,18 @@ type Record struct {
 	// accepts", "vendor timed out"): never an error's text.
 	Note  string `json:"note,omitempty"`
 	Diffs []Diff `json:"diffs,omitempty"`
+	// DiffsOmitted counts the differences past the first maxDiffs, left
+	// out of the line to bound it.
+	DiffsOmitted int `json:"diffs_omitted,omitempty"`
 }
+
+// A diff log line stays well under the report's 16 MiB line limit: at
+// most maxDiffs differences, each value at most maxDiffValue bytes of
+// JSON (beyond, a truncatedValue): about 2 MiB at worst.
+const (
+	maxDiffs     = 256
+	maxDiffValue = 4 << 10
+)
 
 // maxFieldLabels bounds the field label's values across all dialects;
 // paths beyond are counted as OtherField.
@@ -82,7 +94,9 @@ func (nopCloser) Close() error { return nil }
 
 // Record logs rec and counts it. redact removes from a value the secrets
 // the request carried (the password it set, its credentials); members
-// named like a secret are replaced whole.
+// named like a secret are replaced whole, at any depth of an object or
+// array value; a body that is not JSON is written as its length and a
+// SHA-256 prefix, never raw.
 func (r *Recorder) Record(rec Record, redact func(string) string) {
 	for i := range rec.Diffs {
 		d := &rec.Diffs[i]
@@ -95,14 +109,22 @@ func (r *Recorder) Record(rec Record, redact func(string) string) {
 			}
 			continue
 		}
-		d.Legacy = redactRaw(d.Legacy, redact)
-		d.Candidate = redactRaw(d.Candidate, redact)
+		d.Legacy = capValue(redactRaw(redactValue(d.Path, d.Legacy), redact))
+		d.Candidate = capValue(redactRaw(redactValue(d.Path, d.Candidate), redact))
 	}
-	line, err := json.Marshal(rec)
-	if err != nil {
+	written := rec
+	if len(rec.Diffs) > maxDiffs {
+		// The metrics count them all; the line keeps the first.
+		written.Diffs, written.DiffsOmitted = rec.Diffs[:maxDiffs], len(rec.Diffs)-maxDiffs
+	}
+	// Values are written as capped: no HTML escaping to grow them.
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(written); err != nil {
 		return
 	}
-	line = append(line, '\n')
+	line := buf.Bytes() // Encode ends it with a newline
 	r.mu.Lock()
 	_, _ = r.w.Write(line)
 	var labels []string
@@ -155,7 +177,8 @@ func redactRaw(v json.RawMessage, redact func(string) string) json.RawMessage {
 	return q
 }
 
-// secretPath reports whether a member's name says it holds a secret.
+// secretPath reports whether a member's name (or any segment of a dotted
+// path) says it holds a secret: mapping.RedactUpdate's rule.
 func secretPath(path string) bool {
 	p := strings.ToLower(path)
 	for _, w := range []string{"password", "passwd", "secret", "token", "apikey", "api_key", "credential"} {

@@ -7,6 +7,8 @@ import (
 	"io"
 	"sort"
 	"strings"
+
+	"github.com/userbridge/userbridge/config"
 )
 
 // topFields is how many differing fields a dialect's report lists.
@@ -26,7 +28,9 @@ type Report struct {
 type DialectReport struct {
 	Dialect string
 	// Compared counts the comparisons that compared two answers (outcome
-	// match or mismatch); Matched those that matched.
+	// match or mismatch) and, in shadow mode, the candidate_error ones: the
+	// vendor applied an update the upstream did not get, so they count as
+	// not matched. Matched counts those that matched.
 	Compared, Matched int
 	// Outcomes counts every record by outcome, the errors included.
 	Outcomes map[string]int
@@ -78,6 +82,10 @@ func Read(r io.Reader) (*Report, error) {
 		case Match:
 			d.Compared++
 			d.Matched++
+		case CandidateError:
+			if rec.Mode == config.LegacyShadow {
+				d.Compared++
+			}
 		case Mismatch:
 			d.Compared++
 			for _, df := range rec.Diffs {
@@ -126,6 +134,8 @@ func indexless(path string) string {
 
 // Gate is the cutover's thresholds.
 type Gate struct {
+	// Source names the log read, in the failures.
+	Source string
 	// MinCompared is the fewest comparisons a dialect needs.
 	MinCompared int
 	// MinMatch is the least share of them that must match, 0 to 1.
@@ -133,9 +143,20 @@ type Gate struct {
 }
 
 // Failures says, per dialect with records, which threshold it misses;
-// empty when every dialect meets both.
+// empty when every dialect meets both. A log without a single comparison,
+// or with lines that are no comparison record, never passes.
 func (g Gate) Failures(r *Report) []string {
 	var out []string
+	compared := 0
+	for _, d := range r.Dialects {
+		compared += d.Compared
+	}
+	if compared == 0 {
+		out = append(out, "no comparisons in "+g.Source)
+	}
+	if r.Unreadable > 0 {
+		out = append(out, fmt.Sprintf("%d unreadable lines", r.Unreadable))
+	}
 	for _, d := range r.Dialects {
 		if d.Compared < g.MinCompared {
 			out = append(out, fmt.Sprintf("%s: compared %d < %d", d.Dialect, d.Compared, g.MinCompared))

@@ -94,6 +94,16 @@ func (h *handler) shadow(x *exchange, body []byte) int {
 	h.candidate(x)
 	x.code = "" // the access line's code is the answer sent's: the vendor's has none
 	rec.LegacyStatus = vendor.Status
+	if vendorFailed(vendor.Status) {
+		// The vendor's own failure: nothing of the rules to compare, and
+		// (dry) nothing went upstream. The client still gets its answer.
+		if x.res != nil {
+			rec.Target = x.res.Value
+		}
+		rec.Outcome, rec.Note = migrate.LegacyError, vendorFailedNote(vendor.Status)
+		h.recordOutcome(x, rec, nil)
+		return h.relay(x, vendor)
+	}
 	h.compare(x, &rec, vendor)
 	h.recordOutcome(x, rec, h.redactor(x))
 	return h.relay(x, vendor)
@@ -115,10 +125,15 @@ func (h *handler) primary(x *exchange) int {
 		rec := h.record(x, config.LegacyPrimary)
 		r := x.c.Request
 		vendor, err := h.mig.vendor.Call(h.flight.callContext(r.Context()), r, h.mig.prefix, x.in.RequestID, x.in.Body)
-		if err != nil {
+		switch {
+		case err != nil:
 			rec.Outcome, rec.Note, rec.CandidateStatus = migrate.LegacyError, vendorNote(err), rep.Status
 			h.recordOutcome(x, rec, nil)
-		} else {
+		case vendorFailed(vendor.Status):
+			rec.Outcome, rec.Note = migrate.LegacyError, vendorFailedNote(vendor.Status)
+			rec.LegacyStatus, rec.CandidateStatus = vendor.Status, rep.Status
+			h.recordOutcome(x, rec, nil)
+		default:
 			rec.LegacyStatus = vendor.Status
 			h.compare(x, &rec, vendor)
 			h.recordOutcome(x, rec, h.redactor(x))
@@ -132,7 +147,12 @@ func (h *handler) compare(x *exchange, rec *migrate.Record, vendor *migrate.Answ
 	if x.res != nil {
 		rec.Target = x.res.Value // known once the candidate translated the request
 	}
+	var enc *migrate.EncodingError
 	switch {
+	case errors.As(vendor.Uncomparable, &enc):
+		// The vendor's body is in a coding userbridge cannot read.
+		rec.Outcome, rec.Note = migrate.LegacyError, enc.Note()
+		return
 	case x.dryHit:
 		// The vendor refused what userbridge would have sent upstream.
 		rec.Outcome, rec.Note = migrate.Mismatch, "candidate accepts"
@@ -224,11 +244,18 @@ func vendorNote(err error) string {
 	return "vendor unreachable"
 }
 
+// vendorFailed reports a vendor's answer that is its own failure (a 5xx,
+// or 429 Too Many Requests) rather than a verdict on the request.
+func vendorFailed(status int) bool { return status >= 500 || status == 429 }
+
+// vendorFailedNote is a legacy_error's note for a vendor that failed.
+func vendorFailedNote(status int) string { return "vendor failed: " + strconv.Itoa(status) }
+
 func success(status int) bool { return status >= 200 && status < 300 }
 
 // migrationFor builds a mount's legacy vendor; nil when its mode is off.
 func migrationFor(m config.Mount, o Options) (*migration, error) {
-	v, err := migrate.NewVendor(m.Legacy, o.Config.Upstream.TLS)
+	v, err := migrate.NewVendor(m.Legacy)
 	if err != nil {
 		return nil, fmt.Errorf("server: dialect %s: %w", m.Dialect.Name(), err)
 	}
