@@ -82,3 +82,21 @@ func TestUnmatchedInTheDialect(t *testing.T) {
 		}
 	})
 }
+
+// TestUnmatchedLeavesALine: a request answered in a dialect's envelope
+// though no route matched leaves its access line, as every answer does,
+// and is counted once, under route "unmatched".
+func TestUnmatchedLeavesALine(t *testing.T) {
+	rec := newRecorder(t)
+	s := start(t, "", rec.srv.URL, e2eConfig)
+	a := s.do(t, http.MethodPut, "/users/", map[string]string{"Content-Type": "application/json",
+		"Finix-Version": "2022-02-01", "X-Request-Id": "unmatched-line-1"}, `{}`)
+	if a.Status != http.StatusNotFound {
+		t.Fatalf("status %d: %s", a.Status, a.Body)
+	}
+	line := s.logLine(t, "unmatched-line-1")
+	if line["dialect"] != "finix" || line["route"] != "unmatched" || line["status"] != float64(404) || line["code"] != "not_found" {
+		t.Errorf("access line %v", line)
+	}
+	wantValue(t, scrape(t, s.base), "userbridge_requests_total", map[string]string{"dialect": "finix", "route": "unmatched", "status": "404"}, 1)
+}

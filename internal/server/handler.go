@@ -79,6 +79,7 @@ type exchange struct {
 	upErr    error         // why the last upstream call got no (whole) answer: upstream.Result.Cause
 	upHeader http.Header   // the upstream's last reply's headers, for response.upstreamHeaders
 	upCall   http.Header   // the headers of the upstream call, for redaction (userbridge's own credential)
+	route    string        // the route label when no route matched (unmatched); "": the matched route's
 	code     canonical.Code
 	start    time.Time
 	caller   *auth.Principal // the verified caller; nil in passthrough
@@ -150,7 +151,11 @@ func (h *handler) finish(x *exchange, status int) {
 	c := x.c
 	elapsed := time.Since(x.start)
 	ctx := c.Request.Context()
-	defer h.obs.Request(h.name, c.FullPath(), status, elapsed)
+	route := c.FullPath()
+	if x.route != "" {
+		route = x.route
+	}
+	defer h.obs.Request(h.name, route, status, elapsed)
 	span := trace.SpanFromContext(ctx)
 	if !h.log.Enabled(ctx, slog.LevelInfo) && !span.SpanContext().IsValid() {
 		return // nobody reads the line: don't build it
@@ -158,7 +163,7 @@ func (h *handler) finish(x *exchange, status int) {
 	attrs := make([]slog.Attr, 0, 16)
 	attrs = append(attrs,
 		slog.String("request_id", x.in.RequestID), slog.String("dialect", h.name),
-		slog.String("method", c.Request.Method), slog.String("route", c.FullPath()),
+		slog.String("method", c.Request.Method), slog.String("route", route),
 		slog.String("target", targetKind(x.res)), slog.Int("status", status),
 		slog.Int("upstream_status", x.upStatus), slog.Int("attempts", x.attempts),
 		slog.Duration("latency", elapsed), slog.Duration("upstream_latency", x.upTime),

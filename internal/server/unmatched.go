@@ -149,8 +149,7 @@ func (u *unmatchedAnswer) noMethod(c *gin.Context) {
 func (u *unmatchedAnswer) answer(c *gin.Context, status int, code, msg string) {
 	start := time.Now()
 	if m := u.route(c.Request); m != nil {
-		m.h.unmatched(c, status, m.method)
-		u.obs.Request(m.h.name, unmatched, status, time.Since(start))
+		m.h.unmatched(c, status, m.method) // counted with its access line
 		return
 	}
 	writeCanonical(c, status, code, msg)
@@ -161,7 +160,7 @@ func (u *unmatchedAnswer) answer(c *gin.Context, status int, code, msg string) {
 // it that its route does not match (see unmatchedAnswer): its
 // not_found error, with status (404, or 405 with allow in Allow).
 func (h *handler) unmatched(c *gin.Context, status int, allow string) {
-	x := &exchange{c: c, start: time.Now()}
+	x := &exchange{c: c, start: time.Now(), route: unmatched}
 	x.in = mapping.Input{Params: &c.Params, Path: c.Request.URL.EscapedPath(), RequestID: requestID(c.Request.Header.Get(HeaderRequestID))}
 	x.in.URL = requestURL(c.Request, h.trustForwarded, x.in.Path)
 	msg := "no user is served at this path"
@@ -171,7 +170,9 @@ func (h *handler) unmatched(c *gin.Context, status int, allow string) {
 	}
 	rep := h.p.RenderError(&x.in, canonical.Errorf(canonical.NotFound, msg))
 	rep.Status = status
-	h.write(x, rep)
+	x.code = canonical.NotFound
+	sent := h.write(x, rep)
+	h.finish(x, sent) // an access line and the metrics, as every dialect answer
 	if x.cut {
 		// Cut off at shutdown: nothing is written, and gin must not write
 		// its own plain-text 404/405 in its place; the connection drops.
