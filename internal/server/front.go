@@ -102,7 +102,14 @@ func (f *front) handler(next http.Handler) http.Handler {
 			if fc.ended.Load() {
 				// A request read after one that had to end the connection
 				// (net/http kept reading because the answer lost its
-				// Connection: close): never served, the connection dropped.
+				// Connection: close): never served, the connection dropped;
+				// logged and counted like a request the server could not read.
+				if f.log.Enabled(r.Context(), slog.LevelWarn) {
+					f.log.LogAttrs(r.Context(), slog.LevelWarn, "http server: request refused",
+						slog.String("error", "a request after one that ended its connection; the connection is dropped"),
+						slog.String("remote", r.RemoteAddr))
+				}
+				f.obs.Request(noDialect, unreadable, 0, 0)
 				panic(http.ErrAbortHandler)
 			}
 			fc.served.Store(true)

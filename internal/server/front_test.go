@@ -30,7 +30,8 @@ func TestFrontNeverServesAfterAnEndingRequest(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	f := &front{log: slog.New(slog.DiscardHandler), obs: noObserver{}}
+	obs := &dropCounter{}
+	f := &front{log: slog.New(slog.DiscardHandler), obs: obs}
 	done := make(chan error, 1)
 	go func() { done <- srv.Serve(f.install(srv, ln)) }()
 	t.Cleanup(func() {
@@ -67,5 +68,21 @@ func TestFrontNeverServesAfterAnEndingRequest(t *testing.T) {
 	}
 	if n := served.Load(); n != 1 {
 		t.Errorf("%d requests served, want 1", n)
+	}
+	// The dropped request is counted, as one the server could not read.
+	if n := obs.dropped.Load(); n != 1 {
+		t.Errorf("%d dropped requests counted, want 1", n)
+	}
+}
+
+// dropCounter counts the requests recorded as unreadable.
+type dropCounter struct {
+	noObserver
+	dropped atomic.Int32
+}
+
+func (d *dropCounter) Request(dialect, route string, _ int, _ time.Duration) {
+	if dialect == noDialect && route == unreadable {
+		d.dropped.Add(1)
 	}
 }
