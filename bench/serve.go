@@ -14,6 +14,12 @@ import (
 // ServeLoopback serves h on listen, a loopback address (anything else is
 // refused), until SIGINT or SIGTERM: how the bench's own servers run.
 func ServeLoopback(listen string, h http.Handler) error {
+	return ServeLoopbackWith(listen, &http.Server{Handler: h, ReadHeaderTimeout: 5 * time.Second, IdleTimeout: 120 * time.Second})
+}
+
+// ServeLoopbackWith is ServeLoopback with a server of the caller's (its
+// timeouts and limits).
+func ServeLoopbackWith(listen string, srv *http.Server) error {
 	host, _, err := net.SplitHostPort(listen)
 	if err != nil {
 		return err
@@ -25,7 +31,6 @@ func ServeLoopback(listen string, h http.Handler) error {
 	if err != nil {
 		return err
 	}
-	srv := &http.Server{Handler: h, ReadHeaderTimeout: 5 * time.Second, IdleTimeout: 120 * time.Second}
 	go func() {
 		c := make(chan os.Signal, 1)
 		signal.Notify(c, syscall.SIGINT, syscall.SIGTERM)

@@ -17,7 +17,7 @@ func RedactUpdate(update []byte) []byte {
 	}
 	gjson.GetBytes(update, "set.extensions").ForEach(func(_, d gjson.Result) bool {
 		d.ForEach(func(k, v gjson.Result) bool {
-			if secretName(k.Str) && v.Index > 0 {
+			if SecretName(k.Str) && v.Index > 0 {
 				spans = append(spans, [2]int{v.Index, v.Index + len(v.Raw)})
 			}
 			return true
@@ -38,8 +38,10 @@ func RedactUpdate(update []byte) []byte {
 	return append(out, update[at:]...)
 }
 
-// secretName reports whether a field name says its value is a secret.
-func secretName(name string) bool {
+// SecretName reports whether a field name (or a dotted path holding one)
+// says its value is a secret: the one rule every redaction of values by
+// their names follows (RedactUpdate, the migration diff log).
+func SecretName(name string) bool {
 	n := strings.ToLower(name)
 	for _, w := range []string{"password", "passwd", "secret", "token", "apikey", "api_key", "credential"} {
 		if strings.Contains(n, w) {

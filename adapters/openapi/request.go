@@ -39,7 +39,7 @@ func requestSchema(p *mapping.Program) *openapi3.Schema {
 			s = &openapi3.Schema{AllOf: openapi3.SchemaRefs{old, openapi3.NewSchemaRef("", s)}}
 		}
 		parent.Properties[leaf] = openapi3.NewSchemaRef("", s)
-		if r.Required && !contains(parent.Required, leaf) {
+		if r.Required && !slices.Contains(parent.Required, leaf) {
 			parent.Required = append(parent.Required, leaf)
 		}
 	}
@@ -63,15 +63,6 @@ func objectSchema(strict bool) *openapi3.Schema {
 		s.AdditionalProperties = openapi3.AdditionalProperties{Has: &no}
 	}
 	return s
-}
-
-func contains(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
 }
 
 // fieldSchema describes the values one field rule accepts.

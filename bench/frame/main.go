@@ -21,14 +21,13 @@ import (
 	"net/http"
 	"net/url"
 	"os"
-	"os/signal"
 	"runtime"
 	"runtime/debug"
-	"syscall"
 	"time"
 
 	"github.com/gin-gonic/gin"
 	"github.com/hashicorp/go-retryablehttp"
+	"github.com/userbridge/userbridge/bench"
 )
 
 // The settings userbridge runs with by default (docs/configuration.md), so
@@ -70,34 +69,13 @@ func main() {
 }
 
 func run(listen, upstream string) error {
-	host, _, err := net.SplitHostPort(listen)
-	if err != nil {
-		return err
-	}
-	if ip := net.ParseIP(host); ip == nil || !ip.IsLoopback() {
-		return fmt.Errorf("refusing %s: the bench's servers listen on loopback only", listen)
-	}
 	h, closeIdle, err := newFrame(upstream)
 	if err != nil {
 		return err
 	}
 	defer closeIdle()
-	ln, err := net.Listen("tcp", listen)
-	if err != nil {
-		return err
-	}
-	srv := &http.Server{Handler: h, ReadHeaderTimeout: readHeaderTimeout, ReadTimeout: readTimeout,
-		WriteTimeout: writeTimeout, IdleTimeout: idleTimeout, MaxHeaderBytes: maxHeaderBytes}
-	go func() {
-		c := make(chan os.Signal, 1)
-		signal.Notify(c, syscall.SIGINT, syscall.SIGTERM)
-		<-c
-		_ = srv.Close()
-	}()
-	if err := srv.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
-		return err
-	}
-	return nil
+	return bench.ServeLoopbackWith(listen, &http.Server{Handler: h, ReadHeaderTimeout: readHeaderTimeout, ReadTimeout: readTimeout,
+		WriteTimeout: writeTimeout, IdleTimeout: idleTimeout, MaxHeaderBytes: maxHeaderBytes})
 }
 
 var (

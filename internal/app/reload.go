@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -154,7 +155,7 @@ func holdRestartOnly(run, next *config.Config, listening []string) []held {
 	sort.Strings(names)
 	for _, n := range names {
 		dc := next.Dialects[n]
-		if dc.Listen == "" || !dc.IsEnabled() || contains(listening, dc.Listen) {
+		if dc.Listen == "" || !dc.IsEnabled() || slices.Contains(listening, dc.Listen) {
 			continue
 		}
 		rd, ok := run.Dialects[n]
@@ -211,15 +212,6 @@ func listenOf(c *config.Config, d config.Dialect) string {
 		return d.Listen
 	}
 	return c.Listen
-}
-
-func contains(xs []string, x string) bool {
-	for _, v := range xs {
-		if v == x {
-			return true
-		}
-	}
-	return false
 }
 
 // problems lists every problem an error joins, one string each.

@@ -9,6 +9,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/userbridge/userbridge/mapping"
 )
 
 // Observer counts the comparisons: telemetry.Metrics implements it. Every
@@ -178,13 +180,5 @@ func redactRaw(v json.RawMessage, redact func(string) string) json.RawMessage {
 }
 
 // secretPath reports whether a member's name (or any segment of a dotted
-// path) says it holds a secret: mapping.RedactUpdate's rule.
-func secretPath(path string) bool {
-	p := strings.ToLower(path)
-	for _, w := range []string{"password", "passwd", "secret", "token", "apikey", "api_key", "credential"} {
-		if strings.Contains(p, w) {
-			return true
-		}
-	}
-	return false
-}
+// path) says it holds a secret: mapping.SecretName, RedactUpdate's rule.
+func secretPath(path string) bool { return mapping.SecretName(path) }

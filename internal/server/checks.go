@@ -76,16 +76,7 @@ func badPathValue(v string) bool {
 // read as another one (the part of badPathValue a tenant is named a bad
 // path value for, rather than a bad tenant).
 func leavesSegment(v string) bool {
-	return v == "." || v == ".." || strings.ContainsAny(v, "/?#\\") || hasControl(v)
-}
-
-func hasControl(s string) bool {
-	for i := 0; i < len(s); i++ {
-		if s[i] < 0x20 || s[i] == 0x7f {
-			return true
-		}
-	}
-	return false
+	return v == "." || v == ".." || strings.ContainsAny(v, "/?#\\") || canonical.HasControl(v)
 }
 
 // onceHeaders are the request headers of a mount that must come at most

@@ -108,14 +108,14 @@ func PathValueProblem(v string) string {
 		return `must not contain '/', '?', '#' or '\'`
 	case !utf8.ValidString(v):
 		return "must be valid UTF-8"
-	case hasControlChar(v):
+	case HasControl(v):
 		return "must not contain a control character"
 	}
 	return ""
 }
 
-// hasControlChar reports whether s holds a C0 control character or DEL.
-func hasControlChar(s string) bool {
+// HasControl reports whether s holds a C0 control character or DEL.
+func HasControl(s string) bool {
 	for i := 0; i < len(s); i++ {
 		if s[i] < 0x20 || s[i] == 0x7f {
 			return true

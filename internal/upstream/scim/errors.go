@@ -2,6 +2,7 @@ package scim
 
 import (
 	"net/http"
+	"slices"
 	"strconv"
 
 	"github.com/tidwall/gjson"
@@ -56,7 +57,7 @@ func mapError(status int, body []byte, retryAfter string, fields []string, updat
 		return canonical.Errorf(canonical.BadGateway, "the upstream answered with an unexpected status "+strconv.Itoa(status))
 	}
 	switch {
-	case e.Code == canonical.Conflict && scimType == "uniqueness" && contains(fields, "username"):
+	case e.Code == canonical.Conflict && scimType == "uniqueness" && slices.Contains(fields, "username"):
 		e.Field = "username"
 	case e.Code == canonical.InvalidField && len(fields) == 1:
 		e.Field = fields[0]
@@ -80,12 +81,3 @@ func genericMessage(code canonical.Code, scimType string) string {
 
 // clip bounds an upstream text shown to a caller.
 func clip(s string) string { return upstream.Clip(s, maxDetailLen) }
-
-func contains(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
-}
