@@ -365,25 +365,8 @@ const minBase64Run = (minSecretLen*8 + 5) / 6
 // alignments is a view. A decoded byte comes from the two digits that hold
 // its bits, so a redacted span leaves no bit of a secret.
 func base64Decoder(k int) decoder {
-	return func(v *view) *view {
-		t := v.text
-		b := newBuilder(v)
-		b.binaryLayer()
-		for i := 0; i < len(t); {
-			end := i
-			for end < len(t) && base64Value(t[end]) >= 0 {
-				end++
-			}
-			if end-i < minBase64Run {
-				for ; i <= end && i < len(t); i++ {
-					b.keep(i)
-				}
-				continue
-			}
-			for j := i; j < i+k; j++ {
-				b.keep(j)
-			}
-			j := i + k
+	return runDecoder(k, minBase64Run, func(c byte) bool { return base64Value(c) >= 0 },
+		func(b *builder, t []byte, j, end int) int {
 			for ; end-j >= 2; j += 4 {
 				g := min(4, end-j)
 				var bits uint32
@@ -398,13 +381,8 @@ func base64Decoder(k int) decoder {
 					b.emit([]byte{c}, j+q, j+q+2)
 				}
 			}
-			for ; j < end; j++ {
-				b.keep(j)
-			}
-			i = end
-		}
-		return b.done()
-	}
+			return j
+		})
 }
 
 // minHexRun is the shortest run of hex digits decoded.
@@ -413,28 +391,39 @@ const minHexRun = 2 * minSecretLen
 // hexDecoder decodes each run of hex digits of at least minHexRun, in
 // pairs from its k-th digit on.
 func hexDecoder(k int) decoder {
+	return runDecoder(k, minHexRun, func(c byte) bool { return unhex(c) >= 0 },
+		func(b *builder, t []byte, j, end int) int {
+			for ; j+1 < end; j += 2 {
+				b.emit([]byte{byte(unhex(t[j])<<4 | unhex(t[j+1]))}, j, j+2)
+			}
+			return j
+		})
+}
+
+// runDecoder is a binary layer's decoder: each run of digit bytes at least
+// minRun long is decoded by decode from its k-th byte on (decode returns
+// where it stopped; what is left of the run is kept as it is); every other
+// byte, and every shorter run, is kept.
+func runDecoder(k, minRun int, digit func(byte) bool, decode func(b *builder, t []byte, j, end int) int) decoder {
 	return func(v *view) *view {
 		t := v.text
 		b := newBuilder(v)
 		b.binaryLayer()
 		for i := 0; i < len(t); {
 			end := i
-			for end < len(t) && unhex(t[end]) >= 0 {
+			for end < len(t) && digit(t[end]) {
 				end++
 			}
-			if end-i < minHexRun {
+			if end-i < minRun {
 				for ; i <= end && i < len(t); i++ {
 					b.keep(i)
 				}
 				continue
 			}
-			j := i
-			for ; j < i+k; j++ {
+			for j := i; j < i+k; j++ {
 				b.keep(j)
 			}
-			for ; j+1 < end; j += 2 {
-				b.emit([]byte{byte(unhex(t[j])<<4 | unhex(t[j+1]))}, j, j+2)
-			}
+			j := decode(b, t, i+k, end)
 			for ; j < end; j++ {
 				b.keep(j)
 			}
