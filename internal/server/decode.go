@@ -112,6 +112,23 @@ func (b *builder) keep(i int) {
 	b.out.src = append(b.out.src, b.in.src[i])
 }
 
+// keepRange copies the input's bytes [from, to).
+func (b *builder) keepRange(from, to int) {
+	b.out.text = append(b.out.text, b.in.text[from:to]...)
+	b.out.src = append(b.out.src, b.in.src[from:to]...)
+}
+
+// keepUntil copies the input's bytes from i up to the next byte for which
+// stop is true (or the end), and returns that byte's index.
+func (b *builder) keepUntil(i int, stop func(byte) bool) int {
+	j := i
+	for j < len(b.in.text) && !stop(b.in.text[j]) {
+		j++
+	}
+	b.keepRange(i, j)
+	return j
+}
+
 // emit adds decoded bytes that came from the input's bytes [from, to).
 func (b *builder) emit(p []byte, from, to int) {
 	s := span{b.in.src[from].from, b.in.src[to-1].to}
@@ -150,6 +167,8 @@ func hexAt(t []byte, i, n int) rune {
 	return r
 }
 
+func isBackslash(c byte) bool { return c == '\\' }
+
 func unhex(c byte) int {
 	switch {
 	case '0' <= c && c <= '9':
@@ -173,7 +192,11 @@ func unescapeBackslash(v *view) *view {
 	}
 	b := newBuilder(v)
 	for i := 0; i < len(t); {
-		if t[i] != '\\' || i+1 == len(t) {
+		if t[i] != '\\' {
+			i = b.keepUntil(i, isBackslash)
+			continue
+		}
+		if i+1 == len(t) {
 			b.keep(i)
 			i++
 			continue
@@ -256,7 +279,9 @@ func percentDecoder(plus bool) decoder {
 				b.emit([]byte{' '}, i, i+1)
 				i++
 				continue
-			case t[i] != '%':
+			case t[i] != '%' && !(plus && t[i] == '+'):
+				i = b.keepUntil(i, func(c byte) bool { return c == '%' || plus && c == '+' })
+				continue
 			case hexAt(t, i+1, 2) >= 0:
 				b.emit([]byte{byte(hexAt(t, i+1, 2))}, i, i+3)
 				i += 3
@@ -282,19 +307,21 @@ func unescapeHTML(v *view) *view {
 	}
 	b := newBuilder(v)
 	for i := 0; i < len(t); {
-		if t[i] == '&' {
-			if end := refEnd(t[i+1 : min(len(t), i+40)]); end > 0 {
-				ref := string(t[i : i+end+2])
-				if r, ok := numericRef(ref); ok {
-					b.emitRune(r, i, i+end+2)
-					i += end + 2
-					continue
-				}
-				if dec := html.UnescapeString(ref); dec != ref {
-					b.emit([]byte(dec), i, i+end+2)
-					i += end + 2
-					continue
-				}
+		if t[i] != '&' {
+			i = b.keepUntil(i, func(c byte) bool { return c == '&' })
+			continue
+		}
+		if end := refEnd(t[i+1 : min(len(t), i+40)]); end > 0 {
+			ref := string(t[i : i+end+2])
+			if r, ok := numericRef(ref); ok {
+				b.emitRune(r, i, i+end+2)
+				i += end + 2
+				continue
+			}
+			if dec := html.UnescapeString(ref); dec != ref {
+				b.emit([]byte(dec), i, i+end+2)
+				i += end + 2
+				continue
 			}
 		}
 		b.keep(i)
@@ -400,6 +427,19 @@ func hexDecoder(k int) decoder {
 		})
 }
 
+// longRun reports whether t has a run of at least minRun digits.
+func longRun(t []byte, minRun int, digit func(byte) bool) bool {
+	n := 0
+	for _, c := range t {
+		if !digit(c) {
+			n = 0
+		} else if n++; n >= minRun {
+			return true
+		}
+	}
+	return false
+}
+
 // runDecoder is a binary layer's decoder: each run of digit bytes at least
 // minRun long is decoded by decode from its k-th byte on (decode returns
 // where it stopped; what is left of the run is kept as it is); every other
@@ -407,6 +447,9 @@ func hexDecoder(k int) decoder {
 func runDecoder(k, minRun int, digit func(byte) bool, decode func(b *builder, t []byte, j, end int) int) decoder {
 	return func(v *view) *view {
 		t := v.text
+		if !longRun(t, minRun, digit) {
+			return nil // nothing to decode: no view to build
+		}
 		b := newBuilder(v)
 		b.binaryLayer()
 		for i := 0; i < len(t); {
@@ -415,17 +458,14 @@ func runDecoder(k, minRun int, digit func(byte) bool, decode func(b *builder, t 
 				end++
 			}
 			if end-i < minRun {
-				for ; i <= end && i < len(t); i++ {
-					b.keep(i)
-				}
+				end = min(end+1, len(t))
+				b.keepRange(i, end)
+				i = end
 				continue
 			}
-			for j := i; j < i+k; j++ {
-				b.keep(j)
-			}
-			j := decode(b, t, i+k, end)
-			for ; j < end; j++ {
-				b.keep(j)
+			b.keepRange(i, i+k)
+			if j := decode(b, t, i+k, end); j < end {
+				b.keepRange(j, end) // a digit short of a byte
 			}
 			i = end
 		}

@@ -123,9 +123,16 @@ func cutSpans(v *view, end int, secrets []string) []span {
 	tail := int32(end - maxEscapeLen)
 	for p := len(v.text); p > 0 && (p == len(v.text) || v.src[p].from >= tail); p-- {
 		for _, s := range secrets {
-			for n := min(len(s)-1, p); n >= least; n-- {
-				if bytes.HasSuffix(v.text[:p], []byte(s[:n])) {
-					spans = append(spans, span{v.src[p-n].from, int32(end)})
+			// The longest start of s that v.text[:p] ends with: the
+			// first q from which v.text[q:p] is s[:p-q], tried only where
+			// v.text[q] is s's first byte.
+			for q := p - min(len(s)-1, p); q <= p-least; q++ {
+				d := bytes.IndexByte(v.text[q:p-least+1], s[0])
+				if d < 0 {
+					break
+				}
+				if q += d; string(v.text[q:p]) == s[:p-q] {
+					spans = append(spans, span{v.src[q].from, int32(end)})
 					break
 				}
 			}
