@@ -329,3 +329,29 @@ func TestMigrationShadowRelayNeverTheAdminPaths(t *testing.T) {
 	}
 	isVendors(t, m.cand.do(t, "GET", "/identities", d.header, ""), "finix")
 }
+
+// A vendor's answer without a body, with the status userbridge itself
+// would have given (404 where no route matched, 405 where another method
+// is routed), reaches the client as sent: no body of userbridge's or of
+// the router's in its place.
+func TestMigrationShadowRelaysAnEmptyAnswer(t *testing.T) {
+	d := specNamed(t, "finix")
+	vendor := newRecorder(t)
+	m := startRelaying(t, d, "shadow", "", vendor.srv.URL, true)
+	for _, c := range []struct {
+		method, path string
+		status       int
+	}{{"DELETE", "/identities/ID1", 404}, {"GET", d.path, 405}, {"GET", d.path, 404}, {"HEAD", "/identities", 404}} {
+		vendor.set(func(w http.ResponseWriter, _ *http.Request) {
+			w.Header().Set("X-Vendor", "empty")
+			w.WriteHeader(c.status)
+		})
+		a := m.cand.do(t, c.method, c.path, d.header, "")
+		if a.Status != c.status || len(a.Body) != 0 || a.Header.Get("X-Vendor") != "empty" || a.Header.Get("Content-Type") != "" {
+			t.Errorf("%s %s: %d %v %q, want the vendor's empty %d", c.method, c.path, a.Status, a.Header, a.Body, c.status)
+		}
+		if n := len(vendor.requests()); n != 1 {
+			t.Errorf("%s %s: the vendor got %d requests", c.method, c.path, n)
+		}
+	}
+}

@@ -214,10 +214,17 @@ func (h *handler) relay(x *exchange, a *migrate.Answer) int {
 	}
 	w := x.c.Writer
 	hd := w.Header()
+	// The router's Allow, set for a 405 of userbridge's own where a
+	// relayed request matched no route (relay.go), is not the vendor's.
+	hd.Del("Allow")
 	for k, v := range a.Header {
 		hd[k] = v
 	}
 	w.WriteHeader(a.Status)
+	// Sent now, body or not: gin writes its own "404 page not found" (or
+	// 405) after a NoRoute (NoMethod) handler that wrote nothing, and an
+	// empty answer of the vendor's with that status would get it.
+	w.WriteHeaderNow()
 	if len(a.Body) > 0 {
 		_, _ = w.Write(a.Body)
 	}
