@@ -17,10 +17,14 @@ import (
 
 // recorded is one request the recording upstream received.
 type recorded struct {
-	Method  string
-	RawPath string
-	Header  http.Header
-	Body    []byte
+	Method   string
+	RawPath  string
+	RawQuery string
+	Header   http.Header
+	Body     []byte
+	// ContentLength and TransferEncoding are the request's framing.
+	ContentLength    int64
+	TransferEncoding []string
 }
 
 // recorder is a real HTTP upstream that records what it receives and
@@ -37,7 +41,8 @@ func newRecorder(t *testing.T) *recorder {
 	rec.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		body, _ := io.ReadAll(r.Body)
 		rec.mu.Lock()
-		rec.got = append(rec.got, recorded{Method: r.Method, RawPath: r.URL.EscapedPath(), Header: r.Header.Clone(), Body: body})
+		rec.got = append(rec.got, recorded{Method: r.Method, RawPath: r.URL.EscapedPath(), RawQuery: r.URL.RawQuery,
+			Header: r.Header.Clone(), Body: body, ContentLength: r.ContentLength, TransferEncoding: r.TransferEncoding})
 		reply := rec.reply
 		rec.mu.Unlock()
 		if reply == nil {

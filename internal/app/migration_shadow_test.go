@@ -1,13 +1,16 @@
 package app_test
 
 import (
+	"fmt"
 	"net"
 	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
 
 	"github.com/tidwall/gjson"
+	"github.com/userbridge/userbridge/adapters/registry"
 	"github.com/userbridge/userbridge/internal/migrate"
 	"github.com/userbridge/userbridge/mapping/canonical"
 )
@@ -188,27 +191,37 @@ func TestMigrationShadowVendorFails(t *testing.T) {
 	}
 }
 
-// The vendor accepts what userbridge refuses (here its server.maxDepth is
-// 1, and the body nests): the client gets the vendor's answer, nothing
-// reaches the candidate's upstream, and the mismatch ("candidate refuses")
-// holds both answers.
+// The vendor accepts what userbridge refuses: the candidate's rules are
+// the dialect's built-in ones with unknownFields: reject where the
+// vendor's keep them (an unknown member kept as an extension), and the
+// request carries an unknown member. The client gets the vendor's answer,
+// nothing reaches the candidate's upstream, and the mismatch ("candidate
+// refuses") holds both answers, in every dialect.
 func TestMigrationShadowCandidateRefuses(t *testing.T) {
 	for _, d := range specs {
-		if !strings.ContainsAny(d.body[1:], "{[") {
-			continue // a flat body: nothing for maxDepth to refuse
-		}
 		t.Run(d.name, func(t *testing.T) {
-			m := startMigratingWithin(t, d, "shadow", "", "", "2s", "server: {maxDepth: 1}")
-			a := m.send(t, d.body)
+			b, ok := registry.Lookup(d.name)
+			strict := strings.Replace(string(b.Rules), "unknownFields: keep", "unknownFields: reject", 1)
+			if !ok || strict == string(b.Rules) {
+				t.Fatal("the built-in rules keep no unknown field")
+			}
+			rules := filepath.Join(t.TempDir(), "strict.yaml")
+			if err := os.WriteFile(rules, []byte(strict), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			m := startMigratingSetup(t, d, migSetup{mode: "shadow", timeout: "2s", dialect: []string{fmt.Sprintf("rules: %q", rules)}})
+			a := m.send(t, `{"legacyNote":"kept by the vendor",`+d.body[1:])
 			if a.Status != d.success {
 				t.Fatalf("the client did not get the vendor's answer: %d %s", a.Status, a.Body)
 			}
-			if applied(m.cand) != 0 || applied(m.vendor) != 1 {
-				t.Errorf("applied: vendor %d, candidate %d", applied(m.vendor), applied(m.cand))
+			d.checkSuccess(t, a)
+			if applied(m.cand) != 0 || m.cand.app.Demo.Stats().Requests != 0 || applied(m.vendor) != 1 {
+				t.Errorf("applied: vendor %d, candidate %d (%d requests)", applied(m.vendor), applied(m.cand), m.cand.app.Demo.Stats().Requests)
 			}
 			rs := m.records(t)
 			if len(rs) != 1 || rs[0].Outcome != migrate.Mismatch || rs[0].Note != "candidate refuses" ||
-				rs[0].CandidateStatus != 400 || rs[0].Diffs[0].Path != migrate.StatusPath {
+				rs[0].LegacyStatus != d.success || rs[0].CandidateStatus != d.statusOf(canonical.InvalidField, 400) ||
+				len(rs[0].Diffs) == 0 || rs[0].Diffs[0].Path != migrate.StatusPath {
 				t.Fatalf("records %+v", rs)
 			}
 		})

@@ -42,12 +42,32 @@ func startMigrating(t *testing.T, d dialectSpec, mode, vendorURL, candURL string
 // extra top-level YAML for the candidate.
 func startMigratingWithin(t *testing.T, d dialectSpec, mode, vendorURL, candURL, timeout string, extra ...string) *migrating {
 	t.Helper()
+	return startMigratingSetup(t, d, migSetup{mode: mode, vendorURL: vendorURL, candURL: candURL, timeout: timeout, extra: extra})
+}
+
+// migSetup is how startMigratingSetup starts a migration.
+type migSetup struct {
+	mode, vendorURL, candURL, timeout string
+	// dialect are more keys of the candidate's dialect block ("rules: F").
+	dialect []string
+	// extra is top-level YAML for the candidate.
+	extra []string
+}
+
+// startMigratingSetup is startMigrating as s says.
+func startMigratingSetup(t *testing.T, d dialectSpec, s migSetup) *migrating {
+	t.Helper()
 	m := &migrating{spec: d, log: filepath.Join(t.TempDir(), "migration.log")}
+	vendorURL := s.vendorURL
 	if vendorURL == "" {
 		m.vendor = start(t, "", "", nil)
 		vendorURL = m.vendor.base
 	}
 	ignore, _ := json.Marshal(migIgnore[d.name])
+	var block strings.Builder
+	for _, k := range s.dialect {
+		block.WriteString("    " + k + "\n")
+	}
 	cfg := fmt.Sprintf(`listen: 127.0.0.1:0
 upstream: {url: %q}
 log: {level: info, format: json}
@@ -56,7 +76,7 @@ dialects:
   %s:
     prefix: /mig
     legacy: {url: %q, mode: %s, timeout: %s, ignore: %s}
-`, upstreamOr(candURL), m.log, d.name, vendorURL, mode, timeout, ignore) + strings.Join(extra, "\n")
+`, upstreamOr(s.candURL), m.log, d.name, vendorURL, s.mode, s.timeout, ignore) + block.String() + strings.Join(s.extra, "\n")
 	m.cand = start(t, cfg, "", nil)
 	return m
 }

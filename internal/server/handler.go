@@ -105,15 +105,17 @@ type exchange struct {
 	migration string
 }
 
-func (h *handler) serve(c *gin.Context) {
-	x := &exchange{c: c, start: time.Now()}
+func (h *handler) serve(c *gin.Context) { h.serveOne(c, "", (*handler).pipeline) }
+
+// serveOne serves one request of the dialect with do, which returns the
+// status sent: the request is counted in flight (Shutdown waits for it), a
+// panic is answered as an internal error, and its access line and metrics
+// are written once answered, under route (the matched route's template
+// when ""). A request cut off at shutdown drops its connection.
+func (h *handler) serveOne(c *gin.Context, route string, do func(*handler, *exchange) int) {
+	x := &exchange{c: c, start: time.Now(), route: route}
 	x.in = mapping.Input{Params: &c.Params, Path: c.Request.URL.EscapedPath(), RequestID: requestID(c.Request.Header.Get(HeaderRequestID))}
 	x.in.URL = requestURL(c.Request, h.trustForwarded, x.in.Path)
-	// The body is read into a buffer of this request's own, never a
-	// pooled one: what translation reads from it (a username from
-	// Crafter's body) is kept past the request (an upstream call, a
-	// profile's cache), and must not become the next request's.
-	var body []byte
 	status := 0
 	h.flight.enter()
 	defer func() {
@@ -132,17 +134,25 @@ func (h *handler) serve(c *gin.Context) {
 		}
 		h.finish(x, status)
 	}()
+	status = do(h, x)
+}
+
+// pipeline serves a request its route matched.
+func (h *handler) pipeline(x *exchange) int {
+	// The body is read into a buffer of this request's own, never a
+	// pooled one: what translation reads from it (a username from
+	// Crafter's body) is kept past the request (an upstream call, a
+	// profile's cache), and must not become the next request's.
+	var body []byte
 	if h.mig != nil {
-		status = h.serveMigrating(x, &body)
-		return
+		return h.serveMigrating(x, &body)
 	}
 	// Before the caller is checked, so that a duplicated credential is
 	// refused alike whether userbridge or the upstream would judge it.
 	if e := h.checkOnce(x); e != nil {
-		status = h.fail(x, e)
-		return
+		return h.fail(x, e)
 	}
-	status = h.run(x, &body)
+	return h.run(x, &body)
 }
 
 // finish writes the access line and records the request's metrics. Neither

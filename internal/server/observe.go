@@ -13,7 +13,10 @@ import (
 type Observer interface {
 	// Request is called once per answered request. dialect is "none" and
 	// route "unmatched" when no dialect serves it, route "unreadable" when
-	// net/http's server refused it before any handler ran (front.go).
+	// net/http's server refused it before any handler ran (front.go);
+	// route is "unmatched" under a dialect that answered a request no route
+	// matched in its envelope, "relayed" under a dialect in shadow mode
+	// whose vendor answered it (relay.go).
 	Request(dialect, route string, status int, elapsed time.Duration)
 	// Upstream is called once per upstream call (a GET or a PATCH, each
 	// possibly several attempts); status is the upstream's last status, 0

@@ -195,13 +195,19 @@ func build(o Options, log *slog.Logger, fl *inflight) (_ map[string]http.Handler
 		if err := addRoute(e, m.Method, m.Path, append(traced[:len(traced):len(traced)], h.serve)...); err != nil {
 			return nil, auths, fmt.Errorf("server: dialect %s: %w", m.Dialect.Name(), err)
 		}
-		fallbacks[k].add(m.Method, m.Path, h)
-	}
-	for _, u := range fallbacks {
-		u.seal()
+		fallbacks[k].add(m.Method, m.Path, m.Prefix, h)
 	}
 	if o.Extra != nil {
 		o.Extra(engines[key{listen: o.Config.Listen}])
+	}
+	all := make([]*gin.Engine, 0, len(engines))
+	answers := make([]*unmatchedAnswer, 0, len(fallbacks))
+	for k, e := range engines {
+		all, answers = append(all, e), append(answers, fallbacks[k])
+	}
+	own := ownRoutes(all, answers, o.Admin)
+	for _, u := range answers {
+		u.seal(own)
 	}
 	byListen := map[string]map[string]*gin.Engine{}
 	for k, e := range engines {

@@ -84,11 +84,7 @@ func (h *handler) shadow(x *exchange, body []byte) int {
 		// the upstream, and the client is told the dialect's 502 or 504.
 		rec.Outcome, rec.Note = migrate.LegacyError, vendorNote(err)
 		h.recordOutcome(x, rec, nil)
-		code := canonical.BadGateway
-		if errors.Is(err, migrate.ErrVendorTimeout) {
-			code = canonical.GatewayTimeout
-		}
-		return h.fail(x, canonical.Errorf(code, "the legacy vendor did not answer"))
+		return h.fail(x, vendorError(err))
 	}
 	x.dry = !success(vendor.Status)
 	h.candidate(x)
@@ -218,10 +214,17 @@ func (h *handler) relay(x *exchange, a *migrate.Answer) int {
 	}
 	w := x.c.Writer
 	hd := w.Header()
+	// The router's Allow, set for a 405 of userbridge's own where a
+	// relayed request matched no route (relay.go), is not the vendor's.
+	hd.Del("Allow")
 	for k, v := range a.Header {
 		hd[k] = v
 	}
 	w.WriteHeader(a.Status)
+	// Sent now, body or not: gin writes its own "404 page not found" (or
+	// 405) after a NoRoute (NoMethod) handler that wrote nothing, and an
+	// empty answer of the vendor's with that status would get it.
+	w.WriteHeaderNow()
 	if len(a.Body) > 0 {
 		_, _ = w.Write(a.Body)
 	}
@@ -235,6 +238,16 @@ func (x *exchange) keep(rep *mapping.Reply) {
 	c.Body = bytes.Clone(rep.Body)
 	c.Headers = append([]mapping.Header(nil), rep.Headers...)
 	x.held = &c
+}
+
+// vendorError is the client's error when the vendor gave no answer:
+// gateway_timeout when it was too slow, bad_gateway otherwise.
+func vendorError(err error) *canonical.Error {
+	code := canonical.BadGateway
+	if errors.Is(err, migrate.ErrVendorTimeout) {
+		code = canonical.GatewayTimeout
+	}
+	return canonical.Errorf(code, "the legacy vendor did not answer")
 }
 
 func vendorNote(err error) string {

@@ -35,32 +35,55 @@ import (
 // PATCH /users/{id} share one, and a GET there is Finix's only with a
 // Finix-Version header. The dialect answers its not_found error, with the
 // status gin decided: 404, or 405 with an Allow header (the contract has no
-// code of its own for a wrong method). The metric is counted under the
-// dialect with route "unmatched"; no access line is written, as for the
-// generic answer.
+// code of its own for a wrong method). It leaves an access line and is
+// counted under the dialect with route "unmatched"; the generic answer is
+// counted under dialect "none", without a line.
+//
+// A request that belongs to a dialect in shadow mode is not answered but
+// relayed to its legacy vendor (relay.go), by a rule that starts from this
+// one.
 type unmatchedAnswer struct {
 	obs    Observer
 	routes []mountedRoute
 	// distinct maps each distinctive header (canonical form) to the one
 	// dialect of the engine that declares it.
 	distinct map[string]string
+	// own are the path templates of the routes userbridge serves itself
+	// (probes, metrics): never relayed.
+	own [][]string
+	// sole is the engine's only dialect when it has one, mounted at the
+	// root; nil otherwise.
+	sole *handler
 }
 
 // mountedRoute is one dialect route of an engine.
 type mountedRoute struct {
 	method string
 	segs   []string // the path template's segments: literals, or ":name"/"*name"
+	prefix string   // the dialect's prefix, "" at the root
 	h      *handler
 }
 
 // add records a dialect route of the engine; at build time only (the
 // answer reads routes and distinct from any goroutine, unsynchronized).
-func (u *unmatchedAnswer) add(method, path string, h *handler) {
-	u.routes = append(u.routes, mountedRoute{method: method, segs: strings.Split(path, "/"), h: h})
+func (u *unmatchedAnswer) add(method, path, prefix string, h *handler) {
+	u.routes = append(u.routes, mountedRoute{method: method, segs: strings.Split(path, "/"), prefix: prefix, h: h})
 }
 
-// seal finds the distinctive headers once every route is added.
-func (u *unmatchedAnswer) seal() {
+// seal finds the distinctive headers and the sole dialect once every
+// route is added, and keeps own, the paths userbridge serves itself.
+func (u *unmatchedAnswer) seal(own [][]string) {
+	u.own = own
+	u.sole = nil
+	if len(u.routes) > 0 && u.routes[0].prefix == "" {
+		u.sole = u.routes[0].h
+		for _, r := range u.routes[1:] {
+			if r.h != u.sole {
+				u.sole = nil
+				break
+			}
+		}
+	}
 	owners := map[string]map[string]bool{}
 	for _, r := range u.routes {
 		for _, names := range [][]string{r.h.p.ForwardHeaders(), r.h.p.CredentialHeaders()} {
@@ -148,6 +171,10 @@ func (u *unmatchedAnswer) noMethod(c *gin.Context) {
 
 func (u *unmatchedAnswer) answer(c *gin.Context, status int, code, msg string) {
 	start := time.Now()
+	if h := u.relayOwner(c.Request); h != nil && h.shadows() {
+		h.serveRelayed(c) // the vendor answers, with an access line
+		return
+	}
 	if m := u.route(c.Request); m != nil {
 		m.h.unmatched(c, status, m.method) // counted with its access line
 		return
