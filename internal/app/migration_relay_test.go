@@ -134,7 +134,7 @@ func TestMigrationShadowRelaysOtherRoutes(t *testing.T) {
 						t.Errorf("headers: %v", g.Header)
 					}
 					line := m.cand.logLine(t, rid)
-					if line["dialect"] != d.name || line["route"] != "relayed" || line["status"] != float64(203) || line["method"] != c.method {
+					if line["dialect"] != d.name || line["route"] != "relayed" || line["status"] != float64(203) || line["method"] != c.method || line["auth"] != "vendor" {
 						t.Errorf("access line %v", line)
 					}
 				}
@@ -353,5 +353,25 @@ func TestMigrationShadowRelaysAnEmptyAnswer(t *testing.T) {
 		if n := len(vendor.requests()); n != 1 {
 			t.Errorf("%s %s: the vendor got %d requests", c.method, c.path, n)
 		}
+	}
+}
+
+// A HEAD relayed keeps the vendor's Content-Length: the length of the
+// body a GET would get, which the answer to a HEAD never carries.
+func TestMigrationShadowRelaysHead(t *testing.T) {
+	d := specNamed(t, "finix")
+	vendor := newRecorder(t)
+	vendor.set(func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "application/hal+json")
+		w.Header().Set("Content-Length", "1234")
+		w.WriteHeader(http.StatusOK)
+	})
+	m := startRelaying(t, d, "shadow", "/mig", vendor.srv.URL, false)
+	a := m.cand.do(t, "HEAD", "/mig/users/US1", d.header, "")
+	if a.Status != 200 || a.Header.Get("Content-Length") != "1234" || len(a.Body) != 0 {
+		t.Errorf("HEAD relayed: %d %v %q", a.Status, a.Header, a.Body)
+	}
+	if got := vendor.requests(); len(got) != 1 || got[0].Method != "HEAD" {
+		t.Errorf("the vendor got %+v", got)
 	}
 }

@@ -179,7 +179,12 @@ func (v *Vendor) Call(ctx context.Context, r *http.Request, prefix, requestID st
 		return nil, fmt.Errorf("%w: answer over %d bytes", ErrVendor, maxAnswerBytes)
 	}
 	h := endToEnd(resp.Header)
-	h.Del("Content-Length")
+	if r.Method != http.MethodHead && resp.StatusCode != http.StatusNotModified {
+		// The client's server sets it from the body relayed. An answer to
+		// a HEAD, or a 304, keeps the vendor's: the length of a body it
+		// never carries.
+		h.Del("Content-Length")
+	}
 	a := &Answer{Status: resp.StatusCode, Header: h, Body: b}
 	// The client's Accept-Encoding went to the vendor: its answer may be
 	// compressed. Relayed as sent, compared decoded.

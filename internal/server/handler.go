@@ -449,9 +449,12 @@ func (h *handler) upstreamHeader(x *exchange) (http.Header, *canonical.Error) {
 
 // authMethod is the access line's auth: "passthrough", or how the caller
 // proved who they are (apikey, basic, jwt), or "none" for a caller verify
-// mode refused. Never who the caller is.
+// mode refused, or "vendor" for a request relayed to a legacy vendor,
+// which judges the credentials itself. Never who the caller is.
 func (h *handler) authMethod(x *exchange) string {
 	switch {
+	case x.route == relayedRoute:
+		return "vendor"
 	case !h.auth.Verifies():
 		return "passthrough"
 	case x.caller != nil:
