@@ -1,6 +1,7 @@
 package app_test
 
 import (
+	"bufio"
 	"fmt"
 	"io"
 	"net"
@@ -373,5 +374,50 @@ func TestMigrationShadowRelaysHead(t *testing.T) {
 	}
 	if got := vendor.requests(); len(got) != 1 || got[0].Method != "HEAD" {
 		t.Errorf("the vendor got %+v", got)
+	}
+}
+
+// A path with a dot segment is refused in the dialect's envelope and never
+// relayed: the vendor would resolve it outside legacy.url's path, or
+// outside the prefix that made it the dialect's.
+func TestMigrationShadowRelayRefusesDotSegments(t *testing.T) {
+	d := specNamed(t, "finix")
+	vendor := newRecorder(t)
+	answerAsVendor(vendor, "finix")
+	m := startRelaying(t, d, "shadow", "/mig", vendor.srv.URL, false)
+	for _, p := range []string{"/mig/../shift/v3/users/u1", "/mig/users/%2E%2e/admin", "/mig/./users", "/mig/%2e"} {
+		conn := dialRaw(t, strings.TrimPrefix(m.cand.base, "http://"))
+		fmt.Fprintf(conn, "GET %s HTTP/1.1\r\nHost: x\r\nFinix-Version: 2022-02-01\r\nConnection: close\r\n\r\n", p)
+		resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		conn.Close()
+		if resp.StatusCode != d.statusOf(canonical.BadRequest, 400) || !strings.Contains(string(body), "dot segment") {
+			t.Errorf("GET %s: %d %s", p, resp.StatusCode, body)
+		}
+	}
+	if n := len(vendor.requests()); n != 0 {
+		t.Errorf("the vendor got %d requests", n)
+	}
+}
+
+// The update route in shadow mode: a user id that is a dot segment is
+// refused before the hop, for every dialect whose route names it.
+func TestMigrationShadowUpdateRefusesDotSegments(t *testing.T) {
+	d := specNamed(t, "trustedtwin")
+	m := startMigrating(t, d, "shadow", "", "")
+	path := strings.Replace(d.path, "/"+janeID, "/%2e%2e", 1)
+	if path == d.path {
+		t.Fatalf("no user segment in %s", d.path)
+	}
+	a := m.cand.do(t, d.method, "/mig"+path, d.header, d.body)
+	if a.Status != d.statusOf(canonical.BadRequest, 400) || !strings.Contains(string(a.Body), "dot segment") {
+		t.Errorf("%s %s: %d %s", d.method, path, a.Status, a.Body)
+	}
+	if applied(m.vendor) != 0 || len(m.records(t)) != 0 {
+		t.Errorf("sent: vendor applied %d", applied(m.vendor))
 	}
 }

@@ -47,6 +47,11 @@ func (h *handler) serveMigrating(x *exchange, bp *[]byte) int {
 	// run reads the body again, from this copy.
 	x.c.Request.Body = io.NopCloser(bytes.NewReader(body))
 	if h.mig.vendor.Mode == config.LegacyShadow {
+		if dotSegment(x.c.Request.URL.EscapedPath()) {
+			// Never sent: see relayToVendor. In primary mode the
+			// pipeline refuses such a user id before any call.
+			return h.fail(x, canonical.Errorf(canonical.BadRequest, "the path has a dot segment (. or ..)"))
+		}
 		return h.shadow(x, body)
 	}
 	return h.primary(x)
