@@ -308,24 +308,42 @@ func authOf(src Source, name string, a Auth) Auth {
 		a.Basic = clone(a.Basic)
 		rel(&a.Basic.File)
 	}
-	if a.Upstream != nil {
-		u := clone(a.Upstream)
-		if u.Bearer != nil {
-			u.Bearer = clone(u.Bearer)
-			rel(&u.Bearer.File)
-		}
-		if u.Basic != nil {
-			u.Basic = clone(u.Basic)
-			rel(&u.Basic.PasswordFile)
-		}
-		if u.OAuth2 != nil {
-			u.OAuth2 = clone(u.OAuth2)
-			rel(&u.OAuth2.ClientSecretFile)
-		}
-		a.Upstream = u
-	}
+	a.Upstream = credsOf(src, a.Upstream)
 	return a
 }
+
+// credsOf is u (nil for nil) with its relative file names made relative
+// to the config file's directory; u itself is left as written.
+func credsOf(src Source, u *UpstreamCreds) *UpstreamCreds {
+	if u == nil {
+		return nil
+	}
+	rel := func(f *string) {
+		if *f != "" && !filepath.IsAbs(*f) && src.Dir != "" {
+			*f = filepath.Join(src.Dir, *f)
+		}
+	}
+	u = clone(u)
+	if u.Bearer != nil {
+		u.Bearer = clone(u.Bearer)
+		rel(&u.Bearer.File)
+	}
+	if u.Basic != nil {
+		u.Basic = clone(u.Basic)
+		rel(&u.Basic.PasswordFile)
+	}
+	if u.OAuth2 != nil {
+		u.OAuth2 = clone(u.OAuth2)
+		rel(&u.OAuth2.ClientSecretFile)
+	}
+	return u
+}
+
+// DiscoveryCreds is upstream.scim.discoveryCredentials with its
+// relative file names made relative to the config file's directory, as a
+// dialect's auth files are; nil when unset. The configuration itself is
+// left as written.
+func (s SCIM) DiscoveryCreds(src Source) *UpstreamCreds { return credsOf(src, s.DiscoveryCredentials) }
 
 // clone is a shallow copy of *p, changed without changing the block as
 // written.

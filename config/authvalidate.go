@@ -138,6 +138,16 @@ func (v *authProblems) validateJWT(where string, j *JWT) {
 	}
 }
 
+// Validate reports every problem of a credential block at once, each
+// prefixed by where it is (e.g. "upstream.scim.discoveryCredentials"). It
+// checks the data only and reads no file: internal/auth does when it
+// builds the credential.
+func (u *UpstreamCreds) Validate(where string) []error {
+	v := &authProblems{}
+	v.validateUpstream(where, u)
+	return v.errs
+}
+
 func (v *authProblems) validateUpstream(where string, u *UpstreamCreds) {
 	at := func(s string) string { return where + "." + s }
 	n := 0

@@ -71,8 +71,21 @@ func (s SCIM) Check() error {
 				errs = append(errs, &KeyError{Key: "upstream.scim." + k.key, Problem: "pins a capability: only with upstream.scim.discover: false (discovery reads it from the provider)"})
 			}
 		}
-	} else if s.StartUndiscovered {
-		errs = append(errs, &KeyError{Key: "upstream.scim.startUndiscovered", Problem: "set, but upstream.scim.discover is false"})
+	} else {
+		if s.StartUndiscovered {
+			errs = append(errs, &KeyError{Key: "upstream.scim.startUndiscovered", Problem: "set, but upstream.scim.discover is false"})
+		}
+		if s.DiscoveryCredentials != nil {
+			errs = append(errs, &KeyError{Key: "upstream.scim.discoveryCredentials", Problem: "set, but upstream.scim.discover is false: nothing is discovered"})
+		}
+	}
+	if u := s.DiscoveryCredentials; u != nil {
+		for _, err := range u.Validate("upstream.scim.discoveryCredentials") {
+			var p *authProblem
+			if errors.As(err, &p) {
+				errs = append(errs, &KeyError{Key: p.key, Problem: p.text})
+			}
+		}
 	}
 	return errors.Join(errs...)
 }

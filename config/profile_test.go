@@ -79,3 +79,97 @@ func TestCheckSchemaURN(t *testing.T) {
 		}
 	}
 }
+
+// upstream.scim.discoveryCredentials: an auth block's upstream credential,
+// checked as one, each problem on its line; only with profile scim and
+// discovery on.
+func TestSCIMDiscoveryCredentials(t *testing.T) {
+	src := Source{Name: "test.yaml", Dir: "/etc/userbridge"}
+	for _, ok := range []string{`
+upstream:
+  profile: scim
+  url: https://idp.example/scim/v2
+  scim:
+    discoveryCredentials: {bearer: {file: scim.token}}
+`, `
+upstream:
+  profile: scim
+  url: https://idp.example/scim/v2
+  scim:
+    startUndiscovered: true
+    discoveryCredentials:
+      oauth2: {tokenUrl: 'https://login.example/token', clientId: userbridge, clientSecretFile: /run/secrets/cs, scopes: [scim]}
+`} {
+		c, err := Parse(src, []byte(ok))
+		if err == nil {
+			_, err = c.Resolve(src)
+		}
+		if err != nil {
+			t.Errorf("%s: %v", ok, err)
+		}
+	}
+	c, _ := Parse(src, []byte("upstream: {profile: scim, url: 'http://x', scim: {discoveryCredentials: {bearer: {file: scim.token}}}}"))
+	if u := c.Upstream.SCIM.DiscoveryCreds(src); u == nil || u.Bearer.File != filepath.Join("/etc/userbridge", "scim.token") ||
+		c.Upstream.SCIM.DiscoveryCredentials.Bearer.File != "scim.token" {
+		t.Errorf("DiscoveryCreds: %+v, as written %+v", u.Bearer, c.Upstream.SCIM.DiscoveryCredentials.Bearer)
+	}
+
+	for _, tc := range []struct {
+		yaml string
+		want []string
+	}{
+		{`
+upstream:
+  profile: scim
+  url: http://x
+  scim:
+    discover: false
+    discoveryCredentials: {bearer: {env: SCIM_TOKEN}}
+`, []string{"line 7: upstream.scim.discoveryCredentials: set, but upstream.scim.discover is false"}},
+		{`
+upstream:
+  url: http://x
+  scim:
+    discoveryCredentials: {bearer: {env: SCIM_TOKEN}}
+`, []string{"line 4: upstream.scim: set, but upstream.profile is canonical"}},
+		{`
+upstream:
+  profile: scim
+  url: http://x
+  scim:
+    discoveryCredentials:
+      bearer: {env: A, file: b}
+      oauth2:
+        tokenUrl: http://login.example/token
+        clientId: userbridge
+`, []string{
+			"line 7: upstream.scim.discoveryCredentials.bearer: needs exactly one of env and file",
+			"line 9: upstream.scim.discoveryCredentials.oauth2.tokenUrl: must be https (http only on a loopback address)",
+			"line 8: upstream.scim.discoveryCredentials.oauth2.clientSecretFile: required",
+			"line 6: upstream.scim.discoveryCredentials: needs exactly one of bearer, basic and oauth2"}},
+		{`
+upstream:
+  profile: scim
+  url: http://x
+  scim:
+    discoveryCredentials: {}
+`, []string{"line 6: upstream.scim.discoveryCredentials: needs exactly one of bearer, basic and oauth2"}},
+		{`
+upstream:
+  profile: scim
+  url: http://x
+  scim:
+    discoveryCredentials: {bearer: {token: x}}
+`, []string{"line 6: unknown key token"}},
+	} {
+		c, err := Parse(src, []byte(tc.yaml))
+		if err == nil {
+			_, err = c.Resolve(src)
+		}
+		for _, want := range tc.want {
+			if err == nil || !strings.Contains(err.Error(), want) || !errors.Is(err, ErrInvalid) {
+				t.Errorf("%s: %v, want %q", tc.yaml, err, want)
+			}
+		}
+	}
+}

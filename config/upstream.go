@@ -88,6 +88,15 @@ type SCIM struct {
 	// the capabilities with Extension, Patch and ETag instead, for a
 	// provider that does not serve the discovery endpoints.
 	Discover *bool `yaml:"discover"`
+	// DiscoveryCredentials is the credential discovery presents on its
+	// three GETs, for a provider that wants one on every endpoint (RFC
+	// 7644 leaves that to the provider): exactly one of bearer, basic and
+	// oauth2, as a dialect's auth.upstream block (its files relative to
+	// the config file; read, and an oauth2 token fetched, at start).
+	// Only with Discover. It is never sent to /Users: those calls carry
+	// what the dialect's auth decides. Default: none, discovery sends no
+	// credential.
+	DiscoveryCredentials *UpstreamCreds `yaml:"discoveryCredentials"`
 	// StartUndiscovered lets userbridge start when discovery fails (the
 	// provider down): /readyz answers 503 and updates are answered
 	// unavailable, nothing sent, until a discovery (retried on each

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 
 	"github.com/userbridge/userbridge/config"
+	"github.com/userbridge/userbridge/internal/auth"
 	"github.com/userbridge/userbridge/internal/server"
 	"github.com/userbridge/userbridge/internal/upstream"
 	"github.com/userbridge/userbridge/internal/upstream/ldap"
@@ -64,7 +65,7 @@ func newProfile(cfg *config.Config, src config.Source, hc *upstream.Client, log 
 		}
 		return c, nil
 	case config.ProfileSCIM:
-		c, err := scim.New(hc, cfg.Upstream)
+		c, err := newSCIM(cfg, src, hc)
 		if err != nil {
 			return nil, err
 		}
@@ -122,7 +123,7 @@ func checkSCIM(cfg *config.Config, src config.Source) error {
 		return err
 	}
 	defer hc.Close()
-	c, err := scim.New(hc, cfg.Upstream)
+	c, err := newSCIM(cfg, src, hc)
 	if err != nil {
 		return err
 	}
@@ -137,6 +138,23 @@ func checkSCIM(cfg *config.Config, src config.Source) error {
 		return fmt.Errorf("%w: %s: upstream.url: %w", config.ErrInvalid, src.Name, err)
 	}
 	return nil
+}
+
+// newSCIM builds profile scim's client over hc, with discovery's
+// credential (upstream.scim.discoveryCredentials: its files read here) when
+// one is configured. An OAuth2 token fetch is bounded by upstream.timeout,
+// as a request's; its failure is discovery's to report.
+func newSCIM(cfg *config.Config, src config.Source, hc *upstream.Client) (*scim.Client, error) {
+	var o scim.Options
+	if u := cfg.Upstream.SCIM.DiscoveryCreds(src); u != nil {
+		cred, err := auth.NewCredential(u, auth.Options{Where: "upstream.scim.discoveryCredentials",
+			CredentialTimeout: cfg.Upstream.WithDefaults().Timeout.D()})
+		if err != nil {
+			return nil, fmt.Errorf("%w: %s: %w", config.ErrInvalid, src.Name, err)
+		}
+		o.DiscoveryCredential = cred
+	}
+	return scim.NewWith(hc, cfg.Upstream, o)
 }
 
 // discoverSCIM reads the SCIM provider's capabilities within

@@ -175,6 +175,16 @@ func holdRestartOnly(run, next *config.Config, listening []string) []held {
 // diffFields calls keep for each leaf of two values of one config struct
 // type, keyed by the dotted YAML names.
 func diffFields(prefix string, a, b reflect.Value, keep func(key string, running, configured any)) {
+	if a.Kind() == reflect.Pointer && a.Type().Elem().Kind() == reflect.Struct {
+		// A block (upstream.scim.discoveryCredentials, upstream.ldap.active):
+		// key by key when both are set, else set or not (its pointers
+		// would print as addresses).
+		if a.IsNil() || b.IsNil() {
+			keep(prefix, setOrNot(a), setOrNot(b))
+			return
+		}
+		a, b = a.Elem(), b.Elem()
+	}
 	if a.Kind() == reflect.Struct {
 		for i := 0; i < a.NumField(); i++ {
 			f := a.Type().Field(i)
@@ -190,6 +200,15 @@ func diffFields(prefix string, a, b reflect.Value, keep func(key string, running
 		return
 	}
 	keep(prefix, leaf(a), leaf(b))
+}
+
+// setOrNot is an optional block as a held change shows it: "default"
+// when unset, as leaf says, else "set".
+func setOrNot(v reflect.Value) string {
+	if v.IsNil() {
+		return "default"
+	}
+	return "set"
 }
 
 // leaf is a config value as an operator wrote it: a duration as 5s, an

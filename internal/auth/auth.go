@@ -89,6 +89,18 @@ type Options struct {
 	CredentialTimeout time.Duration
 }
 
+// httpClient is o.HTTPClient or its default.
+func (o Options) httpClient() *http.Client {
+	if o.HTTPClient != nil {
+		return o.HTTPClient
+	}
+	return &http.Client{Timeout: 10 * time.Second,
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+}
+
+// credentialTimeout is o.CredentialTimeout or its default.
+func (o Options) credentialTimeout() time.Duration { return cmp.Or(o.CredentialTimeout, 5*time.Second) }
+
 // Authenticator applies one dialect's auth configuration. It is safe for
 // concurrent use. A nil *Authenticator is passthrough.
 type Authenticator struct {
@@ -129,11 +141,7 @@ func New(ctx context.Context, c config.Auth, o Options) (*Authenticator, error) 
 	if !a.verify {
 		return a, nil
 	}
-	client := o.HTTPClient
-	if client == nil {
-		client = &http.Client{Timeout: 10 * time.Second,
-			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
-	}
+	client := o.httpClient()
 	var errs []error
 	fail := func(field string, err error) {
 		errs = append(errs, fmt.Errorf("%s.%s: %w", where, field, err))
@@ -177,7 +185,7 @@ func New(ctx context.Context, c config.Auth, o Options) (*Authenticator, error) 
 	}
 	if u := c.Upstream; u != nil {
 		var err error
-		if a.creds, err = newCredSource(u, client, cmp.Or(o.CredentialTimeout, 5*time.Second)); err != nil {
+		if a.creds, err = newCredSource(u, client, o.credentialTimeout()); err != nil {
 			fail("upstream", err)
 		}
 	}

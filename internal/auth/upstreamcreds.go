@@ -1,6 +1,7 @@
 package auth
 
 import (
+	"cmp"
 	"context"
 	"encoding/base64"
 	"errors"
@@ -21,6 +22,40 @@ import (
 // credSource gives the Authorization value userbridge sends upstream.
 type credSource interface {
 	authorization(ctx context.Context) (string, error)
+}
+
+// Credential is one of userbridge's own credentials for the upstream,
+// outside a dialect's auth block (upstream.scim.discoveryCredentials). It
+// is safe for concurrent use.
+type Credential struct{ src credSource }
+
+// NewCredential checks u (config.UpstreamCreds.Validate) and reads the
+// files it names: the credential an auth block's upstream key would give,
+// with o's HTTPClient and CredentialTimeout for an OAuth2 token fetch.
+// o.Where names the block in errors (e.g.
+// "upstream.scim.discoveryCredentials"; default "upstream"); every
+// problem is reported at once, none naming a secret.
+func NewCredential(u *config.UpstreamCreds, o Options) (*Credential, error) {
+	where := cmp.Or(o.Where, "upstream")
+	if u == nil {
+		return nil, fmt.Errorf("%s: no credential", where)
+	}
+	if errs := u.Validate(where); len(errs) > 0 {
+		return nil, errors.Join(errs...)
+	}
+	src, err := newCredSource(u, o.httpClient(), o.credentialTimeout())
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", where, err)
+	}
+	return &Credential{src: src}, nil
+}
+
+// Authorization is the value of the Authorization header to send: a
+// static one, or an OAuth2 token fetched, cached and refreshed. Its error
+// (a token that cannot be had) names no secret; it is ErrNoAnswer when the
+// token endpoint gave no usable answer (unreachable, timed out, a 5xx).
+func (c *Credential) Authorization(ctx context.Context) (string, error) {
+	return c.src.authorization(ctx)
 }
 
 func newCredSource(u *config.UpstreamCreds, client *http.Client, timeout time.Duration) (credSource, error) {
@@ -107,9 +142,9 @@ func (s *oauth2Source) authorization(ctx context.Context) (string, error) {
 		select {
 		case s.lock <- struct{}{}:
 		case <-ctx.Done():
-			return "", fmt.Errorf("auth: oauth2: %w", ctx.Err())
+			return "", noAnswer{fmt.Errorf("auth: oauth2: %w", ctx.Err())}
 		case <-wait.C:
-			return "", errors.New("auth: oauth2: timed out waiting for the token endpoint")
+			return "", noAnswer{errors.New("auth: oauth2: timed out waiting for the token endpoint")}
 		}
 	}
 	defer func() { <-s.lock }()
@@ -148,21 +183,37 @@ func tokenError(err error) error {
 		if len(code) > 64 || !httpguts.ValidHeaderFieldName(code) {
 			code = "-"
 		}
-		return fmt.Errorf("auth: oauth2: the token endpoint refused: status %d, error %s", status, code)
+		err := fmt.Errorf("auth: oauth2: the token endpoint refused: status %d, error %s", status, code)
+		if status >= 500 {
+			return noAnswer{err}
+		}
+		return err
 	}
 	for _, c := range []error{context.Canceled, context.DeadlineExceeded} {
 		if errors.Is(err, c) {
-			return fmt.Errorf("auth: oauth2: token request: %w", c)
+			return noAnswer{fmt.Errorf("auth: oauth2: token request: %w", c)}
 		}
 	}
 	var ue *url.Error
 	if errors.As(err, &ue) {
 		// The transport's own error (dial, TLS, timeout): it names the
 		// token URL at most, which holds no credential (Validate).
-		return fmt.Errorf("auth: oauth2: the token endpoint is unreachable: %v", ue.Err)
+		return noAnswer{fmt.Errorf("auth: oauth2: the token endpoint is unreachable: %v", ue.Err)}
 	}
 	return errors.New("auth: oauth2: the token endpoint's answer is not a usable token")
 }
+
+// ErrNoAnswer is what a credential's error is (errors.Is) when the token
+// endpoint gave no usable answer: unreachable, timed out, or a 5xx. It is
+// down, rather than refusing userbridge.
+var ErrNoAnswer = errors.New("auth: the token endpoint gave no answer")
+
+// noAnswer is a token fetch that got no usable answer: ErrNoAnswer, with
+// its own text.
+type noAnswer struct{ error }
+
+func (e noAnswer) Is(target error) bool { return target == ErrNoAnswer }
+func (e noAnswer) Unwrap() error        { return e.error }
 
 // validHeaderValue reports whether s can be sent in a header as is.
 func validHeaderValue(s string) bool {

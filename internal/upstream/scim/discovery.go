@@ -12,6 +12,7 @@ import (
 	"github.com/tidwall/gjson"
 
 	"github.com/userbridge/userbridge/config"
+	"github.com/userbridge/userbridge/internal/auth"
 	"github.com/userbridge/userbridge/internal/upstream"
 	"github.com/userbridge/userbridge/mapping/canonical"
 )
@@ -112,20 +113,41 @@ func pinned(s config.SCIM, ext string) *Capabilities {
 }
 
 // discover reads the provider's /ServiceProviderConfig, /ResourceTypes
-// and /Schemas (RFC 7644 §4), without credentials, and returns what its
-// User resource (the resource type whose endpoint is /Users) holds for
-// each canonical field (the schema URN ext standing for the extension)
-// and what it supports. Its error is a *DiscoveryError.
-func discover(ctx context.Context, hc *upstream.Client, ext string) (*Capabilities, error) {
+// and /Schemas (RFC 7644 §4) and returns what its User resource (the
+// resource type whose endpoint is /Users) holds for each canonical field
+// (the schema URN ext standing for the extension) and what it supports.
+// Each request carries cred's Authorization
+// (upstream.scim.discoveryCredentials, for a provider that wants
+// credentials on every endpoint), or none when cred is nil; the value is
+// never logged nor put in an error, and /Users never gets it. Its error
+// is a *DiscoveryError: a 401 or 403 says the provider wants credentials
+// for discovery (or refused cred's), and a credential that cannot be had
+// (an OAuth2 token endpoint down or refusing) says so without any secret,
+// unreachable when the token endpoint gave no answer (auth.ErrNoAnswer).
+func discover(ctx context.Context, hc *upstream.Client, ext string, cred Credential) (*Capabilities, error) {
 	fetch := func(path string) (gjson.Result, error) {
 		h := http.Header{"Accept": acceptValue}
 		upstream.SetUserAgent(h)
+		if cred != nil {
+			v, err := cred.Authorization(ctx)
+			if err != nil {
+				return gjson.Result{}, &DiscoveryError{Endpoint: path, Problem: "no credential: upstream.scim.discoveryCredentials: " + err.Error(),
+					Unreachable: errors.Is(err, auth.ErrNoAnswer)}
+			}
+			h.Set("Authorization", v)
+		}
 		res, cerr := hc.DoFor(ctx, upstream.UserRef{}, http.MethodGet, path, nil, h)
 		switch {
 		case cerr != nil:
 			return gjson.Result{}, &DiscoveryError{Endpoint: path, Problem: cerr.Message, Unreachable: true}
 		case res.Status >= 500:
 			return gjson.Result{}, &DiscoveryError{Endpoint: path, Problem: "answered " + strconv.Itoa(res.Status), Unreachable: true}
+		case (res.Status == http.StatusUnauthorized || res.Status == http.StatusForbidden) && cred == nil:
+			return gjson.Result{}, &DiscoveryError{Endpoint: path, Problem: "answered " + strconv.Itoa(res.Status) +
+				": the provider wants credentials for discovery: set upstream.scim.discoveryCredentials, or pin the capabilities with upstream.scim.discover: false"}
+		case res.Status == http.StatusUnauthorized || res.Status == http.StatusForbidden:
+			return gjson.Result{}, &DiscoveryError{Endpoint: path, Problem: "answered " + strconv.Itoa(res.Status) +
+				": the provider refused upstream.scim.discoveryCredentials"}
 		case res.Status < 200 || res.Status > 299:
 			return gjson.Result{}, &DiscoveryError{Endpoint: path, Problem: "answered " + strconv.Itoa(res.Status) +
 				" (a provider without the discovery endpoints: upstream.scim.discover: false pins the capabilities)"}
@@ -239,7 +261,7 @@ func (c *Client) Discover(ctx context.Context) (*Capabilities, error) {
 	if caps := c.caps.Load(); caps != nil && !caps.Discovered {
 		return caps, nil
 	}
-	caps, err := discover(ctx, c.http, c.read)
+	caps, err := discover(ctx, c.http, c.read, c.cred)
 	if err != nil {
 		return nil, err
 	}

@@ -50,23 +50,50 @@ type Client struct {
 	read  string // the extension schema URN read back, whatever Unmapped says
 	cache *idcache.Cache
 
+	cred Credential // discovery's (upstream.scim.discoveryCredentials), nil for none
+
 	caps        atomic.Pointer[Capabilities] // nil until discovered
 	discovering sync.Mutex                   // one discovery at a time for ensure
 }
 
-// New checks the scim keys of cfg (config.SCIM.Check) and returns a
+// Credential gives the Authorization value discovery sends: internal/auth's
+// Credential, built from upstream.scim.discoveryCredentials.
+type Credential interface {
+	// Authorization is the header's value; its error names no secret.
+	Authorization(ctx context.Context) (string, error)
+}
+
+// Options are what a Client needs besides its configuration.
+type Options struct {
+	// DiscoveryCredential is sent as Authorization on the discovery
+	// requests, and on no other. Required when
+	// upstream.scim.discoveryCredentials is set (built from it), nil
+	// otherwise.
+	DiscoveryCredential Credential
+}
+
+// New is NewWith without options: for a configuration without
+// upstream.scim.discoveryCredentials.
+func New(hc *upstream.Client, cfg config.Upstream) (*Client, error) {
+	return NewWith(hc, cfg, Options{})
+}
+
+// NewWith checks the scim keys of cfg (config.SCIM.Check) and returns a
 // client that speaks SCIM through hc, whose base URL is the SCIM service's
 // (the one /Users is under). Unset keys take their defaults:
 // DefaultExtensionSchema, extension for unmapped fields, a lookup TTL of
 // DefaultLookupTTL (negative remembers nothing; a 404 on a remembered id
 // forgets it and looks the username up again).
-func New(hc *upstream.Client, cfg config.Upstream) (*Client, error) {
+func NewWith(hc *upstream.Client, cfg config.Upstream, o Options) (*Client, error) {
 	var errs []error
 	if err := cfg.SCIM.Check(); err != nil {
 		errs = append(errs, fmt.Errorf("scim: %w", err))
 	}
 	if hc == nil {
 		errs = append(errs, errors.New("scim: no HTTP client"))
+	}
+	if (cfg.SCIM.DiscoveryCredentials != nil) != (o.DiscoveryCredential != nil) {
+		errs = append(errs, errors.New("scim: upstream.scim.discoveryCredentials and Options.DiscoveryCredential go together"))
 	}
 	if len(errs) > 0 {
 		return nil, errors.Join(errs...)
@@ -78,7 +105,7 @@ func New(hc *upstream.Client, cfg config.Upstream) (*Client, error) {
 	if ttl == 0 {
 		ttl = DefaultLookupTTL
 	}
-	c := &Client{http: hc, read: ext, cache: idcache.New(ttl, 0)}
+	c := &Client{http: hc, read: ext, cache: idcache.New(ttl, 0), cred: o.DiscoveryCredential}
 	if cfg.SCIM.Unmapped != config.UnmappedReject {
 		c.ext = ext
 	}

@@ -88,6 +88,13 @@ type Options struct {
 	// ETag declares etag.supported true: PUT honours If-Match (412 when
 	// it names another version).
 	ETag bool
+	// Tokens, when set, are the bearer tokens the server accepts, on
+	// every endpoint, discovery included (as many providers want): a
+	// request without "Authorization: Bearer <one of them>" is answered
+	// 401 with a SCIM error and WWW-Authenticate, and handled no further
+	// (it is still recorded). /ServiceProviderConfig declares the
+	// oauthbearertoken scheme.
+	Tokens []string
 }
 
 // Start runs a server whose User resource type has the enterprise extension
@@ -105,8 +112,13 @@ func StartWith(o Options) (*Server, error) {
 	for _, e := range s.exts {
 		exts = append(exts, scim.SchemaExtension{Schema: e})
 	}
+	spc := &scim.ServiceProviderConfig{SupportFiltering: true, SupportPatch: !o.NoPatch, MaxResults: 100}
+	if len(o.Tokens) > 0 {
+		spc.AuthenticationSchemes = []scim.AuthenticationScheme{{Type: scim.AuthenticationTypeOauthBearerToken,
+			Name: "OAuth Bearer Token", Description: "a bearer token on every request", Primary: true}}
+	}
 	srv, err := scim.NewServer(&scim.ServerArgs{
-		ServiceProviderConfig: &scim.ServiceProviderConfig{SupportFiltering: true, SupportPatch: !o.NoPatch, MaxResults: 100},
+		ServiceProviderConfig: spc,
 		ResourceTypes: []scim.ResourceType{{ID: optional.NewString("User"), Name: "User", Endpoint: "/Users",
 			Schema: s.schema, SchemaExtensions: exts, Handler: (*handler)(s)}},
 	})
@@ -119,6 +131,10 @@ func StartWith(o Options) (*Server, error) {
 		s.requests = append(s.requests, Request{Method: r.Method, URI: r.RequestURI, Header: r.Header.Clone(), Body: body})
 		s.mu.Unlock()
 		r.Body = io.NopCloser(strings.NewReader(string(body)))
+		if len(o.Tokens) > 0 && !bearerOK(r, o.Tokens) {
+			unauthorized(w)
+			return
+		}
 		if o.ETag && r.Method == http.MethodGet && r.URL.Path == "/ServiceProviderConfig" {
 			// The library declares etag.supported false whatever it is told.
 			rec := httptest.NewRecorder()
@@ -150,6 +166,22 @@ func StartWith(o Options) (*Server, error) {
 	}))
 	s.URL = s.srv.URL
 	return s, nil
+}
+
+// bearerOK is whether r carries one of the tokens as a bearer token.
+func bearerOK(r *http.Request, tokens []string) bool {
+	scheme, tok, ok := strings.Cut(r.Header.Get("Authorization"), " ")
+	return ok && strings.EqualFold(scheme, "Bearer") && slices.Contains(tokens, tok)
+}
+
+// unauthorized answers 401 as RFC 7644 §3.12 says (RFC 6750 §3's
+// WWW-Authenticate).
+func unauthorized(w http.ResponseWriter) {
+	w.Header().Set("Content-Type", "application/scim+json")
+	w.Header().Set("WWW-Authenticate", `Bearer realm="scimtest"`)
+	w.WriteHeader(http.StatusUnauthorized)
+	_, _ = w.Write([]byte(`{"schemas":["urn:ietf:params:scim:api:messages:2.0:Error"],"status":"401",` +
+		`"detail":"Authorization failure. The authorization header is invalid or missing."}`))
 }
 
 // Close stops the server.
