@@ -34,11 +34,12 @@ func answerAsVendor(rec *recorder, tag string) {
 	})
 }
 
-// isVendors checks that a is the vendor's answer, unchanged.
+// isVendors checks that a is the vendor's answer, unchanged but for its
+// cookie's Path, put under the prefix (TestMigrationShadowRelayRewritesVendorPaths).
 func isVendors(t *testing.T, a answer, tag string) {
 	t.Helper()
 	if a.Status != http.StatusNonAuthoritativeInfo || string(a.Body) != vendorAnswer+tag || a.Header.Get("X-Vendor") != tag ||
-		a.Header.Get("Content-Type") != "application/x-vendor" || a.Header.Get("Set-Cookie") != "vendor=1; Path=/" {
+		a.Header.Get("Content-Type") != "application/x-vendor" || !strings.HasPrefix(a.Header.Get("Set-Cookie"), "vendor=1; Path=/") {
 		t.Errorf("not the vendor's answer: %d %v %q", a.Status, a.Header, a.Body)
 	}
 }
@@ -385,7 +386,8 @@ func TestMigrationShadowRelayRefusesDotSegments(t *testing.T) {
 	vendor := newRecorder(t)
 	answerAsVendor(vendor, "finix")
 	m := startRelaying(t, d, "shadow", "/mig", vendor.srv.URL, false)
-	for _, p := range []string{"/mig/../shift/v3/users/u1", "/mig/users/%2E%2e/admin", "/mig/./users", "/mig/%2e"} {
+	for _, p := range []string{"/mig/../shift/v3/users/u1", "/mig/users/%2E%2e/admin", "/mig/./users", "/mig/%2e",
+		"/mig/..;/manager/html", "/mig/..%2f..%2fadmin", "/mig/%2e%2e%2fadmin", "/mig/..%5cadmin", "/mig/%252e%252e/admin"} {
 		conn := dialRaw(t, strings.TrimPrefix(m.cand.base, "http://"))
 		fmt.Fprintf(conn, "GET %s HTTP/1.1\r\nHost: x\r\nFinix-Version: 2022-02-01\r\nConnection: close\r\n\r\n", p)
 		resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
@@ -409,15 +411,76 @@ func TestMigrationShadowRelayRefusesDotSegments(t *testing.T) {
 func TestMigrationShadowUpdateRefusesDotSegments(t *testing.T) {
 	d := specNamed(t, "trustedtwin")
 	m := startMigrating(t, d, "shadow", "", "")
-	path := strings.Replace(d.path, "/"+janeID, "/%2e%2e", 1)
-	if path == d.path {
-		t.Fatalf("no user segment in %s", d.path)
-	}
-	a := m.cand.do(t, d.method, "/mig"+path, d.header, d.body)
-	if a.Status != d.statusOf(canonical.BadRequest, 400) || !strings.Contains(string(a.Body), "dot segment") {
-		t.Errorf("%s %s: %d %s", d.method, path, a.Status, a.Body)
+	for _, seg := range []string{"%2e%2e", "..%2f..%2fadmin", "..;x"} {
+		path := strings.Replace(d.path, "/"+janeID, "/"+seg, 1)
+		if path == d.path {
+			t.Fatalf("no user segment in %s", d.path)
+		}
+		a := m.cand.do(t, d.method, "/mig"+path, d.header, d.body)
+		if a.Status != d.statusOf(canonical.BadRequest, 400) || !strings.Contains(string(a.Body), "dot segment") {
+			t.Errorf("%s %s: %d %s", d.method, path, a.Status, a.Body)
+		}
 	}
 	if applied(m.vendor) != 0 || len(m.records(t)) != 0 {
 		t.Errorf("sent: vendor applied %d", applied(m.vendor))
+	}
+}
+
+// The vendor's answer names its own paths; relayed under a prefix, they
+// are the client's: a redirect on the vendor (absolute, or an absolute
+// path) under legacy.url's path, and a cookie's Path, are put under the
+// prefix, and a Domain naming the vendor dropped. X-Forwarded-* are the
+// client's view of userbridge, and what a client says of its address is
+// kept only from a trusted proxy.
+func TestMigrationShadowRelayRewritesVendorPaths(t *testing.T) {
+	d := specNamed(t, "finix")
+	for _, trust := range []bool{false, true} {
+		t.Run(fmt.Sprint("trustForwarded=", trust), func(t *testing.T) {
+			vendor := newRecorder(t)
+			vendorURL := vendor.srv.URL + "/api"
+			vendor.set(func(w http.ResponseWriter, r *http.Request) {
+				w.Header().Set("Location", vendorURL+"/login?next=%2Fusers")
+				w.Header().Set("Content-Location", "/api/users/US1")
+				w.Header().Add("Set-Cookie", "sid=s3; Path=/api/users; Domain=127.0.0.1; HttpOnly")
+				w.WriteHeader(http.StatusFound)
+			})
+			m := startRelaying(t, d, "shadow", "/mig", vendorURL, false, fmt.Sprintf("server: {trustForwarded: %v}", trust))
+			h := map[string]string{"Finix-Version": "2022-02-01", "X-Forwarded-For": "6.6.6.6", "X-Real-Ip": "6.6.6.6",
+				"X-Forwarded-Proto": "https", "X-Forwarded-Host": "api.example"}
+			req, err := http.NewRequest("GET", m.cand.base+"/mig/users/US1", nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for k, v := range h {
+				req.Header.Set(k, v)
+			}
+			req.Header["User-Agent"] = []string{""} // the client sends none
+			noRedirect := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+			a := doWith(t, noRedirect, req)
+			origin := m.cand.base
+			if trust {
+				origin = "https://api.example"
+			}
+			if a.Status != http.StatusFound || a.Header.Get("Location") != origin+"/mig/login?next=%2Fusers" ||
+				a.Header.Get("Content-Location") != "/mig/users/US1" || a.Header.Get("Set-Cookie") != "sid=s3; Path=/mig/users; HttpOnly" {
+				t.Errorf("answer: %d %v", a.Status, a.Header)
+			}
+			got := vendor.requests()
+			if len(got) != 1 || got[0].RawPath != "/api/users/US1" {
+				t.Fatalf("the vendor got %+v", got)
+			}
+			g := got[0].Header
+			wantFor, wantReal, wantProto, wantHost := "127.0.0.1", "", "http", strings.TrimPrefix(m.cand.base, "http://")
+			if trust {
+				wantFor, wantReal, wantProto, wantHost = "6.6.6.6, 127.0.0.1", "6.6.6.6", "https", "api.example"
+			}
+			if g.Get("X-Forwarded-For") != wantFor || g.Get("X-Real-Ip") != wantReal || g.Get("X-Forwarded-Proto") != wantProto ||
+				g.Get("X-Forwarded-Host") != wantHost {
+				t.Errorf("forwarded headers: %v", g)
+			}
+			if _, ok := g["User-Agent"]; ok {
+				t.Errorf("a User-Agent of userbridge's own: %v", g["User-Agent"])
+			}
+		})
 	}
 }

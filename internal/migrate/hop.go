@@ -65,6 +65,32 @@ var ErrVendor = errors.New("migrate: legacy vendor")
 // than legacy.timeout.
 var ErrVendorTimeout = errors.New("timed out")
 
+// ErrVendorTooLarge is wrapped with ErrVendor when the vendor's answer
+// was over the 4 MiB userbridge reads of it.
+var ErrVendorTooLarge = errors.New("answer over 4 MiB")
+
+// ErrUnsafePath is returned, with nothing sent, for a path the vendor
+// could resolve outside legacy.url's (UnsafePath).
+var ErrUnsafePath = errors.New("migrate: the path has a dot segment")
+
+// Hop is what the call to the vendor needs of the client's side.
+type Hop struct {
+	// Prefix is the dialect's prefix, left out of the vendor's path and
+	// put back into the paths of the vendor's Location and cookies.
+	Prefix string
+	// RequestID goes to the vendor as X-Request-Id when the client sent
+	// none.
+	RequestID string
+	// Scheme and Host are the client's view of userbridge (with
+	// server.trustForwarded, what the proxy before it says): they make
+	// X-Forwarded-Proto and -Host, and the vendor's absolute Location.
+	Scheme, Host string
+	// TrustForwarded keeps the X-Forwarded-For (and Forwarded, X-Real-Ip)
+	// the client sent, adding the peer to it; else they are replaced by
+	// the peer alone, as a client could have written anything there.
+	TrustForwarded bool
+}
+
 // NewVendor builds the vendor of an active legacy block; an https vendor
 // is checked against the system roots, or what legacy.tls says, never
 // with the upstream's TLS. It is nil, with no error, for mode off.
@@ -80,7 +106,9 @@ func NewVendor(l config.Legacy) (*Vendor, error) {
 	if err != nil {
 		return nil, fmt.Errorf("migrate: legacy vendor tls: %w", err)
 	}
-	tr := &http.Transport{Proxy: nil, TLSClientConfig: conf, ForceAttemptHTTP2: true,
+	// DisableCompression: the client's Accept-Encoding, or none, goes as
+	// it is, and the answer comes back as the vendor encoded it.
+	tr := &http.Transport{Proxy: nil, TLSClientConfig: conf, ForceAttemptHTTP2: true, DisableCompression: true,
 		DialContext: (&net.Dialer{Timeout: l.Timeout.D()}).DialContext, MaxIdleConnsPerHost: 64,
 		IdleConnTimeout: 90 * time.Second, TLSHandshakeTimeout: l.Timeout.D()}
 	return &Vendor{Mode: l.Mode, base: base, ignore: append([]string(nil), l.Ignore...),
@@ -116,14 +144,20 @@ func endToEnd(h http.Header) http.Header {
 
 // Call sends the client's request r to the vendor as a reverse proxy
 // would (httputil.ReverseProxy with Rewrite: SetURL and SetXForwarded): its
-// method, path without prefix, query and end-to-end headers (credentials
-// included: they are the vendor's), body byte for byte, Host the vendor's,
-// X-Forwarded-For, -Host and -Proto added. The answer's hop-by-hop headers
-// are dropped. requestID is sent as X-Request-Id when the client sent
-// none, so that the vendor's answer and logs carry the diff log's id. Any
-// failure wraps ErrVendor.
-func (v *Vendor) Call(ctx context.Context, r *http.Request, prefix, requestID string, body []byte) (*Answer, error) {
-	path := strings.TrimPrefix(r.URL.EscapedPath(), prefix)
+// method, path without the prefix, query and end-to-end headers
+// (credentials included: they are the vendor's), body byte for byte, Host
+// the vendor's, X-Forwarded-For, -Host and -Proto set (Hop), no
+// User-Agent of its own. The answer's hop-by-hop headers are dropped, and
+// its Location, Content-Location and cookie paths under legacy.url's path
+// are put under the prefix (rewrite). hop.RequestID is sent as
+// X-Request-Id when the client sent none, so that the vendor's answer and
+// logs carry the diff log's id. A path UnsafePath refuses is never sent
+// (ErrUnsafePath); any other failure wraps ErrVendor.
+func (v *Vendor) Call(ctx context.Context, r *http.Request, hop Hop, body []byte) (*Answer, error) {
+	if UnsafePath(r.URL.EscapedPath()) {
+		return nil, ErrUnsafePath
+	}
+	path := strings.TrimPrefix(r.URL.EscapedPath(), hop.Prefix)
 	if !strings.HasPrefix(path, "/") {
 		path = "/" + path
 	}
@@ -143,21 +177,13 @@ func (v *Vendor) Call(ctx context.Context, r *http.Request, prefix, requestID st
 	if len(body) == 0 && r.ContentLength <= 0 {
 		req.Body, req.GetBody = http.NoBody, nil
 	}
-	if ip, _, err := net.SplitHostPort(r.RemoteAddr); err == nil {
-		if prior := r.Header.Values("X-Forwarded-For"); len(prior) > 0 {
-			ip = strings.Join(prior, ", ") + ", " + ip
-		}
-		req.Header.Set("X-Forwarded-For", ip)
+	if _, ok := req.Header["User-Agent"]; !ok {
+		req.Header["User-Agent"] = []string{""} // none of net/http's own
 	}
-	if req.Header.Get("X-Request-Id") == "" && requestID != "" {
-		req.Header.Set("X-Request-Id", requestID)
+	forwarded(req.Header, r, hop)
+	if req.Header.Get("X-Request-Id") == "" && hop.RequestID != "" {
+		req.Header.Set("X-Request-Id", hop.RequestID)
 	}
-	req.Header.Set("X-Forwarded-Host", r.Host)
-	proto := "http"
-	if r.TLS != nil {
-		proto = "https"
-	}
-	req.Header.Set("X-Forwarded-Proto", proto)
 	resp, err := v.client.Do(req)
 	if err != nil {
 		var ne net.Error
@@ -167,6 +193,11 @@ func (v *Vendor) Call(ctx context.Context, r *http.Request, prefix, requestID st
 		return nil, fmt.Errorf("%w: %w", ErrVendor, err)
 	}
 	defer resp.Body.Close()
+	if resp.StatusCode < 200 {
+		// 101 Switching Protocols (Upgrade is a hop-by-hop header, never
+		// sent): nothing a client could be relayed.
+		return nil, fmt.Errorf("%w: answered %d", ErrVendor, resp.StatusCode)
+	}
 	b, err := io.ReadAll(io.LimitReader(resp.Body, maxAnswerBytes+1))
 	switch {
 	case err != nil:
@@ -176,9 +207,10 @@ func (v *Vendor) Call(ctx context.Context, r *http.Request, prefix, requestID st
 		}
 		return nil, fmt.Errorf("%w: reading the answer: %w", ErrVendor, err)
 	case len(b) > maxAnswerBytes:
-		return nil, fmt.Errorf("%w: answer over %d bytes", ErrVendor, maxAnswerBytes)
+		return nil, fmt.Errorf("%w: %w", ErrVendor, ErrVendorTooLarge)
 	}
 	h := endToEnd(resp.Header)
+	v.rewrite(h, hop)
 	if r.Method != http.MethodHead && resp.StatusCode != http.StatusNotModified {
 		// The client's server sets it from the body relayed. An answer to
 		// a HEAD, or a 304, keeps the vendor's: the length of a body it

@@ -58,7 +58,7 @@ func call(t *testing.T, v *Vendor) *Answer {
 	t.Helper()
 	r := httptest.NewRequest("PATCH", "/users/1", nil)
 	r.Header.Set("Accept-Encoding", "gzip, deflate, br")
-	a, err := v.Call(context.Background(), r, "", "rid", []byte(`{}`))
+	a, err := v.Call(context.Background(), r, Hop{RequestID: "rid", Scheme: "http", Host: "ub.example"}, []byte(`{}`))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -10,7 +10,15 @@ import (
 // requestURL is scheme://host/path of the request as the client addressed
 // it; with trust, as the proxy in front says it was addressed.
 func requestURL(r *http.Request, trust bool, path string) string {
-	scheme, host := "http", r.Host
+	scheme, host := origin(r, trust)
+	return scheme + "://" + host + path
+}
+
+// origin is the scheme and host (linkHost) of userbridge as the client
+// reached it: the connection's, or with trust what the proxy before it
+// says (X-Forwarded-Proto, X-Forwarded-Host).
+func origin(r *http.Request, trust bool) (scheme, host string) {
+	scheme, host = "http", r.Host
 	if r.TLS != nil {
 		scheme = "https"
 	}
@@ -24,7 +32,7 @@ func requestURL(r *http.Request, trust bool, path string) string {
 			host = h
 		}
 	}
-	return scheme + "://" + linkHost(host) + path
+	return scheme, linkHost(host)
 }
 
 // firstListed is the first item of a comma-separated header value, trimmed.

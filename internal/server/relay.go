@@ -7,6 +7,7 @@ import (
 
 	"github.com/gin-gonic/gin"
 	"github.com/userbridge/userbridge/config"
+	"github.com/userbridge/userbridge/internal/migrate"
 	"github.com/userbridge/userbridge/mapping/canonical"
 )
 
@@ -136,12 +137,12 @@ func (h *handler) serveRelayed(c *gin.Context) { h.serveOne(c, relayedRoute, (*h
 // over server.maxBodyBytes, which could not be passed on byte for byte,
 // is refused in it (413) and never sent.
 //
-// A path with a dot segment ("." or "..", %-encoded or not) is refused
-// (400) and never sent: the vendor, or a proxy before it, would resolve it
-// (RFC 3986 section 5.2.4) to a path outside legacy.url's, or outside the
-// prefix it was owned by here.
+// A path with a dot segment (migrate.UnsafePath) is refused (400) and
+// never sent: the vendor, or a proxy before it, would resolve it (RFC 3986
+// section 5.2.4) to a path outside legacy.url's, or outside the prefix it
+// was owned by here.
 func (h *handler) relayToVendor(x *exchange) int {
-	if dotSegment(x.c.Request.URL.EscapedPath()) {
+	if migrate.UnsafePath(x.c.Request.URL.EscapedPath()) {
 		return h.fail(x, canonical.Errorf(canonical.BadRequest, "the path has a dot segment (. or ..)"))
 	}
 	var buf []byte
@@ -150,21 +151,9 @@ func (h *handler) relayToVendor(x *exchange) int {
 		return h.fail(x, e)
 	}
 	r := x.c.Request
-	a, err := h.mig.vendor.Call(h.flight.callContext(r.Context()), r, h.mig.prefix, x.in.RequestID, body)
+	a, err := h.mig.vendor.Call(h.flight.callContext(r.Context()), r, h.hop(x), body)
 	if err != nil {
 		return h.fail(x, vendorError(err))
 	}
 	return h.relay(x, a)
-}
-
-// dotSegment reports whether an escaped path has a "." or ".." segment,
-// its dots %-encoded (%2e, either case) or not.
-func dotSegment(escaped string) bool {
-	for _, seg := range strings.Split(escaped, "/") {
-		seg = strings.ReplaceAll(strings.ToLower(seg), "%2e", ".")
-		if seg == "." || seg == ".." {
-			return true
-		}
-	}
-	return false
 }

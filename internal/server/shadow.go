@@ -47,7 +47,7 @@ func (h *handler) serveMigrating(x *exchange, bp *[]byte) int {
 	// run reads the body again, from this copy.
 	x.c.Request.Body = io.NopCloser(bytes.NewReader(body))
 	if h.mig.vendor.Mode == config.LegacyShadow {
-		if dotSegment(x.c.Request.URL.EscapedPath()) {
+		if migrate.UnsafePath(x.c.Request.URL.EscapedPath()) {
 			// Never sent: see relayToVendor. In primary mode the
 			// pipeline refuses such a user id before any call.
 			return h.fail(x, canonical.Errorf(canonical.BadRequest, "the path has a dot segment (. or ..)"))
@@ -83,7 +83,7 @@ func (h *handler) candidate(x *exchange) {
 func (h *handler) shadow(x *exchange, body []byte) int {
 	r := x.c.Request
 	rec := h.record(x, config.LegacyShadow)
-	vendor, err := h.mig.vendor.Call(h.flight.callContext(r.Context()), r, h.mig.prefix, x.in.RequestID, body)
+	vendor, err := h.mig.vendor.Call(h.flight.callContext(r.Context()), r, h.hop(x), body)
 	if err != nil {
 		// Nothing was applied that the client knows of: nothing goes to
 		// the upstream, and the client is told the dialect's 502 or 504.
@@ -125,7 +125,7 @@ func (h *handler) primary(x *exchange) int {
 	if success(rep.Status) {
 		rec := h.record(x, config.LegacyPrimary)
 		r := x.c.Request
-		vendor, err := h.mig.vendor.Call(h.flight.callContext(r.Context()), r, h.mig.prefix, x.in.RequestID, x.in.Body)
+		vendor, err := h.mig.vendor.Call(h.flight.callContext(r.Context()), r, h.hop(x), x.in.Body)
 		switch {
 		case err != nil:
 			rec.Outcome, rec.Note, rec.CandidateStatus = migrate.LegacyError, vendorNote(err), rep.Status
@@ -248,18 +248,29 @@ func (x *exchange) keep(rep *mapping.Reply) {
 // vendorError is the client's error when the vendor gave no answer:
 // gateway_timeout when it was too slow, bad_gateway otherwise.
 func vendorError(err error) *canonical.Error {
-	code := canonical.BadGateway
-	if errors.Is(err, migrate.ErrVendorTimeout) {
-		code = canonical.GatewayTimeout
+	switch {
+	case errors.Is(err, migrate.ErrVendorTimeout):
+		return canonical.Errorf(canonical.GatewayTimeout, "the legacy vendor did not answer")
+	case errors.Is(err, migrate.ErrVendorTooLarge):
+		return canonical.Errorf(canonical.BadGateway, "the legacy vendor's answer is over 4 MiB")
 	}
-	return canonical.Errorf(code, "the legacy vendor did not answer")
+	return canonical.Errorf(canonical.BadGateway, "the legacy vendor did not answer")
 }
 
 func vendorNote(err error) string {
-	if errors.Is(err, migrate.ErrVendorTimeout) {
+	switch {
+	case errors.Is(err, migrate.ErrVendorTimeout):
 		return "vendor timed out"
+	case errors.Is(err, migrate.ErrVendorTooLarge):
+		return "vendor answer over 4 MiB"
 	}
 	return "vendor unreachable"
+}
+
+// hop is the client's side of x's call to the vendor.
+func (h *handler) hop(x *exchange) migrate.Hop {
+	scheme, host := origin(x.c.Request, h.trustForwarded)
+	return migrate.Hop{Prefix: h.mig.prefix, RequestID: x.in.RequestID, Scheme: scheme, Host: host, TrustForwarded: h.trustForwarded}
 }
 
 // vendorFailed reports a vendor's answer that is its own failure (a 5xx,
