@@ -26,10 +26,10 @@ func TestRewriteLocationsAndCookies(t *testing.T) {
 	v := &Vendor{base: base}
 	hop := Hop{Prefix: "/mig", Scheme: "https", Host: "ub.example"}
 	for in, want := range map[string]string{
-		"/api/login?next=%2Fx#top":                "/mig/login?next=%2Fx#top",
-		"/api":                                    "/mig/",
-		"/apix/login":                             "/apix/login",
-		"/other":                                  "/other",
+		"/api/login?next=%2Fx#top": "/mig/login?next=%2Fx#top",
+		"/api":                     "/mig/",
+		"/apix/login":              "/apix/login",
+		"/other":                   "/other",
 		"https://vendor.example:8443/api/login?a": "https://ub.example/mig/login?a",
 		"https://VENDOR.example:8443/api/x":       "https://ub.example/mig/x",
 		"http://vendor.example:8443/api/x":        "http://vendor.example:8443/api/x", // another scheme: another origin
