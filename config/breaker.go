@@ -53,6 +53,10 @@ const (
 	MaxBreakerWindow  = time.Hour
 )
 
+// WithDefaults returns b with every unset key at its default, for a
+// breaker configured in code (Resolve gives a file's its defaults).
+func (b Breaker) WithDefaults() Breaker { return b.withDefaults() }
+
 // withDefaults returns b with every unset key at its default.
 func (b Breaker) withDefaults() Breaker {
 	setDefault(&b.Failures, DefaultBreakerFailures)
