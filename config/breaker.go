@@ -5,7 +5,8 @@ import (
 	"time"
 )
 
-// Breaker configures the circuit breaker in front of the upstream. It
+// Breaker configures the circuit breaker in front of the upstream (and,
+// as dialects.<d>.legacy.breaker, the one in front of a legacy vendor). It
 // opens on evidence that the upstream is unhealthy, not that one user's
 // record is: within Window, at least Failures calls failed, they were at
 // least FailureRatio of the calls that ended, and they came from at least
@@ -52,6 +53,10 @@ const (
 	MaxBreakerWindow  = time.Hour
 )
 
+// WithDefaults returns b with every unset key at its default, for a
+// breaker configured in code (Resolve gives a file's its defaults).
+func (b Breaker) WithDefaults() Breaker { return b.withDefaults() }
+
 // withDefaults returns b with every unset key at its default.
 func (b Breaker) withDefaults() Breaker {
 	setDefault(&b.Failures, DefaultBreakerFailures)
@@ -62,12 +67,16 @@ func (b Breaker) withDefaults() Breaker {
 	return b
 }
 
-// check reports every problem of the breaker's keys, each a *KeyError.
-// Unset keys (zero) take their defaults and are no problem.
-func (b Breaker) check() []error {
+// check reports every problem of upstream.breaker's keys, each a
+// *KeyError. Unset keys (zero) take their defaults and are no problem.
+func (b Breaker) check() []error { return b.checkAt("upstream.breaker") }
+
+// checkAt is check for the breaker block at the dotted key at (the
+// upstream's, or a legacy vendor's).
+func (b Breaker) checkAt(at string) []error {
 	var errs []error
 	bad := func(key, format string, args ...any) {
-		errs = append(errs, &KeyError{Key: "upstream.breaker." + key, Problem: fmt.Sprintf(format, args...)})
+		errs = append(errs, &KeyError{Key: at + "." + key, Problem: fmt.Sprintf(format, args...)})
 	}
 	if b.FailureRatio < 0 || b.FailureRatio > 1 || b.FailureRatio != b.FailureRatio { // NaN too
 		bad("failureRatio", "%v: above 0, at most 1 (a share of the calls, 0.5 for half)", b.FailureRatio)

@@ -33,7 +33,9 @@ type Legacy struct {
 	URL string `yaml:"url"`
 	// Mode is shadow, primary or off (default off).
 	Mode string `yaml:"mode"`
-	// Timeout bounds one call to the vendor (default 5s).
+	// Timeout bounds one call to the vendor (default 5s). Added to
+	// upstream.timeout it must stay below server.writeTimeout: the answer
+	// is written after both calls.
 	Timeout Duration `yaml:"timeout"`
 	// Ignore lists answer members (dotted paths, e.g. "_links" or
 	// "user.updatedAt") left out of the comparisons.
@@ -42,6 +44,12 @@ type Legacy struct {
 	// system roots, a client certificate, a server name. Never the
 	// upstream's: the vendor is a third party.
 	TLS TLS `yaml:"tls"`
+	// Breaker stops calling a vendor that keeps failing: while it is
+	// open, a call fails at once (legacy_error "vendor breaker open")
+	// instead of waiting up to Timeout. The keys and defaults of
+	// upstream.breaker; a failure is the vendor unreachable or too slow,
+	// or its 5xx answer.
+	Breaker Breaker `yaml:"breaker"`
 }
 
 // ClientTLS is the TLS configuration of the hop to the vendor, from
@@ -67,6 +75,7 @@ func (l Legacy) withDefaults() Legacy {
 	if l.Timeout == 0 {
 		l.Timeout = Duration(DefaultLegacyTimeout)
 	}
+	l.Breaker = l.Breaker.withDefaults()
 	return l
 }
 
@@ -96,6 +105,12 @@ func (l Legacy) problems(bad func(key, format string, args ...any), where string
 	}
 	if l.Timeout.D() < 0 || l.Timeout.D() > time.Hour {
 		bad(where+".timeout", "%s is out of range (0 < timeout <= 1h)", l.Timeout.D())
+	}
+	for _, e := range l.Breaker.checkAt(where + ".breaker") {
+		var ke *KeyError
+		if errors.As(e, &ke) {
+			bad(ke.Key, "%s", ke.Problem)
+		}
 	}
 	for i, p := range l.Ignore {
 		if p == "" || strings.HasPrefix(p, ".") || strings.HasSuffix(p, ".") || strings.Contains(p, "..") {

@@ -173,6 +173,7 @@ func (c *Config) dialects(src Source, bad func(string, string, ...any), errs *[]
 		}
 		legacy := dc.Legacy.withDefaults()
 		legacy.problems(bad, where+".legacy")
+		c.checkLegacyBudget(bad, where+".legacy", legacy)
 		r := d.Program().Route()
 		if rules == nil {
 			if b, ok := registry.Lookup(name); ok {
@@ -184,6 +185,28 @@ func (c *Config) dialects(src Source, bad func(string, string, ...any), errs *[]
 			Prefix: dc.Prefix, Legacy: legacy})
 	}
 	return mounts
+}
+
+// checkLegacyBudget refuses a legacy.timeout the server would cut off
+// first. In shadow and primary mode the client's answer is written after
+// both calls, the vendor's (up to legacy.timeout) and the upstream's (up
+// to upstream.timeout): if the two together reach server.writeTimeout, a
+// slow vendor and a slow upstream leave the answer unwritten (in shadow
+// mode, an update the vendor applied whose answer the client never gets).
+func (c *Config) checkLegacyBudget(bad func(string, string, ...any), where string, l Legacy) {
+	if !l.Active() {
+		return
+	}
+	lt, ut, wt := l.Timeout.D(), c.Upstream.Timeout.D(), c.Server.WriteTimeout.D()
+	if ut == 0 {
+		ut = DefaultTimeout
+	}
+	if lt+ut < wt {
+		return
+	}
+	bad(where+".timeout", "%s plus upstream.timeout %s (%s) is not below server.writeTimeout %s (%s): in mode %s the answer is written "+
+		"after the vendor's call and the upstream's, and the server would cut it off first; lower %s.timeout or upstream.timeout, or raise server.writeTimeout",
+		fmtDur(lt), fmtDur(ut), c.where("upstream.timeout"), fmtDur(wt), c.where("server.writeTimeout"), l.Mode, where)
 }
 
 func listens(ms []Mount) []string {

@@ -276,3 +276,31 @@ func (p *Program) target(in *Input, b *builder, res *Result) *canonical.Error {
 	}
 	return nil
 }
+
+// Addressed is the user the request in names, found as Translate finds it
+// (the route parameter, or the body's top-level member, normalized as the
+// rules say), without translating the rest: what a caller that must know
+// the user before the request is translated (the per-user order of a
+// migration) reads. ok is false when the request names no user Translate
+// would accept: Translate refuses such a request.
+func (p *Program) Addressed(in *Input) (a canonical.Addressed, ok bool) {
+	res := &Result{}
+	b := builderPool.Get().(*builder)
+	defer b.release()
+	if p.targetBody != "" {
+		body := in.Body
+		if len(body) == 0 || !isObject(body) {
+			return a, false
+		}
+		members, gerr := p.guard.checkTop(body, b.members[:0])
+		b.members = members
+		if gerr != nil {
+			return a, false
+		}
+		b.p, b.body = p, body
+	}
+	if p.target(in, b, res) != nil {
+		return a, false
+	}
+	return canonical.Addressed{Target: res.Target, Value: res.Value, Tenant: res.Tenant}, true
+}

@@ -14,9 +14,11 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/userbridge/userbridge/config"
+	"github.com/userbridge/userbridge/internal/upstream"
 )
 
 // maxAnswerBytes bounds a vendor's answer body read for the client and the
@@ -48,13 +50,20 @@ func (a *Answer) comparable() []byte {
 }
 
 // Vendor is a dialect's legacy vendor: where the hop goes, with which
-// mode, timeout and ignored members.
+// mode, timeout and ignored members, behind its breaker.
 type Vendor struct {
 	// Mode is config.LegacyShadow or config.LegacyPrimary.
-	Mode   string
-	base   *url.URL
-	client *http.Client
-	ignore []string
+	Mode      string
+	base      *url.URL
+	client    *http.Client
+	transport *http.Transport
+	ignore    []string
+	// breaker is the vendor's own (legacy.breaker), the upstream's kind;
+	// nil when turned off.
+	breaker *upstream.Breaker
+	// retired: the routing that built the vendor was replaced (Retire);
+	// a call that ends afterwards closes the connection it leaves idle.
+	retired atomic.Bool
 }
 
 // ErrVendor wraps every failure to get an answer from the vendor: it was
@@ -64,6 +73,10 @@ var ErrVendor = errors.New("migrate: legacy vendor")
 // ErrVendorTimeout is wrapped with ErrVendor when the vendor took longer
 // than legacy.timeout.
 var ErrVendorTimeout = errors.New("timed out")
+
+// ErrVendorPaused is wrapped with ErrVendor when the vendor's breaker is
+// open (or its trial call is out): the call was not made.
+var ErrVendorPaused = errors.New("breaker open")
 
 // ErrVendorTooLarge is wrapped with ErrVendor when the vendor's answer
 // was over the 4 MiB userbridge reads of it.
@@ -111,7 +124,8 @@ func NewVendor(l config.Legacy) (*Vendor, error) {
 	tr := &http.Transport{Proxy: nil, TLSClientConfig: conf, ForceAttemptHTTP2: true, DisableCompression: true,
 		DialContext: (&net.Dialer{Timeout: l.Timeout.D()}).DialContext, MaxIdleConnsPerHost: 64,
 		IdleConnTimeout: 90 * time.Second, TLSHandshakeTimeout: l.Timeout.D()}
-	return &Vendor{Mode: l.Mode, base: base, ignore: append([]string(nil), l.Ignore...),
+	return &Vendor{Mode: l.Mode, base: base, ignore: append([]string(nil), l.Ignore...), transport: tr,
+		breaker: upstream.NewBreaker(l.Breaker.WithDefaults(), base.Host),
 		client: &http.Client{Transport: tr, Timeout: l.Timeout.D(),
 			// The client's own answer is the vendor's: a redirect is
 			// passed on, never followed.
@@ -120,6 +134,18 @@ func NewVendor(l config.Legacy) (*Vendor, error) {
 
 // Ignore is the legacy block's ignore list.
 func (v *Vendor) Ignore() []string { return v.ignore }
+
+// BreakerState is the vendor's breaker's: "closed", "half-open", "open",
+// or "disabled".
+func (v *Vendor) BreakerState() string { return v.breaker.State() }
+
+// Retire closes the vendor's idle connections, now and after each call
+// still running ends: the routing that built it was replaced (a reload)
+// or the server stopped. The vendor still answers the calls made of it.
+func (v *Vendor) Retire() {
+	v.retired.Store(true)
+	v.transport.CloseIdleConnections()
+}
 
 // hopHeaders are dropped on the hop, both ways (RFC 9110 §7.6.1), with
 // those the Connection header names.
@@ -152,11 +178,43 @@ func endToEnd(h http.Header) http.Header {
 // are put under the prefix (rewrite). hop.RequestID is sent as
 // X-Request-Id when the client sent none, so that the vendor's answer and
 // logs carry the diff log's id. A path UnsafePath refuses is never sent
-// (ErrUnsafePath); any other failure wraps ErrVendor.
+// (ErrUnsafePath); any other failure wraps ErrVendor. The call is for no
+// user in particular: it is CallFor with the zero UserRef.
 func (v *Vendor) Call(ctx context.Context, r *http.Request, hop Hop, body []byte) (*Answer, error) {
+	return v.CallFor(ctx, upstream.UserRef{}, r, hop, body)
+}
+
+// CallFor is Call for a request that addresses user, through the vendor's
+// breaker: while it is open the call is not made, and the error wraps
+// ErrVendorPaused. The breaker counts as failures a vendor unreachable
+// (whoever the user), too slow or answering 500 or 504 (maybe that user's
+// record: for user alone), 502 or 503 (whoever the user); a caller gone
+// (ctx ended) counts for nothing; any other answer, 4xx and 429
+// included, is a working vendor.
+func (v *Vendor) CallFor(ctx context.Context, user upstream.UserRef, r *http.Request, hop Hop, body []byte) (*Answer, error) {
 	if UnsafePath(r.URL.EscapedPath()) {
 		return nil, ErrUnsafePath
 	}
+	var a *Answer
+	var err error
+	paused, cause := v.breaker.Run(user, func() error {
+		var verdict error
+		a, verdict, err = v.call(ctx, r, hop, body)
+		return verdict
+	})
+	if v.retired.Load() {
+		// After the answer was read and its connection put back: a
+		// Retire before this closed the others, this closes it.
+		v.transport.CloseIdleConnections()
+	}
+	if paused != nil {
+		return nil, fmt.Errorf("%w: %w: %w", ErrVendor, ErrVendorPaused, cause)
+	}
+	return a, err
+}
+
+// call is Call without the breaker; verdict is the call's for it.
+func (v *Vendor) call(ctx context.Context, r *http.Request, hop Hop, body []byte) (_ *Answer, verdict, _ error) {
 	path := strings.TrimPrefix(r.URL.EscapedPath(), hop.Prefix)
 	if !strings.HasPrefix(path, "/") {
 		path = "/" + path
@@ -169,7 +227,7 @@ func (v *Vendor) Call(ctx context.Context, r *http.Request, hop Hop, body []byte
 	u.RawQuery = r.URL.RawQuery
 	req, err := http.NewRequestWithContext(ctx, r.Method, u.String(), bytes.NewReader(body))
 	if err != nil {
-		return nil, fmt.Errorf("%w: %w", ErrVendor, err)
+		return nil, nil, fmt.Errorf("%w: %w", ErrVendor, err)
 	}
 	req.Header = endToEnd(r.Header)
 	req.Header.Del("Content-Length")
@@ -186,28 +244,33 @@ func (v *Vendor) Call(ctx context.Context, r *http.Request, hop Hop, body []byte
 	}
 	resp, err := v.client.Do(req)
 	if err != nil {
+		verdict := sendVerdict(ctx, err)
 		var ne net.Error
 		if errors.Is(err, context.DeadlineExceeded) || (errors.As(err, &ne) && ne.Timeout()) {
-			return nil, fmt.Errorf("%w: %w", ErrVendor, ErrVendorTimeout)
+			return nil, verdict, fmt.Errorf("%w: %w", ErrVendor, ErrVendorTimeout)
 		}
-		return nil, fmt.Errorf("%w: %w", ErrVendor, err)
+		return nil, verdict, fmt.Errorf("%w: %w", ErrVendor, err)
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode < 200 {
 		// 101 Switching Protocols (Upgrade is a hop-by-hop header, never
 		// sent): nothing a client could be relayed.
-		return nil, fmt.Errorf("%w: answered %d", ErrVendor, resp.StatusCode)
+		return nil, nil, fmt.Errorf("%w: answered %d", ErrVendor, resp.StatusCode)
 	}
 	b, err := io.ReadAll(io.LimitReader(resp.Body, maxAnswerBytes+1))
 	switch {
 	case err != nil:
+		verdict := upstream.ErrUpstreamFailed
+		if ctx.Err() != nil {
+			verdict = upstream.ErrCallerGone
+		}
 		var ne net.Error
 		if errors.As(err, &ne) && ne.Timeout() {
-			return nil, fmt.Errorf("%w: %w", ErrVendor, ErrVendorTimeout)
+			return nil, verdict, fmt.Errorf("%w: %w", ErrVendor, ErrVendorTimeout)
 		}
-		return nil, fmt.Errorf("%w: reading the answer: %w", ErrVendor, err)
+		return nil, verdict, fmt.Errorf("%w: reading the answer: %w", ErrVendor, err)
 	case len(b) > maxAnswerBytes:
-		return nil, fmt.Errorf("%w: %w", ErrVendor, ErrVendorTooLarge)
+		return nil, nil, fmt.Errorf("%w: %w", ErrVendor, ErrVendorTooLarge)
 	}
 	h := endToEnd(resp.Header)
 	v.rewrite(h, hop)
@@ -225,5 +288,37 @@ func (v *Vendor) Call(ctx context.Context, r *http.Request, hop Hop, body []byte
 	} else if len(b) > 0 && !bytes.Equal(plain, b) {
 		a.decoded = plain
 	}
-	return a, nil
+	return a, statusVerdict(resp.StatusCode), nil
+}
+
+// sendVerdict is what a call that got no answer counts as for the breaker:
+// nothing when the caller's context ended, the vendor's (whoever the user)
+// when no connection was made, the user's when it timed out or was cut
+// once sent.
+func sendVerdict(ctx context.Context, err error) error {
+	if ctx.Err() != nil && !errors.Is(err, context.DeadlineExceeded) {
+		return upstream.ErrCallerGone
+	}
+	var op *net.OpError
+	if errors.As(err, &op) && op.Op == "dial" {
+		return upstream.ErrUpstreamDown
+	}
+	var ne net.Error
+	if errors.Is(err, context.DeadlineExceeded) || (errors.As(err, &ne) && ne.Timeout()) {
+		return upstream.ErrUpstreamFailed
+	}
+	return upstream.ErrUpstreamDown
+}
+
+// statusVerdict is what an answer counts as for the breaker: as the
+// upstream's (502 and 503 whoever the user, another 5xx the user's); 429
+// and every other status, a working vendor.
+func statusVerdict(status int) error {
+	switch {
+	case status == http.StatusBadGateway || status == http.StatusServiceUnavailable:
+		return upstream.ErrUpstreamDown
+	case status >= 500:
+		return upstream.ErrUpstreamFailed
+	}
+	return nil
 }

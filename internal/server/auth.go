@@ -9,6 +9,7 @@ import (
 
 	"github.com/userbridge/userbridge/config"
 	"github.com/userbridge/userbridge/internal/auth"
+	"github.com/userbridge/userbridge/internal/migrate"
 )
 
 // authFor builds a mount's authenticator (reading the credential files its
@@ -38,12 +39,22 @@ func authFor(m config.Mount, log *slog.Logger, upstreamTimeout time.Duration) (*
 	return a, forward, nil
 }
 
-// authSet are the authenticators of one routing.
-type authSet []*auth.Authenticator
+// authSet are the authenticators of one routing, and its legacy vendors:
+// what is stopped when the routing is replaced or the server closed.
+type authSet struct {
+	auths   []*auth.Authenticator
+	vendors []*migrate.Vendor
+}
 
+// close stops the authenticators' background work and closes the
+// vendors' idle connections (Vendor.Retire: also those the calls still
+// running leave idle when they end).
 func (s authSet) close() {
-	for _, a := range s {
+	for _, a := range s.auths {
 		a.Close()
+	}
+	for _, v := range s.vendors {
+		v.Retire()
 	}
 }
 
@@ -53,7 +64,7 @@ func (s authSet) close() {
 func (s *Server) Close() {
 	s.mu.Lock()
 	as := s.auths
-	s.auths = nil
+	s.auths = authSet{}
 	s.mu.Unlock()
 	as.close()
 }

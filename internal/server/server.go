@@ -69,9 +69,10 @@ type Server struct {
 	listeners []net.Listener
 	admin     string // the admin listener's address: served without the front (front.go)
 	addrs     map[string]string
-	auths     authSet // the current routing's authenticators (mu)
+	auths     authSet // the current routing's authenticators and vendors (mu)
 	obs       Observer
-	flight    *inflight // the dialect requests being served
+	flight    *inflight  // the dialect requests being served
+	users     *userLocks // the migrating dialects' per-user locks, across reloads
 }
 
 // ErrNewListener is returned by Swap when the new routing needs a listener
@@ -82,11 +83,11 @@ var ErrNewListener = errors.New("server: a new listener needs a restart")
 // error naming the dialect, never a panic.
 func New(o Options) (s *Server, err error) {
 	gin.SetMode(gin.ReleaseMode)
-	s = &Server{cfg: o.Config, log: o.Logger, addrs: map[string]string{}, admin: o.AdminListen, obs: observerOf(o), flight: newInflight()}
+	s = &Server{cfg: o.Config, log: o.Logger, addrs: map[string]string{}, admin: o.AdminListen, obs: observerOf(o), flight: newInflight(), users: newUserLocks()}
 	if s.log == nil {
 		s.log = slog.Default()
 	}
-	handlers, auths, err := build(o, s.log, s.flight)
+	handlers, auths, err := build(o, s.log, s.flight, s.users)
 	if err != nil {
 		return nil, err
 	}
@@ -104,7 +105,7 @@ func New(o Options) (s *Server, err error) {
 // the new one. A listener the new options no longer use answers 404; one
 // they add is refused with ErrNewListener, the old routing left in place.
 func (s *Server) Swap(o Options) error {
-	handlers, auths, err := build(o, s.log, s.flight)
+	handlers, auths, err := build(o, s.log, s.flight, s.users)
 	if err != nil {
 		return err
 	}
@@ -137,13 +138,14 @@ func observerOf(o Options) Observer {
 }
 
 // build makes one handler per listen address from the options, and the
-// authenticators they use (closed again when build fails). Its dialect
-// handlers count their requests in fl.
-func build(o Options, log *slog.Logger, fl *inflight) (_ map[string]http.Handler, auths authSet, err error) {
+// authenticators and legacy vendors they use (closed again when build
+// fails). Its dialect handlers count their requests in fl, and lock their
+// users in users.
+func build(o Options, log *slog.Logger, fl *inflight, users *userLocks) (_ map[string]http.Handler, auths authSet, err error) {
 	defer func() {
 		if err != nil {
 			auths.close()
-			auths = nil
+			auths = authSet{}
 		}
 	}()
 	if o.Logger != nil {
@@ -182,10 +184,13 @@ func build(o Options, log *slog.Logger, fl *inflight) (_ map[string]http.Handler
 		if err != nil {
 			return nil, auths, err
 		}
-		auths = append(auths, a)
-		mig, err := migrationFor(m, o)
+		auths.auths = append(auths.auths, a)
+		mig, err := migrationFor(m, o, users)
 		if err != nil {
 			return nil, auths, err
+		}
+		if mig != nil {
+			auths.vendors = append(auths.vendors, mig.vendor)
 		}
 		h := &handler{mig: mig, name: m.Dialect.Name(), p: m.Dialect.Program(), up: o.Upstream, maxBody: o.Config.Server.MaxBodyBytes, trustForwarded: o.Config.Server.TrustForwarded,
 			log: log, forward: forward, auth: a, params: paramNames(m.Path), once: onceHeaders(m.Dialect.Program(), m.Auth),

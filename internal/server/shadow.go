@@ -2,14 +2,17 @@ package server
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"io"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/userbridge/userbridge/config"
 	"github.com/userbridge/userbridge/internal/migrate"
+	"github.com/userbridge/userbridge/internal/upstream"
 	"github.com/userbridge/userbridge/mapping"
 	"github.com/userbridge/userbridge/mapping/canonical"
 )
@@ -18,8 +21,10 @@ import (
 // is served by shadow or primary below instead of run alone. Both run the
 // usual pipeline with its answer held (exchange.hold) rather than written,
 // call the vendor, compare and record, then answer the client, all before
-// the handler returns: per user, the upstream and the vendor see the
-// updates in the order the client's answers were given.
+// the handler returns. The requests for one user take its lock (userLocks)
+// before the first side's call and leave it after the second's: per user,
+// the second side applies the updates in the order the first applied them,
+// however many of them are in flight at once.
 
 // migration is a dialect handler's legacy vendor and the recorder of its
 // comparisons; nil when legacy.mode is off.
@@ -27,6 +32,10 @@ type migration struct {
 	vendor *migrate.Vendor
 	rec    *migrate.Recorder
 	prefix string // the dialect's prefix, left out of the vendor's path
+	// users are the server's per-user locks; wait bounds the wait for
+	// one (server.writeTimeout: past it, the answer cannot be written).
+	users *userLocks
+	wait  time.Duration
 }
 
 // errDry ends a candidate run at its PATCH when the vendor refused the
@@ -46,15 +55,46 @@ func (h *handler) serveMigrating(x *exchange, bp *[]byte) int {
 	}
 	// run reads the body again, from this copy.
 	x.c.Request.Body = io.NopCloser(bytes.NewReader(body))
-	if h.mig.vendor.Mode == config.LegacyShadow {
-		if migrate.UnsafePath(x.c.Request.URL.EscapedPath()) {
-			// Never sent: see relayToVendor. In primary mode the
-			// pipeline refuses such a user id before any call.
-			return h.fail(x, canonical.Errorf(canonical.BadRequest, "the path has a dot segment (. or ..)"))
-		}
-		return h.shadow(x, body)
+	if migrate.UnsafePath(x.c.Request.URL.EscapedPath()) {
+		// Never sent, in either mode: see relayToVendor.
+		return h.fail(x, canonical.Errorf(canonical.BadRequest, "the path has a dot segment (. or ..)"))
 	}
-	return h.primary(x)
+	user, unlock, e := h.lockUser(x, body)
+	if e != nil {
+		return h.fail(x, e)
+	}
+	defer unlock() // a panic too; unlock is idempotent
+	if h.mig.vendor.Mode == config.LegacyShadow {
+		return h.shadow(x, body, user, unlock)
+	}
+	return h.primary(x, user, unlock)
+}
+
+// lockUser takes the lock of the user the request names (the route
+// parameter or body member the rules read it from), waiting no longer than
+// the client does, nor past server.writeTimeout. A request that names no
+// user Translate would accept takes none: userbridge refuses it, so nothing
+// of it reaches the upstream in either mode. unlock may be called more
+// than once.
+func (h *handler) lockUser(x *exchange, body []byte) (user upstream.UserRef, unlock func(), e *canonical.Error) {
+	in := x.in
+	in.Body = body
+	a, ok := h.p.Addressed(&in)
+	if !ok {
+		return user, func() {}, nil
+	}
+	user = upstream.UserRef{Target: a.Target, Value: a.Value, Tenant: a.Tenant}
+	ctx, cancel := context.WithDeadline(x.c.Request.Context(), x.start.Add(h.mig.wait))
+	defer cancel()
+	release, err := h.mig.users.lock(ctx, h.name, a)
+	if err != nil {
+		// Neither side was called.
+		e := canonical.Errorf(canonical.Unavailable, "an earlier update of this user is still in progress; retry later")
+		e.RetryAfter = "1"
+		return user, nil, e
+	}
+	var once sync.Once
+	return user, func() { once.Do(release) }, nil
 }
 
 // candidate runs the usual pipeline with its answer held in x.held. A
@@ -80,11 +120,13 @@ func (h *handler) candidate(x *exchange) {
 // shadow: the vendor is the truth. The client gets its answer unchanged;
 // userbridge's own, computed after it (sent to the upstream only when the
 // vendor applied the update), is compared with it and dropped.
-func (h *handler) shadow(x *exchange, body []byte) int {
+func (h *handler) shadow(x *exchange, body []byte, user upstream.UserRef, unlock func()) int {
 	r := x.c.Request
 	rec := h.record(x, config.LegacyShadow)
-	vendor, err := h.mig.vendor.Call(h.flight.callContext(r.Context()), r, h.hop(x), body)
+	rec.Target = user.Value // known before translation; "" when the request names none
+	vendor, err := h.mig.vendor.CallFor(h.flight.callContext(r.Context()), user, r, h.hop(x), body)
 	if err != nil {
+		unlock()
 		// Nothing was applied that the client knows of: nothing goes to
 		// the upstream, and the client is told the dialect's 502 or 504.
 		rec.Outcome, rec.Note = migrate.LegacyError, vendorNote(err)
@@ -93,6 +135,7 @@ func (h *handler) shadow(x *exchange, body []byte) int {
 	}
 	x.dry = !success(vendor.Status)
 	h.candidate(x)
+	unlock()    // the upstream call, if any, is over
 	x.code = "" // the access line's code is the answer sent's: the vendor's has none
 	rec.LegacyStatus = vendor.Status
 	if vendorFailed(vendor.Status) {
@@ -113,7 +156,10 @@ func (h *handler) shadow(x *exchange, body []byte) int {
 // primary: userbridge is the truth and answers as usual; an update the
 // upstream applied is then sent to the vendor, keeping it current, and its
 // answer compared. The vendor's failure never changes the client's answer.
-func (h *handler) primary(x *exchange) int {
+// The client is answered after the vendor's call: a down vendor delays it
+// by legacy.timeout at most, and only until the vendor's breaker opens.
+func (h *handler) primary(x *exchange, user upstream.UserRef, unlock func()) int {
+	defer unlock()
 	h.candidate(x)
 	rep := x.held
 	switch {
@@ -125,7 +171,8 @@ func (h *handler) primary(x *exchange) int {
 	if success(rep.Status) {
 		rec := h.record(x, config.LegacyPrimary)
 		r := x.c.Request
-		vendor, err := h.mig.vendor.Call(h.flight.callContext(r.Context()), r, h.hop(x), x.in.Body)
+		vendor, err := h.mig.vendor.CallFor(h.flight.callContext(r.Context()), user, r, h.hop(x), x.in.Body)
+		unlock()
 		switch {
 		case err != nil:
 			rec.Outcome, rec.Note, rec.CandidateStatus = migrate.LegacyError, vendorNote(err), rep.Status
@@ -249,6 +296,9 @@ func (x *exchange) keep(rep *mapping.Reply) {
 // gateway_timeout when it was too slow, bad_gateway otherwise.
 func vendorError(err error) *canonical.Error {
 	switch {
+	case errors.Is(err, migrate.ErrVendorPaused):
+		// Fast: its breaker is open, the vendor was not called.
+		return canonical.Errorf(canonical.BadGateway, "the legacy vendor is failing; calls to it are paused, retry later")
 	case errors.Is(err, migrate.ErrVendorTimeout):
 		return canonical.Errorf(canonical.GatewayTimeout, "the legacy vendor did not answer")
 	case errors.Is(err, migrate.ErrVendorTooLarge):
@@ -259,6 +309,8 @@ func vendorError(err error) *canonical.Error {
 
 func vendorNote(err error) string {
 	switch {
+	case errors.Is(err, migrate.ErrVendorPaused):
+		return "vendor breaker open"
 	case errors.Is(err, migrate.ErrVendorTimeout):
 		return "vendor timed out"
 	case errors.Is(err, migrate.ErrVendorTooLarge):
@@ -282,8 +334,9 @@ func vendorFailedNote(status int) string { return "vendor failed: " + strconv.It
 
 func success(status int) bool { return status >= 200 && status < 300 }
 
-// migrationFor builds a mount's legacy vendor; nil when its mode is off.
-func migrationFor(m config.Mount, o Options) (*migration, error) {
+// migrationFor builds a mount's legacy vendor, whose users lock in users;
+// nil when its mode is off.
+func migrationFor(m config.Mount, o Options, users *userLocks) (*migration, error) {
 	v, err := migrate.NewVendor(m.Legacy)
 	if err != nil {
 		return nil, fmt.Errorf("server: dialect %s: %w", m.Dialect.Name(), err)
@@ -294,5 +347,5 @@ func migrationFor(m config.Mount, o Options) (*migration, error) {
 	if o.Migration == nil {
 		return nil, fmt.Errorf("server: dialect %s: legacy mode %s without a migration recorder", m.Dialect.Name(), m.Legacy.Mode)
 	}
-	return &migration{vendor: v, rec: o.Migration, prefix: m.Prefix}, nil
+	return &migration{vendor: v, rec: o.Migration, prefix: m.Prefix, users: users, wait: o.Config.Server.WriteTimeout.D()}, nil
 }

@@ -1,0 +1,151 @@
+package app_test
+
+import (
+	"fmt"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"path/filepath"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/userbridge/userbridge/config"
+	"github.com/userbridge/userbridge/internal/migrate"
+	"github.com/userbridge/userbridge/mapping/canonical"
+)
+
+// deadVendor is a vendor that accepts connections and closes each at once
+// (no answer), counting them.
+type deadVendor struct {
+	ln       net.Listener
+	accepted atomic.Int64
+}
+
+func startDeadVendor(t *testing.T) *deadVendor {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	v := &deadVendor{ln: ln}
+	t.Cleanup(func() { ln.Close() })
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			v.accepted.Add(1)
+			c.Close()
+		}
+	}()
+	return v
+}
+
+func (v *deadVendor) url() string { return "http://" + v.ln.Addr().String() }
+
+// A vendor that is down opens its breaker: the first updates are recorded
+// legacy_error "vendor unreachable", the next ones "vendor breaker open"
+// and reach no vendor. In primary mode the client gets userbridge's own
+// answer either way; in shadow mode the dialect's 502.
+func TestMigrationVendorBreaker(t *testing.T) {
+	for _, mode := range []string{"primary", "shadow"} {
+		for _, d := range specs {
+			t.Run(mode+"/"+d.name, func(t *testing.T) {
+				v := startDeadVendor(t)
+				m := startMigrating(t, d, mode, v.url(), "")
+				want := d.success
+				if mode == "shadow" {
+					want = d.statusOf(canonical.BadGateway, http.StatusBadGateway)
+				}
+				const paused = 3
+				for i := range config.DefaultBreakerFailures + paused {
+					if a := m.send(t, d.body); a.Status != want {
+						t.Fatalf("update %d: %d %s", i, a.Status, a.Body)
+					}
+					if i == config.DefaultBreakerFailures-1 {
+						v.accepted.Store(0) // from here on, the breaker is open
+					}
+				}
+				if n := v.accepted.Load(); n != 0 {
+					t.Errorf("the vendor got %d connections while its breaker was open", n)
+				}
+				rs := m.records(t)
+				if len(rs) != config.DefaultBreakerFailures+paused {
+					t.Fatalf("%d records", len(rs))
+				}
+				for i, r := range rs {
+					note := "vendor unreachable"
+					if i >= config.DefaultBreakerFailures {
+						note = "vendor breaker open"
+					}
+					if r.Outcome != migrate.LegacyError || r.Note != note || r.Target == "" {
+						t.Errorf("record %d: %s %q target %q, want legacy_error %q", i, r.Outcome, r.Note, r.Target, note)
+					}
+					if mode == "primary" && r.CandidateStatus != d.success {
+						t.Errorf("record %d: candidate status %d", i, r.CandidateStatus)
+					}
+				}
+				if mode == "primary" && applied(m.cand) != int64(config.DefaultBreakerFailures+paused) {
+					t.Errorf("userbridge applied %d updates", applied(m.cand))
+				}
+				if mode == "shadow" && applied(m.cand) != 0 {
+					t.Errorf("the upstream got %d updates the vendor never applied", applied(m.cand))
+				}
+			})
+		}
+	}
+}
+
+// A reload that changes or drops a dialect's legacy block closes the
+// replaced vendor's idle connections.
+func TestMigrationReloadClosesVendorConns(t *testing.T) {
+	var mu sync.Mutex
+	open := map[net.Conn]bool{}
+	vendor := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		w.WriteHeader(http.StatusNoContent)
+	}))
+	vendor.Config.ConnState = func(c net.Conn, s http.ConnState) {
+		mu.Lock()
+		defer mu.Unlock()
+		switch s {
+		case http.StateNew:
+			open[c] = true
+		case http.StateClosed, http.StateHijacked:
+			delete(open, c)
+		}
+	}
+	vendor.Start()
+	t.Cleanup(vendor.Close)
+	openConns := func() int {
+		mu.Lock()
+		defer mu.Unlock()
+		return len(open)
+	}
+	d := specNamed(t, "shift")
+	log := filepath.Join(t.TempDir(), "migration.log")
+	cfg := "listen: 127.0.0.1:0\nupstream: {url: demo}\nmigration: {log: %q}\ndialects:\n  shift:\n    legacy: {url: %q, mode: %s, timeout: %s}\n"
+	f := startFile(t, fileSetup{yaml: fmt.Sprintf(cfg, log, vendor.URL, "shadow", "2s")})
+	for i, next := range []string{
+		fmt.Sprintf(cfg, log, vendor.URL, "shadow", "3s"), // changed: a new vendor
+		fmt.Sprintf(cfg, log, vendor.URL, "off", "3s"),    // dropped
+	} {
+		if a := f.do(t, d.method, d.path, d.header, d.body); a.Status != http.StatusNoContent {
+			t.Fatalf("%d: %d %s", i, a.Status, a.Body)
+		}
+		if openConns() != 1 {
+			t.Fatalf("%d: %d connections to the vendor, want its idle one", i, openConns())
+		}
+		f.write(t, "config.yaml", next)
+		if err := f.app.Reload(); err != nil {
+			t.Fatal(err)
+		}
+		for deadline := time.Now().Add(5 * time.Second); openConns() > 0; time.Sleep(5 * time.Millisecond) {
+			if time.Now().After(deadline) {
+				t.Fatalf("%d: the replaced vendor's idle connection is still open", i)
+			}
+		}
+	}
+}
