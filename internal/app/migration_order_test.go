@@ -179,3 +179,57 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 		}
 	}
 }
+
+// A request waits for its user's lock only as long as server.writeTimeout
+// leaves both calls: updates of one user queued behind a slow vendor are
+// answered 503 (Retry-After) in time, never sent to the vendor after their
+// answer could no longer be written. Every update the vendor applied is
+// one whose client got its answer.
+func TestMigrationLockWaitWithinWriteTimeout(t *testing.T) {
+	d := specNamed(t, "trustedtwin")
+	var applied atomic.Int64
+	vendor := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, _ = io.Copy(io.Discard, r.Body)
+		time.Sleep(400 * time.Millisecond) // within legacy.timeout
+		applied.Add(1)
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = w.Write([]byte(`{}`))
+	}))
+	t.Cleanup(vendor.Close)
+	m := startMigratingSetup(t, d, migSetup{mode: "shadow", vendorURL: vendor.URL, timeout: "500ms", upTimeout: "300ms",
+		extra: []string{"server: {writeTimeout: 1s}"}})
+	const n = 5
+	var wg sync.WaitGroup
+	var answered, cut, unavailable atomic.Int64
+	for range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			req, _ := http.NewRequest(d.method, m.cand.base+"/mig"+d.path, strings.NewReader(d.body))
+			for k, v := range d.header {
+				req.Header.Set(k, v)
+			}
+			tr := &http.Transport{}
+			defer tr.CloseIdleConnections()
+			resp, err := (&http.Client{Transport: tr}).Do(req)
+			if err != nil {
+				cut.Add(1)
+				return
+			}
+			_, err = io.ReadAll(resp.Body)
+			resp.Body.Close()
+			switch {
+			case err != nil:
+				cut.Add(1)
+			case resp.StatusCode == http.StatusServiceUnavailable && resp.Header.Get("Retry-After") == "1":
+				unavailable.Add(1)
+			default:
+				answered.Add(1)
+			}
+		}()
+	}
+	wg.Wait()
+	if cut.Load() != 0 || applied.Load() != answered.Load() || answered.Load()+unavailable.Load() != n || answered.Load() == 0 {
+		t.Errorf("vendor applied %d; clients answered %d, 503 %d, cut off %d", applied.Load(), answered.Load(), unavailable.Load(), cut.Load())
+	}
+}

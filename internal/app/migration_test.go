@@ -52,6 +52,8 @@ type migSetup struct {
 	dialect []string
 	// extra is top-level YAML for the candidate.
 	extra []string
+	// upTimeout is the candidate's upstream.timeout ("": the default).
+	upTimeout string
 }
 
 // startMigratingSetup is startMigrating as s says.
@@ -68,15 +70,19 @@ func startMigratingSetup(t *testing.T, d dialectSpec, s migSetup) *migrating {
 	for _, k := range s.dialect {
 		block.WriteString("    " + k + "\n")
 	}
+	upTimeout := ""
+	if s.upTimeout != "" {
+		upTimeout = ", timeout: " + s.upTimeout
+	}
 	cfg := fmt.Sprintf(`listen: 127.0.0.1:0
-upstream: {url: %q}
+upstream: {url: %q%s}
 log: {level: info, format: json}
 migration: {log: %q}
 dialects:
   %s:
     prefix: /mig
     legacy: {url: %q, mode: %s, timeout: %s, ignore: %s}
-`, upstreamOr(s.candURL), m.log, d.name, vendorURL, s.mode, s.timeout, ignore) + block.String() + strings.Join(s.extra, "\n")
+`, upstreamOr(s.candURL), upTimeout, m.log, d.name, vendorURL, s.mode, s.timeout, ignore) + block.String() + strings.Join(s.extra, "\n")
 	m.cand = start(t, cfg, "", nil)
 	return m
 }

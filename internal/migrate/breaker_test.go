@@ -179,3 +179,57 @@ func TestVendorRetire(t *testing.T) {
 	}
 	waitClosed("a call made after Retire")
 }
+
+// Calls for no user (requests relayed: anyone may send them) never open
+// the breaker by what the vendor answers, whatever the status, nor by a
+// timeout; a 501 or 505 on an update is a working vendor too. An
+// unreachable vendor still counts, whoever calls.
+func TestVendorBreakerRelayedCalls(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch r.URL.Path {
+		case "/slow":
+			time.Sleep(150 * time.Millisecond)
+		case "/503":
+			w.WriteHeader(http.StatusServiceUnavailable)
+		case "/505":
+			w.WriteHeader(http.StatusHTTPVersionNotSupported)
+		default:
+			w.WriteHeader(http.StatusNotImplemented)
+		}
+	}))
+	t.Cleanup(srv.Close)
+	v, err := NewVendor(config.Legacy{URL: srv.URL, Mode: config.LegacyShadow, Timeout: config.Duration(100 * time.Millisecond)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	hop := Hop{RequestID: "rid", Scheme: "http", Host: "ub.example"}
+	for i := range 4 * config.DefaultBreakerFailures {
+		for _, p := range []string{"/503", "/slow"} {
+			_, err := v.Call(context.Background(), httptest.NewRequest("GET", p, nil), hop, nil)
+			if errors.Is(err, ErrVendorPaused) {
+				t.Fatalf("round %d, %s: the breaker opened on relayed calls", i, p)
+			}
+		}
+	}
+	for i := range 4 * config.DefaultBreakerFailures {
+		for _, p := range []string{"/users/u1", "/505"} {
+			user := upstream.UserRef{Value: "u" + string(rune('a'+i%26))}
+			if _, err := v.CallFor(context.Background(), user, httptest.NewRequest("PUT", p, nil), hop, []byte(`{}`)); err != nil {
+				t.Fatalf("round %d, PUT %s: %v", i, p, err)
+			}
+		}
+	}
+	if v.BreakerState() != "closed" {
+		t.Errorf("breaker %s", v.BreakerState())
+	}
+	srv.Close() // now unreachable: relayed calls count, on a vendor with no history
+	if v, err = NewVendor(config.Legacy{URL: srv.URL, Mode: config.LegacyShadow, Timeout: config.Duration(time.Second)}); err != nil {
+		t.Fatal(err)
+	}
+	for range config.DefaultBreakerFailures {
+		_, _ = v.Call(context.Background(), httptest.NewRequest("GET", "/x", nil), hop, nil)
+	}
+	if v.BreakerState() != "open" {
+		t.Errorf("breaker %s after %d relayed calls to a vendor down", v.BreakerState(), config.DefaultBreakerFailures)
+	}
+}

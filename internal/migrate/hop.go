@@ -187,19 +187,26 @@ func (v *Vendor) Call(ctx context.Context, r *http.Request, hop Hop, body []byte
 // CallFor is Call for a request that addresses user, through the vendor's
 // breaker: while it is open the call is not made, and the error wraps
 // ErrVendorPaused. The breaker counts as failures a vendor unreachable
-// (whoever the user), too slow or answering 500 or 504 (maybe that user's
-// record: for user alone), 502 or 503 (whoever the user); a caller gone
-// (ctx ended) counts for nothing; any other answer, 4xx and 429
-// included, is a working vendor.
+// (whoever the user), too slow or answering a 5xx other than 501, 502,
+// 503 and 505 (maybe that user's record: for user alone), 502 or 503
+// (whoever the user); a caller gone (ctx ended) counts for nothing; any
+// other answer, 4xx and 429 included, is a working vendor. A call for no
+// user (a request relayed, whose caller nobody checked) counts only when
+// the vendor could not be reached at all: what it answers to a request
+// anyone may send, however slowly, says nothing of the updates.
 func (v *Vendor) CallFor(ctx context.Context, user upstream.UserRef, r *http.Request, hop Hop, body []byte) (*Answer, error) {
 	if UnsafePath(r.URL.EscapedPath()) {
 		return nil, ErrUnsafePath
 	}
 	var a *Answer
 	var err error
+	anyone := user == upstream.UserRef{}
 	paused, cause := v.breaker.Run(user, func() error {
 		var verdict error
 		a, verdict, err = v.call(ctx, r, hop, body)
+		if anyone && (a != nil || !errors.Is(verdict, upstream.ErrUpstreamDown)) {
+			return nil
+		}
 		return verdict
 	})
 	if v.retired.Load() {
@@ -311,12 +318,15 @@ func sendVerdict(ctx context.Context, err error) error {
 }
 
 // statusVerdict is what an answer counts as for the breaker: as the
-// upstream's (502 and 503 whoever the user, another 5xx the user's); 429
-// and every other status, a working vendor.
+// upstream's (502 and 503 whoever the user, another 5xx the user's, but
+// 501 and 505, which say what the vendor does not do); 429 and every
+// other status, a working vendor.
 func statusVerdict(status int) error {
 	switch {
 	case status == http.StatusBadGateway || status == http.StatusServiceUnavailable:
 		return upstream.ErrUpstreamDown
+	case status == http.StatusNotImplemented || status == http.StatusHTTPVersionNotSupported:
+		return nil // the vendor answers: it does not do this one
 	case status >= 500:
 		return upstream.ErrUpstreamFailed
 	}

@@ -33,7 +33,7 @@ type migration struct {
 	rec    *migrate.Recorder
 	prefix string // the dialect's prefix, left out of the vendor's path
 	// users are the server's per-user locks; wait bounds the wait for
-	// one (server.writeTimeout: past it, the answer cannot be written).
+	// one (lockWait).
 	users *userLocks
 	wait  time.Duration
 }
@@ -72,7 +72,9 @@ func (h *handler) serveMigrating(x *exchange, bp *[]byte) int {
 
 // lockUser takes the lock of the user the request names (the route
 // parameter or body member the rules read it from), waiting no longer than
-// the client does, nor past server.writeTimeout. A request that names no
+// the client does, nor than what server.writeTimeout leaves the calls
+// (lockWait): a request that gives up calls neither side and is answered
+// 503 in time. A request that names no
 // user Translate would accept takes none: userbridge refuses it, so nothing
 // of it reaches the upstream in either mode. unlock may be called more
 // than once.
@@ -347,5 +349,20 @@ func migrationFor(m config.Mount, o Options, users *userLocks) (*migration, erro
 	if o.Migration == nil {
 		return nil, fmt.Errorf("server: dialect %s: legacy mode %s without a migration recorder", m.Dialect.Name(), m.Legacy.Mode)
 	}
-	return &migration{vendor: v, rec: o.Migration, prefix: m.Prefix, users: users, wait: o.Config.Server.WriteTimeout.D()}, nil
+	wait := lockWait(o.Config.Server.WriteTimeout.D(), m.Legacy.Timeout.D(), o.Config.Upstream.Timeout.D())
+	return &migration{vendor: v, rec: o.Migration, prefix: m.Prefix, users: users, wait: wait}, nil
+}
+
+// lockMargin is left of server.writeTimeout, past both calls, for the
+// pipeline's own work and the answer's write.
+const lockMargin = 100 * time.Millisecond
+
+// lockWait is how long after its start a request may wait for its user's
+// lock: what server.writeTimeout leaves once both calls have had their
+// whole time (legacy.timeout, upstream.timeout) and lockMargin, so that a
+// request that got the lock late still has its answer written; none when
+// nothing is left (a request then takes a free lock or is answered 503 at
+// once).
+func lockWait(write, legacy, up time.Duration) time.Duration {
+	return max(write-legacy-up-lockMargin, 0)
 }
