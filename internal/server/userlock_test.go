@@ -91,6 +91,10 @@ func TestAddressedBeforeTranslation(t *testing.T) {
 		"shift": {gin.Params{{Key: "userId", Value: "0B6F4C1E-8C2A-4D7E-9F3B-5A1D2E3C4B5A"}}, `{"firstName":"J"}`, canonical.Addressed{}},
 		"crafter": {nil, ` {"first_name":"J","username":"john.smith"}`,
 			canonical.Addressed{Target: canonical.ByUsername, Value: "john.smith"}},
+		"finix": {gin.Params{{Key: "user_id", Value: "USsRhsHYZGBPnQw8CFHjD7Un"}}, `{"enabled":false}`,
+			canonical.Addressed{Target: canonical.ByID, Value: "USsRhsHYZGBPnQw8CFHjD7Un"}},
+		"trustedtwin": {gin.Params{{Key: "user", Value: "7c9e6679-7425-40de-944b-e07fc1f90ae7"}}, `{"name":"Jane Doe"}`,
+			canonical.Addressed{Target: canonical.ByID, Value: "7c9e6679-7425-40de-944b-e07fc1f90ae7"}},
 	}
 	seen := 0
 	for _, m := range mounts {
