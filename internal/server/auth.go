@@ -39,11 +39,12 @@ func authFor(m config.Mount, log *slog.Logger, upstreamTimeout time.Duration) (*
 	return a, forward, nil
 }
 
-// authSet are the authenticators of one routing, and its legacy vendors:
-// what is stopped when the routing is replaced or the server closed.
+// authSet are the authenticators of one routing, and its legacy vendors
+// by dialect name: what is stopped when the routing is replaced or the
+// server closed.
 type authSet struct {
 	auths   []*auth.Authenticator
-	vendors []*migrate.Vendor
+	vendors map[string]*migrate.Vendor
 }
 
 // close stops the authenticators' background work and closes the
@@ -69,10 +70,25 @@ func (s *Server) Close() {
 	as.close()
 }
 
+// VendorBreakers is the breaker state ("closed", "half-open", "open",
+// "disabled") of each dialect's legacy vendor in the routing being served
+// (after a reload, the new one's), by dialect name; a dialect without an
+// active legacy block has none. It is safe to call at any time, from any
+// goroutine: the metrics read it at each scrape, /readyz on each probe.
+func (s *Server) VendorBreakers() map[string]string {
+	vs := *s.vendors.Load()
+	out := make(map[string]string, len(vs))
+	for name, v := range vs {
+		out[name] = v.BreakerState()
+	}
+	return out
+}
+
 // swapAuths makes as the current routing's authenticators and stops the
 // previous ones. Requests still running on the previous routing keep
 // verifying with the keys those hold; only their refresh stops.
 func (s *Server) swapAuths(as authSet) {
+	s.vendors.Store(&as.vendors)
 	s.mu.Lock()
 	old := s.auths
 	s.auths = as
