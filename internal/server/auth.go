@@ -10,6 +10,7 @@ import (
 	"github.com/userbridge/userbridge/config"
 	"github.com/userbridge/userbridge/internal/auth"
 	"github.com/userbridge/userbridge/internal/migrate"
+	"github.com/userbridge/userbridge/mapping/canonical"
 )
 
 // authFor builds a mount's authenticator (reading the credential files its
@@ -37,6 +38,27 @@ func authFor(m config.Mount, log *slog.Logger, upstreamTimeout time.Duration) (*
 		forward = append(slices.Clip(forward), p.CredentialHeaders()...)
 	}
 	return a, forward, nil
+}
+
+// admit checks the request's credentials, once: first that no credential
+// header is sent twice (checkOnce), so that a duplicated credential is
+// refused alike whether userbridge or the upstream would judge it; then,
+// in verify mode, the caller (x.caller; nil in passthrough). run admits
+// the request first; serveMigrating admits it before the user's lock in
+// primary mode, and run then does not check it again.
+func (h *handler) admit(x *exchange) *canonical.Error {
+	if x.admitted {
+		return nil
+	}
+	if e := h.checkOnce(x); e != nil {
+		return e
+	}
+	caller, e := h.auth.Authenticate(x.c.Request)
+	if e != nil {
+		return e
+	}
+	x.caller, x.admitted = caller, true
+	return nil
 }
 
 // authSet are the authenticators of one routing, and its legacy vendors

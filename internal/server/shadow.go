@@ -59,6 +59,16 @@ func (h *handler) serveMigrating(x *exchange, bp *[]byte) int {
 		// Never sent, in either mode: see relayToVendor.
 		return h.fail(x, canonical.Errorf(canonical.BadRequest, "the path has a dot segment (. or ..)"))
 	}
+	if h.mig.vendor.Mode == config.LegacyPrimary {
+		// userbridge is the truth and judges the caller: before the
+		// user's lock, so that a caller it refuses never queues ahead of
+		// the user's legitimate updates. Refused, nothing is locked and
+		// neither side called. (In shadow mode the vendor judges the
+		// credentials; the candidate checks them after its call.)
+		if e := h.admit(x); e != nil {
+			return h.fail(x, e)
+		}
+	}
 	user, unlock, e := h.lockUser(x, body)
 	if e != nil {
 		return h.fail(x, e)
@@ -111,10 +121,6 @@ func (h *handler) candidate(x *exchange) {
 			x.held, x.panicked = nil, true
 		}
 	}()
-	if e := h.checkOnce(x); e != nil {
-		h.fail(x, e)
-		return
-	}
 	var buf []byte
 	h.run(x, &buf)
 }
