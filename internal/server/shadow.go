@@ -24,7 +24,8 @@ import (
 // the handler returns. The requests for one user take its lock (userLocks)
 // before the first side's call and leave it after the second's: per user,
 // the second side applies the updates in the order the first applied them,
-// however many of them are in flight at once.
+// however many of them are in flight at once. In primary mode the caller
+// is checked (admit) before the lock: one refused never takes it.
 
 // migration is a dialect handler's legacy vendor and the recorder of its
 // comparisons; nil when legacy.mode is off.
