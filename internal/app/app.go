@@ -161,6 +161,9 @@ func NewWith(cfg *config.Config, src config.Source, o Options) (*App, error) {
 		_ = a.migLog.Close()
 		return nil, err
 	}
+	// The vendors' breakers are the current routing's: a reload's Swap
+	// replaces them, and the gauge follows.
+	a.Metrics.SetVendorBreakers(a.Server.VendorBreakers)
 	return a, nil
 }
 

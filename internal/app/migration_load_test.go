@@ -48,6 +48,10 @@ func TestMigrationShadowUnderLoad(t *testing.T) {
 		}
 	}
 	hc := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: workers}}
+	// Closed before the servers shut down: a connection dialed while
+	// another served the request, and never used, would hold a server's
+	// Shutdown for 5 s (net/http's grace for a new one), past its deadline.
+	t.Cleanup(hc.CloseIdleConnections)
 	run := func(base string) (lat []time.Duration, last []int) {
 		var mu sync.Mutex
 		last = make([]int, workers)

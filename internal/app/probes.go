@@ -18,7 +18,9 @@ func (a *App) extraRoutes(r gin.IRouter) {
 	})
 	// /readyz: a configuration is loaded and the upstream accepts
 	// connections (profile scim: and its capabilities are discovered);
-	// 503 otherwise, and from the moment shutdown begins.
+	// 503 otherwise, and from the moment shutdown begins. The legacy
+	// vendors' breakers are information only: a dialect whose vendor is
+	// failing leaves the others serving.
 	r.GET("/readyz", func(c *gin.Context) {
 		_, mounts := a.Current()
 		if a.draining.Load() {
@@ -27,13 +29,16 @@ func (a *App) extraRoutes(r gin.IRouter) {
 		}
 		ctx, cancel := context.WithTimeout(c.Request.Context(), 2*time.Second)
 		defer cancel()
+		body := gin.H{"status": "ok", "upstream": "reachable", "config": "loaded", "dialects": len(mounts), "profile": a.Config.Upstream.Profile}
+		status := http.StatusOK
 		if err := a.ready(ctx); err != nil {
-			c.JSON(http.StatusServiceUnavailable, gin.H{"status": "unavailable", "upstream": "unreachable",
-				"breaker": a.probed().BreakerState(), "config": "loaded", "dialects": len(mounts), "profile": a.Config.Upstream.Profile})
-			return
+			status, body["status"], body["upstream"] = http.StatusServiceUnavailable, "unavailable", "unreachable"
 		}
-		c.JSON(http.StatusOK, gin.H{"status": "ok", "upstream": "reachable", "breaker": a.probed().BreakerState(),
-			"config": "loaded", "dialects": len(mounts), "profile": a.Config.Upstream.Profile})
+		body["breaker"] = a.probed().BreakerState()
+		if vendors := a.Server.VendorBreakers(); len(vendors) > 0 {
+			body["vendors"] = vendors
+		}
+		c.JSON(status, body)
 	})
 	r.GET("/metrics", gin.WrapH(a.Metrics.Handler()))
 }

@@ -10,6 +10,7 @@ import (
 	"github.com/userbridge/userbridge/config"
 	"github.com/userbridge/userbridge/internal/auth"
 	"github.com/userbridge/userbridge/internal/migrate"
+	"github.com/userbridge/userbridge/mapping/canonical"
 )
 
 // authFor builds a mount's authenticator (reading the credential files its
@@ -39,11 +40,33 @@ func authFor(m config.Mount, log *slog.Logger, upstreamTimeout time.Duration) (*
 	return a, forward, nil
 }
 
-// authSet are the authenticators of one routing, and its legacy vendors:
-// what is stopped when the routing is replaced or the server closed.
+// admit checks the request's credentials, once: first that no credential
+// header is sent twice (checkOnce), so that a duplicated credential is
+// refused alike whether userbridge or the upstream would judge it; then,
+// in verify mode, the caller (x.caller; nil in passthrough). run admits
+// the request first; serveMigrating admits it before the user's lock in
+// primary mode, and run then does not check it again.
+func (h *handler) admit(x *exchange) *canonical.Error {
+	if x.admitted {
+		return nil
+	}
+	if e := h.checkOnce(x); e != nil {
+		return e
+	}
+	caller, e := h.auth.Authenticate(x.c.Request)
+	if e != nil {
+		return e
+	}
+	x.caller, x.admitted = caller, true
+	return nil
+}
+
+// authSet are the authenticators of one routing, and its legacy vendors
+// by dialect name: what is stopped when the routing is replaced or the
+// server closed.
 type authSet struct {
 	auths   []*auth.Authenticator
-	vendors []*migrate.Vendor
+	vendors map[string]*migrate.Vendor
 }
 
 // close stops the authenticators' background work and closes the
@@ -69,10 +92,25 @@ func (s *Server) Close() {
 	as.close()
 }
 
+// VendorBreakers is the breaker state ("closed", "half-open", "open",
+// "disabled") of each dialect's legacy vendor in the routing being served
+// (after a reload, the new one's), by dialect name; a dialect without an
+// active legacy block has none. It is safe to call at any time, from any
+// goroutine: the metrics read it at each scrape, /readyz on each probe.
+func (s *Server) VendorBreakers() map[string]string {
+	vs := *s.vendors.Load()
+	out := make(map[string]string, len(vs))
+	for name, v := range vs {
+		out[name] = v.BreakerState()
+	}
+	return out
+}
+
 // swapAuths makes as the current routing's authenticators and stops the
 // previous ones. Requests still running on the previous routing keep
 // verifying with the keys those hold; only their refresh stops.
 func (s *Server) swapAuths(as authSet) {
+	s.vendors.Store(&as.vendors)
 	s.mu.Lock()
 	old := s.auths
 	s.auths = as

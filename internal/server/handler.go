@@ -83,6 +83,9 @@ type exchange struct {
 	code     canonical.Code
 	start    time.Time
 	caller   *auth.Principal // the verified caller; nil in passthrough
+	// admitted: the request's credentials were checked (admit), caller
+	// is the one found; run does not check them again.
+	admitted bool
 	// ownKey is the Idempotency-Key userbridge made for a request that
 	// had none; "" when the client sent one.
 	ownKey string
@@ -146,11 +149,6 @@ func (h *handler) pipeline(x *exchange) int {
 	var body []byte
 	if h.mig != nil {
 		return h.serveMigrating(x, &body)
-	}
-	// Before the caller is checked, so that a duplicated credential is
-	// refused alike whether userbridge or the upstream would judge it.
-	if e := h.checkOnce(x); e != nil {
-		return h.fail(x, e)
 	}
 	return h.run(x, &body)
 }
@@ -253,12 +251,11 @@ func targetKind(r *mapping.Result) string {
 // run executes the pipeline and returns the status sent.
 func (h *handler) run(x *exchange, bp *[]byte) int {
 	// Before anything is read: an unverified caller learns nothing of the
-	// dialect's rules and never reaches the upstream.
-	caller, e := h.auth.Authenticate(x.c.Request)
-	if e != nil {
+	// dialect's rules and never reaches the upstream. In primary mode the
+	// request was admitted before its user's lock (serveMigrating).
+	if e := h.admit(x); e != nil {
 		return h.fail(x, e)
 	}
-	x.caller = caller
 	if e := h.checkParams(x); e != nil {
 		return h.refuse(x, e)
 	}

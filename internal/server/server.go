@@ -73,6 +73,9 @@ type Server struct {
 	obs       Observer
 	flight    *inflight  // the dialect requests being served
 	users     *userLocks // the migrating dialects' per-user locks, across reloads
+	// vendors are the current routing's legacy vendors by dialect, read
+	// without mu (VendorBreakers, at each scrape).
+	vendors atomic.Pointer[map[string]*migrate.Vendor]
 }
 
 // ErrNewListener is returned by Swap when the new routing needs a listener
@@ -97,6 +100,7 @@ func New(o Options) (s *Server, err error) {
 	sort.Strings(s.listens)
 	s.current.Store(&handlers)
 	s.auths = auths
+	s.vendors.Store(&auths.vendors)
 	return s, nil
 }
 
@@ -190,7 +194,10 @@ func build(o Options, log *slog.Logger, fl *inflight, users *userLocks) (_ map[s
 			return nil, auths, err
 		}
 		if mig != nil {
-			auths.vendors = append(auths.vendors, mig.vendor)
+			if auths.vendors == nil {
+				auths.vendors = map[string]*migrate.Vendor{}
+			}
+			auths.vendors[m.Dialect.Name()] = mig.vendor
 		}
 		h := &handler{mig: mig, name: m.Dialect.Name(), p: m.Dialect.Program(), up: o.Upstream, maxBody: o.Config.Server.MaxBodyBytes, trustForwarded: o.Config.Server.TrustForwarded,
 			log: log, forward: forward, auth: a, params: paramNames(m.Path), once: onceHeaders(m.Dialect.Program(), m.Auth),

@@ -24,7 +24,8 @@ import (
 // the handler returns. The requests for one user take its lock (userLocks)
 // before the first side's call and leave it after the second's: per user,
 // the second side applies the updates in the order the first applied them,
-// however many of them are in flight at once.
+// however many of them are in flight at once. In primary mode the caller
+// is checked (admit) before the lock: one refused never takes it.
 
 // migration is a dialect handler's legacy vendor and the recorder of its
 // comparisons; nil when legacy.mode is off.
@@ -58,6 +59,16 @@ func (h *handler) serveMigrating(x *exchange, bp *[]byte) int {
 	if migrate.UnsafePath(x.c.Request.URL.EscapedPath()) {
 		// Never sent, in either mode: see relayToVendor.
 		return h.fail(x, canonical.Errorf(canonical.BadRequest, "the path has a dot segment (. or ..)"))
+	}
+	if h.mig.vendor.Mode == config.LegacyPrimary {
+		// userbridge is the truth and judges the caller: before the
+		// user's lock, so that a caller it refuses never queues ahead of
+		// the user's legitimate updates. Refused, nothing is locked and
+		// neither side called. (In shadow mode the vendor judges the
+		// credentials; the candidate checks them after its call.)
+		if e := h.admit(x); e != nil {
+			return h.fail(x, e)
+		}
 	}
 	user, unlock, e := h.lockUser(x, body)
 	if e != nil {
@@ -111,10 +122,6 @@ func (h *handler) candidate(x *exchange) {
 			x.held, x.panicked = nil, true
 		}
 	}()
-	if e := h.checkOnce(x); e != nil {
-		h.fail(x, e)
-		return
-	}
 	var buf []byte
 	h.run(x, &buf)
 }

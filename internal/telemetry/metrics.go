@@ -4,6 +4,7 @@ import (
 	"net/http"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -51,6 +52,9 @@ type Metrics struct {
 	reloadAt   prometheus.Gauge
 	compared   *prometheus.CounterVec
 	fieldDiffs *prometheus.CounterVec
+	// vendors reports the legacy vendors' breakers (SetVendorBreakers);
+	// nil until set.
+	vendors atomic.Pointer[func() map[string]string]
 
 	// The series Request and Upstream record, by label values: resolving
 	// them through the vectors hashes and checks every label value on
@@ -149,7 +153,7 @@ func NewMetrics(b Build, breaker func() string) *Metrics {
 	buildInfo.WithLabelValues(b.Version, b.Revision, b.GoVersion).Set(1)
 	reg.MustRegister(m.requests, m.requestDur, m.upCalls, m.upDur, m.upAttempts, m.upRetries, m.invalid, m.answers,
 		m.reloads, m.reloadOK, m.reloadAt, m.compared, m.fieldDiffs, buildInfo, breakerCollector{state: breaker},
-		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+		vendorBreakerCollector{m}, collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }
 
@@ -250,6 +254,37 @@ func (b breakerCollector) Collect(ch chan<- prometheus.Metric) {
 			v = 1
 		}
 		ch <- prometheus.MustNewConstMetric(breakerDesc, prometheus.GaugeValue, v, s)
+	}
+}
+
+var vendorBreakerDesc = prometheus.NewDesc("userbridge_migration_vendor_breaker_state",
+	"1 for the current state of a migrating dialect's legacy vendor breaker (closed, half-open, open; disabled when it is off), 0 for the others; no series for a dialect without a legacy vendor.",
+	[]string{"dialect", "state"}, nil)
+
+// SetVendorBreakers sets what the vendor breaker gauge reads at each
+// scrape: the breaker state of each dialect with a legacy vendor in the
+// routing being served, by dialect name. Until it is set, the gauge has
+// no series.
+func (m *Metrics) SetVendorBreakers(states func() map[string]string) { m.vendors.Store(&states) }
+
+// vendorBreakerCollector reads the legacy vendors' breakers at each scrape.
+type vendorBreakerCollector struct{ m *Metrics }
+
+func (vendorBreakerCollector) Describe(ch chan<- *prometheus.Desc) { ch <- vendorBreakerDesc }
+
+func (c vendorBreakerCollector) Collect(ch chan<- prometheus.Metric) {
+	f := c.m.vendors.Load()
+	if f == nil || *f == nil {
+		return
+	}
+	for dialect, cur := range (*f)() {
+		for _, s := range breakerStates {
+			v := 0.0
+			if s == cur {
+				v = 1
+			}
+			ch <- prometheus.MustNewConstMetric(vendorBreakerDesc, prometheus.GaugeValue, v, dialect, s)
+		}
 	}
 }
 

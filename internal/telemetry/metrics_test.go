@@ -65,3 +65,33 @@ userbridge_upstream_attempts_total{dialect="finix",method="PATCH"} 4
 		t.Error(err)
 	}
 }
+
+// The vendor breaker gauge reads its function at each scrape: no series
+// until it is set, then four per dialect it names, 1 for the state.
+func TestMetricsVendorBreakers(t *testing.T) {
+	m := NewMetrics(Build{Version: "test"}, nil)
+	c := vendorBreakerCollector{m}
+	if n := testutil.CollectAndCount(c); n != 0 {
+		t.Fatalf("%d series before SetVendorBreakers", n)
+	}
+	states := map[string]string{"finix": "open"}
+	m.SetVendorBreakers(func() map[string]string { return states })
+	want := `
+# HELP userbridge_migration_vendor_breaker_state 1 for the current state of a migrating dialect's legacy vendor breaker (closed, half-open, open; disabled when it is off), 0 for the others; no series for a dialect without a legacy vendor.
+# TYPE userbridge_migration_vendor_breaker_state gauge
+userbridge_migration_vendor_breaker_state{dialect="finix",state="closed"} 0
+userbridge_migration_vendor_breaker_state{dialect="finix",state="disabled"} 0
+userbridge_migration_vendor_breaker_state{dialect="finix",state="half-open"} 0
+userbridge_migration_vendor_breaker_state{dialect="finix",state="open"} 1
+`
+	if err := testutil.CollectAndCompare(c, strings.NewReader(want)); err != nil {
+		t.Error(err)
+	}
+	states = map[string]string{"shift": "closed"}
+	if err := testutil.CollectAndCompare(c, strings.NewReader(strings.NewReplacer(`"finix"`, `"shift"`, `"closed"} 0`, `"closed"} 1`, `"open"} 1`, `"open"} 0`).Replace(want))); err != nil {
+		t.Error(err)
+	}
+	if out, err := testutil.CollectAndLint(c); err != nil || len(out) != 0 {
+		t.Errorf("lint: %v %v", out, err)
+	}
+}
