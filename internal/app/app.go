@@ -230,10 +230,13 @@ func (a *App) Shutdown(ctx context.Context) error {
 	defer cancel()
 	err := a.Server.Shutdown(ctx)
 	a.Server.Close() // the dialects' authenticators: JWKS refreshes stop
+	// The upstream client's idle connections first: one it dialed and
+	// never used would hold the demo backend's Shutdown for the 5 s
+	// net/http gives a new connection.
+	a.probed().Close()
 	if a.demoSrv != nil {
 		err = errors.Join(err, a.demoSrv.Shutdown(ctx))
 	}
-	a.probed().Close()
 	if a.migLog != nil {
 		err = errors.Join(err, a.migLog.Close())
 	}
