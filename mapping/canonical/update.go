@@ -388,8 +388,10 @@ func isReadOnly(name string) bool {
 
 // ValidDialectName reports whether s may name a dialect in extensions:
 // a lower-case letter, then letters, digits, '_' or '-', at most 64.
-func ValidDialectName(s string) bool {
-	if s == "" || len(s) > 64 || s[0] < 'a' || s[0] > 'z' {
+func ValidDialectName(s string) bool { return validDialectName(s) }
+
+func validDialectName[T string | []byte](s T) bool {
+	if len(s) == 0 || len(s) > 64 || s[0] < 'a' || s[0] > 'z' {
 		return false
 	}
 	for i := 1; i < len(s); i++ {
@@ -402,8 +404,10 @@ func ValidDialectName(s string) bool {
 
 // ValidMemberName reports whether s may name an extension member:
 // letters, digits, '_' or '-', 1 to 128 of them.
-func ValidMemberName(s string) bool {
-	if s == "" || len(s) > 128 {
+func ValidMemberName(s string) bool { return validMemberName(s) }
+
+func validMemberName[T string | []byte](s T) bool {
+	if len(s) == 0 || len(s) > 128 {
 		return false
 	}
 	for i := 0; i < len(s); i++ {
