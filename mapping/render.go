@@ -214,9 +214,9 @@ func (c *renderCtx) appendTmpl(out []byte, t *tmpl) []byte {
 		return c.eval(t.expr).appendJSON(out)
 	case tInterp:
 		out = append(out, '"')
-		for _, p := range t.parts {
-			if p.expr == nil {
-				out = lex.AppendJSONStringBody(out, p.lit)
+		for i := range t.parts {
+			if p := &t.parts[i]; p.expr == nil {
+				out = append(out, p.litJSON...)
 			} else {
 				out = lex.AppendJSONStringBody(out, c.eval(p.expr).text())
 			}
@@ -226,54 +226,85 @@ func (c *renderCtx) appendTmpl(out []byte, t *tmpl) []byte {
 		out = append(out, '[')
 		n := 0
 		for _, it := range t.items {
-			if it.kind == tExpr && it.expr.optional && !c.eval(it.expr).ok {
+			if it.kind == tExpr { // evaluated once, for the test and the value
+				v := c.eval(it.expr)
+				if it.expr.optional && !v.ok {
+					continue
+				}
+				out = v.appendJSON(comma(out, &n))
 				continue
 			}
-			if n > 0 {
-				out = append(out, ',')
-			}
-			n++
-			out = c.appendTmpl(out, it)
+			out = c.appendTmpl(comma(out, &n), it)
 		}
 		return append(out, ']')
 	}
+	if t.dynamic {
+		return c.appendDynamic(out, t)
+	}
 	out = append(out, '{')
 	n := 0
-	// With a templated key, the names written so far: a member whose key
-	// is one of them is left out (the first wins, as in a lookup), so the
-	// object never holds a name twice, which JSON parsers read differently.
-	// A templated key never takes a name the rules write as it is (whatever
-	// the order: a request's value must not replace a member the rules
-	// fill), and one that renders "" (its value absent) drops its member.
-	var seen []string
-	for _, m := range t.members {
-		if m.val.kind == tExpr && m.val.expr.optional && !c.eval(m.val.expr).ok {
+	for i := range t.members {
+		m := &t.members[i]
+		// A member whose value is one expression is evaluated once: for
+		// ${x?} the value decides whether the member is written at all.
+		if m.val.kind == tExpr {
+			v := c.eval(m.val.expr)
+			if m.val.expr.optional && !v.ok {
+				continue
+			}
+			out = append(append(comma(out, &n), m.key...), ':')
+			out = v.appendJSON(out)
 			continue
+		}
+		out = append(append(comma(out, &n), m.key...), ':')
+		out = c.appendTmpl(out, m.val)
+	}
+	return append(out, '}')
+}
+
+// appendDynamic renders an object with a templated key. The names written
+// so far are kept: a member whose key is one of them is left out (the
+// first wins, as in a lookup), so the object never holds a name twice,
+// which JSON parsers read differently. A templated key never takes a name
+// the rules write as it is (whatever the order: a request's value must not
+// replace a member the rules fill), and one that renders "" (its value
+// absent) drops its member.
+func (c *renderCtx) appendDynamic(out []byte, t *tmpl) []byte {
+	out = append(out, '{')
+	n := 0
+	var names [8]string
+	seen := names[:0]
+	for i := range t.members {
+		m := &t.members[i]
+		var v value
+		if m.val.kind == tExpr {
+			if v = c.eval(m.val.expr); m.val.expr.optional && !v.ok {
+				continue
+			}
 		}
 		name := m.name
 		if m.key == nil {
 			name = c.interp(m.keyTpl)
-		}
-		if t.dynamic {
-			if m.key == nil && (name == "" || t.writes(name)) {
+			if name == "" || t.writes(name) {
 				continue
 			}
-			if slices.Contains(seen, name) {
-				continue
-			}
-			seen = append(seen, name)
 		}
-		if n > 0 {
-			out = append(out, ',')
+		if slices.Contains(seen, name) {
+			continue
 		}
-		n++
+		seen = append(seen, name)
+		out = comma(out, &n)
 		if m.key != nil {
 			out = append(out, m.key...)
 		} else {
 			out = lex.AppendJSONString(out, name)
 		}
 		out = append(out, ':')
-		out = c.appendTmpl(out, m.val)
+		if m.val.kind == tExpr {
+			out = v.appendJSON(out)
+		} else {
+			out = c.appendTmpl(out, m.val)
+		}
 	}
 	return append(out, '}')
 }
@@ -293,15 +324,16 @@ func (c *renderCtx) interp(parts []strPart) string {
 	if len(parts) == 1 && parts[0].expr == nil {
 		return parts[0].lit
 	}
-	var sb strings.Builder
-	for _, p := range parts {
-		if p.expr == nil {
-			sb.WriteString(p.lit)
+	var buf [256]byte // the text is built here and copied once
+	b := buf[:0]
+	for i := range parts {
+		if p := &parts[i]; p.expr == nil {
+			b = append(b, p.lit...)
 		} else {
-			sb.WriteString(c.eval(p.expr).text())
+			b = append(b, c.eval(p.expr).text()...)
 		}
 	}
-	return sb.String()
+	return string(b)
 }
 
 // headers renders hs. A header whose value renders "" is left out, and so

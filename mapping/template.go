@@ -58,6 +58,9 @@ type member struct {
 type strPart struct {
 	lit  string
 	expr *expr
+	// litJSON is lit escaped as in a JSON string (no quotes), written as
+	// it is when the part is rendered in a JSON value.
+	litJSON []byte
 }
 
 type expr struct {
@@ -218,11 +221,11 @@ func compileInterp(pr *problems, at place, s string) []strPart {
 	for s != "" {
 		i := strings.Index(s, "${")
 		if i < 0 {
-			parts = append(parts, strPart{lit: s})
+			parts = append(parts, strPart{lit: s, litJSON: lex.AppendJSONStringBody(nil, s)})
 			break
 		}
 		if i > 0 {
-			parts = append(parts, strPart{lit: s[:i]})
+			parts = append(parts, strPart{lit: s[:i], litJSON: lex.AppendJSONStringBody(nil, s[:i])})
 		}
 		j := closingBrace(s[i+2:])
 		if j >= 0 {
@@ -338,9 +341,14 @@ func (t *tmpl) uses(s source) bool {
 // value is an evaluated expression: raw JSON, or a plain string.
 type value struct {
 	ok    bool // present and not null
-	raw   string
-	str   string
 	isStr bool // str holds a plain string (not JSON)
+	// isMs: the value is the JSON number ms/1000 with three decimals, what
+	// epoch3 renders, written straight into the answer (appendJSON)
+	// rather than through a string made for it.
+	isMs bool
+	ms   int64
+	raw  string
+	str  string
 }
 
 func (v value) text() string {
@@ -349,6 +357,9 @@ func (v value) text() string {
 	}
 	if !v.ok {
 		return ""
+	}
+	if v.isMs {
+		return string(appendEpoch3(nil, v.ms))
 	}
 	r := gjson.Parse(v.raw)
 	if r.Type == gjson.String {
@@ -363,12 +374,14 @@ func (v value) appendJSON(out []byte) []byte {
 		return append(out, "null"...)
 	case v.isStr:
 		return lex.AppendJSONString(out, v.str)
+	case v.isMs:
+		return appendEpoch3(out, v.ms)
 	}
 	return append(out, v.raw...)
 }
 
 func applyFilters(v value, fs []filter) value {
-	for _, f := range fs {
+	for i, f := range fs {
 		switch f.name {
 		case "default":
 			if !v.ok {
@@ -377,8 +390,10 @@ func applyFilters(v value, fs []filter) value {
 		case "epoch3":
 			if v.ok {
 				if t, err := time.Parse(time.RFC3339Nano, v.text()); err == nil {
-					ms := t.UnixMilli()
-					v = value{ok: true, raw: strconv.FormatInt(ms/1000, 10) + "." + pad3(ms%1000)}
+					v = value{ok: true, isMs: true, ms: t.UnixMilli()}
+					if i < len(fs)-1 { // a filter follows: it reads raw
+						v = value{ok: true, raw: v.text()}
+					}
 				} else {
 					v = value{}
 				}
@@ -469,12 +484,16 @@ func jsonNumber(s string) value {
 	return value{ok: true, raw: s}
 }
 
-func pad3(n int64) string {
-	if n < 0 {
-		n = -n
+// appendEpoch3 appends ms as seconds with three decimals: the integer
+// part is ms/1000 (truncated toward zero, so that -1 ms is 0.001, as
+// epoch3 has always written it), the decimals |ms%1000|.
+func appendEpoch3(out []byte, ms int64) []byte {
+	out = strconv.AppendInt(out, ms/1000, 10)
+	f := ms % 1000
+	if f < 0 {
+		f = -f
 	}
-	s := strconv.FormatInt(n, 10)
-	return strings.Repeat("0", 3-len(s)) + s
+	return append(out, '.', byte('0'+f/100), byte('0'+f/10%10), byte('0'+f%10))
 }
 
 // closingBrace finds the '}' that closes an expression, skipping braces
