@@ -4,7 +4,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"unsafe"
 
 	"golang.org/x/net/http/httpguts"
 
@@ -74,59 +73,6 @@ func (c *renderCtx) lookup(e *expr) string {
 		}
 	}
 	return ""
-}
-
-// indexTop records the top-level members of the JSON object s in one pass
-// of the request guard's scanner, which finds where each value ends. The
-// first of duplicate keys wins, as in gjson. It reports false, and lookups
-// go through gjson, for what it does not index: not an object, a key with
-// an escape, more members than top holds, or what the scanner refuses.
-func (c *renderCtx) indexTop(s string) bool {
-	c.ntop = 0
-	sc := scanner{b: unsafe.Slice(unsafe.StringData(s), len(s)), max: 32}
-	sc.ws()
-	if sc.i >= len(sc.b) || sc.b[sc.i] != '{' {
-		return false
-	}
-	sc.i++
-	sc.ws()
-	if sc.i < len(sc.b) && sc.b[sc.i] == '}' {
-		return true
-	}
-	for {
-		if sc.i >= len(sc.b) || sc.b[sc.i] != '"' {
-			return false
-		}
-		key, esc, err := sc.str()
-		if err != nil || esc {
-			return false
-		}
-		sc.ws()
-		if sc.i >= len(sc.b) || sc.b[sc.i] != ':' {
-			return false
-		}
-		sc.i++
-		sc.ws()
-		start := sc.i
-		if sc.value(1) != nil || c.ntop == len(c.top) {
-			return false
-		}
-		c.top[c.ntop] = userMember{str(key), s[start:sc.i]}
-		c.ntop++
-		sc.ws()
-		if sc.i >= len(sc.b) {
-			return false
-		}
-		switch sc.b[sc.i] {
-		case '}':
-			return true
-		case ',':
-			sc.i++
-			sc.ws()
-		default:
-			return false
-		}
-	}
 }
 
 func (c *renderCtx) eval(e *expr) value {

@@ -433,20 +433,6 @@ func applyFilters(v value, fs []filter) value {
 	return v
 }
 
-// firstOfEach is what ${user.<head>.#.<item>|firstOf:list} renders, from
-// the array's JSON text: the first item's <item> that is a string in list.
-func firstOfEach(array string, item string, list []string) value {
-	var out value
-	gjson.Parse(array).ForEach(func(_, it gjson.Result) bool {
-		if r := it.Get(item); r.Type == gjson.String && slices.Contains(list, r.Str) {
-			out = value{ok: true, isStr: true, str: r.Str}
-			return false
-		}
-		return true
-	})
-	return out
-}
-
 // firstOf is v when it is a string in list or, for an array, its first
 // string item in list; absent otherwise.
 func firstOf(v value, list []string) value {
