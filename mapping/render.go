@@ -164,7 +164,7 @@ func (c *renderCtx) appendTmpl(out []byte, t *tmpl) []byte {
 			if p := &t.parts[i]; p.expr == nil {
 				out = append(out, p.litJSON...)
 			} else {
-				out = lex.AppendJSONStringBody(out, c.eval(p.expr).text())
+				out = appendStringBody(out, c.eval(p.expr).text())
 			}
 		}
 		return append(out, '"')

@@ -361,6 +361,9 @@ func (v value) text() string {
 	if v.isMs {
 		return string(appendEpoch3(nil, v.ms))
 	}
+	if n := len(v.raw); n >= 2 && v.raw[0] == '"' && v.raw[n-1] == '"' && quoteRun(v.raw, 1) == n-1 {
+		return v.raw[1 : n-1] // a string without escapes: what gjson would decode
+	}
 	r := gjson.Parse(v.raw)
 	if r.Type == gjson.String {
 		return r.Str
@@ -373,7 +376,7 @@ func (v value) appendJSON(out []byte) []byte {
 	case !v.ok:
 		return append(out, "null"...)
 	case v.isStr:
-		return lex.AppendJSONString(out, v.str)
+		return append(appendStringBody(append(out, '"'), v.str), '"')
 	case v.isMs:
 		return appendEpoch3(out, v.ms)
 	}

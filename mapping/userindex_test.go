@@ -86,3 +86,19 @@ func TestQuoteRunMixed(t *testing.T) {
 		}
 	}
 }
+
+// plainLen must stop where plainRun does (the first byte a JSON string
+// escapes or that is not ASCII), for any mix of bytes.
+func TestPlainLen(t *testing.T) {
+	stops := []byte{0, 0x1f, 0x20, '"', '\\', '!', '#', '[', ']', 0x7f, 0x80, 0xa2, 0xdc, 0xff, 'a'}
+	rng := rand.New(rand.NewPCG(5, 6))
+	for n := 0; n < 200000; n++ {
+		b := make([]byte, rng.IntN(27))
+		for i := range b {
+			b[i] = stops[rng.IntN(len(stops))]
+		}
+		if got, want := plainLen(string(b)), plainRun(b, 0); got != want {
+			t.Fatalf("%q: plainLen = %d, plainRun %d", b, got, want)
+		}
+	}
+}
