@@ -43,6 +43,9 @@ type renderCtx struct {
 	top     [32]userMember
 	ntop    int
 	indexed bool
+	// guard: 0 not yet asked, 1 the request guard's scanner reads the
+	// user, 2 it refuses it (see guardIndexes).
+	guard uint8
 }
 
 type userMember struct {
@@ -69,10 +72,23 @@ func (c *renderCtx) lookup(e *expr) string {
 			if e.rest == "" {
 				return c.top[i].raw
 			}
+			if c.duplicated(i) && !c.guardIndexes() {
+				return c.user.Get(e.path).Raw
+			}
 			return gjson.Get(c.top[i].raw, e.rest).Raw
 		}
 	}
 	return ""
+}
+
+// duplicated reports whether a member after top[i] has its key.
+func (c *renderCtx) duplicated(i int) bool {
+	for j := i + 1; j < c.ntop; j++ {
+		if c.top[j].key == c.top[i].key {
+			return true
+		}
+	}
+	return false
 }
 
 func (c *renderCtx) eval(e *expr) value {

@@ -102,6 +102,15 @@ var oddUsers = []string{
 	`{"status":"ACTIVE","active":false,"locked":true,"deleted":true,"verified":"yes"}`,
 	`{"m00":0,"m01":1,"m02":2,"m03":3,"m04":4,"m05":5,"m06":6,"m07":7,"m08":8,"m09":9,"m10":0,"m11":1,"m12":2,"m13":3,"m14":4,"m15":5,"m16":6,"m17":7,"m18":8,"m19":9,"m20":0,"m21":1,"m22":2,"m23":3,"m24":4,"m25":5,"m26":6,"m27":7,"m28":8,"m29":9,"m30":0,"m31":1,"id":"33rd"}`,
 	"{\"id\":\"\xff\xfe\",\"username\":\"\x00\"}",
+	// A top-level key twice, the path below it in the second only: the
+	// first is read when the guard's scanner reads the user, gjson's
+	// answer (the second) when it refuses it (invalid UTF-8, a nested
+	// duplicate, a number a backend cannot hold).
+	`{"extensions":{"x":{}},"extensions":{"finix":{"identity":"I"},"trustedtwin":{"activity":1}},"roles":[{"id":"r"}]}`,
+	"{\"extensions\":{\"\xe9\":{}},\"extensions\":{\"finix\":{\"identity\":\"I\"}}}",
+	`{"extensions":{"x":{"a":1,"a":2}},"extensions":{"finix":{"identity":"I"}}}`,
+	`{"extensions":{"x":1e400},"extensions":{"finix":{"identity":"I"}},"roles":{"0":{}},"roles":[{"id":"r"}]}`,
+	`{"roles":[],"roles":[{"id":"r","name":"ROLE_ADMIN"}],"id":"\u0000"}`,
 }
 
 // TestRenderMatchesReference renders every golden user of every dialect,

@@ -3,6 +3,7 @@ package mapping
 import (
 	"math/bits"
 	"slices"
+	"unsafe"
 
 	"github.com/tidwall/gjson"
 	"github.com/userbridge/userbridge/internal/lex"
@@ -62,6 +63,71 @@ func (c *renderCtx) indexTop(s string) bool {
 			return true
 		case ',':
 			i = skipWS(s, i+1)
+		default:
+			return false
+		}
+	}
+}
+
+// guardIndexes reports whether the request guard's scanner reads the
+// user: what decided, before userindex.go, whether the user was indexed.
+// It matters for a path below a top-level key the user holds twice, and
+// only there: gjson goes on to the next member of the name when the first
+// lacks the path; the index reads the first one only. The user is read as
+// it was read then, indexed when the scanner reads it, by gjson
+// otherwise, so that no answer changes. A user with a duplicate key is
+// rare; the scan is made for it alone, once per render.
+func (c *renderCtx) guardIndexes() bool {
+	if c.guard == 0 {
+		c.guard = 2
+		if guardReads(c.user.Raw) {
+			c.guard = 1
+		}
+	}
+	return c.guard == 1
+}
+
+// guardReads is the old indexTop's scan: the top-level object's members
+// read by the guard's scanner (whose checks, on a value, go beyond JSON's
+// syntax: duplicate keys in nested objects, UTF-8, NUL, numbers a backend
+// cannot hold), a key with an escape refused.
+func guardReads(s string) bool {
+	sc := scanner{b: unsafe.Slice(unsafe.StringData(s), len(s)), max: 32} // read only, within this call
+	sc.ws()
+	if sc.i >= len(sc.b) || sc.b[sc.i] != '{' {
+		return false
+	}
+	sc.i++
+	sc.ws()
+	if sc.i < len(sc.b) && sc.b[sc.i] == '}' {
+		return true
+	}
+	for n := 0; ; n++ {
+		if sc.i >= len(sc.b) || sc.b[sc.i] != '"' {
+			return false
+		}
+		if _, esc, err := sc.str(); err != nil || esc {
+			return false
+		}
+		sc.ws()
+		if sc.i >= len(sc.b) || sc.b[sc.i] != ':' {
+			return false
+		}
+		sc.i++
+		sc.ws()
+		if sc.value(1) != nil || n == len(renderCtx{}.top) {
+			return false
+		}
+		sc.ws()
+		if sc.i >= len(sc.b) {
+			return false
+		}
+		switch sc.b[sc.i] {
+		case '}':
+			return true
+		case ',':
+			sc.i++
+			sc.ws()
 		default:
 			return false
 		}
