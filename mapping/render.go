@@ -43,9 +43,7 @@ type renderCtx struct {
 	top     [32]userMember
 	ntop    int
 	indexed bool
-	// guard: 0 not yet asked, 1 the request guard's scanner reads the
-	// user, 2 it refuses it (see guardIndexes).
-	guard uint8
+	guard   uint8 // 0 not asked yet; 1 the guard's scanner reads the user, 2 it does not (guardIndexes)
 }
 
 type userMember struct {

@@ -56,11 +56,9 @@ type member struct {
 }
 
 type strPart struct {
-	lit  string
-	expr *expr
-	// litJSON is lit escaped as in a JSON string (no quotes), written as
-	// it is when the part is rendered in a JSON value.
-	litJSON []byte
+	lit     string
+	expr    *expr
+	litJSON []byte // lit escaped for a JSON string (no quotes), made once
 }
 
 type expr struct {
@@ -340,15 +338,12 @@ func (t *tmpl) uses(s source) bool {
 
 // value is an evaluated expression: raw JSON, or a plain string.
 type value struct {
-	ok    bool // present and not null
-	isStr bool // str holds a plain string (not JSON)
-	// isMs: the value is the JSON number ms/1000 with three decimals, what
-	// epoch3 renders, written straight into the answer (appendJSON)
-	// rather than through a string made for it.
-	isMs bool
-	ms   int64
-	raw  string
-	str  string
+	ok    bool  // present and not null
+	isStr bool  // str holds a plain string (not JSON)
+	isMs  bool  // epoch3's number: ms/1000 with three decimals, appended by appendJSON
+	ms    int64 // for isMs
+	raw   string
+	str   string
 }
 
 func (v value) text() string {
