@@ -103,7 +103,7 @@ func (c *renderCtx) eval(e *expr) value {
 		}
 		v = value{ok: raw != "" && raw != "null", raw: raw}
 	case srcBody:
-		r := gjson.GetBytes(c.in.Body, e.path)
+		r := gjson.Get(str(c.in.Body), e.path) // a view: what is rendered from it is copied
 		v = value{ok: r.Exists() && r.Type != gjson.Null, raw: r.Raw}
 	case srcUpdate, srcReply:
 		v = c.data.eval(e)
@@ -319,8 +319,11 @@ func (p *Program) NeedsUser() bool { return p.success.needsUser }
 // may be reused as soon as RenderSuccess returns.
 func (p *Program) RenderSuccess(in *Input, res *Result, user []byte) *Reply {
 	t := p.success
-	c := renderCtx{p: p, in: in, user: gjson.Parse(str(user)), st: t.status}
 	rep := &Reply{Status: t.status, ContentType: t.contentType}
+	if len(t.headers) == 0 && t.body == nil {
+		return rep // a bare status (Shift's and Baasic's 204): nothing reads the user
+	}
+	c := renderCtx{p: p, in: in, user: gjson.Parse(str(user)), st: t.status}
 	rep.Headers = c.headers(nil, t.headers)
 	if t.body != nil {
 		rep.Body = c.appendTmpl(make([]byte, 0, len(user)+256), t.body)
