@@ -22,8 +22,8 @@ request:
     - {source: first, type: string, target: givenName}
 response:
   status: 200
-  headers: {Location: "/users/${user.username|query}", X-Name: "${user.givenName}"}
-  body: {name: "${user.username}", first: "${user.givenName}", tags: "${user.attributes}"}
+  headers: {Location: "/users/${user.username|query}", X-Name: "${user.givenName}", X-Login: "${body.userName|query}"}
+  body: {name: "${user.username}", first: "${user.givenName}", tags: "${user.attributes}", login: "${body.userName}", hi: "hi ${body.first}"}
 errors:
   body: {msg: "${error.message}", field: "${error.field?}"}
 `
@@ -112,7 +112,7 @@ func TestReplyOwnsItsBytes(t *testing.T) {
 		wantHeaders[i].Name = string([]byte(wantHeaders[i].Name))
 		wantHeaders[i].Value = string([]byte(wantHeaders[i].Value))
 	}
-	if wantBody != `{"name":"jane.doe","first":"Jane","tags":{"a":"b"}}` || len(wantHeaders) != 2 {
+	if wantBody != `{"name":"jane.doe","first":"Jane","tags":{"a":"b"},"login":"jane.doe","hi":"hi Jane"}` || len(wantHeaders) != 3 {
 		t.Fatalf("reply: %v %s", rep.Headers, rep.Body)
 	}
 	overwrite(user)

@@ -4,7 +4,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"unsafe"
 
 	"golang.org/x/net/http/httpguts"
 
@@ -44,6 +43,7 @@ type renderCtx struct {
 	top     [32]userMember
 	ntop    int
 	indexed bool
+	guard   uint8 // 0 not asked yet; 1 the guard's scanner reads the user, 2 it does not (guardIndexes)
 }
 
 type userMember struct {
@@ -70,63 +70,23 @@ func (c *renderCtx) lookup(e *expr) string {
 			if e.rest == "" {
 				return c.top[i].raw
 			}
+			if c.duplicated(i) && !c.guardIndexes() {
+				return c.user.Get(e.path).Raw
+			}
 			return gjson.Get(c.top[i].raw, e.rest).Raw
 		}
 	}
 	return ""
 }
 
-// indexTop records the top-level members of the JSON object s in one pass
-// of the request guard's scanner, which finds where each value ends. The
-// first of duplicate keys wins, as in gjson. It reports false, and lookups
-// go through gjson, for what it does not index: not an object, a key with
-// an escape, more members than top holds, or what the scanner refuses.
-func (c *renderCtx) indexTop(s string) bool {
-	c.ntop = 0
-	sc := scanner{b: unsafe.Slice(unsafe.StringData(s), len(s)), max: 32}
-	sc.ws()
-	if sc.i >= len(sc.b) || sc.b[sc.i] != '{' {
-		return false
-	}
-	sc.i++
-	sc.ws()
-	if sc.i < len(sc.b) && sc.b[sc.i] == '}' {
-		return true
-	}
-	for {
-		if sc.i >= len(sc.b) || sc.b[sc.i] != '"' {
-			return false
-		}
-		key, esc, err := sc.str()
-		if err != nil || esc {
-			return false
-		}
-		sc.ws()
-		if sc.i >= len(sc.b) || sc.b[sc.i] != ':' {
-			return false
-		}
-		sc.i++
-		sc.ws()
-		start := sc.i
-		if sc.value(1) != nil || c.ntop == len(c.top) {
-			return false
-		}
-		c.top[c.ntop] = userMember{str(key), s[start:sc.i]}
-		c.ntop++
-		sc.ws()
-		if sc.i >= len(sc.b) {
-			return false
-		}
-		switch sc.b[sc.i] {
-		case '}':
+// duplicated reports whether a member after top[i] has its key.
+func (c *renderCtx) duplicated(i int) bool {
+	for j := i + 1; j < c.ntop; j++ {
+		if c.top[j].key == c.top[i].key {
 			return true
-		case ',':
-			sc.i++
-			sc.ws()
-		default:
-			return false
 		}
 	}
+	return false
 }
 
 func (c *renderCtx) eval(e *expr) value {
@@ -143,7 +103,7 @@ func (c *renderCtx) eval(e *expr) value {
 		}
 		v = value{ok: raw != "" && raw != "null", raw: raw}
 	case srcBody:
-		r := gjson.GetBytes(c.in.Body, e.path)
+		r := gjson.Get(str(c.in.Body), e.path) // a view: what is rendered from it is copied
 		v = value{ok: r.Exists() && r.Type != gjson.Null, raw: r.Raw}
 	case srcUpdate, srcReply:
 		v = c.data.eval(e)
@@ -214,11 +174,11 @@ func (c *renderCtx) appendTmpl(out []byte, t *tmpl) []byte {
 		return c.eval(t.expr).appendJSON(out)
 	case tInterp:
 		out = append(out, '"')
-		for _, p := range t.parts {
-			if p.expr == nil {
-				out = lex.AppendJSONStringBody(out, p.lit)
+		for i := range t.parts {
+			if p := &t.parts[i]; p.expr == nil {
+				out = append(out, p.litJSON...)
 			} else {
-				out = lex.AppendJSONStringBody(out, c.eval(p.expr).text())
+				out = appendStringBody(out, c.eval(p.expr).text())
 			}
 		}
 		return append(out, '"')
@@ -226,54 +186,85 @@ func (c *renderCtx) appendTmpl(out []byte, t *tmpl) []byte {
 		out = append(out, '[')
 		n := 0
 		for _, it := range t.items {
-			if it.kind == tExpr && it.expr.optional && !c.eval(it.expr).ok {
+			if it.kind == tExpr { // evaluated once, for the test and the value
+				v := c.eval(it.expr)
+				if it.expr.optional && !v.ok {
+					continue
+				}
+				out = v.appendJSON(comma(out, &n))
 				continue
 			}
-			if n > 0 {
-				out = append(out, ',')
-			}
-			n++
-			out = c.appendTmpl(out, it)
+			out = c.appendTmpl(comma(out, &n), it)
 		}
 		return append(out, ']')
 	}
+	if t.dynamic {
+		return c.appendDynamic(out, t)
+	}
 	out = append(out, '{')
 	n := 0
-	// With a templated key, the names written so far: a member whose key
-	// is one of them is left out (the first wins, as in a lookup), so the
-	// object never holds a name twice, which JSON parsers read differently.
-	// A templated key never takes a name the rules write as it is (whatever
-	// the order: a request's value must not replace a member the rules
-	// fill), and one that renders "" (its value absent) drops its member.
-	var seen []string
-	for _, m := range t.members {
-		if m.val.kind == tExpr && m.val.expr.optional && !c.eval(m.val.expr).ok {
+	for i := range t.members {
+		m := &t.members[i]
+		// A member whose value is one expression is evaluated once: for
+		// ${x?} the value decides whether the member is written at all.
+		if m.val.kind == tExpr {
+			v := c.eval(m.val.expr)
+			if m.val.expr.optional && !v.ok {
+				continue
+			}
+			out = append(append(comma(out, &n), m.key...), ':')
+			out = v.appendJSON(out)
 			continue
+		}
+		out = append(append(comma(out, &n), m.key...), ':')
+		out = c.appendTmpl(out, m.val)
+	}
+	return append(out, '}')
+}
+
+// appendDynamic renders an object with a templated key. The names written
+// so far are kept: a member whose key is one of them is left out (the
+// first wins, as in a lookup), so the object never holds a name twice,
+// which JSON parsers read differently. A templated key never takes a name
+// the rules write as it is (whatever the order: a request's value must not
+// replace a member the rules fill), and one that renders "" (its value
+// absent) drops its member.
+func (c *renderCtx) appendDynamic(out []byte, t *tmpl) []byte {
+	out = append(out, '{')
+	n := 0
+	var names [8]string
+	seen := names[:0]
+	for i := range t.members {
+		m := &t.members[i]
+		var v value
+		if m.val.kind == tExpr {
+			if v = c.eval(m.val.expr); m.val.expr.optional && !v.ok {
+				continue
+			}
 		}
 		name := m.name
 		if m.key == nil {
 			name = c.interp(m.keyTpl)
-		}
-		if t.dynamic {
-			if m.key == nil && (name == "" || t.writes(name)) {
+			if name == "" || t.writes(name) {
 				continue
 			}
-			if slices.Contains(seen, name) {
-				continue
-			}
-			seen = append(seen, name)
 		}
-		if n > 0 {
-			out = append(out, ',')
+		if slices.Contains(seen, name) {
+			continue
 		}
-		n++
+		seen = append(seen, name)
+		out = comma(out, &n)
 		if m.key != nil {
 			out = append(out, m.key...)
 		} else {
 			out = lex.AppendJSONString(out, name)
 		}
 		out = append(out, ':')
-		out = c.appendTmpl(out, m.val)
+		if m.val.kind == tExpr {
+			out = v.appendJSON(out)
+		} else {
+			out = c.appendTmpl(out, m.val)
+		}
 	}
 	return append(out, '}')
 }
@@ -293,15 +284,16 @@ func (c *renderCtx) interp(parts []strPart) string {
 	if len(parts) == 1 && parts[0].expr == nil {
 		return parts[0].lit
 	}
-	var sb strings.Builder
-	for _, p := range parts {
-		if p.expr == nil {
-			sb.WriteString(p.lit)
+	var buf [256]byte // the text is built here and copied once
+	b := buf[:0]
+	for i := range parts {
+		if p := &parts[i]; p.expr == nil {
+			b = append(b, p.lit...)
 		} else {
-			sb.WriteString(c.eval(p.expr).text())
+			b = append(b, c.eval(p.expr).text()...)
 		}
 	}
-	return sb.String()
+	return string(b)
 }
 
 // headers renders hs. A header whose value renders "" is left out, and so
@@ -327,8 +319,11 @@ func (p *Program) NeedsUser() bool { return p.success.needsUser }
 // may be reused as soon as RenderSuccess returns.
 func (p *Program) RenderSuccess(in *Input, res *Result, user []byte) *Reply {
 	t := p.success
-	c := renderCtx{p: p, in: in, user: gjson.Parse(str(user)), st: t.status}
 	rep := &Reply{Status: t.status, ContentType: t.contentType}
+	if len(t.headers) == 0 && t.body == nil {
+		return rep // a bare status (Shift's and Baasic's 204): nothing reads the user
+	}
+	c := renderCtx{p: p, in: in, user: gjson.Parse(str(user)), st: t.status}
 	rep.Headers = c.headers(nil, t.headers)
 	if t.body != nil {
 		rep.Body = c.appendTmpl(make([]byte, 0, len(user)+256), t.body)

@@ -56,8 +56,9 @@ type member struct {
 }
 
 type strPart struct {
-	lit  string
-	expr *expr
+	lit     string
+	expr    *expr
+	litJSON []byte // lit escaped for a JSON string (no quotes), made once
 }
 
 type expr struct {
@@ -218,11 +219,11 @@ func compileInterp(pr *problems, at place, s string) []strPart {
 	for s != "" {
 		i := strings.Index(s, "${")
 		if i < 0 {
-			parts = append(parts, strPart{lit: s})
+			parts = append(parts, strPart{lit: s, litJSON: lex.AppendJSONStringBody(nil, s)})
 			break
 		}
 		if i > 0 {
-			parts = append(parts, strPart{lit: s[:i]})
+			parts = append(parts, strPart{lit: s[:i], litJSON: lex.AppendJSONStringBody(nil, s[:i])})
 		}
 		j := closingBrace(s[i+2:])
 		if j >= 0 {
@@ -337,10 +338,12 @@ func (t *tmpl) uses(s source) bool {
 
 // value is an evaluated expression: raw JSON, or a plain string.
 type value struct {
-	ok    bool // present and not null
+	ok    bool  // present and not null
+	isStr bool  // str holds a plain string (not JSON)
+	isMs  bool  // epoch3's number: ms/1000 with three decimals, appended by appendJSON
+	ms    int64 // for isMs
 	raw   string
 	str   string
-	isStr bool // str holds a plain string (not JSON)
 }
 
 func (v value) text() string {
@@ -349,6 +352,12 @@ func (v value) text() string {
 	}
 	if !v.ok {
 		return ""
+	}
+	if v.isMs {
+		return string(appendEpoch3(nil, v.ms))
+	}
+	if n := len(v.raw); n >= 2 && v.raw[0] == '"' && v.raw[n-1] == '"' && quoteRun(v.raw, 1) == n-1 {
+		return v.raw[1 : n-1] // a string without escapes: what gjson would decode
 	}
 	r := gjson.Parse(v.raw)
 	if r.Type == gjson.String {
@@ -362,13 +371,15 @@ func (v value) appendJSON(out []byte) []byte {
 	case !v.ok:
 		return append(out, "null"...)
 	case v.isStr:
-		return lex.AppendJSONString(out, v.str)
+		return append(appendStringBody(append(out, '"'), v.str), '"')
+	case v.isMs:
+		return appendEpoch3(out, v.ms)
 	}
 	return append(out, v.raw...)
 }
 
 func applyFilters(v value, fs []filter) value {
-	for _, f := range fs {
+	for i, f := range fs {
 		switch f.name {
 		case "default":
 			if !v.ok {
@@ -377,8 +388,10 @@ func applyFilters(v value, fs []filter) value {
 		case "epoch3":
 			if v.ok {
 				if t, err := time.Parse(time.RFC3339Nano, v.text()); err == nil {
-					ms := t.UnixMilli()
-					v = value{ok: true, raw: strconv.FormatInt(ms/1000, 10) + "." + pad3(ms%1000)}
+					v = value{ok: true, isMs: true, ms: t.UnixMilli()}
+					if i < len(fs)-1 { // a filter follows: it reads raw
+						v = value{ok: true, raw: v.text()}
+					}
 				} else {
 					v = value{}
 				}
@@ -418,20 +431,6 @@ func applyFilters(v value, fs []filter) value {
 	return v
 }
 
-// firstOfEach is what ${user.<head>.#.<item>|firstOf:list} renders, from
-// the array's JSON text: the first item's <item> that is a string in list.
-func firstOfEach(array string, item string, list []string) value {
-	var out value
-	gjson.Parse(array).ForEach(func(_, it gjson.Result) bool {
-		if r := it.Get(item); r.Type == gjson.String && slices.Contains(list, r.Str) {
-			out = value{ok: true, isStr: true, str: r.Str}
-			return false
-		}
-		return true
-	})
-	return out
-}
-
 // firstOf is v when it is a string in list or, for an array, its first
 // string item in list; absent otherwise.
 func firstOf(v value, list []string) value {
@@ -469,12 +468,16 @@ func jsonNumber(s string) value {
 	return value{ok: true, raw: s}
 }
 
-func pad3(n int64) string {
-	if n < 0 {
-		n = -n
+// appendEpoch3 appends ms as seconds with three decimals: the integer
+// part is ms/1000 (truncated toward zero, so that -1 ms is 0.001, as
+// epoch3 has always written it), the decimals |ms%1000|.
+func appendEpoch3(out []byte, ms int64) []byte {
+	out = strconv.AppendInt(out, ms/1000, 10)
+	f := ms % 1000
+	if f < 0 {
+		f = -f
 	}
-	s := strconv.FormatInt(n, 10)
-	return strings.Repeat("0", 3-len(s)) + s
+	return append(out, '.', byte('0'+f/100), byte('0'+f/10%10), byte('0'+f%10))
 }
 
 // closingBrace finds the '}' that closes an expression, skipping braces

@@ -1,0 +1,457 @@
+package mapping
+
+import (
+	"math/bits"
+	"slices"
+	"unsafe"
+
+	"github.com/tidwall/gjson"
+	"github.com/userbridge/userbridge/internal/lex"
+)
+
+// The user a success answer shows is read through an index of its
+// top-level members, made in one pass the first time a template needs one
+// (see renderCtx.lookup), and firstOf's walk of an array reads its items
+// in place. Both read only JSON they can prove well formed and hand
+// anything else to gjson, so that what a template renders never depends on
+// which of the two read it.
+
+// maxSkipDepth bounds the nesting skipJSON follows; deeper JSON is left to
+// gjson.
+const maxSkipDepth = 32
+
+// indexTop records the top-level members of the JSON object s. The first
+// of duplicate keys wins, as in gjson. It reports false, and lookups go
+// through gjson, for what it does not index: not an object, a key with an
+// escape, more members than top holds, or what is not well-formed JSON.
+func (c *renderCtx) indexTop(s string) bool {
+	c.ntop = 0
+	i := skipWS(s, 0)
+	if i >= len(s) || s[i] != '{' {
+		return false
+	}
+	i = skipWS(s, i+1)
+	if i < len(s) && s[i] == '}' {
+		return true
+	}
+	for {
+		if i >= len(s) || s[i] != '"' {
+			return false
+		}
+		end, esc := skipString(s, i)
+		if end < 0 || esc {
+			return false
+		}
+		key := s[i+1 : end-1]
+		i = skipWS(s, end)
+		if i >= len(s) || s[i] != ':' {
+			return false
+		}
+		i = skipWS(s, i+1)
+		start := i
+		if i = skipJSON(s, i, 1); i < 0 || c.ntop == len(c.top) {
+			return false
+		}
+		c.top[c.ntop] = userMember{key, s[start:i]}
+		c.ntop++
+		i = skipWS(s, i)
+		if i >= len(s) {
+			return false
+		}
+		switch s[i] {
+		case '}':
+			return true
+		case ',':
+			i = skipWS(s, i+1)
+		default:
+			return false
+		}
+	}
+}
+
+// guardIndexes reports whether the request guard's scanner reads the
+// user: what decided, before userindex.go, whether the user was indexed.
+// It matters for a path below a top-level key the user holds twice, and
+// only there: gjson goes on to the next member of the name when the first
+// lacks the path; the index reads the first one only. The user is read as
+// it was read then, indexed when the scanner reads it, by gjson
+// otherwise, so that no answer changes. A user with a duplicate key is
+// rare; the scan is made for it alone, once per render.
+func (c *renderCtx) guardIndexes() bool {
+	if c.guard == 0 {
+		c.guard = 2
+		if guardReads(c.user.Raw) {
+			c.guard = 1
+		}
+	}
+	return c.guard == 1
+}
+
+// guardReads is the old indexTop's scan: the top-level object's members
+// read by the guard's scanner (whose checks, on a value, go beyond JSON's
+// syntax: duplicate keys in nested objects, UTF-8, NUL, numbers a backend
+// cannot hold), a key with an escape refused.
+func guardReads(s string) bool {
+	sc := scanner{b: unsafe.Slice(unsafe.StringData(s), len(s)), max: 32} // read only, within this call
+	sc.ws()
+	if sc.i >= len(sc.b) || sc.b[sc.i] != '{' {
+		return false
+	}
+	sc.i++
+	sc.ws()
+	if sc.i < len(sc.b) && sc.b[sc.i] == '}' {
+		return true
+	}
+	for n := 0; ; n++ {
+		if sc.i >= len(sc.b) || sc.b[sc.i] != '"' {
+			return false
+		}
+		if _, esc, err := sc.str(); err != nil || esc {
+			return false
+		}
+		sc.ws()
+		if sc.i >= len(sc.b) || sc.b[sc.i] != ':' {
+			return false
+		}
+		sc.i++
+		sc.ws()
+		if sc.value(1) != nil || n == len(renderCtx{}.top) {
+			return false
+		}
+		sc.ws()
+		if sc.i >= len(sc.b) {
+			return false
+		}
+		switch sc.b[sc.i] {
+		case '}':
+			return true
+		case ',':
+			sc.i++
+			sc.ws()
+		default:
+			return false
+		}
+	}
+}
+
+func skipWS(s string, i int) int {
+	for i < len(s) && (s[i] == ' ' || s[i] == '\n' || s[i] == '\r' || s[i] == '\t') {
+		i++
+	}
+	return i
+}
+
+// skipString returns the end (after the closing quote) of the JSON string
+// that starts at s[i], a quote, and whether it holds an escape; -1 when it
+// is not closed or holds an escape JSON has not. What is between the
+// quotes is not otherwise checked (a control character, invalid UTF-8):
+// gjson finds the string's end the same way.
+func skipString(s string, i int) (int, bool) {
+	esc := false
+	for i++; i < len(s); i++ {
+		i = quoteRun(s, i)
+		if i >= len(s) {
+			break
+		}
+		switch s[i] {
+		case '"':
+			return i + 1, esc
+		case '\\':
+			esc = true
+			if i+1 >= len(s) {
+				return -1, esc
+			}
+			switch s[i+1] {
+			case '"', '\\', '/', 'b', 'f', 'n', 'r', 't':
+				i++
+			case 'u':
+				if i+6 > len(s) {
+					return -1, esc
+				}
+				for _, h := range []byte(s[i+2 : i+6]) {
+					if !('0' <= h && h <= '9' || 'a' <= h && h <= 'f' || 'A' <= h && h <= 'F') {
+						return -1, esc
+					}
+				}
+				i += 5
+			default:
+				return -1, esc
+			}
+		}
+	}
+	return -1, esc
+}
+
+// quoteRun returns the index of the first quote or backslash in s from i
+// on, or len(s): eight bytes a step, the first found from the word's bits
+// (the "has a zero byte" test on the word xored with each; a borrow can
+// mark a byte above a zero, never one below it), the last few one a step.
+func quoteRun(s string, i int) int {
+	const (
+		ones  = 0x0101010101010101
+		highs = 0x8080808080808080
+	)
+	for ; i+8 <= len(s); i += 8 {
+		b := s[i : i+8]
+		x := uint64(b[0]) | uint64(b[1])<<8 | uint64(b[2])<<16 | uint64(b[3])<<24 |
+			uint64(b[4])<<32 | uint64(b[5])<<40 | uint64(b[6])<<48 | uint64(b[7])<<56
+		q := x ^ ('"' * ones)
+		bs := x ^ ('\\' * ones)
+		if m := ((q-ones)&^q | (bs-ones)&^bs) & highs; m != 0 {
+			return i + bits.TrailingZeros64(m)/8
+		}
+	}
+	for i < len(s) && s[i] != '"' && s[i] != '\\' {
+		i++
+	}
+	return i
+}
+
+// plainLen returns the length of the longest prefix of s that a JSON
+// string holds as it is (printable ASCII but the quote and the backslash),
+// eight bytes a step as plainRun does.
+func plainLen(s string) int {
+	const (
+		ones  = 0x0101010101010101
+		highs = 0x8080808080808080
+	)
+	i := 0
+	for ; i+8 <= len(s); i += 8 {
+		b := s[i : i+8]
+		x := uint64(b[0]) | uint64(b[1])<<8 | uint64(b[2])<<16 | uint64(b[3])<<24 |
+			uint64(b[4])<<32 | uint64(b[5])<<40 | uint64(b[6])<<48 | uint64(b[7])<<56
+		q := x ^ ('"' * ones)
+		bs := x ^ ('\\' * ones)
+		if m := ((x-0x20*ones)&^x | (q-ones)&^q | (bs-ones)&^bs | x) & highs; m != 0 {
+			return i + bits.TrailingZeros64(m)/8
+		}
+	}
+	for i < len(s) && plainByte[s[i]] {
+		i++
+	}
+	return i
+}
+
+// appendStringBody is lex.AppendJSONStringBody, with text that needs no
+// escape (the usual case) copied as it is.
+func appendStringBody(out []byte, s string) []byte {
+	if plainLen(s) == len(s) {
+		return append(out, s...)
+	}
+	return lex.AppendJSONStringBody(out, s)
+}
+
+// skipJSON returns the end of the JSON value that starts at s[i], or -1
+// when there is none there (or it nests deeper than maxSkipDepth).
+func skipJSON(s string, i, depth int) int {
+	if i >= len(s) {
+		return -1
+	}
+	switch c := s[i]; {
+	case c == '"':
+		end, _ := skipString(s, i)
+		return end
+	case c == '{' || c == '[':
+		if depth >= maxSkipDepth {
+			return -1
+		}
+		closing := byte(']')
+		if c == '{' {
+			closing = '}'
+		}
+		i = skipWS(s, i+1)
+		if i < len(s) && s[i] == closing {
+			return i + 1
+		}
+		for {
+			if closing == '}' {
+				if i >= len(s) || s[i] != '"' {
+					return -1
+				}
+				if i, _ = skipString(s, i); i < 0 {
+					return -1
+				}
+				if i = skipWS(s, i); i >= len(s) || s[i] != ':' {
+					return -1
+				}
+				i = skipWS(s, i+1)
+			}
+			if i = skipJSON(s, i, depth+1); i < 0 {
+				return -1
+			}
+			if i = skipWS(s, i); i >= len(s) {
+				return -1
+			}
+			switch s[i] {
+			case closing:
+				return i + 1
+			case ',':
+				i = skipWS(s, i+1)
+			default:
+				return -1
+			}
+		}
+	case c == 't':
+		return skipLit(s, i, "true")
+	case c == 'f':
+		return skipLit(s, i, "false")
+	case c == 'n':
+		return skipLit(s, i, "null")
+	case c == '-' || '0' <= c && c <= '9':
+		return skipNumber(s, i)
+	}
+	return -1
+}
+
+func skipLit(s string, i int, w string) int {
+	if len(s)-i < len(w) || s[i:i+len(w)] != w {
+		return -1
+	}
+	return i + len(w)
+}
+
+// skipNumber returns the end of the JSON number at s[i], -1 when it is
+// not written as JSON writes one.
+func skipNumber(s string, i int) int {
+	if s[i] == '-' {
+		i++
+	}
+	switch {
+	case i < len(s) && s[i] == '0':
+		i++
+	case i < len(s) && '1' <= s[i] && s[i] <= '9':
+		i = digits(s, i)
+	default:
+		return -1
+	}
+	if i < len(s) && s[i] == '.' {
+		j := digits(s, i+1)
+		if j == i+1 {
+			return -1
+		}
+		i = j
+	}
+	if i < len(s) && (s[i] == 'e' || s[i] == 'E') {
+		i++
+		if i < len(s) && (s[i] == '+' || s[i] == '-') {
+			i++
+		}
+		j := digits(s, i)
+		if j == i {
+			return -1
+		}
+		i = j
+	}
+	return i
+}
+
+func digits(s string, i int) int {
+	for i < len(s) && '0' <= s[i] && s[i] <= '9' {
+		i++
+	}
+	return i
+}
+
+// firstOfEach is what ${user.<head>.#.<item>|firstOf:list} renders, from
+// the array's JSON text: the first item's <item> that is a string in list.
+// An item is read in place when <item> is one plain key and the item an
+// object whose keys and value hold no escape; anything else is read by
+// gjson, as all of it was before.
+func firstOfEach(array string, item string, list []string) value {
+	plainItem := isPlainName(item)
+	i := skipWS(array, 0)
+	if !plainItem || i >= len(array) || array[i] != '[' {
+		return firstOfEachGJSON(array, item, list)
+	}
+	i = skipWS(array, i+1)
+	if i < len(array) && array[i] == ']' {
+		return value{}
+	}
+	for {
+		start := i
+		end := skipJSON(array, i, 1)
+		if end < 0 {
+			return firstOfEachGJSON(array, item, list)
+		}
+		if s, ok := memberString(array[start:end], item); !ok {
+			if r := gjson.Get(array[start:end], item); r.Type == gjson.String && slices.Contains(list, r.Str) {
+				return value{ok: true, isStr: true, str: r.Str}
+			}
+		} else if s != "" && slices.Contains(list, s[1:len(s)-1]) {
+			return value{ok: true, isStr: true, str: s[1 : len(s)-1]}
+		}
+		if i = skipWS(array, end); i >= len(array) {
+			return firstOfEachGJSON(array, item, list)
+		}
+		switch array[i] {
+		case ']':
+			return value{}
+		case ',':
+			i = skipWS(array, i+1)
+		default:
+			return firstOfEachGJSON(array, item, list)
+		}
+	}
+}
+
+// memberString reads the member key of the well-formed JSON object obj:
+// its value's JSON text when it is a string without escapes, "" when the
+// first member key holds something else or there is none. ok is false,
+// and the caller asks gjson, when obj is no object or a key before the
+// one found, or the string found, holds an escape.
+func memberString(obj, key string) (raw string, ok bool) {
+	if obj == "" || obj[0] != '{' {
+		return "", false
+	}
+	i := skipWS(obj, 1)
+	if obj[i] == '}' {
+		return "", true
+	}
+	for {
+		end, esc := skipString(obj, i)
+		if esc {
+			return "", false
+		}
+		k := obj[i+1 : end-1]
+		i = skipWS(obj, skipWS(obj, end)+1)
+		vend := skipJSON(obj, i, 1)
+		if k == key {
+			if obj[i] != '"' {
+				return "", true
+			}
+			if _, esc := skipString(obj, i); esc {
+				return "", false
+			}
+			return obj[i:vend], true
+		}
+		if i = skipWS(obj, vend); obj[i] == '}' {
+			return "", true
+		}
+		i = skipWS(obj, i+1)
+	}
+}
+
+// isPlainName reports whether s is a non-empty name of letters, digits,
+// '_' and '-': a gjson path that is one key, read as it is written.
+func isPlainName(s string) bool {
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '_' || c == '-') {
+			return false
+		}
+	}
+	return s != ""
+}
+
+// firstOfEachGJSON is firstOfEach read entirely by gjson.
+func firstOfEachGJSON(array string, item string, list []string) value {
+	var out value
+	gjson.Parse(array).ForEach(func(_, it gjson.Result) bool {
+		if r := it.Get(item); r.Type == gjson.String && slices.Contains(list, r.Str) {
+			out = value{ok: true, isStr: true, str: r.Str}
+			return false
+		}
+		return true
+	})
+	return out
+}
