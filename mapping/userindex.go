@@ -365,7 +365,7 @@ func firstOfEach(array string, item string, list []string) value {
 	}
 	i = skipWS(array, i+1)
 	if i < len(array) && array[i] == ']' {
-		return value{}
+		return endOfEach(array, i, item, list)
 	}
 	for {
 		start := i
@@ -385,13 +385,23 @@ func firstOfEach(array string, item string, list []string) value {
 		}
 		switch array[i] {
 		case ']':
-			return value{}
+			return endOfEach(array, i, item, list)
 		case ',':
 			i = skipWS(array, i+1)
 		default:
 			return firstOfEachGJSON(array, item, list)
 		}
 	}
+}
+
+// endOfEach is firstOfEach's answer at the ']' at i that ends the array
+// with no item found: none, when nothing but blanks follows; else what
+// gjson makes of the whole text, which reads on past the bracket.
+func endOfEach(array string, i int, item string, list []string) value {
+	if skipWS(array, i+1) != len(array) {
+		return firstOfEachGJSON(array, item, list)
+	}
+	return value{}
 }
 
 // memberString reads the member key of the well-formed JSON object obj:

@@ -7,6 +7,8 @@ import (
 
 var firstOfSeeds = []string{
 	``, `null`, `[]`, ` [ ] `, `{}`, `"ROLE_ADMIN"`, `[{"name":"ROLE_ADMIN"}]`,
+	// Text after the array (never from lookup, but gjson reads on).
+	`[],{"name":"ROLE_ADMIN"}`, `[] {"name":"ROLE_ADMIN"}`, `[{"name":"x"}],{"name":"ROLE_ADMIN"}`, `[]["" {`, `[] `,
 	`[{"id":"r","name":"ROLE_X"},{"name":"ROLE_MERCHANT"}]`, `[1,"ROLE_ADMIN",null,{"name":1},{"name":"ROLE_ADMIN"}]`,
 	`[{"name":"ROLE_MERCHANT","name":"ROLE_ADMIN"}]`, `[{"name":1,"name":"ROLE_ADMIN"},{"name":"ROLE_PARTNER"}]`,
 	`[{"n\u0061me":"ROLE_ADMIN"},{"name":"ROLE_PARTNER"}]`, `[{"name":"ROLE_\u0041DMIN"}]`,
