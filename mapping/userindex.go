@@ -1,7 +1,6 @@
 package mapping
 
 import (
-	"math/bits"
 	"slices"
 	"unsafe"
 
@@ -182,60 +181,10 @@ func skipString(s string, i int) (int, bool) {
 	return -1, esc
 }
 
-// quoteRun returns the index of the first quote or backslash in s from i
-// on, or len(s): eight bytes a step, the first found from the word's bits
-// (the "has a zero byte" test on the word xored with each; a borrow can
-// mark a byte above a zero, never one below it), the last few one a step.
-func quoteRun(s string, i int) int {
-	const (
-		ones  = 0x0101010101010101
-		highs = 0x8080808080808080
-	)
-	for ; i+8 <= len(s); i += 8 {
-		b := s[i : i+8]
-		x := uint64(b[0]) | uint64(b[1])<<8 | uint64(b[2])<<16 | uint64(b[3])<<24 |
-			uint64(b[4])<<32 | uint64(b[5])<<40 | uint64(b[6])<<48 | uint64(b[7])<<56
-		q := x ^ ('"' * ones)
-		bs := x ^ ('\\' * ones)
-		if m := ((q-ones)&^q | (bs-ones)&^bs) & highs; m != 0 {
-			return i + bits.TrailingZeros64(m)/8
-		}
-	}
-	for i < len(s) && s[i] != '"' && s[i] != '\\' {
-		i++
-	}
-	return i
-}
-
-// plainLen returns the length of the longest prefix of s that a JSON
-// string holds as it is (printable ASCII but the quote and the backslash),
-// eight bytes a step as plainRun does.
-func plainLen(s string) int {
-	const (
-		ones  = 0x0101010101010101
-		highs = 0x8080808080808080
-	)
-	i := 0
-	for ; i+8 <= len(s); i += 8 {
-		b := s[i : i+8]
-		x := uint64(b[0]) | uint64(b[1])<<8 | uint64(b[2])<<16 | uint64(b[3])<<24 |
-			uint64(b[4])<<32 | uint64(b[5])<<40 | uint64(b[6])<<48 | uint64(b[7])<<56
-		q := x ^ ('"' * ones)
-		bs := x ^ ('\\' * ones)
-		if m := ((x-0x20*ones)&^x | (q-ones)&^q | (bs-ones)&^bs | x) & highs; m != 0 {
-			return i + bits.TrailingZeros64(m)/8
-		}
-	}
-	for i < len(s) && plainByte[s[i]] {
-		i++
-	}
-	return i
-}
-
 // appendStringBody is lex.AppendJSONStringBody, with text that needs no
 // escape (the usual case) copied as it is.
 func appendStringBody(out []byte, s string) []byte {
-	if plainLen(s) == len(s) {
+	if plainRun(s, 0) == len(s) {
 		return append(out, s...)
 	}
 	return lex.AppendJSONStringBody(out, s)

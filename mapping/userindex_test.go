@@ -89,7 +89,7 @@ func TestQuoteRunMixed(t *testing.T) {
 	}
 }
 
-// plainLen must stop where plainRun does (the first byte a JSON string
+// plainRun of a string must stop where plainRun of its bytes does (the first byte a JSON string
 // escapes or that is not ASCII), for any mix of bytes.
 func TestPlainLen(t *testing.T) {
 	stops := []byte{0, 0x1f, 0x20, '"', '\\', '!', '#', '[', ']', 0x7f, 0x80, 0xa2, 0xdc, 0xff, 'a'}
@@ -99,8 +99,8 @@ func TestPlainLen(t *testing.T) {
 		for i := range b {
 			b[i] = stops[rng.IntN(len(stops))]
 		}
-		if got, want := plainLen(string(b)), plainRun(b, 0); got != want {
-			t.Fatalf("%q: plainLen = %d, plainRun %d", b, got, want)
+		if got, want := plainRun(string(b), 0), plainRun(b, 0); got != want {
+			t.Fatalf("%q: plainRun of the string = %d, of the bytes %d", b, got, want)
 		}
 	}
 }
