@@ -6,13 +6,13 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/userbridge/userbridge/config"
 	"github.com/userbridge/userbridge/internal/migrate"
+	"github.com/userbridge/userbridge/internal/testutil"
 	"github.com/userbridge/userbridge/mapping/canonical"
 )
 
@@ -102,28 +102,14 @@ func TestMigrationVendorBreaker(t *testing.T) {
 // A reload that changes or drops a dialect's legacy block closes the
 // replaced vendor's idle connections.
 func TestMigrationReloadClosesVendorConns(t *testing.T) {
-	var mu sync.Mutex
-	open := map[net.Conn]bool{}
+	var conns testutil.ConnCounter
 	vendor := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
 		w.WriteHeader(http.StatusNoContent)
 	}))
-	vendor.Config.ConnState = func(c net.Conn, s http.ConnState) {
-		mu.Lock()
-		defer mu.Unlock()
-		switch s {
-		case http.StateNew:
-			open[c] = true
-		case http.StateClosed, http.StateHijacked:
-			delete(open, c)
-		}
-	}
+	vendor.Config.ConnState = conns.Track
 	vendor.Start()
 	t.Cleanup(vendor.Close)
-	openConns := func() int {
-		mu.Lock()
-		defer mu.Unlock()
-		return len(open)
-	}
+	openConns := conns.Open
 	d := specNamed(t, "shift")
 	log := filepath.Join(t.TempDir(), "migration.log")
 	cfg := "listen: 127.0.0.1:0\nupstream: {url: demo}\nmigration: {log: %q}\ndialects:\n  shift:\n    legacy: {url: %q, mode: %s, timeout: %s}\n"

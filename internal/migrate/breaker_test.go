@@ -6,12 +6,12 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/userbridge/userbridge/config"
+	"github.com/userbridge/userbridge/internal/testutil"
 	"github.com/userbridge/userbridge/internal/upstream"
 )
 
@@ -103,8 +103,7 @@ func TestVendorVerdicts(t *testing.T) {
 // Retire closes the vendor's idle connections, and the one a call still
 // running, or made after it, leaves when it ends.
 func TestVendorRetire(t *testing.T) {
-	var mu sync.Mutex
-	open := map[net.Conn]bool{}
+	var conns testutil.ConnCounter
 	release := make(chan struct{})
 	var block atomic.Bool
 	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
@@ -113,23 +112,10 @@ func TestVendorRetire(t *testing.T) {
 		}
 		_, _ = w.Write([]byte(`{}`))
 	}))
-	srv.Config.ConnState = func(c net.Conn, s http.ConnState) {
-		mu.Lock()
-		defer mu.Unlock()
-		switch s {
-		case http.StateNew:
-			open[c] = true
-		case http.StateClosed, http.StateHijacked:
-			delete(open, c)
-		}
-	}
+	srv.Config.ConnState = conns.Track
 	srv.Start()
 	t.Cleanup(srv.Close)
-	openConns := func() int {
-		mu.Lock()
-		defer mu.Unlock()
-		return len(open)
-	}
+	openConns := conns.Open
 	waitClosed := func(what string) {
 		t.Helper()
 		for deadline := time.Now().Add(5 * time.Second); openConns() > 0; time.Sleep(5 * time.Millisecond) {

@@ -7,6 +7,8 @@ import (
 	"bytes"
 	"context"
 	"log/slog"
+	"net"
+	"net/http"
 	"runtime"
 	"runtime/debug"
 	"sync"
@@ -82,4 +84,33 @@ func KeepRuntime(t testing.TB) {
 	procs, gc := runtime.GOMAXPROCS(0), debug.SetGCPercent(100)
 	debug.SetGCPercent(gc)
 	t.Cleanup(func() { runtime.GOMAXPROCS(procs); debug.SetGCPercent(gc) })
+}
+
+// ConnCounter counts a test server's open connections: set its Track as
+// the server's ConnState (httptest.NewUnstartedServer, then Start).
+type ConnCounter struct {
+	mu   sync.Mutex
+	open map[net.Conn]bool
+}
+
+// Track implements http.Server's ConnState.
+func (c *ConnCounter) Track(conn net.Conn, s http.ConnState) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	switch s {
+	case http.StateNew:
+		if c.open == nil {
+			c.open = map[net.Conn]bool{}
+		}
+		c.open[conn] = true
+	case http.StateClosed, http.StateHijacked:
+		delete(c.open, conn)
+	}
+}
+
+// Open is how many connections are open now.
+func (c *ConnCounter) Open() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return len(c.open)
 }
