@@ -18,7 +18,7 @@ import (
 
 // migIgnore are the answer members two reference backends given the same
 // update still differ in: the time each applied it, and links naming the
-// host each was reached by.
+// host each was reached by (docs/migration.md's table: keep the two alike).
 var migIgnore = map[string][]string{
 	"trustedtwin": {"updated_ts"},
 	"finix":       {"updated_at", "_links", "_embedded.errors.*._links"},
