@@ -16,13 +16,22 @@ import (
 func UnsafePath(escaped string) bool {
 	p := escaped
 	for range 3 {
+		if !strings.Contains(p, "%") {
+			break
+		}
 		d, err := url.PathUnescape(p)
 		if err != nil || d == p {
 			break
 		}
 		p = d
 	}
-	for _, seg := range strings.Split(strings.ReplaceAll(p, `\`, "/"), "/") {
+	for rest, more := p, true; more; {
+		var seg string
+		if i := strings.IndexAny(rest, `/\`); i >= 0 {
+			seg, rest = rest[:i], rest[i+1:]
+		} else {
+			seg, more = rest, false
+		}
 		seg, _, _ = strings.Cut(seg, ";")
 		if seg == "." || seg == ".." {
 			return true
@@ -91,11 +100,11 @@ func (v *Vendor) location(loc, base string, hop Hop) string {
 	}
 	switch {
 	case u.Scheme == "" && u.Host == "" && strings.HasPrefix(loc, "/"):
-		if rest, ok := under(u.EscapedPath(), base); ok {
+		if rest, ok := below(u.EscapedPath(), base); ok {
 			return hop.Prefix + rest + tail(loc)
 		}
 	case strings.EqualFold(u.Scheme, v.base.Scheme) && strings.EqualFold(u.Host, v.base.Host):
-		if rest, ok := under(u.EscapedPath(), base); ok {
+		if rest, ok := below(u.EscapedPath(), base); ok {
 			return hop.Scheme + "://" + hop.Host + hop.Prefix + rest + tail(loc)
 		}
 	}
@@ -110,9 +119,16 @@ func tail(loc string) string {
 	return ""
 }
 
-// under reports whether path is base or below it, and the rest after base
+// Under reports whether path is base or below it (a path segment boundary
+// after base).
+func Under(path, base string) bool {
+	_, ok := below(path, base)
+	return ok
+}
+
+// below reports whether path is base or below it, and the rest after base
 // ("/" for base itself).
-func under(path, base string) (string, bool) {
+func below(path, base string) (string, bool) {
 	switch {
 	case path == base:
 		return "/", true
@@ -132,7 +148,7 @@ func (v *Vendor) cookie(c, base, prefix string) string {
 		k, val, _ := strings.Cut(a, "=")
 		switch strings.ToLower(strings.TrimSpace(k)) {
 		case "path":
-			if rest, ok := under(strings.TrimSpace(val), base); ok {
+			if rest, ok := below(strings.TrimSpace(val), base); ok {
 				p := prefix + rest
 				if prefix != "" && rest == "/" {
 					p = prefix

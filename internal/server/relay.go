@@ -8,7 +8,6 @@ import (
 	"github.com/gin-gonic/gin"
 	"github.com/userbridge/userbridge/config"
 	"github.com/userbridge/userbridge/internal/migrate"
-	"github.com/userbridge/userbridge/mapping/canonical"
 )
 
 // In shadow mode the legacy vendor is the truth for all of a dialect's
@@ -79,11 +78,6 @@ func ownRoutes(engines []*gin.Engine, dialects []*unmatchedAnswer, admin http.Ha
 	return out
 }
 
-// under reports whether path is prefix or below it.
-func under(path, prefix string) bool {
-	return path == prefix || strings.HasPrefix(path, prefix+"/")
-}
-
 // relayOwner picks the dialect a request no route matched belongs to (the
 // rule above), or nil.
 func (u *unmatchedAnswer) relayOwner(r *http.Request) *handler {
@@ -97,7 +91,7 @@ func (u *unmatchedAnswer) relayOwner(r *http.Request) *handler {
 	for i := range u.routes {
 		m := &u.routes[i]
 		switch {
-		case m.prefix == "" || !under(path, m.prefix):
+		case m.prefix == "" || !migrate.Under(path, m.prefix):
 		case len(within) == 0 || len(m.prefix) > len(within[0].prefix):
 			within = []*mountedRoute{m}
 		case len(m.prefix) == len(within[0].prefix):
@@ -136,15 +130,9 @@ func (h *handler) serveRelayed(c *gin.Context) { h.serveOne(c, relayedRoute, (*h
 // error, as on the update route: 502, or 504 when it was too slow; a body
 // over server.maxBodyBytes, which could not be passed on byte for byte,
 // is refused in it (413) and never sent.
-//
-// A path with a dot segment (migrate.UnsafePath) is refused (400) and
-// never sent: the vendor, or a proxy before it, would resolve it (RFC 3986
-// section 5.2.4) to a path outside legacy.url's, or outside the prefix it
-// was owned by here.
+// A path with a dot segment the hop refuses (migrate.ErrUnsafePath) is
+// the dialect's 400, never sent (vendorError).
 func (h *handler) relayToVendor(x *exchange) int {
-	if migrate.UnsafePath(x.c.Request.URL.EscapedPath()) {
-		return h.fail(x, canonical.Errorf(canonical.BadRequest, "the path has a dot segment (. or ..)"))
-	}
 	var buf []byte
 	body, e := h.readBody(x, &buf)
 	if e != nil {

@@ -57,8 +57,10 @@ func (h *handler) serveMigrating(x *exchange, bp *[]byte) int {
 	// run reads the body again, from this copy.
 	x.c.Request.Body = io.NopCloser(bytes.NewReader(body))
 	if migrate.UnsafePath(x.c.Request.URL.EscapedPath()) {
-		// Never sent, in either mode: see relayToVendor.
-		return h.fail(x, canonical.Errorf(canonical.BadRequest, "the path has a dot segment (. or ..)"))
+		// Refused before either side is called, in either mode: the hop
+		// would refuse it (migrate.ErrUnsafePath), and in primary mode
+		// only after the upstream applied the update.
+		return h.fail(x, vendorError(migrate.ErrUnsafePath))
 	}
 	if h.mig.vendor.Mode == config.LegacyPrimary {
 		// userbridge is the truth and judges the caller: before the
@@ -305,6 +307,11 @@ func (x *exchange) keep(rep *mapping.Reply) {
 // gateway_timeout when it was too slow, bad_gateway otherwise.
 func vendorError(err error) *canonical.Error {
 	switch {
+	case errors.Is(err, migrate.ErrUnsafePath):
+		// Never sent: the vendor, or a proxy before it, would resolve it
+		// (RFC 3986 section 5.2.4) outside legacy.url's path or the
+		// prefix that made it the dialect's.
+		return canonical.Errorf(canonical.BadRequest, "the path has a dot segment (. or ..)")
 	case errors.Is(err, migrate.ErrVendorPaused):
 		// Fast: its breaker is open, the vendor was not called.
 		return canonical.Errorf(canonical.BadGateway, "the legacy vendor is failing; calls to it are paused, retry later")
