@@ -4,6 +4,7 @@ import (
 	"context"
 	"hash/maphash"
 
+	"github.com/userbridge/userbridge/internal/upstream"
 	"github.com/userbridge/userbridge/mapping/canonical"
 )
 
@@ -58,18 +59,7 @@ func (l *userLocks) lock(ctx context.Context, dialect string, a canonical.Addres
 }
 
 // hash is the stripe key of a user: its dialect, tenant, kind of
-// reference and value, unambiguous however the strings run.
+// reference and value (upstream.UserRef.Key).
 func (l *userLocks) hash(dialect string, a canonical.Addressed) uint64 {
-	var h maphash.Hash
-	h.SetSeed(l.seed)
-	for _, s := range [...]string{dialect, a.Tenant, a.Value} {
-		var n [8]byte
-		for i, v := 0, uint64(len(s)); i < 8; i, v = i+1, v>>8 {
-			n[i] = byte(v)
-		}
-		h.Write(n[:])
-		h.WriteString(s)
-	}
-	h.WriteByte(byte(a.Target))
-	return h.Sum64()
+	return upstream.UserRef{Target: a.Target, Value: a.Value, Tenant: a.Tenant}.Key(l.seed, dialect)
 }

@@ -353,16 +353,22 @@ func (s *step) clear(n int64) {
 	*s = step{n: n, users: s.users[:0]}
 }
 
-// hash is user's key: the same for the same kind, value and tenant,
-// unambiguous however the strings run.
-func (w *window) hash(user UserRef) uint64 {
+// hash is user's key in the window.
+func (w *window) hash(user UserRef) uint64 { return user.Key(w.seed, "") }
+
+// Key is u's hash under seed, within space (a name its user is kept
+// apart by: a dialect; "" for none): the same for the same space, kind,
+// tenant and value, unambiguous however the strings run.
+func (u UserRef) Key(seed maphash.Seed, space string) uint64 {
 	var h maphash.Hash
-	h.SetSeed(w.seed)
-	var n [9]byte
-	n[0] = byte(user.Target)
-	binary.LittleEndian.PutUint64(n[1:], uint64(len(user.Tenant)))
+	h.SetSeed(seed)
+	var n [17]byte
+	n[0] = byte(u.Target)
+	binary.LittleEndian.PutUint64(n[1:], uint64(len(space)))
+	binary.LittleEndian.PutUint64(n[9:], uint64(len(u.Tenant)))
 	h.Write(n[:])
-	h.WriteString(user.Tenant)
-	h.WriteString(user.Value)
+	h.WriteString(space)
+	h.WriteString(u.Tenant)
+	h.WriteString(u.Value)
 	return h.Sum64()
 }
