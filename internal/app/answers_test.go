@@ -72,6 +72,11 @@ var badAnswers = []struct {
 		user: func(r *http.Request) []byte { return edit(userFor(r), "attributes", rawJSON(`["attr-leak"]`)) }, leak: []string{"attr-leak"}},
 	{name: "createdAt not a timestamp", kind: "bad_timestamp", msg: `"createdAt" must be an RFC 3339 timestamp`,
 		user: func(r *http.Request) []byte { return edit(userFor(r), "createdAt", "last-tuesday") }, leak: []string{"last-tuesday"}},
+	{name: "cut short", kind: "malformed", msg: "the upstream's answer is not a valid user",
+		user: func(r *http.Request) []byte {
+			u := userFor(r)
+			return append(u[:len(u)/2:len(u)/2], `"cut-leak`...)
+		}, leak: []string{"cut-leak"}},
 	{name: "updatedAt a number", kind: "wrong_type", msg: `"updatedAt" must be an RFC 3339 timestamp`,
 		user: func(r *http.Request) []byte { return edit(userFor(r), "updatedAt", rawJSON(`1705311000123`)) }, leak: []string{"1705311000123"}},
 }

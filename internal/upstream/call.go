@@ -45,7 +45,11 @@ type Result struct {
 	// Status is 200 or 204 on success (any other 2xx is reported as 200).
 	// On failure it is the upstream's last status, 0 if it never answered.
 	Status int
-	// Body is the canonical user JSON on 200; nil on 204 and on failure.
+	// Body is the upstream's answer on 200: what opens a JSON object, not
+	// yet checked further. Whoever reads it as a user first checks it
+	// whole with canonical.CheckAnswer (syntax, types, the user addressed),
+	// as the server does with every answer, in one pass; the client does
+	// not parse it a second time. nil on 204 and on failure.
 	Body []byte
 	// Header holds the upstream's last reply headers; nil without a reply.
 	Header http.Header

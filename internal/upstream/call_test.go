@@ -313,8 +313,9 @@ func TestUnreadableReplies(t *testing.T) {
 	}{
 		{"not JSON", "hello", false, "upstream reply unreadable"},
 		{"array", `[1,2]`, false, "upstream reply unreadable"},
-		{"truncated", `{"id":`, false, "upstream reply unreadable"},
+		{"a string", `"{}"`, false, "upstream reply unreadable"},
 		{"empty", ``, false, "upstream reply unreadable"},
+		{"whitespace", " \r\n\t", false, "upstream reply unreadable"},
 		{"too large", big, false, "upstream reply too large"},
 		{"too large, chunked", big, true, "upstream reply too large"},
 	} {
@@ -338,6 +339,30 @@ func TestUnreadableReplies(t *testing.T) {
 				t.Errorf("message %q attempts %d body %q", err.Message, res.Attempts, res.Body)
 			}
 		})
+	}
+}
+
+// TestReplyCheckedOnceByItsReader: a 200 whose body opens an object is
+// handed back as it came, cut short or not: its syntax is checked with its
+// content by canonical.CheckAnswer, which the server runs on every answer
+// (internal/app's TestUpstreamAnswerChecked, "cut short"), not parsed here
+// a second time.
+func TestReplyCheckedOnceByItsReader(t *testing.T) {
+	const cut = ` {"id":"1","username":`
+	up := startUpstream(t, func(_ int, w http.ResponseWriter, _ *http.Request) {
+		w.WriteHeader(200)
+		w.Write([]byte(cut))
+	})
+	c := newClient(t, up.URL)
+	res, err := patch(t, c, patchCall("1"))
+	if err != nil {
+		t.Fatalf("refused: %v", err)
+	}
+	if string(res.Body) != cut || res.Status != 200 {
+		t.Errorf("status %d body %q, want 200 and the answer as it came", res.Status, res.Body)
+	}
+	if ae := canonical.CheckAnswer(res.Body, canonical.Addressed{Target: canonical.ByID, Value: "1"}); ae == nil || ae.Fault != canonical.FaultMalformed {
+		t.Errorf("CheckAnswer: %v, want the malformed fault", ae)
 	}
 }
 

@@ -61,7 +61,9 @@ func (c *Client) reply(ctx context.Context, res *Result, resp *http.Response, up
 			// A GET is asked for the user: an answer without one is not a
 			// user made of nulls.
 			return canonical.Errorf(canonical.BadGateway, "the upstream answered without the user (204)"), nil
-		case !isJSONObject(body):
+		case !opensObject(body):
+			// The rest of its syntax is checked with its content, once,
+			// by canonical.CheckAnswer (see Result.Body).
 			return appliedError("upstream reply unreadable", update), nil
 		}
 		res.Status, res.Body = http.StatusOK, body
@@ -235,6 +237,19 @@ func readBody(resp *http.Response, limit int64) ([]byte, error) {
 			return nil, err
 		}
 	}
+}
+
+// opensObject reports whether b's first byte that is not JSON whitespace
+// opens an object: what the client checks of a user it hands back.
+func opensObject(b []byte) bool {
+	for _, c := range b {
+		switch c {
+		case ' ', '\t', '\r', '\n':
+			continue
+		}
+		return c == '{'
+	}
+	return false
 }
 
 // isJSONObject reports whether b is one valid JSON object.
