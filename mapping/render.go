@@ -44,6 +44,12 @@ type renderCtx struct {
 	ntop    int
 	indexed bool
 	guard   uint8 // 0 not asked yet; 1 the guard's scanner reads the user, 2 it does not (guardIndexes)
+	// mem, when Valid, says where the members of doc (the user as given;
+	// user.Raw starts at its first non-blank byte) are: the user passed
+	// canonical.CheckAnswerMembers's walk, so top is never needed. A copy:
+	// what the caller passed does not escape.
+	mem canonical.Members
+	doc string
 }
 
 type userMember struct {
@@ -55,6 +61,18 @@ type userMember struct {
 func (c *renderCtx) lookup(e *expr) string {
 	if !e.plain {
 		return c.user.Get(e.path).Raw
+	}
+	if c.mem.Valid {
+		// One object of canonical members, each once, keys as written: a
+		// head that is no canonical member's name is absent.
+		if e.mem == 0 {
+			return ""
+		}
+		raw := c.mem.Raw(c.doc, e.mem-1)
+		if raw == "" || e.rest == "" {
+			return raw
+		}
+		return gjson.Get(raw, e.rest).Raw
 	}
 	if !c.indexed {
 		c.indexed = true
@@ -318,12 +336,23 @@ func (p *Program) NeedsUser() bool { return p.success.needsUser }
 // The Reply owns its memory: the user, read through views while rendering,
 // may be reused as soon as RenderSuccess returns.
 func (p *Program) RenderSuccess(in *Input, res *Result, user []byte) *Reply {
+	return p.RenderChecked(in, res, user, nil)
+}
+
+// RenderChecked is RenderSuccess for a user canonical.CheckAnswerMembers
+// has checked, m what it found: the same answer, its members read where m
+// says rather than found by a scan of the user. A nil or not Valid m is
+// RenderSuccess.
+func (p *Program) RenderChecked(in *Input, res *Result, user []byte, m *canonical.Members) *Reply {
 	t := p.success
 	rep := &Reply{Status: t.status, ContentType: t.contentType}
 	if len(t.headers) == 0 && t.body == nil {
 		return rep // a bare status (Shift's and Baasic's 204): nothing reads the user
 	}
 	c := renderCtx{p: p, in: in, user: gjson.Parse(str(user)), st: t.status}
+	if m != nil && m.Valid {
+		c.mem, c.doc = *m, str(user)
+	}
 	rep.Headers = c.headers(nil, t.headers)
 	if t.body != nil {
 		rep.Body = c.appendTmpl(make([]byte, 0, len(user)+256), t.body)

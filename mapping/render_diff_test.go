@@ -8,9 +8,12 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/tidwall/gjson"
+
 	"github.com/userbridge/userbridge/adapters/conformance"
 	"github.com/userbridge/userbridge/adapters/registry"
 	"github.com/userbridge/userbridge/mapping"
+	"github.com/userbridge/userbridge/mapping/canonical"
 )
 
 // renderDialect is a built-in dialect with what its golden cases render:
@@ -67,11 +70,23 @@ func renderDialects(tb testing.TB) []renderDialect {
 }
 
 // sameReply compares what RenderSuccess and the reference renderer answer
-// for one user: status, content type, headers and body bytes.
+// for one user: status, content type, headers and body bytes. A user
+// canonical.CheckAnswerMembers vouches for (addressed by its own id) is
+// also rendered through its members (RenderChecked), as the server
+// renders every answer it checked: the same bytes again.
 func sameReply(t *testing.T, what string, p *mapping.Program, rc renderCase, user []byte) {
 	t.Helper()
-	got := p.RenderSuccess(rc.in, rc.res, user)
 	want := p.RefRenderSuccess(rc.in, rc.res, user)
+	differ(t, what, user, p.RenderSuccess(rc.in, rc.res, user), want)
+	var m canonical.Members
+	id := canonical.Addressed{Target: canonical.ByID, Value: gjson.GetBytes(user, "id").Str}
+	if canonical.CheckAnswerMembers(user, id, &m) == nil && m.Valid {
+		differ(t, what+" (checked)", user, p.RenderChecked(rc.in, rc.res, user, &m), want)
+	}
+}
+
+func differ(t *testing.T, what string, user []byte, got, want *mapping.Reply) {
+	t.Helper()
 	if got.Status != want.Status || got.ContentType != want.ContentType ||
 		fmt.Sprint(got.Headers) != fmt.Sprint(want.Headers) || !bytes.Equal(got.Body, want.Body) ||
 		(got.Body == nil) != (want.Body == nil) {

@@ -13,6 +13,7 @@ import (
 
 	"github.com/tidwall/gjson"
 	"github.com/userbridge/userbridge/internal/lex"
+	"github.com/userbridge/userbridge/mapping/canonical"
 	"gopkg.in/yaml.v3"
 )
 
@@ -68,9 +69,12 @@ type expr struct {
 	// user's top-level members are found in one pass (see renderCtx.lookup).
 	head, rest string
 	plain      bool
-	optional   bool
-	filters    []filter
-	text       string
+	// mem is canonical.MemberIndex(head)+1 for a plain user path whose head
+	// a canonical user can have at its top level; 0 otherwise.
+	mem      int
+	optional bool
+	filters  []filter
+	text     string
 	// unsetArg is the unset filter's value: what an update.set.<field>
 	// expression renders when the update unsets the field.
 	unsetArg []byte
@@ -260,6 +264,9 @@ func compileExpr(pr *problems, at place, text string) *expr {
 	e.src, e.path = s, path
 	e.head, e.rest, _ = strings.Cut(path, ".")
 	e.plain = gjsonEscape(e.head) == e.head && !strings.ContainsAny(e.head, "*?")
+	if s == srcUser && e.plain {
+		e.mem = canonical.MemberIndex(e.head) + 1
+	}
 	if s == srcRequest && !slices.Contains([]string{"url", "path", "dir", "origin", "id"}, path) {
 		pr.addAt(at, "${%s}: request has url, path, dir, origin and id", text)
 	}
@@ -321,7 +328,7 @@ func compileExpr(pr *problems, at place, text string) *expr {
 	}
 	if item, ok := strings.CutPrefix(e.rest, "#."); ok && s == srcUser && e.plain && !strings.ContainsAny(item, "#|@*?") &&
 		len(e.filters) > 0 && e.filters[0].name == "firstOf" {
-		e.each = &eachExpr{array: expr{src: srcUser, path: e.head, head: e.head, plain: true}, item: item}
+		e.each = &eachExpr{array: expr{src: srcUser, path: e.head, head: e.head, plain: true, mem: e.mem}, item: item}
 	}
 	return e
 }

@@ -5,6 +5,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/tidwall/gjson"
+
 	"github.com/userbridge/userbridge/adapters"
 	"github.com/userbridge/userbridge/mapping/canonical"
 )
@@ -78,7 +80,11 @@ func BenchTranslate(bm *testing.B, b adapters.Builtin, path string, body []byte)
 	}
 }
 
-// BenchRender measures one success answer from a canonical user.
+// BenchRender measures one success answer from a canonical user: rendered
+// alone (RenderSuccess), and as the server makes it from an upstream's
+// answer, checked then rendered: "checked+render" as two passes
+// (CheckAnswer, RenderSuccess), "fused" as the server does it, the render
+// reading the members the check found (CheckAnswerMembers, RenderChecked).
 func BenchRender(bm *testing.B, b adapters.Builtin, path string, body, user []byte) {
 	p := Dialect(bm, b)
 	in := Input(p, path, body)
@@ -86,9 +92,34 @@ func BenchRender(bm *testing.B, b adapters.Builtin, path string, body, user []by
 	if err != nil {
 		bm.Fatal(err)
 	}
-	bm.ReportAllocs()
-	bm.ResetTimer()
-	for i := 0; i < bm.N; i++ {
-		p.RenderSuccess(in, res, user)
+	want := canonical.Addressed{Target: canonical.ByID, Value: gjson.GetBytes(user, "id").Str}
+	var m canonical.Members
+	if canonical.CheckAnswerMembers(user, want, &m) != nil || !m.Valid {
+		bm.Fatalf("the bench user is not one CheckAnswerMembers vouches for: %s", user)
 	}
+	bm.Run("alone", func(bm *testing.B) {
+		bm.ReportAllocs()
+		for bm.Loop() {
+			p.RenderSuccess(in, res, user)
+		}
+	})
+	bm.Run("checked+render", func(bm *testing.B) {
+		bm.ReportAllocs()
+		for bm.Loop() {
+			if canonical.CheckAnswer(user, want) != nil {
+				bm.Fatal("refused")
+			}
+			p.RenderSuccess(in, res, user)
+		}
+	})
+	bm.Run("fused", func(bm *testing.B) {
+		bm.ReportAllocs()
+		for bm.Loop() {
+			var m canonical.Members
+			if canonical.CheckAnswerMembers(user, want, &m) != nil {
+				bm.Fatal("refused")
+			}
+			p.RenderChecked(in, res, user, &m)
+		}
+	})
 }

@@ -12,9 +12,16 @@ import (
 // it is counted and logged by its fault, never rendered, and the caller
 // gets a bad_gateway naming what was wrong in userbridge's words. applied
 // says the update was applied (the PATCH's answer, the GET after it), so
-// that the caller is told to repeat it with its Idempotency-Key.
-func (h *handler) checkAnswer(x *exchange, user []byte, want canonical.Addressed, applied bool) *canonical.Error {
-	ae := canonical.CheckAnswer(user, want)
+// that the caller is told to repeat it with its Idempotency-Key. m, when
+// not nil, gets where the user's members are, for the answer rendered from
+// it (canonical.CheckAnswerMembers).
+func (h *handler) checkAnswer(x *exchange, user []byte, want canonical.Addressed, applied bool, m *canonical.Members) *canonical.Error {
+	var ae *canonical.AnswerError
+	if m != nil {
+		ae = canonical.CheckAnswerMembers(user, want, m)
+	} else {
+		ae = canonical.CheckAnswer(user, want)
+	}
 	if ae == nil {
 		return nil
 	}

@@ -297,7 +297,7 @@ func (h *handler) run(x *exchange, bp *[]byte) int {
 	update, e := res.Update(func() ([]byte, *canonical.Error) {
 		got, e := h.call(x, http.MethodGet, h.up.Get, call)
 		if e == nil {
-			e = h.checkAnswer(x, got.Body, addressed(res), false)
+			e = h.checkAnswer(x, got.Body, addressed(res), false, nil)
 		}
 		if e != nil {
 			getErr = e
@@ -329,12 +329,15 @@ func (h *handler) run(x *exchange, bp *[]byte) int {
 		}
 		user = got.Body
 	}
+	// Checked once, in one walk that also finds the members the answer is
+	// rendered from.
+	var members canonical.Members
 	if len(user) > 0 {
-		if e := h.checkAnswer(x, user, want, true); e != nil {
+		if e := h.checkAnswer(x, user, want, true, &members); e != nil {
 			return h.upstreamFail(x, e)
 		}
 	}
-	return h.write(x, h.p.RenderSuccess(&x.in, res, user))
+	return h.write(x, h.p.RenderChecked(&x.in, res, user, &members))
 }
 
 // readBody reads the body into *bp, within server.maxBodyBytes: a body of

@@ -2,6 +2,7 @@ package canonical
 
 import (
 	"bytes"
+	"math/bits"
 	"strings"
 	"unicode/utf8"
 )
@@ -62,6 +63,8 @@ type answerScan struct {
 	// The top-level id, username and tenant when they are strings without
 	// escapes (sub-slices of doc, for this walk only).
 	id, username, tenant []byte
+	// span is each top-level member's value's span (members.go).
+	span [numMembers]struct{ from, to int32 }
 }
 
 // The kinds of the top-level members of a canonical user.
@@ -138,10 +141,12 @@ func (s *answerScan) user() bool {
 		}
 		name := s.doc[from:to]
 		bit, kind, ok := userMember(name)
+		start := s.i
 		if !ok || seen&bit != 0 || !s.userValue(name, kind) {
 			return false
 		}
 		seen |= bit
+		s.span[bits.TrailingZeros32(bit)] = struct{ from, to int32 }{int32(start), int32(s.i)}
 	}
 }
 

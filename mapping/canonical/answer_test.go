@@ -113,6 +113,48 @@ func sameVerdict(t *testing.T, user []byte, want Addressed) {
 	if (got == nil) != (ref == nil) || got != nil && (*got != *ref || got.Message() != ref.Message()) {
 		t.Fatalf("CheckAnswer(%q, %+v) = %+v, the reference says %+v", user, want, got, ref)
 	}
+	sameMembers(t, user, want, got)
+}
+
+// memberNames are the names a canonical user can have at its top level
+// (answer.go's userMember), and some it cannot.
+var memberNames = []string{"id", "username", "tenant", "email", "givenName", "familyName", "displayName",
+	"phone", "mobile", "organization", "active", "locked", "deleted", "address", "attributes", "roles",
+	"extensions", "createdBy", "createdAt", "updatedAt", "lastLoginAt", "password", "status", "Id", ""}
+
+// sameMembers checks CheckAnswerMembers against CheckAnswer's verdict got:
+// the same verdict, and where it says Valid, every member where gjson finds
+// it, byte for byte, and no other.
+func sameMembers(t *testing.T, user []byte, want Addressed, got *AnswerError) {
+	t.Helper()
+	m := Members{Valid: true}
+	m.span[3].to = 99 // what a previous use left: cleared
+	gotM := CheckAnswerMembers(user, want, &m)
+	if (gotM == nil) != (got == nil) || gotM != nil && *gotM != *got {
+		t.Fatalf("CheckAnswerMembers(%q, %+v) = %+v, CheckAnswer says %+v", user, want, gotM, got)
+	}
+	if !m.Valid {
+		if m != (Members{}) {
+			t.Fatalf("CheckAnswerMembers(%q): not Valid, yet members set: %+v", user, m)
+		}
+		return
+	}
+	if got != nil {
+		t.Fatalf("CheckAnswerMembers(%q): Valid for a refused user (%v)", user, got)
+	}
+	for _, name := range memberNames {
+		i := MemberIndex(name)
+		want := gjson.GetBytes(user, name)
+		if i < 0 {
+			if want.Exists() && name != "" {
+				t.Fatalf("%q: a Valid user with member %q, which has no MemberIndex", user, name)
+			}
+			continue
+		}
+		if raw := m.Raw(string(user), i); raw != want.Raw {
+			t.Fatalf("%q: member %q is %q, gjson reads %q", user, name, raw, want.Raw)
+		}
+	}
 }
 
 func TestCheckAnswerSameVerdict(t *testing.T) {
