@@ -1,7 +1,6 @@
 package mapping
 
 import (
-	"math/rand/v2"
 	"strings"
 	"testing"
 
@@ -57,47 +56,6 @@ func FuzzIndexTop(f *testing.F) {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, s string) { checkIndexTop(t, s) })
-}
-
-// plainRun must stop at the first byte that is not plainByte, wherever it
-// sits in or across its eight-byte steps, for every byte value.
-func TestPlainRun(t *testing.T) {
-	for c := 0; c < 256; c++ {
-		for p := 0; p < 24; p++ {
-			for start := 0; start <= p; start += 3 {
-				b := []byte(strings.Repeat("a", 24))
-				b[p] = byte(c)
-				want := p
-				if plainByte[c] {
-					want = 24
-				}
-				if got := plainRun(b, start); got != want {
-					t.Fatalf("byte %#x at %d from %d: plainRun = %d, want %d", c, p, start, got, want)
-				}
-			}
-		}
-	}
-}
-
-// plainRun must also find the first stop when a word holds several, any
-// mix of them, where a borrow from one could mark the bytes above it.
-func TestPlainRunMixed(t *testing.T) {
-	stops := []byte{0, 0x1f, '"', '\\', 0x80, 0xff, 0x7f, 0x20, 'a', '!', '#', '[', ']', 0x21, 0x5d}
-	rng := rand.New(rand.NewPCG(1, 2))
-	b := make([]byte, 19)
-	for n := 0; n < 200000; n++ {
-		for i := range b {
-			b[i] = stops[rng.IntN(len(stops))]
-		}
-		start := rng.IntN(len(b))
-		want := start
-		for want < len(b) && plainByte[b[want]] {
-			want++
-		}
-		if got := plainRun(b, start); got != want {
-			t.Fatalf("%q from %d: plainRun = %d, want %d", b, start, got, want)
-		}
-	}
 }
 
 // checkTop's members must be exactly what gjson's ForEach finds, in order,

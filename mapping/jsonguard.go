@@ -1,10 +1,10 @@
 package mapping
 
 import (
-	"math/bits"
 	"strconv"
 	"unicode/utf8"
 
+	"github.com/userbridge/userbridge/internal/lex"
 	"github.com/userbridge/userbridge/mapping/canonical"
 )
 
@@ -201,7 +201,7 @@ func (s *scanner) str() (raw []byte, esc bool, err *GuardError) {
 	s.i++ // opening quote
 	start := s.i
 	for s.i < len(s.b) {
-		s.i = plainRun(s.b, s.i)
+		s.i = lex.PlainRun(s.b, s.i)
 		if s.i == len(s.b) {
 			break
 		}
@@ -261,71 +261,6 @@ func (s *scanner) str() (raw []byte, esc bool, err *GuardError) {
 	}
 	return nil, esc, s.fail("unterminated string")
 }
-
-// plainRun returns the index of the first byte from i on that is not
-// plainByte, or len(b): eight bytes a step, the first stop among them (a
-// quote, a backslash, a control character or a non-ASCII byte) found from
-// the word's bits; the last few bytes of b one a step.
-func plainRun[T ~string | ~[]byte](b T, i int) int {
-	for ; i+8 <= len(b); i += 8 {
-		x := word(b, i)
-		// The high bit of each byte that is < 0x20 (the "has a byte less
-		// than n" test), a zero of x^'"' or x^'\\' (the quote, the
-		// backslash), or >= 0x80 (its own high bit). A borrow can set a bit
-		// above a byte that stops, never below one: the lowest bit set is
-		// the first stop.
-		if m := ((x-0x20*ones)&^x | zeroBytes(x^('"'*ones)) | zeroBytes(x^('\\'*ones)) | x) & highs; m != 0 {
-			return i + bits.TrailingZeros64(m)/8
-		}
-	}
-	for i < len(b) && plainByte[b[i]] {
-		i++
-	}
-	return i
-}
-
-// quoteRun returns the index of the first quote or backslash in s from i
-// on, or len(s): eight bytes a step, as plainRun.
-func quoteRun[T ~string | ~[]byte](s T, i int) int {
-	for ; i+8 <= len(s); i += 8 {
-		x := word(s, i)
-		if m := (zeroBytes(x^('"'*ones)) | zeroBytes(x^('\\'*ones))) & highs; m != 0 {
-			return i + bits.TrailingZeros64(m)/8
-		}
-	}
-	for i < len(s) && s[i] != '"' && s[i] != '\\' {
-		i++
-	}
-	return i
-}
-
-// The constants of the eight-bytes-a-step scans: a one, and a high bit,
-// in each byte of a word.
-const (
-	ones  = 0x0101010101010101
-	highs = 0x8080808080808080
-)
-
-// word is the eight bytes of b from i, the first the lowest.
-func word[T ~string | ~[]byte](b T, i int) uint64 {
-	w := b[i : i+8]
-	return uint64(w[0]) | uint64(w[1])<<8 | uint64(w[2])<<16 | uint64(w[3])<<24 |
-		uint64(w[4])<<32 | uint64(w[5])<<40 | uint64(w[6])<<48 | uint64(w[7])<<56
-}
-
-// zeroBytes has, among others, the high bit of each zero byte of x set (a
-// borrow may mark a byte above a zero, never one below it): ANDed with
-// highs, its lowest bit set is x's first zero byte.
-func zeroBytes(x uint64) uint64 { return (x - ones) &^ x }
-
-// plainByte marks the bytes a string holds as they are: printable ASCII
-// but the quote and the backslash.
-var plainByte = func() (t [256]bool) {
-	for c := 0x20; c < utf8.RuneSelf; c++ {
-		t[c] = c != '"' && c != '\\'
-	}
-	return t
-}()
 
 // hex4 decodes four hexadecimal digits.
 func hex4(b []byte) (rune, bool) {

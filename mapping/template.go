@@ -363,7 +363,7 @@ func (v value) text() string {
 	if v.isMs {
 		return string(appendEpoch3(nil, v.ms))
 	}
-	if n := len(v.raw); n >= 2 && v.raw[0] == '"' && v.raw[n-1] == '"' && quoteRun(v.raw, 1) == n-1 {
+	if n := len(v.raw); n >= 2 && v.raw[0] == '"' && v.raw[n-1] == '"' && lex.QuoteRun(v.raw, 1) == n-1 {
 		return v.raw[1 : n-1] // a string without escapes: what gjson would decode
 	}
 	r := gjson.Parse(v.raw)

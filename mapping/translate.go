@@ -5,6 +5,7 @@ import (
 	"strings"
 
 	"github.com/tidwall/gjson"
+	"github.com/userbridge/userbridge/internal/lex"
 	"github.com/userbridge/userbridge/mapping/canonical"
 )
 
@@ -51,7 +52,7 @@ func (p *Program) translate(in *Input) (*Result, *canonical.Error) {
 		}
 		return nil, canonical.Errorf(canonical.BadRequest, "the request body is not valid JSON: "+gerr.Reason+" at byte "+strconv.Itoa(gerr.Offset))
 	}
-	if !isObject(body) {
+	if !lex.OpensObject(body) {
 		return nil, canonical.Errorf(canonical.BadRequest, "the request body must be a JSON object")
 	}
 	res := &Result{}
@@ -171,18 +172,6 @@ func valuePath(body []byte, off int) (path string, key bool) {
 	}
 }
 
-// isObject reports whether the (valid) JSON document b is an object.
-func isObject(b []byte) bool {
-	for _, c := range b {
-		switch c {
-		case ' ', '\t', '\n', '\r':
-			continue
-		}
-		return c == '{'
-	}
-	return false
-}
-
 // get reads path from the body: a top-level key from the members the
 // guard found (every one of them, keys decoded: one not there is absent), a
 // dotted path through gjson.
@@ -289,7 +278,7 @@ func (p *Program) Addressed(in *Input) (a canonical.Addressed, ok bool) {
 	defer b.release()
 	if p.targetBody != "" {
 		body := in.Body
-		if len(body) == 0 || !isObject(body) {
+		if len(body) == 0 || !lex.OpensObject(body) {
 			return a, false
 		}
 		members, gerr := p.guard.checkTop(body, b.members[:0])

@@ -148,7 +148,7 @@ func skipWS(s string, i int) int {
 func skipString(s string, i int) (int, bool) {
 	esc := false
 	for i++; i < len(s); i++ {
-		i = quoteRun(s, i)
+		i = lex.QuoteRun(s, i)
 		if i >= len(s) {
 			break
 		}
@@ -184,7 +184,7 @@ func skipString(s string, i int) (int, bool) {
 // appendStringBody is lex.AppendJSONStringBody, with text that needs no
 // escape (the usual case) copied as it is.
 func appendStringBody(out []byte, s string) []byte {
-	if plainRun(s, 0) == len(s) {
+	if lex.PlainRun(s, 0) == len(s) {
 		return append(out, s...)
 	}
 	return lex.AppendJSONStringBody(out, s)

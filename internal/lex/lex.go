@@ -76,3 +76,17 @@ func AppendObjectKey(dst []byte, name string) []byte {
 	}
 	return append(AppendJSONString(dst, name), ':')
 }
+
+// OpensObject reports whether the first byte of b that is not JSON
+// whitespace opens an object: all a valid JSON document needs to be told
+// an object, and the first of what an answer must be to be one.
+func OpensObject(b []byte) bool {
+	for _, c := range b {
+		switch c {
+		case ' ', '\t', '\n', '\r':
+			continue
+		}
+		return c == '{'
+	}
+	return false
+}

@@ -50,3 +50,12 @@ func TestAppendObjectKey(t *testing.T) {
 		t.Errorf("%s", out)
 	}
 }
+
+func TestOpensObject(t *testing.T) {
+	for b, want := range map[string]bool{`{}`: true, " \t\r\n{": true, `{"a":`: true, ``: false, ` `: false,
+		`[{}]`: false, `"{"`: false, "\v{": false, "\u00a0{": false, `x{`: false} {
+		if got := OpensObject([]byte(b)); got != want {
+			t.Errorf("OpensObject(%q) = %v, want %v", b, got, want)
+		}
+	}
+}

@@ -12,6 +12,7 @@ import (
 
 	"github.com/tidwall/gjson"
 
+	"github.com/userbridge/userbridge/internal/lex"
 	"github.com/userbridge/userbridge/mapping/canonical"
 )
 
@@ -61,7 +62,7 @@ func (c *Client) reply(ctx context.Context, res *Result, resp *http.Response, up
 			// A GET is asked for the user: an answer without one is not a
 			// user made of nulls.
 			return canonical.Errorf(canonical.BadGateway, "the upstream answered without the user (204)"), nil
-		case !opensObject(body):
+		case !lex.OpensObject(body):
 			// The rest of its syntax is checked with its content, once,
 			// by canonical.CheckAnswer (see Result.Body).
 			return appliedError("upstream reply unreadable", update), nil
@@ -237,19 +238,6 @@ func readBody(resp *http.Response, limit int64) ([]byte, error) {
 			return nil, err
 		}
 	}
-}
-
-// opensObject reports whether b's first byte that is not JSON whitespace
-// opens an object: what the client checks of a user it hands back.
-func opensObject(b []byte) bool {
-	for _, c := range b {
-		switch c {
-		case ' ', '\t', '\r', '\n':
-			continue
-		}
-		return c == '{'
-	}
-	return false
 }
 
 // isJSONObject reports whether b is one valid JSON object.

@@ -5,6 +5,8 @@ import (
 	"math/bits"
 	"strings"
 	"unicode/utf8"
+
+	"github.com/userbridge/userbridge/internal/lex"
 )
 
 // walk is CheckAnswer's fast path: one walk over user that reports true
@@ -403,16 +405,19 @@ func (s *answerScan) element(first bool) (more, ok bool) {
 func (s *answerScan) str(hold bool) (v []byte, plain, ok bool) {
 	s.i++
 	start, plain := s.i, true
-	for s.i < len(s.doc) {
-		switch c := s.doc[s.i]; {
-		case c == '"':
+	for {
+		// Past what the string holds as it is (UTF-8 checked before the
+		// walk), to its end, an escape or a control character.
+		if s.i = lex.TextRun(s.doc, s.i); s.i >= len(s.doc) {
+			break
+		}
+		switch s.doc[s.i] {
+		case '"':
 			s.i++
 			return s.doc[start : s.i-1], plain, true
-		case c < ' ':
+		case '\\':
+		default: // a control character
 			return nil, false, false
-		case c != '\\':
-			s.i++
-			continue
 		}
 		plain = false
 		if s.i++; s.i >= len(s.doc) {
@@ -427,7 +432,7 @@ func (s *answerScan) str(hold bool) (v []byte, plain, ok bool) {
 			}
 			hex := s.doc[s.i+1 : s.i+5]
 			for _, h := range hex {
-				if !(h >= '0' && h <= '9' || h >= 'a' && h <= 'f' || h >= 'A' && h <= 'F') {
+				if !lex.IsHex(h) {
 					return nil, false, false
 				}
 			}

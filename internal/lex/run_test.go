@@ -1,0 +1,152 @@
+package lex
+
+import (
+	"math/rand/v2"
+	"strings"
+	"testing"
+)
+
+// PlainRun must stop at the first byte that is not PlainByte, wherever it
+// sits in or across its eight-byte steps, for every byte value.
+func TestPlainRun(t *testing.T) {
+	for c := 0; c < 256; c++ {
+		for p := 0; p < 24; p++ {
+			for start := 0; start <= p; start += 3 {
+				b := []byte(strings.Repeat("a", 24))
+				b[p] = byte(c)
+				want := p
+				if PlainByte[c] {
+					want = 24
+				}
+				if got := PlainRun(b, start); got != want {
+					t.Fatalf("byte %#x at %d from %d: PlainRun = %d, want %d", c, p, start, got, want)
+				}
+			}
+		}
+	}
+}
+
+// PlainRun must also find the first stop when a word holds several, any
+// mix of them, where a borrow from one could mark the bytes above it.
+func TestPlainRunMixed(t *testing.T) {
+	stops := []byte{0, 0x1f, '"', '\\', 0x80, 0xff, 0x7f, 0x20, 'a', '!', '#', '[', ']', 0x21, 0x5d}
+	rng := rand.New(rand.NewPCG(1, 2))
+	b := make([]byte, 19)
+	for n := 0; n < 200000; n++ {
+		for i := range b {
+			b[i] = stops[rng.IntN(len(stops))]
+		}
+		start := rng.IntN(len(b))
+		want := start
+		for want < len(b) && PlainByte[b[want]] {
+			want++
+		}
+		if got := PlainRun(b, start); got != want {
+			t.Fatalf("%q from %d: PlainRun = %d, want %d", b, start, got, want)
+		}
+	}
+}
+
+// QuoteRun must stop at the first quote or backslash wherever it sits in
+// or across its eight-byte steps, whatever the bytes around it.
+func TestQuoteRun(t *testing.T) {
+	for _, c := range []byte{'"', '\\', 0, 0x21, 0x5b, 0x5d, 0x5c ^ 0x80, 0xa2, 0xff, 0x01} {
+		for _, fill := range []byte{'a', 0, 0xff, '"' + 1, '\\' - 1, 0x80} {
+			for p := 0; p < 24; p++ {
+				for start := 0; start <= p; start += 3 {
+					b := make([]byte, 24)
+					for i := range b {
+						b[i] = fill
+					}
+					b[p] = c
+					want := start
+					for want < len(b) && b[want] != '"' && b[want] != '\\' {
+						want++
+					}
+					if got := QuoteRun(string(b), start); got != want {
+						t.Fatalf("%q from %d: QuoteRun = %d, want %d", b, start, got, want)
+					}
+				}
+			}
+		}
+	}
+}
+
+// QuoteRun must also find the first stop when a word holds several, mixed
+// with bytes one away from them, where a borrow could mark the bytes above.
+func TestQuoteRunMixed(t *testing.T) {
+	bytes := []byte{'"', '\\', '"' - 1, '"' + 1, '\\' - 1, '\\' + 1, 0, 0xff, 0x80, 'a', 0x22 ^ 0x80}
+	rng := rand.New(rand.NewPCG(3, 4))
+	b := make([]byte, 19)
+	for n := 0; n < 200000; n++ {
+		for i := range b {
+			b[i] = bytes[rng.IntN(len(bytes))]
+		}
+		start := rng.IntN(len(b))
+		want := start
+		for want < len(b) && b[want] != '"' && b[want] != '\\' {
+			want++
+		}
+		if got := QuoteRun(string(b), start); got != want {
+			t.Fatalf("%q from %d: QuoteRun = %d, want %d", b, start, got, want)
+		}
+	}
+}
+
+// PlainRun of a string must stop where PlainRun of its bytes does (the first byte a JSON string
+// escapes or that is not ASCII), for any mix of bytes.
+func TestPlainLen(t *testing.T) {
+	stops := []byte{0, 0x1f, 0x20, '"', '\\', '!', '#', '[', ']', 0x7f, 0x80, 0xa2, 0xdc, 0xff, 'a'}
+	rng := rand.New(rand.NewPCG(5, 6))
+	for n := 0; n < 200000; n++ {
+		b := make([]byte, rng.IntN(27))
+		for i := range b {
+			b[i] = stops[rng.IntN(len(stops))]
+		}
+		if got, want := PlainRun(string(b), 0), PlainRun(b, 0); got != want {
+			t.Fatalf("%q: PlainRun of the string = %d, of the bytes %d", b, got, want)
+		}
+	}
+}
+
+// TextRun must stop at the first quote, backslash or control character,
+// and nowhere else (bytes that are not ASCII included), wherever it sits
+// in or across its eight-byte steps, for every byte value, alone and among
+// others.
+func TestTextRun(t *testing.T) {
+	stop := func(c byte) bool { return c < 0x20 || c == '"' || c == '\\' }
+	for c := 0; c < 256; c++ {
+		for p := 0; p < 24; p++ {
+			for start := 0; start <= p; start += 3 {
+				b := []byte(strings.Repeat("\xe9", 24))
+				b[p] = byte(c)
+				want := 24
+				if stop(byte(c)) {
+					want = p
+				}
+				if got := TextRun(b, start); got != want {
+					t.Fatalf("byte %#x at %d from %d: TextRun = %d, want %d", c, p, start, got, want)
+				}
+				if got := TextRun(string(b), start); got != want {
+					t.Fatalf("byte %#x at %d from %d: TextRun of the string = %d, want %d", c, p, start, got, want)
+				}
+			}
+		}
+	}
+	stops := []byte{0, 0x1f, 0x20, 0x21, '"', '\\', '"' + 1, '\\' - 1, 0x7f, 0x80, 0x9f, 0xa0, 0xa2, 0xdc, 0xff, 'a'}
+	rng := rand.New(rand.NewPCG(7, 8))
+	b := make([]byte, 21)
+	for n := 0; n < 200000; n++ {
+		for i := range b {
+			b[i] = stops[rng.IntN(len(stops))]
+		}
+		start := rng.IntN(len(b))
+		want := start
+		for want < len(b) && !stop(b[want]) {
+			want++
+		}
+		if got := TextRun(b, start); got != want {
+			t.Fatalf("%q from %d: TextRun = %d, want %d", b, start, got, want)
+		}
+	}
+}
