@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/http/httptrace"
+	"net/url"
 	"strconv"
 	"testing"
 	"time"
@@ -139,4 +140,21 @@ func BenchmarkPatchOverhead(b *testing.B) {
 			cancel()
 		}
 	})
+}
+
+// BenchmarkURL is the upstream URL of a call, built: a value that needs
+// no escaping, and one that does.
+func BenchmarkURL(b *testing.B) {
+	c := newClient(b, "http://127.0.0.1:9")
+	for _, v := range []string{"USsRhsHYZGBPnQw8CFHjD7Un", "jane doe/x"} {
+		call := &Call{Target: canonical.ByID, Value: v}
+		b.Run(url.PathEscape(v), func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				if _, err := c.url(call); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
 }
