@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"net/http"
 	"slices"
 	"time"
 
@@ -33,9 +34,15 @@ func authFor(m config.Mount, log *slog.Logger, upstreamTimeout time.Duration) (*
 	if err != nil {
 		return nil, nil, fmt.Errorf("server: %w", err)
 	}
-	forward := p.ForwardHeaders()
+	forward := slices.Clone(p.ForwardHeaders()) // the rules' slice is theirs
 	if !a.Verifies() {
-		forward = append(slices.Clip(forward), p.CredentialHeaders()...)
+		forward = append(forward, p.CredentialHeaders()...)
+	}
+	// Canonical names (the rules compile them so): upstreamHeader looks
+	// them up as they are, on every request. Made so here, once, whatever
+	// the rules hand over.
+	for i, name := range forward {
+		forward[i] = http.CanonicalHeaderKey(name)
 	}
 	return a, forward, nil
 }

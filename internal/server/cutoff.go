@@ -73,23 +73,51 @@ func (f *inflight) callContext(r context.Context) context.Context {
 	if f == nil {
 		return context.WithoutCancel(r)
 	}
-	return cutContext{Context: context.WithoutCancel(r), cut: f.base}
+	return &cutContext{values: r, cut: f.base}
 }
 
-// cutContext is a request's context detached from the client (Context)
-// and ended by the shutdown's cut (cut).
+// cutContext is a request's context detached from the client: its values
+// are the request's (values), its end is the shutdown's cut (cut), it has
+// no deadline. One allocation, where WithoutCancel under a wrapper took
+// two.
+//
+// A deadline derived from it (the upstream call's) registers with the cut
+// as its child, as under any *context.cancelCtx: context finds the
+// cancelCtx a context's end belongs to by asking its Value for a key of
+// its own, and checks that the Done channel it found is the context's.
+// Value asks cut first, which holds no value of anyone's (newInflight
+// builds it on context.Background), so context finds cut there and every
+// other key reaches the request's values. The request's own cancelCtx
+// (the client's end) is never found: cut answers that key first. So
+// context.Cause is nil until the cut and the cut's cause after it, as Err
+// is; and WithTimeout costs what it costs under a plain cancelCtx, with no
+// context.AfterFunc registration (AfterFunc below remains the fallback,
+// should context stop finding it).
 type cutContext struct {
-	context.Context
-	cut context.Context
+	values context.Context // the request's context: only its values are used
+	cut    context.Context // the shutdown's cut (inflight.base): a cancelCtx with no values
 }
+
+// Deadline implements context.Context: none (upstream.timeout bounds the
+// call).
+func (c *cutContext) Deadline() (time.Time, bool) { return time.Time{}, false }
 
 // Done implements context.Context: closed at the cut.
-func (c cutContext) Done() <-chan struct{} { return c.cut.Done() }
+func (c *cutContext) Done() <-chan struct{} { return c.cut.Done() }
 
 // Err implements context.Context: context.Canceled after the cut.
-func (c cutContext) Err() error { return c.cut.Err() }
+func (c *cutContext) Err() error { return c.cut.Err() }
 
-// AfterFunc lets a context derived from c (the call's deadline) register
-// with the cut itself (context's afterFuncer), rather than watch it from a
-// goroutine of its own: c is no *cancelCtx that context could find.
-func (c cutContext) AfterFunc(f func()) func() bool { return context.AfterFunc(c.cut, f) }
+// Value implements context.Context: the cut's own (context's key for the
+// cancelCtx that ends c), else the request's.
+func (c *cutContext) Value(key any) any {
+	if v := c.cut.Value(key); v != nil {
+		return v
+	}
+	return c.values.Value(key)
+}
+
+// AfterFunc lets a context derived from c register with the cut itself
+// (context's afterFuncer), rather than watch it from a goroutine of its
+// own, should context not find the cut through Value.
+func (c *cutContext) AfterFunc(f func()) func() bool { return context.AfterFunc(c.cut, f) }

@@ -402,9 +402,11 @@ func (h *handler) upstreamHeader(x *exchange) (http.Header, *canonical.Error) {
 	}
 	var buf [8]passed
 	pass := buf[:0]
+	// Every name is canonical (authFor, traceHeaders): looked up as it
+	// is, with none of Header.Values' canonicalising on every request.
 	add := func(names []string) {
 		for _, name := range names {
-			if v := in.Values(name); len(v) > 0 {
+			if v := in[name]; len(v) > 0 {
 				pass = append(pass, passed{name, v})
 			}
 		}
@@ -423,7 +425,10 @@ func (h *handler) upstreamHeader(x *exchange) (http.Header, *canonical.Error) {
 	for _, p := range pass {
 		out[p.name] = p.values
 	}
-	key := in.Get(HeaderIdempotency)
+	var key string
+	if v := in[HeaderIdempotency]; len(v) > 0 { // Header.Get, the name being canonical
+		key = v[0]
+	}
 	if key == "" {
 		key = uuid.NewString()
 		x.ownKey = key

@@ -102,7 +102,7 @@ func NewBreaker(cfg config.Breaker, name string) *Breaker {
 	if !cfg.IsEnabled() {
 		return nil
 	}
-	b := &Breaker{win: newWindow(cfg, time.Now), openFor: cfg.OpenFor.D()}
+	b := &Breaker{win: newWindow(cfg, nil), openFor: cfg.OpenFor.D()}
 	b.cb = gobreaker.NewCircuitBreaker[struct{}](gobreaker.Settings{
 		Name:        name,
 		MaxRequests: 1,
@@ -196,7 +196,7 @@ const windowSteps = 10
 // process's own (maphash), and at most Targets of them a step, forgotten
 // with their step, so its memory is bounded whatever the traffic.
 type window struct {
-	now      func() time.Time // time.Now; tests move it
+	now      func() time.Time // nil: time.Now (see since); tests move it
 	epoch    time.Time
 	step     time.Duration
 	failures uint32  // config.Breaker.Failures
@@ -219,7 +219,11 @@ type step struct {
 }
 
 func newWindow(cfg config.Breaker, now func() time.Time) *window {
-	w := &window{now: now, epoch: now(), step: max(cfg.Window.D()/windowSteps, time.Millisecond),
+	epoch := time.Now()
+	if now != nil {
+		epoch = now()
+	}
+	w := &window{now: now, epoch: epoch, step: max(cfg.Window.D()/windowSteps, time.Millisecond),
 		failures: cfg.Failures, ratio: cfg.FailureRatio, targets: max(cfg.Targets, 1), seed: maphash.MakeSeed()}
 	for i := range w.steps {
 		w.steps[i].n = -windowSteps
@@ -334,7 +338,7 @@ func (w *window) tripped() bool {
 // advance forgets the steps that left the window and returns the current
 // one. w.mu is held.
 func (w *window) advance() *step {
-	n := max(int64(w.now().Sub(w.epoch)/w.step), 0)
+	n := max(int64(w.since()/w.step), 0)
 	for i := range w.steps {
 		if w.steps[i].n <= n-windowSteps {
 			w.steps[i].clear(-windowSteps)
@@ -345,6 +349,16 @@ func (w *window) advance() *step {
 		cur.clear(n)
 	}
 	return cur
+}
+
+// since is the time since the window's epoch. Under time.Now it reads
+// the monotonic clock alone (time.Since), as Sub would have used it: the
+// wall clock is not read on every call.
+func (w *window) since() time.Duration {
+	if w.now == nil {
+		return time.Since(w.epoch)
+	}
+	return w.now().Sub(w.epoch)
 }
 
 // clear empties s and numbers it n.

@@ -1,10 +1,12 @@
 package upstream
 
 import (
+	"bytes"
 	"context"
 	"crypto/tls"
 	"errors"
 	"fmt"
+	"io"
 	"math/rand/v2"
 	"net"
 	"net/http"
@@ -111,12 +113,19 @@ func (c *Client) send(ctx context.Context, rq *request) (res *Result, cerr *cano
 	defer cancel()
 	deadline, _ := ctx.Deadline()
 	x := c.newExchange(rq.method == http.MethodGet, deadline)
-	defer c.exchanges.Put(x)
+	defer c.release(x)
 	ctx = httptrace.WithClientTrace(ctx, &x.trace)
 
 	var body any // untyped nil: no body
 	if rq.body != nil {
-		body = rq.body
+		// go-retryablehttp opens a new reader over the body for every
+		// attempt (and once to learn its length) through x.open, bound
+		// when the exchange was made: no closure or boxed slice per call.
+		// Each reader is its own and reads the caller's bytes, never the
+		// exchange's; x.open is called only inside x.rc.Do (GetBody is
+		// dropped below).
+		x.body = rq.body
+		body = x.open
 	}
 	var req *retryablehttp.Request
 	var err error
@@ -226,10 +235,12 @@ type exchange struct {
 	deadline   time.Time
 	idempotent bool // GET: may be resent after reaching the upstream
 	attempts   int
-	wait       time.Duration // before the next attempt, set by checkRetry
-	connected  atomic.Bool   // the running attempt got a connection
-	reached    bool          // the last finished attempt got a connection
-	refused    bool          // an earlier attempt could not connect at all
+	wait       time.Duration            // before the next attempt, set by checkRetry
+	body       []byte                   // the call's body, which open reads; nil between calls
+	open       retryablehttp.ReaderFunc // x.openBody, bound once
+	connected  atomic.Bool              // the running attempt got a connection
+	reached    bool                     // the last finished attempt got a connection
+	refused    bool                     // an earlier attempt could not connect at all
 }
 
 // newExchange takes an exchange from the client's pool, its hooks already
@@ -246,12 +257,25 @@ func (c *Client) newExchange(idempotent bool, deadline time.Time) *exchange {
 		x.rc.CheckRetry = x.checkRetry
 		x.rc.Backoff = x.backoff
 		x.rc.ErrorHandler = retryablehttp.PassthroughErrorHandler
+		x.open = x.openBody
 	}
 	x.deadline, x.idempotent = deadline, idempotent
 	x.attempts, x.wait, x.reached, x.refused = 0, 0, false, false
 	x.connected.Store(false)
 	return x
 }
+
+// release hands x back to the pool, holding none of the call's memory.
+func (c *Client) release(x *exchange) {
+	x.body = nil
+	c.exchanges.Put(x)
+}
+
+// openBody is a new reader over the call's body: go-retryablehttp's
+// ReaderFunc, called for each attempt. A *bytes.Reader, which
+// go-retryablehttp wraps in io.NopCloser as it wraps its own: net/http
+// then knows the body is in memory and writes it with the headers.
+func (x *exchange) openBody() (io.Reader, error) { return bytes.NewReader(x.body), nil }
 
 // minAttempt is the least time worth starting another attempt with: a retry
 // that would begin closer to the deadline is not made, and the last answer

@@ -294,3 +294,37 @@ func TestCompleteHeaderNotCopied(t *testing.T) {
 		}
 	}
 }
+
+// TestCallURLPlainAndEscaped: whether or not anything in the path needs
+// escaping (the base, the template's literals, the value, the tenant),
+// RawPath is the path as sent, Path the same decoded, and the URL parses
+// back to itself.
+func TestCallURLPlainAndEscaped(t *testing.T) {
+	for _, tc := range []struct {
+		base, tpl, value, tenant string
+		raw, path                string
+	}{
+		{"http://up:1", "/users/{id}", "42", "", "/users/42", "/users/42"},
+		{"http://up:1/api/", "/t/{tenant}/users/{id}", "jane.doe", "acme", "/api/t/acme/users/jane.doe", "/api/t/acme/users/jane.doe"},
+		{"http://up:1", "/users/{id}", "42", "ac me", "/users/42", "/users/42"}, // no {tenant}: the tenant is not used
+		{"http://up:1", "/users/{id}/x/{id}", "a b", "", "/users/a%20b/x/a%20b", "/users/a b/x/a b"},
+		{"http://up:1", "/t/{tenant}/users/{id}", "42", "ac me", "/t/ac%20me/users/42", "/t/ac me/users/42"},
+		{"http://up:1", "/us%2Fers/{id}", "42", "", "/us%2Fers/42", "/us/ers/42"},
+		{"http://up:1/base%20dir", "/users/{id}", "42", "", "/base%20dir/users/42", "/base dir/users/42"},
+		{"http://up:1", "/users/{id}", "ü@x:y", "", "/users/%C3%BC@x:y", "/users/ü@x:y"},
+	} {
+		c := newClient(t, tc.base, func(cfg *setup) { cfg.ByIDPath = tc.tpl })
+		u, cerr := c.url(&Call{Target: canonical.ByID, Value: tc.value, Tenant: tc.tenant})
+		if cerr != nil {
+			t.Fatal(cerr)
+		}
+		if u.RawPath != tc.raw || u.EscapedPath() != tc.raw || u.Path != tc.path {
+			t.Errorf("%s %s %q %q: RawPath %q EscapedPath %q Path %q, want %q and %q", tc.base, tc.tpl, tc.value, tc.tenant,
+				u.RawPath, u.EscapedPath(), u.Path, tc.raw, tc.path)
+		}
+		parsed, err := url.Parse(u.String())
+		if err != nil || parsed.EscapedPath() != u.EscapedPath() || parsed.Path != u.Path {
+			t.Errorf("%q parses back to %+v (%v)", u.String(), parsed, err)
+		}
+	}
+}

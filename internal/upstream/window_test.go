@@ -230,7 +230,7 @@ func TestStatusVerdict(t *testing.T) {
 // BenchmarkWindowRecord is what the breaker adds to a call: a success, and
 // a failure for one of many users.
 func BenchmarkWindowRecord(b *testing.B) {
-	w := newWindow(config.Breaker{Failures: 5, FailureRatio: 0.5, Targets: 3, Window: config.Duration(30 * time.Second)}, time.Now)
+	w := newWindow(config.Breaker{Failures: 5, FailureRatio: 0.5, Targets: 3, Window: config.Duration(30 * time.Second)}, nil)
 	u := UserRef{Target: canonical.ByUsername, Value: "jane.doe@example.com", Tenant: "acme"}
 	b.Run("success", func(b *testing.B) {
 		b.ReportAllocs()
