@@ -341,8 +341,8 @@ func (p *Program) RenderSuccess(in *Input, res *Result, user []byte) *Reply {
 
 // RenderChecked is RenderSuccess for a user canonical.CheckAnswerMembers
 // has checked, m what it found: the same answer, its members read where m
-// says rather than found by a scan of the user. A nil or not Valid m is
-// RenderSuccess.
+// says rather than found by a scan of the user. A nil m, or one not Valid
+// for user (Members.Of), is RenderSuccess.
 func (p *Program) RenderChecked(in *Input, res *Result, user []byte, m *canonical.Members) *Reply {
 	t := p.success
 	rep := &Reply{Status: t.status, ContentType: t.contentType}
@@ -350,7 +350,7 @@ func (p *Program) RenderChecked(in *Input, res *Result, user []byte, m *canonica
 		return rep // a bare status (Shift's and Baasic's 204): nothing reads the user
 	}
 	c := renderCtx{p: p, in: in, user: gjson.Parse(str(user)), st: t.status}
-	if m != nil && m.Valid {
+	if m != nil && m.Of(user) {
 		c.mem, c.doc = *m, str(user)
 	}
 	rep.Headers = c.headers(nil, t.headers)

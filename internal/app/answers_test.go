@@ -72,6 +72,8 @@ var badAnswers = []struct {
 		user: func(r *http.Request) []byte { return edit(userFor(r), "attributes", rawJSON(`["attr-leak"]`)) }, leak: []string{"attr-leak"}},
 	{name: "createdAt not a timestamp", kind: "bad_timestamp", msg: `"createdAt" must be an RFC 3339 timestamp`,
 		user: func(r *http.Request) []byte { return edit(userFor(r), "createdAt", "last-tuesday") }, leak: []string{"last-tuesday"}},
+	{name: "not JSON", kind: "malformed", msg: "the upstream's answer is not a valid user",
+		user: func(*http.Request) []byte { return []byte("not-json-leak") }, leak: []string{"not-json-leak"}},
 	{name: "cut short", kind: "malformed", msg: "the upstream's answer is not a valid user",
 		user: func(r *http.Request) []byte {
 			u := userFor(r)

@@ -451,7 +451,7 @@ var faultCases = []faultCase{
 				return true
 			}
 		},
-		code: canonical.BadGateway, msgHas: "unreadable", attempts: 1, applied: 1,
+		code: canonical.BadGateway, msgHas: "not a valid user", attempts: 1, applied: 1,
 	},
 	{
 		name: "not HTTP at all", faulty: 1,

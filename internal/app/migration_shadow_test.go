@@ -3,6 +3,8 @@ package app_test
 import (
 	"fmt"
 	"net"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"slices"
@@ -248,6 +250,35 @@ func TestMigrationShadowUpstreamDown(t *testing.T) {
 			rs := m.records(t)
 			if len(rs) != 1 || rs[0].Outcome != migrate.CandidateError || rs[0].LegacyStatus != d.success {
 				t.Fatalf("records %+v", rs)
+			}
+		})
+	}
+}
+
+// A candidate upstream that answers 200 with no user: a body that is not
+// JSON at all, or an object that breaks off. Both are the upstream's
+// failure, an answer userbridge refused (candidate_error), alike: not a
+// mismatch for the one and an error for the other. The client gets the
+// vendor's answer either way.
+func TestMigrationShadowAnswerNotAUser(t *testing.T) {
+	for _, d := range specs {
+		t.Run(d.name, func(t *testing.T) {
+			for _, body := range []string{`hello`, ``, `{"id":"x","username":`} {
+				up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+					w.Header().Set("Content-Type", "application/json")
+					w.WriteHeader(http.StatusOK)
+					w.Write([]byte(body))
+				}))
+				m := startMigrating(t, d, "shadow", "", up.URL)
+				a := m.send(t, d.body)
+				if a.Status != d.success {
+					t.Fatalf("%q: the client did not get the vendor's answer: %d %s", body, a.Status, a.Body)
+				}
+				rs := m.records(t)
+				if len(rs) != 1 || rs[0].Outcome != migrate.CandidateError || rs[0].LegacyStatus != d.success {
+					t.Fatalf("upstream answer %q: records %+v", body, rs)
+				}
+				up.Close()
 			}
 		})
 	}

@@ -25,6 +25,12 @@ func (h *handler) checkAnswer(x *exchange, user []byte, want canonical.Addressed
 	if ae == nil {
 		return nil
 	}
+	return h.answerRefused(x, ae, applied)
+}
+
+// answerRefused records the refusal of an upstream's answer, ae, and
+// returns the bad_gateway the caller gets.
+func (h *handler) answerRefused(x *exchange, ae *canonical.AnswerError, applied bool) *canonical.Error {
 	x.answerFault = ae.Fault
 	h.obs.InvalidAnswer(h.name, string(ae.Fault))
 	e := canonical.Errorf(canonical.BadGateway, ae.Message())

@@ -222,6 +222,11 @@ func (h *handler) call(x *exchange, method string, do func(context.Context, *ups
 	t := time.Now()
 	res, e := do(h.flight.callContext(x.c.Request.Context()), call)
 	d := time.Since(t)
+	if e != nil && res != nil && errors.Is(res.Cause, upstream.ErrNotAUser) {
+		// A 2xx with no object at all is refused as one that breaks off
+		// later is (checkAnswer): logged, counted and answered alike.
+		e = h.answerRefused(x, &canonical.AnswerError{Fault: canonical.FaultMalformed}, e.Applied)
+	}
 	status, attempts := 0, 0
 	if res != nil {
 		status, attempts = res.Status, res.Attempts

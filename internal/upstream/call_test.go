@@ -338,6 +338,11 @@ func TestUnreadableReplies(t *testing.T) {
 			if err.Message != tc.message || !err.Applied || res.Attempts != 1 || res.Body != nil {
 				t.Errorf("message %q attempts %d body %q", err.Message, res.Attempts, res.Body)
 			}
+			// No user at all: said so, for the server to refuse it as it
+			// refuses one that breaks off later (malformed).
+			if notAUser := tc.message == "upstream reply unreadable"; errors.Is(res.Cause, ErrNotAUser) != notAUser {
+				t.Errorf("cause %v, want ErrNotAUser: %v", res.Cause, notAUser)
+			}
 		})
 	}
 }

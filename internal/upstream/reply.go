@@ -26,6 +26,12 @@ const (
 
 var errTooLarge = errors.New("upstream: reply body over the limit")
 
+// ErrNotAUser is the Result.Cause of a 2xx answer refused because its body
+// is empty or opens no JSON object: an answer that is no user, as one that
+// breaks off after its first byte is for canonical.CheckAnswer (its fault
+// FaultMalformed), which a caller tells alike.
+var ErrNotAUser = errors.New("upstream: a 2xx answer that is no JSON object")
+
 // appliedError is the failure of a call whose 2xx reply could not be used:
 // for an update, the update was applied (canonical.Error.Applied).
 func appliedError(msg string, update bool) *canonical.Error {
@@ -64,7 +70,9 @@ func (c *Client) reply(ctx context.Context, res *Result, resp *http.Response, up
 			return canonical.Errorf(canonical.BadGateway, "the upstream answered without the user (204)"), nil
 		case !lex.OpensObject(body):
 			// The rest of its syntax is checked with its content, once,
-			// by canonical.CheckAnswer (see Result.Body).
+			// by canonical.CheckAnswer (see Result.Body); Cause says it
+			// was no user, as that check would.
+			res.Cause = ErrNotAUser
 			return appliedError("upstream reply unreadable", update), nil
 		}
 		res.Status, res.Body = http.StatusOK, body

@@ -142,6 +142,9 @@ func sameMembers(t *testing.T, user []byte, want Addressed, got *AnswerError) {
 	if got != nil {
 		t.Fatalf("CheckAnswerMembers(%q): Valid for a refused user (%v)", user, got)
 	}
+	if !m.Of(user) || m.Of(user[:len(user)-1]) || m.Of(append(user[:len(user):len(user)], ' ')) {
+		t.Fatalf("CheckAnswerMembers(%q): Of tells this user from another badly", user)
+	}
 	for _, name := range memberNames {
 		i := MemberIndex(name)
 		want := gjson.GetBytes(user, name)

@@ -16,7 +16,12 @@ type Members struct {
 	// or refused): nothing else is set, and a reader scans the user itself.
 	Valid bool
 	span  [numMembers]struct{ from, to int32 }
+	n     int // the length of the user walked
 }
+
+// Of reports whether m is Valid and was made for user (by its length: a
+// cheap guard against members of another buffer).
+func (m *Members) Of(user []byte) bool { return m.Valid && m.n == len(user) }
 
 // numMembers is how many top-level members a canonical user can have
 // (userMember's bits).
@@ -55,6 +60,6 @@ func CheckAnswerMembers(user []byte, want Addressed, m *Members) *AnswerError {
 	if ae := s.addressed(want); ae != nil {
 		return ae
 	}
-	m.Valid, m.span = true, s.span
+	m.Valid, m.span, m.n = true, s.span, len(user)
 	return nil
 }
