@@ -87,38 +87,8 @@ func describeRecord(r slog.Record) string {
 // its answer) still says what it said when it was made. (With the body
 // read into a pooled buffer, a call's username became the next request's.)
 func TestOwnedAcrossRequests(t *testing.T) {
-	src := config.Source{Name: "test"}
-	cfg, err := config.Parse(src, config.DefaultYAML())
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg.Listen = "127.0.0.1:0"
-	cfg.Upstream.URL = "http://127.0.0.1:1"
-	mounts, err := cfg.Resolve(src)
-	if err != nil {
-		t.Fatal(err)
-	}
 	up, logs := &recordingUpstream{}, &recordingLog{}
-	s, err := New(Options{Config: cfg, Mounts: mounts, Upstream: up, Logger: slog.New(logs)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := s.Listen(); err != nil {
-		t.Fatal(err)
-	}
-	served := make(chan error, 1)
-	go func() { served <- s.Serve() }()
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		if err := s.Shutdown(ctx); err != nil {
-			t.Errorf("shutdown: %v", err)
-		}
-		if err := <-served; err != nil {
-			t.Errorf("serve: %v", err)
-		}
-	})
-	addr := s.Addr(cfg.Listen)
+	addr := serveDefault(t, up, slog.New(logs))
 
 	conn, err := net.DialTimeout("tcp", addr, 3*time.Second)
 	if err != nil {
@@ -178,4 +148,54 @@ func TestOwnedAcrossRequests(t *testing.T) {
 		}
 	}
 	logs.mu.Unlock()
+}
+
+// serveDefault serves the embedded default configuration on a loopback
+// port with up as the upstream and logger as the log, until the test ends,
+// and returns the address of its listener.
+func serveDefault(t *testing.T, up Upstream, logger *slog.Logger) string {
+	t.Helper()
+	cfg, mounts := defaultMounts(t, func(cfg *config.Config) {
+		cfg.Listen = "127.0.0.1:0"
+		cfg.Upstream.URL = "http://127.0.0.1:1"
+	})
+	s, err := New(Options{Config: cfg, Mounts: mounts, Upstream: up, Logger: logger})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Listen(); err != nil {
+		t.Fatal(err)
+	}
+	served := make(chan error, 1)
+	go func() { served <- s.Serve() }()
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		if err := s.Shutdown(ctx); err != nil {
+			t.Errorf("shutdown: %v", err)
+		}
+		if err := <-served; err != nil {
+			t.Errorf("serve: %v", err)
+		}
+	})
+	return s.Addr(cfg.Listen)
+}
+
+// defaultMounts is the embedded default configuration, changed by edit
+// when not nil, and its resolved dialects.
+func defaultMounts(t *testing.T, edit func(*config.Config)) (*config.Config, []config.Mount) {
+	t.Helper()
+	src := config.Source{Name: "test"}
+	cfg, err := config.Parse(src, config.DefaultYAML())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if edit != nil {
+		edit(cfg)
+	}
+	mounts, err := cfg.Resolve(src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cfg, mounts
 }

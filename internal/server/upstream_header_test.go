@@ -1,15 +1,12 @@
 package server
 
 import (
-	"context"
 	"log/slog"
 	"net/http"
 	"slices"
 	"strings"
 	"testing"
 	"time"
-
-	"github.com/userbridge/userbridge/config"
 )
 
 // TestUpstreamHeaderPassed: the client's headers the dialect forwards
@@ -17,39 +14,10 @@ import (
 // Idempotency-Key reach the upstream call as sent, however the client
 // spelled their names; userbridge's own are set beside them.
 func TestUpstreamHeaderPassed(t *testing.T) {
-	src := config.Source{Name: "test"}
-	cfg, err := config.Parse(src, config.DefaultYAML())
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg.Listen = "127.0.0.1:0"
-	cfg.Upstream.URL = "http://127.0.0.1:1"
-	mounts, err := cfg.Resolve(src)
-	if err != nil {
-		t.Fatal(err)
-	}
 	up := &recordingUpstream{}
-	s, err := New(Options{Config: cfg, Mounts: mounts, Upstream: up, Logger: slog.New(slog.DiscardHandler)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := s.Listen(); err != nil {
-		t.Fatal(err)
-	}
-	served := make(chan error, 1)
-	go func() { served <- s.Serve() }()
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		if err := s.Shutdown(ctx); err != nil {
-			t.Errorf("shutdown: %v", err)
-		}
-		if err := <-served; err != nil {
-			t.Errorf("serve: %v", err)
-		}
-	})
+	addr := serveDefault(t, up, slog.New(slog.DiscardHandler))
 
-	req, err := http.NewRequest(http.MethodPut, "http://"+s.Addr(cfg.Listen)+"/users/USsRhsHYZGBPnQw8CFHjD7Un",
+	req, err := http.NewRequest(http.MethodPut, "http://"+addr+"/users/USsRhsHYZGBPnQw8CFHjD7Un",
 		strings.NewReader(`{"enabled":false,"tags":{"order_number":"25"}}`))
 	if err != nil {
 		t.Fatal(err)
@@ -93,15 +61,7 @@ func TestUpstreamHeaderPassed(t *testing.T) {
 // TestForwardNamesCanonical: the names a handler forwards are canonical,
 // as upstreamHeader looks them up without canonicalising.
 func TestForwardNamesCanonical(t *testing.T) {
-	src := config.Source{Name: "test"}
-	cfg, err := config.Parse(src, config.DefaultYAML())
-	if err != nil {
-		t.Fatal(err)
-	}
-	mounts, err := cfg.Resolve(src)
-	if err != nil {
-		t.Fatal(err)
-	}
+	_, mounts := defaultMounts(t, nil)
 	for _, m := range mounts {
 		a, forward, err := authFor(m, slog.New(slog.DiscardHandler), time.Second)
 		if err != nil {

@@ -7,7 +7,6 @@ import (
 	"time"
 
 	"github.com/gin-gonic/gin"
-	"github.com/userbridge/userbridge/config"
 	"github.com/userbridge/userbridge/mapping"
 	"github.com/userbridge/userbridge/mapping/canonical"
 )
@@ -71,15 +70,7 @@ func TestUserLocks(t *testing.T) {
 // before translation: from the route parameter or the body member, with
 // the tenant; nothing for a request that names none.
 func TestAddressedBeforeTranslation(t *testing.T) {
-	src := config.Source{Name: "test"}
-	cfg, err := config.Parse(src, config.DefaultYAML())
-	if err != nil {
-		t.Fatal(err)
-	}
-	mounts, err := cfg.Resolve(src)
-	if err != nil {
-		t.Fatal(err)
-	}
+	_, mounts := defaultMounts(t, nil)
 	cases := map[string]struct {
 		params gin.Params
 		body   string
