@@ -99,16 +99,7 @@ type scanner struct {
 
 func (s *scanner) fail(reason string) *GuardError { return &GuardError{Offset: s.i, Reason: reason} }
 
-func (s *scanner) ws() {
-	for s.i < len(s.b) {
-		switch s.b[s.i] {
-		case ' ', '\t', '\n', '\r':
-			s.i++
-		default:
-			return
-		}
-	}
-}
+func (s *scanner) ws() { s.i = lex.SkipSpace(s.b, s.i) }
 
 func (s *scanner) value(depth int) *GuardError {
 	if s.i >= len(s.b) {

@@ -25,11 +25,11 @@ const maxSkipDepth = 32
 // escape, more members than top holds, or what is not well-formed JSON.
 func (c *renderCtx) indexTop(s string) bool {
 	c.ntop = 0
-	i := skipWS(s, 0)
+	i := lex.SkipSpace(s, 0)
 	if i >= len(s) || s[i] != '{' {
 		return false
 	}
-	i = skipWS(s, i+1)
+	i = lex.SkipSpace(s, i+1)
 	if i < len(s) && s[i] == '}' {
 		return true
 	}
@@ -42,18 +42,18 @@ func (c *renderCtx) indexTop(s string) bool {
 			return false
 		}
 		key := s[i+1 : end-1]
-		i = skipWS(s, end)
+		i = lex.SkipSpace(s, end)
 		if i >= len(s) || s[i] != ':' {
 			return false
 		}
-		i = skipWS(s, i+1)
+		i = lex.SkipSpace(s, i+1)
 		start := i
 		if i = skipJSON(s, i, 1); i < 0 || c.ntop == len(c.top) {
 			return false
 		}
 		c.top[c.ntop] = userMember{key, s[start:i]}
 		c.ntop++
-		i = skipWS(s, i)
+		i = lex.SkipSpace(s, i)
 		if i >= len(s) {
 			return false
 		}
@@ -61,7 +61,7 @@ func (c *renderCtx) indexTop(s string) bool {
 		case '}':
 			return true
 		case ',':
-			i = skipWS(s, i+1)
+			i = lex.SkipSpace(s, i+1)
 		default:
 			return false
 		}
@@ -133,13 +133,6 @@ func guardReads(s string) bool {
 	}
 }
 
-func skipWS(s string, i int) int {
-	for i < len(s) && (s[i] == ' ' || s[i] == '\n' || s[i] == '\r' || s[i] == '\t') {
-		i++
-	}
-	return i
-}
-
 // skipString returns the end (after the closing quote) of the JSON string
 // that starts at s[i], a quote, and whether it holds an escape; -1 when it
 // is not closed or holds an escape JSON has not. What is between the
@@ -208,7 +201,7 @@ func skipJSON(s string, i, depth int) int {
 		if c == '{' {
 			closing = '}'
 		}
-		i = skipWS(s, i+1)
+		i = lex.SkipSpace(s, i+1)
 		if i < len(s) && s[i] == closing {
 			return i + 1
 		}
@@ -220,22 +213,22 @@ func skipJSON(s string, i, depth int) int {
 				if i, _ = skipString(s, i); i < 0 {
 					return -1
 				}
-				if i = skipWS(s, i); i >= len(s) || s[i] != ':' {
+				if i = lex.SkipSpace(s, i); i >= len(s) || s[i] != ':' {
 					return -1
 				}
-				i = skipWS(s, i+1)
+				i = lex.SkipSpace(s, i+1)
 			}
 			if i = skipJSON(s, i, depth+1); i < 0 {
 				return -1
 			}
-			if i = skipWS(s, i); i >= len(s) {
+			if i = lex.SkipSpace(s, i); i >= len(s) {
 				return -1
 			}
 			switch s[i] {
 			case closing:
 				return i + 1
 			case ',':
-				i = skipWS(s, i+1)
+				i = lex.SkipSpace(s, i+1)
 			default:
 				return -1
 			}
@@ -308,11 +301,11 @@ func digits(s string, i int) int {
 // gjson, as all of it was before.
 func firstOfEach(array string, item string, list []string) value {
 	plainItem := isPlainName(item)
-	i := skipWS(array, 0)
+	i := lex.SkipSpace(array, 0)
 	if !plainItem || i >= len(array) || array[i] != '[' {
 		return firstOfEachGJSON(array, item, list)
 	}
-	i = skipWS(array, i+1)
+	i = lex.SkipSpace(array, i+1)
 	if i < len(array) && array[i] == ']' {
 		return endOfEach(array, i, item, list)
 	}
@@ -329,14 +322,14 @@ func firstOfEach(array string, item string, list []string) value {
 		} else if s != "" && slices.Contains(list, s[1:len(s)-1]) {
 			return value{ok: true, isStr: true, str: s[1 : len(s)-1]}
 		}
-		if i = skipWS(array, end); i >= len(array) {
+		if i = lex.SkipSpace(array, end); i >= len(array) {
 			return firstOfEachGJSON(array, item, list)
 		}
 		switch array[i] {
 		case ']':
 			return endOfEach(array, i, item, list)
 		case ',':
-			i = skipWS(array, i+1)
+			i = lex.SkipSpace(array, i+1)
 		default:
 			return firstOfEachGJSON(array, item, list)
 		}
@@ -347,7 +340,7 @@ func firstOfEach(array string, item string, list []string) value {
 // with no item found: none, when nothing but blanks follows; else what
 // gjson makes of the whole text, which reads on past the bracket.
 func endOfEach(array string, i int, item string, list []string) value {
-	if skipWS(array, i+1) != len(array) {
+	if lex.SkipSpace(array, i+1) != len(array) {
 		return firstOfEachGJSON(array, item, list)
 	}
 	return value{}
@@ -362,7 +355,7 @@ func memberString(obj, key string) (raw string, ok bool) {
 	if obj == "" || obj[0] != '{' {
 		return "", false
 	}
-	i := skipWS(obj, 1)
+	i := lex.SkipSpace(obj, 1)
 	if obj[i] == '}' {
 		return "", true
 	}
@@ -372,7 +365,7 @@ func memberString(obj, key string) (raw string, ok bool) {
 			return "", false
 		}
 		k := obj[i+1 : end-1]
-		i = skipWS(obj, skipWS(obj, end)+1)
+		i = lex.SkipSpace(obj, lex.SkipSpace(obj, end)+1)
 		vend := skipJSON(obj, i, 1)
 		if k == key {
 			if obj[i] != '"' {
@@ -383,10 +376,10 @@ func memberString(obj, key string) (raw string, ok bool) {
 			}
 			return obj[i:vend], true
 		}
-		if i = skipWS(obj, vend); obj[i] == '}' {
+		if i = lex.SkipSpace(obj, vend); obj[i] == '}' {
 			return "", true
 		}
-		i = skipWS(obj, i+1)
+		i = lex.SkipSpace(obj, i+1)
 	}
 }
 

@@ -81,12 +81,15 @@ func AppendObjectKey(dst []byte, name string) []byte {
 // whitespace opens an object: all a valid JSON document needs to be told
 // an object, and the first of what an answer must be to be one.
 func OpensObject(b []byte) bool {
-	for _, c := range b {
-		switch c {
-		case ' ', '\t', '\n', '\r':
-			continue
-		}
-		return c == '{'
+	i := SkipSpace(b, 0)
+	return i < len(b) && b[i] == '{'
+}
+
+// SkipSpace returns the index of the first byte of b from i on that is not
+// JSON whitespace (space, tab, line feed, carriage return), or len(b).
+func SkipSpace[T ~string | ~[]byte](b T, i int) int {
+	for i < len(b) && (b[i] == ' ' || b[i] == '\t' || b[i] == '\n' || b[i] == '\r') {
+		i++
 	}
-	return false
+	return i
 }

@@ -59,3 +59,17 @@ func TestOpensObject(t *testing.T) {
 		}
 	}
 }
+
+func TestSkipSpace(t *testing.T) {
+	for s, want := range map[string]int{``: 0, `x`: 0, " \t\r\nx": 4, "    ": 4, "\v x": 0, "\u00a0x": 0, " \f": 1} {
+		if got := SkipSpace(s, 0); got != want {
+			t.Errorf("SkipSpace(%q) = %d, want %d", s, got, want)
+		}
+		if got := SkipSpace([]byte(s), 0); got != want {
+			t.Errorf("SkipSpace of the bytes %q = %d, want %d", s, got, want)
+		}
+	}
+	if got := SkipSpace("ab  c", 2); got != 4 {
+		t.Errorf("from 2: %d, want 4", got)
+	}
+}

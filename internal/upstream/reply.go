@@ -250,15 +250,5 @@ func readBody(resp *http.Response, limit int64) ([]byte, error) {
 
 // isJSONObject reports whether b is one valid JSON object.
 func isJSONObject(b []byte) bool {
-	for _, c := range b {
-		switch c {
-		case ' ', '\t', '\r', '\n':
-			continue
-		case '{':
-			return gjson.ValidBytes(b) // several times cheaper than json.Valid
-
-		}
-		return false
-	}
-	return false
+	return lex.OpensObject(b) && gjson.ValidBytes(b) // several times cheaper than json.Valid
 }

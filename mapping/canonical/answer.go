@@ -492,16 +492,7 @@ func (s *answerScan) digits() {
 }
 
 // ws skips JSON whitespace.
-func (s *answerScan) ws() {
-	for s.i < len(s.doc) {
-		switch s.doc[s.i] {
-		case ' ', '\t', '\n', '\r':
-			s.i++
-		default:
-			return
-		}
-	}
-}
+func (s *answerScan) ws() { s.i = lex.SkipSpace(s.doc, s.i) }
 
 // peek skips whitespace and reports whether the next byte is c.
 func (s *answerScan) peek(c byte) bool {
