@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -176,26 +175,7 @@ func TestMigrationShadowRelaysOtherRoutes(t *testing.T) {
 // A vendor down or too slow: the client gets the dialect's 502 or 504, as
 // on the update route, and nothing is compared.
 func TestMigrationShadowRelayVendorFails(t *testing.T) {
-	down, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	downURL := "http://" + down.Addr().String()
-	down.Close()
-	slow, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { slow.Close() })
-	go func() {
-		for {
-			c, err := slow.Accept()
-			if err != nil {
-				return
-			}
-			t.Cleanup(func() { c.Close() })
-		}
-	}()
+	downURL, slowURL := failingVendors(t)
 	for _, d := range specs {
 		for _, c := range []struct {
 			name, url string
@@ -203,7 +183,7 @@ func TestMigrationShadowRelayVendorFails(t *testing.T) {
 			code      canonical.Code
 		}{
 			{"down", downURL, 502, canonical.BadGateway},
-			{"slow", "http://" + slow.Addr().String(), 504, canonical.GatewayTimeout},
+			{"slow", slowURL, 504, canonical.GatewayTimeout},
 		} {
 			t.Run(d.name+"/"+c.name, func(t *testing.T) {
 				m := startRelaying(t, d, "shadow", "/mig", c.url, false)

@@ -144,27 +144,7 @@ func TestMigrationShadowVendorRefuses(t *testing.T) {
 // the client gets the dialect's 502 or 504 (the truth's fate is unknown
 // to it either way).
 func TestMigrationShadowVendorFails(t *testing.T) {
-	down, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	downURL := "http://" + down.Addr().String()
-	down.Close()
-	// Accepts and never answers.
-	slow, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { slow.Close() })
-	go func() {
-		for {
-			c, err := slow.Accept()
-			if err != nil {
-				return
-			}
-			t.Cleanup(func() { c.Close() })
-		}
-	}()
+	downURL, slowURL := failingVendors(t)
 	for _, d := range specs {
 		for _, c := range []struct {
 			name, url, note string
@@ -172,7 +152,7 @@ func TestMigrationShadowVendorFails(t *testing.T) {
 			code            canonical.Code
 		}{
 			{"down", downURL, "vendor unreachable", 502, canonical.BadGateway},
-			{"slow", "http://" + slow.Addr().String(), "vendor timed out", 504, canonical.GatewayTimeout},
+			{"slow", slowURL, "vendor timed out", 504, canonical.GatewayTimeout},
 		} {
 			t.Run(d.name+"/"+c.name, func(t *testing.T) {
 				m := startMigratingWithin(t, d, "shadow", c.url, "", "300ms")
@@ -233,12 +213,7 @@ func TestMigrationShadowCandidateRefuses(t *testing.T) {
 // The candidate's upstream down: candidate_error, and the client still
 // gets the vendor's answer.
 func TestMigrationShadowUpstreamDown(t *testing.T) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	url := "http://" + ln.Addr().String()
-	ln.Close()
+	url, _ := failingVendors(t)
 	for _, d := range specs {
 		t.Run(d.name, func(t *testing.T) {
 			m := startMigrating(t, d, "shadow", "", url)
@@ -282,4 +257,32 @@ func TestMigrationShadowAnswerNotAUser(t *testing.T) {
 			}
 		})
 	}
+}
+
+// failingVendors are the two ways a vendor fails without answering: down,
+// the URL of a port nothing listens on, and slow, one that accepts
+// connections and never answers (until the test ends).
+func failingVendors(t *testing.T) (down, slow string) {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	down = "http://" + ln.Addr().String()
+	ln.Close()
+	silent, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { silent.Close() })
+	go func() {
+		for {
+			c, err := silent.Accept()
+			if err != nil {
+				return
+			}
+			t.Cleanup(func() { c.Close() })
+		}
+	}()
+	return down, "http://" + silent.Addr().String()
 }
