@@ -179,17 +179,7 @@ func noPrincipalsLogged(t *testing.T, s *started, names ...string) {
 // TestAuthShiftAPIKeys: Shift's x-key/x-secret pair, verified by userbridge,
 // replaced upstream by its own bearer token.
 func TestAuthShiftAPIKeys(t *testing.T) {
-	rec := newRecorder(t)
-	keys := authFile(t, "shift.keys", "# name:sha256(secret)\n"+shiftKeyName+":"+sha256Hex(shiftSecret)+"\n")
-	tok := authFile(t, "up.token", upBearer+"\n")
-	s := start(t, `
-dialects:
-  shift:
-    auth:
-      mode: verify
-      apiKeys: {file: `+keys+`}
-      upstream: {bearer: {file: `+tok+`}}
-`, rec.srv.URL, e2eConfig)
+	rec, s := startShiftVerify(t)
 	d := specNamed(t, "shift")
 	runAuth(t, s, rec, d, "apikey", []authCase{
 		{name: "key pair", header: map[string]string{"x-key": shiftKeyName, "x-secret": shiftSecret, "MediaSiloHostContext": "acme"},
@@ -661,17 +651,7 @@ func TestAuthReload(t *testing.T) {
 // does not get it shown to the caller (it is no secret of the caller's,
 // but it is userbridge's).
 func TestOwnUpstreamCredentialRedacted(t *testing.T) {
-	rec := newRecorder(t)
-	keys := authFile(t, "shift.keys", "# name:sha256(secret)\n"+shiftKeyName+":"+sha256Hex(shiftSecret)+"\n")
-	tok := authFile(t, "up.token", upBearer+"\n")
-	s := start(t, `
-dialects:
-  shift:
-    auth:
-      mode: verify
-      apiKeys: {file: `+keys+`}
-      upstream: {bearer: {file: `+tok+`}}
-`, rec.srv.URL, e2eConfig)
+	rec, s := startShiftVerify(t)
 	rec.set(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
 		w.WriteHeader(http.StatusBadRequest)
@@ -686,4 +666,23 @@ dialects:
 	if strings.Contains(string(a.Body), upBearer) {
 		t.Errorf("the answer shows userbridge's own upstream credential: %s", a.Body)
 	}
+}
+
+// startShiftVerify serves the e2e configuration with Shift in verify mode:
+// its x-key/x-secret pair checked against a key file, userbridge's own
+// bearer token sent upstream in its place; rec records the upstream.
+func startShiftVerify(t *testing.T) (*recorder, *started) {
+	t.Helper()
+	rec := newRecorder(t)
+	keys := authFile(t, "shift.keys", "# name:sha256(secret)\n"+shiftKeyName+":"+sha256Hex(shiftSecret)+"\n")
+	tok := authFile(t, "up.token", upBearer+"\n")
+	s := start(t, `
+dialects:
+  shift:
+    auth:
+      mode: verify
+      apiKeys: {file: `+keys+`}
+      upstream: {bearer: {file: `+tok+`}}
+`, rec.srv.URL, e2eConfig)
+	return rec, s
 }
