@@ -4,6 +4,8 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/userbridge/userbridge/mapping/canonical"
 )
 
 const headerRules = `
@@ -66,5 +68,31 @@ func TestUpstreamHeaders(t *testing.T) {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("missing %q in:\n%v", want, err)
 		}
+	}
+}
+
+// TestRenderedHeaderNamesCanonical: the names of a rendered answer's headers
+// are canonical whatever the rules wrote, success and error alike; the
+// server sets them in the response's header map as they are.
+func TestRenderedHeaderNamesCanonical(t *testing.T) {
+	rules := strings.Replace(headerRules, "response: {status: 204}", `response: {status: 204, headers: {x-request-origin: "${request.origin}", "content-LANGUAGE": en}}`, 1)
+	rules = strings.Replace(rules, "errors: {body:", `errors: {headers: {www-authenticate: Basic}, body:`, 1)
+	p, err := Load("h.yaml", []byte(rules), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	in := &Input{URL: "http://h/u/1", Path: "/u/1"}
+	names := func(r *Reply) []string {
+		var out []string
+		for _, h := range r.Headers {
+			out = append(out, h.Name)
+		}
+		return out
+	}
+	if got := names(p.RenderSuccess(in, nil, nil)); !slices.Equal(got, []string{"Content-Language", "X-Request-Origin"}) {
+		t.Errorf("success headers %v", got)
+	}
+	if got := names(p.RenderError(in, &canonical.Error{Code: canonical.BadRequest, Message: "no", RetryAfter: "3"})); !slices.Equal(got, []string{"Www-Authenticate", "Retry-After"}) {
+		t.Errorf("error headers %v", got)
 	}
 }

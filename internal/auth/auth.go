@@ -342,12 +342,14 @@ func (a *Authenticator) authenticate(r *http.Request) (*Principal, *canonical.Er
 // to p.Subject. It fails only when an OAuth2 token cannot be had: a
 // BadGateway error whose message names no secret (the cause is logged).
 func (a *Authenticator) UpstreamHeader(ctx context.Context, h http.Header, p *Principal) *canonical.Error {
-	h.Del(HeaderPrincipal)
+	// Every name here is canonical (stripList): deleted and set straight
+	// in the map, with none of Header.Del's and Set's canonicalising.
+	delete(h, HeaderPrincipal)
 	if a == nil || !a.verify {
 		return nil
 	}
 	for _, name := range a.strip {
-		h.Del(name)
+		delete(h, name)
 	}
 	if a.creds != nil {
 		v, err := a.creds.authorization(ctx)
@@ -355,10 +357,10 @@ func (a *Authenticator) UpstreamHeader(ctx context.Context, h http.Header, p *Pr
 			a.log.WarnContext(ctx, "auth: no upstream credential", "dialect", a.dialect, "error", err)
 			return canonical.Errorf(canonical.BadGateway, "userbridge could not obtain its credentials for the upstream")
 		}
-		h.Set("Authorization", v)
+		h["Authorization"] = []string{v}
 	}
 	if p != nil {
-		h.Set(HeaderPrincipal, p.Subject)
+		h[HeaderPrincipal] = []string{p.Subject}
 	}
 	return nil
 }

@@ -167,12 +167,21 @@ func (h *handler) checkBodyHeaders(x *exchange) *canonical.Error {
 	}
 	// A body is read as sent: one encoded (gzip, br, …) is not JSON, and
 	// passing it on decoded or not would be a guess.
-	if ce := strings.TrimSpace(hd.Get("Content-Encoding")); ce != "" && !strings.EqualFold(ce, "identity") {
+	if ce := strings.TrimSpace(first(hd, "Content-Encoding")); ce != "" && !strings.EqualFold(ce, "identity") {
 		return canonical.Errorf(canonical.UnsupportedMediaType, "a Content-Encoding other than identity is not accepted; send the body unencoded")
 	}
-	ct := hd.Get("Content-Type")
+	ct := first(hd, "Content-Type")
 	if ct == "" || h.p.AcceptsContentType(ct) {
 		return nil
 	}
 	return canonical.Errorf(canonical.UnsupportedMediaType, "Content-Type must be one of "+strings.Join(h.p.ContentTypes(), ", "))
+}
+
+// first is h.Get(name) for a name in canonical form, as every constant
+// name here is: Get would canonicalise it again on every request.
+func first(h http.Header, name string) string {
+	if v := h[name]; len(v) > 0 {
+		return v[0]
+	}
+	return ""
 }

@@ -117,7 +117,7 @@ func (h *handler) serve(c *gin.Context) { h.serveOne(c, "", (*handler).pipeline)
 // when ""). A request cut off at shutdown drops its connection.
 func (h *handler) serveOne(c *gin.Context, route string, do func(*handler, *exchange) int) {
 	x := &exchange{c: c, start: time.Now(), route: route}
-	x.in = mapping.Input{Params: &c.Params, Path: c.Request.URL.EscapedPath(), RequestID: requestID(c.Request.Header.Get(HeaderRequestID))}
+	x.in = mapping.Input{Params: &c.Params, Path: c.Request.URL.EscapedPath(), RequestID: requestID(first(c.Request.Header, HeaderRequestID))}
 	x.in.URL = requestURL(c.Request, h.trustForwarded, x.in.Path)
 	status := 0
 	h.flight.enter()
@@ -527,11 +527,13 @@ func (h *handler) write(x *exchange, rep *mapping.Reply) int {
 	w := x.c.Writer
 	hd := w.Header()
 	// As Header.Set would, but the values share one backing array, each a
-	// one-element slice capped at its own element.
+	// one-element slice capped at its own element, and with no
+	// canonicalising: the rules' header names are canonical once compiled
+	// (mapping's compileHeaders), as are the names set here.
 	vals := make([]string, 0, len(rep.Headers)+2)
 	set := func(name, v string) {
 		vals = append(vals, v)
-		hd[http.CanonicalHeaderKey(name)] = vals[len(vals)-1 : len(vals) : len(vals)]
+		hd[name] = vals[len(vals)-1 : len(vals) : len(vals)]
 	}
 	for _, kv := range rep.Headers {
 		set(kv.Name, kv.Value)

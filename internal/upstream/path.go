@@ -136,7 +136,10 @@ func checkLiteral(s string) error {
 // stays one path segment (or part of one): it cannot add a segment, a query
 // or a fragment. "" and the dot segments "." and ".." are refused: servers
 // and proxies resolve them to another resource. The URL is built, not
-// parsed: RawPath is the path as sent, Path the same decoded.
+// parsed, and reads as url.Parse would leave it: Path is the path decoded,
+// RawPath the path as sent where that is not Path's default encoding, ""
+// where it is (nothing escaped: net/http's RequestURI then takes Path in
+// one pass rather than checking a RawPath against it on every attempt).
 func (c *Client) url(call *Call) (*url.URL, *canonical.Error) {
 	if call.Target != canonical.ByID && call.Target != canonical.ByUsername {
 		return nil, canonical.Errorf(canonical.Internal, "the update names its user neither by id nor by username")
@@ -165,8 +168,7 @@ func (c *Client) url(call *Call) (*url.URL, *canonical.Error) {
 		for _, p := range t.parts {
 			b.WriteString(p.fill(value, tenant))
 		}
-		path := b.String()
-		return &url.URL{Scheme: c.scheme, Host: c.host, RawPath: path, Path: path}, nil
+		return &url.URL{Scheme: c.scheme, Host: c.host, Path: b.String()}, nil
 	}
 
 	n, nd := len(c.basePath), len(c.baseDecoded)
