@@ -97,9 +97,45 @@ func nonZeroMantissa(lit string) bool {
 //   - invalid UTF-8 (overlong forms included), which upstreams decode
 //     differently, if at all.
 func PathValueProblem(v string) string {
-	switch {
-	case v == "":
+	if v == "" {
 		return "must not be empty"
+	}
+	// One pass over an ASCII value (every id and username in practice),
+	// judged in the order of the cases below; any other byte takes them
+	// one by one (pathValueProblem).
+	var sep, ctl bool
+	blank := true
+	for i := 0; i < len(v); i++ {
+		switch c := v[i]; {
+		case c >= utf8.RuneSelf:
+			return pathValueProblem(v)
+		case c == '/' || c == '?' || c == '#' || c == '\\':
+			sep, blank = true, false
+		case c == ' ' || c >= '\t' && c <= '\r': // unicode.IsSpace's ASCII
+			ctl = ctl || c != ' '
+		case c < 0x20 || c == 0x7f:
+			ctl, blank = true, false
+		default:
+			blank = false
+		}
+	}
+	switch {
+	case blank:
+		return "must not be blank"
+	case v == "." || v == "..":
+		return `must not be "." or ".."`
+	case sep:
+		return `must not contain '/', '?', '#' or '\'`
+	case ctl:
+		return "must not contain a control character"
+	}
+	return ""
+}
+
+// pathValueProblem is PathValueProblem for a value that is not all ASCII,
+// case by case.
+func pathValueProblem(v string) string {
+	switch {
 	case strings.TrimFunc(v, unicode.IsSpace) == "":
 		return "must not be blank"
 	case v == "." || v == "..":

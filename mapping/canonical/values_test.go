@@ -3,6 +3,8 @@ package canonical
 import (
 	"strings"
 	"testing"
+	"unicode"
+	"unicode/utf8"
 )
 
 // TestValidateUpdateRefusesUnholdableValues: the contract refuses, naming
@@ -63,4 +65,38 @@ func TestPathValueProblem(t *testing.T) {
 			t.Errorf("%q: refused %v, want %v", v, got, bad)
 		}
 	}
+}
+
+// pathValueProblemRef is PathValueProblem as first written, case by case:
+// the oracle of FuzzPathValueProblem.
+func pathValueProblemRef(v string) string {
+	switch {
+	case v == "":
+		return "must not be empty"
+	case strings.TrimFunc(v, unicode.IsSpace) == "":
+		return "must not be blank"
+	case v == "." || v == "..":
+		return `must not be "." or ".."`
+	case strings.ContainsAny(v, `/?#\`):
+		return `must not contain '/', '?', '#' or '\'`
+	case !utf8.ValidString(v):
+		return "must be valid UTF-8"
+	case HasControl(v):
+		return "must not contain a control character"
+	}
+	return ""
+}
+
+// FuzzPathValueProblem: the one-pass PathValueProblem says what the
+// case-by-case rule says, for every value.
+func FuzzPathValueProblem(f *testing.F) {
+	for _, s := range []string{"", " ", "\t\n", "\u00a0", "\u0085 ", ".", "..", " . ", "a/b", "a?b", "#", `a\b`, "a\x00b", "a\x7f",
+		"\xc0\xaf", "jane.doe", "USsRhsHYZGBPnQw8CFHjD7Un", "ü", " \x7f", "\v\f\r", "a b", "\t/"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, v string) {
+		if got, want := PathValueProblem(v), pathValueProblemRef(v); got != want {
+			t.Errorf("PathValueProblem(%q) = %q, want %q", v, got, want)
+		}
+	})
 }
