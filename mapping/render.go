@@ -107,32 +107,66 @@ func (c *renderCtx) duplicated(i int) bool {
 	return false
 }
 
+// eval evaluates e. value is too large for the compiler to keep in
+// registers: each source returns its value whole (source), rather than
+// filling in a variable that is then copied, and the render's commonest
+// expressions skip it (userJSON, text).
 func (c *renderCtx) eval(e *expr) value {
-	var v value
+	if e.each != nil {
+		// firstOfEach applies the firstOf filter that follows: only the
+		// filters after it are left.
+		v := firstOfEach(c.lookup(&e.each.array), e.each.item, e.filters[0].list)
+		if len(e.filters) == 1 {
+			return v
+		}
+		return applyFilters(v, e.filters[1:])
+	}
+	if len(e.filters) == 0 {
+		return c.source(e)
+	}
+	return applyFilters(c.source(e), e.filters)
+}
+
+// source is the value e reads from its source, before its filters.
+func (c *renderCtx) source(e *expr) value {
 	switch e.src {
 	case srcUser:
-		if e.each != nil { // the firstOf filter that follows keeps what this finds
-			v = firstOfEach(c.lookup(&e.each.array), e.each.item, e.filters[0].list)
-			break
-		}
 		raw := c.lookup(e)
 		if e.path == "" { // ${user|enum:SOURCE}
 			raw = c.user.Raw
 		}
-		v = value{ok: raw != "" && raw != "null", raw: raw}
+		return value{ok: raw != "" && raw != "null", raw: raw}
 	case srcBody:
 		r := gjson.Get(str(c.in.Body), e.path) // a view: what is rendered from it is copied
-		v = value{ok: r.Exists() && r.Type != gjson.Null, raw: r.Raw}
+		return value{ok: r.Exists() && r.Type != gjson.Null, raw: r.Raw}
 	case srcUpdate, srcReply:
-		v = c.data.eval(e)
+		return c.data.eval(e)
+	case srcParam, srcConfig, srcRequest:
+		if e.src == srcParam && c.in.Params == nil {
+			return value{}
+		}
+		s, ok := c.plain(e)
+		return value{ok: ok, isStr: true, str: s}
+	case srcError:
+		if c.err != nil {
+			return c.errorValue(e.path)
+		}
+	}
+	return value{}
+}
+
+// plain reads the sources whose value is a plain string (param, config,
+// request): the string, and whether it is present. An absent one is "".
+func (c *renderCtx) plain(e *expr) (string, bool) {
+	switch e.src {
 	case srcParam:
 		if c.in.Params != nil {
 			s := c.in.Params.ByName(e.path)
-			v = value{ok: s != "", isStr: true, str: s}
+			return s, s != ""
 		}
 	case srcConfig:
 		s, ok := c.p.config[e.path]
-		v = value{ok: ok, isStr: true, str: s}
+		return s, ok
 	case srcRequest:
 		s := ""
 		switch e.path {
@@ -148,16 +182,29 @@ func (c *renderCtx) eval(e *expr) value {
 		case "id":
 			s = c.in.RequestID
 		}
-		v = value{ok: s != "", isStr: true, str: s}
-	case srcError:
-		if c.err != nil {
-			v = c.errorValue(e.path)
-		}
+		return s, s != ""
 	}
-	if len(e.filters) == 0 {
-		return v
+	return "", false
+}
+
+// text is c.eval(e).text(), a plain source without filters read without
+// building the value.
+func (c *renderCtx) text(e *expr) string {
+	if len(e.filters) == 0 && (e.src == srcParam || e.src == srcConfig || e.src == srcRequest) {
+		s, _ := c.plain(e)
+		return s
 	}
-	return applyFilters(v, e.filters)
+	return c.eval(e).text()
+}
+
+// userJSON is what eval(e).appendJSON writes for an e.userRaw expression,
+// "" where it writes null because the value is absent (eval's ok false):
+// the member's JSON text, else the default's.
+func (c *renderCtx) userJSON(e *expr) string {
+	if raw := c.lookup(e); raw != "" && raw != "null" {
+		return raw
+	}
+	return e.userDef
 }
 
 func (c *renderCtx) errorValue(name string) value {
@@ -189,6 +236,9 @@ func (c *renderCtx) appendTmpl(out []byte, t *tmpl) []byte {
 	case tLit:
 		return append(out, t.lit...)
 	case tExpr:
+		if t.expr.userRaw {
+			return appendRaw(out, c.userJSON(t.expr))
+		}
 		return c.eval(t.expr).appendJSON(out)
 	case tInterp:
 		out = append(out, '"')
@@ -196,7 +246,7 @@ func (c *renderCtx) appendTmpl(out []byte, t *tmpl) []byte {
 			if p := &t.parts[i]; p.expr == nil {
 				out = append(out, p.litJSON...)
 			} else {
-				out = appendStringBody(out, c.eval(p.expr).text())
+				out = appendStringBody(out, c.text(p.expr))
 			}
 		}
 		return append(out, '"')
@@ -204,6 +254,14 @@ func (c *renderCtx) appendTmpl(out []byte, t *tmpl) []byte {
 		out = append(out, '[')
 		n := 0
 		for _, it := range t.items {
+			if it.kind == tExpr && it.expr.userRaw {
+				raw := c.userJSON(it.expr)
+				if it.expr.optional && raw == "" {
+					continue
+				}
+				out = appendRaw(comma(out, &n), raw)
+				continue
+			}
 			if it.kind == tExpr { // evaluated once, for the test and the value
 				v := c.eval(it.expr)
 				if it.expr.optional && !v.ok {
@@ -225,6 +283,15 @@ func (c *renderCtx) appendTmpl(out []byte, t *tmpl) []byte {
 		m := &t.members[i]
 		// A member whose value is one expression is evaluated once: for
 		// ${x?} the value decides whether the member is written at all.
+		if m.val.kind == tExpr && m.val.expr.userRaw { // the commonest member, with no value built
+			raw := c.userJSON(m.val.expr)
+			if m.val.expr.optional && raw == "" {
+				continue
+			}
+			out = append(append(comma(out, &n), m.key...), ':')
+			out = appendRaw(out, raw)
+			continue
+		}
 		if m.val.kind == tExpr {
 			v := c.eval(m.val.expr)
 			if m.val.expr.optional && !v.ok {
@@ -238,6 +305,14 @@ func (c *renderCtx) appendTmpl(out []byte, t *tmpl) []byte {
 		out = c.appendTmpl(out, m.val)
 	}
 	return append(out, '}')
+}
+
+// appendRaw appends userJSON's answer raw: null for "".
+func appendRaw(out []byte, raw string) []byte {
+	if raw == "" {
+		return append(out, "null"...)
+	}
+	return append(out, raw...)
 }
 
 // appendDynamic renders an object with a templated key. The names written
@@ -308,7 +383,7 @@ func (c *renderCtx) interp(parts []strPart) string {
 		if p := &parts[i]; p.expr == nil {
 			b = append(b, p.lit...)
 		} else {
-			b = append(b, c.eval(p.expr).text()...)
+			b = append(b, c.text(p.expr)...)
 		}
 	}
 	return string(b)
