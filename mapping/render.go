@@ -32,24 +32,45 @@ type Reply struct {
 type renderCtx struct {
 	p    *Program
 	in   *Input
-	user gjson.Result
 	err  *canonical.Error
 	st   int
 	data *TemplateData // the rules upstream profile's sources; nil in a dialect
 
-	// top indexes the user's top-level members, read in one pass the first
-	// time a template needs one: a template reads a dozen members, and a
-	// gjson lookup for each would scan the user a dozen times.
+	// u is the user the answer shows; nil shows none (an error's answer,
+	// a Template's), as an empty user would.
+	u *userView
+	// mem, when not nil, says where the members of u.doc are: the user
+	// passed canonical.CheckAnswerMembers's walk, so idx is never needed.
+	// It is the caller's, read during this render only.
+	mem *canonical.Members
+	// idx, when mem is nil, indexes the user's top-level members; nil
+	// (there is no user) reads through gjson.
+	idx   *userIndex
+	guard uint8 // 0 not asked yet; 1 the guard's scanner reads the user, 2 it does not (guardIndexes)
+}
+
+// userView is the user a success answer shows: doc as given, user its
+// gjson view (user.Raw starts at doc's first non-blank byte).
+//
+// It is apart from renderCtx, and so are the index and the Members, for
+// the compiler's escape analysis, which does not tell apart the fields of
+// what a pointer points to: gjson leaks the strings it is given, so were
+// the user a field of renderCtx, whatever a renderCtx points to would be
+// taken to leak with it, and the index RenderChecked keeps on its stack,
+// like its caller's Members, would be moved to the heap.
+type userView struct {
+	user gjson.Result
+	doc  string
+}
+
+// userIndex indexes a user's top-level members, read in one pass the first
+// time a template needs one: a template reads a dozen members, and a gjson
+// lookup for each would scan the user a dozen times. A render that has the
+// walk's Members has no need of it, nor zeroes its kilobyte.
+type userIndex struct {
 	top     [32]userMember
 	ntop    int
 	indexed bool
-	guard   uint8 // 0 not asked yet; 1 the guard's scanner reads the user, 2 it does not (guardIndexes)
-	// mem, when Valid, says where the members of doc (the user as given;
-	// user.Raw starts at its first non-blank byte) are: the user passed
-	// canonical.CheckAnswerMembers's walk, so top is never needed. A copy:
-	// what the caller passed does not escape.
-	mem canonical.Members
-	doc string
 }
 
 type userMember struct {
@@ -57,60 +78,68 @@ type userMember struct {
 	raw string // the value's JSON text
 }
 
+// user is the gjson view of the user, empty when there is none.
+func (c *renderCtx) user() gjson.Result {
+	if c.u == nil {
+		return gjson.Result{}
+	}
+	return c.u.user
+}
+
 // lookup finds a user path: the JSON text of its value, "" when absent.
 func (c *renderCtx) lookup(e *expr) string {
 	if !e.plain {
-		return c.user.Get(e.path).Raw
+		return c.user().Get(e.path).Raw
 	}
-	if c.mem.Valid {
+	if c.mem != nil {
 		// One object of canonical members, each once, keys as written: a
 		// head that is no canonical member's name is absent.
 		if e.mem == 0 {
 			return ""
 		}
-		raw := c.mem.Raw(c.doc, e.mem-1)
+		raw := c.mem.Raw(c.u.doc, e.mem-1)
 		if raw == "" || e.rest == "" {
 			return raw
 		}
 		return gjson.Get(raw, e.rest).Raw
 	}
-	if !c.indexed {
-		c.indexed = true
-		if !c.indexTop(c.user.Raw) {
-			c.ntop = -1 // fall back to gjson lookups
+	x := c.idx
+	if x == nil {
+		return c.user().Get(e.path).Raw // no user: indexTop would refuse ""
+	}
+	if !x.indexed {
+		x.indexed = true
+		if !x.indexTop(c.user().Raw) {
+			x.ntop = -1 // fall back to gjson lookups
 		}
 	}
-	if c.ntop < 0 {
-		return c.user.Get(e.path).Raw
+	if x.ntop < 0 {
+		return c.user().Get(e.path).Raw
 	}
-	for i := 0; i < c.ntop; i++ {
-		if c.top[i].key == e.head {
+	for i := 0; i < x.ntop; i++ {
+		if x.top[i].key == e.head {
 			if e.rest == "" {
-				return c.top[i].raw
+				return x.top[i].raw
 			}
-			if c.duplicated(i) && !c.guardIndexes() {
-				return c.user.Get(e.path).Raw
+			if x.duplicated(i) && !c.guardIndexes() {
+				return c.user().Get(e.path).Raw
 			}
-			return gjson.Get(c.top[i].raw, e.rest).Raw
+			return gjson.Get(x.top[i].raw, e.rest).Raw
 		}
 	}
 	return ""
 }
 
 // duplicated reports whether a member after top[i] has its key.
-func (c *renderCtx) duplicated(i int) bool {
-	for j := i + 1; j < c.ntop; j++ {
-		if c.top[j].key == c.top[i].key {
+func (x *userIndex) duplicated(i int) bool {
+	for j := i + 1; j < x.ntop; j++ {
+		if x.top[j].key == x.top[i].key {
 			return true
 		}
 	}
 	return false
 }
 
-// eval evaluates e. value is too large for the compiler to keep in
-// registers: each source returns its value whole (source), rather than
-// filling in a variable that is then copied, and the render's commonest
-// expressions skip it (userJSON, text).
 func (c *renderCtx) eval(e *expr) value {
 	if e.each != nil {
 		// firstOfEach applies the firstOf filter that follows: only the
@@ -133,7 +162,7 @@ func (c *renderCtx) source(e *expr) value {
 	case srcUser:
 		raw := c.lookup(e)
 		if e.path == "" { // ${user|enum:SOURCE}
-			raw = c.user.Raw
+			raw = c.user().Raw
 		}
 		return value{ok: raw != "" && raw != "null", raw: raw}
 	case srcBody:
@@ -424,13 +453,25 @@ func (p *Program) RenderChecked(in *Input, res *Result, user []byte, m *canonica
 	if len(t.headers) == 0 && t.body == nil {
 		return rep // a bare status (Shift's and Baasic's 204): nothing reads the user
 	}
-	c := renderCtx{p: p, in: in, user: gjson.Parse(str(user)), st: t.status}
+	u := userView{user: gjson.Parse(str(user)), doc: str(user)}
+	c := renderCtx{p: p, in: in, st: t.status, u: &u}
 	if m != nil && m.Of(user) {
-		c.mem, c.doc = *m, str(user)
+		c.mem = m
+		return c.render(rep, t, len(user))
 	}
+	// Only a user the walk did not vouch for needs the index: declared
+	// here, it is zeroed only then. Like u, it stays on this stack (see
+	// userView).
+	var idx userIndex
+	c.idx = &idx
+	return c.render(rep, t, len(user))
+}
+
+// render fills rep with the success answer t, for a user of n bytes.
+func (c *renderCtx) render(rep *Reply, t *successTmpl, n int) *Reply {
 	rep.Headers = c.headers(nil, t.headers)
 	if t.body != nil {
-		rep.Body = c.appendTmpl(make([]byte, 0, len(user)+256), t.body)
+		rep.Body = c.appendTmpl(make([]byte, 0, n+256), t.body)
 	}
 	return rep
 }
