@@ -50,7 +50,9 @@ type renderCtx struct {
 }
 
 // userView is the user a success answer shows: doc as given, user its
-// gjson view (user.Raw starts at doc's first non-blank byte).
+// gjson view (user.Raw starts at doc's first non-blank byte), parsed the
+// first time it is asked for (renderCtx.user): a render from the walk's
+// Members may never need it.
 //
 // It is apart from renderCtx, and so are the index and the Members, for
 // the compiler's escape analysis, which does not tell apart the fields of
@@ -59,8 +61,9 @@ type renderCtx struct {
 // taken to leak with it, and the index RenderChecked keeps on its stack,
 // like its caller's Members, would be moved to the heap.
 type userView struct {
-	user gjson.Result
-	doc  string
+	doc    string
+	user   gjson.Result
+	parsed bool // user is set
 }
 
 // userIndex indexes a user's top-level members, read in one pass the first
@@ -82,6 +85,9 @@ type userMember struct {
 func (c *renderCtx) user() gjson.Result {
 	if c.u == nil {
 		return gjson.Result{}
+	}
+	if !c.u.parsed {
+		c.u.user, c.u.parsed = gjson.Parse(c.u.doc), true
 	}
 	return c.u.user
 }
@@ -453,7 +459,7 @@ func (p *Program) RenderChecked(in *Input, res *Result, user []byte, m *canonica
 	if len(t.headers) == 0 && t.body == nil {
 		return rep // a bare status (Shift's and Baasic's 204): nothing reads the user
 	}
-	u := userView{user: gjson.Parse(str(user)), doc: str(user)}
+	u := userView{doc: str(user)}
 	c := renderCtx{p: p, in: in, st: t.status, u: &u}
 	if m != nil && m.Of(user) {
 		c.mem = m
@@ -464,6 +470,7 @@ func (p *Program) RenderChecked(in *Input, res *Result, user []byte, m *canonica
 	// userView).
 	var idx userIndex
 	c.idx = &idx
+	u.user, u.parsed = gjson.Parse(u.doc), true // the index reads it
 	return c.render(rep, t, len(user))
 }
 
