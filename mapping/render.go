@@ -146,6 +146,10 @@ func (x *userIndex) duplicated(i int) bool {
 	return false
 }
 
+// eval evaluates e. value is too large for the compiler to keep in
+// registers: each source returns its value whole (source), rather than
+// filling in a variable that is then copied, and the render's commonest
+// expressions skip it (userJSON, text).
 func (c *renderCtx) eval(e *expr) value {
 	if e.each != nil {
 		// firstOfEach applies the firstOf filter that follows: only the
