@@ -13,7 +13,7 @@ import (
 // not one JSON object): on other text it need only not fail.
 func checkIndexTop(t *testing.T, s string) {
 	t.Helper()
-	var c renderCtx
+	var c userIndex
 	if !c.indexTop(s) || !gjson.Valid(s) {
 		return // refused: lookups fall back to gjson; or not JSON
 	}
@@ -45,7 +45,7 @@ func TestIndexTop(t *testing.T) {
 	for _, s := range indexSeeds {
 		checkIndexTop(t, s)
 	}
-	var c renderCtx
+	var c userIndex
 	if !c.indexTop(`{"id":"U1","roles":[{"name":"R"}],"active":false}`) || c.ntop != 3 || c.top[1].raw != `[{"name":"R"}]` {
 		t.Fatalf("indexTop: %d members %+v", c.ntop, c.top[:max(c.ntop, 0)])
 	}

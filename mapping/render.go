@@ -32,24 +32,48 @@ type Reply struct {
 type renderCtx struct {
 	p    *Program
 	in   *Input
-	user gjson.Result
 	err  *canonical.Error
 	st   int
 	data *TemplateData // the rules upstream profile's sources; nil in a dialect
 
-	// top indexes the user's top-level members, read in one pass the first
-	// time a template needs one: a template reads a dozen members, and a
-	// gjson lookup for each would scan the user a dozen times.
+	// u is the user the answer shows; nil shows none (an error's answer,
+	// a Template's), as an empty user would.
+	u *userView
+	// mem, when not nil, says where the members of u.doc are: the user
+	// passed canonical.CheckAnswerMembers's walk, so idx is never needed.
+	// It is the caller's, read during this render only.
+	mem *canonical.Members
+	// idx, when mem is nil, indexes the user's top-level members; nil
+	// (there is no user) reads through gjson.
+	idx   *userIndex
+	guard uint8 // 0 not asked yet; 1 the guard's scanner reads the user, 2 it does not (guardIndexes)
+}
+
+// userView is the user a success answer shows: doc as given, user its
+// gjson view (user.Raw starts at doc's first non-blank byte), parsed the
+// first time it is asked for (renderCtx.user): a render from the walk's
+// Members may never need it.
+//
+// It is apart from renderCtx, and so are the index and the Members, for
+// the compiler's escape analysis, which does not tell apart the fields of
+// what a pointer points to: gjson leaks the strings it is given, so were
+// the user a field of renderCtx, whatever a renderCtx points to would be
+// taken to leak with it, and the index RenderChecked keeps on its stack,
+// like its caller's Members, would be moved to the heap.
+type userView struct {
+	doc    string
+	user   gjson.Result
+	parsed bool // user is set
+}
+
+// userIndex indexes a user's top-level members, read in one pass the first
+// time a template needs one: a template reads a dozen members, and a gjson
+// lookup for each would scan the user a dozen times. A render that has the
+// walk's Members has no need of it, nor zeroes its kilobyte.
+type userIndex struct {
 	top     [32]userMember
 	ntop    int
 	indexed bool
-	guard   uint8 // 0 not asked yet; 1 the guard's scanner reads the user, 2 it does not (guardIndexes)
-	// mem, when Valid, says where the members of doc (the user as given;
-	// user.Raw starts at its first non-blank byte) are: the user passed
-	// canonical.CheckAnswerMembers's walk, so top is never needed. A copy:
-	// what the caller passed does not escape.
-	mem canonical.Members
-	doc string
 }
 
 type userMember struct {
@@ -57,82 +81,131 @@ type userMember struct {
 	raw string // the value's JSON text
 }
 
+// user is the gjson view of the user, empty when there is none.
+func (c *renderCtx) user() gjson.Result {
+	if c.u == nil {
+		return gjson.Result{}
+	}
+	if !c.u.parsed {
+		c.u.user, c.u.parsed = gjson.Parse(c.u.doc), true
+	}
+	return c.u.user
+}
+
 // lookup finds a user path: the JSON text of its value, "" when absent.
 func (c *renderCtx) lookup(e *expr) string {
 	if !e.plain {
-		return c.user.Get(e.path).Raw
+		return c.user().Get(e.path).Raw
 	}
-	if c.mem.Valid {
+	if c.mem != nil {
 		// One object of canonical members, each once, keys as written: a
 		// head that is no canonical member's name is absent.
 		if e.mem == 0 {
 			return ""
 		}
-		raw := c.mem.Raw(c.doc, e.mem-1)
+		raw := c.mem.Raw(c.u.doc, e.mem-1)
 		if raw == "" || e.rest == "" {
 			return raw
 		}
 		return gjson.Get(raw, e.rest).Raw
 	}
-	if !c.indexed {
-		c.indexed = true
-		if !c.indexTop(c.user.Raw) {
-			c.ntop = -1 // fall back to gjson lookups
+	x := c.idx
+	if x == nil {
+		return c.user().Get(e.path).Raw // no user: indexTop would refuse ""
+	}
+	if !x.indexed {
+		x.indexed = true
+		if !x.indexTop(c.user().Raw) {
+			x.ntop = -1 // fall back to gjson lookups
 		}
 	}
-	if c.ntop < 0 {
-		return c.user.Get(e.path).Raw
+	if x.ntop < 0 {
+		return c.user().Get(e.path).Raw
 	}
-	for i := 0; i < c.ntop; i++ {
-		if c.top[i].key == e.head {
+	for i := 0; i < x.ntop; i++ {
+		if x.top[i].key == e.head {
 			if e.rest == "" {
-				return c.top[i].raw
+				return x.top[i].raw
 			}
-			if c.duplicated(i) && !c.guardIndexes() {
-				return c.user.Get(e.path).Raw
+			if x.duplicated(i) && !c.guardIndexes() {
+				return c.user().Get(e.path).Raw
 			}
-			return gjson.Get(c.top[i].raw, e.rest).Raw
+			return gjson.Get(x.top[i].raw, e.rest).Raw
 		}
 	}
 	return ""
 }
 
 // duplicated reports whether a member after top[i] has its key.
-func (c *renderCtx) duplicated(i int) bool {
-	for j := i + 1; j < c.ntop; j++ {
-		if c.top[j].key == c.top[i].key {
+func (x *userIndex) duplicated(i int) bool {
+	for j := i + 1; j < x.ntop; j++ {
+		if x.top[j].key == x.top[i].key {
 			return true
 		}
 	}
 	return false
 }
 
+// eval evaluates e. value is too large for the compiler to keep in
+// registers: each source returns its value whole (source), rather than
+// filling in a variable that is then copied, and the render's commonest
+// expressions skip it (userJSON, text).
 func (c *renderCtx) eval(e *expr) value {
-	var v value
+	if e.each != nil {
+		// firstOfEach applies the firstOf filter that follows: only the
+		// filters after it are left.
+		v := firstOfEach(c.lookup(&e.each.array), e.each.item, e.filters[0].list)
+		if len(e.filters) == 1 {
+			return v
+		}
+		return applyFilters(v, e.filters[1:])
+	}
+	if len(e.filters) == 0 {
+		return c.source(e)
+	}
+	return applyFilters(c.source(e), e.filters)
+}
+
+// source is the value e reads from its source, before its filters.
+func (c *renderCtx) source(e *expr) value {
 	switch e.src {
 	case srcUser:
-		if e.each != nil { // the firstOf filter that follows keeps what this finds
-			v = firstOfEach(c.lookup(&e.each.array), e.each.item, e.filters[0].list)
-			break
-		}
 		raw := c.lookup(e)
 		if e.path == "" { // ${user|enum:SOURCE}
-			raw = c.user.Raw
+			raw = c.user().Raw
 		}
-		v = value{ok: raw != "" && raw != "null", raw: raw}
+		return value{ok: raw != "" && raw != "null", raw: raw}
 	case srcBody:
 		r := gjson.Get(str(c.in.Body), e.path) // a view: what is rendered from it is copied
-		v = value{ok: r.Exists() && r.Type != gjson.Null, raw: r.Raw}
+		return value{ok: r.Exists() && r.Type != gjson.Null, raw: r.Raw}
 	case srcUpdate, srcReply:
-		v = c.data.eval(e)
+		return c.data.eval(e)
+	case srcParam, srcConfig, srcRequest:
+		if e.src == srcParam && c.in.Params == nil {
+			return value{}
+		}
+		s, ok := c.plain(e)
+		return value{ok: ok, isStr: true, str: s}
+	case srcError:
+		if c.err != nil {
+			return c.errorValue(e.path)
+		}
+	}
+	return value{}
+}
+
+// plain reads the sources whose value is a plain string (param, config,
+// request): the string, and whether it is present. An absent one is "".
+func (c *renderCtx) plain(e *expr) (string, bool) {
+	switch e.src {
 	case srcParam:
 		if c.in.Params != nil {
 			s := c.in.Params.ByName(e.path)
-			v = value{ok: s != "", isStr: true, str: s}
+			return s, s != ""
 		}
 	case srcConfig:
 		s, ok := c.p.config[e.path]
-		v = value{ok: ok, isStr: true, str: s}
+		return s, ok
 	case srcRequest:
 		s := ""
 		switch e.path {
@@ -148,16 +221,29 @@ func (c *renderCtx) eval(e *expr) value {
 		case "id":
 			s = c.in.RequestID
 		}
-		v = value{ok: s != "", isStr: true, str: s}
-	case srcError:
-		if c.err != nil {
-			v = c.errorValue(e.path)
-		}
+		return s, s != ""
 	}
-	if len(e.filters) == 0 {
-		return v
+	return "", false
+}
+
+// text is c.eval(e).text(), a plain source without filters read without
+// building the value.
+func (c *renderCtx) text(e *expr) string {
+	if len(e.filters) == 0 && (e.src == srcParam || e.src == srcConfig || e.src == srcRequest) {
+		s, _ := c.plain(e)
+		return s
 	}
-	return applyFilters(v, e.filters)
+	return c.eval(e).text()
+}
+
+// userJSON is what eval(e).appendJSON writes for an e.userRaw expression,
+// "" where it writes null because the value is absent (eval's ok false):
+// the member's JSON text, else the default's.
+func (c *renderCtx) userJSON(e *expr) string {
+	if raw := c.lookup(e); raw != "" && raw != "null" {
+		return raw
+	}
+	return e.userDef
 }
 
 func (c *renderCtx) errorValue(name string) value {
@@ -189,6 +275,9 @@ func (c *renderCtx) appendTmpl(out []byte, t *tmpl) []byte {
 	case tLit:
 		return append(out, t.lit...)
 	case tExpr:
+		if t.expr.userRaw {
+			return appendRaw(out, c.userJSON(t.expr))
+		}
 		return c.eval(t.expr).appendJSON(out)
 	case tInterp:
 		out = append(out, '"')
@@ -196,7 +285,7 @@ func (c *renderCtx) appendTmpl(out []byte, t *tmpl) []byte {
 			if p := &t.parts[i]; p.expr == nil {
 				out = append(out, p.litJSON...)
 			} else {
-				out = appendStringBody(out, c.eval(p.expr).text())
+				out = appendStringBody(out, c.text(p.expr))
 			}
 		}
 		return append(out, '"')
@@ -204,6 +293,14 @@ func (c *renderCtx) appendTmpl(out []byte, t *tmpl) []byte {
 		out = append(out, '[')
 		n := 0
 		for _, it := range t.items {
+			if it.kind == tExpr && it.expr.userRaw {
+				raw := c.userJSON(it.expr)
+				if it.expr.optional && raw == "" {
+					continue
+				}
+				out = appendRaw(comma(out, &n), raw)
+				continue
+			}
 			if it.kind == tExpr { // evaluated once, for the test and the value
 				v := c.eval(it.expr)
 				if it.expr.optional && !v.ok {
@@ -225,6 +322,15 @@ func (c *renderCtx) appendTmpl(out []byte, t *tmpl) []byte {
 		m := &t.members[i]
 		// A member whose value is one expression is evaluated once: for
 		// ${x?} the value decides whether the member is written at all.
+		if m.val.kind == tExpr && m.val.expr.userRaw { // the commonest member, with no value built
+			raw := c.userJSON(m.val.expr)
+			if m.val.expr.optional && raw == "" {
+				continue
+			}
+			out = append(append(comma(out, &n), m.key...), ':')
+			out = appendRaw(out, raw)
+			continue
+		}
 		if m.val.kind == tExpr {
 			v := c.eval(m.val.expr)
 			if m.val.expr.optional && !v.ok {
@@ -238,6 +344,14 @@ func (c *renderCtx) appendTmpl(out []byte, t *tmpl) []byte {
 		out = c.appendTmpl(out, m.val)
 	}
 	return append(out, '}')
+}
+
+// appendRaw appends userJSON's answer raw: null for "".
+func appendRaw(out []byte, raw string) []byte {
+	if raw == "" {
+		return append(out, "null"...)
+	}
+	return append(out, raw...)
 }
 
 // appendDynamic renders an object with a templated key. The names written
@@ -308,7 +422,7 @@ func (c *renderCtx) interp(parts []strPart) string {
 		if p := &parts[i]; p.expr == nil {
 			b = append(b, p.lit...)
 		} else {
-			b = append(b, c.eval(p.expr).text()...)
+			b = append(b, c.text(p.expr)...)
 		}
 	}
 	return string(b)
@@ -349,13 +463,26 @@ func (p *Program) RenderChecked(in *Input, res *Result, user []byte, m *canonica
 	if len(t.headers) == 0 && t.body == nil {
 		return rep // a bare status (Shift's and Baasic's 204): nothing reads the user
 	}
-	c := renderCtx{p: p, in: in, user: gjson.Parse(str(user)), st: t.status}
+	u := userView{doc: str(user)}
+	c := renderCtx{p: p, in: in, st: t.status, u: &u}
 	if m != nil && m.Of(user) {
-		c.mem, c.doc = *m, str(user)
+		c.mem = m
+		return c.render(rep, t, len(user))
 	}
+	// Only a user the walk did not vouch for needs the index: declared
+	// here, it is zeroed only then. Like u, it stays on this stack (see
+	// userView).
+	var idx userIndex
+	c.idx = &idx
+	u.user, u.parsed = gjson.Parse(u.doc), true // the index reads it
+	return c.render(rep, t, len(user))
+}
+
+// render fills rep with the success answer t, for a user of n bytes.
+func (c *renderCtx) render(rep *Reply, t *successTmpl, n int) *Reply {
 	rep.Headers = c.headers(nil, t.headers)
 	if t.body != nil {
-		rep.Body = c.appendTmpl(make([]byte, 0, len(user)+256), t.body)
+		rep.Body = c.appendTmpl(make([]byte, 0, n+256), t.body)
 	}
 	return rep
 }

@@ -82,6 +82,14 @@ type expr struct {
 	// <head> are looked through for the first <item> firstOf keeps,
 	// without building the array of every <item> gjson's # would.
 	each *eachExpr
+	// userRaw is set for a user expression (not the whole user, not an
+	// each) whose filters are at most one default: what it renders is the
+	// member's JSON text, or userDef when that is absent or null, so the
+	// render appends it without building a value (renderCtx.userJSON).
+	userRaw bool
+	// userDef is the default's JSON text; "" with no default, or for
+	// default:null (which renders null, as an absent value does).
+	userDef string
 }
 
 type eachExpr struct {
@@ -329,6 +337,17 @@ func compileExpr(pr *problems, at place, text string) *expr {
 	if item, ok := strings.CutPrefix(e.rest, "#."); ok && s == srcUser && e.plain && !strings.ContainsAny(item, "#|@*?") &&
 		len(e.filters) > 0 && e.filters[0].name == "firstOf" {
 		e.each = &eachExpr{array: expr{src: srcUser, path: e.head, head: e.head, plain: true, mem: e.mem}, item: item}
+	}
+	if s == srcUser && path != "" && e.each == nil {
+		switch {
+		case len(e.filters) == 0:
+			e.userRaw = true
+		case len(e.filters) == 1 && e.filters[0].name == "default":
+			e.userRaw = true
+			if d := string(e.filters[0].arg); d != "null" {
+				e.userDef = d
+			}
+		}
 	}
 	return e
 }

@@ -23,8 +23,8 @@ const maxSkipDepth = 32
 // of duplicate keys wins, as in gjson. It reports false, and lookups go
 // through gjson, for what it does not index: not an object, a key with an
 // escape, more members than top holds, or what is not well-formed JSON.
-func (c *renderCtx) indexTop(s string) bool {
-	c.ntop = 0
+func (x *userIndex) indexTop(s string) bool {
+	x.ntop = 0
 	i := lex.SkipSpace(s, 0)
 	if i >= len(s) || s[i] != '{' {
 		return false
@@ -48,11 +48,11 @@ func (c *renderCtx) indexTop(s string) bool {
 		}
 		i = lex.SkipSpace(s, i+1)
 		start := i
-		if i = skipJSON(s, i, 1); i < 0 || c.ntop == len(c.top) {
+		if i = skipJSON(s, i, 1); i < 0 || x.ntop == len(x.top) {
 			return false
 		}
-		c.top[c.ntop] = userMember{key, s[start:i]}
-		c.ntop++
+		x.top[x.ntop] = userMember{key, s[start:i]}
+		x.ntop++
 		i = lex.SkipSpace(s, i)
 		if i >= len(s) {
 			return false
@@ -79,7 +79,7 @@ func (c *renderCtx) indexTop(s string) bool {
 func (c *renderCtx) guardIndexes() bool {
 	if c.guard == 0 {
 		c.guard = 2
-		if guardReads(c.user.Raw) {
+		if guardReads(c.user().Raw) {
 			c.guard = 1
 		}
 	}
@@ -114,7 +114,7 @@ func guardReads(s string) bool {
 		}
 		sc.i++
 		sc.ws()
-		if sc.value(1) != nil || n == len(renderCtx{}.top) {
+		if sc.value(1) != nil || n == len(userIndex{}.top) {
 			return false
 		}
 		sc.ws()

@@ -2,6 +2,7 @@ package canonical
 
 import (
 	"bytes"
+	"math"
 	"math/bits"
 	"strings"
 	"unicode/utf8"
@@ -13,12 +14,13 @@ import (
 // only when user is certainly a valid canonical user (ValidateUser would
 // return nil), keeping its id, username and tenant for addressed. On any
 // doubt (a fault, an escape in a key or in the id, username or tenant, more
-// keys than it tracks, a timestamp of a form it does not read) it reports
+// keys than it tracks, a timestamp of a form it does not read, a text its
+// int32 offsets cannot address) it reports
 // false and CheckAnswer asks checkAnswer, which says what is wrong, if
 // anything. It allocates nothing; s, which holds parts of user, is the
 // caller's for this call only.
 func (s *answerScan) walk(user []byte) bool {
-	if !utf8.Valid(user) {
+	if len(user) > math.MaxInt32 || !utf8.Valid(user) { // offsets are int32
 		return false
 	}
 	s.doc = user
@@ -60,7 +62,9 @@ type answerScan struct {
 	i   int
 	// keys holds the keys of the objects being walked below the top
 	// level, innermost last, to find a duplicate; nkeys is how many.
-	keys  [64]struct{ from, to int }
+	// Offsets are int32 (walk refuses a longer text) to halve what a
+	// walk zeroes.
+	keys  [64]struct{ from, to int32 }
 	nkeys int
 	// The top-level id, username and tenant when they are strings without
 	// escapes (sub-slices of doc, for this walk only).
@@ -344,7 +348,7 @@ func (s *answerScan) newKey(base, from, to int) bool {
 	if s.nkeys == len(s.keys) {
 		return false
 	}
-	s.keys[s.nkeys].from, s.keys[s.nkeys].to = from, to
+	s.keys[s.nkeys].from, s.keys[s.nkeys].to = int32(from), int32(to)
 	s.nkeys++
 	return true
 }

@@ -11,16 +11,12 @@ func rfc3339(v []byte) bool {
 		v[4] != '-' || v[7] != '-' || v[10] != 'T' || v[13] != ':' || v[16] != ':' {
 		return false
 	}
-	year, ok1 := decimal(v[0:4], 0, 9999)
-	month, ok2 := decimal(v[5:7], 1, 12)
-	if !ok1 || !ok2 {
+	century, year, month := twoDigits(v, 0), twoDigits(v, 2), twoDigits(v, 5)
+	if century < 0 || year < 0 || month < 1 || month > 12 {
 		return false
 	}
-	_, ok3 := decimal(v[8:10], 1, daysIn(month, year))
-	_, ok4 := decimal(v[11:13], 0, 23)
-	_, ok5 := decimal(v[14:16], 0, 59)
-	_, ok6 := decimal(v[17:19], 0, 59)
-	if !ok3 || !ok4 || !ok5 || !ok6 {
+	if day := twoDigits(v, 8); day < 1 || day > daysIn(month, century*100+year) ||
+		!upTo(twoDigits(v, 11), 23) || !upTo(twoDigits(v, 14), 59) || !upTo(twoDigits(v, 17), 59) {
 		return false
 	}
 	v = v[19:]
@@ -37,22 +33,22 @@ func rfc3339(v []byte) bool {
 	if len(v) != len("-07:00") || v[0] != '+' && v[0] != '-' || v[3] != ':' {
 		return false
 	}
-	_, ok1 = decimal(v[1:3], 0, 23)
-	_, ok2 = decimal(v[4:6], 0, 59)
-	return ok1 && ok2
+	return upTo(twoDigits(v, 1), 23) && upTo(twoDigits(v, 4), 59)
 }
 
-// decimal reads the digits d as a number within [min, max].
-func decimal(d []byte, min, max int) (int, bool) {
-	x := 0
-	for _, c := range d {
-		if c < '0' || c > '9' {
-			return 0, false
-		}
-		x = x*10 + int(c-'0')
+// twoDigits reads v[i:i+2] as a number, -1 when it is not two digits.
+// (A byte below '0' wraps around to more than 9.) It is inlined, where a
+// loop over the digits was not.
+func twoDigits(v []byte, i int) int {
+	a, b := v[i]-'0', v[i+1]-'0'
+	if a > 9 || b > 9 {
+		return -1
 	}
-	return x, min <= x && x <= max
+	return int(a)*10 + int(b)
 }
+
+// upTo reports whether n, a twoDigits, is within [0, max].
+func upTo(n, max int) bool { return 0 <= n && n <= max }
 
 // daysIn is the number of days of month in year (proleptic Gregorian).
 func daysIn(month, year int) int {
