@@ -157,27 +157,59 @@ func (v *validators) run(field string, val gjson.Result) *canonical.Error {
 	return nil
 }
 
+// runMap applies the map validators to the members of val, an object of
+// a body the guard accepted: its text is valid JSON, which objectWalk reads
+// without checking. Lengths are counted in characters of the decoded key or
+// string value (a value of another type: the bytes of its JSON text), as
+// gjson decodes them; a key an error names is decoded so too.
 func (v *validators) runMap(field string, val gjson.Result) *canonical.Error {
-	var err *canonical.Error
 	pairs := 0
-	val.ForEach(func(k, x gjson.Result) bool {
-		pairs++
-		key := k.Str
-		switch {
-		case v.maxPairs > 0 && pairs > v.maxPairs:
-			err = canonical.FieldError(field, field+" may hold at most "+strconv.Itoa(v.maxPairs)+" pairs")
-		case v.keyMaxLen > 0 && utf8.RuneCountInString(key) > v.keyMaxLen:
-			err = canonical.FieldError(field+"."+key, field+" keys must be at most "+strconv.Itoa(v.keyMaxLen)+" characters long")
-		case v.keyPattern != nil && !v.keyPattern.MatchString(key):
-			err = canonical.FieldError(field+"."+key, field+" key "+strconv.Quote(key)+" must match "+v.keyPatternSrc)
-		case v.valueType != typeAny && !checkType(v.valueType, x):
-			err = canonical.FieldError(field+"."+key, field+" values must be "+plural(v.valueType))
-		case v.valueMaxLen > 0 && valueLen(x) > v.valueMaxLen:
-			err = canonical.FieldError(field+"."+key, field+" values must be at most "+strconv.Itoa(v.valueMaxLen)+" characters long")
+	w := walkObject(val.Raw)
+	for {
+		qkey, kesc, x, ok := w.next()
+		if !ok {
+			return nil
 		}
-		return err == nil
-	})
-	return err
+		pairs++
+		if v.maxPairs > 0 && pairs > v.maxPairs {
+			return canonical.FieldError(field, field+" may hold at most "+strconv.Itoa(v.maxPairs)+" pairs")
+		}
+		raw := qkey[1 : len(qkey)-1]
+		if v.keyMaxLen > 0 && decodedAbove(raw, v.keyMaxLen) {
+			key := decodedKey(qkey, kesc)
+			return canonical.FieldError(field+"."+key, field+" keys must be at most "+strconv.Itoa(v.keyMaxLen)+" characters long")
+		}
+		if v.keyPattern != nil {
+			if key := decodedKey(qkey, kesc); !v.keyPattern.MatchString(key) {
+				return canonical.FieldError(field+"."+key, field+" key "+strconv.Quote(key)+" must match "+v.keyPatternSrc)
+			}
+		}
+		if v.valueType != typeAny && !checkType(v.valueType, valueResult(x)) {
+			return canonical.FieldError(field+"."+decodedKey(qkey, kesc), field+" values must be "+plural(v.valueType))
+		}
+		if v.valueMaxLen > 0 && valueAbove(x, v.valueMaxLen) {
+			return canonical.FieldError(field+"."+decodedKey(qkey, kesc), field+" values must be at most "+strconv.Itoa(v.valueMaxLen)+" characters long")
+		}
+	}
+}
+
+// decodedKey is the key whose JSON string (quotes included) is qkey,
+// decoded as gjson decodes it when it holds an escape (esc), else a view of
+// qkey.
+func decodedKey(qkey string, esc bool) string {
+	if esc {
+		return gjson.Parse(qkey).Str
+	}
+	return qkey[1 : len(qkey)-1]
+}
+
+// valueAbove reports whether the JSON value x is longer than n: a string
+// in characters once decoded, any other value in bytes of its text.
+func valueAbove(x string, n int) bool {
+	if x[0] == '"' {
+		return decodedAbove(x[1:len(x)-1], n)
+	}
+	return len(x) > n
 }
 
 // runesBelow reports whether s has fewer than n characters, counting them
@@ -199,13 +231,6 @@ func runesAbove(s string, n int) bool {
 		return false
 	}
 	return utf8.RuneCountInString(s) > n
-}
-
-func valueLen(x gjson.Result) int {
-	if x.Type == gjson.String {
-		return utf8.RuneCountInString(x.Str)
-	}
-	return len(x.Raw)
 }
 
 // IsUUID reports whether s has the 8-4-4-4-12 hexadecimal shape of a UUID
