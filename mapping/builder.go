@@ -1,6 +1,7 @@
 package mapping
 
 import (
+	"math/bits"
 	"strconv"
 	"strings"
 	"sync"
@@ -18,10 +19,16 @@ var builderPool = sync.Pool{New: func() any {
 }}
 
 // release clears the builder (it must not keep the body alive) and pools it.
-// It clears only what a translation wrote: the builder is a kilobyte, and
-// its member list holds offsets, no pointers.
 func (b *builder) release() {
-	for i := range b.set {
+	b.reset()
+	builderPool.Put(b)
+}
+
+// reset clears what a translation wrote, and only that: the builder is a
+// kilobyte, and its member list holds offsets, no pointers.
+func (b *builder) reset() {
+	for m := b.used; m != 0; m &= m - 1 {
+		i := bits.TrailingZeros32(m)
 		b.set[i], b.from[i] = nil, ""
 	}
 	clear(b.ruleExt)
@@ -44,18 +51,18 @@ func (b *builder) release() {
 		b.members = b.memBuf[:0]
 	}
 	b.ruleExt, b.extraExt, b.members = b.ruleExt[:0], b.extraExt[:0], b.members[:0]
-	b.p, b.body, b.lastKey, b.unset = nil, nil, nil, 0
-	builderPool.Put(b)
+	b.p, b.body, b.lastKey, b.unset, b.used = nil, nil, nil, 0, 0
 }
 
-// builder accumulates one translation. release resets it field by field:
-// a field added here must be reset there too.
+// builder accumulates one translation. reset clears it field by field:
+// a field added here must be cleared there too.
 type builder struct {
 	p     *Program
 	body  []byte
 	set   [len(canonical.Fields)][]byte
 	from  [len(canonical.Fields)]string
 	unset uint32
+	used  uint32 // the fields whose set or from a translation wrote
 	// ruleExt holds extension members set by rules (few); extraExt the
 	// client's unknown top-level fields, kept under the own dialect.
 	ruleExt  []extEntry
@@ -86,6 +93,7 @@ func (b *builder) setSlot(s slot, raw []byte, from string) *canonical.Error {
 		return b.clash(s.name, from, b.from[s.field])
 	}
 	b.set[s.field], b.from[s.field] = raw, from
+	b.used |= bit
 	return nil
 }
 
@@ -98,6 +106,7 @@ func (b *builder) unsetSlot(s slot, from string) *canonical.Error {
 		return b.clash(s.name, from, b.from[s.field])
 	}
 	b.unset |= bit
+	b.used |= bit
 	b.from[s.field] = from
 	return nil
 }

@@ -3,7 +3,6 @@ package mapping
 import (
 	"unicode/utf8"
 
-	"github.com/tidwall/gjson"
 	"github.com/userbridge/userbridge/internal/lex"
 )
 
@@ -114,26 +113,6 @@ func passValue(s string, i int) int {
 // numberByte reports whether c may be part of a JSON number.
 func numberByte(c byte) bool {
 	return '0' <= c && c <= '9' || c == '-' || c == '+' || c == '.' || c == 'e' || c == 'E'
-}
-
-// valueResult is the gjson.Result of val, the text of a valid JSON value,
-// as far as checkType and typeOf read one: its type and its text (Str is
-// left empty: runMap counts a string's characters from its text).
-func valueResult(val string) gjson.Result {
-	t := gjson.Number
-	switch val[0] {
-	case '"':
-		t = gjson.String
-	case '{', '[':
-		t = gjson.JSON
-	case 't':
-		t = gjson.True
-	case 'f':
-		t = gjson.False
-	case 'n':
-		t = gjson.Null
-	}
-	return gjson.Result{Type: t, Raw: val}
 }
 
 // decodedAbove reports whether the JSON string contents raw (between the

@@ -6,6 +6,7 @@ package mapping
 
 import (
 	"strconv"
+	"strings"
 	"unicode/utf8"
 
 	"github.com/tidwall/gjson"
@@ -25,7 +26,7 @@ func (v *validators) refRunMap(field string, val gjson.Result) *canonical.Error 
 			err = canonical.FieldError(field+"."+key, field+" keys must be at most "+strconv.Itoa(v.keyMaxLen)+" characters long")
 		case v.keyPattern != nil && !v.keyPattern.MatchString(key):
 			err = canonical.FieldError(field+"."+key, field+" key "+strconv.Quote(key)+" must match "+v.keyPatternSrc)
-		case v.valueType != typeAny && !checkType(v.valueType, x):
+		case v.valueType != typeAny && !refCheckType(v.valueType, x):
 			err = canonical.FieldError(field+"."+key, field+" values must be "+plural(v.valueType))
 		case v.valueMaxLen > 0 && refValueLen(x) > v.valueMaxLen:
 			err = canonical.FieldError(field+"."+key, field+" values must be at most "+strconv.Itoa(v.valueMaxLen)+" characters long")
@@ -40,4 +41,36 @@ func refValueLen(x gjson.Result) int {
 		return utf8.RuneCountInString(x.Str)
 	}
 	return len(x.Raw)
+}
+
+func refTypeOf(v gjson.Result) jsonType {
+	switch v.Type {
+	case gjson.String:
+		return typeString
+	case gjson.True, gjson.False:
+		return typeBool
+	case gjson.Number:
+		return typeNumber
+	case gjson.JSON:
+		if strings.HasPrefix(v.Raw, "[") {
+			return typeArray
+		}
+		return typeObject
+	}
+	return typeAny
+}
+
+func refCheckType(want jsonType, v gjson.Result) bool {
+	got := refTypeOf(v)
+	switch want {
+	case typeAny:
+		return true
+	case typeInteger:
+		if got != typeNumber {
+			return false
+		}
+		_, err := strconv.ParseInt(v.Raw, 10, 64)
+		return err == nil
+	}
+	return got == want
 }

@@ -85,8 +85,12 @@ func typeOf(v gjson.Result) jsonType {
 	return typeAny
 }
 
-func checkType(want jsonType, v gjson.Result) bool {
-	got := typeOf(v)
+// checkType reports whether v is of type want.
+func checkType(want jsonType, v gjson.Result) bool { return typeIs(want, typeOf(v), v.Raw) }
+
+// typeIs reports whether a value of type got, whose JSON text is raw, is
+// of type want: integer is a number that ParseInt takes, any is anything.
+func typeIs(want, got jsonType, raw string) bool {
 	switch want {
 	case typeAny:
 		return true
@@ -94,10 +98,28 @@ func checkType(want jsonType, v gjson.Result) bool {
 		if got != typeNumber {
 			return false
 		}
-		_, err := strconv.ParseInt(v.Raw, 10, 64)
+		_, err := strconv.ParseInt(raw, 10, 64)
 		return err == nil
 	}
 	return got == want
+}
+
+// textType is typeOf of the value whose text is x, valid JSON: told by its
+// first byte (null: typeAny, as typeOf has it).
+func textType(x string) jsonType {
+	switch x[0] {
+	case '"':
+		return typeString
+	case 't', 'f':
+		return typeBool
+	case '{':
+		return typeObject
+	case '[':
+		return typeArray
+	case 'n':
+		return typeAny
+	}
+	return typeNumber
 }
 
 func plural(t jsonType) string {
@@ -184,7 +206,7 @@ func (v *validators) runMap(field string, val gjson.Result) *canonical.Error {
 				return canonical.FieldError(field+"."+key, field+" key "+strconv.Quote(key)+" must match "+v.keyPatternSrc)
 			}
 		}
-		if v.valueType != typeAny && !checkType(v.valueType, valueResult(x)) {
+		if v.valueType != typeAny && !typeIs(v.valueType, textType(x), x) {
 			return canonical.FieldError(field+"."+decodedKey(qkey, kesc), field+" values must be "+plural(v.valueType))
 		}
 		if v.valueMaxLen > 0 && valueAbove(x, v.valueMaxLen) {
