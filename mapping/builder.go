@@ -41,17 +41,23 @@ func (b *builder) reset() {
 	if cap(b.extraExt) > len(b.extraBuf) {
 		clear(b.extraBuf[:])
 	}
-	if cap(b.ruleExt) <= len(b.ruleBuf) || cap(b.ruleExt) > 64 {
+	// A list that grew past 64 goes back to its buffer; one within its
+	// buffer's capacity is the buffer (lists are only appended to).
+	if cap(b.ruleExt) > 64 {
 		b.ruleExt = b.ruleBuf[:0]
 	}
-	if cap(b.extraExt) <= len(b.extraBuf) || cap(b.extraExt) > 64 {
+	if cap(b.extraExt) > 64 {
 		b.extraExt = b.extraBuf[:0]
 	}
 	if cap(b.members) > 256 {
 		b.members = b.memBuf[:0]
 	}
-	b.ruleExt, b.extraExt, b.members = b.ruleExt[:0], b.extraExt[:0], b.members[:0]
-	b.p, b.body, b.lastKey, b.unset, b.used = nil, nil, nil, 0, 0
+	// One reslice each: a slice resliced into itself is stored without a
+	// write barrier.
+	b.ruleExt = b.ruleExt[:0]
+	b.extraExt = b.extraExt[:0]
+	b.members = b.members[:0]
+	b.p, b.body, b.keyAt, b.keyEnd, b.unset, b.used = nil, nil, 0, 0, 0, 0
 }
 
 // builder accumulates one translation. reset clears it field by field:
@@ -69,7 +75,10 @@ type builder struct {
 	extraExt []extEntry
 	ruleBuf  [4]extEntry
 	extraBuf [8]extEntry
-	lastKey  []byte // the raw JSON of the key being translated
+	// keyAt and keyEnd are where the raw JSON of the top-level key being
+	// translated is in body (offsets: no pointer for the pool to clear;
+	// keyEnd 0 when there is none).
+	keyAt, keyEnd int
 	members  []topMember
 	memBuf   [16]topMember
 }
@@ -174,7 +183,11 @@ func (b *builder) putExtraEntry(k string, raw []byte, unset bool) *canonical.Err
 	if !unset && !extDepthOK(raw) {
 		return canonical.FieldError(k, k+" is nested too deeply to be kept: at most "+strconv.Itoa(maxExtDepth)+" levels")
 	}
-	e := extEntry{name: b.p.name + "." + k, key: b.lastKey, from: k, unset: unset, raw: raw}
+	var key []byte
+	if b.keyEnd > 0 {
+		key = b.body[b.keyAt:b.keyEnd]
+	}
+	e := extEntry{name: b.p.name + "." + k, key: key, from: k, unset: unset, raw: raw}
 	for _, x := range b.ruleExt {
 		if x.name == e.name {
 			return b.clash("extensions."+e.name, e.from, x.from)

@@ -274,8 +274,10 @@ func hex4(b []byte) (rune, bool) {
 }
 
 func (s *scanner) object(depth int) *GuardError {
+	// The keys so far: the first 16 in small (stored by index, which needs
+	// no write barrier on the stack), all of them in big after that.
 	var small [16][]byte
-	keys := small[:0]
+	n := 0
 	var big map[string]struct{}
 	if s.open('}') {
 		return nil
@@ -300,17 +302,18 @@ func (s *scanner) object(depth int) *GuardError {
 			_, dup = big[string(key)]
 			big[string(key)] = struct{}{}
 		} else {
-			for _, k := range keys {
+			for _, k := range small[:n] {
 				if string(k) == string(key) {
 					dup = true
 					break
 				}
 			}
-			if len(keys) < len(small) {
-				keys = append(keys, key)
+			if n < len(small) {
+				small[n] = key
+				n++
 			} else {
 				big = make(map[string]struct{}, 32)
-				for _, k := range keys {
+				for _, k := range small {
 					big[string(k)] = struct{}{}
 				}
 				big[string(key)] = struct{}{}
