@@ -99,7 +99,13 @@ type scanner struct {
 
 func (s *scanner) fail(reason string) *GuardError { return &GuardError{Offset: s.i, Reason: reason} }
 
-func (s *scanner) ws() { s.i = lex.SkipSpace(s.b, s.i) }
+// ws steps over JSON whitespace; most bodies have none between tokens.
+func (s *scanner) ws() {
+	if s.i < len(s.b) && s.b[s.i] > ' ' {
+		return
+	}
+	s.i = lex.SkipSpace(s.b, s.i)
+}
 
 func (s *scanner) value(depth int) *GuardError {
 	if s.i >= len(s.b) {

@@ -91,17 +91,16 @@ func checkType(want jsonType, v gjson.Result) bool { return typeIs(want, typeOf(
 // typeIs reports whether a value of type got, whose JSON text is raw, is
 // of type want: integer is a number that ParseInt takes, any is anything.
 func typeIs(want, got jsonType, raw string) bool {
-	switch want {
-	case typeAny:
-		return true
-	case typeInteger:
-		if got != typeNumber {
-			return false
-		}
-		_, err := strconv.ParseInt(raw, 10, 64)
-		return err == nil
+	if want == typeInteger {
+		return got == typeNumber && isInt64(raw)
 	}
-	return got == want
+	return want == typeAny || got == want
+}
+
+// isInt64 reports whether the number raw is an integer that fits an int64.
+func isInt64(raw string) bool {
+	_, err := strconv.ParseInt(raw, 10, 64)
+	return err == nil
 }
 
 // textType is typeOf of the value whose text is x, valid JSON: told by its
