@@ -53,6 +53,32 @@ func (g Guard) Check(b []byte) *GuardError {
 type topMember struct {
 	keyAt, keyEnd, valAt, valEnd int
 	esc                          bool
+	// sum describes the value when it is an object.
+	sum objectSum
+}
+
+// objectSum is what the guard learns of an object, a top-level member's
+// value, while it checks it: enough to tell that no member can fail the
+// map validators (validators.fits) without walking the object again.
+// Lengths are in bytes as written, which no decoding makes longer.
+type objectSum struct {
+	pairs  int // members
+	keyLen int // the longest key's contents (between the quotes)
+	valLen int // the longest value: a string's contents, another value's text
+	types  uint8
+}
+
+// add counts a member whose key's contents are keyLen bytes long and whose
+// value's text is val (valid JSON).
+func (o *objectSum) add(keyLen int, val []byte) {
+	o.pairs++
+	o.keyLen = max(o.keyLen, keyLen)
+	n := len(val)
+	if val[0] == '"' {
+		n -= 2
+	}
+	o.valLen = max(o.valLen, n)
+	o.types |= 1 << textType(str(val))
 }
 
 // key is the member's decoded name.
@@ -95,6 +121,7 @@ type scanner struct {
 	max int
 	top []topMember // the top-level object's members, when rec
 	rec bool
+	sum objectSum // the last object at depth 2 to close, when rec
 }
 
 func (s *scanner) fail(reason string) *GuardError { return &GuardError{Offset: s.i, Reason: reason} }
@@ -285,7 +312,12 @@ func (s *scanner) object(depth int) *GuardError {
 	var small [16][]byte
 	n := 0
 	var big map[string]struct{}
+	sum := depth == 2 && s.rec // a top-level member's value, which topMember describes
+	var o objectSum
 	if s.open('}') {
+		if sum {
+			s.sum = o
+		}
 		return nil
 	}
 	for {
@@ -338,10 +370,20 @@ func (s *scanner) object(depth int) *GuardError {
 		if err := s.value(depth); err != nil {
 			return err
 		}
+		if sum {
+			o.add(keyEnd-at-2, s.b[valAt:s.i])
+		}
 		if depth == 1 && s.rec {
-			s.top = append(s.top, topMember{at, keyEnd, valAt, s.i, esc})
+			m := topMember{keyAt: at, keyEnd: keyEnd, valAt: valAt, valEnd: s.i, esc: esc}
+			if s.b[valAt] == '{' {
+				m.sum = s.sum
+			}
+			s.top = append(s.top, m)
 		}
 		if end, err := s.next('}', "expected ',' or '}' in object"); end || err != nil {
+			if sum {
+				s.sum = o
+			}
 			return err
 		}
 	}

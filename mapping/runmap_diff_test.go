@@ -22,9 +22,9 @@ var runMapSeeds = []string{
 }
 
 // FuzzRunMap compares the map validators with the gjson walk they replaced
-// (refRunMap), on every object of any body the guard accepts, under
-// validators made from the fuzzed settings: the same verdict, code, field
-// and message.
+// (refRunMap), on every object of any body the guard accepts, walked and
+// told from the guard's objectSum, under validators made from the fuzzed
+// settings: the same verdict, code, field and message.
 func FuzzRunMap(f *testing.F) {
 	for i, s := range runMapSeeds {
 		f.Add([]byte(s), uint8(i), uint8(i*3), uint8(i*5), uint8(i), false)
@@ -41,13 +41,34 @@ func FuzzRunMap(f *testing.F) {
 		if pat {
 			v.keyPattern, v.keyPatternSrc = key, `[a-z_é]*`
 		}
-		eachObject(gjson.ParseBytes(body), func(obj gjson.Result) {
-			got, want := v.runMap("tags", obj), v.refRunMap("tags", obj)
-			if !sameError(got, want) {
-				t.Fatalf("%s with %+v: got %+v, want %+v", obj.Raw, v, got, want)
-			}
-		})
+		compareRunMap(t, &v, body)
 	})
+}
+
+// compareRunMap compares the map validators with refRunMap on every object
+// of body, a body the guard accepts: walked (runMap), and as Translate runs
+// them on a top-level member's object, with what the guard learnt of it.
+func compareRunMap(t *testing.T, v *validators, body []byte) {
+	t.Helper()
+	eachObject(gjson.ParseBytes(body), func(obj gjson.Result) {
+		if got, want := v.runMap("tags", obj), v.refRunMap("tags", obj); !sameError(got, want) {
+			t.Fatalf("%s with %+v: got %+v, want %+v", obj.Raw, *v, got, want)
+		}
+	})
+	members, gerr := Guard{}.checkTop(body, nil)
+	if gerr != nil {
+		t.Fatalf("%s: %v", body, gerr)
+	}
+	for i := range members {
+		m := &members[i]
+		if body[m.valAt] != '{' {
+			continue
+		}
+		obj := valueAt(body, m.valAt, m.valEnd)
+		if got, want := v.run("tags", obj, &m.sum), v.refRunMap("tags", obj); !sameError(got, want) {
+			t.Fatalf("%s with %+v and %+v: got %+v, want %+v", obj.Raw, *v, m.sum, got, want)
+		}
+	}
 }
 
 // TestRunMapSeeds runs the seeds through FuzzRunMap's comparison under a
@@ -64,11 +85,8 @@ func TestRunMapSeeds(t *testing.T) {
 			if n/3528 == 1 {
 				v.keyPattern, v.keyPatternSrc = key, `[a-z_é]*`
 			}
-			eachObject(gjson.Parse(s), func(obj gjson.Result) {
-				if got, want := v.runMap("tags", obj), v.refRunMap("tags", obj); !sameError(got, want) {
-					t.Fatalf("%s with %+v: got %+v, want %+v", obj.Raw, v, got, want)
-				}
-			})
+			compareRunMap(t, &v, []byte(s))
+			compareRunMap(t, &v, []byte(`{"tags":`+s+`,"n":{"x":`+s+`}}`))
 		}
 	}
 }
@@ -102,4 +120,17 @@ func sameError(a, b *canonical.Error) bool {
 		return a == b
 	}
 	return *a == *b
+}
+
+// The guard's summary must spare the usual object its walk: Finix's tags.
+func TestFitsTypicalTags(t *testing.T) {
+	body := []byte(`{"enabled":false,"tags":{"order_number":"25","item_type":"produce","department":"sales"}}`)
+	members, gerr := Guard{}.checkTop(body, nil)
+	if gerr != nil || len(members) != 2 {
+		t.Fatalf("%v, %d members", gerr, len(members))
+	}
+	v := validators{maxPairs: 50, keyMaxLen: 40, valueMaxLen: 500, valueType: typeString}
+	if sum := members[1].sum; !v.fits(&sum) || sum.pairs != 3 || sum.keyLen != 12 || sum.valLen != 7 {
+		t.Errorf("%+v: fits %v", sum, v.fits(&sum))
+	}
 }

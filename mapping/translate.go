@@ -68,7 +68,7 @@ func (p *Program) translate(in *Input) (*Result, *canonical.Error) {
 			continue // read without looking at the value
 		}
 		b.keyAt, b.keyEnd = m.keyAt, m.keyEnd
-		if err := b.key(k, kr, valueAt(body, m.valAt, m.valEnd), res); err != nil {
+		if err := b.key(k, kr, valueAt(body, m.valAt, m.valEnd), &m.sum, res); err != nil {
 			return nil, err
 		}
 	}

@@ -136,8 +136,9 @@ func article(t jsonType) string {
 	return "a " + t.String()
 }
 
-// run applies the value checks; field is the caller's name for the value.
-func (v *validators) run(field string, val gjson.Result) *canonical.Error {
+// run applies the value checks; field is the caller's name for the value,
+// sum (or nil) what the guard learnt of it when it is an object.
+func (v *validators) run(field string, val gjson.Result, sum *objectSum) *canonical.Error {
 	if val.Type == gjson.String {
 		s := val.Str
 		if v.nonEmpty && s == "" {
@@ -168,6 +169,9 @@ func (v *validators) run(field string, val gjson.Result) *canonical.Error {
 		}
 	}
 	if val.IsObject() && (v.maxPairs > 0 || v.keyPattern != nil || v.keyMaxLen > 0 || v.valueMaxLen > 0 || v.valueType != typeAny) {
+		if sum != nil && v.fits(sum) {
+			return nil
+		}
 		return v.runMap(field, val)
 	}
 	if v.maxItems > 0 && val.IsArray() {
@@ -212,6 +216,20 @@ func (v *validators) runMap(field string, val gjson.Result) *canonical.Error {
 			return canonical.FieldError(field+"."+decodedKey(qkey, kesc), field+" values must be at most "+strconv.Itoa(v.valueMaxLen)+" characters long")
 		}
 	}
+}
+
+// fits reports whether every member of the object sum describes passes the
+// map validators, from its lengths as written and its types: the walk
+// (runMap) would find nothing. false tells nothing: runMap must walk it.
+// keyPattern and integer values are checked only by walking.
+func (v *validators) fits(sum *objectSum) bool {
+	if v.keyPattern != nil || (v.valueType == typeInteger && sum.pairs > 0) {
+		return false
+	}
+	return (v.maxPairs <= 0 || sum.pairs <= v.maxPairs) &&
+		(v.keyMaxLen <= 0 || sum.keyLen <= v.keyMaxLen) &&
+		(v.valueMaxLen <= 0 || sum.valLen <= v.valueMaxLen) &&
+		(v.valueType == typeAny || sum.types&^(1<<v.valueType) == 0)
 }
 
 // decodedKey is the key whose JSON string (quotes included) is qkey,
