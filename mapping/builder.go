@@ -79,8 +79,8 @@ type builder struct {
 	// translated is in body (offsets: no pointer for the pool to clear;
 	// keyEnd 0 when there is none).
 	keyAt, keyEnd int
-	members  []topMember
-	memBuf   [16]topMember
+	members       []topMember
+	memBuf        [16]topMember
 }
 
 type extEntry struct {
