@@ -222,8 +222,15 @@ func (s *scanner) number() *GuardError {
 // str scans a string and returns its raw contents (between the quotes) and
 // whether it held escapes (an escaped key is compared after decoding).
 func (s *scanner) str() (raw []byte, esc bool, err *GuardError) {
-	s.i++ // opening quote
-	start := s.i
+	start := s.i + 1 // after the opening quote
+	// Most strings are printable ASCII up to their closing quote; the
+	// loop goes on from the first byte that is not.
+	i := lex.PlainRun(s.b, start)
+	if i < len(s.b) && s.b[i] == '"' {
+		s.i = i + 1
+		return s.b[start:i], false, nil
+	}
+	s.i = i
 	for s.i < len(s.b) {
 		s.i = lex.PlainRun(s.b, s.i)
 		if s.i == len(s.b) {
