@@ -11,7 +11,7 @@ import (
 	"github.com/userbridge/userbridge/mapping/canonical"
 )
 
-// builderPool recycles builders: one is about a kilobyte.
+// builderPool recycles builders: one is about three kilobytes.
 var builderPool = sync.Pool{New: func() any {
 	b := &builder{}
 	b.ruleExt, b.extraExt, b.members = b.ruleBuf[:0], b.extraBuf[:0], b.memBuf[:0]
@@ -25,7 +25,7 @@ func (b *builder) release() {
 }
 
 // reset clears what a translation wrote, and only that: the builder is a
-// kilobyte, and its member list holds offsets, no pointers.
+// few kilobytes, and its member list holds offsets, no pointers.
 func (b *builder) reset() {
 	for m := b.used; m != 0; m &= m - 1 {
 		i := bits.TrailingZeros32(m)

@@ -319,10 +319,10 @@ func (s *scanner) object(depth int) *GuardError {
 	var small [16][]byte
 	n := 0
 	var big map[string]struct{}
-	sum := depth == 2 && s.rec // a top-level member's value, which topMember describes
+	summing := depth == 2 && s.rec // a top-level member's value, which topMember describes
 	var o objectSum
 	if s.open('}') {
-		if sum {
+		if summing {
 			s.sum = o
 		}
 		return nil
@@ -377,7 +377,7 @@ func (s *scanner) object(depth int) *GuardError {
 		if err := s.value(depth); err != nil {
 			return err
 		}
-		if sum {
+		if summing {
 			o.add(keyEnd-at-2, s.b[valAt:s.i])
 		}
 		if depth == 1 && s.rec {
@@ -388,7 +388,7 @@ func (s *scanner) object(depth int) *GuardError {
 			s.top = append(s.top, m)
 		}
 		if end, err := s.next('}', "expected ',' or '}' in object"); end || err != nil {
-			if sum {
+			if summing {
 				s.sum = o
 			}
 			return err
