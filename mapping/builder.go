@@ -1,6 +1,7 @@
 package mapping
 
 import (
+	"math/bits"
 	"strconv"
 	"strings"
 	"sync"
@@ -10,7 +11,7 @@ import (
 	"github.com/userbridge/userbridge/mapping/canonical"
 )
 
-// builderPool recycles builders: one is about a kilobyte.
+// builderPool recycles builders: one is about three kilobytes.
 var builderPool = sync.Pool{New: func() any {
 	b := &builder{}
 	b.ruleExt, b.extraExt, b.members = b.ruleBuf[:0], b.extraBuf[:0], b.memBuf[:0]
@@ -18,10 +19,16 @@ var builderPool = sync.Pool{New: func() any {
 }}
 
 // release clears the builder (it must not keep the body alive) and pools it.
-// It clears only what a translation wrote: the builder is a kilobyte, and
-// its member list holds offsets, no pointers.
 func (b *builder) release() {
-	for i := range b.set {
+	b.reset()
+	builderPool.Put(b)
+}
+
+// reset clears what a translation wrote, and only that: the builder is a
+// few kilobytes, and its member list holds offsets, no pointers.
+func (b *builder) reset() {
+	for m := b.used; m != 0; m &= m - 1 {
+		i := bits.TrailingZeros32(m)
 		b.set[i], b.from[i] = nil, ""
 	}
 	clear(b.ruleExt)
@@ -34,37 +41,46 @@ func (b *builder) release() {
 	if cap(b.extraExt) > len(b.extraBuf) {
 		clear(b.extraBuf[:])
 	}
-	if cap(b.ruleExt) <= len(b.ruleBuf) || cap(b.ruleExt) > 64 {
+	// A list that grew past 64 goes back to its buffer; one within its
+	// buffer's capacity is the buffer (lists are only appended to).
+	if cap(b.ruleExt) > 64 {
 		b.ruleExt = b.ruleBuf[:0]
 	}
-	if cap(b.extraExt) <= len(b.extraBuf) || cap(b.extraExt) > 64 {
+	if cap(b.extraExt) > 64 {
 		b.extraExt = b.extraBuf[:0]
 	}
 	if cap(b.members) > 256 {
 		b.members = b.memBuf[:0]
 	}
-	b.ruleExt, b.extraExt, b.members = b.ruleExt[:0], b.extraExt[:0], b.members[:0]
-	b.p, b.body, b.lastKey, b.unset = nil, nil, nil, 0
-	builderPool.Put(b)
+	// One reslice each: a slice resliced into itself is stored without a
+	// write barrier.
+	b.ruleExt = b.ruleExt[:0]
+	b.extraExt = b.extraExt[:0]
+	b.members = b.members[:0]
+	b.p, b.body, b.keyAt, b.keyEnd, b.unset, b.used = nil, nil, 0, 0, 0, 0
 }
 
-// builder accumulates one translation. release resets it field by field:
-// a field added here must be reset there too.
+// builder accumulates one translation. reset clears it field by field:
+// a field added here must be cleared there too.
 type builder struct {
 	p     *Program
 	body  []byte
 	set   [len(canonical.Fields)][]byte
 	from  [len(canonical.Fields)]string
 	unset uint32
+	used  uint32 // the fields whose set or from a translation wrote
 	// ruleExt holds extension members set by rules (few); extraExt the
 	// client's unknown top-level fields, kept under the own dialect.
 	ruleExt  []extEntry
 	extraExt []extEntry
 	ruleBuf  [4]extEntry
 	extraBuf [8]extEntry
-	lastKey  []byte // the raw JSON of the key being translated
-	members  []topMember
-	memBuf   [16]topMember
+	// keyAt and keyEnd are where the raw JSON of the top-level key being
+	// translated is in body (offsets: no pointer for the pool to clear;
+	// keyEnd 0 when there is none).
+	keyAt, keyEnd int
+	members       []topMember
+	memBuf        [16]topMember
 }
 
 type extEntry struct {
@@ -86,6 +102,7 @@ func (b *builder) setSlot(s slot, raw []byte, from string) *canonical.Error {
 		return b.clash(s.name, from, b.from[s.field])
 	}
 	b.set[s.field], b.from[s.field] = raw, from
+	b.used |= bit
 	return nil
 }
 
@@ -98,6 +115,7 @@ func (b *builder) unsetSlot(s slot, from string) *canonical.Error {
 		return b.clash(s.name, from, b.from[s.field])
 	}
 	b.unset |= bit
+	b.used |= bit
 	b.from[s.field] = from
 	return nil
 }
@@ -165,7 +183,11 @@ func (b *builder) putExtraEntry(k string, raw []byte, unset bool) *canonical.Err
 	if !unset && !extDepthOK(raw) {
 		return canonical.FieldError(k, k+" is nested too deeply to be kept: at most "+strconv.Itoa(maxExtDepth)+" levels")
 	}
-	e := extEntry{name: b.p.name + "." + k, key: b.lastKey, from: k, unset: unset, raw: raw}
+	var key []byte
+	if b.keyEnd > 0 {
+		key = b.body[b.keyAt:b.keyEnd]
+	}
+	e := extEntry{name: b.p.name + "." + k, key: key, from: k, unset: unset, raw: raw}
 	for _, x := range b.ruleExt {
 		if x.name == e.name {
 			return b.clash("extensions."+e.name, e.from, x.from)

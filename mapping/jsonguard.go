@@ -53,6 +53,32 @@ func (g Guard) Check(b []byte) *GuardError {
 type topMember struct {
 	keyAt, keyEnd, valAt, valEnd int
 	esc                          bool
+	// sum describes the value when it is an object.
+	sum objectSum
+}
+
+// objectSum is what the guard learns of an object, a top-level member's
+// value, while it checks it: enough to tell that no member can fail the
+// map validators (validators.fits) without walking the object again.
+// Lengths are in bytes as written, which no decoding makes longer.
+type objectSum struct {
+	pairs  int // members
+	keyLen int // the longest key's contents (between the quotes)
+	valLen int // the longest value: a string's contents, another value's text
+	types  uint8
+}
+
+// add counts a member whose key's contents are keyLen bytes long and whose
+// value's text is val (valid JSON).
+func (o *objectSum) add(keyLen int, val []byte) {
+	o.pairs++
+	o.keyLen = max(o.keyLen, keyLen)
+	n := len(val)
+	if val[0] == '"' {
+		n -= 2
+	}
+	o.valLen = max(o.valLen, n)
+	o.types |= 1 << textType(str(val))
 }
 
 // key is the member's decoded name.
@@ -95,11 +121,18 @@ type scanner struct {
 	max int
 	top []topMember // the top-level object's members, when rec
 	rec bool
+	sum objectSum // the last object at depth 2 to close, when rec
 }
 
 func (s *scanner) fail(reason string) *GuardError { return &GuardError{Offset: s.i, Reason: reason} }
 
-func (s *scanner) ws() { s.i = lex.SkipSpace(s.b, s.i) }
+// ws steps over JSON whitespace; most bodies have none between tokens.
+func (s *scanner) ws() {
+	if s.i < len(s.b) && s.b[s.i] > ' ' {
+		return
+	}
+	s.i = lex.SkipSpace(s.b, s.i)
+}
 
 func (s *scanner) value(depth int) *GuardError {
 	if s.i >= len(s.b) {
@@ -189,8 +222,15 @@ func (s *scanner) number() *GuardError {
 // str scans a string and returns its raw contents (between the quotes) and
 // whether it held escapes (an escaped key is compared after decoding).
 func (s *scanner) str() (raw []byte, esc bool, err *GuardError) {
-	s.i++ // opening quote
-	start := s.i
+	start := s.i + 1 // after the opening quote
+	// Most strings are printable ASCII up to their closing quote; the
+	// loop goes on from the first byte that is not.
+	i := lex.PlainRun(s.b, start)
+	if i < len(s.b) && s.b[i] == '"' {
+		s.i = i + 1
+		return s.b[start:i], false, nil
+	}
+	s.i = i
 	for s.i < len(s.b) {
 		s.i = lex.PlainRun(s.b, s.i)
 		if s.i == len(s.b) {
@@ -274,10 +314,17 @@ func hex4(b []byte) (rune, bool) {
 }
 
 func (s *scanner) object(depth int) *GuardError {
+	// The keys so far: the first 16 in small (stored by index, which needs
+	// no write barrier on the stack), all of them in big after that.
 	var small [16][]byte
-	keys := small[:0]
+	n := 0
 	var big map[string]struct{}
+	summing := depth == 2 && s.rec // a top-level member's value, which topMember describes
+	var o objectSum
 	if s.open('}') {
+		if summing {
+			s.sum = o
+		}
 		return nil
 	}
 	for {
@@ -300,17 +347,18 @@ func (s *scanner) object(depth int) *GuardError {
 			_, dup = big[string(key)]
 			big[string(key)] = struct{}{}
 		} else {
-			for _, k := range keys {
+			for _, k := range small[:n] {
 				if string(k) == string(key) {
 					dup = true
 					break
 				}
 			}
-			if len(keys) < len(small) {
-				keys = append(keys, key)
+			if n < len(small) {
+				small[n] = key
+				n++
 			} else {
 				big = make(map[string]struct{}, 32)
-				for _, k := range keys {
+				for _, k := range small {
 					big[string(k)] = struct{}{}
 				}
 				big[string(key)] = struct{}{}
@@ -329,10 +377,20 @@ func (s *scanner) object(depth int) *GuardError {
 		if err := s.value(depth); err != nil {
 			return err
 		}
+		if summing {
+			o.add(keyEnd-at-2, s.b[valAt:s.i])
+		}
 		if depth == 1 && s.rec {
-			s.top = append(s.top, topMember{at, keyEnd, valAt, s.i, esc})
+			m := topMember{keyAt: at, keyEnd: keyEnd, valAt: valAt, valEnd: s.i, esc: esc}
+			if s.b[valAt] == '{' {
+				m.sum = s.sum
+			}
+			s.top = append(s.top, m)
 		}
 		if end, err := s.next('}', "expected ',' or '}' in object"); end || err != nil {
+			if summing {
+				s.sum = o
+			}
 			return err
 		}
 	}

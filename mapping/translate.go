@@ -67,8 +67,8 @@ func (p *Program) translate(in *Input) (*Result, *canonical.Error) {
 		if kr != nil && (kr.readOnly || kr.target) {
 			continue // read without looking at the value
 		}
-		b.lastKey = body[m.keyAt:m.keyEnd]
-		if err := b.key(k, kr, valueAt(body, m.valAt, m.valEnd), res); err != nil {
+		b.keyAt, b.keyEnd = m.keyAt, m.keyEnd
+		if err := b.key(k, kr, valueAt(body, m.valAt, m.valEnd), &m.sum, res); err != nil {
 			return nil, err
 		}
 	}

@@ -85,19 +85,40 @@ func typeOf(v gjson.Result) jsonType {
 	return typeAny
 }
 
-func checkType(want jsonType, v gjson.Result) bool {
-	got := typeOf(v)
-	switch want {
-	case typeAny:
-		return true
-	case typeInteger:
-		if got != typeNumber {
-			return false
-		}
-		_, err := strconv.ParseInt(v.Raw, 10, 64)
-		return err == nil
+// checkType reports whether v is of type want.
+func checkType(want jsonType, v gjson.Result) bool { return typeIs(want, typeOf(v), v.Raw) }
+
+// typeIs reports whether a value of type got, whose JSON text is raw, is
+// of type want: integer is a number that ParseInt takes, any is anything.
+func typeIs(want, got jsonType, raw string) bool {
+	if want == typeInteger {
+		return got == typeNumber && isInt64(raw)
 	}
-	return got == want
+	return want == typeAny || got == want
+}
+
+// isInt64 reports whether the number raw is an integer that fits an int64.
+func isInt64(raw string) bool {
+	_, err := strconv.ParseInt(raw, 10, 64)
+	return err == nil
+}
+
+// textType is typeOf of the value whose text is x, valid JSON: told by its
+// first byte (null: typeAny, as typeOf has it).
+func textType(x string) jsonType {
+	switch x[0] {
+	case '"':
+		return typeString
+	case 't', 'f':
+		return typeBool
+	case '{':
+		return typeObject
+	case '[':
+		return typeArray
+	case 'n':
+		return typeAny
+	}
+	return typeNumber
 }
 
 func plural(t jsonType) string {
@@ -115,8 +136,9 @@ func article(t jsonType) string {
 	return "a " + t.String()
 }
 
-// run applies the value checks; field is the caller's name for the value.
-func (v *validators) run(field string, val gjson.Result) *canonical.Error {
+// run applies the value checks; field is the caller's name for the value,
+// sum (or nil) what the guard learnt of it when it is an object.
+func (v *validators) run(field string, val gjson.Result, sum *objectSum) *canonical.Error {
 	if val.Type == gjson.String {
 		s := val.Str
 		if v.nonEmpty && s == "" {
@@ -147,6 +169,9 @@ func (v *validators) run(field string, val gjson.Result) *canonical.Error {
 		}
 	}
 	if val.IsObject() && (v.maxPairs > 0 || v.keyPattern != nil || v.keyMaxLen > 0 || v.valueMaxLen > 0 || v.valueType != typeAny) {
+		if sum != nil && v.fits(sum) {
+			return nil
+		}
 		return v.runMap(field, val)
 	}
 	if v.maxItems > 0 && val.IsArray() {
@@ -157,27 +182,73 @@ func (v *validators) run(field string, val gjson.Result) *canonical.Error {
 	return nil
 }
 
+// runMap applies the map validators to the members of val, an object of
+// a body the guard accepted: its text is valid JSON, which objectWalk reads
+// without checking. Lengths are counted in characters of the decoded key or
+// string value (a value of another type: the bytes of its JSON text), as
+// gjson decodes them; a key an error names is decoded so too.
 func (v *validators) runMap(field string, val gjson.Result) *canonical.Error {
-	var err *canonical.Error
 	pairs := 0
-	val.ForEach(func(k, x gjson.Result) bool {
-		pairs++
-		key := k.Str
-		switch {
-		case v.maxPairs > 0 && pairs > v.maxPairs:
-			err = canonical.FieldError(field, field+" may hold at most "+strconv.Itoa(v.maxPairs)+" pairs")
-		case v.keyMaxLen > 0 && utf8.RuneCountInString(key) > v.keyMaxLen:
-			err = canonical.FieldError(field+"."+key, field+" keys must be at most "+strconv.Itoa(v.keyMaxLen)+" characters long")
-		case v.keyPattern != nil && !v.keyPattern.MatchString(key):
-			err = canonical.FieldError(field+"."+key, field+" key "+strconv.Quote(key)+" must match "+v.keyPatternSrc)
-		case v.valueType != typeAny && !checkType(v.valueType, x):
-			err = canonical.FieldError(field+"."+key, field+" values must be "+plural(v.valueType))
-		case v.valueMaxLen > 0 && valueLen(x) > v.valueMaxLen:
-			err = canonical.FieldError(field+"."+key, field+" values must be at most "+strconv.Itoa(v.valueMaxLen)+" characters long")
+	w := walkObject(val.Raw)
+	for {
+		qkey, kesc, x, ok := w.next()
+		if !ok {
+			return nil
 		}
-		return err == nil
-	})
-	return err
+		pairs++
+		if v.maxPairs > 0 && pairs > v.maxPairs {
+			return canonical.FieldError(field, field+" may hold at most "+strconv.Itoa(v.maxPairs)+" pairs")
+		}
+		raw := qkey[1 : len(qkey)-1]
+		if v.keyMaxLen > 0 && decodedAbove(raw, v.keyMaxLen) {
+			key := decodedKey(qkey, kesc)
+			return canonical.FieldError(field+"."+key, field+" keys must be at most "+strconv.Itoa(v.keyMaxLen)+" characters long")
+		}
+		if v.keyPattern != nil {
+			if key := decodedKey(qkey, kesc); !v.keyPattern.MatchString(key) {
+				return canonical.FieldError(field+"."+key, field+" key "+strconv.Quote(key)+" must match "+v.keyPatternSrc)
+			}
+		}
+		if v.valueType != typeAny && !typeIs(v.valueType, textType(x), x) {
+			return canonical.FieldError(field+"."+decodedKey(qkey, kesc), field+" values must be "+plural(v.valueType))
+		}
+		if v.valueMaxLen > 0 && valueAbove(x, v.valueMaxLen) {
+			return canonical.FieldError(field+"."+decodedKey(qkey, kesc), field+" values must be at most "+strconv.Itoa(v.valueMaxLen)+" characters long")
+		}
+	}
+}
+
+// fits reports whether every member of the object sum describes passes the
+// map validators, from its lengths as written and its types: the walk
+// (runMap) would find nothing. false tells nothing: runMap must walk it.
+// keyPattern and integer values are checked only by walking.
+func (v *validators) fits(sum *objectSum) bool {
+	if v.keyPattern != nil || (v.valueType == typeInteger && sum.pairs > 0) {
+		return false
+	}
+	return (v.maxPairs <= 0 || sum.pairs <= v.maxPairs) &&
+		(v.keyMaxLen <= 0 || sum.keyLen <= v.keyMaxLen) &&
+		(v.valueMaxLen <= 0 || sum.valLen <= v.valueMaxLen) &&
+		(v.valueType == typeAny || sum.types&^(1<<v.valueType) == 0)
+}
+
+// decodedKey is the key whose JSON string (quotes included) is qkey,
+// decoded as gjson decodes it when it holds an escape (esc), else a view of
+// qkey.
+func decodedKey(qkey string, esc bool) string {
+	if esc {
+		return gjson.Parse(qkey).Str
+	}
+	return qkey[1 : len(qkey)-1]
+}
+
+// valueAbove reports whether the JSON value x is longer than n: a string
+// in characters once decoded, any other value in bytes of its text.
+func valueAbove(x string, n int) bool {
+	if x[0] == '"' {
+		return decodedAbove(x[1:len(x)-1], n)
+	}
+	return len(x) > n
 }
 
 // runesBelow reports whether s has fewer than n characters, counting them
@@ -199,13 +270,6 @@ func runesAbove(s string, n int) bool {
 		return false
 	}
 	return utf8.RuneCountInString(s) > n
-}
-
-func valueLen(x gjson.Result) int {
-	if x.Type == gjson.String {
-		return utf8.RuneCountInString(x.Str)
-	}
-	return len(x.Raw)
 }
 
 // IsUUID reports whether s has the 8-4-4-4-12 hexadecimal shape of a UUID

@@ -10,8 +10,8 @@ import (
 )
 
 // key applies the rules of top-level key k (kr, nil when it has none) to
-// its value v.
-func (b *builder) key(k string, kr *keyRules, v gjson.Result, res *Result) *canonical.Error {
+// its value v, which sum describes when it is an object.
+func (b *builder) key(k string, kr *keyRules, v gjson.Result, sum *objectSum, res *Result) *canonical.Error {
 	if kr == nil {
 		if b.p.rejectExtra {
 			k = shortName(k)
@@ -23,14 +23,14 @@ func (b *builder) key(k string, kr *keyRules, v gjson.Result, res *Result) *cano
 		return b.nested(k, kr, v, res)
 	}
 	for _, fr := range kr.rules {
-		val := v
+		val, vsum := v, sum
 		if fr.sub != "" {
-			val = v.Get(fr.sub)
+			val, vsum = v.Get(fr.sub), nil
 			if !val.Exists() {
 				continue
 			}
 		}
-		if err := b.apply(fr, val, res); err != nil {
+		if err := b.apply(fr, val, vsum, res); err != nil {
 			return err
 		}
 	}
@@ -58,7 +58,7 @@ func (kr *keyRules) inside() bool {
 func (b *builder) nested(k string, kr *keyRules, v gjson.Result, res *Result) *canonical.Error {
 	if v.Type == gjson.Null {
 		for _, fr := range kr.rules {
-			if err := b.apply(fr, v, res); err != nil {
+			if err := b.apply(fr, v, nil, res); err != nil {
 				return err
 			}
 		}
@@ -116,14 +116,14 @@ func (b *builder) inside(k, path string, v gjson.Result, rules []*fieldRule, res
 						continue
 					}
 				}
-				if err = b.apply(fr, sub, res); err != nil {
+				if err = b.apply(fr, sub, nil, res); err != nil {
 					return false
 				}
 			}
 		case deeper && val.Type == gjson.Null:
 			for _, fr := range rules {
 				if strings.HasPrefix(fr.sub, at+".") {
-					if err = b.apply(fr, val, res); err != nil {
+					if err = b.apply(fr, val, nil, res); err != nil {
 						return false
 					}
 				}
@@ -170,7 +170,9 @@ func (b *builder) raw(v gjson.Result) []byte {
 // usernameField is the index of username in canonical.Fields.
 var usernameField = canonical.FieldIndex("username")
 
-func (b *builder) apply(fr *fieldRule, v gjson.Result, res *Result) *canonical.Error {
+// apply applies rule fr to value v; sum describes v when it is a top-level
+// member's object (nil otherwise).
+func (b *builder) apply(fr *fieldRule, v gjson.Result, sum *objectSum, res *Result) *canonical.Error {
 	name := fr.source
 	if v.Type == gjson.Null {
 		if done, err := b.absent(fr, fr.null, "null"); done {
@@ -186,7 +188,7 @@ func (b *builder) apply(fr *fieldRule, v gjson.Result, res *Result) *canonical.E
 			return err
 		}
 	}
-	if err := fr.v.run(name, v); err != nil {
+	if err := fr.v.run(name, v, sum); err != nil {
 		return err
 	}
 	if fr.hasTo && fr.to.field == usernameField && v.Type == gjson.String {
