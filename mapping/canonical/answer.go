@@ -2,6 +2,7 @@ package canonical
 
 import (
 	"bytes"
+	"encoding/binary"
 	"math"
 	"math/bits"
 	"strings"
@@ -73,177 +74,219 @@ type answerScan struct {
 	span [numMembers]struct{ from, to int32 }
 }
 
-// The kinds of the top-level members of a canonical user.
+// The kinds of the top-level members of a canonical user (memberKind).
 const (
-	memberString   = iota // a writable string field
-	memberBool            // a writable boolean field
-	memberObject          // address, attributes
-	memberRoles           // roles
-	memberExt             // extensions
-	memberReadOnly        // id, tenant, createdBy: a string or null
-	memberTime            // createdAt, updatedAt, lastLoginAt
+	kindString   = iota // a writable string field
+	kindBool            // a writable boolean field
+	kindObject          // address, attributes
+	kindRoles           // roles
+	kindExt             // extensions
+	kindReadOnly        // id, tenant, createdBy: a string or null
+	kindTime            // createdAt, updatedAt, lastLoginAt
 )
 
-// userMember is the bit and the kind of top-level member name, or ok false
-// for a name the fast path refuses (password, an unknown field).
-func userMember(name []byte) (bit uint32, kind int, ok bool) {
-	switch string(name) {
-	case "id":
-		return 1 << 0, memberReadOnly, true
-	case "username":
-		return 1 << 1, memberString, true
-	case "tenant":
-		return 1 << 2, memberReadOnly, true
-	case "email":
-		return 1 << 3, memberString, true
-	case "givenName":
-		return 1 << 4, memberString, true
-	case "familyName":
-		return 1 << 5, memberString, true
-	case "displayName":
-		return 1 << 6, memberString, true
-	case "phone":
-		return 1 << 7, memberString, true
-	case "mobile":
-		return 1 << 8, memberString, true
-	case "organization":
-		return 1 << 9, memberString, true
-	case "active":
-		return 1 << 10, memberBool, true
-	case "locked":
-		return 1 << 11, memberBool, true
-	case "deleted":
-		return 1 << 12, memberBool, true
-	case "address":
-		return 1 << 13, memberObject, true
-	case "attributes":
-		return 1 << 14, memberObject, true
-	case "roles":
-		return 1 << 15, memberRoles, true
-	case "extensions":
-		return 1 << 16, memberExt, true
-	case "createdBy":
-		return 1 << 17, memberReadOnly, true
-	case "createdAt":
-		return 1 << 18, memberTime, true
-	case "updatedAt":
-		return 1 << 19, memberTime, true
-	case "lastLoginAt":
-		return 1 << 20, memberTime, true
-	}
-	return 0, 0, false
-}
+// The walk of the top level and of roles, the bulk of a user, keeps its
+// place in a local i, handed from step to step, rather than in s.i, which
+// it would store and load again at every step; the rest (address,
+// attributes, extensions) goes through the methods below, s.i set first.
 
 // user walks the top-level object (depth 1).
 func (s *answerScan) user() bool {
-	if !s.open('{') {
+	doc := s.doc
+	i := lex.SkipSpace(doc, 0)
+	if i >= len(doc) || doc[i] != '{' {
 		return false
 	}
+	i++
 	var seen uint32
 	for first := true; ; first = false {
-		from, to, more, ok := s.member(first)
-		if !ok || !more {
+		var more, ok bool
+		if i, more, ok = next(doc, i, first, '}'); !ok || !more {
+			s.i = i
 			return ok
 		}
-		name := s.doc[from:to]
-		bit, kind, ok := userMember(name)
-		start := s.i
-		if !ok || seen&bit != 0 || !s.userValue(name, kind) {
+		if doc[i] != '"' {
 			return false
 		}
-		seen |= bit
-		s.span[bits.TrailingZeros32(bit)] = struct{ from, to int32 }{int32(start), int32(s.i)}
+		idx, n := memberAt(doc, i+1)
+		if idx < 0 || seen&(1<<idx) != 0 {
+			return false
+		}
+		seen |= 1 << idx
+		if i = colon(doc, i+n+2); i < 0 {
+			return false
+		}
+		start := i
+		if i = s.userValue(i, idx); i < 0 {
+			return false
+		}
+		s.span[idx] = struct{ from, to int32 }{int32(start), int32(i)}
 	}
 }
 
-// userValue walks the value of top-level member name, of the given kind.
-func (s *answerScan) userValue(name []byte, kind int) bool {
-	switch kind {
-	case memberString:
-		if !s.peek('"') {
-			return false
+// next steps over whitespace from i, just past the opening of an object
+// or an array (first) or past one of its items, to its next item: it
+// returns the index of the item's first byte and more true (ok false when
+// there is none), or the index past close, the closing brace or bracket,
+// and more false.
+func next(doc []byte, i int, first bool, close byte) (j int, more, ok bool) {
+	i = lex.SkipSpace(doc, i)
+	if i < len(doc) && doc[i] == close {
+		return i + 1, false, true
+	}
+	if !first {
+		if i >= len(doc) || doc[i] != ',' {
+			return i, false, false
 		}
-		v, plain, ok := s.str(false)
-		if ok && string(name) == "username" {
-			s.username = v
-			return plain
+		i = lex.SkipSpace(doc, i+1)
+	}
+	return i, true, i < len(doc)
+}
+
+// colon steps from i, just past a key, over whitespace, the colon and
+// whitespace, to the member's value: its index, or -1 if it is not there.
+func colon(doc []byte, i int) int {
+	if i = lex.SkipSpace(doc, i); i >= len(doc) || doc[i] != ':' {
+		return -1
+	}
+	if i = lex.SkipSpace(doc, i+1); i >= len(doc) {
+		return -1
+	}
+	return i
+}
+
+// userValue walks the value at doc[i] of the top-level member of index
+// idx, and returns the index past it, or -1.
+func (s *answerScan) userValue(i, idx int) int {
+	doc, c := s.doc, s.doc[i]
+	switch memberKind[idx] {
+	case kindString:
+		if c != '"' {
+			return -1
 		}
-		return ok
-	case memberBool:
-		return s.literal("true") || s.literal("false")
-	case memberObject:
-		return s.peek('{') && s.value(2, false)
-	case memberRoles:
-		return s.roles()
-	case memberExt:
-		return s.extensions()
+		end, plain, ok := scanString(doc, i+1, false)
+		switch {
+		case !ok:
+			return -1
+		case idx == memberUsername:
+			if !plain {
+				return -1
+			}
+			s.username = doc[i+1 : end-1]
+		}
+		return end
+	case kindBool:
+		if c == 't' && hasAt(doc, i, "true") {
+			return i + len("true")
+		}
+		if c == 'f' && hasAt(doc, i, "false") {
+			return i + len("false")
+		}
+		return -1
+	case kindObject:
+		s.i = i
+		if c != '{' || !s.value(2, false) {
+			return -1
+		}
+		return s.i
+	case kindRoles:
+		return s.roles(i)
+	case kindExt:
+		s.i = i
+		if !s.extensions() {
+			return -1
+		}
+		return s.i
 	}
 	// A read-only member: a string or null.
-	if s.literal("null") {
-		return true
+	if c == 'n' && hasAt(doc, i, "null") {
+		return i + len("null")
 	}
-	if !s.peek('"') {
-		return false
+	if c != '"' {
+		return -1
 	}
-	v, plain, ok := s.str(false)
+	if memberKind[idx] == kindTime {
+		// Read in place: what rfc3339 accepts holds no quote, backslash
+		// or control character, so its end is the string's.
+		if n := rfc3339Len(doc[i+1:]); n >= 0 && i+1+n < len(doc) && doc[i+1+n] == '"' {
+			return i + n + 2
+		}
+		return -1
+	}
+	end, plain, ok := scanString(doc, i+1, false)
 	switch {
 	case !ok || !plain:
-		return false
-	case kind == memberTime:
-		return rfc3339(v)
-	case string(name) == "id":
-		s.id = v
-	case string(name) == "tenant":
-		s.tenant = v
+		return -1
+	case idx == memberID:
+		s.id = doc[i+1 : end-1]
+	case idx == memberTenant:
+		s.tenant = doc[i+1 : end-1]
 	}
-	return true
+	return end
 }
 
-// roles walks an array of {id?, name?, description?} with string values
-// and a non-empty id or name (checkRoles).
-func (s *answerScan) roles() bool {
-	if !s.open('[') {
-		return false
+// hasAt reports whether doc holds lit at i.
+func hasAt(doc []byte, i int, lit string) bool {
+	return len(doc)-i >= len(lit) && string(doc[i:i+len(lit)]) == lit
+}
+
+// roles walks, from i, an array of {id?, name?, description?} with string
+// values and a non-empty id or name (checkRoles), and returns the index
+// past it, or -1.
+func (s *answerScan) roles(i int) int {
+	doc := s.doc
+	if doc[i] != '[' {
+		return -1
 	}
+	i++
 	for first := true; ; first = false {
-		more, ok := s.element(first)
-		if !ok || !more {
-			return ok
+		var more, ok bool
+		if i, more, ok = next(doc, i, first, ']'); !ok {
+			return -1
+		} else if !more {
+			return i
 		}
-		if !s.open('{') {
-			return false
+		if doc[i] != '{' {
+			return -1
 		}
+		i++
 		var seen uint8 // 1 id, 2 name, 4 description
 		for first := true; ; first = false {
-			from, to, more, ok := s.member(first)
-			if !ok {
-				return false
-			}
-			if !more {
+			if i, more, ok = next(doc, i, first, '}'); !ok {
+				return -1
+			} else if !more {
 				break
 			}
-			var bit uint8
-			switch string(s.doc[from:to]) {
-			case "id":
-				bit = 1
-			case "name":
-				bit = 2
-			case "description":
-				bit = 4
-			default:
-				return false
+			if doc[i] != '"' {
+				return -1
 			}
-			if seen&bit != 0 || !s.peek('"') {
-				return false
+			// Each name with its closing quote, as memberAt reads them.
+			var bit uint8
+			var n int
+			switch k := doc[i+1:]; {
+			case len(k) >= 3 && string(k[:3]) == `id"`:
+				bit, n = 1, len("id")
+			case len(k) >= 5 && string(k[:5]) == `name"`:
+				bit, n = 2, len("name")
+			case len(k) >= 12 && string(k[:12]) == `description"`:
+				bit, n = 4, len("description")
+			}
+			if bit == 0 || seen&bit != 0 {
+				return -1
 			}
 			seen |= bit
-			v, plain, ok := s.str(false)
-			if !ok || bit != 4 && (!plain || len(v) == 0) {
-				return false
+			if i = colon(doc, i+n+2); i < 0 || doc[i] != '"' {
+				return -1
 			}
+			end, plain, ok := scanString(doc, i+1, false)
+			// id and name: plain and not empty (end past more than the quotes).
+			if !ok || bit != 4 && (!plain || end-i == 2) {
+				return -1
+			}
+			i = end
 		}
 		if seen&3 == 0 {
-			return false
+			return -1
 		}
 	}
 }
@@ -407,48 +450,74 @@ func (s *answerScan) element(first bool) (more, ok bool) {
 // str walks the string at s.i (its opening quote) and returns its
 // contents, raw, and whether they hold no escape. hold refuses \u0000.
 func (s *answerScan) str(hold bool) (v []byte, plain, ok bool) {
-	s.i++
-	start, plain := s.i, true
+	start := s.i + 1
+	end, plain, ok := scanString(s.doc, start, hold)
+	if !ok {
+		return nil, false, false
+	}
+	s.i = end
+	return s.doc[start : end-1], plain, true
+}
+
+// scanString walks the contents of the string that start at doc[i], past
+// its opening quote, and returns the index past its closing quote and
+// whether it holds no escape, or ok false. hold refuses \u0000.
+func scanString(doc []byte, i int, hold bool) (end int, plain, ok bool) {
+	// The common string, without an escape, ends in the first word or
+	// two: the loop of lex.TextRun, here so that it is not a call.
+	for ; i+8 <= len(doc); i += 8 {
+		if m := lex.TextStops(binary.LittleEndian.Uint64(doc[i:])); m != 0 {
+			i += bits.TrailingZeros64(m) / 8
+			if doc[i] == '"' {
+				return i + 1, true, true
+			}
+			return scanEscaped(doc, i, hold)
+		}
+	}
+	return scanEscaped(doc, i, hold)
+}
+
+// scanEscaped is scanString from doc[i] on, where an escape may be.
+func scanEscaped(doc []byte, i int, hold bool) (end int, plain, ok bool) {
+	plain = true
 	for {
 		// Past what the string holds as it is (UTF-8 checked before the
 		// walk), to its end, an escape or a control character.
-		if s.i = lex.TextRun(s.doc, s.i); s.i >= len(s.doc) {
-			break
+		if i = lex.TextRun(doc, i); i >= len(doc) {
+			return 0, false, false
 		}
-		switch s.doc[s.i] {
+		switch doc[i] {
 		case '"':
-			s.i++
-			return s.doc[start : s.i-1], plain, true
+			return i + 1, plain, true
 		case '\\':
 		default: // a control character
-			return nil, false, false
+			return 0, false, false
 		}
 		plain = false
-		if s.i++; s.i >= len(s.doc) {
-			return nil, false, false
+		if i++; i >= len(doc) {
+			return 0, false, false
 		}
-		switch s.doc[s.i] {
+		switch doc[i] {
 		case '"', '\\', '/', 'b', 'f', 'n', 'r', 't':
-			s.i++
+			i++
 		case 'u':
-			if len(s.doc)-s.i < 5 {
-				return nil, false, false
+			if len(doc)-i < 5 {
+				return 0, false, false
 			}
-			hex := s.doc[s.i+1 : s.i+5]
+			hex := doc[i+1 : i+5]
 			for _, h := range hex {
 				if !lex.IsHex(h) {
-					return nil, false, false
+					return 0, false, false
 				}
 			}
 			if hold && string(hex) == "0000" {
-				return nil, false, false
+				return 0, false, false
 			}
-			s.i += 5
+			i += 5
 		default:
-			return nil, false, false
+			return 0, false, false
 		}
 	}
-	return nil, false, false
 }
 
 // number walks the number at s.i. hold refuses what NumberProblem might:

@@ -1,7 +1,5 @@
 package canonical
 
-import "math/bits"
-
 // Members locates the top-level members of a user CheckAnswerMembers
 // found valid in its one walk, so that what reads the user next (the
 // dialect's answer, rendered from it) finds each member without a pass of
@@ -20,18 +18,146 @@ type Members struct {
 // cheap guard against members of another buffer).
 func (m *Members) Of(user []byte) bool { return m.Valid && m.n == len(user) }
 
-// numMembers is how many top-level members a canonical user can have
-// (userMember's bits).
-const numMembers = 21
+// The indexes of a canonical user's top-level members (MemberIndex,
+// Members.Raw), and numMembers, how many there are.
+const (
+	memberID = iota
+	memberUsername
+	memberTenant
+	memberEmail
+	memberGivenName
+	memberFamilyName
+	memberDisplayName
+	memberPhone
+	memberMobile
+	memberOrganization
+	memberActive
+	memberLocked
+	memberDeleted
+	memberAddress
+	memberAttributes
+	memberRoles
+	memberExtensions
+	memberCreatedBy
+	memberCreatedAt
+	memberUpdatedAt
+	memberLastLoginAt
+	numMembers
+)
+
+// memberKind is the kind of each top-level member (answer.go).
+var memberKind = [numMembers]uint8{
+	memberID: kindReadOnly, memberUsername: kindString, memberTenant: kindReadOnly,
+	memberEmail: kindString, memberGivenName: kindString, memberFamilyName: kindString,
+	memberDisplayName: kindString, memberPhone: kindString, memberMobile: kindString,
+	memberOrganization: kindString, memberActive: kindBool, memberLocked: kindBool,
+	memberDeleted: kindBool, memberAddress: kindObject, memberAttributes: kindObject,
+	memberRoles: kindRoles, memberExtensions: kindExt, memberCreatedBy: kindReadOnly,
+	memberCreatedAt: kindTime, memberUpdatedAt: kindTime, memberLastLoginAt: kindTime,
+}
+
+// memberAt is the index of the top-level member whose key's contents start
+// at doc[i], and the length of its name; -1 for a key the answer walk
+// refuses (password, a name the contract does not have, one written with
+// an escape). It reads no byte twice: the first byte picks the candidates,
+// and each is compared with its closing quote as one constant, which the
+// compiler turns into a word or two of loads (a constant of at most 16
+// bytes, written out: through a helper it calls memequal), where finding
+// the quote first and then looking the name up read the key twice.
+func memberAt(doc []byte, i int) (idx, n int) {
+	if i >= len(doc) {
+		return -1, 0
+	}
+	k := doc[i:]
+	switch k[0] {
+	case 'i':
+		if len(k) >= 3 && string(k[:3]) == `id"` {
+			return memberID, 2
+		}
+	case 'u':
+		if len(k) >= 9 && string(k[:9]) == `username"` {
+			return memberUsername, 8
+		}
+		if len(k) >= 10 && string(k[:10]) == `updatedAt"` {
+			return memberUpdatedAt, 9
+		}
+	case 't':
+		if len(k) >= 7 && string(k[:7]) == `tenant"` {
+			return memberTenant, 6
+		}
+	case 'e':
+		if len(k) >= 6 && string(k[:6]) == `email"` {
+			return memberEmail, 5
+		}
+		if len(k) >= 11 && string(k[:11]) == `extensions"` {
+			return memberExtensions, 10
+		}
+	case 'g':
+		if len(k) >= 10 && string(k[:10]) == `givenName"` {
+			return memberGivenName, 9
+		}
+	case 'f':
+		if len(k) >= 11 && string(k[:11]) == `familyName"` {
+			return memberFamilyName, 10
+		}
+	case 'd':
+		if len(k) >= 12 && string(k[:12]) == `displayName"` {
+			return memberDisplayName, 11
+		}
+		if len(k) >= 8 && string(k[:8]) == `deleted"` {
+			return memberDeleted, 7
+		}
+	case 'p':
+		if len(k) >= 6 && string(k[:6]) == `phone"` {
+			return memberPhone, 5
+		}
+	case 'm':
+		if len(k) >= 7 && string(k[:7]) == `mobile"` {
+			return memberMobile, 6
+		}
+	case 'o':
+		if len(k) >= 13 && string(k[:13]) == `organization"` {
+			return memberOrganization, 12
+		}
+	case 'a':
+		if len(k) >= 7 && string(k[:7]) == `active"` {
+			return memberActive, 6
+		}
+		if len(k) >= 8 && string(k[:8]) == `address"` {
+			return memberAddress, 7
+		}
+		if len(k) >= 11 && string(k[:11]) == `attributes"` {
+			return memberAttributes, 10
+		}
+	case 'l':
+		if len(k) >= 7 && string(k[:7]) == `locked"` {
+			return memberLocked, 6
+		}
+		if len(k) >= 12 && string(k[:12]) == `lastLoginAt"` {
+			return memberLastLoginAt, 11
+		}
+	case 'r':
+		if len(k) >= 6 && string(k[:6]) == `roles"` {
+			return memberRoles, 5
+		}
+	case 'c':
+		if len(k) >= 10 && string(k[:10]) == `createdBy"` {
+			return memberCreatedBy, 9
+		}
+		if len(k) >= 10 && string(k[:10]) == `createdAt"` {
+			return memberCreatedAt, 9
+		}
+	}
+	return -1, 0
+}
 
 // MemberIndex is the index of a canonical user's top-level member name
 // for Members.Raw, or -1 for a name no canonical user has at its top level.
 func MemberIndex(name string) int {
-	bit, _, ok := userMember([]byte(name))
-	if !ok {
-		return -1
+	if idx, n := memberAt([]byte(name+`"`), 0); idx >= 0 && n == len(name) {
+		return idx
 	}
-	return bits.TrailingZeros32(bit)
+	return -1
 }
 
 // Raw is the JSON text of the member of index i (MemberIndex) in user, the
