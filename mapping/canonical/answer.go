@@ -25,11 +25,8 @@ func (s *answerScan) walk(user []byte) bool {
 		return false
 	}
 	s.doc = user
-	if !s.user() {
-		return false
-	}
-	s.ws()
-	return s.i == len(s.doc) // else more than one JSON value
+	i := s.user()
+	return i >= 0 && lex.SkipSpace(user, i) == len(user) // else more than one JSON value
 }
 
 // addressed is checkAnswer's verdict on the user s walked: whether it is
@@ -60,7 +57,6 @@ func (s *answerScan) addressed(want Addressed) *AnswerError {
 // WithinDepth does.
 type answerScan struct {
 	doc []byte
-	i   int
 	// keys holds the keys of the objects being walked below the top
 	// level, innermost last, to find a duplicate; nkeys is how many.
 	// Offsets are int32 (walk refuses a longer text) to halve what a
@@ -85,40 +81,41 @@ const (
 	kindTime            // createdAt, updatedAt, lastLoginAt
 )
 
-// The walk of the top level and of roles, the bulk of a user, keeps its
-// place in a local i, handed from step to step, rather than in s.i, which
-// it would store and load again at every step; the rest (address,
-// attributes, extensions) goes through the methods below, s.i set first.
+// Each step of the walk takes the index of where it starts in doc and
+// returns the index past what it read, or -1: its place is a local,
+// handed from step to step, where a field of s would be stored and loaded
+// again at every step.
 
 // user walks the top-level object (depth 1).
-func (s *answerScan) user() bool {
+func (s *answerScan) user() int {
 	doc := s.doc
 	i := lex.SkipSpace(doc, 0)
 	if i >= len(doc) || doc[i] != '{' {
-		return false
+		return -1
 	}
 	i++
 	var seen uint32
 	for first := true; ; first = false {
 		var more, ok bool
-		if i, more, ok = next(doc, i, first, '}'); !ok || !more {
-			s.i = i
-			return ok
+		if i, more, ok = next(doc, i, first, '}'); !ok {
+			return -1
+		} else if !more {
+			return i
 		}
 		if doc[i] != '"' {
-			return false
+			return -1
 		}
 		idx, n := memberAt(doc, i+1)
 		if idx < 0 || seen&(1<<idx) != 0 {
-			return false
+			return -1
 		}
 		seen |= 1 << idx
 		if i = colon(doc, i+n+2); i < 0 {
-			return false
+			return -1
 		}
 		start := i
 		if i = s.userValue(i, idx); i < 0 {
-			return false
+			return -1
 		}
 		s.span[idx] = struct{ from, to int32 }{int32(start), int32(i)}
 	}
@@ -176,31 +173,23 @@ func (s *answerScan) userValue(i, idx int) int {
 		}
 		return end
 	case kindBool:
-		if c == 't' && hasAt(doc, i, "true") {
-			return i + len("true")
+		if c == 't' {
+			return literal(doc, i, "true")
 		}
-		if c == 'f' && hasAt(doc, i, "false") {
-			return i + len("false")
-		}
-		return -1
+		return literal(doc, i, "false")
 	case kindObject:
-		s.i = i
-		if c != '{' || !s.value(2, false) {
+		if c != '{' {
 			return -1
 		}
-		return s.i
+		return s.value(i, 2, false)
 	case kindRoles:
 		return s.roles(i)
 	case kindExt:
-		s.i = i
-		if !s.extensions() {
-			return -1
-		}
-		return s.i
+		return s.extensions(i)
 	}
 	// A read-only member: a string or null.
-	if c == 'n' && hasAt(doc, i, "null") {
-		return i + len("null")
+	if c == 'n' {
+		return literal(doc, i, "null")
 	}
 	if c != '"' {
 		return -1
@@ -291,92 +280,115 @@ func (s *answerScan) roles(i int) int {
 	}
 }
 
-// extensions walks {dialect: {name: value}} (fieldSet.validateExtensions):
-// valid names, unique keys everywhere, values not null and holdable
-// (checkHoldable).
-func (s *answerScan) extensions() bool {
-	if !s.open('{') {
-		return false
+// extensions walks, from i, {dialect: {name: value}}
+// (fieldSet.validateExtensions): valid names, unique keys everywhere,
+// values not null and holdable (checkHoldable).
+func (s *answerScan) extensions(i int) int {
+	doc := s.doc
+	if doc[i] != '{' {
+		return -1
 	}
+	i++
 	base := s.nkeys
 	for first := true; ; first = false {
-		from, to, more, ok := s.member(first)
-		if !ok {
-			return false
-		}
-		if !more {
+		var more, ok bool
+		if i, more, ok = next(doc, i, first, '}'); !ok {
+			return -1
+		} else if !more {
 			s.nkeys = base
-			return true
+			return i
 		}
-		if !validDialectName(s.doc[from:to]) || !s.newKey(base, from, to) || !s.open('{') {
-			return false
+		end := key(doc, i)
+		if end < 0 || !validDialectName(doc[i+1:end-1]) || !s.newKey(base, i+1, end-1) {
+			return -1
 		}
+		if i = colon(doc, end); i < 0 || doc[i] != '{' {
+			return -1
+		}
+		i++
 		inner := s.nkeys
 		for first := true; ; first = false {
-			from, to, more, ok := s.member(first)
-			if !ok {
-				return false
-			}
-			if !more {
+			if i, more, ok = next(doc, i, first, '}'); !ok {
+				return -1
+			} else if !more {
 				break
 			}
-			if !validMemberName(s.doc[from:to]) || !s.newKey(inner, from, to) || s.peek('n') || !s.value(4, true) {
-				return false
+			end := key(doc, i)
+			if end < 0 || !validMemberName(doc[i+1:end-1]) || !s.newKey(inner, i+1, end-1) {
+				return -1
+			}
+			if i = colon(doc, end); i < 0 || doc[i] == 'n' { // null, or not JSON
+				return -1
+			}
+			if i = s.value(i, 4, true); i < 0 {
+				return -1
 			}
 		}
 		s.nkeys = inner
 	}
 }
 
-// value walks any JSON value at s.i; depth is the depth an object or an
+// value walks any JSON value at doc[i]; depth is the depth an object or an
 // array there has. hold refuses what checkHoldable refuses, and more.
-func (s *answerScan) value(depth int, hold bool) bool {
-	if s.i >= len(s.doc) {
-		return false
+func (s *answerScan) value(i, depth int, hold bool) int {
+	doc := s.doc
+	if i >= len(doc) {
+		return -1
 	}
-	switch c := s.doc[s.i]; {
+	switch c := doc[i]; {
 	case c == '"':
-		_, _, ok := s.str(hold)
-		return ok
+		end, _, ok := scanString(doc, i+1, hold)
+		if !ok {
+			return -1
+		}
+		return end
 	case c == '-' || c >= '0' && c <= '9':
-		return s.number(hold)
+		return number(doc, i, hold)
 	case c == 't':
-		return s.literal("true")
+		return literal(doc, i, "true")
 	case c == 'f':
-		return s.literal("false")
+		return literal(doc, i, "false")
 	case c == 'n':
-		return s.literal("null")
+		return literal(doc, i, "null")
 	case depth > MaxDepth:
-		return false
+		return -1
 	case c == '[':
-		s.i++
+		i++
 		for first := true; ; first = false {
-			more, ok := s.element(first)
-			if !ok || !more {
-				return ok
+			var more, ok bool
+			if i, more, ok = next(doc, i, first, ']'); !ok {
+				return -1
+			} else if !more {
+				return i
 			}
-			if !s.value(depth+1, hold) {
-				return false
+			if i = s.value(i, depth+1, hold); i < 0 {
+				return -1
 			}
 		}
 	case c == '{':
-		s.i++
+		i++
 		base := s.nkeys
 		for first := true; ; first = false {
-			from, to, more, ok := s.member(first)
-			if !ok {
-				return false
-			}
-			if !more {
+			var more, ok bool
+			if i, more, ok = next(doc, i, first, '}'); !ok {
+				return -1
+			} else if !more {
 				s.nkeys = base
-				return true
+				return i
 			}
-			if !s.newKey(base, from, to) || !s.value(depth+1, hold) {
-				return false
+			end := key(doc, i)
+			if end < 0 || !s.newKey(base, i+1, end-1) {
+				return -1
+			}
+			if i = colon(doc, end); i < 0 {
+				return -1
+			}
+			if i = s.value(i, depth+1, hold); i < 0 {
+				return -1
 			}
 		}
 	}
-	return false
+	return -1
 }
 
 // newKey records the key doc[from:to] of the object whose keys start at
@@ -396,67 +408,17 @@ func (s *answerScan) newKey(base, from, to int) bool {
 	return true
 }
 
-// member moves to the next member of the object being walked (the first
-// one when first): past its key and colon, to its value. It returns the
-// key's span in doc, or more false past the closing brace. A key with an
-// escape is a doubt: ok false.
-func (s *answerScan) member(first bool) (from, to int, more, ok bool) {
-	s.ws()
-	if s.i >= len(s.doc) {
-		return 0, 0, false, false
+// key walks the key at doc[i] (where next stopped) and returns the index
+// past its closing quote, or -1. A key with an escape is a doubt: -1.
+func key(doc []byte, i int) int {
+	if doc[i] != '"' {
+		return -1
 	}
-	if c := s.doc[s.i]; c == '}' {
-		s.i++
-		return 0, 0, false, true
-	} else if !first {
-		if c != ',' {
-			return 0, 0, false, false
-		}
-		s.i++
-		s.ws()
+	end, plain, ok := scanString(doc, i+1, false)
+	if !ok || !plain {
+		return -1
 	}
-	if !s.peek('"') {
-		return 0, 0, false, false
-	}
-	from = s.i + 1
-	key, plain, ok := s.str(false)
-	if !ok || !plain || !s.open(':') {
-		return 0, 0, false, false
-	}
-	s.ws()
-	return from, from + len(key), true, true
-}
-
-// element moves to the next element of the array being walked (the first
-// one when first), or reports more false past the closing bracket.
-func (s *answerScan) element(first bool) (more, ok bool) {
-	s.ws()
-	if s.i >= len(s.doc) {
-		return false, false
-	}
-	if c := s.doc[s.i]; c == ']' {
-		s.i++
-		return false, true
-	} else if !first {
-		if c != ',' {
-			return false, false
-		}
-		s.i++
-		s.ws()
-	}
-	return true, true
-}
-
-// str walks the string at s.i (its opening quote) and returns its
-// contents, raw, and whether they hold no escape. hold refuses \u0000.
-func (s *answerScan) str(hold bool) (v []byte, plain, ok bool) {
-	start := s.i + 1
-	end, plain, ok := scanString(s.doc, start, hold)
-	if !ok {
-		return nil, false, false
-	}
-	s.i = end
-	return s.doc[start : end-1], plain, true
+	return end
 }
 
 // scanString walks the contents of the string that start at doc[i], past
@@ -466,9 +428,13 @@ func scanString(doc []byte, i int, hold bool) (end int, plain, ok bool) {
 	// The common string, without an escape, ends in the first word or
 	// two: the loop of lex.TextRun, here so that it is not a call.
 	for ; i+8 <= len(doc); i += 8 {
-		if m := lex.TextStops(binary.LittleEndian.Uint64(doc[i:])); m != 0 {
-			i += bits.TrailingZeros64(m) / 8
-			if doc[i] == '"' {
+		x := binary.LittleEndian.Uint64(doc[i:])
+		if m := lex.TextStops(x); m != 0 {
+			// m's lowest bit is the high bit of the stop's byte: the
+			// byte is x shifted by the seven bits below it, read from
+			// the word rather than from doc again.
+			stop := bits.TrailingZeros64(m)
+			if i += stop / 8; byte(x>>(stop-7)) == '"' {
 				return i + 1, true, true
 			}
 			return scanEscaped(doc, i, hold)
@@ -520,75 +486,59 @@ func scanEscaped(doc []byte, i int, hold bool) (end int, plain, ok bool) {
 	}
 }
 
-// number walks the number at s.i. hold refuses what NumberProblem might:
-// an exponent, or 16 characters or more.
-func (s *answerScan) number(hold bool) bool {
-	start := s.i
-	if s.doc[s.i] == '-' {
-		s.i++
+// number walks the number at doc[i] and returns the index past it, or -1.
+// hold refuses what NumberProblem might: an exponent, or 16 characters or
+// more.
+func number(doc []byte, i int, hold bool) int {
+	start := i
+	if doc[i] == '-' {
+		i++
 	}
-	if !s.digit() {
-		return false
+	if !digitAt(doc, i) {
+		return -1
 	}
-	if s.doc[s.i] == '0' {
-		s.i++
+	if doc[i] == '0' {
+		i++
 	} else {
-		s.digits()
+		i = digits(doc, i)
 	}
-	if s.i < len(s.doc) && s.doc[s.i] == '.' {
-		if s.i++; !s.digit() {
-			return false
+	if i < len(doc) && doc[i] == '.' {
+		if i++; !digitAt(doc, i) {
+			return -1
 		}
-		s.digits()
+		i = digits(doc, i)
 	}
-	exp := s.i < len(s.doc) && (s.doc[s.i] == 'e' || s.doc[s.i] == 'E')
+	exp := i < len(doc) && (doc[i] == 'e' || doc[i] == 'E')
 	if exp {
-		if s.i++; s.i < len(s.doc) && (s.doc[s.i] == '+' || s.doc[s.i] == '-') {
-			s.i++
+		if i++; i < len(doc) && (doc[i] == '+' || doc[i] == '-') {
+			i++
 		}
-		if !s.digit() {
-			return false
+		if !digitAt(doc, i) {
+			return -1
 		}
-		s.digits()
+		i = digits(doc, i)
 	}
-	return !hold || !exp && s.i-start < len(maxSafeDigits)
-}
-
-func (s *answerScan) digit() bool {
-	return s.i < len(s.doc) && s.doc[s.i] >= '0' && s.doc[s.i] <= '9'
-}
-
-func (s *answerScan) digits() {
-	for s.digit() {
-		s.i++
+	if hold && (exp || i-start >= len(maxSafeDigits)) {
+		return -1
 	}
+	return i
 }
 
-// ws skips JSON whitespace.
-func (s *answerScan) ws() { s.i = lex.SkipSpace(s.doc, s.i) }
+// digitAt reports whether doc[i] is a digit.
+func digitAt(doc []byte, i int) bool { return i < len(doc) && doc[i] >= '0' && doc[i] <= '9' }
 
-// peek skips whitespace and reports whether the next byte is c.
-func (s *answerScan) peek(c byte) bool {
-	s.ws()
-	return s.i < len(s.doc) && s.doc[s.i] == c
-}
-
-// open skips whitespace and c, the next byte, or reports false.
-func (s *answerScan) open(c byte) bool {
-	if !s.peek(c) {
-		return false
+// digits is the index past the digits from doc[i] on.
+func digits(doc []byte, i int) int {
+	for digitAt(doc, i) {
+		i++
 	}
-	s.i++
-	return true
+	return i
 }
 
-// literal skips whitespace and lit (true, false, null), or reports false
-// and moves past the whitespace only.
-func (s *answerScan) literal(lit string) bool {
-	s.ws()
-	if len(s.doc)-s.i < len(lit) || string(s.doc[s.i:s.i+len(lit)]) != lit {
-		return false
+// literal walks lit (true, false, null) at doc[i], or returns -1.
+func literal(doc []byte, i int, lit string) int {
+	if !hasAt(doc, i, lit) {
+		return -1
 	}
-	s.i += len(lit)
-	return true
+	return i + len(lit)
 }
