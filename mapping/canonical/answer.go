@@ -165,148 +165,6 @@ func colon(doc []byte, i int) int {
 	return i
 }
 
-// userValue walks the value at doc[i] of the top-level member of index
-// idx, and returns the index past it, or -1.
-func (s *answerScan) userValue(i, idx int) int {
-	doc, c := s.doc, s.doc[i]
-	switch memberKind[idx] {
-	case kindString:
-		if c != '"' {
-			return -1
-		}
-		end, plain, ok := scanString(doc, i+1, false)
-		switch {
-		case !ok:
-			return -1
-		case idx == memberUsername:
-			if !plain {
-				return -1
-			}
-			s.username = doc[i+1 : end-1]
-		}
-		return end
-	case kindBool:
-		if c == 't' {
-			return literal(doc, i, "true")
-		}
-		return literal(doc, i, "false")
-	case kindObject:
-		if c != '{' {
-			return -1
-		}
-		return s.value(i, 2, false)
-	case kindRoles:
-		return s.roles(i)
-	case kindExt:
-		return s.extensions(i)
-	}
-	// A read-only member: a string or null.
-	if c == 'n' {
-		return literal(doc, i, "null")
-	}
-	if c != '"' {
-		return -1
-	}
-	if memberKind[idx] == kindTime {
-		// Read in place: what rfc3339 accepts holds no quote, backslash
-		// or control character, so its end is the string's.
-		if n := rfc3339Len(doc[i+1:]); n >= 0 && i+1+n < len(doc) && doc[i+1+n] == '"' {
-			return i + n + 2
-		}
-		return -1
-	}
-	end, plain, ok := scanString(doc, i+1, false)
-	switch {
-	case !ok || !plain:
-		return -1
-	case idx == memberID:
-		s.id = doc[i+1 : end-1]
-	case idx == memberTenant:
-		s.tenant = doc[i+1 : end-1]
-	}
-	return end
-}
-
-// hasAt reports whether doc holds lit at i.
-func hasAt(doc []byte, i int, lit string) bool {
-	return len(doc)-i >= len(lit) && string(doc[i:i+len(lit)]) == lit
-}
-
-// roles walks, from i, an array of {id?, name?, description?} with string
-// values and a non-empty id or name (checkRoles), and returns the index
-// past it, or -1.
-func (s *answerScan) roles(i int) int {
-	doc := s.doc
-	if doc[i] != '[' {
-		return -1
-	}
-	if i = lex.SkipSpace(doc, i+1); i < len(doc) && doc[i] == ']' {
-		return i + 1
-	}
-	for {
-		if i >= len(doc) || doc[i] != '{' {
-			return -1
-		}
-		// A role has at least one member, an id or a name: no {}.
-		i = lex.SkipSpace(doc, i+1)
-		var seen uint8 // 1 id, 2 name, 4 description
-		for {
-			if i >= len(doc) || doc[i] != '"' {
-				return -1
-			}
-			// Each name with its closing quote, as memberAt reads them.
-			var bit uint8
-			var n int
-			switch k := doc[i+1:]; {
-			case len(k) >= 3 && string(k[:3]) == `id"`:
-				bit, n = 1, len("id")
-			case len(k) >= 5 && string(k[:5]) == `name"`:
-				bit, n = 2, len("name")
-			case len(k) >= 12 && string(k[:12]) == `description"`:
-				bit, n = 4, len("description")
-			}
-			if bit == 0 || seen&bit != 0 {
-				return -1
-			}
-			seen |= bit
-			if i = lex.SkipSpace(doc, i+n+2); i >= len(doc) || doc[i] != ':' {
-				return -1
-			}
-			if i = lex.SkipSpace(doc, i+1); i >= len(doc) || doc[i] != '"' {
-				return -1
-			}
-			end, plain, ok := scanString(doc, i+1, false)
-			// id and name: plain and not empty (end past more than the quotes).
-			if !ok || bit != 4 && (!plain || end-i == 2) {
-				return -1
-			}
-			if i = lex.SkipSpace(doc, end); i >= len(doc) {
-				return -1
-			}
-			if doc[i] == '}' {
-				break
-			}
-			if doc[i] != ',' {
-				return -1
-			}
-			i = lex.SkipSpace(doc, i+1)
-		}
-		if seen&3 == 0 {
-			return -1
-		}
-		if i = lex.SkipSpace(doc, i+1); i >= len(doc) {
-			return -1
-		}
-		if doc[i] == ']' {
-			return i + 1
-		}
-		if doc[i] != ',' {
-			return -1
-		}
-		i = lex.SkipSpace(doc, i+1)
-	}
-}
-
 // extensions walks, from i, {dialect: {name: value}}
 // (fieldSet.validateExtensions): valid names, unique keys everywhere,
 // values not null and holdable (checkHoldable).
@@ -571,6 +429,11 @@ func digits(doc []byte, i int) int {
 		i++
 	}
 	return i
+}
+
+// hasAt reports whether doc holds lit at i.
+func hasAt(doc []byte, i int, lit string) bool {
+	return len(doc)-i >= len(lit) && string(doc[i:i+len(lit)]) == lit
 }
 
 // literal walks lit (true, false, null) at doc[i], or returns -1.
