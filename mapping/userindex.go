@@ -311,11 +311,11 @@ func firstOfEach(array string, item string, list []string) value {
 	}
 	for {
 		start := i
-		end := skipJSON(array, i, 1)
+		end, s, ok := eachItem(array, i, item)
 		if end < 0 {
 			return firstOfEachGJSON(array, item, list)
 		}
-		if s, ok := memberString(array[start:end], item); !ok {
+		if !ok {
 			if r := gjson.Get(array[start:end], item); r.Type == gjson.String && slices.Contains(list, r.Str) {
 				return value{ok: true, isStr: true, str: r.Str}
 			}
@@ -346,40 +346,67 @@ func endOfEach(array string, i int, item string, list []string) value {
 	return value{}
 }
 
-// memberString reads the member key of the well-formed JSON object obj:
-// its value's JSON text when it is a string without escapes, "" when the
-// first member key holds something else or there is none. ok is false,
-// and the caller asks gjson, when obj is no object or a key before the
-// one found, or the string found, holds an escape.
-func memberString(obj, key string) (raw string, ok bool) {
-	if obj == "" || obj[0] != '{' {
-		return "", false
+// eachItem walks the item of firstOfEach's array at s[i] once, where
+// skipJSON, then a scan of its members, then one of the string found read
+// it three times. It returns the item's end, as skipJSON(s, i, 1) does (-1
+// when it is not well-formed JSON), and, when it is, its member key: its
+// value's JSON text when it is a string without escapes, "" when the first
+// member key holds something else or there is none. ok is false, and the
+// caller asks gjson, when the item is no object, or a key before the one
+// found, or the string found, holds an escape.
+func eachItem(s string, i int, key string) (end int, raw string, ok bool) {
+	if i >= len(s) || s[i] != '{' {
+		return skipJSON(s, i, 1), "", false
 	}
-	i := lex.SkipSpace(obj, 1)
-	if obj[i] == '}' {
-		return "", true
+	if i = lex.SkipSpace(s, i+1); i < len(s) && s[i] == '}' {
+		return i + 1, "", true
 	}
+	// found: raw and ok are the answer (the member was found, or a key
+	// with an escape came first); members after it are only skipped.
+	found, ok := false, true
 	for {
-		end, esc := skipString(obj, i)
-		if esc {
-			return "", false
+		if i >= len(s) || s[i] != '"' {
+			return -1, "", false
 		}
-		k := obj[i+1 : end-1]
-		i = lex.SkipSpace(obj, lex.SkipSpace(obj, end)+1)
-		vend := skipJSON(obj, i, 1)
-		if k == key {
-			if obj[i] != '"' {
-				return "", true
+		kend, esc := skipString(s, i)
+		if kend < 0 {
+			return -1, "", false
+		}
+		match := !found && !esc && s[i+1:kend-1] == key
+		if !found && esc {
+			found, ok = true, false
+		}
+		if i = lex.SkipSpace(s, kend); i >= len(s) || s[i] != ':' {
+			return -1, "", false
+		}
+		i = lex.SkipSpace(s, i+1)
+		var vend int
+		if match && i < len(s) && s[i] == '"' {
+			var vesc bool
+			if vend, vesc = skipString(s, i); vend >= 0 {
+				ok = !vesc
+				if ok {
+					raw = s[i:vend]
+				}
 			}
-			if _, esc := skipString(obj, i); esc {
-				return "", false
-			}
-			return obj[i:vend], true
+		} else {
+			vend = skipJSON(s, i, 2) // the depth of a member of the item
 		}
-		if i = lex.SkipSpace(obj, vend); obj[i] == '}' {
-			return "", true
+		found = found || match
+		if i = vend; i < 0 {
+			return -1, "", false
 		}
-		i = lex.SkipSpace(obj, i+1)
+		if i = lex.SkipSpace(s, i); i >= len(s) {
+			return -1, "", false
+		}
+		switch s[i] {
+		case '}':
+			return i + 1, raw, ok
+		case ',':
+			i = lex.SkipSpace(s, i+1)
+		default:
+			return -1, "", false
+		}
 	}
 }
 

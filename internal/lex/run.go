@@ -36,10 +36,7 @@ func PlainRun[T ~string | ~[]byte](b T, i int) int {
 // the caller's to check).
 func TextRun[T ~string | ~[]byte](b T, i int) int {
 	for ; i+8 <= len(b); i += 8 {
-		x := word(b, i)
-		// As PlainRun's, less a byte's own high bit: &^x keeps a byte at
-		// or over 0x80 out of the "less than 0x20" test.
-		if m := ((x-0x20*ones)&^x | zeroBytes(x^('"'*ones)) | zeroBytes(x^('\\'*ones))) & highs; m != 0 {
+		if m := TextStops(word(b, i)); m != 0 {
 			return i + bits.TrailingZeros64(m)/8
 		}
 	}
@@ -47,6 +44,17 @@ func TextRun[T ~string | ~[]byte](b T, i int) int {
 		i++
 	}
 	return i
+}
+
+// TextStops marks where in x, eight bytes of a JSON string (the first the
+// lowest, as binary.LittleEndian reads them), TextRun would stop: its
+// lowest set bit, if any, is the high bit of the first quote, backslash or
+// control character (bits above it mean nothing). It is TextRun's step,
+// for a scan that inlines its own loop.
+func TextStops(x uint64) uint64 {
+	// As PlainRun's, less a byte's own high bit: &^x keeps a byte at or
+	// over 0x80 out of the "less than 0x20" test.
+	return ((x-0x20*ones)&^x | zeroBytes(x^('"'*ones)) | zeroBytes(x^('\\'*ones))) & highs
 }
 
 // QuoteRun returns the index of the first quote or backslash in s from i

@@ -2,6 +2,7 @@ package canonical
 
 import (
 	"bytes"
+	"encoding/binary"
 	"math"
 	"math/bits"
 	"strings"
@@ -24,11 +25,8 @@ func (s *answerScan) walk(user []byte) bool {
 		return false
 	}
 	s.doc = user
-	if !s.user() {
-		return false
-	}
-	s.ws()
-	return s.i == len(s.doc) // else more than one JSON value
+	i := s.user()
+	return i >= 0 && lex.SkipSpace(user, i) == len(user) // else more than one JSON value
 }
 
 // addressed is checkAnswer's verdict on the user s walked: whether it is
@@ -59,7 +57,6 @@ func (s *answerScan) addressed(want Addressed) *AnswerError {
 // WithinDepth does.
 type answerScan struct {
 	doc []byte
-	i   int
 	// keys holds the keys of the objects being walked below the top
 	// level, innermost last, to find a duplicate; nkeys is how many.
 	// Offsets are int32 (walk refuses a longer text) to halve what a
@@ -73,267 +70,221 @@ type answerScan struct {
 	span [numMembers]struct{ from, to int32 }
 }
 
-// The kinds of the top-level members of a canonical user.
+// The kinds of the top-level members of a canonical user (memberKind).
 const (
-	memberString   = iota // a writable string field
-	memberBool            // a writable boolean field
-	memberObject          // address, attributes
-	memberRoles           // roles
-	memberExt             // extensions
-	memberReadOnly        // id, tenant, createdBy: a string or null
-	memberTime            // createdAt, updatedAt, lastLoginAt
+	kindString   = iota // a writable string field
+	kindBool            // a writable boolean field
+	kindObject          // address, attributes
+	kindRoles           // roles
+	kindExt             // extensions
+	kindReadOnly        // id, tenant, createdBy: a string or null
+	kindTime            // createdAt, updatedAt, lastLoginAt
 )
 
-// userMember is the bit and the kind of top-level member name, or ok false
-// for a name the fast path refuses (password, an unknown field).
-func userMember(name []byte) (bit uint32, kind int, ok bool) {
-	switch string(name) {
-	case "id":
-		return 1 << 0, memberReadOnly, true
-	case "username":
-		return 1 << 1, memberString, true
-	case "tenant":
-		return 1 << 2, memberReadOnly, true
-	case "email":
-		return 1 << 3, memberString, true
-	case "givenName":
-		return 1 << 4, memberString, true
-	case "familyName":
-		return 1 << 5, memberString, true
-	case "displayName":
-		return 1 << 6, memberString, true
-	case "phone":
-		return 1 << 7, memberString, true
-	case "mobile":
-		return 1 << 8, memberString, true
-	case "organization":
-		return 1 << 9, memberString, true
-	case "active":
-		return 1 << 10, memberBool, true
-	case "locked":
-		return 1 << 11, memberBool, true
-	case "deleted":
-		return 1 << 12, memberBool, true
-	case "address":
-		return 1 << 13, memberObject, true
-	case "attributes":
-		return 1 << 14, memberObject, true
-	case "roles":
-		return 1 << 15, memberRoles, true
-	case "extensions":
-		return 1 << 16, memberExt, true
-	case "createdBy":
-		return 1 << 17, memberReadOnly, true
-	case "createdAt":
-		return 1 << 18, memberTime, true
-	case "updatedAt":
-		return 1 << 19, memberTime, true
-	case "lastLoginAt":
-		return 1 << 20, memberTime, true
-	}
-	return 0, 0, false
-}
+// Each step of the walk takes the index of where it starts in doc and
+// returns the index past what it read, or -1: its place is a local,
+// handed from step to step, where a field of s would be stored and loaded
+// again at every step.
 
 // user walks the top-level object (depth 1).
-func (s *answerScan) user() bool {
-	if !s.open('{') {
-		return false
+//
+// It and roles, the bulk of a user, step over blanks, colons and commas
+// themselves (lex.SkipSpace is inlined), where the other objects and
+// arrays call next and colon: a call per step was a tenth of the walk.
+func (s *answerScan) user() int {
+	doc := s.doc
+	i := lex.SkipSpace(doc, 0)
+	if i >= len(doc) || doc[i] != '{' {
+		return -1
+	}
+	if i = lex.SkipSpace(doc, i+1); i < len(doc) && doc[i] == '}' {
+		return i + 1
 	}
 	var seen uint32
-	for first := true; ; first = false {
-		from, to, more, ok := s.member(first)
-		if !ok || !more {
-			return ok
+	for {
+		if i >= len(doc) || doc[i] != '"' {
+			return -1
 		}
-		name := s.doc[from:to]
-		bit, kind, ok := userMember(name)
-		start := s.i
-		if !ok || seen&bit != 0 || !s.userValue(name, kind) {
-			return false
+		idx, n := memberAt(doc, i+1)
+		if idx < 0 || seen&(1<<idx) != 0 {
+			return -1
 		}
-		seen |= bit
-		s.span[bits.TrailingZeros32(bit)] = struct{ from, to int32 }{int32(start), int32(s.i)}
+		seen |= 1 << idx
+		if i = lex.SkipSpace(doc, i+n+2); i >= len(doc) || doc[i] != ':' {
+			return -1
+		}
+		if i = lex.SkipSpace(doc, i+1); i >= len(doc) {
+			return -1
+		}
+		start := i
+		if i = s.userValue(i, idx); i < 0 {
+			return -1
+		}
+		s.span[idx] = struct{ from, to int32 }{int32(start), int32(i)}
+		if i = lex.SkipSpace(doc, i); i >= len(doc) {
+			return -1
+		}
+		if doc[i] == '}' {
+			return i + 1
+		}
+		if doc[i] != ',' {
+			return -1
+		}
+		i = lex.SkipSpace(doc, i+1)
 	}
 }
 
-// userValue walks the value of top-level member name, of the given kind.
-func (s *answerScan) userValue(name []byte, kind int) bool {
-	switch kind {
-	case memberString:
-		if !s.peek('"') {
-			return false
+// next steps over whitespace from i, just past the opening of an object
+// or an array (first) or past one of its items, to its next item: it
+// returns the index of the item's first byte and more true (ok false when
+// there is none), or the index past close, the closing brace or bracket,
+// and more false.
+func next(doc []byte, i int, first bool, close byte) (j int, more, ok bool) {
+	i = lex.SkipSpace(doc, i)
+	if i < len(doc) && doc[i] == close {
+		return i + 1, false, true
+	}
+	if !first {
+		if i >= len(doc) || doc[i] != ',' {
+			return i, false, false
 		}
-		v, plain, ok := s.str(false)
-		if ok && string(name) == "username" {
-			s.username = v
-			return plain
-		}
-		return ok
-	case memberBool:
-		return s.literal("true") || s.literal("false")
-	case memberObject:
-		return s.peek('{') && s.value(2, false)
-	case memberRoles:
-		return s.roles()
-	case memberExt:
-		return s.extensions()
+		i = lex.SkipSpace(doc, i+1)
 	}
-	// A read-only member: a string or null.
-	if s.literal("null") {
-		return true
-	}
-	if !s.peek('"') {
-		return false
-	}
-	v, plain, ok := s.str(false)
-	switch {
-	case !ok || !plain:
-		return false
-	case kind == memberTime:
-		return rfc3339(v)
-	case string(name) == "id":
-		s.id = v
-	case string(name) == "tenant":
-		s.tenant = v
-	}
-	return true
+	return i, true, i < len(doc)
 }
 
-// roles walks an array of {id?, name?, description?} with string values
-// and a non-empty id or name (checkRoles).
-func (s *answerScan) roles() bool {
-	if !s.open('[') {
-		return false
+// colon steps from i, just past a key, over whitespace, the colon and
+// whitespace, to the member's value: its index, or -1 if it is not there.
+func colon(doc []byte, i int) int {
+	if i = lex.SkipSpace(doc, i); i >= len(doc) || doc[i] != ':' {
+		return -1
 	}
-	for first := true; ; first = false {
-		more, ok := s.element(first)
-		if !ok || !more {
-			return ok
-		}
-		if !s.open('{') {
-			return false
-		}
-		var seen uint8 // 1 id, 2 name, 4 description
-		for first := true; ; first = false {
-			from, to, more, ok := s.member(first)
-			if !ok {
-				return false
-			}
-			if !more {
-				break
-			}
-			var bit uint8
-			switch string(s.doc[from:to]) {
-			case "id":
-				bit = 1
-			case "name":
-				bit = 2
-			case "description":
-				bit = 4
-			default:
-				return false
-			}
-			if seen&bit != 0 || !s.peek('"') {
-				return false
-			}
-			seen |= bit
-			v, plain, ok := s.str(false)
-			if !ok || bit != 4 && (!plain || len(v) == 0) {
-				return false
-			}
-		}
-		if seen&3 == 0 {
-			return false
-		}
+	if i = lex.SkipSpace(doc, i+1); i >= len(doc) {
+		return -1
 	}
+	return i
 }
 
-// extensions walks {dialect: {name: value}} (fieldSet.validateExtensions):
-// valid names, unique keys everywhere, values not null and holdable
-// (checkHoldable).
-func (s *answerScan) extensions() bool {
-	if !s.open('{') {
-		return false
+// extensions walks, from i, {dialect: {name: value}}
+// (fieldSet.validateExtensions): valid names, unique keys everywhere,
+// values not null and holdable (checkHoldable).
+func (s *answerScan) extensions(i int) int {
+	doc := s.doc
+	if doc[i] != '{' {
+		return -1
 	}
+	i++
 	base := s.nkeys
 	for first := true; ; first = false {
-		from, to, more, ok := s.member(first)
-		if !ok {
-			return false
-		}
-		if !more {
+		var more, ok bool
+		if i, more, ok = next(doc, i, first, '}'); !ok {
+			return -1
+		} else if !more {
 			s.nkeys = base
-			return true
+			return i
 		}
-		if !validDialectName(s.doc[from:to]) || !s.newKey(base, from, to) || !s.open('{') {
-			return false
+		end := key(doc, i)
+		if end < 0 || !validDialectName(doc[i+1:end-1]) || !s.newKey(base, i+1, end-1) {
+			return -1
 		}
+		if i = colon(doc, end); i < 0 || doc[i] != '{' {
+			return -1
+		}
+		i++
 		inner := s.nkeys
 		for first := true; ; first = false {
-			from, to, more, ok := s.member(first)
-			if !ok {
-				return false
-			}
-			if !more {
+			if i, more, ok = next(doc, i, first, '}'); !ok {
+				return -1
+			} else if !more {
 				break
 			}
-			if !validMemberName(s.doc[from:to]) || !s.newKey(inner, from, to) || s.peek('n') || !s.value(4, true) {
-				return false
+			end := key(doc, i)
+			if end < 0 || !validMemberName(doc[i+1:end-1]) || !s.newKey(inner, i+1, end-1) {
+				return -1
+			}
+			if i = colon(doc, end); i < 0 || doc[i] == 'n' { // null, or not JSON
+				return -1
+			}
+			if i = s.value(i, 4, true); i < 0 {
+				return -1
 			}
 		}
 		s.nkeys = inner
 	}
 }
 
-// value walks any JSON value at s.i; depth is the depth an object or an
+// value walks any JSON value at doc[i]; depth is the depth an object or an
 // array there has. hold refuses what checkHoldable refuses, and more.
-func (s *answerScan) value(depth int, hold bool) bool {
-	if s.i >= len(s.doc) {
-		return false
+func (s *answerScan) value(i, depth int, hold bool) int {
+	doc := s.doc
+	if i >= len(doc) {
+		return -1
 	}
-	switch c := s.doc[s.i]; {
+	switch c := doc[i]; {
 	case c == '"':
-		_, _, ok := s.str(hold)
-		return ok
+		end, _, ok := scanString(doc, i+1, hold)
+		if !ok {
+			return -1
+		}
+		return end
 	case c == '-' || c >= '0' && c <= '9':
-		return s.number(hold)
+		return number(doc, i, hold)
 	case c == 't':
-		return s.literal("true")
+		return literal(doc, i, "true")
 	case c == 'f':
-		return s.literal("false")
+		return literal(doc, i, "false")
 	case c == 'n':
-		return s.literal("null")
+		return literal(doc, i, "null")
 	case depth > MaxDepth:
-		return false
+		return -1
 	case c == '[':
-		s.i++
+		i++
 		for first := true; ; first = false {
-			more, ok := s.element(first)
-			if !ok || !more {
-				return ok
+			var more, ok bool
+			if i, more, ok = next(doc, i, first, ']'); !ok {
+				return -1
+			} else if !more {
+				return i
 			}
-			if !s.value(depth+1, hold) {
-				return false
+			if i = s.value(i, depth+1, hold); i < 0 {
+				return -1
 			}
 		}
 	case c == '{':
-		s.i++
+		// Its steps written out, as user's are: address and attributes
+		// take this way.
 		base := s.nkeys
-		for first := true; ; first = false {
-			from, to, more, ok := s.member(first)
-			if !ok {
-				return false
+		if i = lex.SkipSpace(doc, i+1); i < len(doc) && doc[i] == '}' {
+			return i + 1
+		}
+		for {
+			if i >= len(doc) {
+				return -1
 			}
-			if !more {
+			end := key(doc, i)
+			if end < 0 || !s.newKey(base, i+1, end-1) {
+				return -1
+			}
+			if i = lex.SkipSpace(doc, end); i >= len(doc) || doc[i] != ':' {
+				return -1
+			}
+			if i = s.value(lex.SkipSpace(doc, i+1), depth+1, hold); i < 0 {
+				return -1
+			}
+			if i = lex.SkipSpace(doc, i); i >= len(doc) {
+				return -1
+			}
+			if doc[i] == '}' {
 				s.nkeys = base
-				return true
+				return i + 1
 			}
-			if !s.newKey(base, from, to) || !s.value(depth+1, hold) {
-				return false
+			if doc[i] != ',' {
+				return -1
 			}
+			i = lex.SkipSpace(doc, i+1)
 		}
 	}
-	return false
+	return -1
 }
 
 // newKey records the key doc[from:to] of the object whose keys start at
@@ -353,173 +304,142 @@ func (s *answerScan) newKey(base, from, to int) bool {
 	return true
 }
 
-// member moves to the next member of the object being walked (the first
-// one when first): past its key and colon, to its value. It returns the
-// key's span in doc, or more false past the closing brace. A key with an
-// escape is a doubt: ok false.
-func (s *answerScan) member(first bool) (from, to int, more, ok bool) {
-	s.ws()
-	if s.i >= len(s.doc) {
-		return 0, 0, false, false
+// key walks the key at doc[i] (where next stopped) and returns the index
+// past its closing quote, or -1. A key with an escape is a doubt: -1.
+func key(doc []byte, i int) int {
+	if doc[i] != '"' {
+		return -1
 	}
-	if c := s.doc[s.i]; c == '}' {
-		s.i++
-		return 0, 0, false, true
-	} else if !first {
-		if c != ',' {
-			return 0, 0, false, false
-		}
-		s.i++
-		s.ws()
+	end, plain, ok := scanString(doc, i+1, false)
+	if !ok || !plain {
+		return -1
 	}
-	if !s.peek('"') {
-		return 0, 0, false, false
-	}
-	from = s.i + 1
-	key, plain, ok := s.str(false)
-	if !ok || !plain || !s.open(':') {
-		return 0, 0, false, false
-	}
-	s.ws()
-	return from, from + len(key), true, true
+	return end
 }
 
-// element moves to the next element of the array being walked (the first
-// one when first), or reports more false past the closing bracket.
-func (s *answerScan) element(first bool) (more, ok bool) {
-	s.ws()
-	if s.i >= len(s.doc) {
-		return false, false
-	}
-	if c := s.doc[s.i]; c == ']' {
-		s.i++
-		return false, true
-	} else if !first {
-		if c != ',' {
-			return false, false
+// scanString walks the contents of the string that start at doc[i], past
+// its opening quote, and returns the index past its closing quote and
+// whether it holds no escape, or ok false. hold refuses \u0000.
+func scanString(doc []byte, i int, hold bool) (end int, plain, ok bool) {
+	// The common string, without an escape, ends in the first word or
+	// two: the loop of lex.TextRun, here so that it is not a call.
+	for ; i+8 <= len(doc); i += 8 {
+		x := binary.LittleEndian.Uint64(doc[i:])
+		if m := lex.TextStops(x); m != 0 {
+			// m's lowest bit is the high bit of the stop's byte: the
+			// byte is x shifted by the seven bits below it, read from
+			// the word rather than from doc again.
+			stop := bits.TrailingZeros64(m)
+			if i += stop / 8; byte(x>>(stop-7)) == '"' {
+				return i + 1, true, true
+			}
+			return scanEscaped(doc, i, hold)
 		}
-		s.i++
-		s.ws()
 	}
-	return true, true
+	return scanEscaped(doc, i, hold)
 }
 
-// str walks the string at s.i (its opening quote) and returns its
-// contents, raw, and whether they hold no escape. hold refuses \u0000.
-func (s *answerScan) str(hold bool) (v []byte, plain, ok bool) {
-	s.i++
-	start, plain := s.i, true
+// scanEscaped is scanString from doc[i] on, where an escape may be.
+func scanEscaped(doc []byte, i int, hold bool) (end int, plain, ok bool) {
+	plain = true
 	for {
 		// Past what the string holds as it is (UTF-8 checked before the
 		// walk), to its end, an escape or a control character.
-		if s.i = lex.TextRun(s.doc, s.i); s.i >= len(s.doc) {
-			break
+		if i = lex.TextRun(doc, i); i >= len(doc) {
+			return 0, false, false
 		}
-		switch s.doc[s.i] {
+		switch doc[i] {
 		case '"':
-			s.i++
-			return s.doc[start : s.i-1], plain, true
+			return i + 1, plain, true
 		case '\\':
 		default: // a control character
-			return nil, false, false
+			return 0, false, false
 		}
 		plain = false
-		if s.i++; s.i >= len(s.doc) {
-			return nil, false, false
+		if i++; i >= len(doc) {
+			return 0, false, false
 		}
-		switch s.doc[s.i] {
+		switch doc[i] {
 		case '"', '\\', '/', 'b', 'f', 'n', 'r', 't':
-			s.i++
+			i++
 		case 'u':
-			if len(s.doc)-s.i < 5 {
-				return nil, false, false
+			if len(doc)-i < 5 {
+				return 0, false, false
 			}
-			hex := s.doc[s.i+1 : s.i+5]
+			hex := doc[i+1 : i+5]
 			for _, h := range hex {
 				if !lex.IsHex(h) {
-					return nil, false, false
+					return 0, false, false
 				}
 			}
 			if hold && string(hex) == "0000" {
-				return nil, false, false
+				return 0, false, false
 			}
-			s.i += 5
+			i += 5
 		default:
-			return nil, false, false
+			return 0, false, false
 		}
 	}
-	return nil, false, false
 }
 
-// number walks the number at s.i. hold refuses what NumberProblem might:
-// an exponent, or 16 characters or more.
-func (s *answerScan) number(hold bool) bool {
-	start := s.i
-	if s.doc[s.i] == '-' {
-		s.i++
+// number walks the number at doc[i] and returns the index past it, or -1.
+// hold refuses what NumberProblem might: an exponent, or 16 characters or
+// more.
+func number(doc []byte, i int, hold bool) int {
+	start := i
+	if doc[i] == '-' {
+		i++
 	}
-	if !s.digit() {
-		return false
+	if !digitAt(doc, i) {
+		return -1
 	}
-	if s.doc[s.i] == '0' {
-		s.i++
+	if doc[i] == '0' {
+		i++
 	} else {
-		s.digits()
+		i = digits(doc, i)
 	}
-	if s.i < len(s.doc) && s.doc[s.i] == '.' {
-		if s.i++; !s.digit() {
-			return false
+	if i < len(doc) && doc[i] == '.' {
+		if i++; !digitAt(doc, i) {
+			return -1
 		}
-		s.digits()
+		i = digits(doc, i)
 	}
-	exp := s.i < len(s.doc) && (s.doc[s.i] == 'e' || s.doc[s.i] == 'E')
+	exp := i < len(doc) && (doc[i] == 'e' || doc[i] == 'E')
 	if exp {
-		if s.i++; s.i < len(s.doc) && (s.doc[s.i] == '+' || s.doc[s.i] == '-') {
-			s.i++
+		if i++; i < len(doc) && (doc[i] == '+' || doc[i] == '-') {
+			i++
 		}
-		if !s.digit() {
-			return false
+		if !digitAt(doc, i) {
+			return -1
 		}
-		s.digits()
+		i = digits(doc, i)
 	}
-	return !hold || !exp && s.i-start < len(maxSafeDigits)
-}
-
-func (s *answerScan) digit() bool {
-	return s.i < len(s.doc) && s.doc[s.i] >= '0' && s.doc[s.i] <= '9'
-}
-
-func (s *answerScan) digits() {
-	for s.digit() {
-		s.i++
+	if hold && (exp || i-start >= len(maxSafeDigits)) {
+		return -1
 	}
+	return i
 }
 
-// ws skips JSON whitespace.
-func (s *answerScan) ws() { s.i = lex.SkipSpace(s.doc, s.i) }
+// digitAt reports whether doc[i] is a digit.
+func digitAt(doc []byte, i int) bool { return i < len(doc) && doc[i] >= '0' && doc[i] <= '9' }
 
-// peek skips whitespace and reports whether the next byte is c.
-func (s *answerScan) peek(c byte) bool {
-	s.ws()
-	return s.i < len(s.doc) && s.doc[s.i] == c
-}
-
-// open skips whitespace and c, the next byte, or reports false.
-func (s *answerScan) open(c byte) bool {
-	if !s.peek(c) {
-		return false
+// digits is the index past the digits from doc[i] on.
+func digits(doc []byte, i int) int {
+	for digitAt(doc, i) {
+		i++
 	}
-	s.i++
-	return true
+	return i
 }
 
-// literal skips whitespace and lit (true, false, null), or reports false
-// and moves past the whitespace only.
-func (s *answerScan) literal(lit string) bool {
-	s.ws()
-	if len(s.doc)-s.i < len(lit) || string(s.doc[s.i:s.i+len(lit)]) != lit {
-		return false
+// hasAt reports whether doc holds lit at i.
+func hasAt(doc []byte, i int, lit string) bool {
+	return len(doc)-i >= len(lit) && string(doc[i:i+len(lit)]) == lit
+}
+
+// literal walks lit (true, false, null) at doc[i], or returns -1.
+func literal(doc []byte, i int, lit string) int {
+	if !hasAt(doc, i, lit) {
+		return -1
 	}
-	s.i += len(lit)
-	return true
+	return i + len(lit)
 }

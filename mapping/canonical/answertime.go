@@ -6,34 +6,36 @@ package canonical
 // rfc3339 reports whether v is a timestamp time.Parse(time.RFC3339Nano)
 // certainly accepts: the form its fast path (parseRFC3339) reads. Other
 // forms it might still accept are a doubt: false.
-func rfc3339(v []byte) bool {
+func rfc3339(v []byte) bool { return rfc3339Len(v) == len(v) }
+
+// rfc3339Len is the length of the timestamp rfc3339 accepts that v starts
+// with, or -1. (The answer walk reads it in place, ended by a quote.)
+func rfc3339Len(v []byte) int {
 	if len(v) < len("2006-01-02T15:04:05") ||
 		v[4] != '-' || v[7] != '-' || v[10] != 'T' || v[13] != ':' || v[16] != ':' {
-		return false
+		return -1
 	}
 	century, year, month := twoDigits(v, 0), twoDigits(v, 2), twoDigits(v, 5)
 	if century < 0 || year < 0 || month < 1 || month > 12 {
-		return false
+		return -1
 	}
 	if day := twoDigits(v, 8); day < 1 || day > daysIn(month, century*100+year) ||
 		!upTo(twoDigits(v, 11), 23) || !upTo(twoDigits(v, 14), 59) || !upTo(twoDigits(v, 17), 59) {
-		return false
+		return -1
 	}
-	v = v[19:]
-	if len(v) >= 2 && v[0] == '.' && v[1] >= '0' && v[1] <= '9' {
-		n := 2
-		for n < len(v) && v[n] >= '0' && v[n] <= '9' {
-			n++
+	n := len("2006-01-02T15:04:05")
+	if len(v)-n >= 2 && v[n] == '.' && v[n+1] >= '0' && v[n+1] <= '9' {
+		for n += 2; n < len(v) && v[n] >= '0' && v[n] <= '9'; n++ {
 		}
-		v = v[n:]
 	}
-	if len(v) == 1 && v[0] == 'Z' {
-		return true
+	if n < len(v) && v[n] == 'Z' {
+		return n + 1
 	}
-	if len(v) != len("-07:00") || v[0] != '+' && v[0] != '-' || v[3] != ':' {
-		return false
+	if len(v)-n < len("-07:00") || v[n] != '+' && v[n] != '-' || v[n+3] != ':' ||
+		!upTo(twoDigits(v, n+1), 23) || !upTo(twoDigits(v, n+4), 59) {
+		return -1
 	}
-	return upTo(twoDigits(v, 1), 23) && upTo(twoDigits(v, 4), 59)
+	return n + len("-07:00")
 }
 
 // twoDigits reads v[i:i+2] as a number, -1 when it is not two digits.
