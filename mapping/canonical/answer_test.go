@@ -262,3 +262,39 @@ func BenchmarkCheckAnswerRefused(b *testing.B) {
 		})
 	}
 }
+
+// TestMemberIndexCoversTheContract ties memberAt's hand-written switch to
+// the contract's lists: every writable field's top-level name but password,
+// every read-only field and extensions has an index of its own, and the
+// walk knows no other name.
+func TestMemberIndexCoversTheContract(t *testing.T) {
+	names := map[string]bool{"extensions": true}
+	for _, f := range Fields {
+		if top, _, _ := strings.Cut(f.Name, "."); top != "password" {
+			names[top] = true
+		}
+	}
+	for _, r := range ReadOnly {
+		names[r] = true
+	}
+	seen := map[int]string{}
+	for name := range names {
+		i := MemberIndex(name)
+		if i < 0 || i >= numMembers {
+			t.Errorf("MemberIndex(%q) = %d", name, i)
+			continue
+		}
+		if other, dup := seen[i]; dup {
+			t.Errorf("%q and %q share index %d", name, other, i)
+		}
+		seen[i] = name
+	}
+	if len(names) != numMembers {
+		t.Errorf("%d names in the contract, %d members in the walk", len(names), numMembers)
+	}
+	for _, name := range []string{"password", "", "ID", "roles2", "user", "extension"} {
+		if i := MemberIndex(name); i >= 0 {
+			t.Errorf("MemberIndex(%q) = %d, want -1", name, i)
+		}
+	}
+}
