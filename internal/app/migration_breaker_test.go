@@ -135,3 +135,53 @@ func TestMigrationReloadClosesVendorConns(t *testing.T) {
 		}
 	}
 }
+
+// A reload that leaves a dialect's legacy block as it was keeps its vendor:
+// a breaker opened on a vendor that is down stays open (no call reaches
+// it), where a new vendor would start closed and send the next updates to
+// it. A reload that changes the block builds a new vendor, its breaker
+// closed.
+func TestMigrationReloadKeepsVendorBreaker(t *testing.T) {
+	v := startDeadVendor(t)
+	d := specNamed(t, "shift")
+	log := filepath.Join(t.TempDir(), "migration.log")
+	cfg := "listen: 127.0.0.1:0\nupstream: {url: demo}\nlog: {level: %s}\nmigration: {log: %q}\ndialects:\n  shift:\n    legacy: {url: %q, mode: primary, timeout: %s}\n"
+	f := startFile(t, fileSetup{yaml: fmt.Sprintf(cfg, "info", log, v.url(), "2s")})
+	state := func() string { return f.app.Server.VendorBreakers()["shift"] }
+	for i := range config.DefaultBreakerFailures {
+		if a := f.do(t, d.method, d.path, d.header, d.body); a.Status != d.success {
+			t.Fatalf("update %d: %d %s", i, a.Status, a.Body)
+		}
+	}
+	if state() != "open" {
+		t.Fatalf("vendor breaker %q after %d failures, want open", state(), config.DefaultBreakerFailures)
+	}
+
+	// Another key changed, the legacy block not: the vendor is kept.
+	f.write(t, "config.yaml", fmt.Sprintf(cfg, "warn", log, v.url(), "2s"))
+	if err := f.app.Reload(); err != nil {
+		t.Fatal(err)
+	}
+	v.accepted.Store(0)
+	if a := f.do(t, d.method, d.path, d.header, d.body); a.Status != d.success {
+		t.Fatalf("after the reload: %d %s", a.Status, a.Body)
+	}
+	if state() != "open" || v.accepted.Load() != 0 {
+		t.Errorf("after a reload that kept the legacy block: breaker %q, %d calls reached the vendor; want open, 0", state(), v.accepted.Load())
+	}
+
+	// The legacy block changed: a new vendor, its breaker closed.
+	f.write(t, "config.yaml", fmt.Sprintf(cfg, "warn", log, v.url(), "3s"))
+	if err := f.app.Reload(); err != nil {
+		t.Fatal(err)
+	}
+	if state() != "closed" {
+		t.Errorf("after a reload that changed the legacy block: breaker %q, want closed", state())
+	}
+	if a := f.do(t, d.method, d.path, d.header, d.body); a.Status != d.success {
+		t.Fatalf("after the second reload: %d %s", a.Status, a.Body)
+	}
+	if v.accepted.Load() == 0 {
+		t.Error("the new vendor was not called")
+	}
+}

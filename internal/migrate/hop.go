@@ -7,12 +7,16 @@ package migrate
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
 	"errors"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
 	"net/url"
+	"os"
+	"reflect"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -64,6 +68,10 @@ type Vendor struct {
 	// retired: the routing that built the vendor was replaced (Retire);
 	// a call that ends afterwards closes the connection it leaves idle.
 	retired atomic.Bool
+	// built and files say what the vendor was built from (Same): its
+	// legacy block and the contents of the files legacy.tls names.
+	built config.Legacy
+	files [sha256.Size]byte
 }
 
 // ErrVendor wraps every failure to get an answer from the vendor: it was
@@ -121,15 +129,49 @@ func NewVendor(l config.Legacy) (*Vendor, error) {
 	}
 	// DisableCompression: the client's Accept-Encoding, or none, goes as
 	// it is, and the answer comes back as the vendor encoded it.
+	files, err := tlsFiles(l.TLS)
+	if err != nil {
+		return nil, fmt.Errorf("migrate: legacy vendor tls: %w", err)
+	}
+	built := l
+	built.Ignore = slices.Clone(l.Ignore)
 	tr := &http.Transport{Proxy: nil, TLSClientConfig: conf, ForceAttemptHTTP2: true, DisableCompression: true,
 		DialContext: (&net.Dialer{Timeout: l.Timeout.D()}).DialContext, MaxIdleConnsPerHost: 64,
 		IdleConnTimeout: 90 * time.Second, TLSHandshakeTimeout: l.Timeout.D()}
-	return &Vendor{Mode: l.Mode, base: base, ignore: append([]string(nil), l.Ignore...), transport: tr,
+	return &Vendor{Mode: l.Mode, base: base, ignore: append([]string(nil), l.Ignore...), transport: tr, built: built, files: files,
 		breaker: upstream.NewBreaker(l.Breaker.WithDefaults(), base.Host),
 		client: &http.Client{Transport: tr, Timeout: l.Timeout.D(),
 			// The client's own answer is the vendor's: a redirect is
 			// passed on, never followed.
 			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}}, nil
+}
+
+// tlsFiles is a digest of the files t names, in its order.
+func tlsFiles(t config.TLS) ([sha256.Size]byte, error) {
+	h := sha256.New()
+	for _, name := range []string{t.CAFile, t.CertFile, t.KeyFile} {
+		if name == "" {
+			h.Write([]byte{0})
+			continue
+		}
+		b, err := os.ReadFile(name)
+		if err != nil {
+			return [sha256.Size]byte{}, err
+		}
+		h.Write([]byte{1})
+		h.Write(b)
+	}
+	var d [sha256.Size]byte
+	h.Sum(d[:0])
+	return d, nil
+}
+
+// Same reports whether v and w were built from the same legacy block, the
+// files its TLS names holding the same bytes: a reload keeps the running
+// vendor then (its breaker's state, its connections) rather than start
+// over with a closed breaker against a vendor that is still down.
+func (v *Vendor) Same(w *Vendor) bool {
+	return v != nil && w != nil && v.files == w.files && reflect.DeepEqual(v.built, w.built)
 }
 
 // Ignore is the legacy block's ignore list.

@@ -5,9 +5,12 @@ import (
 	"compress/gzip"
 	"compress/zlib"
 	"context"
+	"encoding/pem"
 	"errors"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"testing"
 	"time"
 
@@ -92,5 +95,61 @@ func TestVendorAnswerEncoding(t *testing.T) {
 	a = call(t, vendorAnswering(t, "gzip", bomb))
 	if !errors.As(a.Uncomparable, &enc) || !enc.TooLarge || !bytes.Equal(a.Body, bomb) {
 		t.Errorf("bomb: %v", a.Uncomparable)
+	}
+}
+
+// TestVendorSame: two vendors are the same (a reload keeps the running one)
+// only when built from equal legacy blocks whose TLS files hold the same
+// bytes; the breaker's settings are compared by value, not by pointer.
+func TestVendorSame(t *testing.T) {
+	certOf := func() []byte {
+		s := httptest.NewTLSServer(http.NotFoundHandler())
+		defer s.Close()
+		return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: s.Certificate().Raw})
+	}
+	ca := filepath.Join(t.TempDir(), "ca.pem")
+	if err := os.WriteFile(ca, certOf(), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	on1, on2, off := true, true, false
+	block := func(edit func(*config.Legacy)) config.Legacy {
+		l := config.Legacy{URL: "https://vendor.example/api", Mode: config.LegacyShadow, Timeout: config.Duration(time.Second),
+			Ignore: []string{"_links"}, TLS: config.TLS{CAFile: ca}, Breaker: config.Breaker{Enabled: &on1}}
+		if edit != nil {
+			edit(&l)
+		}
+		return l
+	}
+	vendor := func(l config.Legacy) *Vendor {
+		v, err := NewVendor(l)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return v
+	}
+	first := vendor(block(nil))
+	if !first.Same(vendor(block(func(l *config.Legacy) { l.Breaker.Enabled = &on2 }))) {
+		t.Error("equal blocks: not the same vendor")
+	}
+	for name, edit := range map[string]func(*config.Legacy){
+		"timeout": func(l *config.Legacy) { l.Timeout = config.Duration(2 * time.Second) },
+		"ignore":  func(l *config.Legacy) { l.Ignore = append(l.Ignore, "user.updatedAt") },
+		"url":     func(l *config.Legacy) { l.URL = "https://vendor.example/v2" },
+		"breaker": func(l *config.Legacy) { l.Breaker.Enabled = &off },
+		"mode":    func(l *config.Legacy) { l.Mode = config.LegacyPrimary },
+	} {
+		if first.Same(vendor(block(edit))) {
+			t.Errorf("%s changed: still the same vendor", name)
+		}
+	}
+	// The same certificate twice: other bytes, a bundle the vendor still takes.
+	if err := os.WriteFile(ca, append(certOf(), certOf()...), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if first.Same(vendor(block(nil))) {
+		t.Error("the CA file's bytes changed: still the same vendor")
+	}
+	if first.Same(nil) || (*Vendor)(nil).Same(first) {
+		t.Error("a vendor is the same as none")
 	}
 }

@@ -78,13 +78,16 @@ type authSet struct {
 
 // close stops the authenticators' background work and closes the
 // vendors' idle connections (Vendor.Retire: also those the calls still
-// running leave idle when they end).
-func (s authSet) close() {
+// running leave idle when they end), but for a vendor keep holds under its
+// dialect: one the next routing took over (an unchanged legacy block).
+func (s authSet) close(keep map[string]*migrate.Vendor) {
 	for _, a := range s.auths {
 		a.Close()
 	}
-	for _, v := range s.vendors {
-		v.Retire()
+	for name, v := range s.vendors {
+		if keep[name] != v {
+			v.Retire()
+		}
 	}
 }
 
@@ -96,7 +99,7 @@ func (s *Server) Close() {
 	as := s.auths
 	s.auths = authSet{}
 	s.mu.Unlock()
-	as.close()
+	as.close(nil)
 }
 
 // VendorBreakers is the breaker state ("closed", "half-open", "open",
@@ -122,5 +125,5 @@ func (s *Server) swapAuths(as authSet) {
 	old := s.auths
 	s.auths = as
 	s.mu.Unlock()
-	old.close()
+	old.close(as.vendors)
 }

@@ -90,7 +90,7 @@ func New(o Options) (s *Server, err error) {
 	if s.log == nil {
 		s.log = slog.Default()
 	}
-	handlers, auths, err := build(o, s.log, s.flight, s.users)
+	handlers, auths, err := build(o, s.log, s.flight, s.users, nil)
 	if err != nil {
 		return nil, err
 	}
@@ -109,7 +109,8 @@ func New(o Options) (s *Server, err error) {
 // the new one. A listener the new options no longer use answers 404; one
 // they add is refused with ErrNewListener, the old routing left in place.
 func (s *Server) Swap(o Options) error {
-	handlers, auths, err := build(o, s.log, s.flight, s.users)
+	running := *s.vendors.Load()
+	handlers, auths, err := build(o, s.log, s.flight, s.users, running)
 	if err != nil {
 		return err
 	}
@@ -121,7 +122,7 @@ func (s *Server) Swap(o Options) error {
 	}
 	if len(added) > 0 {
 		sort.Strings(added)
-		auths.close()
+		auths.close(running)
 		return fmt.Errorf("%w: %s", ErrNewListener, strings.Join(added, ", "))
 	}
 	for _, l := range s.listens {
@@ -144,11 +145,12 @@ func observerOf(o Options) Observer {
 // build makes one handler per listen address from the options, and the
 // authenticators and legacy vendors they use (closed again when build
 // fails). Its dialect handlers count their requests in fl, and lock their
-// users in users.
-func build(o Options, log *slog.Logger, fl *inflight, users *userLocks) (_ map[string]http.Handler, auths authSet, err error) {
+// users in users. A dialect whose legacy block is the one its vendor in
+// running was built from keeps that vendor (migrate.Vendor.Same).
+func build(o Options, log *slog.Logger, fl *inflight, users *userLocks, running map[string]*migrate.Vendor) (_ map[string]http.Handler, auths authSet, err error) {
 	defer func() {
 		if err != nil {
-			auths.close()
+			auths.close(running)
 			auths = authSet{}
 		}
 	}()
@@ -189,7 +191,7 @@ func build(o Options, log *slog.Logger, fl *inflight, users *userLocks) (_ map[s
 			return nil, auths, err
 		}
 		auths.auths = append(auths.auths, a)
-		mig, err := migrationFor(m, o, users)
+		mig, err := migrationFor(m, o, users, running[m.Dialect.Name()])
 		if err != nil {
 			return nil, auths, err
 		}

@@ -351,14 +351,19 @@ func vendorFailedNote(status int) string { return "vendor failed: " + strconv.It
 func success(status int) bool { return status >= 200 && status < 300 }
 
 // migrationFor builds a mount's legacy vendor, whose users lock in users;
-// nil when its mode is off.
-func migrationFor(m config.Mount, o Options, users *userLocks) (*migration, error) {
+// nil when its mode is off. running is the dialect's vendor in the routing
+// served (nil: none): it is kept when built from the same legacy block,
+// with its breaker's state and its connections.
+func migrationFor(m config.Mount, o Options, users *userLocks, running *migrate.Vendor) (*migration, error) {
 	v, err := migrate.NewVendor(m.Legacy)
 	if err != nil {
 		return nil, fmt.Errorf("server: dialect %s: %w", m.Dialect.Name(), err)
 	}
 	if v == nil {
 		return nil, nil
+	}
+	if v.Same(running) {
+		v = running // the new one has made no connection: nothing to close
 	}
 	if o.Migration == nil {
 		return nil, fmt.Errorf("server: dialect %s: legacy mode %s without a migration recorder", m.Dialect.Name(), m.Legacy.Mode)
