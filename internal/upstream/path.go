@@ -39,8 +39,12 @@ type template struct {
 	// escape), so that with values that need no escaping the path is one
 	// string, escaped and decoded alike.
 	plain bool
-	lits  int // the literal parts' length, escaped
-	uses  int // how many times the user's placeholder appears
+	// sentAsWritten: a literal part holds a character RFC 3986 allows
+	// unescaped that Go's default path encoding escapes (! ' ( ) *): the
+	// URL's RawPath must then say how the path is sent.
+	sentAsWritten bool
+	lits          int // the literal parts' length, escaped
+	uses          int // how many times the user's placeholder appears
 	// tenants is how many times {tenant} appears.
 	tenants int
 }
@@ -101,6 +105,7 @@ func compileTemplate(tpl string, need placeholder) (template, error) {
 		case phNone:
 			t.lits += len(p.lit)
 			t.plain = t.plain && p.lit == p.dec
+			t.sentAsWritten = t.sentAsWritten || !defaultEncoded(p.lit)
 		case phTenant:
 			t.tenants++
 		default:
@@ -108,6 +113,14 @@ func compileTemplate(tpl string, need placeholder) (template, error) {
 		}
 	}
 	return t, nil
+}
+
+// defaultEncoded reports whether the path s, written as it is sent, is
+// what Go's URL encodes its decoded form to (url.URL.EscapedPath without a
+// RawPath): no %XX escape, and none of ! ' ( ) *, which RFC 3986 allows
+// unescaped but Go escapes.
+func defaultEncoded(s string) bool {
+	return !strings.Contains(s, "%") && (&url.URL{Path: s}).EscapedPath() == s
 }
 
 // checkLiteral accepts the characters RFC 3986 allows unescaped in a path,
@@ -137,9 +150,11 @@ func checkLiteral(s string) error {
 // or a fragment. "" and the dot segments "." and ".." are refused: servers
 // and proxies resolve them to another resource. The URL is built, not
 // parsed, and reads as url.Parse would leave it: Path is the path decoded,
-// RawPath the path as sent where that is not Path's default encoding, ""
-// where it is (nothing escaped: net/http's RequestURI then takes Path in
-// one pass rather than checking a RawPath against it on every attempt).
+// RawPath the path as sent where that is not Path's default encoding (an
+// escape, or one of ! ' ( ) * that Go would escape), "" where it is
+// (net/http's RequestURI then takes Path in one pass rather than checking a
+// RawPath against it on every attempt). A value needs no RawPath of its
+// own: url.PathEscape leaves none of those characters unescaped.
 func (c *Client) url(call *Call) (*url.URL, *canonical.Error) {
 	if call.Target != canonical.ByID && call.Target != canonical.ByUsername {
 		return nil, canonical.Errorf(canonical.Internal, "the update names its user neither by id nor by username")
@@ -168,7 +183,11 @@ func (c *Client) url(call *Call) (*url.URL, *canonical.Error) {
 		for _, p := range t.parts {
 			b.WriteString(p.fill(value, tenant))
 		}
-		return &url.URL{Scheme: c.scheme, Host: c.host, Path: b.String()}, nil
+		u := &url.URL{Scheme: c.scheme, Host: c.host, Path: b.String()}
+		if t.sentAsWritten || c.baseSentAsWritten {
+			u.RawPath = u.Path // what Go would escape is sent as written
+		}
+		return u, nil
 	}
 
 	n, nd := len(c.basePath), len(c.baseDecoded)

@@ -55,18 +55,21 @@ const (
 
 // Client calls one upstream. It is safe for concurrent use.
 type Client struct {
-	base        string      // scheme://host[:port][/path], no trailing slash
-	scheme      string      // of base
-	host        string      // of base: host[:port]
-	basePath    string      // of base: its path as written (escaped), no trailing slash
-	baseDecoded string      // basePath decoded
-	paths       [3]template // indexed by canonical.Target
-	addr        string      // host:port, for Ready
-	timeout     time.Duration
-	maxAttempts int
-	backoffMin  time.Duration
-	backoffMax  time.Duration
-	maxReply    int64
+	base        string // scheme://host[:port][/path], no trailing slash
+	scheme      string // of base
+	host        string // of base: host[:port]
+	basePath    string // of base: its path as written (escaped), no trailing slash
+	baseDecoded string // basePath decoded
+	// baseSentAsWritten: basePath is not what Go encodes baseDecoded to
+	// (defaultEncoded): a URL under it keeps a RawPath.
+	baseSentAsWritten bool
+	paths             [3]template // indexed by canonical.Target
+	addr              string      // host:port, for Ready
+	timeout           time.Duration
+	maxAttempts       int
+	backoffMin        time.Duration
+	backoffMax        time.Duration
+	maxReply          int64
 
 	dialer    *net.Dialer
 	transport *http.Transport
@@ -113,6 +116,7 @@ func New(cfg config.Upstream, opts Options) (*Client, error) {
 		c.scheme, c.host = u.Scheme, strings.TrimSuffix(u.Host, ":")
 		c.basePath = strings.TrimSuffix(u.EscapedPath(), "/")
 		c.baseDecoded = strings.TrimSuffix(u.Path, "/")
+		c.baseSentAsWritten = !defaultEncoded(c.basePath)
 		port := u.Port()
 		if port == "" {
 			port = "80"
