@@ -5,7 +5,9 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"path/filepath"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -183,5 +185,49 @@ func TestMigrationReloadKeepsVendorBreaker(t *testing.T) {
 	}
 	if v.accepted.Load() == 0 {
 		t.Error("the new vendor was not called")
+	}
+}
+
+// A reload after only a legacy.tls file changed (a CA bundle or client
+// certificate rotated, the configuration as it was) applies it: the file is
+// part of what is served, and the vendor is built again with it.
+func TestMigrationReloadVendorTLSFile(t *testing.T) {
+	vendor := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		w.WriteHeader(http.StatusNoContent)
+	}))
+	t.Cleanup(vendor.Close)
+	ca := writeCA(t, vendor)
+	d := specNamed(t, "shift")
+	log := filepath.Join(t.TempDir(), "migration.log")
+	f := startFile(t, fileSetup{yaml: fmt.Sprintf("listen: 127.0.0.1:0\nupstream: {url: demo}\nmigration: {log: %q}\n"+
+		"dialects:\n  shift:\n    legacy: {url: %q, mode: primary, tls: {caFile: %q}}\n", log, vendor.URL, ca)})
+	if a := f.do(t, d.method, d.path, d.header, d.body); a.Status != d.success {
+		t.Fatalf("%d %s", a.Status, a.Body)
+	}
+	bundle, err := os.ReadFile(ca)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The same certificate twice: other bytes, a bundle the vendor still trusts.
+	if err := os.WriteFile(ca, append(bundle, bundle...), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.app.Reload(); err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(f.logs.String(), "nothing to reload") {
+		t.Fatal("the rotated CA file was not reloaded")
+	}
+	wantValue(t, scrape(t, f.base), "userbridge_config_reloads_total", map[string]string{"result": "success"}, 1)
+	if a := f.do(t, d.method, d.path, d.header, d.body); a.Status != d.success {
+		t.Fatalf("after the reload: %d %s", a.Status, a.Body)
+	}
+	m := &migrating{log: log}
+	rs := m.records(t)
+	for deadline := time.Now().Add(5 * time.Second); len(rs) < 2 && time.Now().Before(deadline); rs = m.records(t) {
+		time.Sleep(5 * time.Millisecond)
+	}
+	if len(rs) != 2 || rs[1].Outcome == migrate.LegacyError {
+		t.Fatalf("records %+v", rs)
 	}
 }

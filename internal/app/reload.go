@@ -324,8 +324,10 @@ func hashFiles(h io.Writer, files []string) {
 // digest identifies a configuration as served: its values (the file, the
 // environment and the flags as loaded, comments and layout aside) and the
 // content of every file a reload reads again for it: the dialects' rule
-// files and the files their auth blocks name. A missing or unreadable file
-// counts as its own content. upstream.* needs a restart, its files too.
+// files, the files their auth blocks name and those their legacy blocks'
+// tls names (a vendor whose CA or client certificate changed is built
+// again). A missing or unreadable file counts as its own content.
+// upstream.* needs a restart, its files too.
 func digest(cfg *config.Config, src config.Source) [32]byte {
 	h := sha256.New()
 	values, err := json.Marshal(cfg)
@@ -342,8 +344,9 @@ func digest(cfg *config.Config, src config.Source) [32]byte {
 	return out
 }
 
-// namedFiles lists the files the dialects of cfg name (rules and auth),
-// relative names resolved as Resolve resolves them, in a stable order.
+// namedFiles lists the files the dialects of cfg name (rules, auth, and
+// legacy tls), relative names resolved as Resolve resolves them (legacy.tls,
+// as upstream.tls, against the working directory), in a stable order.
 func namedFiles(cfg *config.Config, src config.Source) []string {
 	names := make([]string, 0, len(cfg.Dialects))
 	for n := range cfg.Dialects {
@@ -378,6 +381,11 @@ func namedFiles(cfg *config.Config, src config.Source) []string {
 			}
 			if u.OAuth2 != nil {
 				add(u.OAuth2.ClientSecretFile)
+			}
+		}
+		for _, f := range []string{d.Legacy.TLS.CAFile, d.Legacy.TLS.CertFile, d.Legacy.TLS.KeyFile} {
+			if f != "" {
+				files = append(files, f)
 			}
 		}
 	}

@@ -123,18 +123,22 @@ func NewVendor(l config.Legacy) (*Vendor, error) {
 	if err != nil {
 		return nil, fmt.Errorf("migrate: legacy url: %w", err)
 	}
+	// The files' digest first: were one replaced between this read and
+	// ClientTLS's, the vendor would hold the new file's digest with the
+	// old file's certificate, and no later reload would build it again;
+	// this way round the worst is one rebuild too many.
+	files, ferr := tlsFiles(l.TLS)
 	conf, err := l.ClientTLS()
 	if err != nil {
 		return nil, fmt.Errorf("migrate: legacy vendor tls: %w", err)
 	}
-	// DisableCompression: the client's Accept-Encoding, or none, goes as
-	// it is, and the answer comes back as the vendor encoded it.
-	files, err := tlsFiles(l.TLS)
-	if err != nil {
-		return nil, fmt.Errorf("migrate: legacy vendor tls: %w", err)
+	if ferr != nil { // the files ClientTLS read are gone since
+		return nil, fmt.Errorf("migrate: legacy vendor tls: %w", ferr)
 	}
 	built := l
 	built.Ignore = slices.Clone(l.Ignore)
+	// DisableCompression: the client's Accept-Encoding, or none, goes as
+	// it is, and the answer comes back as the vendor encoded it.
 	tr := &http.Transport{Proxy: nil, TLSClientConfig: conf, ForceAttemptHTTP2: true, DisableCompression: true,
 		DialContext: (&net.Dialer{Timeout: l.Timeout.D()}).DialContext, MaxIdleConnsPerHost: 64,
 		IdleConnTimeout: 90 * time.Second, TLSHandshakeTimeout: l.Timeout.D()}
