@@ -243,7 +243,8 @@ func problems(err error) []string {
 }
 
 // Watch reloads whenever the configuration file (Options.ConfigFile) or a
-// rule file the running configuration names changes content, looking every
+// file the running configuration names (rules, the files its auth blocks
+// and legacy.tls blocks name) changes content, looking every
 // interval (DefaultWatchInterval when 0), until ctx ends. It polls: this
 // follows Kubernetes ConfigMap updates (a symlink swapped under the file)
 // and editors that replace the file, which file-system events miss. A
@@ -275,27 +276,15 @@ func (a *App) Watch(ctx context.Context, interval time.Duration) {
 	}
 }
 
-// watched lists the files Watch looks at.
+// watched lists the files Watch looks at: the configuration file and every
+// file a reload reads again for it (namedFiles: rules, auth, legacy.tls).
 func (a *App) watched() []string {
 	l := a.state.Load()
 	var files []string
 	if a.opts.ConfigFile != "" {
 		files = append(files, a.opts.ConfigFile)
 	}
-	names := make([]string, 0, len(l.cfg.Dialects))
-	for n := range l.cfg.Dialects {
-		names = append(names, n)
-	}
-	sort.Strings(names)
-	for _, n := range names {
-		if r := l.cfg.Dialects[n].Rules; r != "" {
-			if !filepath.IsAbs(r) && l.src.Dir != "" {
-				r = filepath.Join(l.src.Dir, r)
-			}
-			files = append(files, r)
-		}
-	}
-	return files
+	return append(files, namedFiles(l.cfg, l.src)...)
 }
 
 // fingerprint hashes the watched files' names and contents; a missing file

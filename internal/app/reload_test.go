@@ -482,3 +482,36 @@ func TestReloadAuthFileAlone(t *testing.T) {
 	}
 	wantValue(t, scrape(t, f.base), "userbridge_config_reloads_total", map[string]string{"result": "success"}, 1)
 }
+
+// TestReloadWatchAuthFile: the watcher looks at the files auth names too:
+// a password rotated in a mounted secret is served without a SIGHUP.
+func TestReloadWatchAuthFile(t *testing.T) {
+	rec := okUpstream(t)
+	hash := func(pass string) string {
+		h, err := bcrypt.GenerateFromPassword([]byte(pass), bcrypt.MinCost)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return string(h)
+	}
+	f := startFile(t, fileSetup{
+		yaml:  "listen: 127.0.0.1:0\nupstream: {url: " + rec.srv.URL + "}\ndialects:\n  finix:\n    auth: {mode: verify, basic: {file: users}}\n",
+		files: map[string]string{"users": finixUser + ":" + hash("old-password") + "\n"},
+	})
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { f.app.Watch(ctx, 20*time.Millisecond); close(done) }()
+	t.Cleanup(func() { cancel(); <-done })
+	put := func(pass string) int {
+		rec.set(okUser)
+		return finixPut(t, f.started, "/users/"+finixID, map[string]string{"Authorization": basicValue(finixUser, pass)}).Status
+	}
+	if s := put("old-password"); s != 200 {
+		t.Fatalf("before: %d", s)
+	}
+	f.write(t, "users", finixUser+":"+hash(finixPass)+"\n")
+	eventually(t, "the rotated password served", func() bool { return put(finixPass) == 200 })
+	if s := put("old-password"); s != 401 {
+		t.Errorf("the old password after the rotation: %d", s)
+	}
+}
