@@ -451,26 +451,11 @@ func TestReloadOnce(t *testing.T) {
 // the configuration unchanged, applies it (the file is part of what is
 // served).
 func TestReloadAuthFileAlone(t *testing.T) {
-	rec := okUpstream(t)
-	hash := func(pass string) string {
-		h, err := bcrypt.GenerateFromPassword([]byte(pass), bcrypt.MinCost)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return string(h)
-	}
-	f := startFile(t, fileSetup{
-		yaml:  "listen: 127.0.0.1:0\nupstream: {url: " + rec.srv.URL + "}\ndialects:\n  finix:\n    auth: {mode: verify, basic: {file: users}}\n",
-		files: map[string]string{"users": finixUser + ":" + hash("old-password") + "\n"},
-	})
-	put := func(pass string) int {
-		rec.set(okUser)
-		return finixPut(t, f.started, "/users/"+finixID, map[string]string{"Authorization": basicValue(finixUser, pass)}).Status
-	}
+	f, put, rotate := startBasicAuthFile(t)
 	if s := put("old-password"); s != 200 {
 		t.Fatalf("before: %d", s)
 	}
-	f.write(t, "users", finixUser+":"+hash(finixPass)+"\n")
+	rotate()
 	if err := f.app.Reload(); err != nil {
 		t.Fatal(err)
 	}
@@ -486,6 +471,26 @@ func TestReloadAuthFileAlone(t *testing.T) {
 // TestReloadWatchAuthFile: the watcher looks at the files auth names too:
 // a password rotated in a mounted secret is served without a SIGHUP.
 func TestReloadWatchAuthFile(t *testing.T) {
+	f, put, rotate := startBasicAuthFile(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { f.app.Watch(ctx, 20*time.Millisecond); close(done) }()
+	t.Cleanup(func() { cancel(); <-done })
+	if s := put("old-password"); s != 200 {
+		t.Fatalf("before: %d", s)
+	}
+	rotate()
+	eventually(t, "the rotated password served", func() bool { return put(finixPass) == 200 })
+	if s := put("old-password"); s != 401 {
+		t.Errorf("the old password after the rotation: %d", s)
+	}
+}
+
+// startBasicAuthFile serves Finix with auth verify and a Basic file holding
+// finixUser with the password "old-password"; put sends an update with a
+// password, rotate rewrites the file with finixPass instead.
+func startBasicAuthFile(t *testing.T) (f *fileStarted, put func(pass string) int, rotate func()) {
+	t.Helper()
 	rec := okUpstream(t)
 	hash := func(pass string) string {
 		h, err := bcrypt.GenerateFromPassword([]byte(pass), bcrypt.MinCost)
@@ -494,24 +499,14 @@ func TestReloadWatchAuthFile(t *testing.T) {
 		}
 		return string(h)
 	}
-	f := startFile(t, fileSetup{
+	f = startFile(t, fileSetup{
 		yaml:  "listen: 127.0.0.1:0\nupstream: {url: " + rec.srv.URL + "}\ndialects:\n  finix:\n    auth: {mode: verify, basic: {file: users}}\n",
 		files: map[string]string{"users": finixUser + ":" + hash("old-password") + "\n"},
 	})
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() { f.app.Watch(ctx, 20*time.Millisecond); close(done) }()
-	t.Cleanup(func() { cancel(); <-done })
-	put := func(pass string) int {
+	put = func(pass string) int {
 		rec.set(okUser)
 		return finixPut(t, f.started, "/users/"+finixID, map[string]string{"Authorization": basicValue(finixUser, pass)}).Status
 	}
-	if s := put("old-password"); s != 200 {
-		t.Fatalf("before: %d", s)
-	}
-	f.write(t, "users", finixUser+":"+hash(finixPass)+"\n")
-	eventually(t, "the rotated password served", func() bool { return put(finixPass) == 200 })
-	if s := put("old-password"); s != 401 {
-		t.Errorf("the old password after the rotation: %d", s)
-	}
+	rotate = func() { f.write(t, "users", finixUser+":"+hash(finixPass)+"\n") }
+	return f, put, rotate
 }
