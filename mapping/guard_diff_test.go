@@ -56,7 +56,7 @@ func sumOf(obj string) objectSum {
 			n -= 2
 		}
 		o.valLen = max(o.valLen, n)
-		o.types |= 1 << refTypeOf(v)
+		o.types |= 1 << typeOf(v)
 		return true
 	})
 	return o

@@ -6,7 +6,6 @@ package mapping
 
 import (
 	"strconv"
-	"strings"
 	"unicode/utf8"
 
 	"github.com/tidwall/gjson"
@@ -43,25 +42,8 @@ func refValueLen(x gjson.Result) int {
 	return len(x.Raw)
 }
 
-func refTypeOf(v gjson.Result) jsonType {
-	switch v.Type {
-	case gjson.String:
-		return typeString
-	case gjson.True, gjson.False:
-		return typeBool
-	case gjson.Number:
-		return typeNumber
-	case gjson.JSON:
-		if strings.HasPrefix(v.Raw, "[") {
-			return typeArray
-		}
-		return typeObject
-	}
-	return typeAny
-}
-
 func refCheckType(want jsonType, v gjson.Result) bool {
-	got := refTypeOf(v)
+	got := typeOf(v)
 	switch want {
 	case typeAny:
 		return true
