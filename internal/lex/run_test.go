@@ -37,10 +37,7 @@ func TestPlainRunMixed(t *testing.T) {
 			b[i] = stops[rng.IntN(len(stops))]
 		}
 		start := rng.IntN(len(b))
-		want := start
-		for want < len(b) && PlainByte[b[want]] {
-			want++
-		}
+		want := runRef(b, start, func(c byte) bool { return !PlainByte[c] })
 		if got := PlainRun(b, start); got != want {
 			t.Fatalf("%q from %d: PlainRun = %d, want %d", b, start, got, want)
 		}
@@ -59,10 +56,7 @@ func TestQuoteRun(t *testing.T) {
 						b[i] = fill
 					}
 					b[p] = c
-					want := start
-					for want < len(b) && b[want] != '"' && b[want] != '\\' {
-						want++
-					}
+					want := runRef(b, start, isQuoteStop)
 					if got := QuoteRun(string(b), start); got != want {
 						t.Fatalf("%q from %d: QuoteRun = %d, want %d", b, start, got, want)
 					}
@@ -83,10 +77,7 @@ func TestQuoteRunMixed(t *testing.T) {
 			b[i] = bytes[rng.IntN(len(bytes))]
 		}
 		start := rng.IntN(len(b))
-		want := start
-		for want < len(b) && b[want] != '"' && b[want] != '\\' {
-			want++
-		}
+		want := runRef(b, start, isQuoteStop)
 		if got := QuoteRun(string(b), start); got != want {
 			t.Fatalf("%q from %d: QuoteRun = %d, want %d", b, start, got, want)
 		}
@@ -141,12 +132,21 @@ func TestTextRun(t *testing.T) {
 			b[i] = stops[rng.IntN(len(stops))]
 		}
 		start := rng.IntN(len(b))
-		want := start
-		for want < len(b) && !stop(b[want]) {
-			want++
-		}
+		want := runRef(b, start, stop)
 		if got := TextRun(b, start); got != want {
 			t.Fatalf("%q from %d: TextRun = %d, want %d", b, start, got, want)
 		}
 	}
 }
+
+// runRef is what a run scan must return, a byte at a time: the index of the
+// first byte from start that stop holds, or len(b).
+func runRef(b []byte, start int, stop func(byte) bool) int {
+	for start < len(b) && !stop(b[start]) {
+		start++
+	}
+	return start
+}
+
+// isQuoteStop is QuoteRun's stop: a quote or a backslash.
+func isQuoteStop(c byte) bool { return c == '"' || c == '\\' }
