@@ -29,8 +29,8 @@ func (w *objectWalk) next() (key string, kesc bool, val string, ok bool) {
 	if i >= len(s) || s[i] != '"' {
 		return "", false, "", false
 	}
-	end, kesc := passString(s, i)
-	if end > len(s) {
+	end, kesc := skipString(s, i)
+	if end < 0 {
 		return "", false, "", false
 	}
 	key = s[i:end]
@@ -52,40 +52,28 @@ func (w *objectWalk) next() (key string, kesc bool, val string, ok bool) {
 	return key, kesc, val, true
 }
 
-// passString returns the index just past the JSON string that starts (its
-// quote) at s[i], and whether it holds an escape; past len(s) when the
-// string is not closed.
-func passString(s string, i int) (end int, esc bool) {
-	i++
-	for {
-		i = lex.QuoteRun(s, i)
-		if i >= len(s) {
-			return len(s) + 1, esc
-		}
-		if s[i] == '"' {
-			return i + 1, esc
-		}
-		esc = true
-		i += 2 // the backslash and the escaped byte; \u's digits hold no quote
-	}
-}
-
 // passValue returns the index just past the JSON value that starts at s[i]
 // (valid JSON: no whitespace before it); past len(s) when it is not closed.
+// Strings are skipped as skipString skips them; objects and arrays to any
+// depth (the guard bounded it), unlike skipJSON.
 func passValue(s string, i int) int {
 	if i >= len(s) {
 		return len(s) + 1
 	}
 	switch s[i] {
 	case '"':
-		end, _ := passString(s, i)
-		return end
+		if end, _ := skipString(s, i); end >= 0 {
+			return end
+		}
+		return len(s) + 1
 	case '{', '[':
 		depth := 0
 		for i < len(s) {
 			switch s[i] {
 			case '"':
-				i, _ = passString(s, i)
+				if i, _ = skipString(s, i); i < 0 {
+					return len(s) + 1
+				}
 				continue
 			case '{', '[':
 				depth++
