@@ -240,7 +240,7 @@ func skipJSON(s string, i, depth int) int {
 	case c == 'n':
 		return skipLit(s, i, "null")
 	case c == '-' || '0' <= c && c <= '9':
-		return skipNumber(s, i)
+		return lex.NumberEnd(s, i)
 	}
 	return -1
 }
@@ -250,48 +250,6 @@ func skipLit(s string, i int, w string) int {
 		return -1
 	}
 	return i + len(w)
-}
-
-// skipNumber returns the end of the JSON number at s[i], -1 when it is
-// not written as JSON writes one.
-func skipNumber(s string, i int) int {
-	if s[i] == '-' {
-		i++
-	}
-	switch {
-	case i < len(s) && s[i] == '0':
-		i++
-	case i < len(s) && '1' <= s[i] && s[i] <= '9':
-		i = digits(s, i)
-	default:
-		return -1
-	}
-	if i < len(s) && s[i] == '.' {
-		j := digits(s, i+1)
-		if j == i+1 {
-			return -1
-		}
-		i = j
-	}
-	if i < len(s) && (s[i] == 'e' || s[i] == 'E') {
-		i++
-		if i < len(s) && (s[i] == '+' || s[i] == '-') {
-			i++
-		}
-		j := digits(s, i)
-		if j == i {
-			return -1
-		}
-		i = j
-	}
-	return i
-}
-
-func digits(s string, i int) int {
-	for i < len(s) && '0' <= s[i] && s[i] <= '9' {
-		i++
-	}
-	return i
 }
 
 // firstOfEach is what ${user.<head>.#.<item>|firstOf:list} renders, from

@@ -95,3 +95,48 @@ func SkipSpace[T ~string | ~[]byte](b T, i int) int {
 	}
 	return i
 }
+
+// NumberEnd returns the index just past the JSON number that starts at
+// b[i] (RFC 8259 §6: an optional minus, an integer without leading zeros,
+// an optional fraction and exponent), or -1 when what is there is not
+// written as JSON writes a number.
+func NumberEnd[T ~string | ~[]byte](b T, i int) int {
+	if i < len(b) && b[i] == '-' {
+		i++
+	}
+	switch {
+	case i < len(b) && b[i] == '0':
+		i++
+	case i < len(b) && '1' <= b[i] && b[i] <= '9':
+		i = digitsEnd(b, i)
+	default:
+		return -1
+	}
+	if i < len(b) && b[i] == '.' {
+		j := digitsEnd(b, i+1)
+		if j == i+1 {
+			return -1
+		}
+		i = j
+	}
+	if i < len(b) && (b[i] == 'e' || b[i] == 'E') {
+		i++
+		if i < len(b) && (b[i] == '+' || b[i] == '-') {
+			i++
+		}
+		j := digitsEnd(b, i)
+		if j == i {
+			return -1
+		}
+		i = j
+	}
+	return i
+}
+
+// digitsEnd is the index past the ASCII digits from b[i] on.
+func digitsEnd[T ~string | ~[]byte](b T, i int) int {
+	for i < len(b) && '0' <= b[i] && b[i] <= '9' {
+		i++
+	}
+	return i
+}

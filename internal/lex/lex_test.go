@@ -73,3 +73,21 @@ func TestSkipSpace(t *testing.T) {
 		t.Errorf("from 2: %d, want 4", got)
 	}
 }
+
+// TestNumberEnd: RFC 8259's number grammar, as text and as bytes.
+func TestNumberEnd(t *testing.T) {
+	for _, c := range []struct {
+		in  string
+		end int
+	}{
+		{"0", 1}, {"-0", 2}, {"12", 2}, {"12,", 2}, {"1.5}", 3}, {"-1.5e10", 7}, {"1E+2", 4}, {"1e-2 ", 4},
+		{"01", 1}, {"-", -1}, {"-a", -1}, {"+1", -1}, {".5", -1}, {"1.", -1}, {"1.e2", -1}, {"1e", -1}, {"1e+", -1}, {"", -1}, {"x", -1},
+	} {
+		if got := NumberEnd(c.in, 0); got != c.end {
+			t.Errorf("NumberEnd(%q) = %d, want %d", c.in, got, c.end)
+		}
+		if got := NumberEnd([]byte(c.in), 0); got != c.end {
+			t.Errorf("NumberEnd([]byte(%q)) = %d, want %d", c.in, got, c.end)
+		}
+	}
+}

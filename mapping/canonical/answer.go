@@ -386,49 +386,11 @@ func scanEscaped(doc []byte, i int, hold bool) (end int, plain, ok bool) {
 // hold refuses what NumberProblem might: an exponent, or 16 characters or
 // more.
 func number(doc []byte, i int, hold bool) int {
-	start := i
-	if doc[i] == '-' {
-		i++
-	}
-	if !digitAt(doc, i) {
+	end := lex.NumberEnd(doc, i)
+	if end < 0 || hold && (end-i >= len(maxSafeDigits) || bytes.ContainsAny(doc[i:end], "eE")) {
 		return -1
 	}
-	if doc[i] == '0' {
-		i++
-	} else {
-		i = digits(doc, i)
-	}
-	if i < len(doc) && doc[i] == '.' {
-		if i++; !digitAt(doc, i) {
-			return -1
-		}
-		i = digits(doc, i)
-	}
-	exp := i < len(doc) && (doc[i] == 'e' || doc[i] == 'E')
-	if exp {
-		if i++; i < len(doc) && (doc[i] == '+' || doc[i] == '-') {
-			i++
-		}
-		if !digitAt(doc, i) {
-			return -1
-		}
-		i = digits(doc, i)
-	}
-	if hold && (exp || i-start >= len(maxSafeDigits)) {
-		return -1
-	}
-	return i
-}
-
-// digitAt reports whether doc[i] is a digit.
-func digitAt(doc []byte, i int) bool { return i < len(doc) && doc[i] >= '0' && doc[i] <= '9' }
-
-// digits is the index past the digits from doc[i] on.
-func digits(doc []byte, i int) int {
-	for digitAt(doc, i) {
-		i++
-	}
-	return i
+	return end
 }
 
 // hasAt reports whether doc holds lit at i.
