@@ -30,18 +30,7 @@ func TestPlainRun(t *testing.T) {
 // mix of them, where a borrow from one could mark the bytes above it.
 func TestPlainRunMixed(t *testing.T) {
 	stops := []byte{0, 0x1f, '"', '\\', 0x80, 0xff, 0x7f, 0x20, 'a', '!', '#', '[', ']', 0x21, 0x5d}
-	rng := rand.New(rand.NewPCG(1, 2))
-	b := make([]byte, 19)
-	for n := 0; n < 200000; n++ {
-		for i := range b {
-			b[i] = stops[rng.IntN(len(stops))]
-		}
-		start := rng.IntN(len(b))
-		want := runRef(b, start, func(c byte) bool { return !PlainByte[c] })
-		if got := PlainRun(b, start); got != want {
-			t.Fatalf("%q from %d: PlainRun = %d, want %d", b, start, got, want)
-		}
-	}
+	mixedRuns(t, "PlainRun", stops, 1, 19, PlainRun[[]byte], func(c byte) bool { return !PlainByte[c] })
 }
 
 // QuoteRun must stop at the first quote or backslash wherever it sits in
@@ -70,18 +59,7 @@ func TestQuoteRun(t *testing.T) {
 // with bytes one away from them, where a borrow could mark the bytes above.
 func TestQuoteRunMixed(t *testing.T) {
 	bytes := []byte{'"', '\\', '"' - 1, '"' + 1, '\\' - 1, '\\' + 1, 0, 0xff, 0x80, 'a', 0x22 ^ 0x80}
-	rng := rand.New(rand.NewPCG(3, 4))
-	b := make([]byte, 19)
-	for n := 0; n < 200000; n++ {
-		for i := range b {
-			b[i] = bytes[rng.IntN(len(bytes))]
-		}
-		start := rng.IntN(len(b))
-		want := runRef(b, start, isQuoteStop)
-		if got := QuoteRun(string(b), start); got != want {
-			t.Fatalf("%q from %d: QuoteRun = %d, want %d", b, start, got, want)
-		}
-	}
+	mixedRuns(t, "QuoteRun", bytes, 3, 19, func(b []byte, i int) int { return QuoteRun(string(b), i) }, isQuoteStop)
 }
 
 // PlainRun of a string must stop where PlainRun of its bytes does (the first byte a JSON string
@@ -125,18 +103,7 @@ func TestTextRun(t *testing.T) {
 		}
 	}
 	stops := []byte{0, 0x1f, 0x20, 0x21, '"', '\\', '"' + 1, '\\' - 1, 0x7f, 0x80, 0x9f, 0xa0, 0xa2, 0xdc, 0xff, 'a'}
-	rng := rand.New(rand.NewPCG(7, 8))
-	b := make([]byte, 21)
-	for n := 0; n < 200000; n++ {
-		for i := range b {
-			b[i] = stops[rng.IntN(len(stops))]
-		}
-		start := rng.IntN(len(b))
-		want := runRef(b, start, stop)
-		if got := TextRun(b, start); got != want {
-			t.Fatalf("%q from %d: TextRun = %d, want %d", b, start, got, want)
-		}
-	}
+	mixedRuns(t, "TextRun", stops, 7, 21, TextRun[[]byte], stop)
 }
 
 // runRef is what a run scan must return, a byte at a time: the index of the
@@ -150,3 +117,22 @@ func runRef(b []byte, start int, stop func(byte) bool) int {
 
 // isQuoteStop is QuoteRun's stop: a quote or a backslash.
 func isQuoteStop(c byte) bool { return c == '"' || c == '\\' }
+
+// mixedRuns checks scan against runRef on 200,000 random texts of size
+// bytes drawn from alphabet (seeded with seed), each from a random start:
+// several stops in one word, mixed with bytes one away from them, where a
+// borrow could mark the bytes above.
+func mixedRuns(t *testing.T, name string, alphabet []byte, seed uint64, size int, scan func([]byte, int) int, stop func(byte) bool) {
+	t.Helper()
+	rng := rand.New(rand.NewPCG(seed, seed+1))
+	b := make([]byte, size)
+	for n := 0; n < 200000; n++ {
+		for i := range b {
+			b[i] = alphabet[rng.IntN(len(alphabet))]
+		}
+		start := rng.IntN(len(b))
+		if got, want := scan(b, start), runRef(b, start, stop); got != want {
+			t.Fatalf("%q from %d: %s = %d, want %d", b, start, name, got, want)
+		}
+	}
+}
