@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
@@ -228,7 +229,36 @@ func ParseAll(src Source, data []byte) (*Config, error) {
 	c.written = writtenKeys(data)
 	c.lines = keyLines(data)
 	c.applyDefaults()
+	c.anchorFiles(src)
 	return &c, decodeErr
+}
+
+// anchorFiles makes the relative names of the files upstream.tls,
+// upstream.ldap and each dialect's legacy.tls name relative to the config
+// file's directory, as the rule and credential files are (Resolve): every
+// relative file name in a configuration is read from beside it, whatever
+// the working directory. Names are kept as written in an embedded
+// configuration (no directory) and when absolute.
+func (c *Config) anchorFiles(src Source) {
+	if src.Dir == "" {
+		return
+	}
+	rel := func(f *string) {
+		if *f != "" && !filepath.IsAbs(*f) {
+			*f = filepath.Join(src.Dir, *f)
+		}
+	}
+	tlsFiles := func(t *TLS) {
+		rel(&t.CAFile)
+		rel(&t.CertFile)
+		rel(&t.KeyFile)
+	}
+	tlsFiles(&c.Upstream.TLS)
+	rel(&c.Upstream.LDAP.BindPasswordFile)
+	for name, d := range c.Dialects {
+		tlsFiles(&d.Legacy.TLS)
+		c.Dialects[name] = d
+	}
 }
 
 func (c *Config) applyDefaults() {

@@ -276,3 +276,67 @@ func TestRemovedKeys(t *testing.T) {
 		}
 	}
 }
+
+// TestRelativeFilesBesideConfig: every relative file name a config file
+// holds is read from the config file's directory, whatever the working
+// directory: upstream.tls, a dialect's legacy.tls and the LDAP bind
+// password file as the rule and credential files. An absolute name, and
+// a name in the embedded configuration (no directory), stay as written.
+func TestRelativeFilesBesideConfig(t *testing.T) {
+	dir := t.TempDir()
+	write := func(name, body string) {
+		t.Helper()
+		p := filepath.Join(dir, name)
+		if err := os.MkdirAll(filepath.Dir(p), 0o700); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, []byte(body), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write("certs/ca.pem", "not a certificate\n")
+	write("bind.pw", "\n")
+	abs := filepath.Join(t.TempDir(), "client.pem")
+	write("c.yaml", "upstream:\n  url: https://users.internal\n  tls: {caFile: certs/ca.pem, certFile: "+abs+", keyFile: certs/key.pem}\n"+
+		"  ldap: {bindPasswordFile: bind.pw}\n"+
+		"dialects:\n  finix:\n    legacy: {url: 'https://vendor.example', tls: {caFile: certs/vendor.pem}}\n")
+	t.Chdir(t.TempDir()) // the working directory holds none of them
+
+	c, src, err := LoadAll(filepath.Join(dir, "c.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for key, got := range map[string]string{
+		"upstream.tls.caFile":                    c.Upstream.TLS.CAFile,
+		"upstream.tls.keyFile":                   c.Upstream.TLS.KeyFile,
+		"upstream.ldap.bindPasswordFile":         c.Upstream.LDAP.BindPasswordFile,
+		"dialects.finix.legacy.tls.caFile":       c.Dialects["finix"].Legacy.TLS.CAFile,
+		"upstream.tls.certFile (absolute, kept)": c.Upstream.TLS.CertFile,
+	} {
+		want := map[string]string{
+			"upstream.tls.caFile":                    filepath.Join(dir, "certs/ca.pem"),
+			"upstream.tls.keyFile":                   filepath.Join(dir, "certs/key.pem"),
+			"upstream.ldap.bindPasswordFile":         filepath.Join(dir, "bind.pw"),
+			"dialects.finix.legacy.tls.caFile":       filepath.Join(dir, "certs/vendor.pem"),
+			"upstream.tls.certFile (absolute, kept)": abs,
+		}[key]
+		if got != want {
+			t.Errorf("%s = %q, want %q", key, got, want)
+		}
+	}
+	// Read from there: the CA file's content is what is refused, not its absence.
+	if _, err := c.Resolve(src); err == nil || !strings.Contains(err.Error(), "upstream.tls.caFile: "+filepath.Join(dir, "certs/ca.pem")+" holds no PEM certificate") {
+		t.Errorf("resolve: %v, want the CA file beside the config read and refused", err)
+	}
+	if _, err := c.Upstream.LDAP.BindPassword(); err == nil || !strings.Contains(err.Error(), filepath.Join(dir, "bind.pw")+" is empty") {
+		t.Errorf("bind password: %v, want the file beside the config read", err)
+	}
+
+	def, err := Parse(Source{Name: "embedded default"}, []byte("upstream: {url: 'https://u', tls: {caFile: ca.pem}}\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if def.Upstream.TLS.CAFile != "ca.pem" {
+		t.Errorf("no directory: caFile = %q, want it as written", def.Upstream.TLS.CAFile)
+	}
+}

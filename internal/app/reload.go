@@ -334,8 +334,9 @@ func digest(cfg *config.Config, src config.Source) [32]byte {
 }
 
 // namedFiles lists the files the dialects of cfg name (rules, auth, and
-// legacy tls), relative names resolved as Resolve resolves them (legacy.tls,
-// as upstream.tls, against the working directory), in a stable order.
+// legacy tls), relative names resolved as Resolve resolves them (legacy.tls
+// names came out of Parse already resolved: config's anchorFiles), in a
+// stable order.
 func namedFiles(cfg *config.Config, src config.Source) []string {
 	names := make([]string, 0, len(cfg.Dialects))
 	for n := range cfg.Dialects {
