@@ -60,6 +60,16 @@ func TestUnmatchedInTheDialect(t *testing.T) {
 				t.Errorf("not Trusted Twin's 404: %d %s", a.Status, a.Body)
 			}
 		}},
+		{"GET with Crafter's header: its 405, not its missing user", "GET", "/studio/api/1/services/api/1/user/update.json",
+			map[string]string{"X-XSRF-TOKEN": "t"}, func(t *testing.T, a answer) {
+				// Studio's fixed text for not_found ("User not found") is
+				// for a 404; a wrong method says what it is.
+				want := "GET is not served here; POST is"
+				if a.Status != 405 || a.Header.Get("Allow") != "POST" || gjson.GetBytes(a.Body, "message").Str != want ||
+					gjson.GetBytes(a.Body, "status").Str != want {
+					t.Errorf("want Crafter's 405 saying %q: %d %v %s", want, a.Status, a.Header, a.Body)
+				}
+			}},
 		{"no dialect's path", "PUT", "/accounts/US1", finix, func(t *testing.T, a answer) { isGeneric(t, a, 404, "not_found") }},
 		{"a longer path", "PUT", "/users/US1/roles", finix, func(t *testing.T, a answer) { isGeneric(t, a, 404, "not_found") }},
 	} {

@@ -195,7 +195,9 @@ func (h *handler) unmatched(c *gin.Context, status int, allow string) {
 		msg = c.Request.Method + " is not served here; " + allow + " is"
 		c.Header("Allow", allow)
 	}
-	rep := h.p.RenderError(&x.in, canonical.Errorf(canonical.NotFound, msg))
+	e := canonical.Errorf(canonical.NotFound, msg)
+	e.Status = status // a 405 is no 404: the dialect's text for a missing user is not its message
+	rep := h.p.RenderError(&x.in, e)
 	rep.Status = status
 	x.code = canonical.NotFound
 	sent := h.write(x, rep)
