@@ -545,3 +545,21 @@ func TestLDAPUniqueMember(t *testing.T) {
 	}
 	isMember(t, dir, ldapUsers, ldapJaneDN, true)
 }
+
+// TestLDAPRefusedBeforeAnyCall: an update the directory cannot take (a
+// password over plain ldap://) is refused before any call, not after the
+// stored-user search Shift's password rule needs: no upstream call is
+// counted, of either method.
+func TestLDAPRefusedBeforeAnyCall(t *testing.T) {
+	_, s := startLDAP(t, nil)
+	a := s.do(t, "PUT", "/v3/users/"+johnID, map[string]string{"Content-Type": "application/json"}, `{"password":"N3w!Passw0rd"}`)
+	if a.Status != 400 || gjson.GetBytes(a.Body, "password").Str == "" {
+		t.Fatalf("want the 400 keyed by password: %d %s", a.Status, a.Body)
+	}
+	ss := scrape(t, s.base)
+	for _, m := range []string{"GET", "PATCH"} {
+		if v, ok := value(ss, "userbridge_upstream_attempts_total", map[string]string{"dialect": "shift", "method": m}); ok && v != 0 {
+			t.Errorf("%v %s call(s) reached the directory", v, m)
+		}
+	}
+}

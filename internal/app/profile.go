@@ -214,4 +214,9 @@ var (
 	_ server.Upstream = (*scim.Client)(nil)
 	_ server.Upstream = (*rest.Client)(nil)
 	_ server.Upstream = (*upstream.Client)(nil)
+
+	// Those that refuse updates they cannot store say so before any call.
+	_ server.UpdateChecker = (*ldap.Client)(nil)
+	_ server.UpdateChecker = (*rest.Client)(nil)
+	_ server.UpdateChecker = (*scim.Client)(nil)
 )

@@ -20,11 +20,13 @@ type fakeKeycloak struct {
 	mu    sync.Mutex
 	users map[string]map[string]any
 	puts  int
+	calls int // every request
 }
 
 func (k *fakeKeycloak) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	k.mu.Lock()
 	defer k.mu.Unlock()
+	k.calls++
 	w.Header().Set("Content-Type", "application/json")
 	const prefix = "/admin/realms/master/users"
 	id := strings.TrimPrefix(strings.TrimPrefix(r.URL.Path, prefix), "/")
@@ -121,11 +123,22 @@ func TestRulesEndToEnd(t *testing.T) {
 		t.Errorf("stored %v", u)
 	}
 
-	// What one PUT cannot do is refused, in the dialect's terms, and not sent.
-	before := kc.puts
+	// What one PUT cannot do is refused, in the dialect's terms, and
+	// nothing reaches the upstream: not the PUT, not the username lookup,
+	// not the stored-user GET Shift's password rule needs.
+	calls := func() int {
+		kc.mu.Lock()
+		defer kc.mu.Unlock()
+		return kc.calls
+	}
+	before := calls()
 	a = s.do(t, "POST", "/studio/api/1/services/api/1/user/update.json", hdr, `{"username":"john.smith","password":"S3cret!!"}`)
-	if a.Status != 400 || gjson.GetBytes(a.Body, "message").Str != "Invalid parameter: password" || kc.puts != before {
-		t.Errorf("password: %d %s", a.Status, a.Body)
+	if a.Status != 400 || gjson.GetBytes(a.Body, "message").Str != "Invalid parameter: password" || calls() != before {
+		t.Errorf("crafter password: %d %s; %d upstream requests", a.Status, a.Body, calls()-before)
+	}
+	a = s.do(t, "PUT", "/v3/users/u-1", hdr, `{"password":"Abcdefg1!"}`)
+	if a.Status != 400 || gjson.GetBytes(a.Body, "password").Str == "" || calls() != before {
+		t.Errorf("shift password: %d %s; %d upstream requests", a.Status, a.Body, calls()-before)
 	}
 
 	// Not found and conflict.

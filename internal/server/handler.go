@@ -26,6 +26,18 @@ type Upstream interface {
 	Get(ctx context.Context, call *upstream.Call) (*upstream.Result, *canonical.Error)
 }
 
+// UpdateChecker is an Upstream that can tell from an update alone that it
+// cannot store it (profile rules' accepts, profile ldap's attribute map, a
+// password over an unencrypted directory connection): the handler asks it
+// before any call, so that such an update reaches the upstream not at all,
+// not even as the stored-user GET a rule needs. update is the canonical
+// update with its password redacted (mapping.Result.Redacted): the answer
+// may depend on which fields it sets and unsets, never on a password.
+// Patch refuses the same updates.
+type UpdateChecker interface {
+	CheckUpdate(update []byte) *canonical.Error
+}
+
 // Headers userbridge sets on every upstream call.
 const (
 	HeaderRequestID   = "X-Request-Id"
@@ -45,6 +57,7 @@ type handler struct {
 	name    string
 	p       *mapping.Program
 	up      Upstream
+	checker UpdateChecker // up, when it is one; nil otherwise
 	maxBody int64
 	// trustForwarded: links follow X-Forwarded-Proto and -Host.
 	trustForwarded bool
@@ -287,6 +300,14 @@ func (h *handler) run(x *exchange, bp *[]byte) int {
 	}
 	if e := h.checkTarget(res); e != nil {
 		return h.refuse(x, e)
+	}
+	if h.checker != nil {
+		if e := h.checker.CheckUpdate(res.Redacted()); e != nil {
+			if e.Field != "" {
+				e.Field = h.p.UpstreamField(e.Field) // canonical: in the dialect's terms, as upstreamFail names it
+			}
+			return h.refuse(x, e)
+		}
 	}
 	hdr, e := h.upstreamHeader(x)
 	if e != nil {

@@ -201,7 +201,8 @@ func build(o Options, log *slog.Logger, fl *inflight, users *userLocks, running 
 			}
 			auths.vendors[m.Dialect.Name()] = mig.vendor
 		}
-		h := &handler{mig: mig, name: m.Dialect.Name(), p: m.Dialect.Program(), up: o.Upstream, maxBody: o.Config.Server.MaxBodyBytes, trustForwarded: o.Config.Server.TrustForwarded,
+		checker, _ := o.Upstream.(UpdateChecker)
+		h := &handler{mig: mig, name: m.Dialect.Name(), p: m.Dialect.Program(), up: o.Upstream, checker: checker, maxBody: o.Config.Server.MaxBodyBytes, trustForwarded: o.Config.Server.TrustForwarded,
 			log: log, forward: forward, auth: a, params: paramNames(m.Path), once: onceHeaders(m.Dialect.Program(), m.Auth),
 			obs: obs, known: known, passTrace: o.TracerProvider == nil, flight: fl}
 		k := key{m.Listen, m.Host}

@@ -80,6 +80,13 @@ func (c *Client) deadline(ctx context.Context) time.Time {
 	return d
 }
 
+// CheckUpdate refuses an update the directory cannot store (a field with
+// no attribute, a password over an unencrypted connection), as Patch does,
+// before any call (server.UpdateChecker).
+func (c *Client) CheckUpdate(update []byte) *canonical.Error {
+	return c.refuseUnmapped(gjson.ParseBytes(update))
+}
+
 // Patch applies the canonical update call.Body to the user's entry and
 // answers 200 with the entry read back as the canonical user.
 func (c *Client) Patch(ctx context.Context, call *upstream.Call) (*upstream.Result, *canonical.Error) {

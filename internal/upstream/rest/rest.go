@@ -100,6 +100,10 @@ func (c *Client) Patch(ctx context.Context, call *upstream.Call) (*upstream.Resu
 	return out, nil
 }
 
+// CheckUpdate refuses an update with a field the rules do not accept, as
+// Patch does, before any call (server.UpdateChecker).
+func (c *Client) CheckUpdate(update []byte) *canonical.Error { return c.rules.check(update) }
+
 // Get reads the user with the get request of the call's target kind.
 func (c *Client) Get(ctx context.Context, call *upstream.Call) (*upstream.Result, *canonical.Error) {
 	t := &trip{c: c, call: call}

@@ -115,6 +115,19 @@ func NewWith(hc *upstream.Client, cfg config.Upstream, o Options) (*Client, erro
 	return c, nil
 }
 
+// CheckUpdate refuses, before any call (server.UpdateChecker), an update
+// Patch would refuse without sending it: a field the provider's User cannot
+// hold or that has no attribute, an address SCIM cannot carry. Until the
+// provider's capabilities are known (discovery), Patch alone decides.
+func (c *Client) CheckUpdate(update []byte) *canonical.Error {
+	caps := c.caps.Load()
+	if caps == nil {
+		return nil
+	}
+	_, _, cerr := buildPatch(update, c.ext, caps)
+	return cerr
+}
+
 // Patch sends the canonical update call.Body as one SCIM PATCH of the
 // user, or as GET + PUT when the provider does not support PATCH
 // (replace). An update that changes nothing is a GET (a PatchOp needs at least
