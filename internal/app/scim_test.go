@@ -467,6 +467,14 @@ func TestSCIMUnmappedReject(t *testing.T) {
 	if got := gjson.GetBytes(srv.User(jane), "displayName").Str; got != "Jane Doe" {
 		t.Errorf("displayName %q", got)
 	}
+	// Refused before the stored-user GET Shift's password rule needs.
+	a = s.do(t, "PUT", "/v3/users/"+jane, map[string]string{"Content-Type": "application/json"}, `{"password":"N3w!Passw0rd","ssoId":"ext-1"}`)
+	if a.Status != 400 || gjson.GetBytes(a.Body, "ssoId").Str == "" {
+		t.Fatalf("shift: %d %s", a.Status, a.Body)
+	}
+	if reqs := srv.Requests(); len(reqs) != 0 {
+		t.Errorf("shift: sent %+v", reqs)
+	}
 }
 
 // TestSCIMReadyz shows and checks the SCIM upstream.
