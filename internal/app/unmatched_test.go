@@ -9,10 +9,10 @@ import (
 
 // TestUnmatchedInTheDialect: a request no route matches is answered in a
 // dialect's error envelope when its path fits the dialect's route and its
-// method or a header only that dialect reads names it (Finix's SDK
-// crashes on any other body); otherwise in the generic envelope. Finix
-// (PUT) and Trusted Twin (PATCH) share /users/{id}: the path alone decides
-// nothing.
+// method, a header only that dialect reads, or the path itself (no other
+// dialect's route fits it) names it (Finix's SDK crashes on any other
+// body); otherwise in the generic envelope. Finix (PUT) and Trusted Twin
+// (PATCH) share /users/{id}: that path alone decides nothing.
 func TestUnmatchedInTheDialect(t *testing.T) {
 	rec := newRecorder(t)
 	s := start(t, "", rec.srv.URL, e2eConfig)
@@ -70,6 +70,18 @@ func TestUnmatchedInTheDialect(t *testing.T) {
 					t.Errorf("want Crafter's 405 saying %q: %d %v %s", want, a.Status, a.Header, a.Body)
 				}
 			}},
+		{"GET on Baasic's path alone: its 405, its status in the body", "GET", "/v1/app/users/jane", plain, func(t *testing.T, a answer) {
+			want := "GET is not served here; PUT is"
+			if a.Status != 405 || a.Header.Get("Allow") != "PUT" || gjson.GetBytes(a.Body, "message").Str != want ||
+				gjson.GetBytes(a.Body, "statusCode").Int() != 405 || gjson.GetBytes(a.Body, "errorCode").Int() != 405 {
+				t.Errorf("want Baasic's 405: %d %v %s", a.Status, a.Header, a.Body)
+			}
+		}},
+		{"DELETE on Shift's path, no x-key", "DELETE", "/v3/users/u1", plain, func(t *testing.T, a answer) {
+			if a.Status != 405 || a.Header.Get("Allow") != "PUT" || gjson.GetBytes(a.Body, "message").Str != "DELETE is not served here; PUT is" {
+				t.Errorf("want Shift's 405: %d %v %s", a.Status, a.Header, a.Body)
+			}
+		}},
 		{"no dialect's path", "PUT", "/accounts/US1", finix, func(t *testing.T, a answer) { isGeneric(t, a, 404, "not_found") }},
 		{"a longer path", "PUT", "/users/US1/roles", finix, func(t *testing.T, a answer) { isGeneric(t, a, 404, "not_found") }},
 	} {

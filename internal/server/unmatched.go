@@ -22,18 +22,20 @@ import (
 //     slash ignored: PUT /users/ and PUT /users/x/ fit /users/:user_id;
 //  2. of those, the ones whose method is the request's: when exactly one,
 //     its dialect answers;
-//  3. else, of those of step 1 whatever their method, the ones whose
+//  3. else, when the routes of step 1 are all one dialect's, it answers
+//     (GET /v1/{apiKey}/users/{username} is Baasic's whatever it carries);
+//  4. else, of those of step 1 whatever their method, the ones whose
 //     dialect the request names by a header distinctive of it: one its
 //     rules forward or read credentials from (forwardHeaders,
 //     credentialHeaders) and no other dialect of the engine does
 //     (Finix-Version, Shift's x-key, Crafter's X-XSRF-TOKEN; never
 //     Authorization, which several read): when exactly one, its dialect
 //     answers;
-//  4. else the generic envelope.
+//  5. else the generic envelope.
 //
-// So a path alone never picks a dialect: Finix's PUT and Trusted Twin's
-// PATCH /users/{id} share one, and a GET there is Finix's only with a
-// Finix-Version header. The dialect answers its not_found error, with the
+// So a path picks a dialect only when it is that dialect's alone: Finix's
+// PUT and Trusted Twin's PATCH /users/{id} share one, and a GET there is
+// Finix's only with a Finix-Version header. The dialect answers its not_found error, with the
 // status gin decided: 404, or 405 with an Allow header (the contract has no
 // code of its own for a wrong method). It leaves an access line and is
 // counted under the dialect with route "unmatched"; the generic answer is
@@ -146,6 +148,9 @@ func (u *unmatchedAnswer) route(r *http.Request) *mountedRoute {
 	if len(byMethod) == 1 {
 		return byMethod[0]
 	}
+	if oneDialect(fit) {
+		return fit[0]
+	}
 	var named *mountedRoute
 	for _, m := range fit {
 		for n, name := range u.distinct {
@@ -159,6 +164,16 @@ func (u *unmatchedAnswer) route(r *http.Request) *mountedRoute {
 		}
 	}
 	return named
+}
+
+// oneDialect reports whether the routes are all one dialect's (step 3).
+func oneDialect(fit []*mountedRoute) bool {
+	for _, m := range fit[1:] {
+		if m.h != fit[0].h {
+			return false
+		}
+	}
+	return true
 }
 
 func (u *unmatchedAnswer) noRoute(c *gin.Context) {
