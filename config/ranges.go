@@ -144,6 +144,12 @@ func (c *Config) where(key string) string {
 	return key
 }
 
+// Where is "line N: KEY", N the line the file wrote the dotted key on (or
+// the nearest key around it), as every problem validate prints names its
+// key; KEY alone when the file writes none of them. For the problems found
+// outside this package (internal/app's CheckAuth).
+func (c *Config) Where(key string) string { return c.where(key) }
+
 // lineOf is "line N: " for the first of keys the file writes (exactly),
 // "" when it writes none.
 func (c *Config) lineOf(keys ...string) string {

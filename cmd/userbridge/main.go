@@ -357,9 +357,13 @@ func validate(e *env, args []string) error {
 		problems = append(problems, config.Problems(err)...)
 	}
 	if len(problems) == 0 {
-		// Profile ldap: the directory is reached, bound and searched, as
-		// serve does before it listens (a configuration otherwise valid).
-		problems = config.Problems(app.CheckUpstream(cfg, src))
+		// What serve reads and reaches before it listens, once the
+		// configuration is otherwise valid: each mounted dialect's
+		// credential files and variables, read by the code serve builds
+		// its authenticators with (no JWKS fetched: serve starts without
+		// one); profile ldap's directory, reached, bound and searched.
+		problems = config.Problems(app.CheckAuth(cfg, src, mounts))
+		problems = append(problems, config.Problems(app.CheckUpstream(cfg, src))...)
 	}
 	if len(problems) > 0 {
 		for _, p := range problems {

@@ -220,3 +220,40 @@ var (
 	_ server.UpdateChecker = (*rest.Client)(nil)
 	_ server.UpdateChecker = (*scim.Client)(nil)
 )
+
+// CheckAuth builds the authenticator of every mounted dialect as serve does
+// (server.CheckAuth: the same code reads and checks the files and
+// environment variables each auth block names), fetching no JWKS, and
+// closes them. Each problem is one config.ErrInvalid line naming the file,
+// the key's line and the key ("FILE: line N: dialects.shift.auth.apiKeys.file:
+// auth: shift.keys: line 3: ..."), one a bad line of a credential file;
+// none quotes a secret or a hash.
+func CheckAuth(cfg *config.Config, src config.Source, mounts []config.Mount) error {
+	err := server.CheckAuth(cfg, mounts, slog.New(slog.DiscardHandler))
+	var errs []error
+	var walk func(err error, key string)
+	walk = func(err error, key string) {
+		if ke, ok := err.(*auth.KeyError); ok {
+			walk(ke.Err, ke.Key)
+			return
+		}
+		if j, ok := err.(interface{ Unwrap() []error }); ok {
+			for _, e := range j.Unwrap() {
+				walk(e, key)
+			}
+			return
+		}
+		switch {
+		case key != "":
+			errs = append(errs, fmt.Errorf("%w: %s: %s: %w", config.ErrInvalid, src.Name, cfg.Where(key), err))
+		case errors.As(err, new(*auth.KeyError)):
+			walk(errors.Unwrap(err), "") // "server: " around a block's problems
+		default:
+			errs = append(errs, fmt.Errorf("%w: %s: %w", config.ErrInvalid, src.Name, err))
+		}
+	}
+	if err != nil {
+		walk(err, "")
+	}
+	return errors.Join(errs...)
+}

@@ -30,7 +30,7 @@ type reloadState struct {
 	// applied is the digest of the configuration served (digest).
 	applied [32]byte
 	// refused: the last reload was refused, for a configuration of digest
-	// refusedDigest (zero when it could not be read).
+	// refusedDigest (unloadable's when it could not be loaded).
 	refused       bool
 	refusedDigest [32]byte
 }
@@ -51,14 +51,19 @@ type reloadState struct {
 // configuration served is then a reload that succeeds.
 func (a *App) Reload() error { return a.reload(false) }
 
-// reload is Reload; watching, a configuration refused already is not
-// tried again (SIGHUP, an operator's request, always tries again).
+// reload is Reload; watching, a configuration refused already, by SIGHUP
+// or by the watcher, is not tried again, whether it could not be loaded
+// (unloadable) or loaded and was refused (digest). SIGHUP, an operator's
+// request, always tries again.
 func (a *App) reload(watching bool) error {
 	a.reloadMu.Lock()
 	defer a.reloadMu.Unlock()
 	if a.opts.Load == nil {
 		return ErrNoSource
 	}
+	// The configuration file as Load is about to read it: what identifies
+	// a configuration that cannot be loaded (unloadable).
+	file := readConfigFile(a.opts.ConfigFile)
 	cfg, src, err := a.opts.Load()
 	var held []held
 	var d [32]byte
@@ -66,14 +71,20 @@ func (a *App) reload(watching bool) error {
 		// Taken before apply reads the files: a file that changes in
 		// between is at worst reloaded once more, never missed.
 		d = digest(cfg, src)
-		switch r := &a.reloads; {
-		case d == r.applied && !r.refused:
-			a.log.Info("config unchanged since it was applied; nothing to reload", "config", src.Name)
-			return nil
-		case watching && r.refused && d == r.refusedDigest:
-			a.log.Info("config unchanged since it was refused; still serving the previous configuration", "config", src.Name)
-			return nil
-		}
+	} else {
+		d = unloadable(file, err)
+	}
+	switch r := &a.reloads; {
+	case err == nil && d == r.applied && !r.refused:
+		a.log.Info("config unchanged since it was applied; nothing to reload", "config", src.Name)
+		return nil
+	case watching && r.refused && d == r.refusedDigest:
+		// Refused already, by SIGHUP or by the watcher: not tried, nor
+		// counted, again.
+		a.log.Info("config unchanged since it was refused; still serving the previous configuration", "config", src.Name)
+		return nil
+	}
+	if err == nil {
 		held, err = a.apply(cfg, src)
 	}
 	if err != nil {
@@ -248,8 +259,9 @@ func problems(err error) []string {
 // interval (DefaultWatchInterval when 0), until ctx ends. It polls: this
 // follows Kubernetes ConfigMap updates (a symlink swapped under the file)
 // and editors that replace the file, which file-system events miss. A
-// change that is refused is not retried until the files change again; one
-// that SIGHUP applied already is a no-op (Reload).
+// change that is refused, by the watcher or by a SIGHUP before it, is not
+// retried until the files change again; one that SIGHUP applied already is
+// a no-op (Reload).
 func (a *App) Watch(ctx context.Context, interval time.Duration) {
 	if interval <= 0 {
 		interval = DefaultWatchInterval
@@ -308,6 +320,33 @@ func hashFiles(h io.Writer, files []string) {
 		fmt.Fprintf(h, "%s\x00%d\x00", f, len(b))
 		h.Write(b)
 	}
+}
+
+// readConfigFile is the configuration file's content, or what stands for
+// it when it cannot be read (hashFiles); nil without a file.
+func readConfigFile(path string) []byte {
+	if path == "" {
+		return nil
+	}
+	var b strings.Builder
+	hashFiles(&b, []string{path})
+	return []byte(b.String())
+}
+
+// unloadable identifies a configuration Load refused (an unknown key, a
+// value that does not decode, an empty or unreadable file): the
+// configuration file's content, read before Load read it (a change in
+// between is at worst tried once more, never missed), and Load's error.
+// Load reads nothing else that changes while serve runs: the environment
+// and the flags are the process's. It is never a digest.
+func unloadable(file []byte, err error) [32]byte {
+	h := sha256.New()
+	fmt.Fprintf(h, "\x00unloadable\x00%d\x00", len(file))
+	h.Write(file)
+	io.WriteString(h, err.Error())
+	var out [32]byte
+	h.Sum(out[:0])
+	return out
 }
 
 // digest identifies a configuration as served: its values (the file, the

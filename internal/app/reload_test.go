@@ -510,3 +510,76 @@ func startBasicAuthFile(t *testing.T) (f *fileStarted, put func(pass string) int
 	rotate = func() { f.write(t, "users", finixUser+":"+hash(finixPass)+"\n") }
 	return f, put, rotate
 }
+
+// TestReloadRefusedOnceSIGHUPFirst: a bad edit that SIGHUP (Reload) refuses
+// is not refused again by the watcher looking next, whether the file could
+// not be loaded (an unknown key, nothing in it) or loaded and was refused
+// (a bad prefix): one ERROR line, one failure counted. The watcher does try
+// a bad file that changed again, and SIGHUP tries the same one again.
+func TestReloadRefusedOnceSIGHUPFirst(t *testing.T) {
+	const good = "listen: 127.0.0.1:0\nupstream: {url: %s}\ndialects:\n  finix: {prefix: /a}\n"
+	for _, c := range []struct{ name, bad, worse string }{
+		{"unknown key", good + "bogus: 1\n", good + "bogus: 2\n"},
+		{"empty", "# only a comment\n", "\n"},
+		{"bad prefix", strings.Replace(good, "/a", "nope/", 1), strings.Replace(good, "/a", "nope2/", 1)},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			rec := okUpstream(t)
+			f := startFile(t, fileSetup{yaml: fmt.Sprintf(good, rec.srv.URL)})
+			write := func(data string) {
+				t.Helper()
+				if strings.Contains(data, "%s") {
+					data = fmt.Sprintf(data, rec.srv.URL)
+				}
+				tmp := filepath.Join(f.dir, "config.yaml.new")
+				if err := os.WriteFile(tmp, []byte(data), 0o600); err != nil {
+					t.Fatal(err)
+				}
+				if err := os.Rename(tmp, f.path); err != nil {
+					t.Fatal(err)
+				}
+			}
+			failures := func() float64 {
+				for _, s := range scrape(t, f.base) {
+					if s.name == "userbridge_config_reloads_total" && s.labels["result"] == "failure" {
+						return s.value
+					}
+				}
+				return 0
+			}
+			count := func(msg string) int { return strings.Count(f.logs.String(), `"msg":"`+msg) }
+			const refused, stands = "config reload refused", "config unchanged since it was refused"
+
+			write(c.bad)
+			if err := f.app.Reload(); err == nil { // SIGHUP, before the watcher runs
+				t.Fatal("the bad file reloaded")
+			}
+			// The watcher starts after: its first look sees the file
+			// changed since start-up, and reloads.
+			ctx, cancel := context.WithCancel(context.Background())
+			done := make(chan struct{})
+			go func() { f.app.Watch(ctx, 10*time.Millisecond); close(done) }()
+			t.Cleanup(func() { cancel(); <-done })
+			eventually(t, "the watcher's reload", func() bool { return count(stands) > 0 || count(refused) > 1 })
+			if n := count(refused); n != 1 {
+				t.Errorf("%d %q lines for one bad edit, want 1:\n%s", n, refused, f.logs.String())
+			}
+			if n := failures(); n != 1 {
+				t.Errorf("failures %v, want 1", n)
+			}
+			// Changed again, still bad: the watcher tries it.
+			write(c.worse)
+			eventually(t, "the watcher refuses the changed file", func() bool { return failures() == 2 })
+			// SIGHUP on it unchanged: an operator's request, tried again.
+			if err := f.app.Reload(); err == nil {
+				t.Fatal("the bad file reloaded")
+			}
+			if n := failures(); n != 3 {
+				t.Errorf("failures %v after SIGHUP, want 3", n)
+			}
+			if a := finixPut(t, f.started, "/a/users/"+finixID, nil); a.Status != 200 {
+				t.Errorf("the configuration served: %d %s", a.Status, a.Body)
+			}
+		})
+	}
+}

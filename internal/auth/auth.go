@@ -87,7 +87,27 @@ type Options struct {
 	// request is making): the upstream's timeout, one deadline for the
 	// whole call. Default 5s.
 	CredentialTimeout time.Duration
+	// Check builds the authenticator only to see that it can be built, as
+	// `userbridge validate` does: every file is read and checked as for
+	// serving, but the JWKS is not fetched and nothing runs in the
+	// background. Such an authenticator cannot verify a JWT: close it.
+	Check bool
 }
+
+// KeyError is a problem of one key of an auth block, found when New reads
+// what it names: a credential file that cannot be read or holds a bad line,
+// an empty environment variable. Key is dotted from Options.Where (e.g.
+// "dialects.shift.auth.apiKeys.file"); Err is what is wrong, one error per
+// bad line of a file (joined), and never quotes a secret or a hash.
+type KeyError struct {
+	Key string
+	Err error
+}
+
+// Error is "KEY: PROBLEM".
+func (e *KeyError) Error() string { return e.Key + ": " + e.Err.Error() }
+
+func (e *KeyError) Unwrap() error { return e.Err }
 
 // httpClient is o.HTTPClient or its default.
 func (o Options) httpClient() *http.Client {
@@ -123,8 +143,9 @@ type Authenticator struct {
 
 // New builds the authenticator of one dialect's auth block: it validates c
 // (config.Auth.Validate), reads the files it names and, for jwt, fetches
-// the JWKS and starts refreshing it until ctx ends or Close is called.
-// Every problem is reported at once. No error names a secret.
+// the JWKS and starts refreshing it until ctx ends or Close is called
+// (unless o.Check). Every problem is reported at once, each problem of what
+// the block names a *KeyError. No error names a secret.
 func New(ctx context.Context, c config.Auth, o Options) (*Authenticator, error) {
 	where := cmp.Or(o.Where, "auth")
 	if errs := c.Validate(where); len(errs) > 0 {
@@ -144,7 +165,7 @@ func New(ctx context.Context, c config.Auth, o Options) (*Authenticator, error) 
 	client := o.httpClient()
 	var errs []error
 	fail := func(field string, err error) {
-		errs = append(errs, fmt.Errorf("%s.%s: %w", where, field, err))
+		errs = append(errs, &KeyError{Key: where + "." + field, Err: err})
 	}
 	if k := c.APIKeys; k != nil {
 		// The dialect's headers come as a pair: a configured header
@@ -186,7 +207,12 @@ func New(ctx context.Context, c config.Auth, o Options) (*Authenticator, error) 
 	if u := c.Upstream; u != nil {
 		var err error
 		if a.creds, err = newCredSource(u, client, o.credentialTimeout()); err != nil {
-			fail("upstream", err)
+			var ke *KeyError
+			if errors.As(err, &ke) {
+				fail("upstream."+ke.Key, ke.Err)
+			} else {
+				fail("upstream", err)
+			}
 		}
 	}
 	a.policy = compilePolicy(&c.Policy)
@@ -198,12 +224,12 @@ func New(ctx context.Context, c config.Auth, o Options) (*Authenticator, error) 
 	if len(errs) > 0 {
 		return nil, errors.Join(errs...)
 	}
-	if j := c.JWT; j != nil {
+	if j := c.JWT; j != nil && !o.Check {
 		jctx, cancel := context.WithCancel(ctx)
 		v, err := newJWTVerifier(jctx, j, client, log)
 		if err != nil {
 			cancel()
-			return nil, fmt.Errorf("%s.jwt: %w", where, err)
+			return nil, &KeyError{Key: where + ".jwt", Err: err}
 		}
 		a.jwt, a.cancel = v, cancel
 	}

@@ -39,7 +39,7 @@ func TestNewReportsFileProblems(t *testing.T) {
 		`line 7: want "name:hash[:roles[:id]]"`,
 		"line 8: not a valid bcrypt hash",
 		"dialects.baasic.auth.basic.file: auth: " + htpasswd + ": line 1: a SHA-256 hash is not accepted here",
-		"dialects.baasic.auth.upstream: basic.passwordFile: auth: open " + keys + ".missing",
+		"dialects.baasic.auth.upstream.basic.passwordFile: auth: open " + keys + ".missing",
 	} {
 		if !strings.Contains(msg, w) {
 			t.Errorf("missing %q in\n%s", w, msg)

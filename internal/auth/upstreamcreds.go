@@ -63,20 +63,20 @@ func newCredSource(u *config.UpstreamCreds, client *http.Client, timeout time.Du
 	case u.Bearer != nil:
 		tok, err := bearerSecret(u.Bearer)
 		if err != nil {
-			return nil, fmt.Errorf("bearer: %w", err)
+			return nil, &KeyError{Key: "bearer", Err: err}
 		}
 		return staticCred("Bearer " + tok), nil
 	case u.Basic != nil:
 		pw, err := readSecret(u.Basic.PasswordFile)
 		if err != nil {
-			return nil, fmt.Errorf("basic.passwordFile: %w", err)
+			return nil, &KeyError{Key: "basic.passwordFile", Err: err}
 		}
 		return staticCred("Basic " + base64.StdEncoding.EncodeToString([]byte(u.Basic.User+":"+pw))), nil
 	case u.OAuth2 != nil:
 		o := u.OAuth2
 		secret, err := readSecret(o.ClientSecretFile)
 		if err != nil {
-			return nil, fmt.Errorf("oauth2.clientSecretFile: %w", err)
+			return nil, &KeyError{Key: "oauth2.clientSecretFile", Err: err}
 		}
 		return &oauth2Source{
 			cfg:     clientcredentials.Config{ClientID: o.ClientID, ClientSecret: secret, TokenURL: o.TokenURL, Scopes: o.Scopes},

@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -18,8 +19,10 @@ import (
 // auth block names and, for jwt, fetching the JWKS) and the headers its
 // handler passes upstream unchanged: the rule file's forwardHeaders and,
 // with auth passthrough, its credentialHeaders. In verify mode the
-// credential headers stay behind: userbridge sends its own.
-func authFor(m config.Mount, log *slog.Logger, upstreamTimeout time.Duration) (*auth.Authenticator, []string, error) {
+// credential headers stay behind: userbridge sends its own. With check, the
+// authenticator is built only to be checked (auth.Options.Check: no JWKS
+// fetched).
+func authFor(m config.Mount, log *slog.Logger, upstreamTimeout time.Duration, check bool) (*auth.Authenticator, []string, error) {
 	p := m.Dialect.Program()
 	name := m.Dialect.Name()
 	// The authenticator's background work (JWKS refresh) lives until
@@ -30,6 +33,7 @@ func authFor(m config.Mount, log *slog.Logger, upstreamTimeout time.Duration) (*
 		Logger:  log,
 		// A token fetch is part of the upstream call: one deadline.
 		CredentialTimeout: upstreamTimeout,
+		Check:             check,
 	})
 	if err != nil {
 		return nil, nil, fmt.Errorf("server: %w", err)
@@ -45,6 +49,34 @@ func authFor(m config.Mount, log *slog.Logger, upstreamTimeout time.Duration) (*
 		forward[i] = http.CanonicalHeaderKey(name)
 	}
 	return a, forward, nil
+}
+
+// CheckAuth builds every mount's authenticator as New and Swap do, reading
+// and checking every credential file and environment variable its auth
+// block names, then closes them: what `userbridge validate` runs. Unlike
+// New it fetches no JWKS (a provider that does not answer does not stop
+// start-up either). It reports the problems of every dialect at once, each
+// problem of what a block names an *auth.KeyError.
+func CheckAuth(cfg *config.Config, mounts []config.Mount, log *slog.Logger) error {
+	if log == nil {
+		log = slog.Default()
+	}
+	var errs []error
+	seen := map[string]bool{}
+	for _, m := range mounts {
+		name := m.Dialect.Name()
+		if seen[name] { // one auth block a dialect, whatever its routes
+			continue
+		}
+		seen[name] = true
+		a, _, err := authFor(m, log, cfg.Upstream.Timeout.D(), true)
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		a.Close()
+	}
+	return errors.Join(errs...)
 }
 
 // admit checks the request's credentials, once: first that no credential

@@ -186,7 +186,7 @@ func build(o Options, log *slog.Logger, fl *inflight, users *userLocks, running 
 		for _, f := range m.Fields {
 			known[f] = f
 		}
-		a, forward, err := authFor(m, log, o.Config.Upstream.Timeout.D())
+		a, forward, err := authFor(m, log, o.Config.Upstream.Timeout.D(), false)
 		if err != nil {
 			return nil, auths, err
 		}

@@ -63,7 +63,7 @@ func TestUpstreamHeaderPassed(t *testing.T) {
 func TestForwardNamesCanonical(t *testing.T) {
 	_, mounts := defaultMounts(t, nil)
 	for _, m := range mounts {
-		a, forward, err := authFor(m, slog.New(slog.DiscardHandler), time.Second)
+		a, forward, err := authFor(m, slog.New(slog.DiscardHandler), time.Second, false)
 		if err != nil {
 			t.Fatal(err)
 		}
