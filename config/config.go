@@ -236,7 +236,7 @@ func ParseAll(src Source, data []byte) (*Config, error) {
 	if err := dec.Decode(&c); err != nil && !errors.Is(err, io.EOF) {
 		var te *yaml.TypeError
 		if !errors.As(err, &te) {
-			return nil, fmt.Errorf("%w: %s: %s", ErrInvalid, src.Name, mapping.YAMLMessage(err))
+			return nil, fmt.Errorf("%w: %s: %s", ErrInvalid, src.Name, mapping.YAMLMessage(mapping.YAMLSyntaxLine(data, err)))
 		}
 		// yaml.v3 goes on past each of these: c holds the rest.
 		errs := make([]error, 0, len(te.Errors))

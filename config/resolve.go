@@ -6,6 +6,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 
@@ -145,7 +146,10 @@ func (c *Config) dialects(src Source, bad func(string, string, ...any), errs *[]
 			// One problem a line, each saying whose it is (a rule file
 			// reports all of its problems joined).
 			list := []error{err}
-			if j, ok := err.(interface{ Unwrap() []error }); ok {
+			if j, ok := err.(interface{ Unwrap() []error }); ok && !slices.Contains(j.Unwrap(), mapping.ErrRules) {
+				// A list of problems (errors.Join), not one problem that
+				// wraps ErrRules and its cause (the file's name between
+				// them): that one stays whole.
 				list = j.Unwrap()
 			}
 			at := where
