@@ -53,6 +53,25 @@ type Config struct {
 	// lines are the line of every key the file writes, dotted
 	// ("dialects.finix.prefix"), for where's messages.
 	lines map[string]int
+	// origins are the keys set over the file by a USERBRIDGE_* variable
+	// or a flag, dotted, each with the variable's or the flag's name
+	// (SetBy): where names a problem of their value by it, never by a
+	// line of the file, which does not hold the value.
+	origins map[string]string
+}
+
+// SetBy records that the dotted key (e.g. "upstream.url") was given its
+// value over the file's by origin: a USERBRIDGE_* variable's name or a
+// flag ("--upstream"). Every later problem of the key's value (Resolve,
+// a reload) is then reported as origin's, "ORIGIN (key): …", never on a
+// line of the file. ApplyEnv calls it for each variable it applies; a
+// command that sets a field from a flag after Load calls it too. The last
+// call for a key wins, as the last value set does.
+func (c *Config) SetBy(key, origin string) {
+	if c.origins == nil {
+		c.origins = map[string]string{}
+	}
+	c.origins[key] = origin
 }
 
 // Server tunes the HTTP front end.
@@ -217,7 +236,7 @@ func ParseAll(src Source, data []byte) (*Config, error) {
 	if err := dec.Decode(&c); err != nil && !errors.Is(err, io.EOF) {
 		var te *yaml.TypeError
 		if !errors.As(err, &te) {
-			return nil, fmt.Errorf("%w: %s: %s", ErrInvalid, src.Name, mapping.YAMLMessage(err))
+			return nil, fmt.Errorf("%w: %s: %s", ErrInvalid, src.Name, mapping.YAMLMessage(mapping.YAMLSyntaxLine(data, err)))
 		}
 		// yaml.v3 goes on past each of these: c holds the rest.
 		errs := make([]error, 0, len(te.Errors))
@@ -339,14 +358,17 @@ var envVars = []struct {
 	{"USERBRIDGE_ADMIN_LISTEN", "admin.listen", func(c *Config, v string) error { c.Admin.Listen = v; return nil }},
 }
 
-// ApplyEnv applies USERBRIDGE_* variables from lookup (os.LookupEnv).
+// ApplyEnv applies USERBRIDGE_* variables from lookup (os.LookupEnv),
+// recording each as the origin of its key's value (SetBy).
 func (c *Config) ApplyEnv(lookup func(string) (string, bool)) error {
 	var errs []error
 	for _, e := range envVars {
 		if v, ok := lookup(e.name); ok && v != "" {
 			if err := e.set(c, v); err != nil {
 				errs = append(errs, fmt.Errorf("%w: %s (%s): %q: %w", ErrInvalid, e.name, e.help, v, err))
+				continue // not taken: the file's value stays, and its line
 			}
+			c.SetBy(e.help, e.name)
 		}
 	}
 	return errors.Join(errs...)

@@ -2,6 +2,7 @@ package config
 
 import (
 	"errors"
+	"fmt"
 	"strconv"
 	"strings"
 	"time"
@@ -111,12 +112,15 @@ func CheckDuration(key string, d time.Duration) error { return rangeOf(key).bare
 // key of c outside its range (Parse has given each unset one its default).
 // The upstream keys are Upstream.Check's, where 0 is a key left unset by a
 // configuration built in code, which takes its default.
-func (c *Config) checkRanges(bad func(where, format string, args ...any)) {
+//
+// A 0 the file writes is refused on its line even when a variable or a
+// flag replaced the value (the file is wrong whatever replaces it).
+func (c *Config) checkRanges(src Source, errs *[]error, bad func(where, format string, args ...any)) {
 	for _, r := range ranges {
 		w, ok := c.written[r.key]
 		switch {
 		case ok && w.zero:
-			bad(r.key, "%v", r.check(0))
+			*errs = append(*errs, fmt.Errorf("%w: %s: line %d: %s: %v", ErrInvalid, src.Name, w.line, r.key, r.check(0)))
 		case strings.HasPrefix(r.key, "upstream."):
 		default:
 			if err := r.check(r.get(c)); err != nil {
@@ -126,11 +130,16 @@ func (c *Config) checkRanges(bad func(where, format string, args ...any)) {
 	}
 }
 
-// where names key as a problem does: with the line the file wrote it on,
-// else the line of the nearest key around it the file wrote (a key left
-// to its default, in a block the file has); the key alone when the file
-// writes none of them (the embedded default, a configuration built in code).
+// where names key as a problem does: by the variable or flag that set its
+// value over the file's ("USERBRIDGE_LOG_LEVEL (log.level)", SetBy); else
+// with the line the file wrote it on, else the line of the nearest key
+// around it the file wrote (a key left to its default, in a block the file
+// has); the key alone when the file writes none of them (the embedded
+// default, a configuration built in code).
 func (c *Config) where(key string) string {
+	if by, ok := c.origins[key]; ok {
+		return by + " (" + key + ")"
+	}
 	for k := key; k != ""; {
 		if line, ok := c.lines[k]; ok {
 			return "line " + strconv.Itoa(line) + ": " + key
@@ -149,6 +158,36 @@ func (c *Config) where(key string) string {
 // key; KEY alone when the file writes none of them. For the problems found
 // outside this package (internal/app's CheckAuth).
 func (c *Config) Where(key string) string { return c.where(key) }
+
+// at is where a problem of key is, for a message: "FILE: line N: key"
+// (where), or "ORIGIN (key)" alone when a variable or a flag set the value
+// (the file's name would send the reader to the file for it).
+func (c *Config) at(src Source, key string) string {
+	if _, ok := c.origins[key]; ok {
+		return c.where(key)
+	}
+	return src.Name + ": " + c.where(key)
+}
+
+// Named names key for a problem found outside Resolve (an upstream that
+// cannot be reached or discovered): "ORIGIN (key)" when a variable or a
+// flag set its value (SetBy), else "FILE: key".
+func (c *Config) Named(src Source, key string) string {
+	if by, ok := c.origins[key]; ok {
+		return by + " (" + key + ")"
+	}
+	return src.Name + ": " + key
+}
+
+// within is where for a key named within a problem's text: the variable or
+// flag alone when one set its value ("upstream.timeout 3s
+// (USERBRIDGE_UPSTREAM_TIMEOUT)"), else where ("(line 5: upstream.timeout)").
+func (c *Config) within(key string) string {
+	if by, ok := c.origins[key]; ok {
+		return by
+	}
+	return c.where(key)
+}
 
 // lineOf is "line N: " for the first of keys the file writes (exactly),
 // "" when it writes none.

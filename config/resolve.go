@@ -6,6 +6,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 
@@ -43,9 +44,10 @@ type Mount struct {
 // It reports every problem at once, each with where it is.
 func (c *Config) Resolve(src Source) ([]Mount, error) {
 	var errs []error
-	// where is a dotted key: the message gives its line in the file.
+	// where is a dotted key: the message gives its line in the file, or
+	// the variable or flag that set its value (at).
 	bad := func(where, format string, args ...any) {
-		errs = append(errs, fmt.Errorf("%w: %s: %s: %s", ErrInvalid, src.Name, c.where(where), fmt.Sprintf(format, args...)))
+		errs = append(errs, fmt.Errorf("%w: %s: %s", ErrInvalid, c.at(src, where), fmt.Sprintf(format, args...)))
 	}
 	if _, _, err := net.SplitHostPort(c.Listen); err != nil {
 		bad("listen", "%q is not host:port", c.Listen)
@@ -57,7 +59,7 @@ func (c *Config) Resolve(src Source) ([]Mount, error) {
 	for _, ke := range keyErrors(c.Upstream.Check(c.IsDemo())) {
 		bad(ke.Key, "%s", ke.Problem)
 	}
-	c.checkRanges(bad)
+	c.checkRanges(src, &errs, bad)
 	switch c.Log.Level {
 	case "debug", "info", "warn", "error":
 	default:
@@ -77,7 +79,7 @@ func (c *Config) Resolve(src Source) ([]Mount, error) {
 		}
 		for _, l := range append([]string{c.Listen}, listens(mounts)...) {
 			if a == l {
-				bad("admin.listen", "%q is also a dialect listener; give the probes and metrics an address of their own, or leave admin.listen empty to serve them there", a)
+				bad("admin.listen", "%q is also a dialect listener (%s); give the probes and metrics an address of their own, or leave admin.listen empty to serve them there", a, c.listenerOf(a))
 				break
 			}
 		}
@@ -144,7 +146,10 @@ func (c *Config) dialects(src Source, bad func(string, string, ...any), errs *[]
 			// One problem a line, each saying whose it is (a rule file
 			// reports all of its problems joined).
 			list := []error{err}
-			if j, ok := err.(interface{ Unwrap() []error }); ok {
+			if j, ok := err.(interface{ Unwrap() []error }); ok && !slices.Contains(j.Unwrap(), mapping.ErrRules) {
+				// A list of problems (errors.Join), not one problem that
+				// wraps ErrRules and its cause (the file's name between
+				// them): that one stays whole.
 				list = j.Unwrap()
 			}
 			at := where
@@ -152,7 +157,7 @@ func (c *Config) dialects(src Source, bad func(string, string, ...any), errs *[]
 				at = where + ".rules"
 			}
 			for _, e := range list {
-				*errs = append(*errs, fmt.Errorf("%w: %s: %s: %w", ErrInvalid, src.Name, c.where(at), e))
+				*errs = append(*errs, fmt.Errorf("%w: %s: %w", ErrInvalid, c.at(src, at), e))
 			}
 			continue
 		}
@@ -206,7 +211,27 @@ func (c *Config) checkLegacyBudget(bad func(string, string, ...any), where strin
 	}
 	bad(where+".timeout", "%s plus upstream.timeout %s (%s) is not below server.writeTimeout %s (%s): in mode %s the answer is written "+
 		"after the vendor's call and the upstream's, and the server would cut it off first; lower %s.timeout or upstream.timeout, or raise server.writeTimeout",
-		fmtDur(lt), fmtDur(ut), c.where("upstream.timeout"), fmtDur(wt), c.where("server.writeTimeout"), l.Mode, where)
+		fmtDur(lt), fmtDur(ut), c.within("upstream.timeout"), fmtDur(wt), c.within("server.writeTimeout"), l.Mode, where)
+}
+
+// listenerOf names the key that gives a dialect the listener addr, and
+// where it is written or who set it (within): listen, else the first
+// dialect's listen by name.
+func (c *Config) listenerOf(addr string) string {
+	if c.Listen == addr {
+		return c.within("listen")
+	}
+	names := make([]string, 0, len(c.Dialects))
+	for n, dc := range c.Dialects {
+		if dc.Listen == addr {
+			names = append(names, n)
+		}
+	}
+	sort.Strings(names)
+	if len(names) == 0 {
+		return "listen"
+	}
+	return c.within("dialects." + names[0] + ".listen")
 }
 
 func listens(ms []Mount) []string {

@@ -60,7 +60,7 @@ func (es YAMLErrors) Error() string {
 func DecodeYAML(data []byte, v any) (*yaml.Node, error) {
 	var root yaml.Node
 	if err := yaml.Unmarshal(data, &root); err != nil {
-		return nil, err
+		return nil, YAMLSyntaxLine(data, err)
 	}
 	var errs YAMLErrors
 	checkYAML(&root, reflect.TypeOf(v), &errs)

@@ -92,7 +92,7 @@ func LoadFile(path string) ([]Case, error) {
 	}
 	var root yaml.Node
 	if err := yaml.Unmarshal(data, &root); err != nil {
-		return nil, fmt.Errorf("%w: %s: %w", ErrCases, path, err)
+		return nil, fmt.Errorf("%w: %s: %w", ErrCases, path, mapping.YAMLSyntaxLine(data, err))
 	}
 	if len(root.Content) == 0 {
 		return nil, fmt.Errorf("%w: %s: the file is empty", ErrCases, path)

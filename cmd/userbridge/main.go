@@ -114,19 +114,25 @@ func (f *configFlags) check() error {
 	return nil
 }
 
-// apply sets what the flags given say over cfg.
+// apply sets what the flags given say over cfg, each recorded as its
+// key's origin (SetBy): a problem of the value names the flag, not a line
+// of the file.
 func (f *configFlags) apply(cfg *config.Config) {
 	if *f.listen != "" {
 		cfg.Listen = *f.listen
+		cfg.SetBy("listen", "--listen")
 	}
 	if *f.up != "" {
 		cfg.Upstream.URL = *f.up
+		cfg.SetBy("upstream.url", "--upstream")
 	}
 	if *f.upProfile != "" {
 		cfg.Upstream.Profile = *f.upProfile
+		cfg.SetBy("upstream.profile", "--upstream-profile")
 	}
 	if f.timeoutSet {
 		cfg.Upstream.Timeout = config.Duration(*f.upTimeout)
+		cfg.SetBy("upstream.timeout", "--upstream-timeout")
 	}
 }
 

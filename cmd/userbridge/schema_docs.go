@@ -42,6 +42,7 @@ var schemaDocs = map[string]string{
 	"github.com/userbridge/userbridge/config.Config.Server":                      "Server tunes the HTTP front end.",
 	"github.com/userbridge/userbridge/config.Config.Upstream":                    "Upstream is the identity backend userbridge forwards to.",
 	"github.com/userbridge/userbridge/config.Config.lines":                       "lines are the line of every key the file writes, dotted (\"dialects.finix.prefix\"), for where's messages.",
+	"github.com/userbridge/userbridge/config.Config.origins":                     "origins are the keys set over the file by a USERBRIDGE_* variable or a flag, dotted, each with the variable's or the flag's name (SetBy): where names a problem of their value by it, never by a line of the file, which does not hold the value.",
 	"github.com/userbridge/userbridge/config.Config.written":                     "written are the ranged keys the file sets, with their lines (writtenKeys), for Resolve's messages.",
 	"github.com/userbridge/userbridge/config.Dialect":                            "Dialect configures one dialect.",
 	"github.com/userbridge/userbridge/config.Dialect.Auth":                       "Auth says who checks the dialect's callers: the upstream (mode passthrough, the default: the credential headers of the rule file go upstream unchanged) or userbridge (mode verify: API keys, Basic or JWT, a policy, and userbridge's own upstream credentials). docs/configuration.md and docs/security.md describe every key. An apiKeys block without a header takes the dialect's (APIKeyDefaults).",

@@ -59,7 +59,7 @@ func newProfile(cfg *config.Config, src config.Source, hc *upstream.Client, log 
 		if err != nil {
 			return nil, err
 		}
-		if err := probeLDAP(c, src); err != nil {
+		if err := probeLDAP(c, cfg, src); err != nil {
 			c.Close()
 			return nil, err
 		}
@@ -102,12 +102,17 @@ func CheckUpstream(cfg *config.Config, src config.Source) error {
 		return err
 	}
 	defer c.Close()
-	return probeLDAP(c, src)
+	return probeLDAP(c, cfg, src)
 }
 
 // probeLDAP probes the directory within upstream.timeout.
-func probeLDAP(c *ldap.Client, src config.Source) error {
+func probeLDAP(c *ldap.Client, cfg *config.Config, src config.Source) error {
 	if err := c.Probe(context.Background()); err != nil {
+		// The key at fault by the variable or flag that set it, if one did.
+		var pe *ldap.ProbeError
+		if errors.As(err, &pe) {
+			return fmt.Errorf("%w: %s: %s", config.ErrInvalid, cfg.Named(src, pe.Key), pe.Problem)
+		}
 		return fmt.Errorf("%w: %s: %w", config.ErrInvalid, src.Name, err)
 	}
 	return nil
@@ -135,7 +140,7 @@ func checkSCIM(cfg *config.Config, src config.Source) error {
 		return nil
 	}
 	if err != nil {
-		return fmt.Errorf("%w: %s: upstream.url: %w", config.ErrInvalid, src.Name, err)
+		return fmt.Errorf("%w: %s: %w", config.ErrInvalid, cfg.Named(src, "upstream.url"), err)
 	}
 	return nil
 }
@@ -171,7 +176,7 @@ func discoverSCIM(c *scim.Client, cfg *config.Config, src config.Source, log *sl
 			log.Warn("scim: discovery failed; not ready until it succeeds (upstream.scim.startUndiscovered)", "error", err.Error())
 			return nil
 		}
-		return fmt.Errorf("%w: %s: upstream.url: %w (upstream.scim.startUndiscovered: true starts without it)", config.ErrInvalid, src.Name, err)
+		return fmt.Errorf("%w: %s: %w (upstream.scim.startUndiscovered: true starts without it)", config.ErrInvalid, cfg.Named(src, "upstream.url"), err)
 	}
 	logCapabilities(log, caps)
 	return nil

@@ -182,7 +182,7 @@ func Load(file string, data []byte) (*Rules, error) {
 	dec.KnownFields(true)
 	var f File
 	if err := dec.Decode(&f); err != nil {
-		return nil, fmt.Errorf("%w: %s: %s", ErrRules, file, mapping.YAMLMessage(err))
+		return nil, fmt.Errorf("%w: %s: %s", ErrRules, file, mapping.YAMLMessage(mapping.YAMLSyntaxLine(data, err)))
 	}
 	var root yaml.Node
 	if yaml.Unmarshal(data, &root) == nil {
