@@ -12,21 +12,15 @@
 package main
 
 import (
-	"context"
-	"errors"
 	"flag"
 	"fmt"
-	"io"
 	"net"
 	"net/http"
-	"net/url"
 	"os"
 	"runtime"
 	"runtime/debug"
 	"time"
 
-	"github.com/gin-gonic/gin"
-	"github.com/hashicorp/go-retryablehttp"
 	"github.com/userbridge/userbridge/bench"
 )
 
@@ -39,12 +33,8 @@ const (
 
 	maxIdleConns    = 256              // upstream.DefaultMaxIdleConnsPerHost (upstream.maxIdleConns)
 	idleConnTimeout = 30 * time.Second // upstream.DefaultIdleConnTimeout (upstream.idleTimeout)
-	callTimeout     = 5 * time.Second  // upstream.timeout: one deadline for a call
 	dialTimeout     = 2 * time.Second  // upstream.DefaultDialTimeout
-	maxAttempts     = 3                // upstream.maxAttempts
 
-	maxBodyBytes      = 1 << 20 // server.maxBodyBytes
-	maxReplyBytes     = 4 << 20 // upstream.DefaultMaxReplyBytes
 	maxHeaderBytes    = 64 << 10
 	readHeaderTimeout = 5 * time.Second   // server.readHeaderTimeout
 	readTimeout       = 30 * time.Second  // server.readTimeout
@@ -78,18 +68,9 @@ func run(listen, upstream string) error {
 		WriteTimeout: writeTimeout, IdleTimeout: idleTimeout, MaxHeaderBytes: maxHeaderBytes})
 }
 
-var (
-	jsonValue      = []string{"application/json"}
-	userAgentValue = []string{"userbridge"}
-)
-
 // newFrame returns the frame's handler, forwarding to the upstream at base,
 // and a function that closes its idle upstream connections.
 func newFrame(base string) (http.Handler, func(), error) {
-	u, err := url.Parse(base)
-	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return nil, nil, fmt.Errorf("--upstream %q: want http://host:port", base)
-	}
 	var protocols http.Protocols
 	protocols.SetHTTP1(true)
 	tr := &http.Transport{
@@ -101,62 +82,9 @@ func newFrame(base string) (http.Handler, func(), error) {
 		MaxResponseHeaderBytes: maxHeaderBytes,
 		Protocols:              &protocols,
 	}
-	rc := &retryablehttp.Client{
-		HTTPClient: &http.Client{Transport: tr},
-		Logger:     nil,
-		RetryMax:   maxAttempts - 1,
-		// Retried only when no connection could be made, so the update is
-		// never sent twice; the policy's real work is userbridge's.
-		CheckRetry: func(ctx context.Context, resp *http.Response, err error) (bool, error) {
-			if ctx.Err() != nil {
-				return false, ctx.Err()
-			}
-			var op *net.OpError
-			return resp == nil && errors.As(err, &op) && op.Op == "dial", nil
-		},
-		Backoff:      func(_, _ time.Duration, _ int, _ *http.Response) time.Duration { return 50 * time.Millisecond },
-		ErrorHandler: retryablehttp.PassthroughErrorHandler,
+	h, err := bench.NewFrame(base, tr)
+	if err != nil {
+		return nil, nil, fmt.Errorf("--%w", err)
 	}
-	prefix := u.JoinPath("users").String() + "/"
-
-	gin.SetMode(gin.ReleaseMode)
-	e := gin.New() // no middleware: no logger, no recovery, no metrics
-	e.UseRawPath = true
-	e.UnescapePathValues = true
-	e.RemoveExtraSlash = false
-	e.RedirectTrailingSlash = false
-	e.RedirectFixedPath = false
-	e.HandleMethodNotAllowed = true
-	e.ContextWithFallback = true
-	e.PUT("/users/:id", func(c *gin.Context) {
-		body, err := io.ReadAll(http.MaxBytesReader(c.Writer, c.Request.Body, maxBodyBytes))
-		if err != nil {
-			c.Data(http.StatusBadRequest, "application/json", []byte(`{"error":"unreadable body"}`))
-			return
-		}
-		ctx, cancel := context.WithTimeout(c.Request.Context(), callTimeout)
-		defer cancel()
-		req, err := retryablehttp.NewRequestWithContext(ctx, http.MethodPatch, prefix+url.PathEscape(c.Param("id")), body)
-		if err != nil {
-			c.Data(http.StatusInternalServerError, "application/json", []byte(`{"error":"bad upstream request"}`))
-			return
-		}
-		req.GetBody = nil // never resent by net/http itself, as userbridge
-		req.Header["Accept"] = jsonValue
-		req.Header["Content-Type"] = jsonValue
-		req.Header["User-Agent"] = userAgentValue
-		resp, err := rc.Do(req)
-		if err != nil {
-			c.Data(http.StatusBadGateway, "application/json", []byte(`{"error":"upstream unreachable"}`))
-			return
-		}
-		reply, err := io.ReadAll(io.LimitReader(resp.Body, maxReplyBytes+1))
-		resp.Body.Close()
-		if err != nil || len(reply) > maxReplyBytes {
-			c.Data(http.StatusBadGateway, "application/json", []byte(`{"error":"upstream reply unreadable"}`))
-			return
-		}
-		c.Data(resp.StatusCode, resp.Header.Get("Content-Type"), reply)
-	})
-	return e, tr.CloseIdleConnections, nil
+	return h, tr.CloseIdleConnections, nil
 }
