@@ -60,7 +60,11 @@ func Serve(tb testing.TB, a App) {
 		tb.Fatal(err)
 	}
 	tb.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		// Longer than the 5 s net/http's Shutdown gives a connection that
+		// has sent nothing yet (StateNew) before it counts as idle: a test
+		// client that dialled a spare connection under load (its request
+		// served by another) would otherwise fail the shutdown.
+		ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
 		defer cancel()
 		if err := a.Shutdown(ctx); err != nil {
 			tb.Errorf("shutdown: %v", err)
