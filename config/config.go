@@ -255,8 +255,9 @@ func ParseAll(src Source, data []byte) (*Config, error) {
 // anchorFiles makes the relative names of the files upstream.tls,
 // upstream.ldap and each dialect's legacy.tls name relative to the config
 // file's directory, as the rule and credential files are (Resolve): every
-// relative file name in a configuration is read from beside it, whatever
-// the working directory. Names are kept as written in an embedded
+// relative name of a file a configuration has read is read from beside
+// it, whatever the working directory. (migration.log, which is written,
+// is opened where the process runs.) Names are kept as written in an embedded
 // configuration (no directory) and when absolute.
 func (c *Config) anchorFiles(src Source) {
 	if src.Dir == "" {

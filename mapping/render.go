@@ -261,11 +261,7 @@ func (c *renderCtx) errorValue(name string) value {
 		}
 	case "message":
 		s = e.Message
-		// errors.messages holds the dialect's own text for a code at its
-		// own status ("User not found" for a 404); an error of that code
-		// at another status (userbridge's 405 for a wrong method, not_found
-		// for want of a code of its own) keeps its message.
-		if m, ok := t.messages[e.Code]; ok && (e.Status == 0 || e.Status == e.Code.Status()) {
+		if m, ok := t.messages[e.Code]; ok {
 			s = m
 		}
 	case "field":

@@ -73,7 +73,8 @@ func TestUnmatchedInTheDialect(t *testing.T) {
 		{"GET on Baasic's path alone: its 405, its status in the body", "GET", "/v1/app/users/jane", plain, func(t *testing.T, a answer) {
 			want := "GET is not served here; PUT is"
 			if a.Status != 405 || a.Header.Get("Allow") != "PUT" || gjson.GetBytes(a.Body, "message").Str != want ||
-				gjson.GetBytes(a.Body, "statusCode").Int() != 405 || gjson.GetBytes(a.Body, "errorCode").Int() != 405 {
+				gjson.GetBytes(a.Body, "statusCode").Int() != 405 || gjson.GetBytes(a.Body, "errorCode").Int() != 405 ||
+				gjson.GetBytes(a.Body, "error").Str != "Method Not Allowed" {
 				t.Errorf("want Baasic's 405: %d %v %s", a.Status, a.Header, a.Body)
 			}
 		}},

@@ -36,8 +36,9 @@ import (
 //  3. outside every prefix, when the engine serves a single dialect, at
 //     its root, every request is that dialect's;
 //  4. else the dialect that the rule of unmatchedAnswer picks (the path
-//     fits its route template and the method, or a header distinctive of
-//     it, names it), if it is mounted at the root; else none.
+//     fits its route template and the method, or its route alone fits the
+//     path and no other dialect's header is there, or a header distinctive
+//     of it names it), if it is mounted at the root; else none.
 //
 // A request of no dialect, or of one not in shadow mode, is answered by
 // userbridge (unmatchedAnswer).

@@ -80,6 +80,13 @@ func TestRelayOwner(t *testing.T) {
 			{"GET", "/identities", map[string]string{"Finix-Version": "2022-02-01"}, ""}, // no route of Finix's fits
 			{"GET", "/shift/v3/users/u1", nil, "shift"},
 		}},
+		{"a path only one dialect's route fits is its, unless another dialect's header is there", map[string]string{"finix": "/finix", "trustedtwin": "", "shift": "", "crafter": ""}, []req{
+			{"PUT", "/users/US1", nil, "trustedtwin"},
+			{"DELETE", "/v3/users/u1", nil, "shift"},
+			{"PUT", "/users/US1", map[string]string{"Finix-Version": "2022-02-01", "Authorization": "Basic x"}, ""}, // a Finix client lost
+			{"GET", "/v3/users/u1", map[string]string{"X-XSRF-TOKEN": "t"}, ""},                                     // Crafter's header
+			{"GET", "/v3/users/u1", map[string]string{"x-key": "k"}, "shift"},
+		}},
 		{"dialects sharing a prefix: the route rule chooses", map[string]string{"finix": "/legacy", "trustedtwin": "/legacy"}, []req{
 			{"PATCH", "/legacy/users/", nil, "trustedtwin"},
 			{"GET", "/legacy/users/US1", map[string]string{"Finix-Version": "2022-02-01"}, "finix"},

@@ -22,8 +22,10 @@ import (
 //     slash ignored: PUT /users/ and PUT /users/x/ fit /users/:user_id;
 //  2. of those, the ones whose method is the request's: when exactly one,
 //     its dialect answers;
-//  3. else, when the routes of step 1 are all one dialect's, it answers
-//     (GET /v1/{apiKey}/users/{username} is Baasic's whatever it carries);
+//  3. else, when the routes of step 1 are all one dialect's and the
+//     request carries no header distinctive of another dialect (step 4's
+//     headers), it answers: GET /v1/{apiKey}/users/{username} is Baasic's,
+//     but not with Finix-Version, which says a Finix client is lost;
 //  4. else, of those of step 1 whatever their method, the ones whose
 //     dialect the request names by a header distinctive of it: one its
 //     rules forward or read credentials from (forwardHeaders,
@@ -148,7 +150,7 @@ func (u *unmatchedAnswer) route(r *http.Request) *mountedRoute {
 	if len(byMethod) == 1 {
 		return byMethod[0]
 	}
-	if oneDialect(fit) {
+	if oneDialect(fit) && !u.namesAnother(r, fit[0].h.name) {
 		return fit[0]
 	}
 	var named *mountedRoute
@@ -164,6 +166,17 @@ func (u *unmatchedAnswer) route(r *http.Request) *mountedRoute {
 		}
 	}
 	return named
+}
+
+// namesAnother reports whether r carries a header distinctive of a dialect
+// other than dialect (step 3).
+func (u *unmatchedAnswer) namesAnother(r *http.Request, dialect string) bool {
+	for n, name := range u.distinct {
+		if name != dialect && len(r.Header.Values(n)) > 0 {
+			return true
+		}
+	}
+	return false
 }
 
 // oneDialect reports whether the routes are all one dialect's (step 3).
@@ -205,16 +218,14 @@ func (h *handler) unmatched(c *gin.Context, status int, allow string) {
 	x := &exchange{c: c, start: time.Now(), route: unmatched}
 	x.in = mapping.Input{Params: &c.Params, Path: c.Request.URL.EscapedPath(), RequestID: requestID(c.Request.Header.Get(HeaderRequestID))}
 	x.in.URL = requestURL(c.Request, h.trustForwarded, x.in.Path)
-	msg := "no user is served at this path"
+	e := canonical.Errorf(canonical.NotFound, "no user is served at this path")
 	if status == http.StatusMethodNotAllowed {
-		msg = c.Request.Method + " is not served here; " + allow + " is"
+		e = canonical.Errorf(canonical.MethodNotAllowed, c.Request.Method+" is not served here; "+allow+" is")
 		c.Header("Allow", allow)
 	}
-	e := canonical.Errorf(canonical.NotFound, msg)
-	e.Status = status // a 405 is no 404: the dialect's text for a missing user is not its message
 	rep := h.p.RenderError(&x.in, e)
 	rep.Status = status
-	x.code = canonical.NotFound
+	x.code = e.Code
 	sent := h.write(x, rep)
 	h.finish(x, sent) // an access line and the metrics, as every dialect answer
 	if x.cut {

@@ -108,13 +108,14 @@ const (
 	BadRequest           Code = "bad_request"            // the body is not a JSON object
 	PayloadTooLarge      Code = "payload_too_large"      // body over the limit
 	UnsupportedMediaType Code = "unsupported_media_type" // not a JSON content type
+	MethodNotAllowed     Code = "method_not_allowed"     // a method the dialect's route does not serve
 	BadGateway           Code = "bad_gateway"            // upstream unreachable or unreadable
 	GatewayTimeout       Code = "gateway_timeout"        // upstream too slow
 )
 
 // Codes lists every code, for rule-file validation.
 var Codes = [...]Code{InvalidField, Unauthorized, Forbidden, NotFound, Conflict, RateLimited,
-	Unavailable, Internal, BadRequest, PayloadTooLarge, UnsupportedMediaType, BadGateway, GatewayTimeout}
+	Unavailable, Internal, BadRequest, PayloadTooLarge, UnsupportedMediaType, MethodNotAllowed, BadGateway, GatewayTimeout}
 
 // Status is the HTTP status a code has in the canonical contract; dialects
 // may render it with another.
@@ -134,6 +135,8 @@ func (c Code) Status() int {
 		return http.StatusRequestEntityTooLarge
 	case UnsupportedMediaType:
 		return http.StatusUnsupportedMediaType
+	case MethodNotAllowed:
+		return http.StatusMethodNotAllowed
 	case RateLimited:
 		return http.StatusTooManyRequests
 	case Unavailable:
