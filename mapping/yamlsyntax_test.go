@@ -2,6 +2,7 @@ package mapping
 
 import (
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 
@@ -115,4 +116,32 @@ func TestRuleFileSyntaxLine(t *testing.T) {
 			t.Errorf("%q: %v; want …%s", c.in, err, c.want)
 		}
 	}
+}
+
+// FuzzYAMLSyntaxLine: whatever the input, YAMLSyntaxLine returns an error
+// when given one, and a line it names is a line of the input (counting as
+// YAML does: \n, \r\n, \r, NEL, LS and PS end a line), never past its end.
+func FuzzYAMLSyntaxLine(f *testing.F) {
+	for _, s := range []string{"a:\n  b: 1\n\tc: 2", "x: 1\ny: [1,2\n", "a: 'abc\n", "x: 1\r\na: {x: 1,\r\n y: 2\r\n\r\n",
+		"- a\nb: 1\n", "a: b: c\n", "? a\n: b\n: c\n", "\xef\xbb\xbfa: [\n"} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		var n yaml.Node
+		err := yaml.Unmarshal(data, &n)
+		got := YAMLSyntaxLine(data, err)
+		if (err == nil) != (got == nil) {
+			t.Fatalf("error %v became %v", err, got)
+		}
+		if got == nil || got == err {
+			return
+		}
+		text := strings.ReplaceAll(string(data), "\r\n", "\n")
+		lines := 1 + strings.Count(text, "\n") + strings.Count(text, "\r") +
+			strings.Count(text, "\u0085") + strings.Count(text, "\u2028") + strings.Count(text, "\u2029") // NEL, LS, PS
+		var line int
+		if _, e := fmt.Sscanf(got.Error(), "yaml: line %d:", &line); e != nil || line < 1 || line > lines {
+			t.Fatalf("%q: %v names line %d of %d", data, got, line, lines)
+		}
+	})
 }
