@@ -45,10 +45,14 @@ func TestLDAPDirectoryHangs(t *testing.T) {
 		t.Fatalf("%d %s", a.Status, a.Body)
 	}
 	dir.Pause(t)
-	a := s.do(t, "PUT", "/users/"+finixID, hdr, `{"tags":{"a":"2"}}`)
+	a := s.do(t, "PUT", "/users/"+finixID, map[string]string{"Content-Type": "application/json", "X-Request-Id": "ldap-hung-1"}, `{"tags":{"a":"2"}}`)
 	dir.Resume(t)
 	if a.Status != 504 {
 		t.Fatalf("with the directory hung: %d %s", a.Status, a.Body)
+	}
+	// Said as every profile says it, not as the library's error type.
+	if line := s.logLine(t, "ldap-hung-1"); line["upstream_error"] != "timeout" {
+		t.Errorf("access line upstream_error %v, want timeout", line["upstream_error"])
 	}
 	if a := s.do(t, "PUT", "/users/"+finixID, hdr, `{"tags":{"a":"3"}}`); a.Status != 200 {
 		t.Fatalf("resumed: %d %s", a.Status, a.Body)

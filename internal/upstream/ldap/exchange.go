@@ -111,6 +111,8 @@ func (c *Client) attempts(deadline time.Time, idempotent bool, held **conn, f fu
 				o.result, o.cause, verdict = nil, describe(err), verdictOf(err)
 				switch {
 				case !time.Now().Before(deadline):
+					// the library's timeout (its own error text): the deadline's
+					o.cause = describe(fmt.Errorf("%w: %w", errTimeout, err))
 					o.cerr = canonical.Errorf(canonical.GatewayTimeout, maybeApplied("the directory did not answer in time", idempotent))
 				default:
 					o.cerr = canonical.Errorf(canonical.BadGateway, maybeApplied("the directory closed the connection without answering", idempotent))

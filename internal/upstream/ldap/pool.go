@@ -1,6 +1,7 @@
 package ldap
 
 import (
+	"context"
 	"crypto/tls"
 	"errors"
 	"fmt"
@@ -152,7 +153,10 @@ func (p *pool) close() {
 // StartTLS): only then may a password be sent, unless allowed.
 func (p *pool) protected() bool { return p.tls != nil && (p.startTLS || p.url.Scheme == "ldaps") }
 
-var errTimeout = errors.New("deadline reached")
+// errTimeout is the call's deadline reached: context.DeadlineExceeded, so
+// that the access line's upstream_error says "timeout" as for every
+// profile (telemetry.ErrorKind).
+var errTimeout = fmt.Errorf("deadline reached: %w", context.DeadlineExceeded)
 
 // jitter is the wait before retry n (1 for the first): uniform in
 // [0, min(1s, 50ms·2ⁿ⁻¹)].
