@@ -238,7 +238,8 @@ dialects:
 		{"Shift's path outside its prefix", "GET", "/v3/users/u1", map[string]string{"x-key": "k"}, nil, 404},
 		{"Baasic's path", "GET", "/v1/demo-app/users/jane.doe", map[string]string{"Authorization": "BEARER x"}, nil, 405},
 		{"Crafter's path", "GET", "/studio/api/1/services/api/1/user/update.json", map[string]string{"X-XSRF-TOKEN": "t"}, nil, 405},
-		{"no dialect's path, Finix named", "GET", "/identities", finix, nil, 404},
+		{"a path no route fits, Finix named by its header", "GET", "/identities", finix, a, 203},
+		{"a path no route fits, no dialect named", "GET", "/identities", map[string]string{"Authorization": "k"}, nil, 404},
 		{"a probe, Finix named", "GET", "/healthz", finix, nil, 200},
 	} {
 		t.Run(c.name, func(t *testing.T) {

@@ -30,6 +30,12 @@ dialects:
 	if a := s.do(t, "PUT", "/finix/users/US1", json, `{"enabled":true}`); a.Status != http.StatusOK {
 		t.Errorf("prefixed finix: %d %s", a.Status, a.Body)
 	}
+	// Under its prefix every path is finix's: a 404 in its envelope (its
+	// SDK reads no other), whatever the request carries.
+	if a := s.do(t, "GET", "/finix/identities", nil, ""); a.Status != http.StatusNotFound ||
+		gjson.GetBytes(a.Body, "_embedded.errors.0.code").Str != "NOT_FOUND" {
+		t.Errorf("a path under finix's prefix: %d %s", a.Status, a.Body)
+	}
 	// trustedtwin has PATCH /users/:user: PUT there is 405, never finix;
 	// the path is trustedtwin's alone now, so it answers in its envelope.
 	if a := s.do(t, "PUT", "/users/US1", json, `{"enabled":true}`); a.Status != http.StatusMethodNotAllowed ||

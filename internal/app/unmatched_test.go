@@ -83,8 +83,11 @@ func TestUnmatchedInTheDialect(t *testing.T) {
 				t.Errorf("want Shift's 405: %d %v %s", a.Status, a.Header, a.Body)
 			}
 		}},
-		{"no dialect's path", "PUT", "/accounts/US1", finix, func(t *testing.T, a answer) { isGeneric(t, a, 404, "not_found") }},
-		{"a longer path", "PUT", "/users/US1/roles", finix, func(t *testing.T, a answer) { isGeneric(t, a, 404, "not_found") }},
+		// No route fits: Finix's header alone says whose client it is.
+		{"no dialect's path, Finix's header", "PUT", "/accounts/US1", finix, func(t *testing.T, a answer) { isFinix(t, a, 404) }},
+		{"a longer path, Finix's header", "PUT", "/users/US1/roles", finix, func(t *testing.T, a answer) { isFinix(t, a, 404) }},
+		{"no dialect's path", "PUT", "/accounts/US1", plain, func(t *testing.T, a answer) { isGeneric(t, a, 404, "not_found") }},
+		{"a longer path", "PUT", "/users/US1/roles", plain, func(t *testing.T, a answer) { isGeneric(t, a, 404, "not_found") }},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			rec.set(okUser)

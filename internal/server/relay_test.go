@@ -77,8 +77,16 @@ func TestRelayOwner(t *testing.T) {
 			{"GET", "/users/US1", map[string]string{"Authorization": "x"}, ""}, // Finix's and Trusted Twin's path
 			{"PATCH", "/users/", nil, "trustedtwin"},
 			{"PUT", "/users/", nil, "finix"},
-			{"GET", "/identities", map[string]string{"Finix-Version": "2022-02-01"}, ""}, // no route of Finix's fits
+			{"GET", "/identities", map[string]string{"Finix-Version": "2022-02-01"}, "finix"}, // no route fits: the header says whose
+			{"GET", "/identities", nil, ""},
 			{"GET", "/shift/v3/users/u1", nil, "shift"},
+		}},
+		{"no route fits: a dialect's own header names it, at the root", map[string]string{"crafter": "", "shift": "", "finix": "/finix"}, []req{
+			{"GET", "/studio/api/1/services/api/1/user/get.json", map[string]string{"X-XSRF-TOKEN": "t"}, "crafter"},
+			{"GET", "/studio/api/1/services/api/1/user/get.json", nil, ""},
+			{"GET", "/identities", map[string]string{"Finix-Version": "2022-02-01"}, ""}, // Finix is under /finix
+			{"GET", "/finix/identities", nil, "finix"},
+			{"GET", "/anything", map[string]string{"X-XSRF-TOKEN": "t", "x-key": "k"}, ""}, // two dialects named
 		}},
 		{"a path only one dialect's route fits is its, unless another dialect's header is there", map[string]string{"finix": "/finix", "trustedtwin": "", "shift": "", "crafter": ""}, []req{
 			{"PUT", "/users/US1", nil, "trustedtwin"},

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/gin-gonic/gin"
+	"github.com/userbridge/userbridge/internal/migrate"
 	"github.com/userbridge/userbridge/mapping"
 	"github.com/userbridge/userbridge/mapping/canonical"
 )
@@ -33,7 +34,14 @@ import (
 //     (Finix-Version, Shift's x-key, Crafter's X-XSRF-TOKEN; never
 //     Authorization, which several read): when exactly one, its dialect
 //     answers;
-//  5. else the generic envelope.
+//  5. else, when no route fits the path at all, the one dialect a header
+//     distinctive of it names, when the path is its (any path for a
+//     dialect at the root, one under its prefix otherwise): a Finix client's
+//     GET /identities is Finix's;
+//  6. else, for a 404, the dialect the path belongs to by its place: the
+//     one under whose prefix it is, or the engine's only dialect at its
+//     root (relay.go's rules 2 and 3);
+//  7. else the generic envelope.
 //
 // So a path picks a dialect only when it is that dialect's alone: Finix's
 // PUT and Trusted Twin's PATCH /users/{id} share one, and a GET there is
@@ -139,7 +147,7 @@ func (u *unmatchedAnswer) route(r *http.Request) *mountedRoute {
 		}
 	}
 	if len(fit) == 0 {
-		return nil
+		return u.namedAnywhere(r)
 	}
 	var byMethod []*mountedRoute
 	for _, m := range fit {
@@ -166,6 +174,36 @@ func (u *unmatchedAnswer) route(r *http.Request) *mountedRoute {
 		}
 	}
 	return named
+}
+
+// namedAnywhere is the route of the one dialect a header distinctive of it
+// names, for a request whose path no route fits (step 5): any path of a
+// dialect at the root, a path under its prefix for one mounted under a
+// prefix. nil when none is named, or two.
+func (u *unmatchedAnswer) namedAnywhere(r *http.Request) *mountedRoute {
+	path := r.URL.EscapedPath()
+	var named *mountedRoute
+	for i := range u.routes {
+		m := &u.routes[i]
+		if named != nil && named.h == m.h || m.prefix != "" && !migrate.Under(path, m.prefix) || !u.names(r, m.h.name) {
+			continue
+		}
+		if named != nil {
+			return nil // two dialects named
+		}
+		named = m
+	}
+	return named
+}
+
+// names reports whether r carries a header distinctive of dialect.
+func (u *unmatchedAnswer) names(r *http.Request, dialect string) bool {
+	for n, name := range u.distinct {
+		if name == dialect && len(r.Header.Values(n)) > 0 {
+			return true
+		}
+	}
+	return false
 }
 
 // namesAnother reports whether r carries a header distinctive of a dialect
@@ -199,12 +237,17 @@ func (u *unmatchedAnswer) noMethod(c *gin.Context) {
 
 func (u *unmatchedAnswer) answer(c *gin.Context, status int, code, msg string) {
 	start := time.Now()
-	if h := u.relayOwner(c.Request); h != nil && h.shadows() {
-		h.serveRelayed(c) // the vendor answers, with an access line
+	owner := u.relayOwner(c.Request)
+	if owner != nil && owner.shadows() {
+		owner.serveRelayed(c) // the vendor answers, with an access line
 		return
 	}
 	if m := u.route(c.Request); m != nil {
 		m.h.unmatched(c, status, m.method) // counted with its access line
+		return
+	}
+	if owner != nil && status == http.StatusNotFound {
+		owner.unmatched(c, status, "") // a path of its own: under its prefix, or it is alone
 		return
 	}
 	writeCanonical(c, status, code, msg)
