@@ -407,6 +407,20 @@ func TestLDAPStartup(t *testing.T) {
 			}
 		})
 	}
+	// Neither base DN there: both are said at once, a line each, as
+	// validate lists every problem in one run.
+	cfg, err := config.Parse(config.Source{Name: "test"}, config.DefaultYAML())
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.Listen = "127.0.0.1:0"
+	ldapConfig(dir, good)(cfg)
+	cfg.Upstream.LDAP.BaseDN, cfg.Upstream.LDAP.Groups.BaseDN = "ou=nobody,"+slapdtest.Suffix, "ou=nogroups,"+slapdtest.Suffix
+	_, err = app.New(cfg, config.Source{Name: "test"}, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	if err == nil || strings.Count(err.Error(), "\n") != 1 || !strings.Contains(err.Error(), "upstream.ldap.baseDN: ou=nobody,") ||
+		!strings.Contains(err.Error(), "upstream.ldap.groups.baseDN: ou=nogroups,") {
+		t.Errorf("neither base DN: %v\nwant both, a line each", err)
+	}
 }
 
 // TestLDAPPassword: with allowPlainPassword a password is written to

@@ -107,15 +107,25 @@ func CheckUpstream(cfg *config.Config, src config.Source) error {
 
 // probeLDAP probes the directory within upstream.timeout.
 func probeLDAP(c *ldap.Client, cfg *config.Config, src config.Source) error {
-	if err := c.Probe(context.Background()); err != nil {
+	err := c.Probe(context.Background())
+	if err == nil {
+		return nil
+	}
+	each := []error{err}
+	if j, ok := err.(interface{ Unwrap() []error }); ok {
+		each = j.Unwrap() // both base DNs
+	}
+	out := make([]error, 0, len(each))
+	for _, e := range each {
 		// The key at fault by the variable or flag that set it, if one did.
 		var pe *ldap.ProbeError
-		if errors.As(err, &pe) {
-			return fmt.Errorf("%w: %s: %s", config.ErrInvalid, cfg.Named(src, pe.Key), pe.Problem)
+		if errors.As(e, &pe) {
+			out = append(out, fmt.Errorf("%w: %s: %s", config.ErrInvalid, cfg.Named(src, pe.Key), pe.Problem))
+		} else {
+			out = append(out, fmt.Errorf("%w: %s: %w", config.ErrInvalid, src.Name, e))
 		}
-		return fmt.Errorf("%w: %s: %w", config.ErrInvalid, src.Name, err)
 	}
-	return nil
+	return errors.Join(out...)
 }
 
 // checkSCIM runs profile scim's discovery for validate.

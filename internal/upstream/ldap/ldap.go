@@ -168,7 +168,8 @@ func (e *ProbeError) Error() string { return e.Key + ": " + e.Problem }
 
 // Probe connects, binds and reads the base DN (and the groups' base DN),
 // by ctx's deadline or upstream.timeout: what start-up and validate check.
-// Its error is a *ProbeError, one line naming the key at fault.
+// Its error is a *ProbeError, one line naming the key at fault, or both
+// base DNs' joined (errors.Join) when neither can be read.
 func (c *Client) Probe(ctx context.Context) error {
 	deadline := c.deadline(ctx)
 	cn, err := c.pool.get(deadline)
@@ -191,24 +192,27 @@ func (c *Client) Probe(ctx context.Context) error {
 	healthy := true
 	defer func() { c.pool.put(cn, healthy) }()
 	cn.SetTimeout(time.Until(deadline))
-	for key, dn := range map[string]string{"upstream.ldap.baseDN": c.cfg.BaseDN, "upstream.ldap.groups.baseDN": c.cfg.Groups.BaseDN} {
-		if dn == "" {
+	// Both base DNs are read, and each one at fault reported: validate
+	// lists every problem in one run.
+	var problems []error
+	for _, b := range [...]struct{ key, dn string }{{"upstream.ldap.baseDN", c.cfg.BaseDN}, {"upstream.ldap.groups.baseDN", c.cfg.Groups.BaseDN}} {
+		if b.dn == "" {
 			continue
 		}
-		_, err := cn.Search(goldap.NewSearchRequest(dn, goldap.ScopeBaseObject, goldap.NeverDerefAliases, 1, 0, false,
+		_, err := cn.Search(goldap.NewSearchRequest(b.dn, goldap.ScopeBaseObject, goldap.NeverDerefAliases, 1, 0, false,
 			"(objectClass=*)", []string{"1.1"}, nil))
 		switch code := resultCode(err); {
 		case err == nil:
 		case code == goldap.LDAPResultNoSuchObject:
-			return &ProbeError{key, dn + " does not exist in the directory"}
+			problems = append(problems, &ProbeError{b.key, b.dn + " does not exist in the directory"})
 		case code != 0 && code < goldap.ErrorNetwork:
-			return &ProbeError{key, "reading " + dn + ": " + resultName(err)}
+			problems = append(problems, &ProbeError{b.key, "reading " + b.dn + ": " + resultName(err)})
 		default:
 			healthy = false
 			return &ProbeError{"upstream.url", "the directory at " + c.addr + " did not answer: " + err.Error()}
 		}
 	}
-	return nil
+	return errors.Join(problems...)
 }
 
 // resultName is an LDAP result's name, e.g. "Invalid Credentials".
