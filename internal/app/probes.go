@@ -2,10 +2,12 @@ package app
 
 import (
 	"context"
+	"errors"
 	"net/http"
 	"time"
 
 	"github.com/gin-gonic/gin"
+	"github.com/userbridge/userbridge/internal/upstream/scim"
 )
 
 // extraRoutes mounts the probes and the metrics: on the admin listener when
@@ -33,6 +35,9 @@ func (a *App) extraRoutes(r gin.IRouter) {
 		status := http.StatusOK
 		if err := a.ready(ctx); err != nil {
 			status, body["status"], body["upstream"] = http.StatusServiceUnavailable, "unavailable", "unreachable"
+			if errors.Is(err, scim.ErrNotDiscovered) {
+				body["upstream"] = "not discovered" // it answers, but could not be described
+			}
 		}
 		body["breaker"] = a.probed().BreakerState()
 		if vendors := a.Server.VendorBreakers(); len(vendors) > 0 {

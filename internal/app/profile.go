@@ -150,7 +150,11 @@ func checkSCIM(cfg *config.Config, src config.Source) error {
 		return nil
 	}
 	if err != nil {
-		return fmt.Errorf("%w: %s: %w", config.ErrInvalid, cfg.Named(src, "upstream.url"), err)
+		hint := ""
+		if !cfg.Upstream.SCIM.StartUndiscovered {
+			hint = " (upstream.scim.startUndiscovered: true starts without it)" // as serve says it
+		}
+		return fmt.Errorf("%w: %s: %w%s", config.ErrInvalid, cfg.Named(src, "upstream.url"), err, hint)
 	}
 	return nil
 }

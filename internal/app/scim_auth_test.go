@@ -45,8 +45,23 @@ func TestSCIMDiscoveryWantsCredentials(t *testing.T) {
 	if err == nil || strings.Contains(err.Error(), "\n") || !strings.Contains(err.Error(), want) {
 		t.Fatalf("start-up error %v, want %q", err, want)
 	}
-	if err := app.CheckUpstream(scimConfig(t, srv.URL, nil), config.Source{Name: "test"}); err == nil || !strings.Contains(err.Error(), want) {
+	// validate says it as serve does, the way out included.
+	if err := app.CheckUpstream(scimConfig(t, srv.URL, nil), config.Source{Name: "test"}); err == nil || !strings.Contains(err.Error(), want) ||
+		!strings.Contains(err.Error(), "(upstream.scim.startUndiscovered: true starts without it)") {
 		t.Errorf("validate: %v", err)
+	}
+
+	// Started undiscovered, /readyz says the provider answers but is not
+	// discovered, not that it is unreachable.
+	logs := &syncBuffer{}
+	a, err := app.New(scimConfig(t, srv.URL, func(c *config.Config) { c.Upstream.SCIM.StartUndiscovered = true }),
+		config.Source{Name: "test"}, slog.New(slog.NewJSONHandler(logs, nil)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := launch(t, a, "127.0.0.1:0", logs)
+	if r := s.do(t, "GET", "/readyz", nil, ""); r.Status != 503 || gjson.GetBytes(r.Body, "upstream").Str != "not discovered" {
+		t.Errorf("readyz %d %s", r.Status, r.Body)
 	}
 }
 

@@ -123,8 +123,8 @@ func TestSCIMDiscoveryAtStart(t *testing.T) {
 	if !strings.Contains(logs.String(), "scim: discovery failed") {
 		t.Errorf("logs %s", logs.String())
 	}
-	if r := s.do(t, "GET", "/readyz", nil, ""); r.Status != 503 {
-		t.Errorf("readyz %d %s", r.Status, r.Body)
+	if r := s.do(t, "GET", "/readyz", nil, ""); r.Status != 503 || gjson.GetBytes(r.Body, "upstream").Str != "unreachable" {
+		t.Errorf("readyz %d %s", r.Status, r.Body) // a 503 from it: down, not undescribable
 	}
 	if r := s.do(t, "PUT", "/v3/users/"+john, jsonHdr, `{"firstName":"Johnny"}`); r.Status != 503 {
 		t.Errorf("update while undiscovered: %d %s", r.Status, r.Body)

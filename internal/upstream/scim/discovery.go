@@ -277,15 +277,7 @@ func (c *Client) Capabilities() *Capabilities { return c.caps.Load() }
 // discovery has succeeded yet (upstream.scim.startUndiscovered); nothing
 // is sent to /Users until one has.
 func (c *Client) ensure(ctx context.Context) (*Capabilities, *canonical.Error) {
-	if caps := c.caps.Load(); caps != nil {
-		return caps, nil
-	}
-	c.discovering.Lock()
-	defer c.discovering.Unlock()
-	if caps := c.caps.Load(); caps != nil {
-		return caps, nil
-	}
-	caps, err := c.Discover(ctx)
+	caps, err := c.discovered(ctx)
 	if err != nil {
 		var de *DiscoveryError
 		msg := "the SCIM upstream's capabilities are not known yet"
@@ -295,4 +287,18 @@ func (c *Client) ensure(ctx context.Context) (*Capabilities, *canonical.Error) {
 		return nil, canonical.Errorf(canonical.Unavailable, msg)
 	}
 	return caps, nil
+}
+
+// discovered is the provider's capabilities, discovered now if they are
+// not known yet (one discovery at a time), or discovery's error.
+func (c *Client) discovered(ctx context.Context) (*Capabilities, error) {
+	if caps := c.caps.Load(); caps != nil {
+		return caps, nil
+	}
+	c.discovering.Lock()
+	defer c.discovering.Unlock()
+	if caps := c.caps.Load(); caps != nil {
+		return caps, nil
+	}
+	return c.Discover(ctx)
 }

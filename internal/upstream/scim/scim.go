@@ -214,11 +214,21 @@ func (c *Client) Get(ctx context.Context, call *upstream.Call) (*upstream.Result
 // Ready reports whether the SCIM server accepts connections and its
 // capabilities are known: while no discovery has succeeded, it tries one.
 func (c *Client) Ready(ctx context.Context) error {
-	if _, cerr := c.ensure(ctx); cerr != nil {
-		return fmt.Errorf("scim: %s", cerr.Message)
+	if _, err := c.discovered(ctx); err != nil {
+		var de *DiscoveryError
+		if errors.As(err, &de) && !de.Unreachable {
+			return fmt.Errorf("%w: %w", ErrNotDiscovered, err)
+		}
+		return err
 	}
 	return c.http.Ready(ctx)
 }
+
+// ErrNotDiscovered is Ready's error when the provider answers but its
+// capabilities could not be discovered from what it answered (a 401 or
+// 403, an endpoint that answers something else): /readyz says so rather
+// than unreachable.
+var ErrNotDiscovered = errors.New("scim: the provider's capabilities are not discovered")
 
 // BreakerState is the circuit breaker's state.
 func (c *Client) BreakerState() string { return c.http.BreakerState() }
