@@ -111,6 +111,9 @@ type exchange struct {
 	// hold: the answer is kept in held instead of written (shadow.go).
 	hold bool
 	held *mapping.Reply
+	// body is the request's body as read, whose members named like a
+	// secret redaction looks for (requestSecrets); nil until read.
+	body []byte
 	// dry: the PATCH is not sent (the legacy vendor refused the update);
 	// dryHit: the pipeline came to it.
 	dry, dryHit bool
@@ -392,6 +395,7 @@ func (h *handler) readBody(x *exchange, bp *[]byte) ([]byte, *canonical.Error) {
 	if int64(len(buf)) > h.maxBody {
 		return nil, tooLarge(h.maxBody)
 	}
+	x.body = buf
 	return buf, nil
 }
 

@@ -141,7 +141,7 @@ func (h *handler) shadow(x *exchange, body []byte, user upstream.UserRef, unlock
 		// Nothing was applied that the client knows of: nothing goes to
 		// the upstream, and the client is told the dialect's 502 or 504.
 		rec.Outcome, rec.Note = migrate.LegacyError, vendorNote(err)
-		h.recordOutcome(x, rec, nil)
+		h.recordOutcome(x, rec)
 		return h.fail(x, vendorError(err))
 	}
 	x.dry = !success(vendor.Status)
@@ -156,11 +156,11 @@ func (h *handler) shadow(x *exchange, body []byte, user upstream.UserRef, unlock
 			rec.Target = x.res.Value
 		}
 		rec.Outcome, rec.Note = migrate.LegacyError, vendorFailedNote(vendor.Status)
-		h.recordOutcome(x, rec, nil)
+		h.recordOutcome(x, rec)
 		return h.relay(x, vendor)
 	}
 	h.compare(x, &rec, vendor)
-	h.recordOutcome(x, rec, h.redactor(x))
+	h.recordOutcome(x, rec)
 	return h.relay(x, vendor)
 }
 
@@ -187,15 +187,15 @@ func (h *handler) primary(x *exchange, user upstream.UserRef, unlock func()) int
 		switch {
 		case err != nil:
 			rec.Outcome, rec.Note, rec.CandidateStatus = migrate.LegacyError, vendorNote(err), rep.Status
-			h.recordOutcome(x, rec, nil)
+			h.recordOutcome(x, rec)
 		case vendorFailed(vendor.Status):
 			rec.Outcome, rec.Note = migrate.LegacyError, vendorFailedNote(vendor.Status)
 			rec.LegacyStatus, rec.CandidateStatus = vendor.Status, rep.Status
-			h.recordOutcome(x, rec, nil)
+			h.recordOutcome(x, rec)
 		default:
 			rec.LegacyStatus = vendor.Status
 			h.compare(x, &rec, vendor)
-			h.recordOutcome(x, rec, h.redactor(x))
+			h.recordOutcome(x, rec)
 		}
 	}
 	return h.write(x, rep)
@@ -257,15 +257,20 @@ func (h *handler) record(x *exchange, mode string) migrate.Record {
 	return rec
 }
 
-// recordOutcome writes and counts rec; the access line names its outcome.
-func (h *handler) recordOutcome(x *exchange, rec migrate.Record, redact func(string) string) {
+// recordOutcome writes and counts rec, every value in it redacted of the
+// secrets the request carried (requestSecrets: whatever the outcome, also
+// when userbridge refused the request before translating it); the access
+// line names its outcome.
+func (h *handler) recordOutcome(x *exchange, rec migrate.Record) {
 	x.migration = rec.Outcome
-	h.mig.rec.Record(rec, redact)
-}
-
-// redactor removes the request's password and credentials from a value.
-func (h *handler) redactor(x *exchange) func(string) string {
-	return func(s string) string { return h.redactSecrets(x, s) }
+	var secrets []string
+	found := false
+	h.mig.rec.Record(rec, func(s string) string {
+		if !found { // only for a record with values: a match has none
+			secrets, found = h.requestSecrets(x, true), true
+		}
+		return redact(s, secrets)
+	})
 }
 
 // relay sends the vendor's answer to the client unchanged: its status,
