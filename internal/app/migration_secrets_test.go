@@ -1,6 +1,7 @@
 package app_test
 
 import (
+	"encoding/json"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -91,6 +92,13 @@ func TestMigrationDiffLogRedactsRequestSecrets(t *testing.T) {
 			}
 			if c.note != "candidate accepts" && (!strings.Contains(string(raw), "bad: ") || !strings.Contains(string(raw), "[redacted]")) {
 				t.Errorf("the vendor's message is not there, redacted: %s", raw)
+			}
+			for _, df := range rs[0].Diffs {
+				var msg string
+				// The vendor's string, as a string: not a quoted copy of its JSON.
+				if df.Path == "msg" && (json.Unmarshal(df.Legacy, &msg) != nil || !strings.HasPrefix(msg, "bad: {")) {
+					t.Errorf("msg written as %s", df.Legacy)
+				}
 			}
 		})
 	}

@@ -141,3 +141,34 @@ func TestRecordRedactsSecretNames(t *testing.T) {
 		}
 	}
 }
+
+// A value with a secret of the request's in it is written as the value
+// the answer gave, the secret cut out: a string stays a string (not a
+// quoted copy of its JSON), an object an object; a number holding one is
+// replaced whole.
+func TestRecordRedactsInPlace(t *testing.T) {
+	var buf bytes.Buffer
+	r := NewRecorder(&buf, nil)
+	diffs := Compare(&Answer{Status: 400, Body: []byte(`{"msg":"bad: {\"username\":\"john\",\"password\":\"abc123\"}","o":{"m":"x abc123 y","n":1},"pin":12345678}`)},
+		&Answer{Status: 400, Body: []byte(`{}`)}, nil)
+	r.Record(Record{Dialect: "d", Outcome: Mismatch, Diffs: diffs}, func(s string) string {
+		return strings.NewReplacer("abc123", "[redacted]", "12345678", "[redacted]").Replace(s)
+	})
+	var rec Record
+	if err := json.Unmarshal(buf.Bytes(), &rec); err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]string{
+		"msg": `"bad: {\"username\":\"john\",\"password\":\"[redacted]\"}"`,
+		"o":   `{"m":"x [redacted] y","n":1}`,
+		"pin": `"[redacted]"`,
+	}
+	if len(rec.Diffs) != len(want) {
+		t.Fatalf("diffs %+v", rec.Diffs)
+	}
+	for _, d := range rec.Diffs {
+		if string(d.Legacy) != want[d.Path] {
+			t.Errorf("%s: %s, want %s", d.Path, d.Legacy, want[d.Path])
+		}
+	}
+}
