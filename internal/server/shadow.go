@@ -99,6 +99,7 @@ func (h *handler) lockUser(x *exchange, body []byte) (user upstream.UserRef, unl
 		return user, func() {}, nil
 	}
 	user = upstream.UserRef{Target: a.Target, Value: a.Value, Tenant: a.Tenant}
+	x.addressed = a.Target
 	ctx, cancel := context.WithDeadline(x.c.Request.Context(), x.start.Add(h.mig.wait))
 	defer cancel()
 	release, err := h.mig.users.lock(ctx, h.name, a)
