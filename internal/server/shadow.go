@@ -207,12 +207,7 @@ func (h *handler) compare(x *exchange, rec *migrate.Record, vendor *migrate.Answ
 	if x.res != nil {
 		rec.Target = x.res.Value // known once the candidate translated the request
 	}
-	var enc *migrate.EncodingError
 	switch {
-	case errors.As(vendor.Uncomparable, &enc):
-		// The vendor's body is in a coding userbridge cannot read.
-		rec.Outcome, rec.Note = migrate.LegacyError, enc.Note()
-		return
 	case x.dryHit:
 		// The vendor refused what userbridge would have sent upstream.
 		rec.Outcome, rec.Note = migrate.Mismatch, "candidate accepts"
@@ -232,6 +227,22 @@ func (h *handler) compare(x *exchange, rec *migrate.Record, vendor *migrate.Answ
 	}
 	if success(vendor.Status) && !success(x.held.Status) {
 		rec.Note = "candidate refuses"
+	}
+	var enc *migrate.EncodingError
+	if errors.As(vendor.Uncomparable, &enc) {
+		// The vendor answered, but in a body coding userbridge cannot
+		// read: the statuses alone are compared. The same status says
+		// nothing of the bodies.
+		if vendor.Status == x.held.Status {
+			rec.Outcome, rec.Note = migrate.NotComparable, enc.Note()
+			return
+		}
+		if rec.Note == "" {
+			rec.Note = enc.Note()
+		}
+		rec.Outcome = migrate.Mismatch
+		rec.Diffs = []migrate.Diff{{Path: migrate.StatusPath, Legacy: []byte(strconv.Itoa(vendor.Status)), Candidate: []byte(strconv.Itoa(x.held.Status))}}
+		return
 	}
 	rec.Diffs = migrate.Compare(vendor, &migrate.Answer{Status: x.held.Status, Body: x.held.Body}, h.mig.vendor.Ignore())
 	rec.Outcome = migrate.Match
