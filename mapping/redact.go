@@ -3,6 +3,7 @@ package mapping
 import (
 	"sort"
 	"strings"
+	"unicode"
 
 	"github.com/tidwall/gjson"
 )
@@ -40,13 +41,40 @@ func RedactUpdate(update []byte) []byte {
 
 // SecretName reports whether a field name (or a dotted path holding one)
 // says its value is a secret: the one rule every redaction of values by
-// their names follows (RedactUpdate, the migration diff log).
+// their names follows (RedactUpdate, the migration diff log, the secrets a
+// request's body carries). Case and the separators '-', '_' and ' ' do not
+// count (x-api-key, X_API_KEY, "Private Key" are apikey and privatekey). A
+// name is a secret's when it contains password, passwd, passphrase,
+// passcode, secret, token, apikey, privatekey, credential, authorization,
+// cookie or session (sessionId, JSESSIONID), or when a segment is auth or
+// ends in pwd (pwd, unicodePwd, newPwd; not LDAP's pwdAccountLockedTime).
 func SecretName(name string) bool {
-	n := strings.ToLower(name)
-	for _, w := range []string{"password", "passwd", "secret", "token", "apikey", "api_key", "credential"} {
+	n := secretFold(name)
+	for _, w := range secretWords {
 		if strings.Contains(n, w) {
 			return true
 		}
 	}
+	for seg := range strings.SplitSeq(n, ".") {
+		if seg == "auth" || strings.HasSuffix(seg, "pwd") {
+			return true
+		}
+	}
 	return false
+}
+
+// secretWords name a secret wherever they appear in a name, once folded
+// (secretFold).
+var secretWords = []string{"password", "passwd", "passphrase", "passcode", "secret", "token", "apikey",
+	"privatekey", "credential", "authorization", "cookie", "session"}
+
+// secretFold is name in lower case without the separators '-', '_' and ' '.
+func secretFold(name string) string {
+	return strings.Map(func(r rune) rune {
+		switch r {
+		case '-', '_', ' ':
+			return -1
+		}
+		return unicode.ToLower(r)
+	}, name)
 }

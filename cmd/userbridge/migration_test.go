@@ -33,7 +33,7 @@ func TestMigrationReport(t *testing.T) {
 		{[]string{"--log", file, "--min-compared", "2", "--min-match", "0.5"}, 0, []string{
 			"baasic: compared 2, matched 2 (100.00%)",
 			"finix: compared 5, matched 3 (60.00%)",
-			"outcomes: match 3, mismatch 2, candidate_error 0, legacy_error 1",
+			"outcomes: match 3, mismatch 2, candidate_error 0, legacy_error 1, not_comparable 0",
 			"created_at", "2  e.g. request r2", "roles.#", "gate: pass"}},
 		{[]string{"--log", file, "--min-match", "0.9"}, 1, []string{"gate: fail: finix: matched 60.00% < 90.00%"}},
 		{[]string{"--log", file, "--min-compared", "3", "--min-match", "0"}, 1, []string{"gate: fail: baasic: compared 2 < 3"}},

@@ -48,6 +48,39 @@ func startDeadVendor(t *testing.T) *deadVendor {
 
 func (v *deadVendor) url() string { return "http://" + v.ln.Addr().String() }
 
+// targetKinds are the access line's target of each spec's update.
+var targetKinds = map[string]string{"baasic": "username", "shift": "id", "trustedtwin": "id", "finix": "id", "crafter": "username"}
+
+// A vendor too slow gets the shadow client the dialect's 504: the access
+// line names the kind of user the request named (its lock was taken), as
+// the diff log names the user.
+func TestMigrationVendorTimeoutTarget(t *testing.T) {
+	hung := make(chan struct{})
+	vendor := httptest.NewServer(http.HandlerFunc(func(_ http.ResponseWriter, r *http.Request) {
+		select {
+		case <-hung:
+		case <-r.Context().Done():
+		}
+	}))
+	t.Cleanup(vendor.Close)
+	t.Cleanup(func() { close(hung) })
+	for _, d := range specs {
+		t.Run(d.name, func(t *testing.T) {
+			m := startMigratingWithin(t, d, "shadow", vendor.URL, "", "100ms")
+			a := m.send(t, d.body)
+			if want := d.statusOf(canonical.GatewayTimeout, http.StatusGatewayTimeout); a.Status != want {
+				t.Fatalf("status %d, want %d: %s", a.Status, want, a.Body)
+			}
+			if line := accessLine(t, m.cand.logs.String(), a.Header.Get("X-Request-Id")); line["target"] != targetKinds[d.name] {
+				t.Errorf("access line target %q, want %q", line["target"], targetKinds[d.name])
+			}
+			if rs := m.records(t); len(rs) != 1 || rs[0].Note != "vendor timed out" || rs[0].Target == "" {
+				t.Errorf("records %+v", rs)
+			}
+		})
+	}
+}
+
 // A vendor that is down opens its breaker: the first updates are recorded
 // legacy_error "vendor unreachable", the next ones "vendor breaker open"
 // and reach no vendor. In primary mode the client gets userbridge's own
@@ -64,8 +97,14 @@ func TestMigrationVendorBreaker(t *testing.T) {
 				}
 				const paused = 3
 				for i := range config.DefaultBreakerFailures + paused {
-					if a := m.send(t, d.body); a.Status != want {
+					a := m.send(t, d.body)
+					if a.Status != want {
 						t.Fatalf("update %d: %d %s", i, a.Status, a.Body)
+					}
+					// The user was known (its lock taken) though nothing was
+					// translated in shadow mode: the access line names its kind.
+					if line := accessLine(t, m.cand.logs.String(), a.Header.Get("X-Request-Id")); line["target"] != targetKinds[d.name] {
+						t.Errorf("update %d: access line target %q, want %q", i, line["target"], targetKinds[d.name])
 					}
 					if i == config.DefaultBreakerFailures-1 {
 						v.accepted.Store(0) // from here on, the breaker is open

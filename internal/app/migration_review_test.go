@@ -1,6 +1,8 @@
 package app_test
 
 import (
+	"bytes"
+	"compress/gzip"
 	"encoding/pem"
 	"fmt"
 	"net/http"
@@ -52,23 +54,68 @@ func TestMigrationVendorFailureStatus(t *testing.T) {
 	}
 }
 
-// A vendor answer in a content coding userbridge cannot decode (br) is
-// relayed as sent and recorded legacy_error, never a body mismatch.
+// A vendor answer in a content coding userbridge cannot decode (br, a
+// truncated gzip stream) is relayed as sent and its body not compared: the
+// vendor did answer, so the statuses are. The same status is
+// not_comparable with both statuses recorded (the upstream applied the
+// update: candidate_status is its answer's), never a legacy_error; a
+// different one a mismatch of status.
 func TestMigrationVendorEncodingNotComparable(t *testing.T) {
-	vendor := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
-		w.Header().Set("Content-Encoding", "br")
-		_, _ = w.Write([]byte("\x0b\x02\x80{}\x03"))
-	}))
-	t.Cleanup(vendor.Close)
-	d := specs[0]
-	m := startMigrating(t, d, "shadow", vendor.URL, "")
-	a := m.send(t, d.body)
-	if a.Status != 200 || string(a.Body) != "\x0b\x02\x80{}\x03" {
-		t.Fatalf("the client did not get the vendor's answer: %d %q", a.Status, a.Body)
+	var gz bytes.Buffer
+	zw := gzip.NewWriter(&gz)
+	_, _ = zw.Write([]byte(`{"message":"OK","status":"OK"}`))
+	_ = zw.Close()
+	truncated := gz.Bytes()[:gz.Len()-6]
+	vendorOf := func(status int, enc string, body []byte) string {
+		v := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+			w.Header().Set("Content-Type", "application/json")
+			w.Header().Set("Content-Encoding", enc)
+			w.WriteHeader(status)
+			_, _ = w.Write(body)
+		}))
+		t.Cleanup(v.Close)
+		return v.URL
 	}
-	rs := m.records(t)
-	if len(rs) != 1 || rs[0].Outcome != migrate.LegacyError || rs[0].Note != "answer encoding br not comparable" {
-		t.Fatalf("records %+v", rs)
+	br := []byte("\x0b\x02\x80{}\x03")
+	crafter, baasic := specNamed(t, "crafter"), specNamed(t, "baasic")
+	for _, c := range []struct {
+		name, mode, enc string
+		d               dialectSpec
+		body            string
+		sent            []byte
+		outcome, note   string
+		candidate       int
+		applied         int64
+	}{
+		{"br, same status", "shadow", "br", crafter, crafter.body, br, migrate.NotComparable, "answer encoding br not comparable", 200, 1},
+		{"truncated gzip, same status", "shadow", "gzip", crafter, crafter.body, truncated, migrate.NotComparable, "answer encoding gzip not comparable", 200, 1},
+		{"br, primary", "primary", "br", crafter, crafter.body, br, migrate.NotComparable, "answer encoding br not comparable", 200, 1},
+		{"br, another status", "shadow", "br", baasic, baasic.body, br, migrate.Mismatch, "answer encoding br not comparable", 204, 1},
+		{"br, candidate refuses", "shadow", "br", crafter, `{"username":"john.smith","email":""}`, br, migrate.Mismatch, "candidate refuses", 400, 0},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			m := startMigrating(t, c.d, c.mode, vendorOf(200, c.enc, c.sent), "")
+			// As a client that accepts the coding: its transport leaves the
+			// body as sent.
+			hdr := map[string]string{"Accept-Encoding": "gzip, br"}
+			for k, v := range c.d.header {
+				hdr[k] = v
+			}
+			a := m.cand.do(t, c.d.method, "/mig"+c.d.path, hdr, c.body)
+			if c.mode == "shadow" && (a.Status != 200 || !bytes.Equal(a.Body, c.sent)) {
+				t.Fatalf("the client did not get the vendor's answer: %d %q", a.Status, a.Body)
+			}
+			rs := m.records(t)
+			if len(rs) != 1 || rs[0].Outcome != c.outcome || rs[0].Note != c.note || rs[0].LegacyStatus != 200 || rs[0].CandidateStatus != c.candidate {
+				t.Fatalf("records %+v", rs)
+			}
+			if c.outcome == migrate.Mismatch && (len(rs[0].Diffs) != 1 || rs[0].Diffs[0].Path != migrate.StatusPath) {
+				t.Errorf("diffs %+v, want the status's alone", rs[0].Diffs)
+			}
+			if n := applied(m.cand); n != c.applied {
+				t.Errorf("the upstream applied %d updates, want %d", n, c.applied)
+			}
+		})
 	}
 }
 

@@ -19,12 +19,18 @@ const (
 	// CandidateError: the upstream failed (no answer, a 5xx, an answer
 	// userbridge refused), so userbridge's answer says nothing of its rules.
 	CandidateError = "candidate_error"
-	// LegacyError: the vendor was unreachable, too slow or unreadable.
+	// LegacyError: the vendor was unreachable, too slow or unreadable, or
+	// failed (a 5xx, 429).
 	LegacyError = "legacy_error"
+	// NotComparable: both sides answered with the same status, but the
+	// vendor's body is in a content coding userbridge cannot read (br, a
+	// body that does not decode, or decodes past the size limit): neither
+	// a match nor a mismatch can be told.
+	NotComparable = "not_comparable"
 )
 
 // Outcomes lists every outcome, in the report's order.
-var Outcomes = []string{Match, Mismatch, CandidateError, LegacyError}
+var Outcomes = []string{Match, Mismatch, CandidateError, LegacyError, NotComparable}
 
 // Paths of a difference that is no JSON member.
 const (

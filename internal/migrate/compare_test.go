@@ -117,3 +117,58 @@ func TestRecordRedactsSubtrees(t *testing.T) {
 		}
 	}
 }
+
+// Every member the docs call secret is redacted in the diff log, in any
+// case and with any separators: credentials a vendor answer carries under
+// names other than password and token (the auth object whole, and each of
+// its members where it is named otherwise).
+func TestRecordRedactsSecretNames(t *testing.T) {
+	members := `{"Authorization":"Basic QQ==","cookie":"JSESSIONID=abc","x-api-key":"XAK1","private_key":"PK1",` +
+		`"passphrase":"PP1","sessionId":"SID1","pwd":"PWD1","ApiKey":"AK1","bearer_token":"BT1","clientSecret":"CS1","team":"blue"}`
+	for _, body := range []string{`{"meta":{"auth":` + members + `}}`, `{"meta":{"creds":` + members + `}}`} {
+		var buf bytes.Buffer
+		r := NewRecorder(&buf, nil)
+		diffs := Compare(&Answer{Status: 200, Body: []byte(body)}, &Answer{Status: 200, Body: []byte(`{}`)}, nil)
+		r.Record(Record{Dialect: "d", Outcome: Mismatch, Diffs: diffs}, nil)
+		line := buf.String()
+		for _, secret := range []string{"QQ==", "JSESSIONID=abc", "XAK1", "PK1", "PP1", "SID1", "PWD1", "AK1", "BT1", "CS1"} {
+			if strings.Contains(line, secret) {
+				t.Errorf("%q in the log: %s", secret, line)
+			}
+		}
+		if strings.Contains(body, "creds") && !strings.Contains(line, `"team":"blue"`) {
+			t.Errorf("a member that is no secret was redacted: %s", line)
+		}
+	}
+}
+
+// A value with a secret of the request's in it is written as the value
+// the answer gave, the secret cut out: a string stays a string (not a
+// quoted copy of its JSON), an object an object; a number holding one is
+// replaced whole.
+func TestRecordRedactsInPlace(t *testing.T) {
+	var buf bytes.Buffer
+	r := NewRecorder(&buf, nil)
+	diffs := Compare(&Answer{Status: 400, Body: []byte(`{"msg":"bad: {\"username\":\"john\",\"password\":\"abc123\"}","o":{"m":"x abc123 y","n":1},"pin":12345678}`)},
+		&Answer{Status: 400, Body: []byte(`{}`)}, nil)
+	r.Record(Record{Dialect: "d", Outcome: Mismatch, Diffs: diffs}, func(s string) string {
+		return strings.NewReplacer("abc123", "[redacted]", "12345678", "[redacted]").Replace(s)
+	})
+	var rec Record
+	if err := json.Unmarshal(buf.Bytes(), &rec); err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]string{
+		"msg": `"bad: {\"username\":\"john\",\"password\":\"[redacted]\"}"`,
+		"o":   `{"m":"x [redacted] y","n":1}`,
+		"pin": `"[redacted]"`,
+	}
+	if len(rec.Diffs) != len(want) {
+		t.Fatalf("diffs %+v", rec.Diffs)
+	}
+	for _, d := range rec.Diffs {
+		if string(d.Legacy) != want[d.Path] {
+			t.Errorf("%s: %s, want %s", d.Path, d.Legacy, want[d.Path])
+		}
+	}
+}

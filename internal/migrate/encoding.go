@@ -40,8 +40,12 @@ func (e *EncodingError) Note() string {
 
 // decodeBody decodes body by its Content-Encoding header values (codings
 // applied in order, so undone last first), each step bounded by
-// maxAnswerBytes. It returns body itself when there is nothing to undo.
+// maxAnswerBytes. It returns body itself when there is nothing to undo: an
+// empty body (a 204 that names a coding) is empty in any.
 func decodeBody(contentEncoding []string, body []byte) ([]byte, error) {
+	if len(body) == 0 {
+		return body, nil
+	}
 	var codings []string
 	for _, v := range contentEncoding {
 		for _, c := range strings.Split(v, ",") {

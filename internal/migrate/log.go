@@ -166,17 +166,51 @@ func (r *Recorder) label(path string) string {
 	return p
 }
 
+// redactRaw cuts out of v, a diff's JSON value, the secrets redact finds:
+// in each of its strings (the value itself, a member's, an item's), so that
+// the value keeps the JSON type the answer gave it. A value that still
+// quotes a secret once its strings are redacted (a number, or a member
+// name, holding one) is written whole as "[redacted]".
 func redactRaw(v json.RawMessage, redact func(string) string) json.RawMessage {
-	if v == nil || redact == nil {
-		return v
+	if v == nil || redact == nil || redact(string(v)) == string(v) {
+		return v // redact reads v's JSON escapes too: nothing to cut
 	}
-	s := redact(string(v))
-	if s == string(v) {
-		return v
+	var tree any
+	d := json.NewDecoder(bytes.NewReader(v))
+	d.UseNumber()
+	if err := d.Decode(&tree); err != nil {
+		return redactedValue
 	}
-	// Redacted inside: kept as a JSON string of what is left.
-	q, _ := json.Marshal(s)
-	return q
+	tree = redactStrings(tree, redact)
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(tree); err != nil {
+		return redactedValue
+	}
+	out := bytes.TrimSuffix(buf.Bytes(), []byte("\n"))
+	if redact(string(out)) != string(out) {
+		return redactedValue
+	}
+	return out
+}
+
+// redactStrings applies redact to every string in v, in place where v is
+// an object or array, and returns v.
+func redactStrings(v any, redact func(string) string) any {
+	switch t := v.(type) {
+	case string:
+		return redact(t)
+	case map[string]any:
+		for k, m := range t {
+			t[k] = redactStrings(m, redact)
+		}
+	case []any:
+		for i, m := range t {
+			t[i] = redactStrings(m, redact)
+		}
+	}
+	return v
 }
 
 // secretPath reports whether a member's name (or any segment of a dotted

@@ -35,3 +35,25 @@ func TestReportReadsLogOfLargeBodies(t *testing.T) {
 		t.Errorf("report %+v", rep)
 	}
 }
+
+// A not_comparable record is listed among the outcomes and counted as no
+// comparison, matched or not: the gate judges what was compared.
+func TestReportNotComparable(t *testing.T) {
+	var buf bytes.Buffer
+	r := NewRecorder(&buf, nil)
+	r.Record(Record{Dialect: "d", Mode: "shadow", Outcome: Match, LegacyStatus: 200, CandidateStatus: 200}, nil)
+	r.Record(Record{Dialect: "d", Mode: "shadow", Outcome: NotComparable, LegacyStatus: 200, CandidateStatus: 200,
+		Note: "answer encoding br not comparable"}, nil)
+	rep, err := Read(&buf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rep.Dialects) != 1 || rep.Dialects[0].Compared != 1 || rep.Dialects[0].Matched != 1 || rep.Dialects[0].Outcomes[NotComparable] != 1 {
+		t.Fatalf("report %+v", rep.Dialects)
+	}
+	var out bytes.Buffer
+	rep.Write(&out)
+	if !strings.Contains(out.String(), "not_comparable 1") {
+		t.Errorf("report says\n%s", out.String())
+	}
+}

@@ -111,6 +111,12 @@ type exchange struct {
 	// hold: the answer is kept in held instead of written (shadow.go).
 	hold bool
 	held *mapping.Reply
+	// addressed is the kind of user reference the request names, found
+	// before translation (lockUser) in a migration mode; 0 when none was.
+	addressed canonical.Target
+	// body is the request's body as read, whose members named like a
+	// secret redaction looks for (requestSecrets); nil until read.
+	body []byte
 	// dry: the PATCH is not sent (the legacy vendor refused the update);
 	// dryHit: the pipeline came to it.
 	dry, dryHit bool
@@ -185,7 +191,7 @@ func (h *handler) finish(x *exchange, status int) {
 	attrs = append(attrs,
 		slog.String("request_id", x.in.RequestID), slog.String("dialect", h.name),
 		slog.String("method", c.Request.Method), slog.String("route", route),
-		slog.String("target", targetKind(x.res)), slog.Int("status", status),
+		slog.String("target", x.targetKind()), slog.Int("status", status),
 		slog.Int("upstream_status", x.upStatus), slog.Int("attempts", x.attempts),
 		slog.Duration("latency", elapsed), slog.Duration("upstream_latency", x.upTime),
 		slog.String("auth", h.authMethod(x)))
@@ -208,7 +214,7 @@ func (h *handler) finish(x *exchange, status int) {
 	}
 	if sc := span.SpanContext(); sc.IsValid() {
 		attrs = append(attrs, slog.String("trace_id", sc.TraceID().String()), slog.String("span_id", sc.SpanID().String()))
-		span.SetAttributes(attribute.String("userbridge.dialect", h.name), attribute.String("userbridge.target", targetKind(x.res)),
+		span.SetAttributes(attribute.String("userbridge.dialect", h.name), attribute.String("userbridge.target", x.targetKind()),
 			attribute.Int("userbridge.upstream.attempts", x.attempts), attribute.String("userbridge.request_id", x.in.RequestID))
 	}
 	// Straight to the handler: Logger.LogAttrs would also walk the stack
@@ -259,11 +265,18 @@ func (h *handler) call(x *exchange, method string, do func(context.Context, *ups
 	return res, e
 }
 
-func targetKind(r *mapping.Result) string {
-	if r == nil {
-		return ""
+// targetKind is the access line's target: how the request named its user
+// (id or username), from its translation or, without one, as found before
+// it (a vendor that failed in shadow mode: the user's lock was taken); ""
+// when the user was never known.
+func (x *exchange) targetKind() string {
+	switch {
+	case x.res != nil:
+		return x.res.Target.String()
+	case x.addressed != 0:
+		return x.addressed.String()
 	}
-	return r.Target.String()
+	return ""
 }
 
 // run executes the pipeline and returns the status sent.
@@ -392,6 +405,7 @@ func (h *handler) readBody(x *exchange, bp *[]byte) ([]byte, *canonical.Error) {
 	if int64(len(buf)) > h.maxBody {
 		return nil, tooLarge(h.maxBody)
 	}
+	x.body = buf
 	return buf, nil
 }
 

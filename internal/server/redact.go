@@ -3,10 +3,13 @@ package server
 import (
 	"bytes"
 	"encoding/base64"
+	"encoding/json"
 	"net/url"
 	"slices"
 	"strings"
 	"unicode/utf8"
+
+	"github.com/userbridge/userbridge/mapping"
 )
 
 // redacted replaces a secret in a message shown to the client.
@@ -25,22 +28,32 @@ const minCutLen = 2
 const clipMark = "…"
 
 // redactSecrets removes from msg, an upstream's own words passed on to the
-// client, the secrets this request carried: the password it sets and the
-// values of its credential headers (the dialect's credentialHeaders, and
-// any forwarded header named like one). An upstream that echoes what it
-// received ("bad token Bearer abc…", or the request's JSON) would
-// otherwise have userbridge put it in an error body. Secrets are found in
-// msg whatever the encoding it quotes them in (redact).
+// client, the secrets this request carried (requestSecrets). An upstream
+// that echoes what it received ("bad token Bearer abc…", or the request's
+// JSON) would otherwise have userbridge put it in an error body. Secrets
+// are found in msg whatever the encoding it quotes them in (redact).
 func (h *handler) redactSecrets(x *exchange, msg string) string {
 	if msg == "" {
 		return msg
 	}
+	return redact(msg, h.requestSecrets(x, false))
+}
+
+// requestSecrets are the secrets this request carried: the password it
+// sets, the string values of its body's members named like a secret
+// (mapping.SecretName) at any depth — found in the body itself, so also
+// when translation refused it or never ran —, and the values of its
+// credential headers (the dialect's credentialHeaders, any forwarded
+// header named like one, and with every, any header of the request named
+// like one: the legacy vendor got them all).
+func (h *handler) requestSecrets(x *exchange, every bool) []string {
 	var secrets []string
 	if x.res != nil {
 		if pw := x.res.Password(); pw != "" {
 			secrets = append(secrets, pw)
 		}
 	}
+	secrets = bodySecrets(x.body, secrets)
 	names := h.p.CredentialHeaders() // forwarded or not: an upstream may echo either way
 	for _, name := range h.forward {
 		if credentialHeader(name) {
@@ -50,6 +63,13 @@ func (h *handler) redactSecrets(x *exchange, msg string) string {
 	// The headers a caller's credential may come in whatever the rule file
 	// says (Authorization, verify mode's API key headers: h.once).
 	names = append(names[:len(names):len(names)], h.once...)
+	if every {
+		for name := range x.c.Request.Header {
+			if credentialHeader(name) && name != HeaderIdempotency {
+				names = append(names[:len(names):len(names)], name)
+			}
+		}
+	}
 	for _, name := range names {
 		for _, v := range x.c.Request.Header.Values(name) {
 			secrets = append(secrets, credentialParts(v)...)
@@ -65,7 +85,73 @@ func (h *handler) redactSecrets(x *exchange, msg string) string {
 			}
 		}
 	}
-	return redact(msg, secrets)
+	return secrets
+}
+
+// bodySecrets appends to out the values (strings, and numbers as written)
+// of body's members named like a secret, at any depth: everything under
+// such a member. A body that is not JSON, or stops being JSON, gives what
+// was read before. The walk keeps its own stack, not Go's: a body nested
+// deep costs memory in proportion to it, no deeper recursion.
+func bodySecrets(body []byte, out []string) []string {
+	if len(body) == 0 {
+		return out
+	}
+	type frame struct {
+		obj, secret bool // an object; under a secret's name
+		wantKey     bool // an object's next string is a member name
+		keySecret   bool // the member being read is a secret's
+	}
+	var st []frame
+	valueSecret := func() bool {
+		if len(st) == 0 {
+			return false
+		}
+		if f := st[len(st)-1]; f.obj {
+			return f.keySecret
+		}
+		return st[len(st)-1].secret
+	}
+	ended := func() { // a value ended: an object's next string is a name
+		if n := len(st); n > 0 && st[n-1].obj {
+			st[n-1].wantKey = true
+		}
+	}
+	d := json.NewDecoder(bytes.NewReader(body))
+	d.UseNumber()
+	for {
+		tok, err := d.Token()
+		if err != nil {
+			return out
+		}
+		switch t := tok.(type) {
+		case json.Delim:
+			switch t {
+			case '{', '[':
+				st = append(st, frame{obj: t == '{', secret: valueSecret(), wantKey: t == '{'})
+			default:
+				st = st[:len(st)-1]
+				ended()
+			}
+		case string:
+			if n := len(st); n > 0 && st[n-1].obj && st[n-1].wantKey {
+				f := &st[n-1]
+				f.wantKey, f.keySecret = false, f.secret || mapping.SecretName(t)
+				continue
+			}
+			if valueSecret() {
+				out = append(out, t)
+			}
+			ended()
+		case json.Number:
+			if valueSecret() {
+				out = append(out, string(t))
+			}
+			ended()
+		default:
+			ended()
+		}
+	}
 }
 
 // redact replaces in msg every occurrence of each secret (of at least

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"html"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -267,4 +268,28 @@ func FuzzRedact(f *testing.F) {
 			}
 		}
 	})
+}
+
+// bodySecrets finds the values of a body's members named like a secret
+// at any depth, everything under one, and what a body that breaks off
+// gave before; a body nested far deeper than any rule allows costs no
+// recursion.
+func TestBodySecrets(t *testing.T) {
+	for _, c := range []struct {
+		body string
+		want []string
+	}{
+		{`{"password":"p-1","email":""}`, []string{"p-1"}},
+		{`{"a":[{"b":{"x-api-key":"k-1","n":"plain"}}],"c":"plain"}`, []string{"k-1"}},
+		{`{"auth":{"user":"u-1","pin":12345678,"list":["l-1",{"z":"l-2"}]},"after":"plain"}`, []string{"u-1", "12345678", "l-1", "l-2"}},
+		{`{"user":{"newPwd":"n-1"},"password":"p-2","email":`, []string{"n-1", "p-2"}},
+		{`{"name":"password","value":"plain"}`, nil},
+		{`not json`, nil},
+		{strings.Repeat(`[`, 1<<20), nil},
+	} {
+		got := bodySecrets([]byte(c.body), nil)
+		if !slices.Equal(got, c.want) {
+			t.Errorf("%.40s: %q, want %q", c.body, got, c.want)
+		}
+	}
 }

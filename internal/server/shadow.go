@@ -99,6 +99,7 @@ func (h *handler) lockUser(x *exchange, body []byte) (user upstream.UserRef, unl
 		return user, func() {}, nil
 	}
 	user = upstream.UserRef{Target: a.Target, Value: a.Value, Tenant: a.Tenant}
+	x.addressed = a.Target
 	ctx, cancel := context.WithDeadline(x.c.Request.Context(), x.start.Add(h.mig.wait))
 	defer cancel()
 	release, err := h.mig.users.lock(ctx, h.name, a)
@@ -141,7 +142,7 @@ func (h *handler) shadow(x *exchange, body []byte, user upstream.UserRef, unlock
 		// Nothing was applied that the client knows of: nothing goes to
 		// the upstream, and the client is told the dialect's 502 or 504.
 		rec.Outcome, rec.Note = migrate.LegacyError, vendorNote(err)
-		h.recordOutcome(x, rec, nil)
+		h.recordOutcome(x, rec)
 		return h.fail(x, vendorError(err))
 	}
 	x.dry = !success(vendor.Status)
@@ -156,11 +157,11 @@ func (h *handler) shadow(x *exchange, body []byte, user upstream.UserRef, unlock
 			rec.Target = x.res.Value
 		}
 		rec.Outcome, rec.Note = migrate.LegacyError, vendorFailedNote(vendor.Status)
-		h.recordOutcome(x, rec, nil)
+		h.recordOutcome(x, rec)
 		return h.relay(x, vendor)
 	}
 	h.compare(x, &rec, vendor)
-	h.recordOutcome(x, rec, h.redactor(x))
+	h.recordOutcome(x, rec)
 	return h.relay(x, vendor)
 }
 
@@ -187,15 +188,15 @@ func (h *handler) primary(x *exchange, user upstream.UserRef, unlock func()) int
 		switch {
 		case err != nil:
 			rec.Outcome, rec.Note, rec.CandidateStatus = migrate.LegacyError, vendorNote(err), rep.Status
-			h.recordOutcome(x, rec, nil)
+			h.recordOutcome(x, rec)
 		case vendorFailed(vendor.Status):
 			rec.Outcome, rec.Note = migrate.LegacyError, vendorFailedNote(vendor.Status)
 			rec.LegacyStatus, rec.CandidateStatus = vendor.Status, rep.Status
-			h.recordOutcome(x, rec, nil)
+			h.recordOutcome(x, rec)
 		default:
 			rec.LegacyStatus = vendor.Status
 			h.compare(x, &rec, vendor)
-			h.recordOutcome(x, rec, h.redactor(x))
+			h.recordOutcome(x, rec)
 		}
 	}
 	return h.write(x, rep)
@@ -206,12 +207,7 @@ func (h *handler) compare(x *exchange, rec *migrate.Record, vendor *migrate.Answ
 	if x.res != nil {
 		rec.Target = x.res.Value // known once the candidate translated the request
 	}
-	var enc *migrate.EncodingError
 	switch {
-	case errors.As(vendor.Uncomparable, &enc):
-		// The vendor's body is in a coding userbridge cannot read.
-		rec.Outcome, rec.Note = migrate.LegacyError, enc.Note()
-		return
 	case x.dryHit:
 		// The vendor refused what userbridge would have sent upstream.
 		rec.Outcome, rec.Note = migrate.Mismatch, "candidate accepts"
@@ -231,6 +227,22 @@ func (h *handler) compare(x *exchange, rec *migrate.Record, vendor *migrate.Answ
 	}
 	if success(vendor.Status) && !success(x.held.Status) {
 		rec.Note = "candidate refuses"
+	}
+	var enc *migrate.EncodingError
+	if errors.As(vendor.Uncomparable, &enc) {
+		// The vendor answered, but in a body coding userbridge cannot
+		// read: the statuses alone are compared. The same status says
+		// nothing of the bodies.
+		if vendor.Status == x.held.Status {
+			rec.Outcome, rec.Note = migrate.NotComparable, enc.Note()
+			return
+		}
+		if rec.Note == "" {
+			rec.Note = enc.Note()
+		}
+		rec.Outcome = migrate.Mismatch
+		rec.Diffs = []migrate.Diff{{Path: migrate.StatusPath, Legacy: []byte(strconv.Itoa(vendor.Status)), Candidate: []byte(strconv.Itoa(x.held.Status))}}
+		return
 	}
 	rec.Diffs = migrate.Compare(vendor, &migrate.Answer{Status: x.held.Status, Body: x.held.Body}, h.mig.vendor.Ignore())
 	rec.Outcome = migrate.Match
@@ -257,15 +269,20 @@ func (h *handler) record(x *exchange, mode string) migrate.Record {
 	return rec
 }
 
-// recordOutcome writes and counts rec; the access line names its outcome.
-func (h *handler) recordOutcome(x *exchange, rec migrate.Record, redact func(string) string) {
+// recordOutcome writes and counts rec, every value in it redacted of the
+// secrets the request carried (requestSecrets: whatever the outcome, also
+// when userbridge refused the request before translating it); the access
+// line names its outcome.
+func (h *handler) recordOutcome(x *exchange, rec migrate.Record) {
 	x.migration = rec.Outcome
-	h.mig.rec.Record(rec, redact)
-}
-
-// redactor removes the request's password and credentials from a value.
-func (h *handler) redactor(x *exchange) func(string) string {
-	return func(s string) string { return h.redactSecrets(x, s) }
+	var secrets []string
+	found := false
+	h.mig.rec.Record(rec, func(s string) string {
+		if !found { // only for a record with values: a match has none
+			secrets, found = h.requestSecrets(x, true), true
+		}
+		return redact(s, secrets)
+	})
 }
 
 // relay sends the vendor's answer to the client unchanged: its status,

@@ -136,7 +136,7 @@ func NewMetrics(b Build, breaker func() string) *Metrics {
 	}
 	m.compared = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "userbridge_migration_comparisons_total",
-		Help: "Comparisons of a legacy vendor's answer with userbridge's, by dialect and outcome (match, mismatch, candidate_error, legacy_error).",
+		Help: "Comparisons of a legacy vendor's answer with userbridge's, by dialect and outcome (match, mismatch, candidate_error, legacy_error, not_comparable).",
 	}, []string{"dialect", "outcome"})
 	m.fieldDiffs = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "userbridge_migration_field_mismatches_total",
