@@ -15,6 +15,7 @@ import (
 
 	"github.com/getkin/kin-openapi/openapi3"
 	"github.com/userbridge/userbridge/mapping"
+	"github.com/userbridge/userbridge/mapping/canonical"
 	"gopkg.in/yaml.v3"
 )
 
@@ -188,9 +189,12 @@ func headers(doc *openapi3.T, p *mapping.Program, names ...[]string) openapi3.He
 	add("X-Request-Id", "the request's id (the client's X-Request-ID when sane, else a new UUID)")
 	for _, list := range names {
 		for _, n := range list {
-			if n == "Retry-After" {
+			switch n {
+			case "Retry-After":
 				add(n, "the upstream's Retry-After, passed on")
-			} else {
+			case "Allow":
+				add(n, "the methods the route serves")
+			default:
 				add(n, "set by the dialect's rules")
 			}
 		}
@@ -233,6 +237,9 @@ func addErrors(doc *openapi3.T, op *openapi3.Operation, p *mapping.Program) {
 		ct = a.ContentType
 		g.codes = append(g.codes, string(a.Code))
 		g.headers = append(g.headers, a.Headers, []string{"Retry-After"})
+		if a.Code == canonical.MethodNotAllowed {
+			g.headers = append(g.headers, []string{"Allow"}) // userbridge's own, whatever the rules
+		}
 		allHeaders = append(allHeaders, a.Headers, []string{"Retry-After"})
 		for _, sh := range []*mapping.Shape{a.Body, a.WithField} {
 			if sh != nil {

@@ -104,8 +104,21 @@ func builtins(t *testing.T) []*contract {
 // TestDocumentsValidate: every built-in dialect's document loads and
 // validates as OpenAPI 3.1.
 func TestDocumentsValidate(t *testing.T) {
-	if got := len(builtins(t)); got != 5 {
+	cs := builtins(t)
+	if got := len(cs); got != 5 {
 		t.Fatalf("%d documents, want 5", got)
+	}
+	// The 405 a wrong method gets carries Allow, which userbridge sets
+	// whatever the rules say.
+	for _, c := range cs {
+		for _, item := range c.doc.Paths.Map() {
+			for method, op := range item.Operations() {
+				r := op.Responses.Status(405)
+				if r == nil || r.Value == nil || r.Value.Headers["Allow"] == nil {
+					t.Errorf("%s %s: no 405 with Allow", c.p.Name(), method)
+				}
+			}
+		}
 	}
 }
 
