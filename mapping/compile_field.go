@@ -3,6 +3,7 @@ package mapping
 import (
 	"encoding/json"
 	"fmt"
+	"regexp"
 	"sort"
 	"strconv"
 	"strings"
@@ -139,6 +140,9 @@ func (p *Program) compileField(pr *problems, where string, r *FieldRule) *fieldR
 		var names []string
 		for val, sets := range r.Enum {
 			names = append(names, val)
+			if why := enumKeyProblem(fr.typ, val); why != "" {
+				pr.addf(where+".enum."+val, "%s", why)
+			}
 			keys := make([]string, 0, len(sets))
 			for k := range sets {
 				keys = append(keys, k)
@@ -249,9 +253,44 @@ func (p *Program) checkShape(pr *problems, where string, fr *fieldRule) {
 		ok = fr.typ == typeObject
 	}
 	if !ok {
-		pr.addf(where, "type %s (wrap %q, list %v) cannot produce canonical %s, a %s", fr.typ, fr.wrap, fr.list, fr.to.name, kind)
+		pr.addf(where, "type %s (wrap %q, list %v) cannot produce canonical %s, %s", fr.typ, fr.wrap, fr.list, fr.to.name, aOrAn(kind.String()))
 	}
 }
+
+// aOrAn is word with its indefinite article.
+func aOrAn(word string) string {
+	if word != "" && strings.ContainsRune("aeiou", rune(word[0])) {
+		return "an " + word
+	}
+	return "a " + word
+}
+
+// enumKeyProblem says why an enum value can never match a value of the
+// rule's type (an enum matches the value's text: true and false for a
+// boolean, the digits of an integer), "" when it can: such a rule would
+// refuse every value, as one of another type and as none of the enum's.
+func enumKeyProblem(t jsonType, key string) string {
+	switch t {
+	case typeBool:
+		if key != "true" && key != "false" {
+			return "a boolean rule's enum values are true and false: " + strconv.Quote(key) + " never matches (use type string)"
+		}
+	case typeInteger:
+		if !integerText.MatchString(key) {
+			return "an integer rule's enum values are integers written plainly (42, -1): " + strconv.Quote(key) + " never matches"
+		}
+	case typeNumber:
+		if f, err := strconv.ParseFloat(key, 64); err != nil || strconv.FormatFloat(f, 'f', -1, 64) != key {
+			return "a number rule's enum values are numbers written plainly (42, 1.5): " + strconv.Quote(key) + " never matches"
+		}
+	case typeObject, typeArray:
+		return "an enum needs values of type string, boolean, integer or number: a value of type " + t.String() + " never matches"
+	}
+	return ""
+}
+
+// integerText is an integer as JSON writes it.
+var integerText = regexp.MustCompile(`^-?(0|[1-9][0-9]*)$`)
 
 func isRoleKey(k string) bool { return k == "id" || k == "name" || k == "description" }
 

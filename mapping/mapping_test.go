@@ -410,6 +410,31 @@ func TestCompileErrors(t *testing.T) {
 	if strings.Contains(err.Error(), "enum.Z") {
 		t.Errorf("a role with an id refused:\n%v", err)
 	}
+	// An enum matches a value's text: values a rule's type never has refuse
+	// every request, so the file is refused (line-precise), and the ones it
+	// can have are taken.
+	_, err = Load("enum.yaml", []byte("dialect: demo\nroute: {method: PUT, path: /u/:id}\nrequest:\n  target: {from: param.id, by: id}\n  fields:\n"+
+		"    - {source: a, type: boolean, enum: {banned: {locked: true}, ok: {locked: false}}}\n"+
+		"    - {source: b, type: boolean, enum: {\"true\": {active: true}, \"false\": {active: false}}}\n"+
+		"    - {source: c, type: integer, enum: {\"01\": {deleted: true}, \"2\": {deleted: false}, \"-3\": {deleted: false}}}\n"+
+		"    - {source: d, type: number, enum: {\"1e3\": {deleted: true}, \"1.5\": {deleted: false}}}\n"+
+		"    - {source: e, type: object, enum: {x: {deleted: true}}}\n"+
+		"response: {status: 204}\nerrors: {body: {m: x}}\n"), Options{})
+	if err == nil || !errors.Is(err, ErrRules) {
+		t.Fatalf("got %v", err)
+	}
+	for _, want := range []string{"enum.yaml:6: request.fields[0].enum.banned: a boolean rule's enum values are true and false",
+		"request.fields[0].enum.ok", "request.fields[2].enum.01: an integer rule's", "request.fields[3].enum.1e3: a number rule's",
+		"request.fields[4].enum.x: an enum needs values of type string"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("missing %q in:\n%v", want, err)
+		}
+	}
+	for _, not := range []string{"fields[1]", "enum.2:", "enum.-3", "enum.1.5"} {
+		if strings.Contains(err.Error(), not) {
+			t.Errorf("%q refused:\n%v", not, err)
+		}
+	}
 	_, err = Parse("typo.yaml", []byte("dialect: demo\nroute:\n  methd: PUT\n"))
 	if err == nil || !strings.Contains(err.Error(), "typo.yaml") || !strings.Contains(err.Error(), "line 3") || !strings.Contains(err.Error(), "methd") {
 		t.Fatalf("got %v", err)

@@ -63,6 +63,9 @@ func openapiCmd(e *env, args []string) error {
 			_, err = stdout.Write(doc)
 			return err
 		}
+		if err := os.MkdirAll(*out, 0o755); err != nil {
+			return fmt.Errorf("openapi: %w", err)
+		}
 		if err := os.WriteFile(filepath.Join(*out, n+".yaml"), doc, 0o644); err != nil {
 			return fmt.Errorf("openapi: %w", err)
 		}
