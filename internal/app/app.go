@@ -48,6 +48,9 @@ type App struct {
 	state    atomic.Pointer[loaded]
 	reloadMu sync.Mutex
 	reloads  reloadState // guarded by reloadMu
+	// upstreamSums are the upstream's files (upstreamFiles) as read at
+	// start, by path: the upstream is built once.
+	upstreamSums map[string][32]byte
 	// watchBase is the watched files' fingerprint when the configuration
 	// was loaded: Watch's first point of comparison.
 	watchBase [32]byte
@@ -115,7 +118,8 @@ func NewWith(cfg *config.Config, src config.Source, o Options) (*App, error) {
 	if o.Level != nil {
 		o.Level.Set(telemetry.ParseLevel(cfg.Log.Level))
 	}
-	a := &App{Config: cfg, Mounts: mounts, log: log, opts: o, reloads: reloadState{applied: applied}}
+	a := &App{Config: cfg, Mounts: mounts, log: log, opts: o, reloads: reloadState{applied: applied},
+		upstreamSums: fileSums(upstreamFiles(cfg, src))}
 	a.state.Store(&loaded{cfg: cfg, src: src, mounts: mounts})
 	// What Watch compares with first: the files as they were loaded, not
 	// as they are when Watch starts (a change in between is not missed).

@@ -583,3 +583,61 @@ func TestReloadRefusedOnceSIGHUPFirst(t *testing.T) {
 		})
 	}
 }
+
+// TestReloadUpstreamFileHeld: a file the upstream block names (here
+// profile rules' rule file) changed in place is held for a restart, as
+// every upstream change, and said at WARN, by SIGHUP and by the watcher;
+// it is not "unchanged", and a second SIGHUP on the same content is.
+func TestReloadUpstreamFileHeld(t *testing.T) {
+	rules, err := os.ReadFile("../../examples/upstreams/keycloak.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec := okUpstream(t)
+	f := startFile(t, fileSetup{
+		yaml:  fmt.Sprintf("listen: 127.0.0.1:0\nupstream: {url: %s, profile: rules, rules: kc.yaml}\n", rec.srv.URL),
+		files: map[string]string{"kc.yaml": string(rules)},
+	})
+	heldLines := func() []map[string]any {
+		var out []map[string]any
+		for _, l := range strings.Split(f.logs.String(), "\n") {
+			if strings.Contains(l, "needs a restart") {
+				var m map[string]any
+				if err := jsonUnmarshal(l, &m); err != nil {
+					t.Fatal(err)
+				}
+				out = append(out, m)
+			}
+		}
+		return out
+	}
+	f.write(t, "kc.yaml", string(rules)+"\n# narrowed\n")
+	if err := f.app.Reload(); err != nil {
+		t.Fatal(err)
+	}
+	h := heldLines()
+	if len(h) != 1 || h[0]["key"] != "upstream.rules" || h[0]["level"] != "WARN" {
+		t.Fatalf("held: %v\nlogs: %s", h, f.logs.String())
+	}
+	if strings.Contains(f.logs.String(), "config unchanged since it was applied") {
+		t.Error("the changed file was called unchanged")
+	}
+	if err := f.app.Reload(); err != nil { // the same content: nothing new to say
+		t.Fatal(err)
+	}
+	if !strings.Contains(f.logs.String(), "config unchanged since it was applied") || len(heldLines()) != 1 {
+		t.Errorf("a second SIGHUP on the same content: %s", f.logs.String())
+	}
+	// The watcher looks at the file too.
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go f.app.Watch(ctx, 20*time.Millisecond)
+	f.write(t, "kc.yaml", string(rules)+"\n# narrowed again\n")
+	deadline := time.Now().Add(5 * time.Second)
+	for len(heldLines()) < 2 && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	if len(heldLines()) != 2 {
+		t.Errorf("the watcher did not see the upstream's file change: %s", f.logs.String())
+	}
+}
