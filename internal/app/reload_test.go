@@ -641,3 +641,36 @@ func TestReloadUpstreamFileHeld(t *testing.T) {
 		t.Errorf("the watcher did not see the upstream's file change: %s", f.logs.String())
 	}
 }
+
+// TestReloadAuthFileProblems: a reload refused for a key file with two bad
+// lines logs two problems, each under its key and config line, as validate
+// prints them, and the old keys keep serving.
+func TestReloadAuthFileProblems(t *testing.T) {
+	f, put, _ := startBasicAuthFile(t)
+	f.write(t, "users", finixUser+":not-a-hash\nno colon here\n")
+	if err := f.app.Reload(); err == nil {
+		t.Fatal("a bad user file reloaded")
+	}
+	var refused map[string]any
+	for _, l := range strings.Split(f.logs.String(), "\n") {
+		if strings.Contains(l, "config reload refused") {
+			if err := jsonUnmarshal(l, &refused); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	ps, _ := refused["problems"].([]any)
+	if len(ps) != 2 {
+		t.Fatalf("problems %v, want two", refused["problems"])
+	}
+	for i, p := range ps {
+		s := fmt.Sprint(p)
+		if !strings.Contains(s, "config.yaml: line 5: dialects.finix.auth.basic.file") || !strings.Contains(s, fmt.Sprintf("users: line %d", i+1)) ||
+			strings.Contains(s, "\n") {
+			t.Errorf("problem %d: %q", i, s)
+		}
+	}
+	if s := put("old-password"); s != 200 {
+		t.Errorf("the old users after the refusal: %d", s)
+	}
+}
