@@ -2,6 +2,7 @@ package server
 
 import (
 	"net/http"
+	"slices"
 	"strings"
 	"time"
 
@@ -140,14 +141,22 @@ func fits(segs []string, path string) bool {
 
 // route picks the route whose dialect answers r, or nil (the rule above).
 func (u *unmatchedAnswer) route(r *http.Request) *mountedRoute {
+	path := r.URL.EscapedPath()
+	named := u.headerNamed(r)
 	var fit []*mountedRoute
 	for i := range u.routes {
-		if fits(u.routes[i].segs, r.URL.EscapedPath()) {
+		if fits(u.routes[i].segs, path) {
 			fit = append(fit, &u.routes[i])
 		}
 	}
-	if len(fit) == 0 {
-		return u.namedAnywhere(r)
+	if len(fit) == 0 { // step 5: the dialect a header names, where the path is its
+		var its []*mountedRoute
+		for i := range u.routes {
+			if m := &u.routes[i]; m.prefix == "" || migrate.Under(path, m.prefix) {
+				its = append(its, m)
+			}
+		}
+		return oneNamed(its, named)
 	}
 	var byMethod []*mountedRoute
 	for _, m := range fit {
@@ -158,63 +167,38 @@ func (u *unmatchedAnswer) route(r *http.Request) *mountedRoute {
 	if len(byMethod) == 1 {
 		return byMethod[0]
 	}
-	if oneDialect(fit) && !u.namesAnother(r, fit[0].h.name) {
+	if oneDialect(fit) && (len(named) == 0 || len(named) == 1 && named[0] == fit[0].h.name) { // step 3
 		return fit[0]
 	}
-	var named *mountedRoute
-	for _, m := range fit {
-		for n, name := range u.distinct {
-			if name == m.h.name && len(r.Header.Values(n)) > 0 {
-				if named != nil && named.h != m.h {
-					return nil // two dialects named
-				}
-				named = m
-				break
-			}
-		}
-	}
-	return named
+	return oneNamed(fit, named) // step 4
 }
 
-// namedAnywhere is the route of the one dialect a header distinctive of it
-// names, for a request whose path no route fits (step 5): any path of a
-// dialect at the root, a path under its prefix for one mounted under a
-// prefix. nil when none is named, or two.
-func (u *unmatchedAnswer) namedAnywhere(r *http.Request) *mountedRoute {
-	path := r.URL.EscapedPath()
-	var named *mountedRoute
-	for i := range u.routes {
-		m := &u.routes[i]
-		if named != nil && named.h == m.h || m.prefix != "" && !migrate.Under(path, m.prefix) || !u.names(r, m.h.name) {
-			continue
+// headerNamed lists the dialects r names by a header distinctive of each
+// (u.distinct), each once.
+func (u *unmatchedAnswer) headerNamed(r *http.Request) []string {
+	var out []string
+	for n, name := range u.distinct {
+		if len(r.Header.Values(n)) > 0 && !slices.Contains(out, name) {
+			out = append(out, name)
 		}
-		if named != nil {
+	}
+	return out
+}
+
+// oneNamed is the first of routes whose dialect is named, when those are
+// all one dialect's; nil when none is, or two dialects are.
+func oneNamed(routes []*mountedRoute, named []string) *mountedRoute {
+	var pick *mountedRoute
+	for _, m := range routes {
+		switch {
+		case !slices.Contains(named, m.h.name):
+		case pick == nil:
+			pick = m
+		case pick.h != m.h:
 			return nil // two dialects named
 		}
-		named = m
 	}
-	return named
-}
-
-// names reports whether r carries a header distinctive of dialect.
-func (u *unmatchedAnswer) names(r *http.Request, dialect string) bool {
-	for n, name := range u.distinct {
-		if name == dialect && len(r.Header.Values(n)) > 0 {
-			return true
-		}
-	}
-	return false
-}
-
-// namesAnother reports whether r carries a header distinctive of a dialect
-// other than dialect (step 3).
-func (u *unmatchedAnswer) namesAnother(r *http.Request, dialect string) bool {
-	for n, name := range u.distinct {
-		if name != dialect && len(r.Header.Values(n)) > 0 {
-			return true
-		}
-	}
-	return false
+	return pick
 }
 
 // oneDialect reports whether the routes are all one dialect's (step 3).
