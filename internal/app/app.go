@@ -48,7 +48,7 @@ type App struct {
 	state    atomic.Pointer[loaded]
 	reloadMu sync.Mutex
 	reloads  reloadState // guarded by reloadMu
-	// upstreamSums are the upstream's files (upstreamFiles) as read at
+	// upstreamSums are the upstream's files (config's UpstreamFiles) as read at
 	// start, by path: the upstream is built once.
 	upstreamSums map[string][32]byte
 	// watchBase is the watched files' fingerprint when the configuration
@@ -119,7 +119,7 @@ func NewWith(cfg *config.Config, src config.Source, o Options) (*App, error) {
 		o.Level.Set(telemetry.ParseLevel(cfg.Log.Level))
 	}
 	a := &App{Config: cfg, Mounts: mounts, log: log, opts: o, reloads: reloadState{applied: applied},
-		upstreamSums: fileSums(upstreamFiles(cfg, src))}
+		upstreamSums: fileSums(cfg.UpstreamFiles(src))}
 	a.state.Store(&loaded{cfg: cfg, src: src, mounts: mounts})
 	// What Watch compares with first: the files as they were loaded, not
 	// as they are when Watch starts (a change in between is not missed).

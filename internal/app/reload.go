@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"path/filepath"
 	"reflect"
 	"slices"
 	"sort"
@@ -115,10 +114,10 @@ func (a *App) apply(cfg *config.Config, src config.Source) ([]held, error) {
 	hold := holdRestartOnly(cur.cfg, cfg, a.Server.Listens())
 	// The upstream's files, where the key still names the one read at
 	// start (a key that changed is held above): one changed since is held.
-	now := fileSums(upstreamFiles(cfg, src))
-	for _, f := range upstreamFiles(cur.cfg, cur.src) {
-		if s, ok := now[f.path]; ok && s != a.upstreamSums[f.path] {
-			hold = append(hold, held{f.key, f.path + " as read at start", f.path + " changed since"})
+	now := fileSums(cfg.UpstreamFiles(src))
+	for _, f := range cur.cfg.UpstreamFiles(cur.src) {
+		if s, ok := now[f.Path]; ok && s != a.upstreamSums[f.Path] {
+			hold = append(hold, held{f.Key, f.Path + " as read at start", f.Path + " changed since"})
 		}
 	}
 	mounts, err := Resolve(cfg, src)
@@ -303,19 +302,16 @@ func (a *App) Watch(ctx context.Context, interval time.Duration) {
 }
 
 // watched lists the files Watch looks at: the configuration file, every
-// file a reload reads again for it (namedFiles: rules, auth, legacy.tls),
-// and the upstream's (upstreamFiles), whose change a reload holds and says.
+// file a reload reads again for it (config's DialectFiles: rules, auth, legacy.tls),
+// and the upstream's (config's UpstreamFiles), whose change a reload holds and says.
 func (a *App) watched() []string {
 	l := a.state.Load()
 	var files []string
 	if a.opts.ConfigFile != "" {
 		files = append(files, a.opts.ConfigFile)
 	}
-	files = append(files, namedFiles(l.cfg, l.src)...)
-	for _, f := range upstreamFiles(l.cfg, l.src) {
-		files = append(files, f.path)
-	}
-	return files
+	files = append(files, paths(l.cfg.DialectFiles(l.src))...)
+	return append(files, paths(l.cfg.UpstreamFiles(l.src))...)
 }
 
 // fingerprint hashes the watched files' names and contents; a missing file
@@ -373,7 +369,7 @@ func unloadable(file []byte, err error) [32]byte {
 // content of every file a reload reads again for it: the dialects' rule
 // files, the files their auth blocks name and those their legacy blocks'
 // tls names (a vendor whose CA or client certificate changed is built
-// again), and the upstream's files (upstreamFiles), whose change is held
+// again), and the upstream's files (config's UpstreamFiles), whose change is held
 // for a restart as every upstream.* change, and said. A missing or
 // unreadable file counts as its own content.
 func digest(cfg *config.Config, src config.Source) [32]byte {
@@ -386,110 +382,32 @@ func digest(cfg *config.Config, src config.Source) [32]byte {
 	}
 	fmt.Fprintf(h, "%d\x00", len(values))
 	h.Write(values)
-	hashFiles(h, namedFiles(cfg, src))
-	for _, f := range upstreamFiles(cfg, src) { // held if changed, but told (apply)
-		hashFiles(h, []string{f.path})
-	}
+	hashFiles(h, paths(cfg.DialectFiles(src)))
+	hashFiles(h, paths(cfg.UpstreamFiles(src))) // held if changed, but told (apply)
 	var out [32]byte
 	h.Sum(out[:0])
 	return out
 }
 
-// keyedFile is a file a configuration key names, by that key.
-type keyedFile struct{ key, path string }
-
-// upstreamFiles lists the files the upstream block of cfg names, relative
-// names resolved as the upstream reads them: the profile's rule file, the
-// TLS files, the LDAP bind password's, SCIM discovery's credential files.
-// The upstream is built once, at start: a change to one of them, as to any
-// upstream.* key, is held until a restart (apply says so).
-func upstreamFiles(cfg *config.Config, src config.Source) []keyedFile {
-	var out []keyedFile
-	add := func(key, path string) {
-		if path != "" {
-			out = append(out, keyedFile{key, path})
-		}
-	}
-	u := &cfg.Upstream
-	add("upstream.rules", cfg.RulesFile(src))
-	add("upstream.tls.caFile", u.TLS.CAFile)
-	add("upstream.tls.certFile", u.TLS.CertFile)
-	add("upstream.tls.keyFile", u.TLS.KeyFile)
-	add("upstream.ldap.bindPasswordFile", u.LDAP.BindPasswordFile)
-	if c := u.SCIM.DiscoveryCreds(src); c != nil {
-		const k = "upstream.scim.discoveryCredentials"
-		if c.Bearer != nil {
-			add(k+".bearer.file", c.Bearer.File)
-		}
-		if c.Basic != nil {
-			add(k+".basic.passwordFile", c.Basic.PasswordFile)
-		}
-		if c.OAuth2 != nil {
-			add(k+".oauth2.clientSecretFile", c.OAuth2.ClientSecretFile)
-		}
-	}
-	return out
-}
-
 // fileSums is the content digest of each file, by path (hashFiles: a
 // missing file counts as its own content).
-func fileSums(files []keyedFile) map[string][32]byte {
+func fileSums(files []config.KeyedFile) map[string][32]byte {
 	out := make(map[string][32]byte, len(files))
 	for _, f := range files {
 		h := sha256.New()
-		hashFiles(h, []string{f.path})
+		hashFiles(h, []string{f.Path})
 		var s [32]byte
 		h.Sum(s[:0])
-		out[f.path] = s
+		out[f.Path] = s
 	}
 	return out
 }
 
-// namedFiles lists the files the dialects of cfg name (rules, auth, and
-// legacy tls), relative names resolved as Resolve resolves them (legacy.tls
-// names came out of Parse already resolved: config's anchorFiles), in a
-// stable order.
-func namedFiles(cfg *config.Config, src config.Source) []string {
-	names := make([]string, 0, len(cfg.Dialects))
-	for n := range cfg.Dialects {
-		names = append(names, n)
+// paths are the files' paths, in order.
+func paths(files []config.KeyedFile) []string {
+	out := make([]string, len(files))
+	for i, f := range files {
+		out[i] = f.Path
 	}
-	sort.Strings(names)
-	var files []string
-	add := func(f string) {
-		if f == "" {
-			return
-		}
-		if !filepath.IsAbs(f) && src.Dir != "" {
-			f = filepath.Join(src.Dir, f)
-		}
-		files = append(files, f)
-	}
-	for _, n := range names {
-		d := cfg.Dialects[n]
-		add(d.Rules)
-		if k := d.Auth.APIKeys; k != nil {
-			add(k.File)
-		}
-		if b := d.Auth.Basic; b != nil {
-			add(b.File)
-		}
-		if u := d.Auth.Upstream; u != nil {
-			if u.Bearer != nil {
-				add(u.Bearer.File)
-			}
-			if u.Basic != nil {
-				add(u.Basic.PasswordFile)
-			}
-			if u.OAuth2 != nil {
-				add(u.OAuth2.ClientSecretFile)
-			}
-		}
-		for _, f := range []string{d.Legacy.TLS.CAFile, d.Legacy.TLS.CertFile, d.Legacy.TLS.KeyFile} {
-			if f != "" {
-				files = append(files, f)
-			}
-		}
-	}
-	return files
+	return out
 }
