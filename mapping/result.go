@@ -56,6 +56,10 @@ type storedCheck struct {
 // the upstream; its error is the upstream call's.
 type StoredUser func() ([]byte, *canonical.Error)
 
+// FetchesStoredUser reports whether Update will call its fetch: a call to
+// the upstream before the update is sent.
+func (r *Result) FetchesStoredUser() bool { return r.stored != nil }
+
 // Update returns the canonical update document to forward. Where a rule
 // needs the stored user (the password must not contain the username, and
 // the request did not carry the username), Update first fetches it with

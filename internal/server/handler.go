@@ -29,8 +29,9 @@ type Upstream interface {
 // UpdateChecker is an Upstream that can tell from an update alone that it
 // cannot store it (profile rules' accepts, profile ldap's attribute map, a
 // password over an unencrypted directory connection): the handler asks it
-// before any call, so that such an update reaches the upstream not at all,
-// not even as the stored-user GET a rule needs. update is the canonical
+// before the stored-user GET a rule needs, so that such an update reaches
+// the upstream not at all (Patch refuses it before its own first call, so
+// an update without that GET is not checked twice). update is the canonical
 // update with its password redacted (mapping.Result.Redacted): the answer
 // may depend on which fields it sets and unsets, never on a password.
 // Patch refuses the same updates.
@@ -314,12 +315,11 @@ func (h *handler) run(x *exchange, bp *[]byte) int {
 	if e := h.checkTarget(res); e != nil {
 		return h.refuse(x, e)
 	}
-	if h.checker != nil {
+	// Patch refuses such an update before it sends anything of its own;
+	// only the stored-user GET would come before it.
+	if h.checker != nil && res.FetchesStoredUser() {
 		if e := h.checker.CheckUpdate(res.Redacted()); e != nil {
-			if e.Field != "" {
-				e.Field = h.p.UpstreamField(e.Field) // canonical: in the dialect's terms, as upstreamFail names it
-			}
-			return h.refuse(x, e)
+			return h.refuse(x, h.inDialectTerms(e))
 		}
 	}
 	hdr, e := h.upstreamHeader(x)
@@ -508,12 +508,19 @@ func (h *handler) authMethod(x *exchange) string {
 	return "none"
 }
 
+// inDialectTerms is e with the canonical field an upstream named in the
+// dialect's terms, as the golden cases check.
+func (h *handler) inDialectTerms(e *canonical.Error) *canonical.Error {
+	if e.Field != "" {
+		e.Field = h.p.UpstreamField(e.Field)
+	}
+	return e
+}
+
 // upstreamFail renders an upstream error, naming a canonical field in the
 // caller's terms.
 func (h *handler) upstreamFail(x *exchange, e *canonical.Error) int {
-	if e.Field != "" {
-		e.Field = h.p.UpstreamField(e.Field) // in the dialect's terms, as the golden cases check
-	}
+	e = h.inDialectTerms(e)
 	// The upstream's own words, message and field alike, may echo what the
 	// request carried.
 	e.Field = h.redactSecrets(x, e.Field)
