@@ -128,13 +128,7 @@ func plural(t jsonType) string {
 	return t.String() + "s"
 }
 
-func article(t jsonType) string {
-	switch t {
-	case typeObject, typeArray, typeInteger:
-		return "an " + t.String()
-	}
-	return "a " + t.String()
-}
+func article(t jsonType) string { return aOrAn(t.String()) }
 
 // run applies the value checks; field is the caller's name for the value,
 // sum (or nil) what the guard learnt of it when it is an object.

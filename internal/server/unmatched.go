@@ -46,9 +46,9 @@ import (
 //
 // So a path picks a dialect only when it is that dialect's alone: Finix's
 // PUT and Trusted Twin's PATCH /users/{id} share one, and a GET there is
-// Finix's only with a Finix-Version header. The dialect answers its not_found error, with the
-// status gin decided: 404, or 405 with an Allow header (the contract has no
-// code of its own for a wrong method). It leaves an access line and is
+// Finix's only with a Finix-Version header. The dialect answers its
+// not_found error (404), or userbridge's method_not_allowed (405, with an
+// Allow header). It leaves an access line and is
 // counted under the dialect with route "unmatched"; the generic answer is
 // counted under dialect "none", without a line.
 //
@@ -239,8 +239,8 @@ func (u *unmatchedAnswer) answer(c *gin.Context, status int, code, msg string) {
 }
 
 // unmatched answers, in the dialect's error envelope, a request meant for
-// it that its route does not match (see unmatchedAnswer): its
-// not_found error, with status (404, or 405 with allow in Allow).
+// it that its route does not match (see unmatchedAnswer): not_found (404),
+// or method_not_allowed (405, allow in Allow).
 func (h *handler) unmatched(c *gin.Context, status int, allow string) {
 	x := &exchange{c: c, start: time.Now(), route: unmatched}
 	x.in = mapping.Input{Params: &c.Params, Path: c.Request.URL.EscapedPath(), RequestID: requestID(c.Request.Header.Get(HeaderRequestID))}
