@@ -523,8 +523,10 @@ func (h *handler) upstreamFail(x *exchange, e *canonical.Error) int {
 	e = h.inDialectTerms(e)
 	// The upstream's own words, message and field alike, may echo what the
 	// request carried.
-	e.Field = h.redactSecrets(x, e.Field)
-	e.Message = h.redactSecrets(x, e.Message)
+	if e.Field != "" || e.Message != "" {
+		secrets := h.requestSecrets(x, false) // once: it walks the body
+		e.Field, e.Message = redact(e.Field, secrets), redact(e.Message, secrets)
+	}
 	if e.Applied {
 		e.Message += "; the update was applied: repeat it with " + repeatKey(x) + " to get the answer"
 	}

@@ -27,19 +27,12 @@ const minCutLen = 2
 // clipMark ends a message the upstream client clipped (upstream.Clip).
 const clipMark = "…"
 
-// redactSecrets removes from msg, an upstream's own words passed on to the
-// client, the secrets this request carried (requestSecrets). An upstream
-// that echoes what it received ("bad token Bearer abc…", or the request's
-// JSON) would otherwise have userbridge put it in an error body. Secrets
-// are found in msg whatever the encoding it quotes them in (redact).
-func (h *handler) redactSecrets(x *exchange, msg string) string {
-	if msg == "" {
-		return msg
-	}
-	return redact(msg, h.requestSecrets(x, false))
-}
-
-// requestSecrets are the secrets this request carried: the password it
+// requestSecrets are the secrets this request carried, which upstreamFail
+// removes from an upstream's own words passed on to the client (an
+// upstream that echoes what it received, "bad token Bearer abc…" or the
+// request's JSON, would otherwise have userbridge put it in an error body;
+// redact finds them whatever the encoding quotes them in), and the diff
+// log from a vendor's answer: the password it
 // sets, the string values of its body's members named like a secret
 // (mapping.SecretName) at any depth — found in the body itself, so also
 // when translation refused it or never ran —, and the values of its
