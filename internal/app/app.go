@@ -163,7 +163,7 @@ func NewWith(cfg *config.Config, src config.Source, o Options) (*App, error) {
 	if err != nil {
 		a.closeDemo()
 		_ = a.migLog.Close()
-		return nil, err
+		return nil, authProblems(cfg, src, err) // as validate prints them
 	}
 	// The vendors' breakers are the current routing's: a reload's Swap
 	// replaces them, and the gauge follows.

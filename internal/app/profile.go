@@ -248,7 +248,14 @@ var (
 // auth: shift.keys: line 3: ..."), one a bad line of a credential file;
 // none quotes a secret or a hash.
 func CheckAuth(cfg *config.Config, src config.Source, mounts []config.Mount) error {
-	err := server.CheckAuth(cfg, mounts, slog.New(slog.DiscardHandler))
+	return authProblems(cfg, src, server.CheckAuth(cfg, mounts, slog.New(slog.DiscardHandler)))
+}
+
+// authProblems is err, from building the dialects' authenticators
+// (server.CheckAuth, server.New, Swap), one problem a line, each under
+// its key and config line as validate prints every problem; nil for nil.
+// An error that is no auth problem is kept, under the config's name.
+func authProblems(cfg *config.Config, src config.Source, err error) error {
 	var errs []error
 	var walk func(err error, key string)
 	walk = func(err error, key string) {
@@ -267,6 +274,8 @@ func CheckAuth(cfg *config.Config, src config.Source, mounts []config.Mount) err
 			errs = append(errs, fmt.Errorf("%w: %s: %s: %w", config.ErrInvalid, src.Name, cfg.Where(key), err))
 		case errors.As(err, new(*auth.KeyError)):
 			walk(errors.Unwrap(err), "") // "server: " around a block's problems
+		case errors.Is(err, config.ErrInvalid):
+			errs = append(errs, err)
 		default:
 			errs = append(errs, fmt.Errorf("%w: %s: %w", config.ErrInvalid, src.Name, err))
 		}

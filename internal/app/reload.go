@@ -124,14 +124,8 @@ func (a *App) apply(cfg *config.Config, src config.Source) ([]held, error) {
 	if err != nil {
 		return nil, err
 	}
-	// The files auth names, read as validate reads them: every problem
-	// on its own, under its key and config line (the swap would stop at
-	// the first dialect's, its lines joined in one).
-	if err := CheckAuth(cfg, src, mounts); err != nil {
-		return nil, err
-	}
 	if err := a.Server.Swap(a.serverOptions(cfg, mounts)); err != nil {
-		return nil, err
+		return nil, authProblems(cfg, src, err) // as validate prints them
 	}
 	if a.opts.Level != nil {
 		a.opts.Level.Set(telemetry.ParseLevel(cfg.Log.Level))

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -672,5 +673,33 @@ func TestReloadAuthFileProblems(t *testing.T) {
 	}
 	if s := put("old-password"); s != 200 {
 		t.Errorf("the old users after the refusal: %d", s)
+	}
+}
+
+// TestStartAuthProblemsAll: start-up reports every dialect's auth
+// problems at once, each under its key and config line, as validate and
+// a reload do (the build stopped at the first dialect's).
+func TestStartAuthProblemsAll(t *testing.T) {
+	rec := okUpstream(t)
+	dir := t.TempDir()
+	yaml := "listen: 127.0.0.1:0\nupstream: {url: " + rec.srv.URL + "}\ndialects:\n" +
+		"  finix:\n    auth: {mode: verify, basic: {file: missing-users}}\n" +
+		"  shift:\n    auth: {mode: verify, apiKeys: {file: missing-keys}}\n"
+	path := filepath.Join(dir, "config.yaml")
+	if err := os.WriteFile(path, []byte(yaml), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cfg, src, err := config.Load(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = app.New(cfg, src, slog.New(slog.DiscardHandler))
+	if err == nil {
+		t.Fatal("started without its key files")
+	}
+	for _, want := range []string{"config.yaml: line 5: dialects.finix.auth.basic.file", "config.yaml: line 7: dialects.shift.auth.apiKeys.file"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("missing %q in:\n%v", want, err)
+		}
 	}
 }

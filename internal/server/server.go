@@ -181,6 +181,10 @@ func build(o Options, log *slog.Logger, fl *inflight, users *userLocks, running 
 		return e
 	}
 	engine(key{listen: o.Config.Listen})
+	// Every dialect's auth problems at once (once a dialect, whatever its
+	// routes), as CheckAuth reports them.
+	var authErrs []error
+	badAuth := map[string]bool{}
 	for _, m := range o.Mounts {
 		known := make(map[string]string, len(m.Fields))
 		for _, f := range m.Fields {
@@ -188,7 +192,11 @@ func build(o Options, log *slog.Logger, fl *inflight, users *userLocks, running 
 		}
 		a, forward, err := authFor(m, log, o.Config.Upstream.Timeout.D(), false)
 		if err != nil {
-			return nil, auths, err
+			if !badAuth[m.Dialect.Name()] {
+				badAuth[m.Dialect.Name()] = true
+				authErrs = append(authErrs, err)
+			}
+			continue
 		}
 		auths.auths = append(auths.auths, a)
 		mig, err := migrationFor(m, o, users, running[m.Dialect.Name()])
@@ -214,6 +222,9 @@ func build(o Options, log *slog.Logger, fl *inflight, users *userLocks, running 
 	}
 	if o.Extra != nil {
 		o.Extra(engines[key{listen: o.Config.Listen}])
+	}
+	if len(authErrs) > 0 {
+		return nil, auths, errors.Join(authErrs...)
 	}
 	all := make([]*gin.Engine, 0, len(engines))
 	answers := make([]*unmatchedAnswer, 0, len(fallbacks))
