@@ -102,7 +102,7 @@ func (nopCloser) Close() error { return nil }
 func (r *Recorder) Record(rec Record, redact func(string) string) {
 	for i := range rec.Diffs {
 		d := &rec.Diffs[i]
-		if secretPath(d.Path) {
+		if mapping.SecretName(d.Path) {
 			if d.Legacy != nil {
 				d.Legacy = redactedValue
 			}
@@ -212,7 +212,3 @@ func redactStrings(v any, redact func(string) string) any {
 	}
 	return v
 }
-
-// secretPath reports whether a member's name (or any segment of a dotted
-// path) says it holds a secret: mapping.SecretName, RedactUpdate's rule.
-func secretPath(path string) bool { return mapping.SecretName(path) }

@@ -5,6 +5,8 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+
+	"github.com/userbridge/userbridge/mapping"
 )
 
 // bodyDigest is how a body that is not JSON is written in the diff log:
@@ -69,7 +71,7 @@ func redactTree(v any) bool {
 	switch t := v.(type) {
 	case map[string]any:
 		for k, m := range t {
-			if secretPath(k) {
+			if mapping.SecretName(k) {
 				t[k] = "[redacted]"
 				changed = true
 				continue

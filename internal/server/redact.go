@@ -58,7 +58,7 @@ func (h *handler) requestSecrets(x *exchange, every bool) []string {
 	names = append(names[:len(names):len(names)], h.once...)
 	if every {
 		for name := range x.c.Request.Header {
-			if credentialHeader(name) && name != HeaderIdempotency {
+			if credentialHeader(name) {
 				names = append(names[:len(names):len(names)], name)
 			}
 		}
@@ -72,7 +72,7 @@ func (h *handler) requestSecrets(x *exchange, every bool) []string {
 	// (its own bearer, Basic or OAuth2 token), which an upstream may echo
 	// as readily as a caller's.
 	for name, vs := range x.upCall {
-		if credentialHeader(name) && name != HeaderIdempotency {
+		if credentialHeader(name) {
 			for _, v := range vs {
 				secrets = append(secrets, credentialParts(v)...)
 			}
@@ -266,10 +266,16 @@ func secretForms(secrets []string) []string {
 }
 
 // credentialHeader reports a header that carries a credential, by name:
-// Authorization, Cookie, x-key, x-secret, X-XSRF-TOKEN, MediaSiloSessionKey…
+// what mapping.SecretName calls a secret (Authorization, Cookie, x-secret,
+// MediaSiloSessionKey…) and the words only a header's name uses for one
+// (x-key, X-XSRF-TOKEN, a "Pass" or "Auth" header). Never Idempotency-Key,
+// which names an update, not a caller.
 func credentialHeader(name string) bool {
+	if name == HeaderIdempotency || mapping.SecretName(name) {
+		return name != HeaderIdempotency
+	}
 	n := strings.ToLower(name)
-	for _, w := range []string{"auth", "cookie", "key", "secret", "token", "session", "xsrf", "csrf", "pass"} {
+	for _, w := range []string{"auth", "key", "xsrf", "csrf", "pass"} {
 		if strings.Contains(n, w) {
 			return true
 		}
