@@ -1,7 +1,6 @@
 package config
 
 import (
-	"path/filepath"
 	"slices"
 	"time"
 )
@@ -288,11 +287,7 @@ var APIKeyDefaults = map[string]APIKeyHeaders{
 // relative file names made relative to the config file's directory, as rule
 // files are. The configuration itself is left as written.
 func authOf(src Source, name string, a Auth) Auth {
-	rel := func(f *string) {
-		if *f != "" && !filepath.IsAbs(*f) && src.Dir != "" {
-			*f = filepath.Join(src.Dir, *f)
-		}
-	}
+	rel := func(f *string) { *f = src.Path(*f) }
 	if a.APIKeys != nil {
 		k := clone(a.APIKeys)
 		if d, ok := APIKeyDefaults[name]; ok && k.Header == "" {
@@ -318,11 +313,7 @@ func credsOf(src Source, u *UpstreamCreds) *UpstreamCreds {
 	if u == nil {
 		return nil
 	}
-	rel := func(f *string) {
-		if *f != "" && !filepath.IsAbs(*f) && src.Dir != "" {
-			*f = filepath.Join(src.Dir, *f)
-		}
-	}
+	rel := func(f *string) { *f = src.Path(*f) }
 	u = clone(u)
 	if u.Bearer != nil {
 		u.Bearer = clone(u.Bearer)

@@ -208,8 +208,19 @@ var ErrInvalid = errors.New("config: invalid")
 type Source struct {
 	// Name is the file name, or "embedded default".
 	Name string
-	// Dir is the directory relative rule paths are resolved in.
+	// Dir is the directory relative file names are resolved in (Path).
 	Dir string
+}
+
+// Path is the file a configuration read from src names: a relative name
+// is read from beside the configuration file, whatever the working
+// directory; "" and absolute names, and every name of a configuration with
+// no directory (the embedded default), are returned as written.
+func (s Source) Path(name string) string {
+	if name == "" || s.Dir == "" || filepath.IsAbs(name) {
+		return name
+	}
+	return filepath.Join(s.Dir, name)
 }
 
 // Parse decodes a configuration strictly (unknown keys are errors naming
@@ -263,11 +274,7 @@ func (c *Config) anchorFiles(src Source) {
 	if src.Dir == "" {
 		return
 	}
-	rel := func(f *string) {
-		if *f != "" && !filepath.IsAbs(*f) {
-			*f = filepath.Join(src.Dir, *f)
-		}
-	}
+	rel := func(f *string) { *f = src.Path(*f) }
 	tlsFiles := func(t *TLS) {
 		rel(&t.CAFile)
 		rel(&t.CertFile)

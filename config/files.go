@@ -1,7 +1,6 @@
 package config
 
 import (
-	"path/filepath"
 	"sort"
 )
 
@@ -26,11 +25,7 @@ func (c *Config) DialectFiles(src Source) []KeyedFile {
 	}
 	for _, n := range names {
 		d, at := c.Dialects[n], "dialects."+n+"."
-		rules := d.Rules
-		if rules != "" && !filepath.IsAbs(rules) && src.Dir != "" {
-			rules = filepath.Join(src.Dir, rules)
-		}
-		add(at+"rules", rules)
+		add(at+"rules", src.Path(d.Rules))
 		a := authOf(src, n, d.Auth)
 		if a.APIKeys != nil {
 			add(at+"auth.apiKeys.file", a.APIKeys.File)

@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"path/filepath"
 	"strings"
 	"time"
 )
@@ -19,11 +18,7 @@ const (
 // RulesFile is upstream.rules resolved against the config file's
 // directory; "" when unset.
 func (c *Config) RulesFile(src Source) string {
-	f := c.Upstream.Rules
-	if f != "" && !filepath.IsAbs(f) && src.Dir != "" {
-		f = filepath.Join(src.Dir, f)
-	}
-	return f
+	return src.Path(c.Upstream.Rules)
 }
 
 // Profile scim's defaults and the values of its unmapped key.

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"net"
 	"os"
-	"path/filepath"
 	"slices"
 	"sort"
 	"strings"
@@ -118,10 +117,7 @@ func (c *Config) dialects(src Source, bad func(string, string, ...any), errs *[]
 		var rules []byte
 		var file string
 		if dc.Rules != "" {
-			file = dc.Rules
-			if !filepath.IsAbs(file) && src.Dir != "" {
-				file = filepath.Join(src.Dir, file)
-			}
+			file = src.Path(dc.Rules)
 			b, err := os.ReadFile(file)
 			if err != nil {
 				bad(where+".rules", "%v", err)
