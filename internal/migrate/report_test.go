@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"strings"
 	"testing"
+
+	"github.com/userbridge/userbridge/internal/telemetry"
 )
 
 // A log written from 4 MiB bodies stays readable by the report: each
@@ -56,4 +58,29 @@ func TestReportNotComparable(t *testing.T) {
 	if !strings.Contains(out.String(), "not_comparable 1") {
 		t.Errorf("report says\n%s", out.String())
 	}
+}
+
+// TestOutcomesInMetricHelp: the help text of
+// userbridge_migration_comparisons_total lists exactly the outcomes a
+// comparison can have, in the report's order (telemetry cannot import this
+// package, so the list there is written by hand: this test keeps it true).
+func TestOutcomesInMetricHelp(t *testing.T) {
+	m := telemetry.NewMetrics(telemetry.Build{}, func() string { return "closed" })
+	for _, o := range Outcomes {
+		m.Comparison("finix", o)
+	}
+	mfs, err := m.Registry.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := "(" + strings.Join(Outcomes, ", ") + ")"
+	for _, mf := range mfs {
+		if mf.GetName() == "userbridge_migration_comparisons_total" {
+			if !strings.HasSuffix(mf.GetHelp(), want+".") {
+				t.Fatalf("help %q does not end with the outcomes %s", mf.GetHelp(), want)
+			}
+			return
+		}
+	}
+	t.Fatal("no userbridge_migration_comparisons_total series")
 }

@@ -135,6 +135,7 @@ func NewMetrics(b Build, breaker func() string) *Metrics {
 		}),
 	}
 	m.compared = prometheus.NewCounterVec(prometheus.CounterOpts{
+		// The outcomes are migrate.Outcomes (TestOutcomesInMetricHelp keeps them true).
 		Name: "userbridge_migration_comparisons_total",
 		Help: "Comparisons of a legacy vendor's answer with userbridge's, by dialect and outcome (match, mismatch, candidate_error, legacy_error, not_comparable).",
 	}, []string{"dialect", "outcome"})
