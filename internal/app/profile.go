@@ -111,10 +111,7 @@ func probeLDAP(c *ldap.Client, cfg *config.Config, src config.Source) error {
 	if err == nil {
 		return nil
 	}
-	each := []error{err}
-	if j, ok := err.(interface{ Unwrap() []error }); ok {
-		each = j.Unwrap() // both base DNs
-	}
+	each := config.Problems(err) // both base DNs, when both are missing
 	out := make([]error, 0, len(each))
 	for _, e := range each {
 		// The key at fault by the variable or flag that set it, if one did.
