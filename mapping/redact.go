@@ -2,10 +2,9 @@ package mapping
 
 import (
 	"sort"
-	"strings"
-	"unicode"
 
 	"github.com/tidwall/gjson"
+	"github.com/userbridge/userbridge/internal/lex"
 )
 
 // RedactUpdate replaces the values of set.password, and of any extension
@@ -48,33 +47,4 @@ func RedactUpdate(update []byte) []byte {
 // passcode, secret, token, apikey, privatekey, credential, authorization,
 // cookie or session (sessionId, JSESSIONID), or when a segment is auth or
 // ends in pwd (pwd, unicodePwd, newPwd; not LDAP's pwdAccountLockedTime).
-func SecretName(name string) bool {
-	n := secretFold(name)
-	for _, w := range secretWords {
-		if strings.Contains(n, w) {
-			return true
-		}
-	}
-	for seg := range strings.SplitSeq(n, ".") {
-		if seg == "auth" || strings.HasSuffix(seg, "pwd") {
-			return true
-		}
-	}
-	return false
-}
-
-// secretWords name a secret wherever they appear in a name, once folded
-// (secretFold).
-var secretWords = []string{"password", "passwd", "passphrase", "passcode", "secret", "token", "apikey",
-	"privatekey", "credential", "authorization", "cookie", "session"}
-
-// secretFold is name in lower case without the separators '-', '_' and ' '.
-func secretFold(name string) string {
-	return strings.Map(func(r rune) rune {
-		switch r {
-		case '-', '_', ' ':
-			return -1
-		}
-		return unicode.ToLower(r)
-	}, name)
-}
+func SecretName(name string) bool { return lex.SecretName(name) }

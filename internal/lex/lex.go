@@ -1,5 +1,6 @@
 // Package lex holds the byte-level helpers every part of userbridge shares:
-// JSON string escaping and hex digits. One copy of each, so that the
+// JSON string escaping, hex digits and the rule that says a name holds a
+// secret (SecretName). One copy of each, so that the
 // answers userbridge writes by hand escape alike wherever they are built.
 package lex
 

@@ -6,17 +6,14 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+
+	"github.com/userbridge/userbridge/internal/lex"
 )
 
 // Redacted replaces the value of an attribute whose key names a secret.
 const Redacted = "[redacted]"
 
-// sensitive are the key fragments, lower case, that name a secret: an
-// attribute whose key contains one is logged as Redacted, whatever its value.
-var sensitive = []string{"password", "passwd", "secret", "token", "authorization", "cookie",
-	"apikey", "api_key", "api-key", "credential", "private_key", "x-key"}
-
-// Sensitive reports whether a log attribute or header name names a secret.
+// Sensitive reports whether a log attribute names a secret (sensitiveName).
 // The answer for a name is remembered (for the first few thousand names):
 // every access line asks it of the same dozen attribute keys.
 func Sensitive(key string) bool {
@@ -35,14 +32,15 @@ var (
 	sensitiveSeenN atomic.Int32
 )
 
+// sensitiveName is lex.SecretName (the rule every redaction by name
+// follows) but for the access line's own attribute "auth", which says how
+// a caller proved who they are, never with what; and with "x-key", the
+// name some dialects' key headers have (Shift's, which names its key).
 func sensitiveName(key string) bool {
-	k := strings.ToLower(key)
-	for _, s := range sensitive {
-		if strings.Contains(k, s) {
-			return true
-		}
+	if key == "auth" {
+		return false
 	}
-	return false
+	return lex.SecretName(key) || strings.Contains(strings.ToLower(key), "x-key")
 }
 
 // NewLogger returns a logger writing JSON (format "json", the default) or

@@ -92,7 +92,13 @@ func TestRedact(t *testing.T) {
 
 func TestSensitive(t *testing.T) {
 	for k, want := range map[string]bool{"password": true, "Authorization": true, "x-secret": true, "X-Key": true,
-		"Cookie": true, "client_secret": true, "access_token": true, "request_id": false, "dialect": false, "status": false} {
+		"Cookie": true, "client_secret": true, "access_token": true, "request_id": false, "dialect": false, "status": false,
+		// The rule of mapping.SecretName (lex.SecretName), which the logger's
+		// own list lacked.
+		"newPassphrase": true, "passcode": true, "session_id": true, "private key": true, "unicodePwd": true,
+		"X_API_KEY": true, "upstream.auth": true,
+		// The access line's own attribute: how the caller proved who they are.
+		"auth": false, "pwdAccountLockedTime": false} {
 		if Sensitive(k) != want {
 			t.Errorf("Sensitive(%q) = %v", k, !want)
 		}
