@@ -8,6 +8,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"hash/maphash"
 	"net"
 	"net/http"
 	"strings"
@@ -31,7 +32,13 @@ type Client struct {
 	maxAttempts int
 	breaker     *upstream.Breaker // nil: disabled
 	attrs       []string          // every attribute a user is read with
+	entries     upstream.Stripes  // one update of an entry at a time (lockEntry)
+	seed        maphash.Seed      // of the entries' keys
 }
+
+// entryStripes is how many entries may be updated at once, at most: far
+// more than poolSize allows.
+const entryStripes = 256
 
 // New checks the upstream's ldap keys (config.LDAP.Check and the shared
 // ones: timeout, attempts, TLS, breaker) and builds the client. It does not
@@ -64,6 +71,8 @@ func New(cfg config.Upstream) (*Client, error) {
 		addr:        net.JoinHostPort(u.Hostname(), port),
 		timeout:     cfg.Timeout.D(),
 		maxAttempts: cfg.MaxAttempts,
+		entries:     upstream.NewStripes(entryStripes),
+		seed:        maphash.MakeSeed(),
 	}
 	c.attrs = readAttributes(l)
 	c.breaker = upstream.NewBreaker(cfg.Breaker, u.Host)
@@ -99,10 +108,11 @@ func (c *Client) Patch(ctx context.Context, call *upstream.Call) (*upstream.Resu
 	if cerr := c.refuseUnmapped(doc); cerr != nil {
 		return t.result(), cerr
 	}
-	entry, cerr := t.find(call)
+	entry, unlock, cerr := t.lockEntry(ctx, call)
 	if cerr != nil {
 		return t.result(), cerr
 	}
+	defer unlock()
 	p, cerr := t.plan(entry, doc)
 	if cerr != nil {
 		return t.result(), cerr

@@ -1,6 +1,8 @@
 package ldap
 
 import (
+	"context"
+	"hash/maphash"
 	"strings"
 	"time"
 
@@ -92,6 +94,43 @@ func (t *trip) find(call *upstream.Call) (*goldap.Entry, *canonical.Error) {
 		return nil, canonical.Errorf(canonical.Internal, "the update names its user neither by id nor by username")
 	}
 	return t.findBy(attr, call.Value)
+}
+
+// lockEntry finds the user the call names and takes its entry's lock,
+// held until unlock: the updates of one entry are applied one after the
+// other, each planned from what the one before left. Side by side, two
+// updates of the roles would each add and delete group members by the
+// memberships they read before the other wrote, and could leave the user
+// in none of the groups either named. An update that must wait gives its
+// connection back meanwhile, and finds the entry again once it holds the
+// lock: the one before may have renamed it (the lock then follows the new
+// DN, or the username asked for names no one now).
+func (t *trip) lockEntry(ctx context.Context, call *upstream.Call) (entry *goldap.Entry, unlock func(), cerr *canonical.Error) {
+	ctx, cancel := context.WithDeadline(ctx, t.deadline)
+	defer cancel()
+	for {
+		if entry, cerr = t.find(call); cerr != nil {
+			return nil, nil, cerr
+		}
+		key := maphash.String(t.c.seed, strings.ToLower(entry.DN))
+		if unlock, ok := t.c.entries.TryLock(key); ok {
+			return entry, unlock, nil
+		}
+		t.done() // no connection held while waiting
+		unlock, err := t.c.entries.Lock(ctx, key)
+		if err != nil {
+			return nil, nil, canonical.Errorf(canonical.GatewayTimeout, "earlier updates of this user were still being applied at the deadline; nothing was sent")
+		}
+		again, cerr := t.find(call)
+		switch {
+		case cerr != nil:
+			unlock()
+			return nil, nil, cerr
+		case strings.EqualFold(again.DN, entry.DN):
+			return again, unlock, nil
+		}
+		unlock() // renamed meanwhile: the new DN's lock
+	}
 }
 
 // findBy finds the one user entry whose attr is value.
