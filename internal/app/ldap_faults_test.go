@@ -1,12 +1,15 @@
 package app_test
 
 import (
+	"strings"
 	"testing"
 	"time"
 
+	goldap "github.com/go-ldap/ldap/v3"
 	"github.com/tidwall/gjson"
 
 	"github.com/userbridge/userbridge/config"
+	"github.com/userbridge/userbridge/internal/upstream/ldap/slapdtest"
 )
 
 // TestLDAPDirectoryStopped: a directory that goes away mid-run is the
@@ -90,5 +93,38 @@ func TestLDAPBreaker(t *testing.T) {
 	}
 	if r := s.do(t, "GET", "/readyz", nil, ""); gjson.GetBytes(r.Body, "breaker").Str != "open" {
 		t.Errorf("readyz %s", r.Body)
+	}
+}
+
+// TestLDAPBindRefusedMidRun: the service account's password changed in
+// the directory while userbridge runs (the directory restarted, so that no
+// bound connection is left) is the dialect's 502 naming the bind, and the
+// access line says why in the fixed vocabulary, the bind's stage and the
+// LDAP result's name, where it said other (*errors.errorString); neither
+// password is logged.
+func TestLDAPBindRefusedMidRun(t *testing.T) {
+	dir, s := startLDAP(t, nil)
+	hdr := map[string]string{"Content-Type": "application/json"}
+	if a := s.do(t, "PUT", "/users/"+finixID, hdr, `{"tags":{"a":"1"}}`); a.Status != 200 {
+		t.Fatalf("%d %s", a.Status, a.Body)
+	}
+	change := goldap.NewModifyRequest(slapdtest.BindDN, nil)
+	change.Replace("userPassword", []string{"rotated-elsewhere"})
+	if err := dir.Admin(t).Modify(change); err != nil {
+		t.Fatal(err)
+	}
+	dir.Stop()
+	dir.Restart(t)
+	a := s.do(t, "PUT", "/users/"+finixID, map[string]string{"Content-Type": "application/json", "X-Request-Id": "ldap-bind-1"}, `{"tags":{"a":"2"}}`)
+	if a.Status != 502 || !strings.Contains(gjson.GetBytes(a.Body, "_embedded.errors.0.message").Str, "bind") {
+		t.Fatalf("with the bind refused: %d %s", a.Status, a.Body)
+	}
+	if line := s.logLine(t, "ldap-bind-1"); line["upstream_error"] != "bind: invalid credentials" {
+		t.Errorf("access line upstream_error %v, want bind: invalid credentials", line["upstream_error"])
+	}
+	for _, secret := range []string{slapdtest.BindPW, "rotated-elsewhere"} {
+		if strings.Contains(s.logs.String(), secret) {
+			t.Errorf("the log holds a password %q", secret)
+		}
 	}
 }
