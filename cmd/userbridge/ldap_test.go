@@ -12,7 +12,8 @@ import (
 // TestValidateLDAP: `userbridge validate` connects to the directory of
 // profile ldap and reports an unreachable directory, a bind that fails and
 // a base DN that does not exist, each in one line naming its key (and
-// the count of problems).
+// the count of problems); and upstream.tls set for a directory reached
+// without TLS, in LDAP's terms.
 func TestValidateLDAP(t *testing.T) {
 	dir := slapdtest.Start(t, "")
 	good, wrong := slapdtest.PasswordFile(t, slapdtest.BindPW), slapdtest.PasswordFile(t, "not-the-password")
@@ -28,7 +29,19 @@ func TestValidateLDAP(t *testing.T) {
 	if code, out, errs := runCmd("", "validate", "--config", conf(dir.URL, good, slapdtest.People)); code != 0 || !strings.Contains(out, "valid") {
 		t.Fatalf("a reachable directory: %d %s %s", code, out, errs)
 	}
+	// upstream.tls with a directory reached without TLS: the LDAP words,
+	// not the HTTP profiles' "URL is not https".
+	plainTLS := conf(dir.URL, good, slapdtest.People)
+	f, err := os.OpenFile(plainTLS, os.O_APPEND|os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.WriteString("  tls: {caFile: " + dir.CAFile + "}\n"); err != nil {
+		t.Fatal(err)
+	}
+	f.Close()
 	for _, c := range []struct{ name, file, want string }{
+		{"tls without TLS", plainTLS, "upstream.tls: set, but the directory is reached without TLS: use ldaps://, or upstream.ldap.startTLS: true"},
 		{"unreachable", conf("ldap://127.0.0.1:1", good, slapdtest.People), "upstream.url: the directory at 127.0.0.1:1 is unreachable"},
 		{"bind fails", conf(dir.URL, wrong, slapdtest.People), "upstream.ldap.bindDN: the directory refused the bind as " + slapdtest.BindDN + ": invalid credentials"},
 		{"no base DN", conf(dir.URL, good, "ou=nobody,"+slapdtest.Suffix), "upstream.ldap.baseDN: ou=nobody," + slapdtest.Suffix + " does not exist in the directory"},
