@@ -6,6 +6,7 @@ package ldap
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"hash/maphash"
@@ -186,18 +187,17 @@ func (c *Client) Probe(ctx context.Context) error {
 	if err != nil {
 		var de *dialError
 		errors.As(err, &de)
+		var cv *tls.CertificateVerificationError
 		switch {
+		case errors.As(err, &cv):
+			// reached, and TLS spoken: the CA is at fault, whether ldaps:// or StartTLS
+			return &ProbeError{"upstream.tls.caFile", "the directory's certificate at " + c.addr + " is not trusted: " + cv.Err.Error()}
 		case de != nil && de.stage == "bind" && de.answered():
 			return &ProbeError{"upstream.ldap.bindDN", fmt.Sprintf("the directory refused the bind as %s: %s", c.cfg.BindDN, resultName(err))}
 		case de != nil && de.stage == "starttls":
-			return &ProbeError{"upstream.ldap.startTLS", "StartTLS with " + c.addr + " failed: " + resultName(de.err)}
+			return &ProbeError{"upstream.ldap.startTLS", "StartTLS with " + c.addr + " failed: " + why(de.err)}
 		}
-		cause := errors.Unwrap(err)
-		var le *goldap.Error
-		if errors.As(cause, &le) && le.Err != nil {
-			cause = le.Err // the network's words, without the library's "Result Code 200"
-		}
-		return &ProbeError{"upstream.url", "the directory at " + c.addr + " is unreachable: " + cause.Error()}
+		return &ProbeError{"upstream.url", "the directory at " + c.addr + " is unreachable: " + why(errors.Unwrap(err))}
 	}
 	healthy := true
 	defer func() { c.pool.put(cn, healthy) }()
@@ -223,6 +223,18 @@ func (c *Client) Probe(ctx context.Context) error {
 		}
 	}
 	return errors.Join(problems...)
+}
+
+// why is err in the operator's words: a failure of the network (or of
+// TLS) in its own words, without the library's "Result Code 200 \"Network
+// Error\"" (StartTLS keeps the handshake's reason only as text there);
+// an LDAP result by its name.
+func why(err error) string {
+	var le *goldap.Error
+	if errors.As(err, &le) && le.ResultCode >= goldap.ErrorNetwork && le.Err != nil {
+		return le.Err.Error()
+	}
+	return resultName(err)
 }
 
 // resultName is an LDAP result's name, e.g. "Invalid Credentials".
