@@ -577,3 +577,22 @@ func TestLDAPRefusedBeforeAnyCall(t *testing.T) {
 		}
 	}
 }
+
+// TestLDAPRefusedNotCounted: an update the profile refuses in Patch itself,
+// before anything is sent (Finix's first_name, an extension with no
+// attribute: Finix's rules read no stored user, so the handler's own check
+// does not run first), is no upstream call. It was counted in
+// userbridge_upstream_calls_total as a PATCH with no answer (status
+// "none", what an unreachable directory shows), so a client's refused field
+// looked like the directory failing.
+func TestLDAPRefusedNotCounted(t *testing.T) {
+	_, s := startLDAP(t, nil)
+	a := s.do(t, "PUT", "/users/"+finixID, map[string]string{"Content-Type": "application/json"}, `{"first_name":"Merchant"}`)
+	if a.Status != 422 || gjson.GetBytes(a.Body, "_embedded.errors.0.field").Str != "first_name" {
+		t.Fatalf("want the 422 naming first_name: %d %s", a.Status, a.Body)
+	}
+	ss := scrape(t, s.base)
+	if v, ok := value(ss, "userbridge_upstream_calls_total", map[string]string{"dialect": "finix", "method": "PATCH", "status": "none"}); ok {
+		t.Errorf("%v PATCH call(s) with no answer counted; none was made", v)
+	}
+}

@@ -251,6 +251,13 @@ func (h *handler) call(x *exchange, method string, do func(context.Context, *ups
 	if res != nil {
 		status, attempts = res.Status, res.Attempts
 	}
+	if attempts == 0 && e != nil && (res == nil || res.Cause == nil) {
+		// Refused by the upstream client itself before it sent anything (a
+		// value or a field it cannot take), as UpdateChecker refuses before
+		// the call: no call, none counted. A call the breaker or a lack of
+		// connections kept back has its Cause, and counts with no answer.
+		return res, e
+	}
 	if attempts > 0 {
 		x.upStatus = status
 	}
