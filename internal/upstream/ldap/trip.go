@@ -173,25 +173,42 @@ func (t *trip) apply(p *plan) (string, *canonical.Error) {
 		dn = p.newDN
 	}
 	for _, g := range p.groups {
-		g := g
-		req := goldap.NewModifyRequest(g.dn, nil)
-		if g.add {
-			req.Add(t.c.cfg.Groups.MemberAttribute, []string{g.member})
-		} else {
-			req.Delete(t.c.cfg.Groups.MemberAttribute, []string{g.member})
-		}
-		o := t.do(false, func(cn *conn) error { return cn.Modify(req) })
-		code := resultCode(o.result)
-		switch {
-		case o.cerr == nil && o.result == nil:
-		case g.add && code == goldap.LDAPResultAttributeOrValueExists, !g.add && code == goldap.LDAPResultNoSuchAttribute:
-			// already as wanted (a repeated update): the set is what counts
-		default:
-			return "", t.failed(o, fieldOf{byAttr: map[string]string{strings.ToLower(t.c.cfg.Groups.MemberAttribute): "roles"}})
+		if cerr := t.changeGroup(g); cerr != nil {
+			return "", cerr
 		}
 		t.applied = true
 	}
 	return dn, nil
+}
+
+// changeGroup sends one group's change. A member already there (add) or
+// already gone (delete) is as wanted: a repeated update. A move whose old
+// value is already gone, or whose new one is already there (a refint
+// overlay moved it with the entry), is made as its other half alone.
+func (t *trip) changeGroup(g groupChange) *canonical.Error {
+	attr := t.c.cfg.Groups.MemberAttribute
+	req := goldap.NewModifyRequest(g.dn, nil)
+	if g.old != "" {
+		req.Delete(attr, []string{g.old})
+	}
+	if g.add {
+		req.Add(attr, []string{g.member})
+	} else {
+		req.Delete(attr, []string{g.member})
+	}
+	o := t.do(false, func(cn *conn) error { return cn.Modify(req) })
+	code := resultCode(o.result)
+	switch {
+	case o.cerr == nil && o.result == nil:
+		return nil
+	case g.old != "" && code == goldap.LDAPResultNoSuchAttribute:
+		return t.changeGroup(groupChange{dn: g.dn, member: g.member, add: true})
+	case g.old != "" && code == goldap.LDAPResultAttributeOrValueExists:
+		return t.changeGroup(groupChange{dn: g.dn, member: g.old})
+	case g.add && code == goldap.LDAPResultAttributeOrValueExists, !g.add && code == goldap.LDAPResultNoSuchAttribute:
+		return nil // already as wanted (a repeated update): the set is what counts
+	}
+	return t.failed(o, fieldOf{byAttr: map[string]string{strings.ToLower(attr): "roles"}})
 }
 
 // readBack reads the entry at dn and its groups as the canonical user.
