@@ -140,3 +140,31 @@ func TestLDAPBindRefusedMidRun(t *testing.T) {
 		}
 	}
 }
+
+// TestLDAPGroupsBaseGone: groups.baseDN removed from the directory while
+// userbridge runs (renamed away) is the directory's fault, a 502 naming
+// the key, as a missing baseDN is; it was a 404 "no such user" for a user
+// that exists. An update the read back failed after is said applied (once),
+// never "partly applied" too; one that needed the groups first applied
+// nothing.
+func TestLDAPGroupsBaseGone(t *testing.T) {
+	dir, s := startLDAP(t, nil)
+	move := goldap.NewModifyDNRequest(slapdtest.Groups, "ou=groups-moved", true, "")
+	if err := dir.Admin(t).ModifyDN(move); err != nil {
+		t.Fatal(err)
+	}
+	hdr := map[string]string{"Content-Type": "application/json"}
+	a := s.do(t, "PUT", "/v1/app/users/jane.doe", hdr, `{"name":"Jane Read"}`)
+	msg := gjson.GetBytes(a.Body, "message").Str
+	if a.Status != 502 || !strings.Contains(msg, "upstream.ldap.groups.baseDN") || !strings.Contains(msg, "the update was applied") ||
+		strings.Contains(msg, "partly") {
+		t.Errorf("the entry's Modify applied, its groups unreadable: %d %s", a.Status, a.Body)
+	}
+	attr(t, dir.Entry(t, ldapJaneDN), "displayName", "Jane Read")
+	a = s.do(t, "PUT", "/v1/app/users/jane.doe", hdr, `{"name":"Jane Roles","roles":["Users"]}`)
+	msg = gjson.GetBytes(a.Body, "message").Str
+	if a.Status != 502 || !strings.Contains(msg, "upstream.ldap.groups.baseDN") || strings.Contains(msg, "applied") {
+		t.Errorf("roles with the groups unreadable: %d %s", a.Status, a.Body)
+	}
+	attr(t, dir.Entry(t, ldapJaneDN), "displayName", "Jane Read")
+}

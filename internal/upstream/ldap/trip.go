@@ -21,7 +21,7 @@ type trip struct {
 	cause    error
 	asked    string // the id the call named the user by, "" by username
 	status   int    // the HTTP status of the directory's last answer, for metrics and logs
-	applied  bool   // an operation that changes the directory succeeded
+	partly   bool   // some of the update's operations succeeded, not yet all
 	conn     *conn  // the connection the call's exchanges go on, nil before the first
 }
 
@@ -67,16 +67,26 @@ func (t *trip) search(req *goldap.SearchRequest) (*goldap.SearchResult, outcome)
 }
 
 // failed maps a failed exchange: its own error, or the LDAP result mapped
-// with fields; after an earlier change was applied, it says so.
+// with fields; after some of the update was applied, it says so.
 func (t *trip) failed(o outcome, fields fieldOf) *canonical.Error {
 	e := o.cerr
 	if e == nil {
 		e, _ = opError(o.result, fields)
 	}
-	if t.applied {
+	if t.partly {
 		e.Message += "; the update was partly applied"
 	}
 	return e
+}
+
+// failedUnder maps a failed search under base, the DN the configuration
+// key names: base itself gone (noSuchObject) is the directory's fault, not
+// a user's.
+func (t *trip) failedUnder(o outcome, base, key string) *canonical.Error {
+	if resultCode(o.result) == goldap.LDAPResultNoSuchObject {
+		return canonical.Errorf(canonical.BadGateway, "the directory has no "+base+" ("+key+")")
+	}
+	return t.failed(o, fieldOf{})
 }
 
 // find searches the user the call names, under the base DN.
@@ -140,11 +150,7 @@ func (t *trip) findBy(attr, value string) (*goldap.Entry, *canonical.Error) {
 		2, 0, false, filter, t.c.attrs, nil))
 	switch {
 	case o.cerr != nil || o.result != nil:
-		if resultCode(o.result) == goldap.LDAPResultNoSuchObject {
-			// the base DN itself is gone: the directory's fault, not the user's
-			return nil, canonical.Errorf(canonical.BadGateway, "the directory has no "+t.c.cfg.BaseDN+" (upstream.ldap.baseDN)")
-		}
-		return nil, t.failed(o, fieldOf{})
+		return nil, t.failedUnder(o, t.c.cfg.BaseDN, "upstream.ldap.baseDN")
 	case len(res.Entries) == 0:
 		return nil, canonical.Errorf(canonical.NotFound, "no such user")
 	case len(res.Entries) > 1:
@@ -162,22 +168,23 @@ func (t *trip) apply(p *plan) (string, *canonical.Error) {
 		if o.cerr != nil || o.result != nil {
 			return "", t.failed(o, p.fields)
 		}
-		t.applied = true
+		t.partly = true
 	}
 	if p.rename != nil {
 		o := t.do(false, func(cn *conn) error { return cn.ModifyDN(p.rename) })
 		if o.cerr != nil || o.result != nil {
 			return "", t.failed(o, fieldOf{rename: "username"})
 		}
-		t.applied = true
+		t.partly = true
 		dn = p.newDN
 	}
 	for _, g := range p.groups {
 		if cerr := t.changeGroup(g); cerr != nil {
 			return "", cerr
 		}
-		t.applied = true
+		t.partly = true
 	}
+	t.partly = false // whole: a failure after it is the read back's (Patch marks it Applied)
 	return dn, nil
 }
 
@@ -246,7 +253,7 @@ func (t *trip) groups(filter string) ([]group, *canonical.Error) {
 	res, o := t.search(goldap.NewSearchRequest(g.BaseDN, goldap.ScopeWholeSubtree, goldap.NeverDerefAliases,
 		0, 0, false, "(&"+g.Filter+filter+")", []string{g.NameAttribute, g.IDAttribute}, nil))
 	if o.cerr != nil || o.result != nil {
-		return nil, t.failed(o, fieldOf{})
+		return nil, t.failedUnder(o, g.BaseDN, "upstream.ldap.groups.baseDN")
 	}
 	out := make([]group, 0, len(res.Entries))
 	for _, e := range res.Entries {
