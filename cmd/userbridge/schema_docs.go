@@ -138,7 +138,7 @@ var schemaDocs = map[string]string{
 	"github.com/userbridge/userbridge/config.Server.ShutdownTimeout":             "ShutdownTimeout bounds how long in-flight requests may finish after SIGTERM (default 20s).",
 	"github.com/userbridge/userbridge/config.Server.TrustForwarded":              "TrustForwarded builds the links in answers (Finix's _links, Crafter's Location) from X-Forwarded-Proto and X-Forwarded-Host, as set by the TLS-terminating proxy in front. Only when that proxy overwrites them: a client could set them otherwise (default false).",
 	"github.com/userbridge/userbridge/config.Source":                             "Source is where a configuration came from, for messages.",
-	"github.com/userbridge/userbridge/config.Source.Dir":                         "Dir is the directory relative rule paths are resolved in.",
+	"github.com/userbridge/userbridge/config.Source.Dir":                         "Dir is the directory relative file names are resolved in (Path).",
 	"github.com/userbridge/userbridge/config.Source.Name":                        "Name is the file name, or \"embedded default\".",
 	"github.com/userbridge/userbridge/config.TLS":                                "TLS configures an https upstream. TLS 1.2 is the minimum.",
 	"github.com/userbridge/userbridge/config.TLS.CAFile":                         "CAFile is a PEM bundle that replaces the system roots.",
