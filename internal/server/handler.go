@@ -252,11 +252,7 @@ func (h *handler) call(x *exchange, method string, do func(context.Context, *ups
 		status, attempts = res.Status, res.Attempts
 	}
 	if attempts == 0 && e != nil && (res == nil || res.Cause == nil) {
-		// Refused by the upstream client itself before it sent anything (a
-		// value or a field it cannot take), as UpdateChecker refuses before
-		// the call: no call, none counted. A call the breaker or a lack of
-		// connections kept back has its Cause, and counts with no answer.
-		return res, e
+		return res, e // refused by the client, nothing sent (as by UpdateChecker): no call; a paused one has a Cause
 	}
 	if attempts > 0 {
 		x.upStatus = status
