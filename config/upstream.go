@@ -209,9 +209,13 @@ func (u Upstream) check(demo bool) (base *url.URL, conf *tls.Config, _ error) {
 			https = base.Scheme == "https" || u.ldapTLS(base)
 		}
 	}
-	conf, err := u.TLS.ClientConfig(https)
-	if err != nil {
-		errs = append(errs, err)
+	if !https && u.Profile == ProfileLDAP && u.TLS != (TLS{}) {
+		bad("upstream.tls", "set, but the directory is reached without TLS: use ldaps://, or upstream.ldap.startTLS: true")
+	} else {
+		var err error
+		if conf, err = u.TLS.ClientConfig(https); err != nil {
+			errs = append(errs, err)
+		}
 	}
 	// The ranges (ranges.go); 0 is a key left unset, which takes its default.
 	for _, k := range [...]struct {

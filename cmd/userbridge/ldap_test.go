@@ -12,7 +12,10 @@ import (
 // TestValidateLDAP: `userbridge validate` connects to the directory of
 // profile ldap and reports an unreachable directory, a bind that fails and
 // a base DN that does not exist, each in one line naming its key (and
-// the count of problems).
+// the count of problems); a certificate not trusted (ldaps:// without the
+// directory's CA) under upstream.tls.caFile, not as unreachable, and after
+// StartTLS with the handshake's reason, not "network error"; and
+// upstream.tls set for a directory reached without TLS, in LDAP's terms.
 func TestValidateLDAP(t *testing.T) {
 	dir := slapdtest.Start(t, "")
 	good, wrong := slapdtest.PasswordFile(t, slapdtest.BindPW), slapdtest.PasswordFile(t, "not-the-password")
@@ -28,7 +31,16 @@ func TestValidateLDAP(t *testing.T) {
 	if code, out, errs := runCmd("", "validate", "--config", conf(dir.URL, good, slapdtest.People)); code != 0 || !strings.Contains(out, "valid") {
 		t.Fatalf("a reachable directory: %d %s %s", code, out, errs)
 	}
+	// upstream.tls with a directory reached without TLS: the LDAP words,
+	// not the HTTP profiles' "URL is not https".
+	plainTLS := conf(dir.URL, good, slapdtest.People)
+	appendTo(t, plainTLS, "  tls: {caFile: "+dir.CAFile+"}\n")
+	startTLS := conf(dir.URL, good, slapdtest.People)
+	appendTo(t, startTLS, "    startTLS: true\n")
 	for _, c := range []struct{ name, file, want string }{
+		{"StartTLS certificate not trusted", startTLS, "upstream.ldap.startTLS: StartTLS with " + dir.Addr + " failed: TLS handshake failed (tls: failed to verify certificate: x509: "},
+		{"certificate not trusted", conf(dir.LDAPSURL, good, slapdtest.People), "upstream.tls.caFile: the directory's certificate at " + dir.TLSAddr + " is not trusted: x509: "},
+		{"tls without TLS", plainTLS, "upstream.tls: set, but the directory is reached without TLS: use ldaps://, or upstream.ldap.startTLS: true"},
 		{"unreachable", conf("ldap://127.0.0.1:1", good, slapdtest.People), "upstream.url: the directory at 127.0.0.1:1 is unreachable"},
 		{"bind fails", conf(dir.URL, wrong, slapdtest.People), "upstream.ldap.bindDN: the directory refused the bind as " + slapdtest.BindDN + ": invalid credentials"},
 		{"no base DN", conf(dir.URL, good, "ou=nobody,"+slapdtest.Suffix), "upstream.ldap.baseDN: ou=nobody," + slapdtest.Suffix + " does not exist in the directory"},
@@ -46,5 +58,18 @@ func TestValidateLDAP(t *testing.T) {
 				t.Errorf("the password is shown: %s", errs)
 			}
 		})
+	}
+}
+
+// appendTo adds text at the end of the file.
+func appendTo(t *testing.T, file, text string) {
+	t.Helper()
+	f, err := os.OpenFile(file, os.O_APPEND|os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if _, err := f.WriteString(text); err != nil {
+		t.Fatal(err)
 	}
 }

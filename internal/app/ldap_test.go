@@ -577,3 +577,58 @@ func TestLDAPRefusedBeforeAnyCall(t *testing.T) {
 		}
 	}
 }
+
+// TestLDAPRefusedNotCounted: an update the profile refuses in Patch itself,
+// before anything is sent (Finix's first_name, an extension with no
+// attribute: Finix's rules read no stored user, so the handler's own check
+// does not run first), is no upstream call. It was counted in
+// userbridge_upstream_calls_total as a PATCH with no answer (status
+// "none", what an unreachable directory shows), so a client's refused field
+// looked like the directory failing.
+func TestLDAPRefusedNotCounted(t *testing.T) {
+	_, s := startLDAP(t, nil)
+	a := s.do(t, "PUT", "/users/"+finixID, map[string]string{"Content-Type": "application/json"}, `{"first_name":"Merchant"}`)
+	if a.Status != 422 || gjson.GetBytes(a.Body, "_embedded.errors.0.field").Str != "first_name" {
+		t.Fatalf("want the 422 naming first_name: %d %s", a.Status, a.Body)
+	}
+	ss := scrape(t, s.base)
+	if v, ok := value(ss, "userbridge_upstream_calls_total", map[string]string{"dialect": "finix", "method": "PATCH", "status": "none"}); ok {
+		t.Errorf("%v PATCH call(s) with no answer counted; none was made", v)
+	}
+}
+
+// TestLDAPRenameCaseOnly: a new username that differs from the old one in
+// case only (uid matches without regard to case, so the directory holds
+// the member values of both DNs as one) moves the entry and keeps every
+// membership, the groups where the user is the only member included. Each
+// group was given the new DN (already there, by the directory's matching),
+// then had the old one deleted, which deleted the user: answered 204 with
+// the user in no group, or refused "partly applied" where the user was the
+// group's only member.
+func TestLDAPRenameCaseOnly(t *testing.T) {
+	dir, s := startLDAP(t, nil)
+	solo := "cn=Solo," + slapdtest.Groups
+	add := goldap.NewAddRequest(solo, nil)
+	add.Attribute("objectClass", []string{"groupOfNames"})
+	add.Attribute("cn", []string{"Solo"})
+	add.Attribute("member", []string{ldapJaneDN})
+	if err := dir.Admin(t).Add(add); err != nil {
+		t.Fatal(err)
+	}
+	a := s.do(t, "PUT", "/v1/app/users/jane.doe", map[string]string{"Content-Type": "application/json"}, `{"userName":"Jane.Doe"}`)
+	if a.Status != 204 {
+		t.Fatalf("%d %s", a.Status, a.Body)
+	}
+	moved := "uid=Jane.Doe," + slapdtest.People
+	attr(t, dir.Entry(t, moved), "uid", "Jane.Doe")
+	for _, g := range []string{ldapUsers, solo} {
+		members := dir.Members(t, g)
+		found := false
+		for _, m := range members {
+			found = found || m == moved
+		}
+		if !found {
+			t.Errorf("%s: members %q, want %s", g, members, moved)
+		}
+	}
+}

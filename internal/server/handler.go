@@ -251,6 +251,9 @@ func (h *handler) call(x *exchange, method string, do func(context.Context, *ups
 	if res != nil {
 		status, attempts = res.Status, res.Attempts
 	}
+	if attempts == 0 && e != nil && (res == nil || res.Cause == nil) {
+		return res, e // refused by the client, nothing sent (as by UpdateChecker): no call; a paused one has a Cause
+	}
 	if attempts > 0 {
 		x.upStatus = status
 	}

@@ -20,7 +20,9 @@ import (
 // credentials in it), go-retryablehttp's name the URL. What is returned is
 // built from the error's type and sentinel identity alone (an errno's text
 // is the operating system's fixed table); an error of no kind known here
-// is "other" with its Go type. "" for nil.
+// is "other" with its Go type. An error with a Kind() string method (an
+// upstream profile's own, such as an LDAP result's "bind: invalid
+// credentials") names itself, in words as fixed as these. "" for nil.
 func ErrorKind(err error) string {
 	if err == nil {
 		return ""
@@ -42,7 +44,10 @@ func errorKind(err error) string {
 		alert  tls.AlertError
 		ne     net.Error
 	)
+	var kinded interface{ Kind() string }
 	switch {
+	case errors.As(err, &kinded):
+		return kinded.Kind() // an error that names itself in a fixed vocabulary (see Kind)
 	case errors.Is(err, gobreaker.ErrOpenState):
 		return "circuit breaker open"
 	case errors.Is(err, gobreaker.ErrTooManyRequests):

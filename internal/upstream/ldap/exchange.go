@@ -75,6 +75,9 @@ func (c *Client) attempts(deadline time.Time, idempotent bool, held **conn, f fu
 				return o, verdict // userbridge's own cap: the directory did not fail
 			}
 			if !time.Now().Before(deadline) {
+				// a connect, StartTLS or bind the deadline cut short
+				// (the library's timeout has its own error text)
+				o.cause = describe(fmt.Errorf("%w: %w", errTimeout, err))
 				o.cerr = canonical.Errorf(canonical.GatewayTimeout, "the directory did not answer in time")
 			}
 			var de *dialError

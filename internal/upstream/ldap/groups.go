@@ -11,9 +11,12 @@ import (
 
 // planGroups makes the user's groups the roles asked for (set: the groups
 // named; unset: none), added and removed as a set: only the groups that
-// change are written. After a rename every group of the user has its
-// member value moved to the new DN. The adds come first, so that a group
-// is never left without the member it must have (groupOfNames).
+// change are written. After a rename every group the user stays in has
+// its member value moved to the new DN, the old value deleted and the new
+// added in one Modify: a directory whose matching holds the two DNs as one
+// (a new username that differs in case only) would otherwise delete the
+// user with the old value. The adds come first, so that a group is never
+// left without the member it must have (groupOfNames).
 func (t *trip) planGroups(p *plan, roles gjson.Result, unset bool) *canonical.Error {
 	renamed := p.rename != nil
 	if !roles.Exists() && !unset && !renamed {
@@ -40,12 +43,15 @@ func (t *trip) planGroups(p *plan, roles gjson.Result, unset bool) *canonical.Er
 		member = p.newDN
 	}
 	for _, g := range target {
-		if renamed || !hasGroup(current, g.dn) {
+		switch stays := hasGroup(current, g.dn); {
+		case renamed && stays:
+			p.groups = append(p.groups, groupChange{dn: g.dn, member: member, add: true, old: p.dn})
+		case !stays:
 			p.groups = append(p.groups, groupChange{dn: g.dn, member: member, add: true})
 		}
 	}
 	for _, g := range current {
-		if renamed || !hasGroup(target, g.dn) {
+		if !hasGroup(target, g.dn) {
 			p.groups = append(p.groups, groupChange{dn: g.dn, member: p.dn})
 		}
 	}

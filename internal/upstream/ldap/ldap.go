@@ -6,8 +6,10 @@ package ldap
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
+	"hash/maphash"
 	"net"
 	"net/http"
 	"strings"
@@ -31,7 +33,13 @@ type Client struct {
 	maxAttempts int
 	breaker     *upstream.Breaker // nil: disabled
 	attrs       []string          // every attribute a user is read with
+	entries     upstream.Stripes  // one update of an entry at a time (lockEntry)
+	seed        maphash.Seed      // of the entries' keys
 }
+
+// entryStripes is how many entries may be updated at once, at most: far
+// more than poolSize allows.
+const entryStripes = 256
 
 // New checks the upstream's ldap keys (config.LDAP.Check and the shared
 // ones: timeout, attempts, TLS, breaker) and builds the client. It does not
@@ -64,6 +72,8 @@ func New(cfg config.Upstream) (*Client, error) {
 		addr:        net.JoinHostPort(u.Hostname(), port),
 		timeout:     cfg.Timeout.D(),
 		maxAttempts: cfg.MaxAttempts,
+		entries:     upstream.NewStripes(entryStripes),
+		seed:        maphash.MakeSeed(),
 	}
 	c.attrs = readAttributes(l)
 	c.breaker = upstream.NewBreaker(cfg.Breaker, u.Host)
@@ -99,10 +109,11 @@ func (c *Client) Patch(ctx context.Context, call *upstream.Call) (*upstream.Resu
 	if cerr := c.refuseUnmapped(doc); cerr != nil {
 		return t.result(), cerr
 	}
-	entry, cerr := t.find(call)
+	entry, unlock, cerr := t.lockEntry(ctx, call)
 	if cerr != nil {
 		return t.result(), cerr
 	}
+	defer unlock()
 	p, cerr := t.plan(entry, doc)
 	if cerr != nil {
 		return t.result(), cerr
@@ -176,18 +187,17 @@ func (c *Client) Probe(ctx context.Context) error {
 	if err != nil {
 		var de *dialError
 		errors.As(err, &de)
+		var cv *tls.CertificateVerificationError
 		switch {
+		case errors.As(err, &cv):
+			// reached, and TLS spoken: the CA is at fault, whether ldaps:// or StartTLS
+			return &ProbeError{"upstream.tls.caFile", "the directory's certificate at " + c.addr + " is not trusted: " + cv.Err.Error()}
 		case de != nil && de.stage == "bind" && de.answered():
 			return &ProbeError{"upstream.ldap.bindDN", fmt.Sprintf("the directory refused the bind as %s: %s", c.cfg.BindDN, resultName(err))}
 		case de != nil && de.stage == "starttls":
-			return &ProbeError{"upstream.ldap.startTLS", "StartTLS with " + c.addr + " failed: " + resultName(de.err)}
+			return &ProbeError{"upstream.ldap.startTLS", "StartTLS with " + c.addr + " failed: " + why(de.err)}
 		}
-		cause := errors.Unwrap(err)
-		var le *goldap.Error
-		if errors.As(cause, &le) && le.Err != nil {
-			cause = le.Err // the network's words, without the library's "Result Code 200"
-		}
-		return &ProbeError{"upstream.url", "the directory at " + c.addr + " is unreachable: " + cause.Error()}
+		return &ProbeError{"upstream.url", "the directory at " + c.addr + " is unreachable: " + why(errors.Unwrap(err))}
 	}
 	healthy := true
 	defer func() { c.pool.put(cn, healthy) }()
@@ -213,6 +223,18 @@ func (c *Client) Probe(ctx context.Context) error {
 		}
 	}
 	return errors.Join(problems...)
+}
+
+// why is err in the operator's words: a failure of the network (or of
+// TLS) in its own words, without the library's "Result Code 200 \"Network
+// Error\"" (StartTLS keeps the handshake's reason only as text there);
+// an LDAP result by its name.
+func why(err error) string {
+	var le *goldap.Error
+	if errors.As(err, &le) && le.ResultCode >= goldap.ErrorNetwork && le.Err != nil {
+		return le.Err.Error()
+	}
+	return resultName(err)
 }
 
 // resultName is an LDAP result's name, e.g. "Invalid Credentials".

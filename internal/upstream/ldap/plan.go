@@ -25,10 +25,12 @@ type plan struct {
 	groups []groupChange
 }
 
-// groupChange adds member to, or deletes it from, the group at dn.
+// groupChange adds member to, or deletes it from, the group at dn; with
+// old, a move after a rename: old deleted and member added in one Modify.
 type groupChange struct {
 	dn, member string
 	add        bool
+	old        string
 }
 
 // attributesOf is the LDAP attributes a canonical field is written to; nil

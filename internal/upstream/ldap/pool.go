@@ -8,6 +8,7 @@ import (
 	"math/rand/v2"
 	"net"
 	"net/url"
+	"strings"
 	"time"
 
 	goldap "github.com/go-ldap/ldap/v3"
@@ -35,7 +36,7 @@ type conn struct {
 
 // errPoolBusy: every connection stayed busy until the deadline; nothing
 // was sent.
-var errPoolBusy = errors.New("ldap: every pooled connection busy")
+var errPoolBusy error = kindError("every pooled connection busy (upstream.ldap.poolSize)")
 
 // dialError is a failure to get a bound connection: nothing of the call
 // was sent, so it may be retried.
@@ -177,7 +178,36 @@ func describe(err error) error {
 		if errors.As(err, &de) {
 			stage = de.stage
 		}
-		return fmt.Errorf("ldap: %s: result %d (%s)", stage, le.ResultCode, goldap.LDAPResultCodeMap[le.ResultCode])
+		return &resultError{stage: stage, code: le.ResultCode}
 	}
 	return fmt.Errorf("ldap: %w", err)
 }
+
+// resultError is an LDAP result for logs: the stage it came at ("bind",
+// "starttls", "result") and its code, never the directory's diagnostic.
+type resultError struct {
+	stage string
+	code  uint16
+}
+
+func (e *resultError) Error() string {
+	return fmt.Sprintf("ldap: %s: result %d (%s)", e.stage, e.code, goldap.LDAPResultCodeMap[e.code])
+}
+
+// Kind is what the access line's upstream_error says of it
+// (telemetry.ErrorKind): the stage and the result's name, e.g. "bind:
+// invalid credentials"; words from the protocol's fixed table.
+func (e *resultError) Kind() string {
+	name, ok := goldap.LDAPResultCodeMap[e.code]
+	if !ok {
+		name = fmt.Sprintf("result %d", e.code)
+	}
+	return e.stage + ": " + strings.ToLower(name)
+}
+
+// kindError is an error of userbridge's own words, which upstream_error
+// repeats (telemetry.ErrorKind).
+type kindError string
+
+func (e kindError) Error() string { return "ldap: " + string(e) }
+func (e kindError) Kind() string  { return string(e) }

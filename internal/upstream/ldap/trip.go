@@ -1,6 +1,8 @@
 package ldap
 
 import (
+	"context"
+	"hash/maphash"
 	"strings"
 	"time"
 
@@ -19,7 +21,7 @@ type trip struct {
 	cause    error
 	asked    string // the id the call named the user by, "" by username
 	status   int    // the HTTP status of the directory's last answer, for metrics and logs
-	applied  bool   // an operation that changes the directory succeeded
+	partly   bool   // some of the update's operations succeeded, not yet all
 	conn     *conn  // the connection the call's exchanges go on, nil before the first
 }
 
@@ -65,16 +67,26 @@ func (t *trip) search(req *goldap.SearchRequest) (*goldap.SearchResult, outcome)
 }
 
 // failed maps a failed exchange: its own error, or the LDAP result mapped
-// with fields; after an earlier change was applied, it says so.
+// with fields; after some of the update was applied, it says so.
 func (t *trip) failed(o outcome, fields fieldOf) *canonical.Error {
 	e := o.cerr
 	if e == nil {
 		e, _ = opError(o.result, fields)
 	}
-	if t.applied {
+	if t.partly {
 		e.Message += "; the update was partly applied"
 	}
 	return e
+}
+
+// failedUnder maps a failed search under base, the DN the configuration
+// key names: base itself gone (noSuchObject) is the directory's fault, not
+// a user's.
+func (t *trip) failedUnder(o outcome, base, key string) *canonical.Error {
+	if resultCode(o.result) == goldap.LDAPResultNoSuchObject {
+		return canonical.Errorf(canonical.BadGateway, "the directory has no "+base+" ("+key+")")
+	}
+	return t.failed(o, fieldOf{})
 }
 
 // find searches the user the call names, under the base DN.
@@ -94,6 +106,43 @@ func (t *trip) find(call *upstream.Call) (*goldap.Entry, *canonical.Error) {
 	return t.findBy(attr, call.Value)
 }
 
+// lockEntry finds the user the call names and takes its entry's lock,
+// held until unlock: the updates of one entry are applied one after the
+// other, each planned from what the one before left. Side by side, two
+// updates of the roles would each add and delete group members by the
+// memberships they read before the other wrote, and could leave the user
+// in none of the groups either named. An update that must wait gives its
+// connection back meanwhile, and finds the entry again once it holds the
+// lock: the one before may have renamed it (the lock then follows the new
+// DN, or the username asked for names no one now).
+func (t *trip) lockEntry(ctx context.Context, call *upstream.Call) (entry *goldap.Entry, unlock func(), cerr *canonical.Error) {
+	ctx, cancel := context.WithDeadline(ctx, t.deadline)
+	defer cancel()
+	for {
+		if entry, cerr = t.find(call); cerr != nil {
+			return nil, nil, cerr
+		}
+		key := maphash.String(t.c.seed, strings.ToLower(entry.DN))
+		if unlock, ok := t.c.entries.TryLock(key); ok {
+			return entry, unlock, nil
+		}
+		t.done() // no connection held while waiting
+		unlock, err := t.c.entries.Lock(ctx, key)
+		if err != nil {
+			return nil, nil, canonical.Errorf(canonical.GatewayTimeout, "earlier updates of this user were still being applied at the deadline; nothing was sent")
+		}
+		again, cerr := t.find(call)
+		switch {
+		case cerr != nil:
+			unlock()
+			return nil, nil, cerr
+		case strings.EqualFold(again.DN, entry.DN):
+			return again, unlock, nil
+		}
+		unlock() // renamed meanwhile: the new DN's lock
+	}
+}
+
 // findBy finds the one user entry whose attr is value.
 func (t *trip) findBy(attr, value string) (*goldap.Entry, *canonical.Error) {
 	filter := "(&" + t.c.cfg.UserFilter + "(" + attr + "=" + goldap.EscapeFilter(value) + "))"
@@ -101,11 +150,7 @@ func (t *trip) findBy(attr, value string) (*goldap.Entry, *canonical.Error) {
 		2, 0, false, filter, t.c.attrs, nil))
 	switch {
 	case o.cerr != nil || o.result != nil:
-		if resultCode(o.result) == goldap.LDAPResultNoSuchObject {
-			// the base DN itself is gone: the directory's fault, not the user's
-			return nil, canonical.Errorf(canonical.BadGateway, "the directory has no "+t.c.cfg.BaseDN+" (upstream.ldap.baseDN)")
-		}
-		return nil, t.failed(o, fieldOf{})
+		return nil, t.failedUnder(o, t.c.cfg.BaseDN, "upstream.ldap.baseDN")
 	case len(res.Entries) == 0:
 		return nil, canonical.Errorf(canonical.NotFound, "no such user")
 	case len(res.Entries) > 1:
@@ -123,36 +168,54 @@ func (t *trip) apply(p *plan) (string, *canonical.Error) {
 		if o.cerr != nil || o.result != nil {
 			return "", t.failed(o, p.fields)
 		}
-		t.applied = true
+		t.partly = true
 	}
 	if p.rename != nil {
 		o := t.do(false, func(cn *conn) error { return cn.ModifyDN(p.rename) })
 		if o.cerr != nil || o.result != nil {
 			return "", t.failed(o, fieldOf{rename: "username"})
 		}
-		t.applied = true
+		t.partly = true
 		dn = p.newDN
 	}
 	for _, g := range p.groups {
-		g := g
-		req := goldap.NewModifyRequest(g.dn, nil)
-		if g.add {
-			req.Add(t.c.cfg.Groups.MemberAttribute, []string{g.member})
-		} else {
-			req.Delete(t.c.cfg.Groups.MemberAttribute, []string{g.member})
+		if cerr := t.changeGroup(g); cerr != nil {
+			return "", cerr
 		}
-		o := t.do(false, func(cn *conn) error { return cn.Modify(req) })
-		code := resultCode(o.result)
-		switch {
-		case o.cerr == nil && o.result == nil:
-		case g.add && code == goldap.LDAPResultAttributeOrValueExists, !g.add && code == goldap.LDAPResultNoSuchAttribute:
-			// already as wanted (a repeated update): the set is what counts
-		default:
-			return "", t.failed(o, fieldOf{byAttr: map[string]string{strings.ToLower(t.c.cfg.Groups.MemberAttribute): "roles"}})
-		}
-		t.applied = true
+		t.partly = true
 	}
+	t.partly = false // whole: a failure after it is the read back's (Patch marks it Applied)
 	return dn, nil
+}
+
+// changeGroup sends one group's change. A member already there (add) or
+// already gone (delete) is as wanted: a repeated update. A move whose old
+// value is already gone, or whose new one is already there (a refint
+// overlay moved it with the entry), is made as its other half alone.
+func (t *trip) changeGroup(g groupChange) *canonical.Error {
+	attr := t.c.cfg.Groups.MemberAttribute
+	req := goldap.NewModifyRequest(g.dn, nil)
+	if g.old != "" {
+		req.Delete(attr, []string{g.old})
+	}
+	if g.add {
+		req.Add(attr, []string{g.member})
+	} else {
+		req.Delete(attr, []string{g.member})
+	}
+	o := t.do(false, func(cn *conn) error { return cn.Modify(req) })
+	code := resultCode(o.result)
+	switch {
+	case o.cerr == nil && o.result == nil:
+		return nil
+	case g.old != "" && code == goldap.LDAPResultNoSuchAttribute:
+		return t.changeGroup(groupChange{dn: g.dn, member: g.member, add: true})
+	case g.old != "" && code == goldap.LDAPResultAttributeOrValueExists:
+		return t.changeGroup(groupChange{dn: g.dn, member: g.old})
+	case g.add && code == goldap.LDAPResultAttributeOrValueExists, !g.add && code == goldap.LDAPResultNoSuchAttribute:
+		return nil // already as wanted (a repeated update): the set is what counts
+	}
+	return t.failed(o, fieldOf{byAttr: map[string]string{strings.ToLower(attr): "roles"}})
 }
 
 // readBack reads the entry at dn and its groups as the canonical user.
@@ -190,7 +253,7 @@ func (t *trip) groups(filter string) ([]group, *canonical.Error) {
 	res, o := t.search(goldap.NewSearchRequest(g.BaseDN, goldap.ScopeWholeSubtree, goldap.NeverDerefAliases,
 		0, 0, false, "(&"+g.Filter+filter+")", []string{g.NameAttribute, g.IDAttribute}, nil))
 	if o.cerr != nil || o.result != nil {
-		return nil, t.failed(o, fieldOf{})
+		return nil, t.failedUnder(o, g.BaseDN, "upstream.ldap.groups.baseDN")
 	}
 	out := make([]group, 0, len(res.Entries))
 	for _, e := range res.Entries {
