@@ -59,7 +59,9 @@ type DiscoveryError struct {
 	// Problem says what went wrong.
 	Problem string
 	// Unreachable is true when no answer came (no connection, a timeout, a
-	// 5xx): the provider is down rather than unable to describe itself.
+	// 5xx) or the provider put the request off (429, 408): it is down or
+	// busy rather than unable to describe itself, and a later discovery
+	// may succeed as the configuration stands.
 	Unreachable bool
 }
 
@@ -140,7 +142,8 @@ func discover(ctx context.Context, hc *upstream.Client, ext string, cred Credent
 		switch {
 		case cerr != nil:
 			return gjson.Result{}, &DiscoveryError{Endpoint: path, Problem: cerr.Message, Unreachable: true}
-		case res.Status >= 500:
+		case res.Status >= 500, res.Status == http.StatusTooManyRequests, res.Status == http.StatusRequestTimeout:
+			// Down or busy: the endpoint is there, its answer comes later.
 			return gjson.Result{}, &DiscoveryError{Endpoint: path, Problem: "answered " + strconv.Itoa(res.Status), Unreachable: true}
 		case (res.Status == http.StatusUnauthorized || res.Status == http.StatusForbidden) && cred == nil:
 			return gjson.Result{}, &DiscoveryError{Endpoint: path, Problem: "answered " + strconv.Itoa(res.Status) +
