@@ -3,7 +3,6 @@ package scim
 import (
 	"context"
 	"errors"
-	"fmt"
 	"net/http"
 	"slices"
 	"strconv"
@@ -278,16 +277,14 @@ func (c *Client) Capabilities() *Capabilities { return c.caps.Load() }
 
 // ensure returns the capabilities in use, discovering them first when no
 // discovery has succeeded yet (upstream.scim.startUndiscovered); nothing
-// is sent to /Users until one has.
+// is sent to /Users until one has. The caller gets unavailable in the
+// words of any other 503: why discovery failed is the operator's (start-up
+// log, /readyz), and may name configuration keys or the token endpoint's
+// refusal.
 func (c *Client) ensure(ctx context.Context) (*Capabilities, *canonical.Error) {
 	caps, err := c.discovered(ctx)
 	if err != nil {
-		var de *DiscoveryError
-		msg := "the SCIM upstream's capabilities are not known yet"
-		if errors.As(err, &de) {
-			msg += fmt.Sprintf(" (GET %s: %s)", de.Endpoint, clip(de.Problem))
-		}
-		return nil, canonical.Errorf(canonical.Unavailable, msg)
+		return nil, canonical.Errorf(canonical.Unavailable, upstream.GenericMessage(canonical.Unavailable))
 	}
 	return caps, nil
 }
