@@ -89,6 +89,11 @@ type Request struct {
 	// replaces the stored one; members the update does not name are sent
 	// back as read.
 	Merge bool `yaml:"merge"`
+	// MergeFrom (with merge) is the gjson path of the user in the get's
+	// reply, for an upstream that wraps it (data, for {"data": {…}}): the
+	// body is laid over that object, and the object alone is sent.
+	// Default: the reply is the user.
+	MergeFrom string `yaml:"mergeFrom"`
 }
 
 // Lookup is the username → id search.
@@ -150,6 +155,7 @@ type request struct {
 	body        *mapping.Template // nil: no body
 	userInReply bool
 	merge       *request // the get the update reads the user with first (merge: true)
+	mergeFrom   string   // where the user is in that get's reply, "" for the reply itself
 }
 
 type lookup struct {
@@ -224,7 +230,7 @@ func Compile(file string, f *File) (*Rules, error) {
 			return nil
 		}
 		out := &request{method: strings.ToUpper(q.Method), path: reqs.Path(where+".path", q.Path),
-			contentType: jsonValue, userInReply: q.UserInReply}
+			contentType: jsonValue, userInReply: q.UserInReply, mergeFrom: q.MergeFrom}
 		if q.ContentType != "" {
 			out.contentType = []string{q.ContentType}
 		}
@@ -245,6 +251,9 @@ func Compile(file string, f *File) (*Rules, error) {
 		}
 		if !update && q.Merge {
 			bad(where+".merge", "only an update merges")
+		}
+		if q.MergeFrom != "" && !q.Merge {
+			bad(where+".mergeFrom", "only with merge: true")
 		}
 		return out
 	}
