@@ -1,7 +1,6 @@
 package rest
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
 	"maps"
@@ -184,16 +183,23 @@ var nameRE = regexp.MustCompile(`^[a-z][a-z0-9_-]{0,63}$`)
 // Load parses and compiles an upstream rule file; file names it in
 // messages. Every problem is reported, each with where it is.
 func Load(file string, data []byte) (*Rules, error) {
-	dec := yaml.NewDecoder(bytes.NewReader(data))
-	dec.KnownFields(true)
 	var f File
-	if err := dec.Decode(&f); err != nil {
-		return nil, fmt.Errorf("%w: %s: %s", ErrRules, file, mapping.YAMLMessage(mapping.YAMLSyntaxLine(data, err)))
+	root, err := mapping.DecodeYAML(data, &f)
+	var list mapping.YAMLErrors
+	switch {
+	case errors.As(err, &list):
+		// One problem each, as a dialect's rule file reports them.
+		errs := make([]error, len(list))
+		for i, e := range list {
+			errs[i] = fmt.Errorf("%w: %s: %w", ErrRules, file, e)
+		}
+		return nil, errors.Join(errs...)
+	case err != nil:
+		return nil, fmt.Errorf("%w: %s: %w", ErrRules, file, err)
+	case root.Kind == 0:
+		return nil, fmt.Errorf("%w: %s: the file is empty", ErrRules, file)
 	}
-	var root yaml.Node
-	if yaml.Unmarshal(data, &root) == nil {
-		f.root = &root
-	}
+	f.root = root
 	return Compile(file, &f)
 }
 
