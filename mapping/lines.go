@@ -85,7 +85,8 @@ var yamlUnknownKey = regexp.MustCompile(`field (\S+) not found in type \S+`)
 //
 // Deprecated: it rewrites the YAML library's words, which are no protocol.
 // DecodeYAML reports the same problems as typed YAMLErrors; config still
-// calls this until it decodes with it.
+// calls this until it decodes with it, and the rules upstream profile for
+// a file that is not YAML at all.
 func YAMLMessage(err error) string { return YAMLText(err.Error()) }
 
 // YAMLText is YAMLMessage of a message's text (a yaml.TypeError holds one

@@ -194,8 +194,8 @@ func Load(file string, data []byte) (*Rules, error) {
 			errs[i] = fmt.Errorf("%w: %s: %w", ErrRules, file, e)
 		}
 		return nil, errors.Join(errs...)
-	case err != nil:
-		return nil, fmt.Errorf("%w: %s: %w", ErrRules, file, err)
+	case err != nil: // not YAML: the line it stopped at, in the file's words
+		return nil, fmt.Errorf("%w: %s: %s", ErrRules, file, mapping.YAMLMessage(err))
 	case root.Kind == 0:
 		return nil, fmt.Errorf("%w: %s: the file is empty", ErrRules, file)
 	}
