@@ -232,3 +232,35 @@ func TestSCIMDiscoveryBusy(t *testing.T) {
 		})
 	}
 }
+
+// TestSCIMStrictRemove: a provider that answers 400 noTarget to a remove
+// whose filter matches nothing (RFC 7644 §3.12) refused every update that
+// gave the user an item it did not have (the PatchOp's remove before add):
+// Shift's mobile for a user without one was a 400. Nothing applied (a PATCH
+// is whole or nothing), userbridge sends the same changes as GET + PUT.
+func TestSCIMStrictRemove(t *testing.T) {
+	srv, s, jane, _ := startSCIMWith(t, scimtest.Options{Extension: scim.DefaultExtensionSchema, StrictRemove: true}, nil)
+	srv.Requests() // discovery's
+	a := s.do(t, "PUT", "/v3/users/"+jane, jsonHdr, `{"mobile":"+1 555 0142","firstName":"Janet"}`)
+	if a.Status != 204 {
+		t.Fatalf("%d %s", a.Status, a.Body)
+	}
+	u := gjson.ParseBytes(srv.User(jane))
+	want(t, "mobile", u.Get(`phoneNumbers.#(type=="mobile").value`), "+1 555 0142")
+	want(t, "work phone", u.Get(`phoneNumbers.#(type=="work").value`), "+1 555 0100")
+	want(t, "givenName", u.Get("name.givenName"), "Janet")
+	var methods []string
+	for _, r := range srv.Requests() {
+		methods = append(methods, r.Method)
+	}
+	if strings.Join(methods, " ") != "PATCH GET PUT" {
+		t.Errorf("requests %v", methods)
+	}
+	// An update whose removes all match stays one PATCH.
+	if a := s.do(t, "PUT", "/v3/users/"+jane, jsonHdr, `{"mobile":"+1 555 0143"}`); a.Status != 204 {
+		t.Fatalf("%d %s", a.Status, a.Body)
+	}
+	if reqs := srv.Requests(); len(reqs) != 1 || reqs[0].Method != "PATCH" {
+		t.Errorf("requests %+v", reqs)
+	}
+}
