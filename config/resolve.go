@@ -139,20 +139,12 @@ func (c *Config) dialects(src Source, bad func(string, string, ...any), errs *[]
 			}
 		}
 		if err != nil {
-			// One problem a line, each saying whose it is (a rule file
-			// reports all of its problems joined).
-			list := []error{err}
-			if j, ok := err.(interface{ Unwrap() []error }); ok && !slices.Contains(j.Unwrap(), mapping.ErrRules) {
-				// A list of problems (errors.Join), not one problem that
-				// wraps ErrRules and its cause (the file's name between
-				// them): that one stays whole.
-				list = j.Unwrap()
-			}
+			// One problem a line, each saying whose it is.
 			at := where
 			if dc.Rules != "" {
 				at = where + ".rules"
 			}
-			for _, e := range list {
+			for _, e := range RuleProblems(err, mapping.ErrRules) {
 				*errs = append(*errs, fmt.Errorf("%w: %s: %w", ErrInvalid, c.at(src, at), e))
 			}
 			continue
@@ -346,4 +338,15 @@ func (c *Config) checkTenantPaths(mounts []Mount, bad func(string, string, ...an
 			bad("upstream.byUsernamePath", "uses {tenant}, but dialect %s carries no tenant (only one whose rules set request.tenant does, as Baasic's apiKey): every one of its requests would be refused", m.Dialect.Name())
 		}
 	}
+}
+
+// RuleProblems lists the problems of a rule file's error, one each: a rule
+// file reports all of its problems joined (errors.Join), each wrapping
+// sentinel (the compiler's ErrRules) and its cause with the file's name
+// between them; such a one stays whole.
+func RuleProblems(err, sentinel error) []error {
+	if j, ok := err.(interface{ Unwrap() []error }); ok && !slices.Contains(j.Unwrap(), sentinel) {
+		return j.Unwrap()
+	}
+	return []error{err}
 }

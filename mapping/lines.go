@@ -84,8 +84,9 @@ var yamlUnknownKey = regexp.MustCompile(`field (\S+) not found in type \S+`)
 // !!str `200x` into int", "`200x` is not a whole number".
 //
 // Deprecated: it rewrites the YAML library's words, which are no protocol.
-// DecodeYAML reports the same problems as typed YAMLErrors; config and the
-// rules upstream profile still call this until they decode with it.
+// DecodeYAML reports the same problems as typed YAMLErrors; config still
+// calls this until it decodes with it, and the rules upstream profile for
+// a file that is not YAML at all.
 func YAMLMessage(err error) string { return YAMLText(err.Error()) }
 
 // YAMLText is YAMLMessage of a message's text (a yaml.TypeError holds one

@@ -27,7 +27,9 @@ func Resolve(cfg *config.Config, src config.Source) ([]config.Mount, error) {
 		// An unreadable file is cfg.Resolve's to report.
 		if file, data, rerr := cfg.ReadRules(src); rerr == nil {
 			if _, cerr := rest.Load(file, data); cerr != nil {
-				errs = append(errs, fmt.Errorf("%w: %s: upstream.rules: %w", config.ErrInvalid, src.Name, cerr))
+				for _, e := range config.RuleProblems(cerr, rest.ErrRules) { // one problem a line
+					errs = append(errs, fmt.Errorf("%w: %s: upstream.rules: %w", config.ErrInvalid, src.Name, e))
+				}
 			}
 		}
 	}

@@ -2,8 +2,11 @@ package app_test
 
 import (
 	"encoding/json"
+	"io"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -158,4 +161,86 @@ func TestRulesEndToEnd(t *testing.T) {
 func mustJSON(v any) string {
 	b, _ := json.Marshal(v)
 	return string(b)
+}
+
+// envelopeRules describes an accounts API whose GET wraps the account in
+// {"data": …} and whose PUT takes the bare account, whole.
+const envelopeRules = `upstream: accounts
+accepts:
+  set: [email, attributes]
+  unset: [attributes]
+lookup: {path: "/accounts?login=${param.username|query}", id: "items.0.id"}
+update:
+  byId:
+    method: PUT
+    path: /accounts/${param.id|path}
+    merge: true
+    mergeFrom: data
+    body:
+      mail: ${update.set.email?}
+      props: ${update.set.attributes?|unset:{}}
+get:
+  byId: {method: GET, path: "/accounts/${param.id|path}"}
+user:
+  id: ${reply.data.id}
+  username: ${reply.data.login?}
+  email: ${reply.data.mail?}
+  attributes: ${reply.data.props?}
+`
+
+// TestRulesMergeFromEnvelope: with merge and mergeFrom, the update is laid
+// over the user the GET wraps and the user alone is PUT back: the members
+// the update does not name are kept, and no envelope is sent as a member
+// of the user (laid over the whole reply, the PUT held "data" and the
+// update's members only, and an API that takes the account whole would
+// have lost the rest of it).
+func TestRulesMergeFromEnvelope(t *testing.T) {
+	var mu sync.Mutex
+	stored := map[string]any{"id": "a-1", "login": "jane.doe", "mail": "jane@example.com", "first": "Jane"}
+	var puts []string
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		defer mu.Unlock()
+		w.Header().Set("Content-Type", "application/json")
+		switch {
+		case r.URL.Path != "/accounts/a-1":
+			w.WriteHeader(http.StatusNotFound)
+		case r.Method == http.MethodGet:
+			_ = json.NewEncoder(w).Encode(map[string]any{"data": stored})
+		case r.Method == http.MethodPut:
+			var whole map[string]any
+			body, _ := io.ReadAll(r.Body)
+			puts = append(puts, string(body))
+			if err := json.Unmarshal(body, &whole); err != nil {
+				w.WriteHeader(http.StatusBadRequest)
+				return
+			}
+			stored = whole // the account, replaced whole
+			w.WriteHeader(http.StatusNoContent)
+		}
+	}))
+	t.Cleanup(srv.Close)
+	file := filepath.Join(t.TempDir(), "accounts.yaml")
+	if err := os.WriteFile(file, []byte(envelopeRules), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	s := start(t, "", srv.URL, func(c *config.Config) {
+		e2eConfig(c)
+		c.Upstream.Profile = config.ProfileRules
+		c.Upstream.Rules = file
+	})
+	a := s.do(t, "PUT", "/users/a-1", map[string]string{"Content-Type": "application/json"}, `{"tags":{"team":"blue"}}`)
+	if a.Status != 200 || gjson.GetBytes(a.Body, "email").Str != "jane@example.com" {
+		t.Fatalf("finix: %d %s", a.Status, a.Body)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if len(puts) != 1 || gjson.Get(puts[0], "data").Exists() {
+		t.Fatalf("PUT bodies %q", puts)
+	}
+	got := mustJSON(stored)
+	if gjson.Get(got, "login").Str != "jane.doe" || gjson.Get(got, "mail").Str != "jane@example.com" ||
+		gjson.Get(got, "first").Str != "Jane" || gjson.Get(got, "props.team").Str != "blue" {
+		t.Errorf("stored %s", got)
+	}
 }

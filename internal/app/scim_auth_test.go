@@ -38,7 +38,7 @@ func guardedSCIM(t *testing.T, tokens ...string) (*scimtest.Server, string) {
 // for discovery stops start-up with a line that says so (not one that
 // suggests it has no discovery endpoints); validate reports it too.
 func TestSCIMDiscoveryWantsCredentials(t *testing.T) {
-	srv, _ := guardedSCIM(t, scimDiscoveryToken)
+	srv, john := guardedSCIM(t, scimDiscoveryToken)
 	_, err := app.New(scimConfig(t, srv.URL, nil), config.Source{Name: "test"}, slog.New(slog.DiscardHandler))
 	want := "upstream.url: scim: discovery: GET /ServiceProviderConfig: answered 401: the provider wants credentials for discovery: " +
 		"set upstream.scim.discoveryCredentials, or pin the capabilities with upstream.scim.discover: false"
@@ -62,6 +62,13 @@ func TestSCIMDiscoveryWantsCredentials(t *testing.T) {
 	s := launch(t, a, "127.0.0.1:0", logs)
 	if r := s.do(t, "GET", "/readyz", nil, ""); r.Status != 503 || gjson.GetBytes(r.Body, "upstream").Str != "not discovered" {
 		t.Errorf("readyz %d %s", r.Status, r.Body)
+	}
+	// An update meanwhile is the dialect's 503; why discovery failed (the
+	// endpoint, the configuration keys to set) is the operator's, not the
+	// legacy client's.
+	r := s.do(t, "PUT", "/v3/users/"+john, jsonHdr, `{"firstName":"Johnny"}`)
+	if r.Status != 503 || gjson.GetBytes(r.Body, "message").Str != "upstream unavailable; retry later" {
+		t.Errorf("update while undiscovered: %d %s", r.Status, r.Body)
 	}
 }
 

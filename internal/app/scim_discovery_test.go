@@ -6,6 +6,7 @@ import (
 	"net/http/httptest"
 	"net/http/httputil"
 	"net/url"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -64,14 +65,16 @@ func TestSCIMWithoutExtension(t *testing.T) {
 }
 
 // flaky is a SCIM server behind a switch: while down, every request is
-// answered 503 and never reaches it.
-func flaky(t *testing.T, srv *scimtest.Server) (string, *atomic.Bool) {
+// answered status (with a Retry-After past any deadline) and never
+// reaches it.
+func flaky(t *testing.T, srv *scimtest.Server, status int) (string, *atomic.Bool) {
 	var down atomic.Bool
 	target, _ := url.Parse(srv.URL)
 	proxy := httputil.NewSingleHostReverseProxy(target)
 	front := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if down.Load() {
-			w.WriteHeader(http.StatusServiceUnavailable)
+			w.Header().Set("Retry-After", "3600")
+			w.WriteHeader(status)
 			return
 		}
 		proxy.ServeHTTP(w, r)
@@ -104,7 +107,7 @@ func TestSCIMDiscoveryAtStart(t *testing.T) {
 	}
 	t.Cleanup(srv.Close)
 	john := srv.Add(scimJohn)
-	front, down := flaky(t, srv)
+	front, down := flaky(t, srv, http.StatusServiceUnavailable)
 	down.Store(true)
 
 	_, err = app.New(scimConfig(t, front, nil), config.Source{Name: "test"}, slog.New(slog.DiscardHandler))
@@ -180,5 +183,84 @@ func TestSCIMValidateDiscovers(t *testing.T) {
 	}
 	if err := app.CheckUpstream(scimConfig(t, "http://127.0.0.1:1", nil), config.Source{Name: "test"}); err != nil {
 		t.Errorf("unreachable: %v", err)
+	}
+}
+
+// TestSCIMDiscoveryBusy: a provider that puts discovery off (429 with a
+// Retry-After past the deadline, or 408) is busy, not a provider without
+// the discovery endpoints: start-up says what it answered without telling
+// the operator to pin the capabilities, validate leaves it to serve (the
+// configuration may be right), and with startUndiscovered /readyz says
+// unreachable until the provider answers, then serves.
+func TestSCIMDiscoveryBusy(t *testing.T) {
+	for _, status := range []int{http.StatusTooManyRequests, http.StatusRequestTimeout} {
+		t.Run(strconv.Itoa(status), func(t *testing.T) {
+			srv, err := scimtest.Start(scim.DefaultExtensionSchema)
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(srv.Close)
+			john := srv.Add(scimJohn)
+			front, busy := flaky(t, srv, status)
+			busy.Store(true)
+
+			_, err = app.New(scimConfig(t, front, nil), config.Source{Name: "test"}, slog.New(slog.DiscardHandler))
+			if err == nil || !strings.Contains(err.Error(), "GET /ServiceProviderConfig: answered "+strconv.Itoa(status)) ||
+				strings.Contains(err.Error(), "discover: false") {
+				t.Fatalf("start-up error %v", err)
+			}
+			if err := app.CheckUpstream(scimConfig(t, front, nil), config.Source{Name: "test"}); err != nil {
+				t.Errorf("validate refused a busy provider: %v", err)
+			}
+
+			a, err := app.New(scimConfig(t, front, func(c *config.Config) { c.Upstream.SCIM.StartUndiscovered = true }),
+				config.Source{Name: "test"}, slog.New(slog.DiscardHandler))
+			if err != nil {
+				t.Fatal(err)
+			}
+			s := launch(t, a, "127.0.0.1:0", &syncBuffer{})
+			if r := s.do(t, "GET", "/readyz", nil, ""); r.Status != 503 || gjson.GetBytes(r.Body, "upstream").Str != "unreachable" {
+				t.Errorf("readyz while busy: %d %s", r.Status, r.Body)
+			}
+			busy.Store(false)
+			if r := s.do(t, "GET", "/readyz", nil, ""); r.Status != 200 {
+				t.Fatalf("readyz once the provider answers: %d %s", r.Status, r.Body)
+			}
+			if r := s.do(t, "PUT", "/v3/users/"+john, jsonHdr, `{"firstName":"Johnny"}`); r.Status != 204 {
+				t.Fatalf("%d %s", r.Status, r.Body)
+			}
+		})
+	}
+}
+
+// TestSCIMStrictRemove: a provider that answers 400 noTarget to a remove
+// whose filter matches nothing (RFC 7644 §3.12) refused every update that
+// gave the user an item it did not have (the PatchOp's remove before add):
+// Shift's mobile for a user without one was a 400. Nothing applied (a PATCH
+// is whole or nothing), userbridge sends the same changes as GET + PUT.
+func TestSCIMStrictRemove(t *testing.T) {
+	srv, s, jane, _ := startSCIMWith(t, scimtest.Options{Extension: scim.DefaultExtensionSchema, StrictRemove: true}, nil)
+	srv.Requests() // discovery's
+	a := s.do(t, "PUT", "/v3/users/"+jane, jsonHdr, `{"mobile":"+1 555 0142","firstName":"Janet"}`)
+	if a.Status != 204 {
+		t.Fatalf("%d %s", a.Status, a.Body)
+	}
+	u := gjson.ParseBytes(srv.User(jane))
+	want(t, "mobile", u.Get(`phoneNumbers.#(type=="mobile").value`), "+1 555 0142")
+	want(t, "work phone", u.Get(`phoneNumbers.#(type=="work").value`), "+1 555 0100")
+	want(t, "givenName", u.Get("name.givenName"), "Janet")
+	var methods []string
+	for _, r := range srv.Requests() {
+		methods = append(methods, r.Method)
+	}
+	if strings.Join(methods, " ") != "PATCH GET PUT" {
+		t.Errorf("requests %v", methods)
+	}
+	// An update whose removes all match stays one PATCH.
+	if a := s.do(t, "PUT", "/v3/users/"+jane, jsonHdr, `{"mobile":"+1 555 0143"}`); a.Status != 204 {
+		t.Fatalf("%d %s", a.Status, a.Body)
+	}
+	if reqs := srv.Requests(); len(reqs) != 1 || reqs[0].Method != "PATCH" {
+		t.Errorf("requests %+v", reqs)
 	}
 }

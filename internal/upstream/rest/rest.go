@@ -234,7 +234,7 @@ func (t *trip) send(ctx context.Context, q *request) (*upstream.Result, *canonic
 		h["Content-Type"] = q.contentType
 	}
 	if q.merge != nil {
-		stored, res, cerr := t.read(ctx, q.merge, d)
+		stored, res, cerr := t.read(ctx, q.merge, d, q.mergeFrom)
 		if cerr != nil {
 			return res, cerr
 		}
@@ -245,8 +245,9 @@ func (t *trip) send(ctx context.Context, q *request) (*upstream.Result, *canonic
 	return t.Note(t.c.http.DoFor(ctx, t.call.User(), q.method, q.path.Text(d), body, h))
 }
 
-// read GETs the user as the upstream stores it, for a merge.
-func (t *trip) read(ctx context.Context, g *request, d *mapping.TemplateData) ([]byte, *upstream.Result, *canonical.Error) {
+// read GETs the user as the upstream stores it, for a merge: the reply,
+// or the object at the gjson path at in it (mergeFrom).
+func (t *trip) read(ctx context.Context, g *request, d *mapping.TemplateData, at string) ([]byte, *upstream.Result, *canonical.Error) {
 	res, cerr := t.Note(t.c.http.DoFor(ctx, t.call.User(), g.method, g.path.Text(d), nil, header(t.call.Header)))
 	if cerr != nil {
 		return nil, res, cerr
@@ -257,7 +258,15 @@ func (t *trip) read(ctx context.Context, g *request, d *mapping.TemplateData) ([
 	if !isObject(res.Body) {
 		return nil, res, canonical.Errorf(canonical.BadGateway, "upstream reply unreadable")
 	}
-	return res.Body, res, nil
+	if at == "" {
+		return res.Body, res, nil
+	}
+	if u := gjson.GetBytes(res.Body, at); u.IsObject() {
+		return []byte(u.Raw), res, nil
+	}
+	// Laid over anything else, the update would replace the user with
+	// what it names alone.
+	return nil, res, canonical.Errorf(canonical.BadGateway, "upstream reply unreadable")
 }
 
 // isObject reports whether b is one valid JSON object (a reply of Do is

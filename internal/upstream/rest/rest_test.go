@@ -319,3 +319,21 @@ user: {id: "${reply.id}"}
 		}
 	}
 }
+
+// mergeFrom says where a merge finds the user in the get's reply: without
+// merge it would say nothing, and is refused.
+func TestMergeFromNeedsMerge(t *testing.T) {
+	_, err := rest.Load("mergefrom.yaml", []byte(`
+upstream: m
+accepts: {set: [givenName]}
+lookup: {path: "/u?name=${param.username|query}", id: "0.id"}
+update:
+  byId: {method: PUT, path: "/u/${param.id|path}", mergeFrom: data, body: {firstName: "${update.set.givenName?}"}}
+get:
+  byId: {method: GET, path: "/u/${param.id|path}"}
+user: {id: "${reply.id}"}
+`))
+	if err == nil || !strings.Contains(err.Error(), "mergefrom.yaml:6: update.byId.mergeFrom: only with merge: true") {
+		t.Fatalf("%v", err)
+	}
+}

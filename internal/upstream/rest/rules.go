@@ -1,7 +1,6 @@
 package rest
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
 	"maps"
@@ -89,6 +88,11 @@ type Request struct {
 	// replaces the stored one; members the update does not name are sent
 	// back as read.
 	Merge bool `yaml:"merge"`
+	// MergeFrom (with merge) is the gjson path of the user in the get's
+	// reply, for an upstream that wraps it (data, for {"data": {…}}): the
+	// body is laid over that object, and the object alone is sent.
+	// Default: the reply is the user.
+	MergeFrom string `yaml:"mergeFrom"`
 }
 
 // Lookup is the username → id search.
@@ -150,6 +154,7 @@ type request struct {
 	body        *mapping.Template // nil: no body
 	userInReply bool
 	merge       *request // the get the update reads the user with first (merge: true)
+	mergeFrom   string   // where the user is in that get's reply, "" for the reply itself
 }
 
 type lookup struct {
@@ -178,16 +183,23 @@ var nameRE = regexp.MustCompile(`^[a-z][a-z0-9_-]{0,63}$`)
 // Load parses and compiles an upstream rule file; file names it in
 // messages. Every problem is reported, each with where it is.
 func Load(file string, data []byte) (*Rules, error) {
-	dec := yaml.NewDecoder(bytes.NewReader(data))
-	dec.KnownFields(true)
 	var f File
-	if err := dec.Decode(&f); err != nil {
-		return nil, fmt.Errorf("%w: %s: %s", ErrRules, file, mapping.YAMLMessage(mapping.YAMLSyntaxLine(data, err)))
+	root, err := mapping.DecodeYAML(data, &f)
+	var list mapping.YAMLErrors
+	switch {
+	case errors.As(err, &list):
+		// One problem each, as a dialect's rule file reports them.
+		errs := make([]error, len(list))
+		for i, e := range list {
+			errs[i] = fmt.Errorf("%w: %s: %w", ErrRules, file, e)
+		}
+		return nil, errors.Join(errs...)
+	case err != nil: // not YAML: the line it stopped at, in the file's words
+		return nil, fmt.Errorf("%w: %s: %s", ErrRules, file, mapping.YAMLMessage(err))
+	case root.Kind == 0:
+		return nil, fmt.Errorf("%w: %s: the file is empty", ErrRules, file)
 	}
-	var root yaml.Node
-	if yaml.Unmarshal(data, &root) == nil {
-		f.root = &root
-	}
+	f.root = root
 	return Compile(file, &f)
 }
 
@@ -224,7 +236,7 @@ func Compile(file string, f *File) (*Rules, error) {
 			return nil
 		}
 		out := &request{method: strings.ToUpper(q.Method), path: reqs.Path(where+".path", q.Path),
-			contentType: jsonValue, userInReply: q.UserInReply}
+			contentType: jsonValue, userInReply: q.UserInReply, mergeFrom: q.MergeFrom}
 		if q.ContentType != "" {
 			out.contentType = []string{q.ContentType}
 		}
@@ -245,6 +257,9 @@ func Compile(file string, f *File) (*Rules, error) {
 		}
 		if !update && q.Merge {
 			bad(where+".merge", "only an update merges")
+		}
+		if q.MergeFrom != "" && !q.Merge {
+			bad(where+".mergeFrom", "only with merge: true")
 		}
 		return out
 	}

@@ -3,7 +3,6 @@ package scim
 import (
 	"context"
 	"errors"
-	"fmt"
 	"net/http"
 	"slices"
 	"strconv"
@@ -59,7 +58,9 @@ type DiscoveryError struct {
 	// Problem says what went wrong.
 	Problem string
 	// Unreachable is true when no answer came (no connection, a timeout, a
-	// 5xx): the provider is down rather than unable to describe itself.
+	// 5xx) or the provider put the request off (429, 408): it is down or
+	// busy rather than unable to describe itself, and a later discovery
+	// may succeed as the configuration stands.
 	Unreachable bool
 }
 
@@ -140,7 +141,8 @@ func discover(ctx context.Context, hc *upstream.Client, ext string, cred Credent
 		switch {
 		case cerr != nil:
 			return gjson.Result{}, &DiscoveryError{Endpoint: path, Problem: cerr.Message, Unreachable: true}
-		case res.Status >= 500:
+		case res.Status >= 500, res.Status == http.StatusTooManyRequests, res.Status == http.StatusRequestTimeout:
+			// Down or busy: the endpoint is there, its answer comes later.
 			return gjson.Result{}, &DiscoveryError{Endpoint: path, Problem: "answered " + strconv.Itoa(res.Status), Unreachable: true}
 		case (res.Status == http.StatusUnauthorized || res.Status == http.StatusForbidden) && cred == nil:
 			return gjson.Result{}, &DiscoveryError{Endpoint: path, Problem: "answered " + strconv.Itoa(res.Status) +
@@ -275,16 +277,14 @@ func (c *Client) Capabilities() *Capabilities { return c.caps.Load() }
 
 // ensure returns the capabilities in use, discovering them first when no
 // discovery has succeeded yet (upstream.scim.startUndiscovered); nothing
-// is sent to /Users until one has.
+// is sent to /Users until one has. The caller gets unavailable in the
+// words of any other 503: why discovery failed is the operator's (start-up
+// log, /readyz), and may name configuration keys or the token endpoint's
+// refusal.
 func (c *Client) ensure(ctx context.Context) (*Capabilities, *canonical.Error) {
 	caps, err := c.discovered(ctx)
 	if err != nil {
-		var de *DiscoveryError
-		msg := "the SCIM upstream's capabilities are not known yet"
-		if errors.As(err, &de) {
-			msg += fmt.Sprintf(" (GET %s: %s)", de.Endpoint, clip(de.Problem))
-		}
-		return nil, canonical.Errorf(canonical.Unavailable, msg)
+		return nil, canonical.Errorf(canonical.Unavailable, upstream.GenericMessage(canonical.Unavailable))
 	}
 	return caps, nil
 }

@@ -74,7 +74,9 @@ func TestDiscoveryWantsCredentials(t *testing.T) {
 		t.Errorf("requests %+v", reqs)
 	}
 	_, cerr := c.Patch(context.Background(), call(canonical.ByID, id, `{"set":{"givenName":"Janet"}}`))
-	if cerr == nil || cerr.Code != canonical.Unavailable || !strings.Contains(cerr.Message, "upstream.scim.discoveryCredentials") {
+	// Why is the operator's (the error above): the caller is told no
+	// configuration key.
+	if cerr == nil || cerr.Code != canonical.Unavailable || strings.Contains(cerr.Message, "upstream.scim") {
 		t.Errorf("%v", cerr)
 	}
 }

@@ -259,3 +259,38 @@ func TestDiscoveryPerAttribute(t *testing.T) {
 		t.Errorf("%d requests sent", n)
 	}
 }
+
+// Unsetting the e-mail removes the work item and touches no other: a home
+// e-mail that is primary stays so, with GET + PUT as with PATCH (which
+// sends only the remove). The PUT dropped the other items' primary, as
+// setting a primary work e-mail does.
+func TestUnsetEmailKeepsOthersPrimary(t *testing.T) {
+	const user = `{"userName":"jo","emails":[{"value":"jo@home.example","type":"home","primary":true},{"value":"jo@example.com","type":"work"}]}`
+	for _, patch := range []bool{true, false} {
+		srv, err := scimtest.StartWith(scimtest.Options{Extension: scim.DefaultExtensionSchema, NoPatch: !patch})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(srv.Close)
+		id := srv.Add(user)
+		hc, err := upstream.New(config.Upstream{URL: srv.URL, Timeout: config.Duration(2 * time.Second), Breaker: config.Breaker{Enabled: new(bool)}}, upstream.Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		c, err := scim.New(hc, config.Upstream{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(c.Close)
+		if _, err := c.Discover(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		if _, cerr := c.Patch(context.Background(), call(canonical.ByID, id, `{"set":{},"unset":["email"]}`)); cerr != nil {
+			t.Fatalf("patch %v: %v", patch, cerr)
+		}
+		emails := gjson.GetBytes(srv.User(id), "emails")
+		if len(emails.Array()) != 1 || emails.Get("0.type").Str != "home" || emails.Get("0.primary").Type != gjson.True {
+			t.Errorf("patch %v: emails %s, want the home one alone, still primary", patch, emails.Raw)
+		}
+	}
+}

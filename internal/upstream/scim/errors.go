@@ -24,7 +24,8 @@ var scimTypes = map[string]canonical.Code{
 	"invalidVers":   canonical.InvalidField,
 	"tooMany":       canonical.InvalidField,
 	// A PATCH path filter that matched nothing (RFC 7644 §3.12), not a
-	// missing user: the update is refused as it stands.
+	// missing user. Patch sends such a PATCH again as GET + PUT; a
+	// noTarget still answered refuses the update as it stands.
 	"noTarget":  canonical.InvalidField,
 	"sensitive": canonical.Forbidden,
 }

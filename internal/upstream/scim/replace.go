@@ -171,7 +171,8 @@ func setExtensionItem(u map[string]any, ext, dialect, name string, v gjson.Resul
 }
 
 // replaceItem drops the items of the multi-valued attr that have the type
-// typ and, when v exists, adds item (a primary one unsets the others').
+// typ and, when v exists, adds item (a primary one unsets the others';
+// dropping alone leaves them as they are, as the PatchOp's remove does).
 func replaceItem(u map[string]any, attr, typ string, v gjson.Result, item map[string]any) {
 	list, _ := u[key(u, attr)].([]any)
 	kept := list[:0:0]
@@ -180,7 +181,7 @@ func replaceItem(u map[string]any, attr, typ string, v gjson.Result, item map[st
 		if t, _ := m[key(m, "type")].(string); m != nil && strings.EqualFold(t, typ) {
 			continue
 		}
-		if m != nil && item["primary"] == true {
+		if m != nil && v.Exists() && item["primary"] == true {
 			delete(m, key(m, "primary"))
 		}
 		kept = append(kept, it)

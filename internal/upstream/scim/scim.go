@@ -158,6 +158,13 @@ func (c *Client) Patch(ctx context.Context, call *upstream.Call) (*upstream.Resu
 		res, cerr = t.withID(ctx, func(id string) (*upstream.Result, *canonical.Error) {
 			return c.http.DoFor(ctx, call.User(), http.MethodPatch, userPath(id), body, c.header(call.Header, true))
 		})
+		if cerr == nil && noTarget(res) {
+			// A strict provider refuses a remove whose filter matches no
+			// value (the pairs' remove before add), and a PATCH applies
+			// whole or not at all (RFC 5789 §2): the same changes as
+			// GET + PUT instead.
+			res, cerr = c.replace(ctx, t, caps)
+		}
 	} else {
 		res, cerr = c.replace(ctx, t, caps)
 	}
@@ -259,6 +266,12 @@ var (
 )
 
 func userPath(id string) string { return "/Users/" + url.PathEscape(id) }
+
+// noTarget is whether res is RFC 7644 §3.12's 400 noTarget: a PATCH path
+// filter that matched no value.
+func noTarget(res *upstream.Result) bool {
+	return res.Status == http.StatusBadRequest && get(gjson.ParseBytes(res.Body), "scimType").Str == "noTarget"
+}
 
 // trip is one call's exchanges: the lookup, when the user is named by
 // username, then the request proper.

@@ -138,7 +138,7 @@ func (h *handler) applyFiltered(container map[string]any, name string, op scim.P
 		}
 		kept = append(kept, m)
 	}
-	if matched == 0 && op.Op != scim.PatchOperationRemove {
+	if matched == 0 && (op.Op != scim.PatchOperationRemove || h.opts.StrictRemove) {
 		return scimerrors.ScimErrorNoTarget
 	}
 	if len(kept) == 0 {

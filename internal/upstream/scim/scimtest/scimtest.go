@@ -85,6 +85,10 @@ type Options struct {
 	Extension string
 	// NoPatch declares patch.supported false and answers PATCH with 501.
 	NoPatch bool
+	// StrictRemove answers a PATCH remove whose value filter matches no
+	// value with 400 noTarget (RFC 7644 §3.12), applying nothing, as
+	// strict providers do; by default such a remove removes nothing.
+	StrictRemove bool
 	// ETag declares etag.supported true: PUT honours If-Match (412 when
 	// it names another version).
 	ETag bool
