@@ -173,7 +173,8 @@ func TestDecodeProblemsInTheFilesTerms(t *testing.T) {
 	if err == nil {
 		t.Fatal("accepted")
 	}
-	for _, want := range []string{"line 2: unknown key nope", "line 4: `x` is not a list", "line 5: `20x` is not a whole number", "line 6: a list is not a mapping"} {
+	for _, want := range []string{"line 2: unknown key nope in route; expected one of method, path", "line 4: request.fields: `x` is not a list",
+		"line 5: response.status: `20x` is not a whole number", "line 6: errors.messages: a list is not a mapping"} {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("missing %q in:\n%v", want, err)
 		}
@@ -281,6 +282,34 @@ func TestDottedSourcesNameMembers(t *testing.T) {
 	}
 }
 
+// TestDecodeProblemsSayWhatWasMeant: a misspelt key is named with the
+// mapping it is in and the key it most likely is; a key like none of them
+// lists those the mapping takes; a value of the wrong kind names its key
+// path, so that two problems on one line read apart.
+func TestDecodeProblemsSayWhatWasMeant(t *testing.T) {
+	_, err := Parse("r.yaml", []byte(`dialect: d
+respone: {}
+request:
+  fields:
+    - {source: a, type: string, taget: givenName}
+    - {source: b, type: string, validate: {maxLen: 3, isEmail: true, zzz: 1}}
+    - {source: c, type: string, validate: {password: {upper: 1, digit: 1}}}
+`))
+	for _, want := range []string{
+		"line 2: unknown key respone; did you mean response?",
+		"line 5: unknown key taget in request.fields[0]; did you mean target?",
+		"line 6: unknown key maxLen in request.fields[1].validate; did you mean maxLength?",
+		"line 6: unknown key isEmail in request.fields[1].validate; did you mean email?",
+		"line 6: unknown key zzz in request.fields[1].validate; expected one of email, keyMaxLength, keyPattern, maxItems, maxLength, maxPairs, minLength, nonEmpty, oneOf, password, pattern, uuid, valueMaxLength, valueType",
+		"line 7: request.fields[2].validate.password.upper: `1` is not true or false",
+		"line 7: request.fields[2].validate.password.digit: `1` is not true or false",
+	} {
+		if !strings.Contains(fmt.Sprint(err), want) {
+			t.Errorf("missing %q in:\n%v", want, err)
+		}
+	}
+}
+
 // TestDecodeProblemsAreTyped: each problem of a rule file that does not
 // decode is a YAMLError a caller can read (line, key), wrapped in ErrRules,
 // with no YAML library message rewritten; an empty file says so.
@@ -290,13 +319,13 @@ func TestDecodeProblemsAreTyped(t *testing.T) {
 		t.Fatalf("not ErrRules: %v", err)
 	}
 	var ye *YAMLError
-	if !errors.As(err, &ye) || ye.Line != 2 || !ye.Unknown || ye.Key != "nope" {
+	if !errors.As(err, &ye) || ye.Line != 2 || !ye.Unknown || ye.Key != "nope" || ye.Path != "route" {
 		t.Fatalf("first problem: %#v in %v", ye, err)
 	}
 	if n := strings.Count(err.Error(), "\n") + 1; n != 2 {
 		t.Errorf("want two problems, one a line; got %d: %v", n, err)
 	}
-	if !strings.Contains(err.Error(), "r.yaml: line 3: a list is not a whole number") {
+	if !strings.Contains(err.Error(), "r.yaml: line 3: response.status: a list is not a whole number") {
 		t.Errorf("missing the status problem: %v", err)
 	}
 	if _, err := Parse("r.yaml", []byte("dialect: d\n\"\": 1\n")); !strings.Contains(fmt.Sprint(err), `r.yaml: line 2: unknown key ""`) {
