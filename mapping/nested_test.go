@@ -335,3 +335,50 @@ func TestDecodeProblemsAreTyped(t *testing.T) {
 		t.Errorf("empty file: %v", err)
 	}
 }
+
+// TestOneMemberOneType: two rules that read one member as two types, or a
+// rule that reads a member as no object while others read into it, would
+// refuse every request that sends it: the file is refused, naming both.
+// One member read by two rules of one type (or any, or integer and
+// number), or an object read whole and member by member, compiles.
+func TestOneMemberOneType(t *testing.T) {
+	_, err := Load("two.yaml", []byte(`dialect: d
+route: {method: PUT, path: /u/:id}
+request:
+  target: {from: param.id, by: id}
+  fields:
+    - {source: labels, type: object, target: attributes}
+    - {source: labels, type: string, target: extensions.d.labels}
+    - {source: profile, type: string, target: displayName}
+    - {source: profile.city, type: string, target: givenName}
+    - {source: profile.zip.code, type: string, target: familyName}
+response: {status: 204}
+errors: {body: {message: "${error.message}"}}
+`), Options{})
+	for _, want := range []string{
+		`two.yaml:7: request.fields[1].source: "labels" is read as a string here and as an object by request.fields[0] (line 6): no value is both`,
+		`two.yaml:8: request.fields[2].source: "profile" is read as a string, but profile.city, profile.zip.code read into it as an object`,
+	} {
+		if !strings.Contains(fmt.Sprint(err), want) {
+			t.Errorf("missing %q in:\n%v", want, err)
+		}
+	}
+	if _, err := Load("ok.yaml", []byte(`dialect: d
+route: {method: PUT, path: /u/:id}
+request:
+  target: {from: param.id, by: id}
+  fields:
+    - {source: mail, type: string, target: email}
+    - {source: mail, type: string, target: username}
+    - {source: n, type: integer, target: extensions.d.n}
+    - {source: n, type: number, target: extensions.d.m}
+    - {source: office, type: object, target: address}
+    - {source: office.city, type: string, target: givenName}
+    - {source: blob, type: any, target: extensions.d.blob}
+    - {source: blob.x, type: string, target: familyName}
+response: {status: 204}
+errors: {body: {message: "${error.message}"}}
+`), Options{}); err != nil {
+		t.Errorf("refused: %v", err)
+	}
+}
