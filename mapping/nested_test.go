@@ -382,3 +382,25 @@ errors: {body: {message: "${error.message}"}}
 		t.Errorf("refused: %v", err)
 	}
 }
+
+// TestConfigOverrideNamesTheConstantMeant: a deployment's value for a
+// constant the rule file does not declare says where it is set and the
+// constant it most likely means.
+func TestConfigOverrideNamesTheConstantMeant(t *testing.T) {
+	_, err := Load("c.yaml", []byte(`dialect: d
+route: {method: PUT, path: /u/:id}
+config: {supportUrl: x, realm: y}
+request:
+  target: {from: param.id, by: id}
+response: {status: 204}
+errors: {body: {message: "${error.message}", help: "${config.supportUrl}"}}
+`), Options{Config: map[string]string{"supportURL": "z", "zzzz": "w"}})
+	for _, want := range []string{
+		"c.yaml:3: config.supportURL: the rule file declares no such config constant, which dialects.d.config sets; did you mean supportUrl?",
+		"c.yaml:3: config.zzzz: the rule file declares no such config constant, which dialects.d.config sets; expected one of realm, supportUrl",
+	} {
+		if !strings.Contains(fmt.Sprint(err), want) {
+			t.Errorf("missing %q in:\n%v", want, err)
+		}
+	}
+}
