@@ -404,3 +404,31 @@ errors: {body: {message: "${error.message}", help: "${config.supportUrl}"}}
 		}
 	}
 }
+
+// TestOneOfValueNeverAccepted: a oneOf value the rule's other checks
+// refuse can never be sent: the file is refused, naming the value.
+func TestOneOfValueNeverAccepted(t *testing.T) {
+	_, err := Load("o.yaml", []byte(`dialect: d
+route: {method: PUT, path: /u/:id}
+request:
+  target: {from: param.id, by: id}
+  fields:
+    - source: plan
+      type: string
+      target: extensions.d.plan
+      validate: {pattern: '[a-z]+', maxLength: 5, oneOf: [basic, Gold, premium]}
+response: {status: 204}
+errors: {body: {message: "${error.message}"}}
+`), Options{})
+	for _, want := range []string{
+		`o.yaml:9: request.fields[0].validate.oneOf[1]: "Gold" is never accepted: the value must match [a-z]+`,
+		`o.yaml:9: request.fields[0].validate.oneOf[2]: "premium" is never accepted: the value must be at most 5 characters long`,
+	} {
+		if !strings.Contains(fmt.Sprint(err), want) {
+			t.Errorf("missing %q in:\n%v", want, err)
+		}
+	}
+	if strings.Contains(fmt.Sprint(err), `"basic"`) {
+		t.Errorf("a value the checks accept is refused: %v", err)
+	}
+}

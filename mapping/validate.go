@@ -65,6 +65,15 @@ func compileValidators(pr *problems, where string, v *Validators) validators {
 	if pw := v.Password; pw != nil && pw.MinLength < 0 {
 		pr.addf(where+".password.minLength", "%d: a length is 0 (no minimum) or more", pw.MinLength)
 	}
+	// A oneOf value the rule's other string checks refuse is never
+	// accepted: the list says it is, so the file is wrong.
+	others := out
+	others.oneOf, others.password = nil, nil
+	for i, s := range v.OneOf {
+		if e := others.run("the value", gjson.Result{Type: gjson.String, Str: s}, nil); e != nil {
+			pr.addf(where+".oneOf["+strconv.Itoa(i)+"]", "%q is never accepted: %s; drop it, or change the check", s, e.Message)
+		}
+	}
 	return out
 }
 
