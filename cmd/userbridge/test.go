@@ -39,11 +39,11 @@ func ruleTest(e *env, args []string) error {
 	}
 	programs, err := testDialects(*file)
 	if err != nil {
-		return &usageError{cmd: "test", msg: err.Error()}
+		return &usageError{cmd: "test", msg: err.Error(), cannotStart: true}
 	}
 	rep, err := conformance.RunFiles(fs.Args(), programs)
 	if err != nil {
-		return &usageError{cmd: "test", msg: err.Error()}
+		return &usageError{cmd: "test", msg: err.Error(), cannotStart: true}
 	}
 	code := 0
 	for _, r := range rep.Results {
