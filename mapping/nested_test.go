@@ -405,6 +405,29 @@ errors: {body: {message: "${error.message}", help: "${config.supportUrl}"}}
 	}
 }
 
+// TestEnumValueNeverAccepted: the checks run before a string enum, so an
+// enum value they refuse is never matched: the file is refused, naming it.
+func TestEnumValueNeverAccepted(t *testing.T) {
+	_, err := Load("e.yaml", []byte(`dialect: d
+route: {method: PUT, path: /u/:id}
+request:
+  target: {from: param.id, by: id}
+  fields:
+    - source: status
+      type: string
+      enum:
+        ACTIVE: {active: true}
+        off: {active: false}
+      validate: {pattern: '[a-z]+'}
+response: {status: 204}
+errors: {body: {message: "${error.message}"}}
+`), Options{})
+	if want := `e.yaml:9: request.fields[0].enum.ACTIVE: "ACTIVE" is never accepted: the value must match [a-z]+`; !strings.Contains(fmt.Sprint(err), want) ||
+		strings.Contains(fmt.Sprint(err), `"off"`) {
+		t.Errorf("want only %q in:\n%v", want, err)
+	}
+}
+
 // TestOneOfValueNeverAccepted: a oneOf value the rule's other checks
 // refuse can never be sent: the file is refused, naming the value.
 func TestOneOfValueNeverAccepted(t *testing.T) {
