@@ -455,3 +455,25 @@ errors: {body: {message: "${error.message}"}}
 		t.Errorf("a value the checks accept is refused: %v", err)
 	}
 }
+
+// TestFlowTemplateHint: an unquoted ${…} template in a flow mapping or
+// list breaks the YAML (its { opens a mapping); the syntax error says to
+// quote it. A quoted one, or another syntax error, gets no such hint.
+func TestFlowTemplateHint(t *testing.T) {
+	const hint = `a ${…} template inside a flow mapping or list ({…}, […]) must be quoted`
+	for _, tc := range []struct {
+		body string
+		want bool
+	}{
+		{`contact: {email: ${user.email?}}`, true},
+		{`groups: [${user.id}]`, true},
+		{`x: {a: "${user.id}", b: ${user.id}}`, true},
+		{`x: {a: b`, false},
+		{"x: \"${user.id}\"\n    y: [a", false},
+	} {
+		_, err := Parse("h.yaml", []byte("dialect: d\nresponse:\n  body:\n    "+tc.body+"\n"))
+		if err == nil || strings.Contains(err.Error(), hint) != tc.want {
+			t.Errorf("%s: hint %v: %v", tc.body, !tc.want, err)
+		}
+	}
+}
