@@ -11,6 +11,9 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"reflect"
+	"regexp"
+	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -250,17 +253,52 @@ func ParseAll(src Source, data []byte) (*Config, error) {
 			return nil, fmt.Errorf("%w: %s: %s", ErrInvalid, src.Name, mapping.YAMLMessage(mapping.YAMLSyntaxLine(data, err)))
 		}
 		// yaml.v3 goes on past each of these: c holds the rest.
-		errs := make([]error, 0, len(te.Errors))
-		for _, e := range te.Errors {
-			errs = append(errs, fmt.Errorf("%w: %s: %s", ErrInvalid, src.Name, mapping.YAMLText(e)))
-		}
-		decodeErr = errors.Join(errs...)
+		decodeErr = decodeProblems(src, data, te)
 	}
 	c.written = writtenKeys(data)
 	c.lines = keyLines(data)
 	c.applyDefaults()
 	c.anchorFiles(src)
 	return &c, decodeErr
+}
+
+// yamlWalked matches the yaml.v3 TypeError messages mapping.CheckYAML
+// finds too, with the line: an unknown key, a value of the wrong kind.
+var yamlWalked = regexp.MustCompile(`^line [0-9]+: (?:field \S+ not found in type|cannot unmarshal )`)
+
+// decodeProblems is every problem of te, yaml.v3's decoding of data, said
+// as mapping.CheckYAML says it, with the key path it is at and, for an
+// unknown key, the key meant ("unknown key rule in dialects.acme; did you
+// mean rules?"). The problems a type that decodes itself finds (a duration,
+// a removed key), and any CheckYAML finds nothing on the line of, are
+// yaml.v3's, in a file's words.
+func decodeProblems(src Source, data []byte, te *yaml.TypeError) error {
+	var root yaml.Node
+	_ = yaml.Unmarshal(data, &root) // it decoded: it is YAML
+	type problem struct {
+		line int
+		msg  string
+	}
+	var all []problem
+	lines := map[int]bool{}
+	for _, e := range mapping.CheckYAML(&root, reflect.TypeOf(Config{})) {
+		all = append(all, problem{e.Line, e.Error()})
+		lines[e.Line] = true
+	}
+	for _, e := range te.Errors {
+		line := 0
+		_, _ = fmt.Sscanf(e, "line %d:", &line) // 0 when it names none
+		if yamlWalked.MatchString(e) && lines[line] {
+			continue // said above, with its key path
+		}
+		all = append(all, problem{line, mapping.YAMLText(e)})
+	}
+	sort.SliceStable(all, func(i, j int) bool { return all[i].line < all[j].line })
+	errs := make([]error, len(all))
+	for i, p := range all {
+		errs[i] = fmt.Errorf("%w: %s: %s", ErrInvalid, src.Name, p.msg)
+	}
+	return errors.Join(errs...)
 }
 
 // anchorFiles makes the relative names of the files upstream.tls,

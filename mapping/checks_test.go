@@ -173,7 +173,7 @@ func TestValidatorsFitTheType(t *testing.T) {
 		return "    - {source: x, type: " + typ + ", target: " + target + ", validate: {" + validate + "}}\n"
 	}
 	runChecks(t, []checkCase{
-		{name: "string validators on a string", fields: f("string", "displayName", "nonEmpty: true, pattern: '[a-z]+', minLength: 1, maxLength: 9, oneOf: [a], uuid: false, email: true")},
+		{name: "string validators on a string", fields: f("string", "displayName", "nonEmpty: true, pattern: '[a-z@.]+', minLength: 1, maxLength: 9, oneOf: [a@b.co], uuid: false, email: true")},
 		{name: "map validators on an object", fields: f("object", "attributes", "maxPairs: 3, keyPattern: '[a-z]+', keyMaxLength: 9, valueMaxLength: 9, valueType: string")},
 		{name: "maxItems on an array", fields: f("array", "extensions.demo.x", "maxItems: 3")},
 		{name: "anything on any", fields: f("any", "extensions.demo.x", "pattern: '[a-z]+', maxPairs: 3, maxItems: 3")},

@@ -132,9 +132,11 @@ func Compile(name string, f *File, opts Options) (*Program, error) {
 	for k, v := range f.Config {
 		p.config[k] = v
 	}
-	for k, v := range opts.Config {
+	for _, k := range slices.Sorted(maps.Keys(opts.Config)) { // each problem in one order
+		v := opts.Config[k]
 		if _, ok := f.Config[k]; !ok {
-			pr.addf("config."+k, "the rule file declares no such config constant")
+			pr.addf("config."+k, "the rule file declares no such config constant, which dialects.%s.config sets%s",
+				f.Dialect, knownKeysHint(k, slices.Sorted(maps.Keys(f.Config))))
 		}
 		p.config[k] = v
 	}

@@ -3,7 +3,9 @@ package mapping
 import (
 	"encoding/json"
 	"fmt"
+	"maps"
 	"regexp"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -226,6 +228,13 @@ func (p *Program) compileField(pr *problems, where string, r *FieldRule) *fieldR
 	}
 	fr.v = compileValidators(pr, where+".validate", &r.Validate)
 	checkValidatorTypes(pr, where+".validate", t, &r.Validate)
+	if fr.typ == typeString { // the checks run before the enum: a value they refuse is never matched
+		for _, k := range slices.Sorted(maps.Keys(r.Enum)) {
+			if msg := fr.v.refusal(k); msg != "" {
+				pr.addf(where+".enum."+k, "%q is never accepted: %s; drop it, or change the check", k, msg)
+			}
+		}
+	}
 	if fr.hasTo && fr.to.field >= 0 {
 		p.checkShape(pr, where, fr)
 	}

@@ -137,6 +137,52 @@ func (p *Program) compileRequest(pr *problems) {
 		}
 	}
 	p.checkUsernameFields(pr)
+	checkSourceTypes(pr, rq.Fields)
+}
+
+// checkSourceTypes refuses two field rules that read one member as values
+// of two types (labels as an object and as a string), and a rule that
+// reads a member as no object when others read into it (profile as a
+// string, profile.office): no value is both, so every request sending the
+// member would be refused by one rule or another.
+func checkSourceTypes(pr *problems, fields []FieldRule) {
+	at := func(i int) string { return fmt.Sprintf("request.fields[%d].source", i) }
+	first := map[string]int{} // a source → the first rule reading it
+	for i := range fields {
+		src := fields[i].Source
+		j, ok := first[src]
+		if !ok {
+			first[src] = i
+			continue
+		}
+		if a, b := fields[j].Type, fields[i].Type; !sameJSONType(a, b) {
+			pr.addf(at(i), "%q is read as %s here and as %s by request.fields[%d] (line %d): no value is both, so every request that sends it would be refused; give the member one type in both rules, or type any",
+				src, aOrAn(b), aOrAn(a), j, LineOf(pr.root, at(j)))
+		}
+	}
+	for i := range fields {
+		t := fields[i].Type
+		if t == "object" || t == "any" || t == "" || first[fields[i].Source] != i {
+			continue
+		}
+		var inside []string
+		for j := range fields {
+			if strings.HasPrefix(fields[j].Source, fields[i].Source+".") {
+				inside = append(inside, fields[j].Source)
+			}
+		}
+		if len(inside) > 0 {
+			pr.addf(at(i), "%q is read as %s, but %s read into it as an object: no value is both, so every request that sends it would be refused; make this rule type object or any, or move the others",
+				fields[i].Source, aOrAn(t), strings.Join(inside, ", "))
+		}
+	}
+}
+
+// sameJSONType reports whether a value may be of both rule types: the same
+// type, either any (or unset), or integer and number.
+func sameJSONType(a, b string) bool {
+	num := func(t string) bool { return t == "number" || t == "integer" }
+	return a == b || a == "" || b == "" || a == "any" || b == "any" || num(a) && num(b)
 }
 
 // checkUsernameFields makes sure a password rule's usernameField names a

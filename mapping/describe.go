@@ -187,8 +187,17 @@ func (p *Program) shape(t *tmpl, e *ErrorAnswer) *Shape {
 func (p *Program) exprShape(x *expr, e *ErrorAnswer) *Shape {
 	s := &Shape{Kind: ShapeValue, Optional: x.optional, Nullable: true}
 	switch x.src {
-	case srcParam, srcRequest:
+	case srcParam:
+		// A route's parameter is never empty where its route matched; an
+		// answer to a request no route matched (not_found, method_not_allowed:
+		// internal/server/unmatched.go) may have none.
 		s.Type = "string"
+		s.Nullable = e != nil && (e.Code == canonical.NotFound || e.Code == canonical.MethodNotAllowed)
+	case srcRequest:
+		// Every request has an id, a URL and a path; dir is "" for a path
+		// of one segment.
+		s.Type = "string"
+		s.Nullable = x.path == "dir"
 	case srcConfig:
 		s.Type = "string"
 		s.Nullable = p.config[x.path] == ""

@@ -173,7 +173,8 @@ func TestDecodeProblemsInTheFilesTerms(t *testing.T) {
 	if err == nil {
 		t.Fatal("accepted")
 	}
-	for _, want := range []string{"line 2: unknown key nope", "line 4: `x` is not a list", "line 5: `20x` is not a whole number", "line 6: a list is not a mapping"} {
+	for _, want := range []string{"line 2: unknown key nope in route; expected one of method, path", "line 4: request.fields: `x` is not a list",
+		"line 5: response.status: `20x` is not a whole number", "line 6: errors.messages: a list is not a mapping"} {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("missing %q in:\n%v", want, err)
 		}
@@ -281,6 +282,34 @@ func TestDottedSourcesNameMembers(t *testing.T) {
 	}
 }
 
+// TestDecodeProblemsSayWhatWasMeant: a misspelt key is named with the
+// mapping it is in and the key it most likely is; a key like none of them
+// lists those the mapping takes; a value of the wrong kind names its key
+// path, so that two problems on one line read apart.
+func TestDecodeProblemsSayWhatWasMeant(t *testing.T) {
+	_, err := Parse("r.yaml", []byte(`dialect: d
+respone: {}
+request:
+  fields:
+    - {source: a, type: string, taget: givenName}
+    - {source: b, type: string, validate: {maxLen: 3, isEmail: true, zzz: 1}}
+    - {source: c, type: string, validate: {password: {upper: 1, digit: 1}}}
+`))
+	for _, want := range []string{
+		"line 2: unknown key respone; did you mean response?",
+		"line 5: unknown key taget in request.fields[0]; did you mean target?",
+		"line 6: unknown key maxLen in request.fields[1].validate; did you mean maxLength?",
+		"line 6: unknown key isEmail in request.fields[1].validate; did you mean email?",
+		"line 6: unknown key zzz in request.fields[1].validate; expected one of email, keyMaxLength, keyPattern, maxItems, maxLength, maxPairs, minLength, nonEmpty, oneOf, password, pattern, uuid, valueMaxLength, valueType",
+		"line 7: request.fields[2].validate.password.upper: `1` is not true or false",
+		"line 7: request.fields[2].validate.password.digit: `1` is not true or false",
+	} {
+		if !strings.Contains(fmt.Sprint(err), want) {
+			t.Errorf("missing %q in:\n%v", want, err)
+		}
+	}
+}
+
 // TestDecodeProblemsAreTyped: each problem of a rule file that does not
 // decode is a YAMLError a caller can read (line, key), wrapped in ErrRules,
 // with no YAML library message rewritten; an empty file says so.
@@ -290,13 +319,13 @@ func TestDecodeProblemsAreTyped(t *testing.T) {
 		t.Fatalf("not ErrRules: %v", err)
 	}
 	var ye *YAMLError
-	if !errors.As(err, &ye) || ye.Line != 2 || !ye.Unknown || ye.Key != "nope" {
+	if !errors.As(err, &ye) || ye.Line != 2 || !ye.Unknown || ye.Key != "nope" || ye.Path != "route" {
 		t.Fatalf("first problem: %#v in %v", ye, err)
 	}
 	if n := strings.Count(err.Error(), "\n") + 1; n != 2 {
 		t.Errorf("want two problems, one a line; got %d: %v", n, err)
 	}
-	if !strings.Contains(err.Error(), "r.yaml: line 3: a list is not a whole number") {
+	if !strings.Contains(err.Error(), "r.yaml: line 3: response.status: a list is not a whole number") {
 		t.Errorf("missing the status problem: %v", err)
 	}
 	if _, err := Parse("r.yaml", []byte("dialect: d\n\"\": 1\n")); !strings.Contains(fmt.Sprint(err), `r.yaml: line 2: unknown key ""`) {
@@ -304,5 +333,147 @@ func TestDecodeProblemsAreTyped(t *testing.T) {
 	}
 	if _, err := Parse("empty.yaml", nil); !errors.Is(err, ErrRules) || !strings.Contains(err.Error(), "empty.yaml: the file is empty") {
 		t.Errorf("empty file: %v", err)
+	}
+}
+
+// TestOneMemberOneType: two rules that read one member as two types, or a
+// rule that reads a member as no object while others read into it, would
+// refuse every request that sends it: the file is refused, naming both.
+// One member read by two rules of one type (or any, or integer and
+// number), or an object read whole and member by member, compiles.
+func TestOneMemberOneType(t *testing.T) {
+	_, err := Load("two.yaml", []byte(`dialect: d
+route: {method: PUT, path: /u/:id}
+request:
+  target: {from: param.id, by: id}
+  fields:
+    - {source: labels, type: object, target: attributes}
+    - {source: labels, type: string, target: extensions.d.labels}
+    - {source: profile, type: string, target: displayName}
+    - {source: profile.city, type: string, target: givenName}
+    - {source: profile.zip.code, type: string, target: familyName}
+response: {status: 204}
+errors: {body: {message: "${error.message}"}}
+`), Options{})
+	for _, want := range []string{
+		`two.yaml:7: request.fields[1].source: "labels" is read as a string here and as an object by request.fields[0] (line 6): no value is both`,
+		`two.yaml:8: request.fields[2].source: "profile" is read as a string, but profile.city, profile.zip.code read into it as an object`,
+	} {
+		if !strings.Contains(fmt.Sprint(err), want) {
+			t.Errorf("missing %q in:\n%v", want, err)
+		}
+	}
+	if _, err := Load("ok.yaml", []byte(`dialect: d
+route: {method: PUT, path: /u/:id}
+request:
+  target: {from: param.id, by: id}
+  fields:
+    - {source: mail, type: string, target: email}
+    - {source: mail, type: string, target: username}
+    - {source: n, type: integer, target: extensions.d.n}
+    - {source: n, type: number, target: extensions.d.m}
+    - {source: office, type: object, target: address}
+    - {source: office.city, type: string, target: givenName}
+    - {source: blob, type: any, target: extensions.d.blob}
+    - {source: blob.x, type: string, target: familyName}
+response: {status: 204}
+errors: {body: {message: "${error.message}"}}
+`), Options{}); err != nil {
+		t.Errorf("refused: %v", err)
+	}
+}
+
+// TestConfigOverrideNamesTheConstantMeant: a deployment's value for a
+// constant the rule file does not declare says where it is set and the
+// constant it most likely means.
+func TestConfigOverrideNamesTheConstantMeant(t *testing.T) {
+	_, err := Load("c.yaml", []byte(`dialect: d
+route: {method: PUT, path: /u/:id}
+config: {supportUrl: x, realm: y}
+request:
+  target: {from: param.id, by: id}
+response: {status: 204}
+errors: {body: {message: "${error.message}", help: "${config.supportUrl}"}}
+`), Options{Config: map[string]string{"supportURL": "z", "zzzz": "w"}})
+	for _, want := range []string{
+		"c.yaml:3: config.supportURL: the rule file declares no such config constant, which dialects.d.config sets; did you mean supportUrl?",
+		"c.yaml:3: config.zzzz: the rule file declares no such config constant, which dialects.d.config sets; expected one of realm, supportUrl",
+	} {
+		if !strings.Contains(fmt.Sprint(err), want) {
+			t.Errorf("missing %q in:\n%v", want, err)
+		}
+	}
+}
+
+// TestEnumValueNeverAccepted: the checks run before a string enum, so an
+// enum value they refuse is never matched: the file is refused, naming it.
+func TestEnumValueNeverAccepted(t *testing.T) {
+	_, err := Load("e.yaml", []byte(`dialect: d
+route: {method: PUT, path: /u/:id}
+request:
+  target: {from: param.id, by: id}
+  fields:
+    - source: status
+      type: string
+      enum:
+        ACTIVE: {active: true}
+        off: {active: false}
+      validate: {pattern: '[a-z]+'}
+response: {status: 204}
+errors: {body: {message: "${error.message}"}}
+`), Options{})
+	if want := `e.yaml:9: request.fields[0].enum.ACTIVE: "ACTIVE" is never accepted: the value must match [a-z]+`; !strings.Contains(fmt.Sprint(err), want) ||
+		strings.Contains(fmt.Sprint(err), `"off"`) {
+		t.Errorf("want only %q in:\n%v", want, err)
+	}
+}
+
+// TestOneOfValueNeverAccepted: a oneOf value the rule's other checks
+// refuse can never be sent: the file is refused, naming the value.
+func TestOneOfValueNeverAccepted(t *testing.T) {
+	_, err := Load("o.yaml", []byte(`dialect: d
+route: {method: PUT, path: /u/:id}
+request:
+  target: {from: param.id, by: id}
+  fields:
+    - source: plan
+      type: string
+      target: extensions.d.plan
+      validate: {pattern: '[a-z]+', maxLength: 5, oneOf: [basic, Gold, premium]}
+response: {status: 204}
+errors: {body: {message: "${error.message}"}}
+`), Options{})
+	for _, want := range []string{
+		`o.yaml:9: request.fields[0].validate.oneOf[1]: "Gold" is never accepted: the value must match [a-z]+`,
+		`o.yaml:9: request.fields[0].validate.oneOf[2]: "premium" is never accepted: the value must be at most 5 characters long`,
+	} {
+		if !strings.Contains(fmt.Sprint(err), want) {
+			t.Errorf("missing %q in:\n%v", want, err)
+		}
+	}
+	if strings.Contains(fmt.Sprint(err), `"basic"`) {
+		t.Errorf("a value the checks accept is refused: %v", err)
+	}
+}
+
+// TestFlowTemplateHint: an unquoted ${…} template in a flow mapping or
+// list breaks the YAML (its { opens a mapping); the syntax error says to
+// quote it. A quoted one, or another syntax error, gets no such hint.
+func TestFlowTemplateHint(t *testing.T) {
+	const hint = `a ${…} template inside a flow mapping or list ({…}, […]) must be quoted`
+	for _, tc := range []struct {
+		body string
+		want bool
+	}{
+		{`contact: {email: ${user.email?}}`, true},
+		{`groups: [${user.id}]`, true},
+		{`x: {a: "${user.id}", b: ${user.id}}`, true},
+		{`x: {a: b`, false},
+		{"x: \"${user.id}\"\n    y: [a", false},
+	} {
+		_, err := Parse("h.yaml", []byte("dialect: d\nresponse:\n  body:\n    "+tc.body+"\n"))
+		if err == nil || strings.Contains(err.Error(), hint) != tc.want {
+			t.Errorf("%s: hint %v: %v", tc.body, !tc.want, err)
+		}
 	}
 }

@@ -8,6 +8,8 @@ import (
 	"errors"
 	"fmt"
 	"regexp"
+	"strconv"
+	"strings"
 
 	"gopkg.in/yaml.v3"
 )
@@ -226,12 +228,47 @@ func Parse(name string, data []byte) (*File, error) {
 		}
 		return nil, errors.Join(errs...)
 	case err != nil:
-		return nil, fmt.Errorf("%w: %s: %w", ErrRules, name, err)
+		return nil, fmt.Errorf("%w: %s: %w%s", ErrRules, name, err, flowTemplateHint(data, err))
 	case root.Kind == 0:
 		return nil, fmt.Errorf("%w: %s: the file is empty", ErrRules, name)
 	}
 	f.root = root // for the line of each problem Compile finds
 	return &f, nil
+}
+
+// syntaxLine is the line a YAML syntax error names.
+var syntaxLine = regexp.MustCompile(`^yaml: line ([0-9]+): `)
+
+// flowTemplateHint says what a YAML syntax error on a line with an
+// unquoted ${…} template inside a flow mapping or list most likely is:
+// the template's { ends nothing YAML knows of ({email: ${user.email}}).
+func flowTemplateHint(data []byte, err error) string {
+	m := syntaxLine.FindStringSubmatch(err.Error())
+	if m == nil {
+		return ""
+	}
+	n, _ := strconv.Atoi(m[1])
+	lines := strings.Split(string(data), "\n")
+	if n < 1 || n > len(lines) {
+		return ""
+	}
+	line := lines[n-1]
+	for i := strings.Index(line, "${"); i > 0; i = nextTemplate(line, i) {
+		if strings.ContainsAny(line[:i], "{[") && !strings.ContainsAny(line[i-1:i], `"'`) {
+			return `; a ${…} template inside a flow mapping or list ({…}, […]) must be quoted: "${…}"`
+		}
+	}
+	return ""
+}
+
+// nextTemplate is the index of the next "${" in line after the one at i,
+// or -1.
+func nextTemplate(line string, i int) int {
+	j := strings.Index(line[i+2:], "${")
+	if j < 0 {
+		return -1
+	}
+	return i + 2 + j
 }
 
 // nullKey finds a mapping key written as plain `null`, which YAML reads as

@@ -65,7 +65,28 @@ func compileValidators(pr *problems, where string, v *Validators) validators {
 	if pw := v.Password; pw != nil && pw.MinLength < 0 {
 		pr.addf(where+".password.minLength", "%d: a length is 0 (no minimum) or more", pw.MinLength)
 	}
+	// A oneOf value the rule's other string checks refuse is never
+	// accepted: the list says it is, so the file is wrong.
+	others := out
+	others.oneOf = nil
+	for i, s := range v.OneOf {
+		if msg := others.refusal(s); msg != "" {
+			pr.addf(where+".oneOf["+strconv.Itoa(i)+"]", "%q is never accepted: %s; drop it, or change the check", s, msg)
+		}
+	}
 	return out
+}
+
+// refusal is why the string checks refuse s ("the value must match
+// [a-z]+"), "" when they accept it; a password policy is not asked (its
+// username check needs a request). For a value the file itself lists
+// (oneOf, an enum), which a refusal makes one no request can send.
+func (v validators) refusal(s string) string {
+	v.password = nil
+	if e := v.run("the value", gjson.Result{Type: gjson.String, Str: s}, nil); e != nil {
+		return e.Message
+	}
+	return ""
 }
 
 func typeOf(v gjson.Result) jsonType {

@@ -1,7 +1,9 @@
 package mapping
 
 import (
+	"maps"
 	"reflect"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -15,26 +17,99 @@ import (
 type YAMLError struct {
 	// Line is the line of the key or value.
 	Line int
+	// Path is where in the file: the key path of the value that does not
+	// fit ("request.fields[2].validate.maxItems"), or of the mapping that
+	// holds the unknown key ("request.fields[2]"; "" at the top).
+	Path string
 	// Unknown says the problem is a key no field has: Key, which may be "".
 	Unknown bool
 	// Key is the unknown key.
 	Key string
+	// Known are the keys the mapping takes, for an unknown one.
+	Known []string
 	// Got is what the file holds ("`20x`", "a list", "a mapping"), Want
 	// what fits there ("a whole number").
 	Got, Want string
 }
 
-// Error implements error: "line 2: unknown key nope", "line 5: `20x` is
+// Error implements error: "line 2: unknown key nope in request; did you
+// mean nonEmpty?", "line 5: request.fields[0].validate.maxItems: `20x` is
 // not a whole number".
-func (e *YAMLError) Error() string {
+func (e *YAMLError) Error() string { return "line " + strconv.Itoa(e.Line) + ": " + e.Problem() }
+
+// Problem is Error without the line, for a caller that writes it its own
+// way (file:line).
+func (e *YAMLError) Problem() string {
 	if e.Unknown {
 		key := e.Key
 		if key == "" {
 			key = `""`
 		}
-		return "line " + strconv.Itoa(e.Line) + ": unknown key " + key
+		msg := "unknown key " + key
+		if e.Path != "" {
+			msg += " in " + e.Path
+		}
+		return msg + knownKeysHint(e.Key, e.Known)
 	}
-	return "line " + strconv.Itoa(e.Line) + ": " + e.Got + " is not " + e.Want
+	if e.Path != "" {
+		return e.Path + ": " + e.Got + " is not " + e.Want
+	}
+	return e.Got + " is not " + e.Want
+}
+
+// knownKeysHint says what an unknown key may have been meant as: the
+// known key it is closest to, else every known key.
+func knownKeysHint(key string, known []string) string {
+	if len(known) == 0 {
+		return ""
+	}
+	if m := closestKey(key, known); m != "" {
+		return "; did you mean " + m + "?"
+	}
+	return "; expected one of " + strings.Join(known, ", ")
+}
+
+// closestKey is the known key a typo of key most likely is: the same but
+// for case, one that begins with the other, or one a few edits away
+// (at most a third of the longer); "" when none is.
+func closestKey(key string, known []string) string {
+	k := strings.ToLower(key)
+	best, bestDist := "", 0
+	for _, c := range known {
+		lc := strings.ToLower(c)
+		if lc == k {
+			return c
+		}
+		d := editDistance(k, lc)
+		if len(k) >= 3 && (strings.HasPrefix(lc, k) || strings.HasPrefix(k, lc)) {
+			d = min(d, 1)
+		}
+		if d <= max(len(k), len(lc))/3 && (best == "" || d < bestDist) {
+			best, bestDist = c, d
+		}
+	}
+	return best
+}
+
+// editDistance is the Levenshtein distance of a and b, in bytes.
+func editDistance(a, b string) int {
+	prev := make([]int, len(b)+1)
+	cur := make([]int, len(b)+1)
+	for j := range prev {
+		prev[j] = j
+	}
+	for i := 1; i <= len(a); i++ {
+		cur[0] = i
+		for j := 1; j <= len(b); j++ {
+			sub := prev[j-1]
+			if a[i-1] != b[j-1] {
+				sub++
+			}
+			cur[j] = min(sub, prev[j]+1, cur[j-1]+1)
+		}
+		prev, cur = cur, prev
+	}
+	return prev[len(b)]
 }
 
 // YAMLErrors are every problem of one file, in the order of the file.
@@ -62,8 +137,7 @@ func DecodeYAML(data []byte, v any) (*yaml.Node, error) {
 	if err := yaml.Unmarshal(data, &root); err != nil {
 		return nil, YAMLSyntaxLine(data, err)
 	}
-	var errs YAMLErrors
-	checkYAML(&root, reflect.TypeOf(v), &errs)
+	errs := CheckYAML(&root, reflect.TypeOf(v))
 	if len(errs) > 0 {
 		return &root, errs
 	}
@@ -78,8 +152,18 @@ var (
 	yamlUnmarshaler = reflect.TypeOf((*yaml.Unmarshaler)(nil)).Elem()
 )
 
-// checkYAML appends to errs what of node n does not fit a value of type t.
-func checkYAML(n *yaml.Node, t reflect.Type, errs *YAMLErrors) {
+// CheckYAML is every problem DecodeYAML finds in the node tree n (a
+// document) against the Go type t, in the order of the file, each with the
+// key path it is at.
+func CheckYAML(n *yaml.Node, t reflect.Type) YAMLErrors {
+	var errs YAMLErrors
+	checkYAML(n, t, "", &errs)
+	return errs
+}
+
+// checkYAML appends to errs what of node n, at key path path, does not fit
+// a value of type t.
+func checkYAML(n *yaml.Node, t reflect.Type, path string, errs *YAMLErrors) {
 	for n.Kind == yaml.AliasNode && n.Alias != nil {
 		n = n.Alias
 	}
@@ -88,7 +172,7 @@ func checkYAML(n *yaml.Node, t reflect.Type, errs *YAMLErrors) {
 	}
 	if n.Kind == yaml.DocumentNode {
 		if len(n.Content) > 0 {
-			checkYAML(n.Content[0], t, errs)
+			checkYAML(n.Content[0], t, path, errs)
 		}
 		return
 	}
@@ -102,46 +186,55 @@ func checkYAML(n *yaml.Node, t reflect.Type, errs *YAMLErrors) {
 	switch t.Kind() {
 	case reflect.Struct:
 		if n.Kind != yaml.MappingNode {
-			*errs = append(*errs, misfit(n, t))
+			*errs = append(*errs, misfit(n, t, path))
 			return
 		}
 		fields := yamlFields(t)
 		for i := 0; i+1 < len(n.Content); i += 2 {
 			k, val := n.Content[i], n.Content[i+1]
 			if k.Tag == "!!merge" { // <<: *defaults merges a mapping's keys
-				checkYAML(val, t, errs)
+				checkYAML(val, t, path, errs)
 				continue
 			}
 			ft, ok := fields[k.Value]
 			if !ok {
-				*errs = append(*errs, &YAMLError{Line: k.Line, Unknown: true, Key: k.Value})
+				*errs = append(*errs, &YAMLError{Line: k.Line, Path: path, Unknown: true, Key: k.Value,
+					Known: slices.Sorted(maps.Keys(fields))})
 				continue
 			}
-			checkYAML(val, ft, errs)
+			checkYAML(val, ft, joinKey(path, k.Value), errs)
 		}
 	case reflect.Map:
 		if n.Kind != yaml.MappingNode {
-			*errs = append(*errs, misfit(n, t))
+			*errs = append(*errs, misfit(n, t, path))
 			return
 		}
-		for i := 1; i < len(n.Content); i += 2 {
-			checkYAML(n.Content[i], t.Elem(), errs)
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			checkYAML(n.Content[i+1], t.Elem(), joinKey(path, n.Content[i].Value), errs)
 		}
 	case reflect.Slice, reflect.Array:
 		if n.Kind != yaml.SequenceNode {
-			*errs = append(*errs, misfit(n, t))
+			*errs = append(*errs, misfit(n, t, path))
 			return
 		}
-		for _, c := range n.Content {
-			checkYAML(c, t.Elem(), errs)
+		for i, c := range n.Content {
+			checkYAML(c, t.Elem(), path+"["+strconv.Itoa(i)+"]", errs)
 		}
 	default:
 		// A scalar is read by the YAML library itself, so that what fits
 		// is exactly what it decodes.
 		if n.Kind != yaml.ScalarNode || n.Decode(reflect.New(t).Interface()) != nil {
-			*errs = append(*errs, misfit(n, t))
+			*errs = append(*errs, misfit(n, t, path))
 		}
 	}
+}
+
+// joinKey is the key path of key in the mapping at path.
+func joinKey(path, key string) string {
+	if path == "" {
+		return key
+	}
+	return path + "." + key
 }
 
 // yamlFields maps the keys a struct type takes to their fields' types, as
@@ -169,9 +262,10 @@ func yamlFields(t reflect.Type) map[string]reflect.Type {
 	return out
 }
 
-// misfit is the problem of node n where a value of type t goes.
-func misfit(n *yaml.Node, t reflect.Type) *YAMLError {
-	e := &YAMLError{Line: n.Line, Got: "`" + n.Value + "`", Want: "a " + t.Kind().String()}
+// misfit is the problem of node n, at key path path, where a value of
+// type t goes.
+func misfit(n *yaml.Node, t reflect.Type, path string) *YAMLError {
+	e := &YAMLError{Line: n.Line, Path: path, Got: "`" + n.Value + "`", Want: "a " + t.Kind().String()}
 	switch n.Kind {
 	case yaml.SequenceNode:
 		e.Got = "a list"

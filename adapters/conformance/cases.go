@@ -143,8 +143,13 @@ type Params = adapters.PathParams
 // MatchRoute extracts the parameters of path under route (nil: no match).
 func MatchRoute(route, path string) Params { return adapters.MatchPath(route, path) }
 
-// Input builds the engine's input for a case.
+// Input builds the engine's input for a case; its Params are nil when
+// path does not match the route (never a nil map in the interface, which
+// would read as a match).
 func Input(p *mapping.Program, path string, body []byte) *mapping.Input {
-	return &mapping.Input{Body: body, Params: MatchRoute(p.Route().Path, path), URL: "http://userbridge.test" + path,
-		Path: path, RequestID: "req-golden-1"}
+	in := &mapping.Input{Body: body, URL: "http://userbridge.test" + path, Path: path, RequestID: "req-golden-1"}
+	if params := MatchRoute(p.Route().Path, path); params != nil {
+		in.Params = params
+	}
+	return in
 }

@@ -15,7 +15,8 @@ import (
 func jsonDiff(got []byte, want any) []string { return diffJSON(got, want, false) }
 
 // jsonSubset is jsonDiff where got may hold members want does not name,
-// at any depth of objects (arrays are compared whole).
+// in objects at any depth, those in arrays included (an array itself has
+// the items want has, in its order, no more).
 func jsonSubset(got []byte, want any) []string { return diffJSON(got, want, true) }
 
 func diffJSON(got []byte, want any, subset bool) []string {
@@ -61,7 +62,7 @@ func diffValue(out *[]string, path string, want, got any, subset bool) {
 	ga, gok := got.([]any)
 	if wok && gok && len(wa) == len(ga) {
 		for i := range wa {
-			diffValue(out, path+"["+strconv.Itoa(i)+"]", wa[i], ga[i], false)
+			diffValue(out, path+"["+strconv.Itoa(i)+"]", wa[i], ga[i], subset)
 		}
 		return
 	}

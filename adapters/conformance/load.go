@@ -116,11 +116,7 @@ func LoadFile(path string) ([]Case, error) {
 	case errors.As(err, &list):
 		errs := make([]error, len(list))
 		for i, e := range list {
-			what := "unknown key " + e.Key
-			if !e.Unknown {
-				what = e.Got + " is not " + e.Want
-			}
-			errs[i] = fmt.Errorf("%w: %s:%d: %s", ErrCases, path, e.Line, what)
+			errs[i] = fmt.Errorf("%w: %s:%d: %s", ErrCases, path, e.Line, e.Problem())
 		}
 		return nil, errors.Join(errs...)
 	case err != nil:

@@ -159,7 +159,7 @@ func checkReply(what string, got *mapping.Reply, want *Reply) []string {
 	}
 	if want.BodyHas != nil {
 		if d := jsonSubset(got.Body, want.BodyHas); d != nil {
-			fail("%s body lacks members (- want, + got):\n%s", what, strings.Join(d, "\n"))
+			fail("%s body differs from bodyHas (- want, + got):\n%s", what, strings.Join(d, "\n"))
 		}
 	}
 	return probs

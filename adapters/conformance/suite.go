@@ -26,8 +26,9 @@ type Report struct {
 }
 
 // RunFiles loads the case files paths name (see Files) and runs every
-// case against its dialect, found by programs (a name no program has
-// fails the case). An unreadable file is an error: nothing runs.
+// case against its dialect, found by programs. An unreadable file, or a
+// case sent to a dialect no program serves (a config or a dialect key to
+// change, not a case that failed), is an error: nothing runs.
 func RunFiles(paths []string, programs map[string]*mapping.Program) (*Report, error) {
 	files, err := Files(paths)
 	if err != nil {
@@ -43,10 +44,24 @@ func RunFiles(paths []string, programs map[string]*mapping.Program) (*Report, er
 		}
 		cases = append(cases, cs...)
 	}
+	said := map[[2]string]bool{} // one problem per file and dialect, at its first case
+	for i := range cases {
+		c := &cases[i]
+		if k := [2]string{c.Source, c.Dialect}; programs[c.Dialect] == nil && !said[k] {
+			said[k] = true
+			errs = append(errs, fmt.Errorf("%w: %s:%d: %s", ErrCases, c.Source, c.Line, unserved(c.Dialect, programs)))
+		}
+	}
 	if len(errs) > 0 {
 		return nil, errors.Join(errs...)
 	}
 	return Run(cases, programs), nil
+}
+
+// unserved says that no program serves dialect, and what to do.
+func unserved(dialect string, programs map[string]*mapping.Program) string {
+	return fmt.Sprintf("no dialect %q is served (%s): a config that serves it (--config) or another dialect key",
+		dialect, strings.Join(slices.Sorted(maps.Keys(programs)), ", "))
 }
 
 // Run runs cases against their dialects' programs.
@@ -60,7 +75,7 @@ func Run(cases []Case, programs map[string]*mapping.Program) *Report {
 			r.Problems = c.Check(p)
 			byDialect[c.Dialect] = append(byDialect[c.Dialect], *c)
 		} else {
-			r.Problems = []string{fmt.Sprintf("no dialect %q is served (%s): a config that serves it (--config) or another dialect key", c.Dialect, strings.Join(slices.Sorted(maps.Keys(programs)), ", "))}
+			r.Problems = []string{unserved(c.Dialect, programs)}
 		}
 		if len(r.Problems) == 0 {
 			rep.Passed++

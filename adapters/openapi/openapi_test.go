@@ -227,28 +227,71 @@ const richUser = `{"id":"0b6f4c1e-8c2a-4d7e-9f3b-5a1d2e3c4b5a","username":"jane.
 	`"roles":[{"id":"7c9e6679-7425-40de-944b-e07fc1f90ae7","name":"ROLE_MERCHANT"}],"attributes":{"a":"b"},` +
 	`"extensions":{"finix":{"identity":"IDx"},"shift":{"sso":true}}}`
 
-// TestExampleDialectValidates: the worked example's cases (examples/
-// dialects/acme) validate against the contract generated from its rules,
-// as the built-in dialects' do.
+// TestExampleDialectValidates: the worked examples' cases (examples/
+// dialects/acme, examples/dialects/orbit) validate against the contract
+// generated from their rules, as the built-in dialects' do.
 func TestExampleDialectValidates(t *testing.T) {
-	dir := filepath.Join("..", "..", "examples", "dialects", "acme")
-	data, err := os.ReadFile(filepath.Join(dir, "rules.yaml"))
-	if err != nil {
-		t.Fatal(err)
+	for _, ex := range []struct{ name, cases string }{{"acme", "accounts.yaml"}, {"orbit", "members.yaml"}} {
+		t.Run(ex.name, func(t *testing.T) {
+			dir := filepath.Join("..", "..", "examples", "dialects", ex.name)
+			data, err := os.ReadFile(filepath.Join(dir, "rules.yaml"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			p, err := mapping.Load("rules.yaml", data, mapping.Options{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			c := load(t, p)
+			cases, err := conformance.LoadFile(filepath.Join(dir, "tests", ex.cases))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(cases) == 0 {
+				t.Fatal("no cases")
+			}
+			for i, gc := range cases {
+				t.Run(gc.Name, func(t *testing.T) { c.golden(t, &gc, i == 0) })
+			}
+		})
 	}
-	p, err := mapping.Load("rules.yaml", data, mapping.Options{})
+}
+
+// TestNestedObjectsAsTheRulesReadThem: an object on a dotted source's way
+// is required where a rule beneath it is, and may be null only when every
+// rule beneath it takes a null; the document says what the engine does.
+func TestNestedObjectsAsTheRulesReadThem(t *testing.T) {
+	p, err := mapping.Load("rules.yaml", []byte(`dialect: nest
+route: {method: PUT, path: /n/:id}
+request:
+  target: {from: param.id, by: id}
+  fields:
+    - {source: profile.contact.email, type: string, target: email, required: true}
+    - {source: profile.name, type: string, target: displayName, null: unset}
+    - {source: extra.note, type: string, target: givenName, null: unset}
+response: {status: 204}
+errors: {body: {message: "${error.message}"}}
+`), mapping.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	c := load(t, p)
-	cases, err := conformance.LoadFile(filepath.Join(dir, "tests", "accounts.yaml"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(cases) == 0 {
-		t.Fatal("no cases")
-	}
-	for i, gc := range cases {
-		t.Run(gc.Name, func(t *testing.T) { c.golden(t, &gc, i == 0) })
+	for _, tc := range []struct {
+		body  string
+		valid bool
+	}{
+		{`{"profile":{"contact":{"email":"a@b.c"}}}`, true},
+		{`{"profile":{"contact":{"email":"a@b.c"}},"extra":null}`, true}, // every rule beneath takes a null
+		{`{}`, false},                           // the e-mail is required: so are its objects
+		{`{"profile":{}}`, false},               // likewise
+		{`{"profile":null}`, false},             // the e-mail's null is refused
+		{`{"profile":{"contact":null}}`, false}, // likewise
+		{`{"profile":{"contact":{"email":null}}}`, false},
+	} {
+		_, docErr := c.request(t, "/n/u1", []byte(tc.body))
+		_, cerr := p.Translate(conformance.Input(p, "/n/u1", []byte(tc.body)))
+		if (docErr == nil) != tc.valid || (cerr == nil) != tc.valid {
+			t.Errorf("%s: the document accepts it: %v (%v); the engine: %v; want %v", tc.body, docErr == nil, docErr, cerr, tc.valid)
+		}
 	}
 }

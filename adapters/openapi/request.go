@@ -18,11 +18,17 @@ const uuidPattern = `^(\{[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f
 // requestSchema describes the request body the rules accept: each field
 // rule's member (nested for a dotted source), the read-only members, the
 // body member naming the user, and the unknown-member policy.
+//
+// An object on a dotted source's way is read as the rules beneath it read
+// it: it may be null only when each of them takes a null (null: unset or
+// ignore; a null object is each rule's null), and it is required where one
+// of them is (a body without it lacks that member).
 func requestSchema(p *mapping.Program) *openapi3.Schema {
 	root := objectSchema(p.RejectsUnknown())
 	for _, r := range p.RequestFields() {
 		parent := root
 		segs := strings.Split(r.Source, ".")
+		takesNull := r.Null == "unset" || r.Null == "ignore"
 		for _, seg := range segs[:len(segs)-1] {
 			ref := parent.Properties[seg]
 			if ref == nil {
@@ -31,6 +37,10 @@ func requestSchema(p *mapping.Program) *openapi3.Schema {
 				ref = openapi3.NewSchemaRef("", o)
 				parent.Properties[seg] = ref
 			}
+			if !takesNull {
+				ref.Value.Type = &openapi3.Types{"object"}
+			}
+			requireMember(parent, seg, r.Required)
 			parent = ref.Value
 		}
 		leaf := segs[len(segs)-1]
@@ -39,9 +49,7 @@ func requestSchema(p *mapping.Program) *openapi3.Schema {
 			s = &openapi3.Schema{AllOf: openapi3.SchemaRefs{old, openapi3.NewSchemaRef("", s)}}
 		}
 		parent.Properties[leaf] = openapi3.NewSchemaRef("", s)
-		if r.Required && !slices.Contains(parent.Required, leaf) {
-			parent.Required = append(parent.Required, leaf)
-		}
+		requireMember(parent, leaf, r.Required)
 	}
 	for _, name := range p.ReadOnlyFields() {
 		root.Properties[name] = openapi3.NewSchemaRef("", &openapi3.Schema{ReadOnly: true,
@@ -54,6 +62,13 @@ func requestSchema(p *mapping.Program) *openapi3.Schema {
 	}
 	sort.Strings(root.Required)
 	return root
+}
+
+// requireMember lists name in the object's required members when required.
+func requireMember(obj *openapi3.Schema, name string, required bool) {
+	if required && !slices.Contains(obj.Required, name) {
+		obj.Required = append(obj.Required, name)
+	}
 }
 
 func objectSchema(strict bool) *openapi3.Schema {

@@ -41,9 +41,13 @@ var errHelp = flag.ErrHelp
 var errQuiet = errors.New("userbridge: failed (said above)")
 
 // usageError is a command called wrongly: an unknown flag, a bad flag
-// value or an unexpected argument. It exits with status 2.
+// value or an unexpected argument. It exits with status 2. cannotStart
+// marks what the command's input makes impossible rather than its call
+// (`userbridge test`'s unreadable case file, invalid config): the same
+// status, without pointing at the usage.
 type usageError struct {
-	cmd, msg string
+	cmd, msg    string
+	cannotStart bool
 }
 
 func (e *usageError) Error() string { return e.cmd + ": " + e.msg }
@@ -143,6 +147,9 @@ func (e *env) exitStatus(err error) int {
 	switch {
 	case err == nil, errors.Is(err, errHelp):
 		return 0
+	case errors.As(err, &ue) && ue.cannotStart:
+		fmt.Fprintf(e.stderr, "userbridge %s\n", ue.Error())
+		return 2
 	case errors.As(err, &ue):
 		fmt.Fprintf(e.stderr, "userbridge %s\n(userbridge %s --help shows its usage)\n", ue.Error(), e.cmd.name)
 		return 2

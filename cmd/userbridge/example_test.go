@@ -32,6 +32,22 @@ func TestExampleDialect(t *testing.T) {
 	}
 }
 
+// TestOrbitExample: the second worked example validates, serves orbit
+// alone, and its cases pass with every field rule exercised (bodyHas
+// reading members of the objects in an array, details[0].field, among
+// them).
+func TestOrbitExample(t *testing.T) {
+	dir := filepath.Join("..", "..", "examples", "dialects", "orbit")
+	cfg := filepath.Join(dir, "config.yaml")
+	if code, out, errs := runCmd("", "validate", "--config", cfg); code != 0 || !strings.Contains(out, "valid; 1 dialects mounted") {
+		t.Fatalf("validate: exit %d: %s%s", code, out, errs)
+	}
+	code, out, errs := runCmd("", "test", "--config", cfg, "--coverage-min", "100", filepath.Join(dir, "tests"))
+	if code != 0 || lastLine(out) != "12 passed, 0 failed" || !strings.Contains(out, "coverage orbit: 11 of 11 rule fields exercised (100%)") {
+		t.Fatalf("test: exit %d:\n%s%s", code, out, errs)
+	}
+}
+
 // TestExampleCasesCatchARegression: the example's cases are a real check
 // of the rules: the answer rendering state as the canonical value, as
 // before the enum filter, fails the cases that read it.

@@ -17,7 +17,9 @@ files at any depth) against the dialects --config F serves (built-in or
 from rule files, with its config constants), or the built-in dialects.
 Prints each failing case with what differs, each dialect's field coverage,
 then "N passed, N failed". Exit 1 on a failing case or a dialect under
---coverage-min, 2 on a usage error. The case format: docs/rules.md.`
+--coverage-min, 2 when the run cannot start (a usage error, an unreadable
+case file, an invalid config, a case for a dialect the config does not
+serve). The case format: docs/rules.md.`
 
 // ruleTest is `userbridge test`: golden cases run by the runner `go test`
 // uses (conformance.Case.Check), without Go.
@@ -37,11 +39,11 @@ func ruleTest(e *env, args []string) error {
 	}
 	programs, err := testDialects(*file)
 	if err != nil {
-		return &usageError{cmd: "test", msg: err.Error()}
+		return &usageError{cmd: "test", msg: err.Error(), cannotStart: true}
 	}
 	rep, err := conformance.RunFiles(fs.Args(), programs)
 	if err != nil {
-		return &usageError{cmd: "test", msg: err.Error()}
+		return &usageError{cmd: "test", msg: err.Error(), cannotStart: true}
 	}
 	code := 0
 	for _, r := range rep.Results {

@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -92,10 +93,13 @@ func TestRuleTestCoverage(t *testing.T) {
 	if code, out, _ := runCmd("", "test", "--config", cfg, "--coverage-min", "60", cases); code != 0 {
 		t.Fatalf("over --coverage-min: exit %d:\n%s", code, out)
 	}
-	// Without the config, the probe dialect is not served: its cases fail.
-	code, out, _ = runCmd("", "test", cases)
-	if code != 1 || !strings.Contains(out, `no dialect "probe" is served`) || lastLine(out) != "0 passed, 2 failed" {
-		t.Fatalf("exit %d:\n%s", code, out)
+	// Without the config, the probe dialect is not served: nothing runs,
+	// exit 2 (a config to give, as for an invalid one), once per file.
+	code, out, errs = runCmd("", "test", cases)
+	if code != 2 || out != "" || strings.Count(errs, `no dialect "probe" is served`) != 1 || !strings.Contains(errs, filepath.Join("cases", "probe.yaml")+":") ||
+		strings.Contains(errs, "--help") { // the call was right: its input is not
+
+		t.Fatalf("exit %d:\n%s%s", code, out, errs)
 	}
 }
 
@@ -119,5 +123,22 @@ func TestRuleTestUsage(t *testing.T) {
 	}
 	if code, out, errs := runCmd("", "test", "--help"); code != 0 || !strings.HasPrefix(out, "Usage: userbridge test") || !strings.Contains(out, "-coverage-min") {
 		t.Errorf("--help: exit %d: %s %s", code, out, errs)
+	}
+}
+
+// TestRuleTestWrongPath: a case whose path the route does not match fails
+// saying so, not as a request the rules refuse for a missing parameter.
+func TestRuleTestWrongPath(t *testing.T) {
+	cases := filepath.Join(t.TempDir(), "cases.yaml")
+	os.WriteFile(cases, []byte(`dialect: probe
+cases:
+  - name: a path of another route
+    path: /prob/x
+    body: {mail: a@b.c}
+`), 0o600)
+	code, out, errs := runCmd("", "test", "--config", filepath.Join("testdata", "ruletest", "config.yaml"), cases)
+	if code != 1 || lastLine(out) != "0 passed, 1 failed" ||
+		!strings.Contains(out, `path "/prob/x" does not match the route PUT /probe/:id`) {
+		t.Fatalf("exit %d:\n%s%s", code, out, errs)
 	}
 }

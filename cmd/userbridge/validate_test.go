@@ -43,8 +43,8 @@ dialects:
 		t.Fatalf("exit %d, stdout %q", code, out)
 	}
 	want := []string{
-		"all.yaml: line 4: `lots` is not a whole number",
-		"all.yaml: line 7: unknown key serve",
+		"all.yaml: line 4: upstream.maxAttempts: `lots` is not a whole number",
+		"all.yaml: line 7: unknown key serve; did you mean server?",
 		`all.yaml: line 1: listen: "nowhere" is not host:port`,
 		"all.yaml: line 3: upstream.url: scheme must be http or https",
 		"all.yaml: line 5: upstream.timeout: 0s: must be from 10ms to 10m",
@@ -54,7 +54,7 @@ dialects:
 		`all.yaml: line 11: dialects.shift.host: "studio.example.com:8080": a host name or IP address, without a port`,
 		`all.yaml: line 16: dialects.baasic.host: "[::1]": an IPv6 address is written without brackets`,
 		"all.yaml: line 13: dialects.acme.rules: mapping: invalid rules: " + filepath.Join(dir, "acme.yaml") + ": line 4: unknown key bogus",
-		"acme.yaml: line 6: unknown key nope",
+		"acme.yaml: line 6: unknown key nope in request.fields[0]; expected one of empty, enum, items, list, normalize, null, required, source, target, type, validate, wrap",
 		`all.yaml: line 15: dialects.trustedtwin.auth.mode: "check" is not a mode`,
 		"all.yaml: 13 problems",
 	}

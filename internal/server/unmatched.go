@@ -240,7 +240,9 @@ func (u *unmatchedAnswer) answer(c *gin.Context, status int, code, msg string) {
 
 // unmatched answers, in the dialect's error envelope, a request meant for
 // it that its route does not match (see unmatchedAnswer): not_found (404),
-// or method_not_allowed (405, allow in Allow).
+// or method_not_allowed (405, allow in Allow), each at the status the
+// dialect's errors.status gives its code, as every other answer of the
+// code (and its ${error.status}, and its OpenAPI document).
 func (h *handler) unmatched(c *gin.Context, status int, allow string) {
 	x := &exchange{c: c, start: time.Now(), route: unmatched}
 	x.in = mapping.Input{Params: &c.Params, Path: c.Request.URL.EscapedPath(), RequestID: requestID(c.Request.Header.Get(HeaderRequestID))}
@@ -250,8 +252,7 @@ func (h *handler) unmatched(c *gin.Context, status int, allow string) {
 		e = canonical.Errorf(canonical.MethodNotAllowed, c.Request.Method+" is not served here; "+allow+" is")
 		c.Header("Allow", allow)
 	}
-	rep := h.p.RenderError(&x.in, e)
-	rep.Status = status
+	rep := h.p.RenderError(&x.in, e) // at the status the rules give the code, as ${error.status} says
 	x.code = e.Code
 	sent := h.write(x, rep)
 	h.finish(x, sent) // an access line and the metrics, as every dialect answer
