@@ -289,6 +289,16 @@ var ldapDialects = []struct {
 				attr(t, dir.Entry(t, ldapJaneDN), "description")
 				absent(t, "description", gjson.GetBytes(a.Body, "description"))
 			}},
+		// Trusted Twin's error has no member for a field: the description
+		// names it, as userbridge's own field errors do. It said only "the
+		// directory has no attribute for this field".
+		{name: "a field the directory cannot hold is refused, named in the description", method: "PATCH", path: "/users/" + janeID,
+			status: 400, body: `{"name":"Kept","activity":{"step":2}}`,
+			check: func(t *testing.T, dir *slapdtest.Server, a answer) {
+				want(t, "subcode", gjson.GetBytes(a.Body, "subcode"), "400000")
+				want(t, "description", gjson.GetBytes(a.Body, "description"), "activity: the directory has no attribute for this field (upstream.ldap)")
+				attr(t, dir.Entry(t, ldapJaneDN), "displayName", "Jane Doe 2")
+			}},
 		{name: "an ACL that forbids", method: "PATCH", path: "/users/frozen-1", status: 403, body: `{"name":"Thawed"}`,
 			check: func(t *testing.T, dir *slapdtest.Server, a answer) {
 				want(t, "subcode", gjson.GetBytes(a.Body, "subcode"), "403000")
