@@ -607,6 +607,20 @@ func TestLDAPRefusedNotCounted(t *testing.T) {
 	}
 }
 
+// TestLDAPFinixNoActive: a directory with no attribute for active
+// (upstream.ldap.active unset) answers a Finix client without enabled: the
+// user's state is not known, and is not made up. Finix's rules answered
+// enabled: false for every user, so a client took them all for disabled.
+func TestLDAPFinixNoActive(t *testing.T) {
+	_, s := startLDAP(t, func(c *config.Config) { c.Upstream.LDAP.Active = nil })
+	a := s.do(t, "PUT", "/users/"+finixID, map[string]string{"Content-Type": "application/json"}, `{"tags":{"department":"sales"}}`)
+	if a.Status != 200 {
+		t.Fatalf("%d %s", a.Status, a.Body)
+	}
+	want(t, "tags", gjson.GetBytes(a.Body, "tags"), `{"department":"sales"}`)
+	absent(t, "enabled", gjson.GetBytes(a.Body, "enabled"))
+}
+
 // TestLDAPRenameCaseOnly: a new username that differs from the old one in
 // case only (uid matches without regard to case, so the directory holds
 // the member values of both DNs as one) moves the entry and keeps every
