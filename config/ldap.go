@@ -61,7 +61,10 @@ type LDAP struct {
 	Attributes map[string]AttrList `yaml:"attributes"`
 	// Active and Locked map the canonical booleans to an attribute (default
 	// Locked: ppolicy's pwdAccountLockedTime; Active: none). An empty block
-	// ({}) maps none: an update that sets or unsets the field is refused.
+	// ({}) maps none: an update that sets or unsets the field is refused,
+	// and the user is answered without it. Both may name one attribute, by
+	// values (OpenLDAP: active true "", false 000001010000Z): an update that
+	// asks it for two values is refused.
 	Active *LDAPFlag `yaml:"active"`
 	Locked *LDAPFlag `yaml:"locked"`
 	// Groups makes roles group membership; without Groups.BaseDN, roles
@@ -248,6 +251,9 @@ func (l LDAP) Check(rawURL string) error {
 		case f.Bit == 0 && f.True == f.False:
 			bad(key, "true and false must differ (\"\" removes the attribute)")
 		}
+	}
+	if a, k := l.Active, l.Locked; a.Maps() && k.Maps() && strings.EqualFold(a.Attribute, k.Attribute) && (a.Bit > 0 || k.Bit > 0) {
+		bad("active", "shares its attribute %s with locked: only as values (true, false), not as a bit", a.Attribute)
 	}
 	if l.PoolSize < 0 || l.PoolSize > 64 {
 		bad("poolSize", "%d: from 1 to 64", l.PoolSize)

@@ -486,7 +486,9 @@ func loadExample(t *testing.T, name string) *config.Config {
 // TestLDAPOpenLDAPExample runs examples/upstreams/openldap.yaml as written
 // (ids in entryUUID, StartTLS, the password from the environment) against
 // the test directory, and over ldaps://: a password is sent over TLS, and
-// a lock is ppolicy's.
+// a lock is ppolicy's, which is active too: a Finix client reads enabled
+// from it and disables a user with it (every user read enabled: false),
+// and an update asking the one attribute for two values is refused.
 func TestLDAPOpenLDAPExample(t *testing.T) {
 	dir := slapdtest.Start(t, ldapSeed)
 	t.Setenv("LDAP_BIND_PASSWORD", slapdtest.BindPW)
@@ -532,9 +534,42 @@ func TestLDAPOpenLDAPExample(t *testing.T) {
 			}
 			r := s.do(t, "PUT", "/v3/users/"+uuid, hdr, `{"status":"ACTIVE"}`)
 			if r.Status != 400 || gjson.GetBytes(r.Body, "status").Str == "" {
-				t.Errorf("ACTIVE (active and deleted have no attribute in the example): %d %s", r.Status, r.Body)
+				t.Errorf("ACTIVE (deleted has no attribute in the example): %d %s", r.Status, r.Body)
 			}
 			attr(t, dir.Entry(t, ldapJohnDN), "pwdAccountLockedTime", config.LDAPLockedForever)
+			// Finix's enabled is the lock: a user never locked is enabled.
+			jane := dir.Entry(t, ldapJaneDN).GetAttributeValue("entryUUID")
+			if r := s.do(t, "PUT", "/users/"+jane, hdr, `{}`); r.Status != 200 || gjson.GetBytes(r.Body, "enabled").Raw != "true" {
+				t.Errorf("a user never locked: %d %s", r.Status, r.Body)
+			}
+			if r := s.do(t, "PUT", "/users/"+uuid, hdr, `{"enabled":true}`); r.Status != 200 || gjson.GetBytes(r.Body, "enabled").Raw != "true" {
+				t.Fatalf("enabled true: %d %s", r.Status, r.Body)
+			}
+			attr(t, dir.Entry(t, ldapJohnDN), "pwdAccountLockedTime")
+			if err := c.Bind(ldapJohnDN, pw); err != nil {
+				t.Errorf("enabled again, the user cannot bind: %v", err)
+			}
+			// Not approved, not locked out: the directory cannot hold both.
+			r = s.do(t, "PUT", "/v1/app/users/john.smith", hdr, `{"isApproved":false,"isLockedOut":false}`)
+			if d := gjson.GetBytes(r.Body, "details").Str; r.Status != 400 || (d != "isApproved" && d != "isLockedOut") ||
+				!strings.HasPrefix(gjson.GetBytes(r.Body, "message").Str, d+": ") {
+				t.Errorf("isApproved false, isLockedOut false: %d %s", r.Status, r.Body)
+			}
+			attr(t, dir.Entry(t, ldapJohnDN), "pwdAccountLockedTime")
+			if r := s.do(t, "PUT", "/v1/app/users/john.smith", hdr, `{"isApproved":false,"isLockedOut":true}`); r.Status != 204 {
+				t.Errorf("isApproved false, isLockedOut true: %d %s", r.Status, r.Body)
+			}
+			attr(t, dir.Entry(t, ldapJohnDN), "pwdAccountLockedTime", config.LDAPLockedForever)
+			if r := s.do(t, "PUT", "/users/"+uuid, hdr, `{"enabled":true}`); r.Status != 200 {
+				t.Fatalf("%d %s", r.Status, r.Body)
+			}
+			if r := s.do(t, "PUT", "/users/"+uuid, hdr, `{"enabled":false}`); r.Status != 200 || gjson.GetBytes(r.Body, "enabled").Raw != "false" {
+				t.Errorf("enabled false: %d %s", r.Status, r.Body)
+			}
+			attr(t, dir.Entry(t, ldapJohnDN), "pwdAccountLockedTime", config.LDAPLockedForever)
+			if err := c.Bind(ldapJohnDN, pw); err == nil {
+				t.Error("a disabled user can still bind")
+			}
 		})
 	}
 }
