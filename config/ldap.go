@@ -3,6 +3,7 @@ package config
 import (
 	"errors"
 	"fmt"
+	"net"
 	"net/url"
 	"os"
 	"regexp"
@@ -60,7 +61,10 @@ type LDAP struct {
 	Attributes map[string]AttrList `yaml:"attributes"`
 	// Active and Locked map the canonical booleans to an attribute (default
 	// Locked: ppolicy's pwdAccountLockedTime; Active: none). An empty block
-	// ({}) maps none: an update that sets or unsets the field is refused.
+	// ({}) maps none: an update that sets or unsets the field is refused,
+	// and the user is answered without it. Both may name one attribute, by
+	// values (OpenLDAP: active true "", false 000001010000Z): an update that
+	// asks it for two values is refused.
 	Active *LDAPFlag `yaml:"active"`
 	Locked *LDAPFlag `yaml:"locked"`
 	// Groups makes roles group membership; without Groups.BaseDN, roles
@@ -248,6 +252,9 @@ func (l LDAP) Check(rawURL string) error {
 			bad(key, "true and false must differ (\"\" removes the attribute)")
 		}
 	}
+	if a, k := l.Active, l.Locked; a.Maps() && k.Maps() && strings.EqualFold(a.Attribute, k.Attribute) && (a.Bit > 0 || k.Bit > 0) {
+		bad("active", "shares its attribute %s with locked: only as values (true, false), not as a bit", a.Attribute)
+	}
 	if l.PoolSize < 0 || l.PoolSize > 64 {
 		bad("poolSize", "%d: from 1 to 64", l.PoolSize)
 	}
@@ -311,4 +318,41 @@ func LDAPURL(raw string) (*url.URL, error) {
 // StartTLS), so that upstream.tls applies.
 func (u Upstream) ldapTLS(base *url.URL) bool {
 	return u.Profile == ProfileLDAP && (base.Scheme == "ldaps" || u.LDAP.StartTLS)
+}
+
+// ClearText is what an ldap upstream sends over the network in clear text,
+// for start-up, validate and reload to warn of (docs/upstreams.md,
+// "Connections"), each a *KeyError naming the key that would end it: over
+// ldap:// without StartTLS, the bind password (upstream.ldap.startTLS) and,
+// with AllowPlainPassword, the passwords clients set
+// (upstream.ldap.allowPlainPassword). Nothing over TLS, to a loopback host
+// (an address of 127.0.0.0/8 or ::1, or localhost: nothing leaves the
+// machine), or for another profile. u is as written (the URL checked by
+// LDAPURL); a URL LDAPURL refuses gives nothing: it is a problem already.
+func (u Upstream) ClearText() []*KeyError {
+	if u.Profile != ProfileLDAP || u.LDAP.StartTLS {
+		return nil
+	}
+	base, err := LDAPURL(u.URL)
+	if err != nil || base.Scheme != "ldap" || isLoopback(base.Hostname()) {
+		return nil
+	}
+	out := []*KeyError{{Key: "upstream.ldap.startTLS", Problem: "the directory at " + base.Host +
+		" is reached over ldap:// without StartTLS: the bind password crosses the network in clear text (set startTLS: true, or use ldaps://)"}}
+	if u.LDAP.AllowPlainPassword {
+		out = append(out, &KeyError{Key: "upstream.ldap.allowPlainPassword", Problem: "true: a password a client sets crosses the network to the directory at " +
+			base.Host + " in clear text"})
+	}
+	return out
+}
+
+// isLoopback reports a host that names this machine's loopback interface.
+// A name other than localhost is not resolved: it may name another host
+// tomorrow.
+func isLoopback(host string) bool {
+	if strings.EqualFold(host, "localhost") {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
 }

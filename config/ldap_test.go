@@ -32,6 +32,18 @@ func TestLDAPCheck(t *testing.T) {
 			t.Errorf("want %q in %v", want, err)
 		}
 	}
+	// active and locked may share an attribute by values (ppolicy's lock),
+	// not as a bit of it.
+	shared := good
+	shared.Active = &LDAPFlag{Attribute: "pwdAccountLockedTime", False: LDAPLockedForever}
+	shared.Locked = &LDAPFlag{Attribute: "pwdAccountLockedTime", True: LDAPLockedForever}
+	if err := shared.Check("ldap://dir:389"); err != nil {
+		t.Errorf("shared by values: %v", err)
+	}
+	shared.Active = &LDAPFlag{Attribute: "pwdaccountlockedtime", Bit: 2}
+	if err := shared.Check("ldap://dir:389"); err == nil || !strings.Contains(err.Error(), "upstream.ldap.active: shares its attribute") {
+		t.Errorf("shared as a bit: %v", err)
+	}
 	for raw, want := range map[string]string{"http://dir": "ldap:// or ldaps://", "ldap://u:p@dir": "credentials",
 		"ldap://dir/dc=x": "base DN", "": "required"} {
 		if _, err := LDAPURL(raw); err == nil || !strings.Contains(err.Error(), want) || strings.Contains(err.Error(), "u:p") {

@@ -536,7 +536,7 @@ func (p *Program) SourceField(field string) string { return p.sources[field] }
 // terms where the rules say how: the source of the rule that writes a
 // canonical field, or the member name of one of the dialect's own
 // extensions; anything else unchanged (RenderError then leaves a canonical
-// name out). It is what the server does before rendering an upstream error.
+// name out). UpstreamError does it, and names the field in the message.
 func (p *Program) UpstreamField(field string) string {
 	if f := p.sources[field]; f != "" {
 		return f
@@ -545,6 +545,41 @@ func (p *Program) UpstreamField(field string) string {
 		return rest
 	}
 	return field
+}
+
+// UpstreamError is e, an error an upstream reported (or refused before
+// sending anything) on a canonical field, as the dialect shows it: the field
+// named in the dialect's terms (UpstreamField) and, where RenderError shows
+// that name, named at the start of the message too ("phone: the directory
+// has no attribute for this field"), as userbridge's own field errors are
+// ("phone must not be empty"), unless the message already starts with it.
+// A dialect whose error envelope has no member for a field (Trusted Twin's
+// description) shows only the message: it is there that the caller reads
+// which field was refused. e is changed in place and returned. It is what
+// the server does to every upstream error before rendering it.
+func (p *Program) UpstreamError(in *Input, e *canonical.Error) *canonical.Error {
+	if e.Field == "" {
+		return e
+	}
+	e.Field = p.UpstreamField(e.Field)
+	f := p.errorField(in, e.Field)
+	switch {
+	case f == "" || startsWithName(e.Message, f):
+	case e.Message == "":
+		e.Message = f + " was refused"
+	default:
+		e.Message = f + ": " + e.Message
+	}
+	return e
+}
+
+// startsWithName reports whether msg begins with the field name, in any
+// case, followed by its end, a space or a colon ("Email is not valid").
+func startsWithName(msg, name string) bool {
+	if len(msg) < len(name) || !strings.EqualFold(msg[:len(name)], name) {
+		return false
+	}
+	return len(msg) == len(name) || msg[len(name)] == ' ' || msg[len(name)] == ':'
 }
 
 // errorField is field as RenderError shows it; "" leaves it out.

@@ -64,8 +64,8 @@ type Upstream struct {
 	// User is the canonical user of a 200 (absent for a 204).
 	User any `yaml:"user"`
 	// Error is a canonical error; its field is in canonical terms, named
-	// in the dialect's as the server does (Program.UpstreamField, then
-	// RenderError).
+	// in the dialect's, in its field and its message, as the server does
+	// (Program.UpstreamError, then RenderError).
 	Error *UpstreamError `yaml:"error"`
 }
 

@@ -95,9 +95,7 @@ func (c *Case) Check(p *mapping.Program) []string {
 	}
 	var rep *mapping.Reply
 	if c.Upstream.Error != nil {
-		e := c.Upstream.CanonicalError()
-		e.Field = p.UpstreamField(e.Field) // as the server names it
-		rep = p.RenderError(in, e)
+		rep = p.RenderError(in, p.UpstreamError(in, c.Upstream.CanonicalError())) // as the server names it
 	} else {
 		var user []byte
 		if c.Upstream.User != nil {

@@ -184,9 +184,7 @@ func (c *contract) golden(t *testing.T, gc *conformance.Case, allCodes bool) int
 		// The conformance suite's user, every member set.
 		replies = append(replies, c.p.RenderSuccess(in, res, []byte(richUser)))
 		if u := gc.Upstream; u != nil && u.Error != nil {
-			e := u.CanonicalError()
-			e.Field = c.p.UpstreamField(e.Field)
-			replies = append(replies, c.p.RenderError(in, e))
+			replies = append(replies, c.p.RenderError(in, c.p.UpstreamError(in, u.CanonicalError())))
 		} else if u != nil {
 			var user []byte
 			if u.User != nil {

@@ -61,6 +61,49 @@ func TestValidateLDAP(t *testing.T) {
 	}
 }
 
+// TestValidateLDAPClearText: validate says, as serve logs at start-up, that
+// a directory reached over ldap:// without StartTLS at an address that is
+// not loopback gets the bind password in clear, and that
+// allowPlainPassword sends users' passwords so too; the configuration is
+// still valid. Over loopback it says neither.
+func TestValidateLDAPClearText(t *testing.T) {
+	dir := slapdtest.Start(t, "")
+	far := dir.Elsewhere(t)
+	pw := slapdtest.PasswordFile(t, slapdtest.BindPW)
+	for _, c := range []struct {
+		name, url string
+		want      []string
+	}{
+		{"elsewhere", far, []string{
+			"warning: FILE: upstream.ldap.startTLS: the directory at " + strings.TrimPrefix(far, "ldap://") +
+				" is reached over ldap:// without StartTLS: the bind password crosses the network in clear text (set startTLS: true, or use ldaps://)",
+			"warning: FILE: upstream.ldap.allowPlainPassword: true: a password a client sets crosses the network to the directory at " +
+				strings.TrimPrefix(far, "ldap://") + " in clear text"}},
+		{"loopback", dir.URL, nil},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			f := filepath.Join(t.TempDir(), "ldap.yaml")
+			yaml := "upstream:\n  profile: ldap\n  url: " + c.url + "\n  timeout: 5s\n  ldap:\n" +
+				"    bindDN: " + slapdtest.BindDN + "\n    bindPasswordFile: " + pw + "\n    baseDN: " + slapdtest.People +
+				"\n    allowPlainPassword: true\n"
+			if err := os.WriteFile(f, []byte(yaml), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			code, out, errs := runCmd("", "validate", "--config", f)
+			if code != 0 || !strings.Contains(out, "valid") {
+				t.Fatalf("exit %d: %s %s", code, out, errs)
+			}
+			var want string
+			for _, w := range c.want {
+				want += strings.Replace(w, "FILE", f, 1) + "\n"
+			}
+			if errs != want {
+				t.Errorf("stderr:\n%s\nwant:\n%s", errs, want)
+			}
+		})
+	}
+}
+
 // appendTo adds text at the end of the file.
 func appendTo(t *testing.T, file, text string) {
 	t.Helper()

@@ -363,6 +363,11 @@ func validate(e *env, args []string) error {
 		problems = append(problems, config.Problems(err)...)
 	}
 	if len(problems) == 0 {
+		// What serve warns of at start-up (and on reload), before the
+		// directory is reached: it holds whether or not it answers.
+		for _, w := range cfg.Upstream.ClearText() {
+			fmt.Fprintf(e.stderr, "warning: %s: %s\n", cfg.Named(src, w.Key), w.Problem)
+		}
 		// What serve reads and reaches before it listens, once the
 		// configuration is otherwise valid: each mounted dialect's
 		// credential files and variables, read by the code serve builds

@@ -147,6 +147,7 @@ func NewWith(cfg *config.Config, src config.Source, o Options) (*App, error) {
 		a.closeDemo()
 		return nil, err
 	}
+	warnClearText(log, cfg, src)
 	a.Metrics = telemetry.NewMetrics(o.Build, a.probed().BreakerState)
 	migLog, err := migrate.OpenLog(cfg.Migration.Log)
 	if err != nil {

@@ -289,6 +289,16 @@ var ldapDialects = []struct {
 				attr(t, dir.Entry(t, ldapJaneDN), "description")
 				absent(t, "description", gjson.GetBytes(a.Body, "description"))
 			}},
+		// Trusted Twin's error has no member for a field: the description
+		// names it, as userbridge's own field errors do. It said only "the
+		// directory has no attribute for this field".
+		{name: "a field the directory cannot hold is refused, named in the description", method: "PATCH", path: "/users/" + janeID,
+			status: 400, body: `{"name":"Kept","activity":{"step":2}}`,
+			check: func(t *testing.T, dir *slapdtest.Server, a answer) {
+				want(t, "subcode", gjson.GetBytes(a.Body, "subcode"), "400000")
+				want(t, "description", gjson.GetBytes(a.Body, "description"), "activity: the directory has no attribute for this field (upstream.ldap)")
+				attr(t, dir.Entry(t, ldapJaneDN), "displayName", "Jane Doe 2")
+			}},
 		{name: "an ACL that forbids", method: "PATCH", path: "/users/frozen-1", status: 403, body: `{"name":"Thawed"}`,
 			check: func(t *testing.T, dir *slapdtest.Server, a answer) {
 				want(t, "subcode", gjson.GetBytes(a.Body, "subcode"), "403000")
@@ -476,7 +486,9 @@ func loadExample(t *testing.T, name string) *config.Config {
 // TestLDAPOpenLDAPExample runs examples/upstreams/openldap.yaml as written
 // (ids in entryUUID, StartTLS, the password from the environment) against
 // the test directory, and over ldaps://: a password is sent over TLS, and
-// a lock is ppolicy's.
+// a lock is ppolicy's, which is active too: a Finix client reads enabled
+// from it and disables a user with it (every user read enabled: false),
+// and an update asking the one attribute for two values is refused.
 func TestLDAPOpenLDAPExample(t *testing.T) {
 	dir := slapdtest.Start(t, ldapSeed)
 	t.Setenv("LDAP_BIND_PASSWORD", slapdtest.BindPW)
@@ -522,9 +534,42 @@ func TestLDAPOpenLDAPExample(t *testing.T) {
 			}
 			r := s.do(t, "PUT", "/v3/users/"+uuid, hdr, `{"status":"ACTIVE"}`)
 			if r.Status != 400 || gjson.GetBytes(r.Body, "status").Str == "" {
-				t.Errorf("ACTIVE (active and deleted have no attribute in the example): %d %s", r.Status, r.Body)
+				t.Errorf("ACTIVE (deleted has no attribute in the example): %d %s", r.Status, r.Body)
 			}
 			attr(t, dir.Entry(t, ldapJohnDN), "pwdAccountLockedTime", config.LDAPLockedForever)
+			// Finix's enabled is the lock: a user never locked is enabled.
+			jane := dir.Entry(t, ldapJaneDN).GetAttributeValue("entryUUID")
+			if r := s.do(t, "PUT", "/users/"+jane, hdr, `{}`); r.Status != 200 || gjson.GetBytes(r.Body, "enabled").Raw != "true" {
+				t.Errorf("a user never locked: %d %s", r.Status, r.Body)
+			}
+			if r := s.do(t, "PUT", "/users/"+uuid, hdr, `{"enabled":true}`); r.Status != 200 || gjson.GetBytes(r.Body, "enabled").Raw != "true" {
+				t.Fatalf("enabled true: %d %s", r.Status, r.Body)
+			}
+			attr(t, dir.Entry(t, ldapJohnDN), "pwdAccountLockedTime")
+			if err := c.Bind(ldapJohnDN, pw); err != nil {
+				t.Errorf("enabled again, the user cannot bind: %v", err)
+			}
+			// Not approved, not locked out: the directory cannot hold both.
+			r = s.do(t, "PUT", "/v1/app/users/john.smith", hdr, `{"isApproved":false,"isLockedOut":false}`)
+			if d := gjson.GetBytes(r.Body, "details").Str; r.Status != 400 || (d != "isApproved" && d != "isLockedOut") ||
+				!strings.HasPrefix(gjson.GetBytes(r.Body, "message").Str, d+": ") {
+				t.Errorf("isApproved false, isLockedOut false: %d %s", r.Status, r.Body)
+			}
+			attr(t, dir.Entry(t, ldapJohnDN), "pwdAccountLockedTime")
+			if r := s.do(t, "PUT", "/v1/app/users/john.smith", hdr, `{"isApproved":false,"isLockedOut":true}`); r.Status != 204 {
+				t.Errorf("isApproved false, isLockedOut true: %d %s", r.Status, r.Body)
+			}
+			attr(t, dir.Entry(t, ldapJohnDN), "pwdAccountLockedTime", config.LDAPLockedForever)
+			if r := s.do(t, "PUT", "/users/"+uuid, hdr, `{"enabled":true}`); r.Status != 200 {
+				t.Fatalf("%d %s", r.Status, r.Body)
+			}
+			if r := s.do(t, "PUT", "/users/"+uuid, hdr, `{"enabled":false}`); r.Status != 200 || gjson.GetBytes(r.Body, "enabled").Raw != "false" {
+				t.Errorf("enabled false: %d %s", r.Status, r.Body)
+			}
+			attr(t, dir.Entry(t, ldapJohnDN), "pwdAccountLockedTime", config.LDAPLockedForever)
+			if err := c.Bind(ldapJohnDN, pw); err == nil {
+				t.Error("a disabled user can still bind")
+			}
 		})
 	}
 }
@@ -595,6 +640,20 @@ func TestLDAPRefusedNotCounted(t *testing.T) {
 	if v, ok := value(ss, "userbridge_upstream_calls_total", map[string]string{"dialect": "finix", "method": "PATCH", "status": "none"}); ok {
 		t.Errorf("%v PATCH call(s) with no answer counted; none was made", v)
 	}
+}
+
+// TestLDAPFinixNoActive: a directory with no attribute for active
+// (upstream.ldap.active unset) answers a Finix client without enabled: the
+// user's state is not known, and is not made up. Finix's rules answered
+// enabled: false for every user, so a client took them all for disabled.
+func TestLDAPFinixNoActive(t *testing.T) {
+	_, s := startLDAP(t, func(c *config.Config) { c.Upstream.LDAP.Active = nil })
+	a := s.do(t, "PUT", "/users/"+finixID, map[string]string{"Content-Type": "application/json"}, `{"tags":{"department":"sales"}}`)
+	if a.Status != 200 {
+		t.Fatalf("%d %s", a.Status, a.Body)
+	}
+	want(t, "tags", gjson.GetBytes(a.Body, "tags"), `{"department":"sales"}`)
+	absent(t, "enabled", gjson.GetBytes(a.Body, "enabled"))
 }
 
 // TestLDAPRenameCaseOnly: a new username that differs from the old one in

@@ -107,6 +107,15 @@ func CheckUpstream(cfg *config.Config, src config.Source) error {
 	return probeLDAP(c, cfg, src)
 }
 
+// warnClearText logs one WARN for each thing profile ldap sends over the
+// network in clear text (config.Upstream.ClearText): at start-up and on
+// each reload, as validate prints them.
+func warnClearText(log *slog.Logger, cfg *config.Config, src config.Source) {
+	for _, w := range cfg.Upstream.ClearText() {
+		log.Warn(w.Problem, "key", w.Key, "config", src.Name)
+	}
+}
+
 // probeLDAP probes the directory within upstream.timeout.
 func probeLDAP(c *ldap.Client, cfg *config.Config, src config.Source) error {
 	err := c.Probe(context.Background())

@@ -98,7 +98,10 @@ func (a *App) reload(watching bool) error {
 	for _, h := range held {
 		a.log.Warn("config change needs a restart; not applied", "key", h.key, "running", h.running, "configured", h.configured)
 	}
-	_, mounts := a.Current()
+	cur, mounts := a.Current()
+	// Said again: the directory is still reached as it was (upstream.* are
+	// held for a restart), and the warning is in the logs of the reload.
+	warnClearText(a.log, cur, src)
 	a.log.Info("config reloaded", "config", src.Name, "dialects", len(mounts), "held_for_restart", len(held))
 	return nil
 }

@@ -320,7 +320,7 @@ func (h *handler) run(x *exchange, bp *[]byte) int {
 	// only the stored-user GET would come before it.
 	if h.checker != nil && res.FetchesStoredUser() {
 		if e := h.checker.CheckUpdate(res.Redacted()); e != nil {
-			return h.refuse(x, h.inDialectTerms(e))
+			return h.refuse(x, h.inDialectTerms(x, e))
 		}
 	}
 	hdr, e := h.upstreamHeader(x)
@@ -457,18 +457,16 @@ func (h *handler) authMethod(x *exchange) string {
 }
 
 // inDialectTerms is e with the canonical field an upstream named in the
-// dialect's terms, as the golden cases check.
-func (h *handler) inDialectTerms(e *canonical.Error) *canonical.Error {
-	if e.Field != "" {
-		e.Field = h.p.UpstreamField(e.Field)
-	}
-	return e
+// dialect's terms, in its field and its message (mapping's UpstreamError),
+// as the golden cases check.
+func (h *handler) inDialectTerms(x *exchange, e *canonical.Error) *canonical.Error {
+	return h.p.UpstreamError(&x.in, e)
 }
 
 // upstreamFail renders an upstream error, naming a canonical field in the
 // caller's terms.
 func (h *handler) upstreamFail(x *exchange, e *canonical.Error) int {
-	e = h.inDialectTerms(e)
+	e = h.inDialectTerms(x, e)
 	// The upstream's own words, message and field alike, may echo what the
 	// request carried.
 	if e.Field != "" || e.Message != "" {

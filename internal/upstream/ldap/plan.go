@@ -20,6 +20,10 @@ type plan struct {
 	dn     string
 	modify *goldap.ModifyRequest
 	fields fieldOf // the attributes modify writes, for naming a refusal
+	// flags is what each flag's attribute (lower case) is given, by the
+	// field that gave it: active and locked may share one (ppolicy's
+	// pwdAccountLockedTime), written once.
+	flags  map[string]flagWrite
 	rename *goldap.ModifyDNRequest
 	newDN  string
 	groups []groupChange
@@ -154,10 +158,17 @@ func (t *trip) plan(entry *goldap.Entry, doc gjson.Result) (*plan, *canonical.Er
 	return p, nil
 }
 
+// flagWrite is the value a flag's field gives its attribute ("": removed).
+type flagWrite struct{ field, value string }
+
 // flag writes a canonical boolean through its LDAPFlag. unset removes the
-// attribute (refused for a bit, which cannot be absent).
+// attribute (refused for a bit, which cannot be absent). Where active and
+// locked share an attribute (config refuses it for a bit), an update that
+// gives it one value through both writes it once, and one that gives it
+// two is refused: the directory cannot hold both.
 func (p *plan) flag(f *config.LDAPFlag, field string, v, unset bool, entry *goldap.Entry) *canonical.Error {
-	p.fields.byAttr[strings.ToLower(f.Attribute)] = field
+	attr := strings.ToLower(f.Attribute)
+	p.fields.byAttr[attr] = field
 	if f.Bit > 0 {
 		if unset {
 			return canonical.FieldError(field, "is a bit of "+f.Attribute+" in the directory: it can be true or false, not removed")
@@ -186,7 +197,21 @@ func (p *plan) flag(f *config.LDAPFlag, field string, v, unset bool, entry *gold
 	if v {
 		val = f.True
 	}
-	if unset || val == "" {
+	if unset {
+		val = ""
+	}
+	if prior, ok := p.flags[attr]; ok {
+		if !strings.EqualFold(prior.value, val) {
+			return canonical.FieldError(field, "the directory holds this field and another this update sets in one attribute, "+
+				f.Attribute+" (upstream.ldap.active and upstream.ldap.locked): it cannot hold both values asked")
+		}
+		return nil // written already
+	}
+	if p.flags == nil {
+		p.flags = map[string]flagWrite{}
+	}
+	p.flags[attr] = flagWrite{field, val}
+	if val == "" {
 		p.modify.Replace(f.Attribute, nil)
 	} else {
 		p.modify.Replace(f.Attribute, []string{val})
