@@ -159,6 +159,11 @@ func (r *Rules) check(update []byte) *canonical.Error {
 		}
 		return err == nil
 	})
+	for _, q := range r.update {
+		if err == nil && q != nil {
+			err = q.checkCarried(doc, r.name)
+		}
+	}
 	return err
 }
 
