@@ -12,7 +12,6 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"unicode/utf8"
 
@@ -52,8 +51,8 @@ type Client struct {
 
 	cred Credential // discovery's (upstream.scim.discoveryCredentials), nil for none
 
-	caps        atomic.Pointer[Capabilities] // nil until discovered
-	discovering sync.Mutex                   // one discovery at a time for ensure
+	caps   atomic.Pointer[Capabilities] // nil until discovered
+	flight discovery                    // the discovery under way for ensure and Ready
 }
 
 // Credential gives the Authorization value discovery sends: internal/auth's
@@ -106,6 +105,7 @@ func NewWith(hc *upstream.Client, cfg config.Upstream, o Options) (*Client, erro
 		ttl = DefaultLookupTTL
 	}
 	c := &Client{http: hc, read: ext, cache: idcache.New(ttl, 0), cred: o.DiscoveryCredential}
+	c.flight.limit(cfg.Timeout.D())
 	if cfg.SCIM.Unmapped != config.UnmappedReject {
 		c.ext = ext
 	}
