@@ -127,6 +127,10 @@ func TestSCIMReadyzNotBehindDiscovery(t *testing.T) {
 	if n := h.arrivals.Load(); n != 1 {
 		t.Errorf("%d discoveries started while one hung, want 1", n)
 	}
+	// What the late discovery found is the operator's to read, as start-up's.
+	if !strings.Contains(s.logs.String(), `"msg":"scim: provider capabilities discovered"`) {
+		t.Errorf("the discovery after start-up was not logged: %s", s.logs.String())
+	}
 	if r := s.do(t, "GET", "/readyz", nil, ""); r.Status != 200 {
 		t.Errorf("readyz once discovered: %d %s", r.Status, r.Body)
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"net/http"
 	"slices"
 	"strconv"
@@ -45,6 +46,12 @@ func (c *Capabilities) Refused() []string {
 	slices.Sort(out)
 	return out
 }
+
+// Why maps each field Refused lists to why the provider cannot hold it,
+// for the operator's log: it names the schema URN, the attribute or the
+// configuration key (upstream.scim.extension) it comes from. A caller is
+// told only that the upstream cannot store its field (held).
+func (c *Capabilities) Why() map[string]string { return maps.Clone(c.refused) }
 
 // refuses is why field cannot be held, "" when it can.
 func (c *Capabilities) refuses(field string) string {
@@ -353,6 +360,9 @@ func (c *Client) discovered(ctx context.Context) (*Capabilities, error) {
 			dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), d.bound)
 			defer cancel()
 			f.caps, f.err = c.Discover(dctx)
+			if f.err == nil && c.onDiscovered != nil {
+				c.onDiscovered(f.caps)
+			}
 			d.mu.Lock()
 			d.now = nil
 			d.mu.Unlock()
