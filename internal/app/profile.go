@@ -67,7 +67,7 @@ func newProfile(cfg *config.Config, src config.Source, hc *upstream.Client, log 
 		}
 		return c, nil
 	case config.ProfileSCIM:
-		c, err := newSCIM(cfg, src, hc)
+		c, err := newSCIM(cfg, src, hc, log)
 		if err != nil {
 			return nil, err
 		}
@@ -146,7 +146,7 @@ func checkSCIM(cfg *config.Config, src config.Source) error {
 		return err
 	}
 	defer hc.Close()
-	c, err := newSCIM(cfg, src, hc)
+	c, err := newSCIM(cfg, src, hc, nil)
 	if err != nil {
 		return err
 	}
@@ -170,9 +170,13 @@ func checkSCIM(cfg *config.Config, src config.Source) error {
 // newSCIM builds profile scim's client over hc, with discovery's
 // credential (upstream.scim.discoveryCredentials: its files read here) when
 // one is configured. An OAuth2 token fetch is bounded by upstream.timeout,
-// as a request's; its failure is discovery's to report.
-func newSCIM(cfg *config.Config, src config.Source, hc *upstream.Client) (*scim.Client, error) {
+// as a request's; its failure is discovery's to report. A discovery after
+// start-up (startUndiscovered) logs what it found to log, when not nil.
+func newSCIM(cfg *config.Config, src config.Source, hc *upstream.Client, log *slog.Logger) (*scim.Client, error) {
 	var o scim.Options
+	if log != nil {
+		o.Discovered = func(caps *scim.Capabilities) { logCapabilities(log, caps) }
+	}
 	if u := cfg.Upstream.SCIM.DiscoveryCreds(src); u != nil {
 		cred, err := auth.NewCredential(u, auth.Options{Where: "upstream.scim.discoveryCredentials",
 			CredentialTimeout: cfg.Upstream.WithDefaults().Timeout.D()})
@@ -192,6 +196,10 @@ func newSCIM(cfg *config.Config, src config.Source, hc *upstream.Client) (*scim.
 func discoverSCIM(c *scim.Client, cfg *config.Config, src config.Source, log *slog.Logger) error {
 	ctx, cancel := context.WithTimeout(context.Background(), cfg.Upstream.WithDefaults().Timeout.D())
 	defer cancel()
+	if fields := c.Unmapped(); len(fields) > 0 {
+		// A caller is told only that the upstream cannot store its field.
+		log.Info("scim: fields only userbridge's extension schema holds are refused (upstream.scim.unmapped: reject)", "fields", fields)
+	}
 	caps, err := c.Discover(ctx)
 	if err != nil {
 		if cfg.Upstream.SCIM.StartUndiscovered {
@@ -204,7 +212,10 @@ func discoverSCIM(c *scim.Client, cfg *config.Config, src config.Source, log *sl
 	return nil
 }
 
-// logCapabilities says what a SCIM provider holds and supports.
+// logCapabilities says what a SCIM provider holds and supports, and why
+// it cannot hold each field it refuses (the schema URN, the attribute or
+// upstream.scim.extension): a caller is told only that the upstream cannot
+// store its field.
 func logCapabilities(log *slog.Logger, caps *scim.Capabilities) {
 	from := "configured"
 	if caps.Discovered {
@@ -215,7 +226,7 @@ func logCapabilities(log *slog.Logger, caps *scim.Capabilities) {
 		update = "GET+PUT"
 	}
 	log.Info("scim: provider capabilities "+from, "schemas", caps.Schemas, "patch", caps.Patch, "etag", caps.ETag,
-		"bulk", caps.Bulk, "update", update, "refused", caps.Refused())
+		"bulk", caps.Bulk, "update", update, "refused", caps.Refused(), "why", caps.Why())
 }
 
 // probed is what the probes, the metrics and Shutdown need of the upstream.

@@ -128,7 +128,13 @@ func TestNotRetried(t *testing.T) {
 		{409, ``, canonical.Conflict, "the update conflicts with the stored user", ""},
 		{400, `{"error":"bad"}`, canonical.InvalidField, "the upstream rejected the request", ""},
 		{403, `{"error":{"code":"weird","message":"nope"}}`, canonical.Forbidden, "nope", ""},
-		{410, ``, canonical.Internal, "the upstream answered with an unexpected status 410", ""},
+		{410, ``, canonical.NotFound, "no such user", ""},
+		{413, ``, canonical.InvalidField, "the upstream rejected the request", ""},
+		// A 4xx no code explains is the upstream's refusal, not userbridge's
+		// own failure (it was internal, a 500): bad_gateway, its words not
+		// shown, never "may have been applied".
+		{418, `{"error":"I'm a teapot"}`, canonical.BadGateway, "the upstream answered with an unexpected status 418", ""},
+		{405, ``, canonical.BadGateway, "the upstream answered with an unexpected status 405", ""},
 		{307, ``, canonical.BadGateway, "the upstream answered with an unexpected status 307", ""},
 	} {
 		up := startUpstream(t, func(_ int, w http.ResponseWriter, _ *http.Request) {

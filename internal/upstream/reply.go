@@ -106,7 +106,10 @@ func mapStatus(status int, body []byte, retryAfter string, update bool) *canonic
 			e.Code = env.Code
 		}
 	default: // 1xx, 3xx
-		return canonical.Errorf(canonical.BadGateway, unexpectedText+strconv.Itoa(status))
+		return UnexpectedStatus(status)
+	}
+	if e.Code == canonical.BadGateway {
+		return UnexpectedStatus(status)
 	}
 	if e.Code == canonical.RateLimited {
 		e.RetryAfter = retryAfter
@@ -185,6 +188,15 @@ func Clip(s string, n int) string {
 		n--
 	}
 	return s[:n] + "…"
+}
+
+// UnexpectedStatus is the error of an upstream reply whose status no rule
+// explains (a 1xx or 3xx, a 4xx with no code of its own: 418, 405…), the
+// same for every profile: bad_gateway, the status named, the upstream's
+// words not shown. It is neither the client's error nor userbridge's own;
+// a 4xx applied nothing, so it never says the update may have been.
+func UnexpectedStatus(status int) *canonical.Error {
+	return canonical.Errorf(canonical.BadGateway, unexpectedText+strconv.Itoa(status))
 }
 
 func genericMessage(code canonical.Code, status int) string {

@@ -149,11 +149,20 @@ func (c Code) Status() int {
 	return http.StatusInternalServerError
 }
 
-// CodeForStatus maps an upstream status to the canonical code.
+// CodeForStatus maps an upstream status to the canonical code: 400, 413
+// and 422 are invalid_field (the upstream refused what the update holds),
+// 412 conflict (the stored user changed), 410 not_found. Any other 4xx is
+// bad_gateway: the upstream refused the request for a reason userbridge
+// cannot name, which is neither the client's error nor userbridge's own
+// (internal). Other statuses (5xx) are internal.
 func CodeForStatus(status int) Code {
 	switch status {
-	case http.StatusBadRequest, http.StatusUnprocessableEntity:
+	case http.StatusBadRequest, http.StatusUnprocessableEntity, http.StatusRequestEntityTooLarge:
 		return InvalidField
+	case http.StatusPreconditionFailed:
+		return Conflict
+	case http.StatusGone:
+		return NotFound
 	case http.StatusUnauthorized:
 		return Unauthorized
 	case http.StatusForbidden:
@@ -166,6 +175,9 @@ func CodeForStatus(status int) Code {
 		return RateLimited
 	case http.StatusServiceUnavailable:
 		return Unavailable
+	}
+	if status >= 400 && status < 500 {
+		return BadGateway
 	}
 	return Internal
 }

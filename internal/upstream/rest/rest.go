@@ -11,7 +11,6 @@ import (
 	"errors"
 	"net/http"
 	"regexp"
-	"strconv"
 	"strings"
 
 	"github.com/tidwall/gjson"
@@ -159,6 +158,11 @@ func (r *Rules) check(update []byte) *canonical.Error {
 		}
 		return err == nil
 	})
+	for _, q := range r.update {
+		if err == nil && q != nil {
+			err = q.checkCarried(doc, r.name)
+		}
+	}
 	return err
 }
 
@@ -365,15 +369,19 @@ func (r *Rules) mapError(res *upstream.Result, update bool) *canonical.Error {
 	case status == http.StatusTooManyRequests:
 		e.Code, e.RetryAfter = canonical.RateLimited, res.Header.Get("Retry-After")
 	case status >= 400:
-		e.Code = canonical.CodeForStatus(status)
-		if rule := r.match(status, res.Body); rule != nil {
-			e.Code, e.Field = rule.code, rule.field
-			if rule.message != nil {
-				e.Message = clip(rule.message.Text(&mapping.TemplateData{Reply: res.Body}))
+		rule := r.match(status, res.Body)
+		if rule == nil {
+			if e.Code = canonical.CodeForStatus(status); e.Code == canonical.BadGateway {
+				return upstream.UnexpectedStatus(status)
 			}
+			break
+		}
+		e.Code, e.Field = rule.code, rule.field
+		if rule.message != nil {
+			e.Message = clip(rule.message.Text(&mapping.TemplateData{Reply: res.Body}))
 		}
 	default:
-		return canonical.Errorf(canonical.BadGateway, "the upstream answered with an unexpected status "+strconv.Itoa(status))
+		return upstream.UnexpectedStatus(status)
 	}
 	if e.Message == "" {
 		e.Message = genericMessage(e.Code)

@@ -337,3 +337,38 @@ user: {id: "${reply.id}"}
 		t.Fatalf("%v", err)
 	}
 }
+
+// TestCompileRefusesPartReads: a body that reads a field in part in a way
+// check cannot follow (one item by index, a query, a wildcard) is refused,
+// as is an unset filter on a part (set.roles.#.name|unset never renders:
+// the update unsets roles, not roles.#.name), which was accepted and
+// dropped every removal of the roles.
+func TestCompileRefusesPartReads(t *testing.T) {
+	_, err := rest.Load("parts.yaml", []byte(`
+upstream: p
+accepts: {set: [roles, attributes, address], unset: [roles]}
+lookup: {path: "/u?name=${param.username|query}", id: "0.id"}
+update:
+  byId:
+    method: PUT
+    path: /u/${param.id|path}
+    body:
+      role: ${update.set.roles.0.name?}
+      names: ${update.set.roles.#.name?|unset:[]}
+      dept: ${update.set.attributes.#(key=="dept").value?}
+      street: ${update.set.address.*?}
+get:
+  byId: {method: GET, path: "/u/${param.id|path}"}
+user: {id: "${reply.id}"}
+`))
+	if err == nil {
+		t.Fatal("compiled")
+	}
+	for _, want := range []string{"${update.set.roles.0.name} reads a part of roles that userbridge cannot check",
+		"${update.set.attributes.#(key==\"dept\").value} reads a part of attributes", "${update.set.address.*} reads a part of address",
+		"accepts.unset has roles, but the body has no ${update.set.roles|unset:…}"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("missing %q in:\n%v", want, err)
+		}
+	}
+}

@@ -155,6 +155,7 @@ type request struct {
 	userInReply bool
 	merge       *request // the get the update reads the user with first (merge: true)
 	mergeFrom   string   // where the user is in that get's reply, "" for the reply itself
+	carries     carries  // of an update: what its body carries of each field
 }
 
 type lookup struct {
@@ -248,7 +249,7 @@ func Compile(file string, f *File) (*Rules, error) {
 		}
 		if update {
 			out.body = reqs.Node(where+".body", &q.Body)
-			checkReads(where+".body", out.body, r, bad)
+			out.carries = checkReads(where+".body", out.body, r, bad)
 		} else if q.Body.Kind != 0 {
 			bad(where+".body", "a GET has no body")
 		}
@@ -345,19 +346,59 @@ func Compile(file string, f *File) (*Rules, error) {
 }
 
 // checkReads makes sure the body writes every field Accepts lists: a field
-// accepted but never read would be dropped.
-func checkReads(where string, body *mapping.Template, r *Rules, bad func(string, string, ...any)) {
+// accepted but never read would be dropped. It returns what the body
+// carries of each field, for check: a field read only in part (a role's
+// name, ${update.set.roles.#.name}) drops the rest of what an update sends
+// in it, which check refuses. A part read in a way check cannot follow (a
+// query, a wildcard, a modifier, one item by index) is refused here.
+func checkReads(where string, body *mapping.Template, r *Rules, bad func(string, string, ...any)) carries {
 	refs := body.Refs("update")
-	reads := func(field string, unset bool) bool {
-		for _, ref := range refs {
-			if ref.Path == "set" && !unset || ref.Path == "unset" && unset {
-				return true
-			}
-			if (ref.Path == "set."+field || strings.HasPrefix(ref.Path, "set."+field+".")) && (!unset || ref.Unset) {
-				return true
-			}
+	c := carries{parts: map[string][][]string{}, unsetExt: map[string]bool{}}
+	for _, ref := range refs {
+		switch {
+		case ref.Path == "set":
+			c.all = true
+		case ref.Path == "unset":
+			c.allUnset = true
+		case ref.Unset && strings.HasPrefix(ref.Path, "set.extensions."):
+			c.unsetExt[strings.TrimPrefix(ref.Path, "set.")] = true
 		}
-		return false
+		field, rest, ok := strings.Cut(strings.TrimPrefix(ref.Path, "set."), ".")
+		if !strings.HasPrefix(ref.Path, "set.") || !(r.set[field] || r.unset[field]) {
+			continue
+		}
+		if !ok {
+			c.whole = append(c.whole, field)
+			continue
+		}
+		segs, good := segments(rest)
+		if !good {
+			bad(where, "${update.%s} reads a part of %s that userbridge cannot check is all an update sends in it: read it whole (${update.set.%s}), by member (${update.set.%s.NAME}) or by item member (${update.set.%s.#.NAME})",
+				ref.Path, field, field, field, field)
+			continue
+		}
+		if segs[len(segs)-1] != "#" { // a count carries nothing
+			c.parts[field] = append(c.parts[field], segs)
+		}
+	}
+	reads := func(field string, unset bool) bool {
+		if unset {
+			if c.allUnset {
+				return true
+			}
+			if field == "extensions" {
+				return len(c.unsetExt) > 0
+			}
+			for _, ref := range refs {
+				// The unset filter renders when the update unsets the
+				// field its path names: set.roles.#.name|unset never does.
+				if ref.Unset && ref.Path == "set."+field {
+					return true
+				}
+			}
+			return false
+		}
+		return c.all || slices.Contains(c.whole, field) || len(c.parts[field]) > 0
 	}
 	for _, f := range slices.Sorted(maps.Keys(r.set)) {
 		if !reads(f, false) {
@@ -369,4 +410,5 @@ func checkReads(where string, body *mapping.Template, r *Rules, bad func(string,
 			bad(where, "accepts.unset has %s, but the body has no ${update.set.%s|unset:…}", f, f)
 		}
 	}
+	return c
 }

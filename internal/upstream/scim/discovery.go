@@ -3,10 +3,14 @@ package scim
 import (
 	"context"
 	"errors"
+	"fmt"
+	"maps"
 	"net/http"
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
+	"time"
 
 	"github.com/tidwall/gjson"
 
@@ -42,6 +46,12 @@ func (c *Capabilities) Refused() []string {
 	slices.Sort(out)
 	return out
 }
+
+// Why maps each field Refused lists to why the provider cannot hold it,
+// for the operator's log: it names the schema URN, the attribute or the
+// configuration key (upstream.scim.extension) it comes from. A caller is
+// told only that the upstream cannot store its field (held).
+func (c *Capabilities) Why() map[string]string { return maps.Clone(c.refused) }
 
 // refuses is why field cannot be held, "" when it can.
 func (c *Capabilities) refuses(field string) string {
@@ -278,27 +288,92 @@ func (c *Client) Capabilities() *Capabilities { return c.caps.Load() }
 // ensure returns the capabilities in use, discovering them first when no
 // discovery has succeeded yet (upstream.scim.startUndiscovered); nothing
 // is sent to /Users until one has. The caller gets unavailable in the
-// words of any other 503: why discovery failed is the operator's (start-up
-// log, /readyz), and may name configuration keys or the token endpoint's
-// refusal.
+// words of any other 503, with a Retry-After as the breaker's 503 has: why
+// discovery failed is the operator's (start-up log, /readyz), and may name
+// configuration keys or the token endpoint's refusal. The wait ends with
+// ctx, and after upstream.timeout when ctx has no deadline (an update's
+// has none: upstream.timeout bounds each of its calls, and this wait is
+// one), the discovery going on for the next caller.
 func (c *Client) ensure(ctx context.Context) (*Capabilities, *canonical.Error) {
+	if c.caps.Load() == nil {
+		if _, ok := ctx.Deadline(); !ok {
+			var cancel context.CancelFunc
+			ctx, cancel = context.WithTimeout(ctx, c.flight.wait)
+			defer cancel()
+		}
+	}
 	caps, err := c.discovered(ctx)
 	if err != nil {
-		return nil, canonical.Errorf(canonical.Unavailable, upstream.GenericMessage(canonical.Unavailable))
+		e := canonical.Errorf(canonical.Unavailable, upstream.GenericMessage(canonical.Unavailable))
+		e.RetryAfter = "1"
+		return nil, e
 	}
 	return caps, nil
 }
 
+// discovery is the one discovery under way at a time: every caller that
+// needs the capabilities meanwhile waits for its outcome, each no longer
+// than its own context allows. (A mutex held across the discovery made
+// each caller wait for the one before it, then make its own: an update, or
+// /readyz, queued behind discoveries it could not cut short.)
+type discovery struct {
+	mu    sync.Mutex
+	now   *flight       // nil when none is under way
+	bound time.Duration // how long a discovery may take
+	wait  time.Duration // how long an update waits for one (upstream.timeout)
+}
+
+type flight struct {
+	done chan struct{} // closed with caps and err set
+	caps *Capabilities
+	err  error
+}
+
+// limit bounds a discovery by one upstream.timeout for the credential and
+// each of the three endpoints, an update's wait for it by one.
+func (d *discovery) limit(timeout time.Duration) {
+	if timeout <= 0 {
+		timeout = config.DefaultTimeout
+	}
+	d.bound, d.wait = 4*timeout, timeout
+}
+
 // discovered is the provider's capabilities, discovered now if they are
-// not known yet (one discovery at a time), or discovery's error.
+// not known yet, or discovery's error; ctx.Err() when ctx ends first. The
+// discovery runs on its own deadline, not the caller's (whose end would
+// cut it short for every other caller), with the values of ctx.
 func (c *Client) discovered(ctx context.Context) (*Capabilities, error) {
 	if caps := c.caps.Load(); caps != nil {
 		return caps, nil
 	}
-	c.discovering.Lock()
-	defer c.discovering.Unlock()
+	d := &c.flight
+	d.mu.Lock()
 	if caps := c.caps.Load(); caps != nil {
+		d.mu.Unlock()
 		return caps, nil
 	}
-	return c.Discover(ctx)
+	f := d.now
+	if f == nil {
+		f = &flight{done: make(chan struct{})}
+		d.now = f
+		go func() {
+			dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), d.bound)
+			defer cancel()
+			f.caps, f.err = c.Discover(dctx)
+			if f.err == nil && c.onDiscovered != nil {
+				c.onDiscovered(f.caps)
+			}
+			d.mu.Lock()
+			d.now = nil
+			d.mu.Unlock()
+			close(f.done)
+		}()
+	}
+	d.mu.Unlock()
+	select {
+	case <-f.done:
+		return f.caps, f.err
+	case <-ctx.Done():
+		return nil, fmt.Errorf("scim: waiting for discovery: %w", ctx.Err())
+	}
 }

@@ -3,7 +3,6 @@ package scim
 import (
 	"net/http"
 	"slices"
-	"strconv"
 
 	"github.com/tidwall/gjson"
 
@@ -44,18 +43,14 @@ func mapError(status int, body []byte, retryAfter string, fields []string, updat
 		return upstream.ServerError(status, retryAfter, update)
 	case status == http.StatusTooManyRequests:
 		e.Code, e.RetryAfter = canonical.RateLimited, retryAfter
-	case status == http.StatusPreconditionFailed:
-		e.Code = canonical.Conflict
-	case status == http.StatusRequestEntityTooLarge:
-		e.Code = canonical.InvalidField
 	case status >= 400:
 		if c, ok := scimTypes[scimType]; ok && status != http.StatusUnauthorized && status != http.StatusForbidden {
 			e.Code = c
-		} else {
-			e.Code = canonical.CodeForStatus(status)
+		} else if e.Code = canonical.CodeForStatus(status); e.Code == canonical.BadGateway {
+			return upstream.UnexpectedStatus(status)
 		}
 	default:
-		return canonical.Errorf(canonical.BadGateway, "the upstream answered with an unexpected status "+strconv.Itoa(status))
+		return upstream.UnexpectedStatus(status)
 	}
 	switch {
 	case e.Code == canonical.Conflict && scimType == "uniqueness" && slices.Contains(fields, "username"):

@@ -179,13 +179,19 @@ func (b *patchOp) unset(field string) *canonical.Error {
 	return nil
 }
 
+// cannotStore is what a caller is told of a field the SCIM upstream cannot
+// hold, whatever the reason: the dialect names the field in its own terms.
+// Why (a configuration key, a schema URN) is the operator's, logged with
+// the capabilities (Capabilities.Why, Client.Unmapped).
+const cannotStore = "the upstream cannot store this field"
+
 // needExt refuses a field that only the extension schema can hold when
-// unmapped fields are refused.
+// unmapped fields are refused (upstream.scim.unmapped: reject).
 func (b *patchOp) needExt(field string) *canonical.Error {
 	if b.ext != "" {
 		return nil
 	}
-	return canonical.FieldError(field, "the SCIM upstream has no attribute for this field (upstream.scim.unmapped is reject)")
+	return canonical.FieldError(field, cannotStore)
 }
 
 // held refuses a field the provider's User cannot hold, as discovered
@@ -195,8 +201,8 @@ func (b *patchOp) held(field string) *canonical.Error {
 	if b.caps == nil {
 		return nil
 	}
-	if why := b.caps.refuses(field); why != "" {
-		return canonical.FieldError(field, why)
+	if b.caps.refuses(field) != "" {
+		return canonical.FieldError(field, cannotStore)
 	}
 	return nil
 }

@@ -12,7 +12,6 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"unicode/utf8"
 
@@ -50,10 +49,11 @@ type Client struct {
 	read  string // the extension schema URN read back, whatever Unmapped says
 	cache *idcache.Cache
 
-	cred Credential // discovery's (upstream.scim.discoveryCredentials), nil for none
+	cred         Credential          // discovery's (upstream.scim.discoveryCredentials), nil for none
+	onDiscovered func(*Capabilities) // Options.Discovered
 
-	caps        atomic.Pointer[Capabilities] // nil until discovered
-	discovering sync.Mutex                   // one discovery at a time for ensure
+	caps   atomic.Pointer[Capabilities] // nil until discovered
+	flight discovery                    // the discovery under way for ensure and Ready
 }
 
 // Credential gives the Authorization value discovery sends: internal/auth's
@@ -70,6 +70,10 @@ type Options struct {
 	// upstream.scim.discoveryCredentials is set (built from it), nil
 	// otherwise.
 	DiscoveryCredential Credential
+	// Discovered, when set, is called with the capabilities a discovery
+	// made after start-up found (upstream.scim.startUndiscovered: on an
+	// update or /readyz), for the operator's log as start-up's are.
+	Discovered func(*Capabilities)
 }
 
 // New is NewWith without options: for a configuration without
@@ -105,7 +109,8 @@ func NewWith(hc *upstream.Client, cfg config.Upstream, o Options) (*Client, erro
 	if ttl == 0 {
 		ttl = DefaultLookupTTL
 	}
-	c := &Client{http: hc, read: ext, cache: idcache.New(ttl, 0), cred: o.DiscoveryCredential}
+	c := &Client{http: hc, read: ext, cache: idcache.New(ttl, 0), cred: o.DiscoveryCredential, onDiscovered: o.Discovered}
+	c.flight.limit(cfg.Timeout.D())
 	if cfg.SCIM.Unmapped != config.UnmappedReject {
 		c.ext = ext
 	}
@@ -113,6 +118,23 @@ func NewWith(hc *upstream.Client, cfg config.Upstream, o Options) (*Client, erro
 		c.caps.Store(pinned(cfg.SCIM, ext))
 	}
 	return c, nil
+}
+
+// Unmapped lists the canonical fields refused because
+// upstream.scim.unmapped is reject (those only userbridge's extension
+// schema holds), nil otherwise: for the operator's log, as the caller is
+// told only that the upstream cannot store its field.
+func (c *Client) Unmapped() []string {
+	if c.ext != "" {
+		return nil
+	}
+	var out []string
+	for _, f := range fieldAttrs {
+		if f.schema == "" {
+			out = append(out, f.field)
+		}
+	}
+	return out
 }
 
 // CheckUpdate refuses, before any call (server.UpdateChecker), an update

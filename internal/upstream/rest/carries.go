@@ -1,0 +1,160 @@
+package rest
+
+import (
+	"slices"
+	"strings"
+
+	"github.com/tidwall/gjson"
+
+	"github.com/userbridge/userbridge/mapping/canonical"
+)
+
+// carries is what an update body carries of each canonical field.
+type carries struct {
+	all, allUnset bool                  // ${update.set}, ${update.unset}: everything
+	whole         []string              // fields read whole (${update.set.roles})
+	parts         map[string][][]string // fields read only in part: the paths read in them, by segment ("#": each item)
+	unsetExt      map[string]bool       // extensions.<dialect>.<name> with an unset filter of their own
+}
+
+// segments splits a plain gjson path into its members, unescaped; ok is
+// false for a path with a query, wildcard, modifier or item index, of
+// which check cannot tell what it carries.
+func segments(path string) (segs []string, ok bool) {
+	var b strings.Builder
+	for i := 0; i < len(path); i++ {
+		ch := path[i]
+		switch {
+		case ch == '\\' && i+1 < len(path):
+			i++
+			b.WriteByte(path[i])
+			continue
+		case ch == '.':
+			segs = append(segs, b.String())
+			b.Reset()
+			continue
+		case strings.IndexByte("*?|@!=<>%()#:", ch) >= 0:
+			if ch != '#' || b.Len() > 0 || i+1 < len(path) && path[i+1] != '.' {
+				return nil, false
+			}
+		}
+		b.WriteByte(ch)
+	}
+	segs = append(segs, b.String())
+	for _, s := range segs {
+		if s == "" || s[0] >= '0' && s[0] <= '9' {
+			return nil, false
+		}
+	}
+	return segs, true
+}
+
+// refuse names what of field's value v the body drops, or "" when it
+// carries all of it. An extension member is named in full
+// (extensions.shift.ssoId); any other field by its name.
+func (c *carries) refuse(field string, v gjson.Result) (name, part string) {
+	if c.all || slices.Contains(c.whole, field) {
+		return "", ""
+	}
+	paths := c.parts[field]
+	if field != "extensions" {
+		if miss := dropped(v, paths, nil); miss != nil {
+			return field, strings.Join(miss, ".")
+		}
+		return "", ""
+	}
+	v.ForEach(func(d, members gjson.Result) bool {
+		members.ForEach(func(n, x gjson.Result) bool {
+			if miss := dropped(x, narrow(narrow(paths, d.Str), n.Str), nil); miss != nil {
+				name, part = "extensions."+d.Str+"."+n.Str, strings.Join(miss, ".")
+			}
+			return name == ""
+		})
+		return name == ""
+	})
+	return name, part
+}
+
+// narrow keeps the paths that go through member k, without it.
+func narrow(paths [][]string, k string) [][]string {
+	var out [][]string
+	for _, p := range paths {
+		if p[0] == k {
+			out = append(out, p[1:])
+		}
+	}
+	return out
+}
+
+// dropped is the first part of v (at, from the field) that none of paths
+// carries, or nil. An empty path carries the value whole; "#" each item of
+// an array.
+func dropped(v gjson.Result, paths [][]string, at []string) []string {
+	for _, p := range paths {
+		if len(p) == 0 {
+			return nil
+		}
+	}
+	var miss []string
+	switch {
+	case v.IsArray():
+		items := narrow(paths, "#")
+		if len(items) == 0 && len(v.Array()) > 0 {
+			return at
+		}
+		v.ForEach(func(_, x gjson.Result) bool {
+			miss = dropped(x, items, at)
+			return miss == nil
+		})
+	case v.IsObject():
+		v.ForEach(func(k, x gjson.Result) bool {
+			if x.Type == gjson.Null {
+				return true // no value to carry
+			}
+			sub := narrow(paths, k.Str)
+			if len(sub) == 0 {
+				miss = append(slices.Clip(at), k.Str)
+			} else {
+				miss = dropped(x, sub, append(slices.Clip(at), k.Str))
+			}
+			return miss == nil
+		})
+	default:
+		if v.Exists() && v.Type != gjson.Null {
+			return append([]string{}, at...)
+		}
+	}
+	return miss
+}
+
+// checkCarried refuses a field the request's body reads only in part when
+// the update sends more in it, and an extension member's unset the body
+// has no unset filter for: the rest would be dropped.
+func (q *request) checkCarried(doc gjson.Result, upstreamName string) *canonical.Error {
+	var err *canonical.Error
+	c := &q.carries
+	doc.Get("set").ForEach(func(k, v gjson.Result) bool {
+		if name, part := c.refuse(k.Str, v); name != "" {
+			msg := "the " + upstreamName + " upstream cannot store this field"
+			if part != "" {
+				what := "its " + part
+				if k.Str == "roles" {
+					what = "a role's " + part
+				}
+				msg = "the " + upstreamName + " upstream cannot store " + what
+			}
+			err = canonical.FieldError(name, msg)
+		}
+		return err == nil
+	})
+	if err != nil || c.allUnset {
+		return err
+	}
+	doc.Get("unset").ForEach(func(_, v gjson.Result) bool {
+		if strings.HasPrefix(v.Str, "extensions.") && !c.unsetExt[v.Str] {
+			err = canonical.FieldError(v.Str, "the "+upstreamName+" upstream cannot remove this field")
+		}
+		return err == nil
+	})
+	return err
+}
