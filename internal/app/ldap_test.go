@@ -296,7 +296,7 @@ var ldapDialects = []struct {
 			status: 400, body: `{"name":"Kept","activity":{"step":2}}`,
 			check: func(t *testing.T, dir *slapdtest.Server, a answer) {
 				want(t, "subcode", gjson.GetBytes(a.Body, "subcode"), "400000")
-				want(t, "description", gjson.GetBytes(a.Body, "description"), "activity: the directory has no attribute for this field (upstream.ldap)")
+				want(t, "description", gjson.GetBytes(a.Body, "description"), "activity: the directory has no attribute for this field")
 				attr(t, dir.Entry(t, ldapJaneDN), "displayName", "Jane Doe 2")
 			}},
 		{name: "an ACL that forbids", method: "PATCH", path: "/users/frozen-1", status: 403, body: `{"name":"Thawed"}`,

@@ -62,7 +62,7 @@ func (c *Client) refuseUnmapped(doc gjson.Result) *canonical.Error {
 			ok = len(c.attributesOf(field)) > 0
 		}
 		if !ok {
-			cerr = canonical.FieldError(field, "the directory has no attribute for this field (upstream.ldap)")
+			cerr = canonical.FieldError(field, "the directory has no attribute for this field")
 		}
 		return ok
 	}
