@@ -95,3 +95,79 @@ func TestRulesPartReadRefused(t *testing.T) {
 		t.Fatalf("names only: %d %s; sent %q", a.Status, a.Body, got)
 	}
 }
+
+// streetRules stores a user's address member by member: its body reads
+// the address only in part.
+const streetRules = `upstream: streets
+accepts:
+  set: [address]
+lookup: {path: "/u?name=${param.username|query}", id: "0.id"}
+update:
+  byId:
+    method: PUT
+    path: /u/${param.id|path}
+    body:
+      street: ${update.set.address.street?}
+      city: ${update.set.address.city?}
+get:
+  byId: {method: GET, path: "/u/${param.id|path}"}
+user:
+  id: ${reply.id}
+`
+
+// TestRulesPartReadClearRefused: an update that clears a field the body
+// reads only by member (Shift's address: {}, or one whose members are all
+// null) renders nothing of it: it is refused naming the field, and nothing
+// is sent. (The body went out without the address and the update was
+// answered 204: the address the client cleared stayed.) address: null,
+// Shift's removal, is refused too (accepts.unset has no address), and an
+// address with a member the body reads goes through.
+func TestRulesPartReadClearRefused(t *testing.T) {
+	var mu sync.Mutex
+	var puts []string
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		defer mu.Unlock()
+		w.Header().Set("Content-Type", "application/json")
+		switch {
+		case r.Method == http.MethodGet && r.URL.Path == "/u/a-1":
+			_ = json.NewEncoder(w).Encode(map[string]any{"id": "a-1"})
+		case r.Method == http.MethodPut && r.URL.Path == "/u/a-1":
+			body, _ := io.ReadAll(r.Body)
+			puts = append(puts, string(body))
+			w.WriteHeader(http.StatusNoContent)
+		default:
+			w.WriteHeader(http.StatusNotFound)
+		}
+	}))
+	t.Cleanup(srv.Close)
+	file := filepath.Join(t.TempDir(), "streets.yaml")
+	if err := os.WriteFile(file, []byte(streetRules), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	s := start(t, "", srv.URL, func(c *config.Config) {
+		e2eConfig(c)
+		c.Upstream.Profile = config.ProfileRules
+		c.Upstream.Rules = file
+	})
+	hdr := map[string]string{"Content-Type": "application/json", "x-key": "k-123", "x-secret": "s-456"}
+	sent := func() []string {
+		mu.Lock()
+		defer mu.Unlock()
+		return append([]string(nil), puts...)
+	}
+	for _, tc := range []struct{ name, body, want string }{
+		{"cleared", `{"address":{}}`, "address: the streets upstream cannot clear this field"},
+		{"only null members", `{"address":{"street":null}}`, "address: the streets upstream cannot clear this field"},
+		{"removed", `{"address":null}`, "address: the streets upstream cannot remove this field"},
+	} {
+		a := s.do(t, "PUT", "/v3/users/a-1", hdr, tc.body)
+		if a.Status != 400 || gjson.GetBytes(a.Body, "address").Str != tc.want || len(sent()) != 0 {
+			t.Errorf("%s: %d %s; sent %q", tc.name, a.Status, a.Body, sent())
+		}
+	}
+	a := s.do(t, "PUT", "/v3/users/a-1", hdr, `{"address":{"city":"Oslo"}}`)
+	if got := sent(); a.Status != 204 || len(got) != 1 || got[0] != `{"city":"Oslo"}` {
+		t.Fatalf("a city: %d %s; sent %q", a.Status, a.Body, got)
+	}
+}

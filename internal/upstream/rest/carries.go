@@ -58,14 +58,14 @@ func (c *carries) refuse(field string, v gjson.Result) (name, part string) {
 	}
 	paths := c.parts[field]
 	if field != "extensions" {
-		if miss := dropped(v, paths, nil); miss != nil {
+		if miss := lost(v, paths); miss != nil {
 			return field, strings.Join(miss, ".")
 		}
 		return "", ""
 	}
 	v.ForEach(func(d, members gjson.Result) bool {
 		members.ForEach(func(n, x gjson.Result) bool {
-			if miss := dropped(x, narrow(narrow(paths, d.Str), n.Str), nil); miss != nil {
+			if miss := lost(x, narrow(narrow(paths, d.Str), n.Str)); miss != nil {
 				name, part = "extensions."+d.Str+"."+n.Str, strings.Join(miss, ".")
 			}
 			return name == ""
@@ -73,6 +73,41 @@ func (c *carries) refuse(field string, v gjson.Result) (name, part string) {
 		return name == ""
 	})
 	return name, part
+}
+
+// lost is what of v paths do not carry: the part dropped (empty: all of
+// v); {cleared} when none of paths renders anything of v (address: {} read
+// by member: the update clears the field, and the body would send nothing
+// of it); nil when paths carry all of v.
+func lost(v gjson.Result, paths [][]string) []string {
+	if miss := dropped(v, paths, nil); miss != nil {
+		return miss
+	}
+	for _, p := range paths {
+		if renders(v, p) {
+			return nil
+		}
+	}
+	return []string{cleared}
+}
+
+// cleared is lost's answer for a value of which the body sends nothing.
+const cleared = "\x00cleared"
+
+// renders reports whether the part of v at path p renders a value: a
+// member that is there and not null; an array where p reads each item
+// ("#"), which renders an array even when empty.
+func renders(v gjson.Result, p []string) bool {
+	for _, seg := range p {
+		switch {
+		case seg == "#":
+			return v.IsArray()
+		case !v.IsObject():
+			return false
+		}
+		v = v.Get(gjson.Escape(seg))
+	}
+	return v.Exists() && v.Type != gjson.Null
 }
 
 // narrow keeps the paths that go through member k, without it.
@@ -128,15 +163,18 @@ func dropped(v gjson.Result, paths [][]string, at []string) []string {
 }
 
 // checkCarried refuses a field the request's body reads only in part when
-// the update sends more in it, and an extension member's unset the body
-// has no unset filter for: the rest would be dropped.
+// the update sends more in it or clears it (the body would render nothing
+// of it), and an extension member's unset the body has no unset filter
+// for: the rest would be dropped.
 func (q *request) checkCarried(doc gjson.Result, upstreamName string) *canonical.Error {
 	var err *canonical.Error
 	c := &q.carries
 	doc.Get("set").ForEach(func(k, v gjson.Result) bool {
 		if name, part := c.refuse(k.Str, v); name != "" {
 			msg := "the " + upstreamName + " upstream cannot store this field"
-			if part != "" {
+			if part == cleared {
+				msg = "the " + upstreamName + " upstream cannot clear this field"
+			} else if part != "" {
 				what := "its " + part
 				if k.Str == "roles" {
 					what = "a role's " + part
