@@ -6,6 +6,7 @@ import (
 
 	"github.com/tidwall/gjson"
 
+	"github.com/userbridge/userbridge/mapping"
 	"github.com/userbridge/userbridge/mapping/canonical"
 )
 
@@ -47,6 +48,25 @@ func segments(path string) (segs []string, ok bool) {
 		}
 	}
 	return segs, true
+}
+
+// extProblem is what is wrong with ref, a read of extensions whose path
+// after "extensions" is segs, or "": it must name a dialect and a member an
+// update can hold (docs/canonical.md: a vendor field named otherwise is
+// renamed by its dialect), or it never renders, and an unset filter
+// renders only on one member's own path as the update's unset names it
+// (extensions.baasic.a\.b never matches an unset, nor does a part of a
+// member): such a filter would leave a removal uncarried.
+func extProblem(ref mapping.Ref, segs []string) string {
+	switch {
+	case !canonical.ValidDialectName(segs[0]):
+		return "names no dialect an update can hold (a dialect matches [a-z][a-z0-9_-]*): it never renders"
+	case len(segs) > 1 && segs[1] != "#" && !canonical.ValidMemberName(segs[1]):
+		return "names no extension member an update can hold (a member name matches [A-Za-z0-9_-]+; its dialect renames a vendor field named otherwise): it never renders"
+	case ref.Unset && (len(segs) != 2 || ref.Path != "set.extensions."+segs[0]+"."+segs[1]):
+		return "has an unset: filter that never renders: the filter carries a removal only on a member's own path, written plain (${update.set.extensions.DIALECT.NAME|unset:…})"
+	}
+	return ""
 }
 
 // refuse names what of field's value v the body drops, or "" when it
