@@ -83,6 +83,7 @@ func TestRulesPartReadRefused(t *testing.T) {
 		{"a role's id", `{"roles":[{"name":"admin"},{"id":"r-2","name":"ops"}]}`, "roles"},
 		{"a role's description", `{"roles":[{"name":"admin","description":"all"}]}`, "roles"},
 		{"an extension member not read", `{"dashboardSettings":{"theme":"dark"}}`, "dashboardSettings"},
+		{"an empty extension member not read", `{"dashboardSettings":{}}`, "dashboardSettings"},
 		{"an extension member's removal not carried", `{"dashboardSettings":null}`, "dashboardSettings"},
 	} {
 		a := s.do(t, "PUT", "/v1/app/users/jane.doe", hdr, tc.body)

@@ -103,6 +103,9 @@ func lost(v gjson.Result, paths [][]string) []string {
 	if miss := dropped(v, paths, nil); miss != nil {
 		return miss
 	}
+	if len(paths) == 0 {
+		return []string{} // not read at all: {} is dropped whole
+	}
 	for _, p := range paths {
 		if renders(v, p) {
 			return nil
