@@ -110,6 +110,7 @@ update:
     body:
       street: ${update.set.address.street?}
       city: ${update.set.address.city?}
+      lat: ${update.set.address.geo.lat?}
 get:
   byId: {method: GET, path: "/u/${param.id|path}"}
 user:
@@ -120,7 +121,8 @@ user:
 // reads only by member (Shift's address: {}, or one whose members are all
 // null) renders nothing of it: it is refused naming the field, and nothing
 // is sent. (The body went out without the address and the update was
-// answered 204: the address the client cleared stayed.) address: null,
+// answered 204: the address the client cleared stayed; so was a member
+// read by its members sent as {}, geo: {}.) address: null,
 // Shift's removal, is refused too (accepts.unset has no address), and an
 // address with a member the body reads goes through.
 func TestRulesPartReadClearRefused(t *testing.T) {
@@ -161,6 +163,7 @@ func TestRulesPartReadClearRefused(t *testing.T) {
 		{"cleared", `{"address":{}}`, "address: the streets upstream cannot clear this field"},
 		{"only null members", `{"address":{"street":null}}`, "address: the streets upstream cannot clear this field"},
 		{"removed", `{"address":null}`, "address: the streets upstream cannot remove this field"},
+		{"a member read by its members cleared", `{"address":{"city":"Oslo","geo":{}}}`, "address: the streets upstream cannot store its geo"},
 	} {
 		a := s.do(t, "PUT", "/v3/users/a-1", hdr, tc.body)
 		if a.Status != 400 || gjson.GetBytes(a.Body, "address").Str != tc.want || len(sent()) != 0 {

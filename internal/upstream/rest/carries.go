@@ -106,12 +106,20 @@ func lost(v gjson.Result, paths [][]string) []string {
 	if len(paths) == 0 {
 		return []string{} // not read at all: {} is dropped whole
 	}
-	for _, p := range paths {
-		if renders(v, p) {
-			return nil
-		}
+	if rendersAny(v, paths) {
+		return nil
 	}
 	return []string{cleared}
+}
+
+// rendersAny reports whether any of paths renders a part of v.
+func rendersAny(v gjson.Result, paths [][]string) bool {
+	for _, p := range paths {
+		if renders(v, p) {
+			return true
+		}
+	}
+	return false
 }
 
 // cleared is lost's answer for a value of which the body sends nothing.
@@ -169,11 +177,11 @@ func dropped(v gjson.Result, paths [][]string, at []string) []string {
 			if x.Type == gjson.Null {
 				return true // no value to carry
 			}
-			sub := narrow(paths, k.Str)
+			sub, here := narrow(paths, k.Str), append(slices.Clip(at), k.Str)
 			if len(sub) == 0 {
-				miss = append(slices.Clip(at), k.Str)
-			} else {
-				miss = dropped(x, sub, append(slices.Clip(at), k.Str))
+				miss = here
+			} else if miss = dropped(x, sub, here); miss == nil && !rendersAny(x, sub) {
+				miss = here // {} under a member read by its members: nothing of it is sent
 			}
 			return miss == nil
 		})
