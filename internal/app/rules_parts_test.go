@@ -175,3 +175,64 @@ func TestRulesPartReadClearRefused(t *testing.T) {
 		t.Fatalf("a city: %d %s; sent %q", a.Status, a.Body, got)
 	}
 }
+
+// TestRulesDigitLedExtensionMember: an extension member whose name begins
+// with a digit (Baasic's unknown field 2fa, extensions.baasic.2fa: the
+// contract's names are [A-Za-z0-9_-]+) is read by member, set and removed.
+// The file was refused: the read was taken for an item index.
+func TestRulesDigitLedExtensionMember(t *testing.T) {
+	var mu sync.Mutex
+	var puts []string
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		defer mu.Unlock()
+		w.Header().Set("Content-Type", "application/json")
+		switch {
+		case r.Method == http.MethodGet && r.URL.Path == "/u":
+			_ = json.NewEncoder(w).Encode([]any{map[string]any{"id": "a-1", "name": r.URL.Query().Get("name")}})
+		case r.Method == http.MethodGet && r.URL.Path == "/u/a-1":
+			_ = json.NewEncoder(w).Encode(map[string]any{"id": "a-1", "name": "jane.doe"})
+		case r.Method == http.MethodPut && r.URL.Path == "/u/a-1":
+			body, _ := io.ReadAll(r.Body)
+			puts = append(puts, string(body))
+			w.WriteHeader(http.StatusNoContent)
+		default:
+			w.WriteHeader(http.StatusNotFound)
+		}
+	}))
+	t.Cleanup(srv.Close)
+	file := filepath.Join(t.TempDir(), "tfa.yaml")
+	if err := os.WriteFile(file, []byte(`upstream: tfa
+accepts: {set: [extensions], unset: [extensions]}
+lookup: {path: "/u?name=${param.username|query}", id: "0.id"}
+update:
+  byId:
+    method: PUT
+    path: /u/${param.id|path}
+    body:
+      tfa: ${update.set.extensions.baasic.2fa?|unset:false}
+get:
+  byId: {method: GET, path: "/u/${param.id|path}"}
+user:
+  id: ${reply.id}
+  username: ${reply.name?}
+`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	s := start(t, "", srv.URL, func(c *config.Config) {
+		e2eConfig(c)
+		c.Upstream.Profile = config.ProfileRules
+		c.Upstream.Rules = file
+	})
+	hdr := map[string]string{"Content-Type": "application/json"}
+	for _, body := range []string{`{"2fa":true}`, `{"2fa":null}`} {
+		if a := s.do(t, "PUT", "/v1/app/users/jane.doe", hdr, body); a.Status != 204 {
+			t.Fatalf("%s: %d %s", body, a.Status, a.Body)
+		}
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if len(puts) != 2 || puts[0] != `{"tfa":true}` || puts[1] != `{"tfa":false}` {
+		t.Fatalf("sent %q", puts)
+	}
+}

@@ -20,8 +20,10 @@ type carries struct {
 
 // segments splits a plain gjson path into its members, unescaped; ok is
 // false for a path with a query, wildcard, modifier or item index, of
-// which check cannot tell what it carries.
-func segments(path string) (segs []string, ok bool) {
+// which check cannot tell what it carries. The first keys members are
+// known to be an object's (an extension's dialect and member name): one
+// may begin with a digit (2fa).
+func segments(path string, keys int) (segs []string, ok bool) {
 	var b strings.Builder
 	for i := 0; i < len(path); i++ {
 		ch := path[i]
@@ -42,8 +44,8 @@ func segments(path string) (segs []string, ok bool) {
 		b.WriteByte(ch)
 	}
 	segs = append(segs, b.String())
-	for _, s := range segs {
-		if s == "" || s[0] >= '0' && s[0] <= '9' {
+	for i, s := range segs {
+		if s == "" || i >= keys && s[0] >= '0' && s[0] <= '9' {
 			return nil, false
 		}
 	}

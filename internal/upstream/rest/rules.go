@@ -369,7 +369,11 @@ func checkReads(where string, body *mapping.Template, r *Rules, bad func(string,
 			c.whole = append(c.whole, field)
 			continue
 		}
-		segs, good := segments(rest)
+		keys := 0
+		if field == "extensions" {
+			keys = 2 // {dialect: {name: value}}
+		}
+		segs, good := segments(rest, keys)
 		if !good {
 			bad(where, "${update.%s} reads a part of %s that userbridge cannot check is all an update sends in it: read it whole (${update.set.%s}), by member (${update.set.%s.NAME}) or by item member (${update.set.%s.#.NAME})",
 				ref.Path, field, field, field, field)
