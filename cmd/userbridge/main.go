@@ -24,6 +24,7 @@ import (
 	"github.com/userbridge/userbridge/internal/backend"
 	"github.com/userbridge/userbridge/internal/telemetry"
 	"github.com/userbridge/userbridge/mapping"
+	"go.opentelemetry.io/otel"
 )
 
 // commands is the command table: one entry a command, in the order the
@@ -184,6 +185,10 @@ func serve(e *env, args []string) error {
 		return err
 	}
 	if tp != nil {
+		// The SDK's own errors (an export the collector did not take) go
+		// to the log, in its format: otel's default handler prints a
+		// plain line on stderr, amid the JSON lines.
+		otel.SetErrorHandler(otel.ErrorHandlerFunc(func(err error) { log.Warn("tracing: the OpenTelemetry SDK failed", "error", err) }))
 		opts.TracerProvider = tp
 		defer func() {
 			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)

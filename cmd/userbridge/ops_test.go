@@ -350,3 +350,52 @@ func kubeQuantity(t *testing.T, q string) int64 {
 	t.Fatalf("quantity %q: not in Ki, Mi or Gi", q)
 	return 0
 }
+
+// TestServeTracingErrorsLogged: with tracing on and the collector down, the
+// OpenTelemetry SDK's export error is a WARN line of the JSON log, not a
+// plain line of the standard logger on stderr amid the JSON lines.
+func TestServeTracingErrorsLogged(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	collector := "http://" + ln.Addr().String()
+	ln.Close() // nothing listens there: every export fails
+	t.Setenv("OTEL_EXPORTER_OTLP_ENDPOINT", collector)
+	t.Setenv("OTEL_BSP_SCHEDULE_DELAY", "10") // ms: the batch goes at once
+	dir := t.TempDir()
+	path := filepath.Join(dir, "config.yaml")
+	if err := os.WriteFile(path, []byte("listen: 127.0.0.1:0\nlog: {format: json}\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	testutil.KeepRuntime(t)
+	var stderr syncBuffer
+	done, finixURL := startServe(t, path, &stderr)
+	req, _ := http.NewRequest("PUT", strings.Replace(finixURL, ":user_id", "USsRhsHYZGBPnQw8CFHjD7Un", 1), strings.NewReader(`{"enabled":true}`))
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	deadline := time.Now().Add(10 * time.Second)
+	for !strings.Contains(stderr.String(), `"level":"WARN","msg":"tracing: the OpenTelemetry SDK failed"`) {
+		if time.Now().After(deadline) {
+			t.Fatalf("the failed export is not in the log:\n%s", stderr.String())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if err := syscall.Kill(os.Getpid(), syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-done:
+	case <-time.After(30 * time.Second):
+		t.Fatal("serve did not stop on SIGTERM")
+	}
+	for _, l := range strings.Split(strings.TrimSpace(stderr.String()), "\n") {
+		if !json.Valid([]byte(l)) {
+			t.Errorf("a line not in the JSON log: %q", l)
+		}
+	}
+}
