@@ -1,11 +1,14 @@
 package app_test
 
 import (
+	"encoding/json"
+	"fmt"
 	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/http/httputil"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -247,6 +250,21 @@ func TestBreakerTrial(t *testing.T) {
 		t.Fatalf("after a successful trial the breaker is %s, want closed", st)
 	}
 	allServed(t, s, f, "after the trial")
+	// Each change is in the log, an opening at WARN: what pages an operator
+	// when the gauge was scraped before and after an outage shorter than
+	// the scrape interval.
+	var changes []string
+	for _, l := range strings.Split(strings.TrimSpace(s.logs.String()), "\n") {
+		var m map[string]any
+		if json.Unmarshal([]byte(l), &m) == nil && strings.HasPrefix(fmt.Sprint(m["msg"]), "upstream: circuit breaker") {
+			changes = append(changes, fmt.Sprintf("%v %v>%v %v", m["level"], m["from"], m["state"], m["upstream"] != nil))
+		}
+	}
+	want := []string{"WARN closed>open true", "INFO open>half-open true", "WARN half-open>open true",
+		"INFO open>half-open true", "INFO half-open>closed true"}
+	if !slices.Equal(changes, want) {
+		t.Errorf("the breaker's changes logged:\n%s\nwant:\n%s", strings.Join(changes, "\n"), strings.Join(want, "\n"))
+	}
 }
 
 // waitState waits until the breaker reports want (bounded: 10 s).

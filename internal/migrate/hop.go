@@ -143,7 +143,7 @@ func NewVendor(l config.Legacy) (*Vendor, error) {
 		DialContext: (&net.Dialer{Timeout: l.Timeout.D()}).DialContext, MaxIdleConnsPerHost: 64,
 		IdleConnTimeout: 90 * time.Second, TLSHandshakeTimeout: l.Timeout.D()}
 	return &Vendor{Mode: l.Mode, base: base, ignore: append([]string(nil), l.Ignore...), transport: tr, built: built, files: files,
-		breaker: upstream.NewBreaker(l.Breaker.WithDefaults(), base.Host),
+		breaker: upstream.NewBreaker(l.Breaker.WithDefaults(), base.Host, nil),
 		client: &http.Client{Transport: tr, Timeout: l.Timeout.D(),
 			// The client's own answer is the vendor's: a redirect is
 			// passed on, never followed.
