@@ -158,8 +158,16 @@ func (e *env) parseConfigFlags(args []string) (*configFlags, error) {
 	return f, f.check()
 }
 
+// The time the last spans are given to reach the collector on the way
+// out: what is left of server.shutdownTimeout, within these bounds.
+const (
+	minFlush = time.Second
+	maxFlush = 5 * time.Second
+)
+
 func serve(e *env, args []string) error {
 	stderr := e.stderr
+	var drainBy time.Time // set on SIGTERM: then + server.shutdownTimeout
 	procs, byDefault := app.RuntimeDefaults(os.LookupEnv)
 	flags, err := e.parseConfigFlags(args)
 	if err != nil {
@@ -191,10 +199,19 @@ func serve(e *env, args []string) error {
 		otel.SetErrorHandler(otel.ErrorHandlerFunc(func(err error) { log.Warn("tracing: the OpenTelemetry SDK failed", "error", err) }))
 		opts.TracerProvider = tp
 		defer func() {
-			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			// The last spans go within what is left of the drain's
+			// budget, at least 1 s, at most 5 s: serve exits within
+			// server.shutdownTimeout plus 1 s whatever the collector
+			// does, and a Kubernetes grace period that holds the
+			// preStop pause and the drain holds it.
+			within := maxFlush
+			if !drainBy.IsZero() {
+				within = min(max(time.Until(drainBy), minFlush), maxFlush).Round(time.Millisecond)
+			}
+			ctx, cancel := context.WithTimeout(context.Background(), within)
 			defer cancel()
 			if err := tp.Shutdown(ctx); err != nil {
-				log.Warn("tracing: the last spans were not exported", "error", err)
+				log.Warn("tracing: the last spans were not exported", "error", err, "within", within.String())
 			}
 		}()
 		log.Info("tracing: exporting spans over OTLP (OTEL_EXPORTER_OTLP_*)")
@@ -248,6 +265,7 @@ func serve(e *env, args []string) error {
 	}
 	stop() // a second SIGINT or SIGTERM now ends the process at once
 	cur, _ := a.Current()
+	drainBy = time.Now().Add(cur.Server.ShutdownTimeout.D())
 	log.Info("shutting down: finishing in-flight requests", "timeout", cur.Server.ShutdownTimeout.D().String())
 	if err := a.Shutdown(context.Background()); err != nil {
 		// Said in the log, where it is collected; the exit status (1)

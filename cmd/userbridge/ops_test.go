@@ -12,6 +12,7 @@ import (
 	"runtime"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"syscall"
 	"testing"
@@ -309,8 +310,12 @@ func checkShutdownBudget(t *testing.T, spec, c map[string]any, conf string) {
 		t.Fatalf("server.shutdownTimeout: %v", err)
 	}
 	grace, _ := spec["terminationGracePeriodSeconds"].(int)
-	if time.Duration(pause)*time.Second+drain >= time.Duration(grace)*time.Second {
-		t.Errorf("preStop %ds + shutdownTimeout %s do not fit in terminationGracePeriodSeconds %d", pause, drain, grace)
+	// Past the drain: up to 2 s for the access lines of requests it cut
+	// off (internal/server's cutOffGrace), then minFlush for the last
+	// spans (tracing on).
+	after := 2*time.Second + minFlush
+	if time.Duration(pause)*time.Second+drain+after >= time.Duration(grace)*time.Second {
+		t.Errorf("preStop %ds + shutdownTimeout %s + %s after it do not fit in terminationGracePeriodSeconds %d", pause, drain, after, grace)
 	}
 }
 
@@ -397,5 +402,75 @@ func TestServeTracingErrorsLogged(t *testing.T) {
 		if !json.Valid([]byte(l)) {
 			t.Errorf("a line not in the JSON log: %q", l)
 		}
+	}
+}
+
+// TestServeTracingFlushWithinTheDrain: on SIGTERM, with a collector that
+// takes the connection and never answers, the last spans are given what is
+// left of server.shutdownTimeout, at least 1 s (here 300ms is left, so
+// 1 s), not a fixed 5 s on top of the drain that a Kubernetes grace period
+// sized for the preStop pause and the drain does not hold.
+func TestServeTracingFlushWithinTheDrain(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = ln.Close() })
+	var held []net.Conn
+	var mu sync.Mutex
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			mu.Lock()
+			held = append(held, c) // read nothing, answer nothing
+			mu.Unlock()
+		}
+	}()
+	t.Cleanup(func() {
+		mu.Lock()
+		defer mu.Unlock()
+		for _, c := range held {
+			_ = c.Close()
+		}
+	})
+	t.Setenv("OTEL_EXPORTER_OTLP_ENDPOINT", "http://"+ln.Addr().String())
+	dir := t.TempDir()
+	path := filepath.Join(dir, "config.yaml")
+	if err := os.WriteFile(path, []byte("listen: 127.0.0.1:0\nlog: {format: json}\nserver: {shutdownTimeout: 300ms}\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	testutil.KeepRuntime(t)
+	var stderr syncBuffer
+	done, finixURL := startServe(t, path, &stderr)
+	req, _ := http.NewRequest("PUT", strings.Replace(finixURL, ":user_id", "USsRhsHYZGBPnQw8CFHjD7Un", 1), strings.NewReader(`{"enabled":true}`))
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if err := syscall.Kill(os.Getpid(), syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-done:
+	case <-time.After(30 * time.Second):
+		t.Fatal("serve did not stop on SIGTERM")
+	}
+	var warned bool
+	for _, l := range strings.Split(strings.TrimSpace(stderr.String()), "\n") {
+		var m map[string]any
+		if json.Unmarshal([]byte(l), &m) == nil && m["msg"] == "tracing: the last spans were not exported" {
+			warned = true
+			if m["within"] != "1s" {
+				t.Errorf("the last spans were given %v, want 1s (300ms left of the drain, at least 1s): %s", m["within"], l)
+			}
+		}
+	}
+	if !warned {
+		t.Errorf("the spans the collector never took are not said:\n%s", stderr.String())
 	}
 }
