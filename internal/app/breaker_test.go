@@ -78,6 +78,17 @@ func allServed(t *testing.T, s *started, f *faultUpstream, what string) {
 func allPaused(t *testing.T, s *started, openFor time.Duration, upstreamSaw func() int) {
 	t.Helper()
 	before := upstreamSaw()
+	// Calls never sent are counted (status none) but not timed: in
+	// microseconds, they made the upstream look fast.
+	calls := func() (n float64) {
+		for _, x := range scrape(t, s.base) {
+			if x.name == "userbridge_upstream_call_duration_seconds_count" {
+				n += x.value
+			}
+		}
+		return n
+	}
+	callsBefore := calls()
 	for _, d := range specs {
 		a, _ := s.send(t, d, newKey("paused"))
 		isError(t, d, a, canonical.Unavailable, pausedMsg)
@@ -88,6 +99,9 @@ func allPaused(t *testing.T, s *started, openFor time.Duration, upstreamSaw func
 	}
 	if n := upstreamSaw() - before; n != 0 {
 		t.Errorf("the upstream got %d requests while the breaker was open", n)
+	}
+	if n := calls() - callsBefore; n != 0 {
+		t.Errorf("the calls the breaker refused were timed: %v more in userbridge_upstream_call_duration_seconds", n)
 	}
 }
 

@@ -199,7 +199,12 @@ func (m *Metrics) Upstream(dialect, method string, status, attempts int, elapsed
 	}
 	s := v.(*upSeries)
 	s.calls.Inc()
-	s.dur.Observe(elapsed.Seconds())
+	if attempts > 0 {
+		// A call that sent nothing (the breaker paused it, maxConns kept
+		// it until its deadline) is counted, not timed: its microseconds
+		// made the upstream's latency look better than ever in an outage.
+		s.dur.Observe(elapsed.Seconds())
+	}
 	if attempts > 0 {
 		s.attempts().Add(float64(attempts))
 	}
