@@ -181,6 +181,18 @@ func serve(e *env, args []string) error {
 	level := new(slog.LevelVar)
 	level.Set(telemetry.ParseLevel(cfg.Log.Level))
 	log := telemetry.NewLogger(stderr, cfg.Log.Format, level)
+	// From here on serve's failures are log lines too, in the log's format
+	// (log.format json: one JSON line a collector can parse), each problem
+	// of a configuration refused at start-up one item of "problems", as a
+	// refused reload's are.
+	fail := func(msg string, err error) error {
+		var problems []string
+		for _, p := range config.Problems(err) {
+			problems = append(problems, p.Error())
+		}
+		log.Error(msg, "problems", problems)
+		return errQuiet
+	}
 	build := telemetry.ReadBuild()
 	if byDefault {
 		log.Info("runtime: one processor, serve's default (GOMAXPROCS=0 for every core, or GOMAXPROCS=N)", "gomaxprocs", procs)
@@ -190,7 +202,7 @@ func serve(e *env, args []string) error {
 	opts := app.Options{Logger: log, Level: level, Load: load, ConfigFile: path, Build: build}
 	tp, err := telemetry.TracingFromEnv(context.Background(), os.LookupEnv, build)
 	if err != nil {
-		return err
+		return fail("serve: cannot start", err)
 	}
 	if tp != nil {
 		// The SDK's own errors (an export the collector did not take) go
@@ -218,7 +230,7 @@ func serve(e *env, args []string) error {
 	}
 	a, err := app.NewWith(cfg, src, opts)
 	if err != nil {
-		return err
+		return fail("serve: cannot start", err)
 	}
 	// Signals are caught before the listeners open: a SIGHUP or SIGTERM
 	// sent as soon as userbridge answers never takes the default action.
@@ -241,7 +253,7 @@ func serve(e *env, args []string) error {
 	go a.Watch(ctx, app.DefaultWatchInterval)
 	wait, err := a.Start()
 	if err != nil {
-		return err
+		return fail("serve: cannot start", err)
 	}
 	if a.Demo != nil {
 		log.Warn("using the in-memory demo backend with demo users; set upstream.url or --upstream for a real one",
@@ -260,7 +272,10 @@ func serve(e *env, args []string) error {
 	go func() { errc <- wait() }()
 	select {
 	case err := <-errc:
-		return err
+		if err == nil {
+			return nil
+		}
+		return fail("serve: a listener failed", err)
 	case <-ctx.Done():
 	}
 	stop() // a second SIGINT or SIGTERM now ends the process at once

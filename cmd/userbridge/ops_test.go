@@ -474,3 +474,49 @@ func TestServeTracingFlushWithinTheDrain(t *testing.T) {
 		t.Errorf("the spans the collector never took are not said:\n%s", stderr.String())
 	}
 }
+
+// TestServeStartFailureLogged: with log.format json, a configuration that
+// loads but cannot be served (a dialect that is not built in, a listener
+// already taken) ends serve with status 1 and says why in one ERROR line
+// of the JSON log, each problem an item of "problems": no plain line.
+func TestServeStartFailureLogged(t *testing.T) {
+	busy, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer busy.Close()
+	dir := t.TempDir()
+	for name, conf := range map[string]string{
+		"not built in":   "listen: 127.0.0.1:0\nlog: {format: json}\ndialects:\n  acme: {}\n  shift: {prefix: nope}\n",
+		"listener taken": "listen: " + busy.Addr().String() + "\nlog: {format: json}\n",
+	} {
+		t.Run(name, func(t *testing.T) {
+			path := filepath.Join(dir, "config.yaml")
+			if err := os.WriteFile(path, []byte(conf), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			testutil.KeepRuntime(t)
+			var stderr syncBuffer
+			code := run([]string{"serve", "--config", path}, strings.NewReader(""), &bytes.Buffer{}, &stderr)
+			var failed map[string]any
+			for _, l := range strings.Split(strings.TrimSpace(stderr.String()), "\n") {
+				var m map[string]any
+				if err := json.Unmarshal([]byte(l), &m); err != nil {
+					t.Errorf("a line not in the JSON log: %q", l)
+					continue
+				}
+				if m["msg"] == "serve: cannot start" {
+					failed = m
+				}
+			}
+			if code != 1 || failed == nil || failed["level"] != "ERROR" {
+				t.Fatalf("exit %d, no ERROR line saying why:\n%s", code, stderr.String())
+			}
+			problems, _ := failed["problems"].([]any)
+			want := map[string]int{"not built in": 2, "listener taken": 1}[name]
+			if len(problems) != want {
+				t.Errorf("%d problems, want %d: %v", len(problems), want, problems)
+			}
+		})
+	}
+}
