@@ -99,11 +99,10 @@ func Resource(ctx context.Context, b Build) (*resource.Resource, error) {
 
 // WrapTransport returns the upstream transport wrapper that makes one client
 // span per attempt and injects its context (traceparent, tracestate) into
-// the attempt's headers.
-// An attempt that gets no answer is named on its span by ErrorKind, under
-// keyUpstreamError (the access line's upstream_error), and the exporter
-// (Redact) makes that the span's status description in place of the
-// error's text.
+// the attempt's headers. An attempt that gets no answer is named on its
+// span by ErrorKind, under keyUpstreamError (the access line's
+// upstream_error), and the exporter (Redact) makes that the span's status
+// description in place of the error's text.
 func WrapTransport(tp trace.TracerProvider) func(http.RoundTripper) http.RoundTripper {
 	return func(rt http.RoundTripper) http.RoundTripper {
 		return otelhttp.NewTransport(errorKinds{rt}, otelhttp.WithTracerProvider(tp), otelhttp.WithPropagators(Propagator()),
