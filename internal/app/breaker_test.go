@@ -267,18 +267,25 @@ func TestBreakerTrial(t *testing.T) {
 	// Each change is in the log, an opening at WARN: what pages an operator
 	// when the gauge was scraped before and after an outage shorter than
 	// the scrape interval.
-	var changes []string
-	for _, l := range strings.Split(strings.TrimSpace(s.logs.String()), "\n") {
-		var m map[string]any
-		if json.Unmarshal([]byte(l), &m) == nil && strings.HasPrefix(fmt.Sprint(m["msg"]), "upstream: circuit breaker") {
-			changes = append(changes, fmt.Sprintf("%v %v>%v %v", m["level"], m["from"], m["state"], m["upstream"] == strings.TrimPrefix(f.srv.URL, "http://")))
-		}
-	}
-	want := []string{"WARN closed>open true", "INFO open>half-open true", "WARN half-open>open true",
-		"INFO open>half-open true", "INFO half-open>closed true"}
-	if !slices.Equal(changes, want) {
+	want := []string{"WARN closed>open", "INFO open>half-open", "WARN half-open>open", "INFO open>half-open", "INFO half-open>closed"}
+	if changes := breakerChanges(s.logs.String(), "upstream", strings.TrimPrefix(f.srv.URL, "http://")); !slices.Equal(changes, want) {
 		t.Errorf("the breaker's changes logged:\n%s\nwant:\n%s", strings.Join(changes, "\n"), strings.Join(want, "\n"))
 	}
+}
+
+// breakerChanges are the changes of state the log says of the breaker
+// named breaker ("upstream", "legacy vendor") guarding host, each "LEVEL
+// from>to".
+func breakerChanges(logs, breaker, host string) []string {
+	var changes []string
+	for _, l := range strings.Split(strings.TrimSpace(logs), "\n") {
+		var m map[string]any
+		if json.Unmarshal([]byte(l), &m) == nil && strings.HasPrefix(fmt.Sprint(m["msg"]), "circuit breaker ") &&
+			m["breaker"] == breaker && m["host"] == host {
+			changes = append(changes, fmt.Sprintf("%v %v>%v", m["level"], m["from"], m["state"]))
+		}
+	}
+	return changes
 }
 
 // waitState waits until the breaker reports want (bounded: 10 s).

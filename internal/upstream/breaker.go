@@ -99,9 +99,9 @@ type Breaker struct {
 // NewBreaker builds the breaker cfg configures, its unset keys at their
 // defaults (config.Upstream.WithDefaults gives them); name (the upstream's
 // host) is gobreaker's. log, when not nil, says each change of state: at
-// WARN when it opens (every caller then gets the dialect's 503 at once),
-// at INFO when it lets a trial call through and when it closes. It is nil
-// when cfg turns the breaker off.
+// WARN when it opens (every call is then refused at once), at INFO when it
+// lets a trial call through and when it closes; it carries what names the
+// breaker (BreakerLog). It is nil when cfg turns the breaker off.
 func NewBreaker(cfg config.Breaker, name string, log *slog.Logger) *Breaker {
 	if !cfg.IsEnabled() {
 		return nil
@@ -122,26 +122,35 @@ func NewBreaker(cfg config.Breaker, name string, log *slog.Logger) *Breaker {
 			if to == gobreaker.StateOpen {
 				b.openedAt.Store(time.Now().UnixNano())
 			}
-			logChange(log, name, from, to, b.openFor)
+			logChange(log, from, to, b.openFor)
 		},
 	})
 	return b
 }
 
+// BreakerLog is the logger a breaker says its changes with: log with what
+// the breaker guards ("upstream" or "legacy vendor") and its host; nil
+// when log is (no log).
+func BreakerLog(log *slog.Logger, breaker, host string) *slog.Logger {
+	if log == nil {
+		return nil
+	}
+	return log.With("breaker", breaker, "host", host)
+}
+
 // logChange says a change of the breaker's state (nothing when log is nil).
-func logChange(log *slog.Logger, name string, from, to gobreaker.State, openFor time.Duration) {
+func logChange(log *slog.Logger, from, to gobreaker.State, openFor time.Duration) {
 	if log == nil {
 		return
 	}
-	attrs := []any{"upstream", name, "from", from.String(), "state", to.String()}
+	attrs := []any{"from", from.String(), "state", to.String()}
 	switch to {
 	case gobreaker.StateOpen:
-		log.Warn("upstream: circuit breaker open; calls are refused with 503 until a trial call succeeds",
-			append(attrs, "trial_in", openFor.String())...)
+		log.Warn("circuit breaker open; calls are refused until a trial call succeeds", append(attrs, "trial_in", openFor.String())...)
 	case gobreaker.StateHalfOpen:
-		log.Info("upstream: circuit breaker half-open; one trial call goes through", attrs...)
+		log.Info("circuit breaker half-open; one trial call goes through", attrs...)
 	default:
-		log.Info("upstream: circuit breaker closed; calls go through again", attrs...)
+		log.Info("circuit breaker closed; calls go through again", attrs...)
 	}
 }
 

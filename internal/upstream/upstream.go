@@ -155,7 +155,7 @@ func New(cfg config.Upstream, opts Options) (*Client, error) {
 		// update somewhere else.
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
 	}
-	c.breaker = NewBreaker(cfg.Breaker, u.Host, opts.Logger)
+	c.breaker = NewBreaker(cfg.Breaker, u.Host, BreakerLog(opts.Logger, "upstream", u.Host))
 	return c, nil
 }
 

@@ -78,7 +78,7 @@ func New(cfg config.Upstream, log *slog.Logger) (*Client, error) {
 		seed:        maphash.MakeSeed(),
 	}
 	c.attrs = readAttributes(l)
-	c.breaker = upstream.NewBreaker(cfg.Breaker, u.Host, log)
+	c.breaker = upstream.NewBreaker(cfg.Breaker, u.Host, upstream.BreakerLog(log, "upstream", u.Host))
 	return c, nil
 }
 
