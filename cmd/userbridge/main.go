@@ -186,11 +186,7 @@ func serve(e *env, args []string) error {
 	// of a configuration refused at start-up one item of "problems", as a
 	// refused reload's are.
 	fail := func(msg string, err error) error {
-		var problems []string
-		for _, p := range config.Problems(err) {
-			problems = append(problems, p.Error())
-		}
-		log.Error(msg, "problems", problems)
+		log.Error(msg, "problems", app.Problems(err))
 		return errQuiet
 	}
 	build := telemetry.ReadBuild()
