@@ -89,9 +89,15 @@ func newJWTVerifier(ctx context.Context, j *config.JWT, client *http.Client, log
 }
 
 // errJWT says why a token was refused, for logs; callers get one message.
-type errJWT struct{ reason string }
+// err is the library's error the reason was read from, if one was: callers
+// tell an expired token by it (errors.Is), never by the reason's words.
+type errJWT struct {
+	reason string
+	err    error
+}
 
 func (e *errJWT) Error() string { return "auth: jwt: " + e.reason }
+func (e *errJWT) Unwrap() error { return e.err }
 
 // verify checks a compact JWS and returns its principal.
 func (v *jwtVerifier) verify(ctx context.Context, raw string) (*Principal, error) {
@@ -103,7 +109,7 @@ func (v *jwtVerifier) verify(ctx context.Context, raw string) (*Principal, error
 		}
 	}
 	if err != nil {
-		return nil, &errJWT{reason: jwtReason(err)}
+		return nil, &errJWT{reason: jwtReason(err), err: err}
 	}
 	for name, want := range v.required {
 		got, ok := claimAt(claims, name)
