@@ -110,20 +110,26 @@ func (c *Config) checkProfile(src Source, bad func(string, string, ...any), errs
 		bad("upstream.profile", "%q: the profiles are canonical, scim, rules and ldap", u.Profile)
 		return
 	}
+	// The profile as the problems of other keys name it: with the
+	// variable or flag that set it, when one did.
+	profile := u.Profile
+	if by, ok := c.origins["upstream.profile"]; ok {
+		profile += " (" + by + ")"
+	}
 	if u.Profile != ProfileCanonical && c.IsDemo() {
-		bad("upstream.url", "profile %s needs the upstream's URL: the demo backend speaks the canonical profile", u.Profile)
+		bad("upstream.url", "profile %s needs the upstream's URL: the demo backend speaks the canonical profile", profile)
 	}
 	if u.Profile != ProfileCanonical && (u.ByIDPath != "" || u.ByUsernamePath != "") {
-		bad("upstream.byIdPath", "only profile canonical has path templates; profile %s sets its own paths", u.Profile)
+		bad("upstream.byIdPath", "only profile canonical has path templates; profile %s sets its own paths", profile)
 	}
 	if u.Profile != ProfileSCIM && u.SCIM != (SCIM{}) {
-		bad("upstream.scim", "set, but upstream.profile is %s", u.Profile)
+		bad("upstream.scim", "set, but upstream.profile is %s", profile)
 	}
 	if u.Profile != ProfileLDAP && !u.LDAP.IsZero() {
-		bad("upstream.ldap", "set, but upstream.profile is %s", u.Profile)
+		bad("upstream.ldap", "set, but upstream.profile is %s", profile)
 	}
 	if u.Profile != ProfileRules && u.Rules != "" {
-		bad("upstream.rules", "set, but upstream.profile is %s", u.Profile)
+		bad("upstream.rules", "set, but upstream.profile is %s", profile)
 	}
 	switch u.Profile {
 	case ProfileSCIM:
@@ -144,7 +150,7 @@ func (c *Config) checkProfile(src Source, bad func(string, string, ...any), errs
 		}
 	case ProfileRules:
 		if u.Rules == "" {
-			bad("upstream.rules", "required by profile rules: the upstream rule file (docs/upstreams.md)")
+			bad("upstream.rules", "required by profile %s: the upstream rule file (docs/upstreams.md)", profile)
 			return
 		}
 		// Read here; compiled where the rules profile is built (app.Resolve

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"slices"
 	"strings"
 	"testing"
 )
@@ -46,6 +47,16 @@ func TestHelp(t *testing.T) {
 			code, out, errs := runCmd("", c.name, h)
 			if code != 0 || errs != "" || !strings.HasPrefix(out, "Usage: userbridge "+c.name) {
 				t.Errorf("%s %s: exit %d, %q %q", c.name, h, code, out, errs)
+			}
+		}
+	}
+	// Each flag's line names its type, as the flag package prints it: a
+	// back-quoted word in a flag's usage would be printed as its type.
+	for _, c := range append(commands(), command{name: "migration report"}) {
+		_, out, _ := runCmd("", append(strings.Fields(c.name), "--help")...)
+		for _, l := range strings.Split(out, "\n") {
+			if f := strings.Fields(l); strings.HasPrefix(l, "  -") && len(f) > 1 && !slices.Contains([]string{"string", "duration", "int", "float", "uint", "value"}, f[1]) {
+				t.Errorf("%s --help: %q: %q is no flag type", c.name, l, f[1])
 			}
 		}
 	}

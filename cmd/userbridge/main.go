@@ -24,6 +24,7 @@ import (
 	"github.com/userbridge/userbridge/internal/backend"
 	"github.com/userbridge/userbridge/internal/telemetry"
 	"github.com/userbridge/userbridge/mapping"
+	"go.opentelemetry.io/otel"
 )
 
 // commands is the command table: one entry a command, in the order the
@@ -174,8 +175,16 @@ func (e *env) parseConfigFlags(args []string) (*configFlags, error) {
 	return f, f.check()
 }
 
+// The time the last spans are given to reach the collector on the way
+// out: what is left of server.shutdownTimeout, within these bounds.
+const (
+	minFlush = time.Second
+	maxFlush = 5 * time.Second
+)
+
 func serve(e *env, args []string) error {
 	stderr := e.stderr
+	var drainBy time.Time // set on SIGTERM: then + server.shutdownTimeout
 	procs, byDefault := app.RuntimeDefaults(os.LookupEnv)
 	flags, err := e.parseConfigFlags(args)
 	if err != nil {
@@ -189,6 +198,14 @@ func serve(e *env, args []string) error {
 	level := new(slog.LevelVar)
 	level.Set(telemetry.ParseLevel(cfg.Log.Level))
 	log := telemetry.NewLogger(stderr, cfg.Log.Format, level)
+	// From here on serve's failures are log lines too, in the log's format
+	// (log.format json: one JSON line a collector can parse), each problem
+	// of a configuration refused at start-up one item of "problems", as a
+	// refused reload's are.
+	fail := func(msg string, err error) error {
+		log.Error(msg, "problems", app.Problems(err))
+		return errQuiet
+	}
 	build := telemetry.ReadBuild()
 	if byDefault {
 		log.Info("runtime: one processor, serve's default (GOMAXPROCS=0 for every core, or GOMAXPROCS=N)", "gomaxprocs", procs)
@@ -198,22 +215,35 @@ func serve(e *env, args []string) error {
 	opts := app.Options{Logger: log, Level: level, Load: load, ConfigFile: path, Build: build}
 	tp, err := telemetry.TracingFromEnv(context.Background(), os.LookupEnv, build)
 	if err != nil {
-		return err
+		return fail("serve: cannot start", err)
 	}
 	if tp != nil {
+		// The SDK's own errors (an export the collector did not take) go
+		// to the log, in its format: otel's default handler prints a
+		// plain line on stderr, amid the JSON lines.
+		otel.SetErrorHandler(otel.ErrorHandlerFunc(func(err error) { log.Warn("tracing: the OpenTelemetry SDK failed", "error", err) }))
 		opts.TracerProvider = tp
 		defer func() {
-			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			// The last spans go within what is left of the drain's
+			// budget, at least 1 s, at most 5 s: serve exits within
+			// server.shutdownTimeout plus 1 s whatever the collector
+			// does, and a Kubernetes grace period that holds the
+			// preStop pause and the drain holds it.
+			within := maxFlush
+			if !drainBy.IsZero() {
+				within = min(max(time.Until(drainBy), minFlush), maxFlush).Round(time.Millisecond)
+			}
+			ctx, cancel := context.WithTimeout(context.Background(), within)
 			defer cancel()
 			if err := tp.Shutdown(ctx); err != nil {
-				log.Warn("tracing: the last spans were not exported", "error", err)
+				log.Warn("tracing: the last spans were not exported", "error", err, "within", within.String())
 			}
 		}()
 		log.Info("tracing: exporting spans over OTLP (OTEL_EXPORTER_OTLP_*)")
 	}
 	a, err := app.NewWith(cfg, src, opts)
 	if err != nil {
-		return err
+		return fail("serve: cannot start", err)
 	}
 	// Signals are caught before the listeners open: a SIGHUP or SIGTERM
 	// sent as soon as userbridge answers never takes the default action.
@@ -236,7 +266,7 @@ func serve(e *env, args []string) error {
 	go a.Watch(ctx, app.DefaultWatchInterval)
 	wait, err := a.Start()
 	if err != nil {
-		return err
+		return fail("serve: cannot start", err)
 	}
 	if a.Demo != nil {
 		log.Warn("using the in-memory demo backend with demo users; set upstream.url or --upstream for a real one",
@@ -255,11 +285,15 @@ func serve(e *env, args []string) error {
 	go func() { errc <- wait() }()
 	select {
 	case err := <-errc:
-		return err
+		if err == nil {
+			return nil
+		}
+		return fail("serve: a listener failed", err)
 	case <-ctx.Done():
 	}
 	stop() // a second SIGINT or SIGTERM now ends the process at once
 	cur, _ := a.Current()
+	drainBy = time.Now().Add(cur.Server.ShutdownTimeout.D())
 	log.Info("shutting down: finishing in-flight requests", "timeout", cur.Server.ShutdownTimeout.D().String())
 	if err := a.Shutdown(context.Background()); err != nil {
 		// Said in the log, where it is collected; the exit status (1)

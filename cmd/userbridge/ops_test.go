@@ -12,6 +12,7 @@ import (
 	"runtime"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"syscall"
 	"testing"
@@ -309,8 +310,12 @@ func checkShutdownBudget(t *testing.T, spec, c map[string]any, conf string) {
 		t.Fatalf("server.shutdownTimeout: %v", err)
 	}
 	grace, _ := spec["terminationGracePeriodSeconds"].(int)
-	if time.Duration(pause)*time.Second+drain >= time.Duration(grace)*time.Second {
-		t.Errorf("preStop %ds + shutdownTimeout %s do not fit in terminationGracePeriodSeconds %d", pause, drain, grace)
+	// Past the drain: up to 2 s for the access lines of requests it cut
+	// off (internal/server's cutOffGrace), then minFlush for the last
+	// spans (tracing on).
+	after := 2*time.Second + minFlush
+	if time.Duration(pause)*time.Second+drain+after >= time.Duration(grace)*time.Second {
+		t.Errorf("preStop %ds + shutdownTimeout %s + %s after it do not fit in terminationGracePeriodSeconds %d", pause, drain, after, grace)
 	}
 }
 
@@ -349,4 +354,169 @@ func kubeQuantity(t *testing.T, q string) int64 {
 	}
 	t.Fatalf("quantity %q: not in Ki, Mi or Gi", q)
 	return 0
+}
+
+// TestServeTracingErrorsLogged: with tracing on and the collector down, the
+// OpenTelemetry SDK's export error is a WARN line of the JSON log, not a
+// plain line of the standard logger on stderr amid the JSON lines.
+func TestServeTracingErrorsLogged(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	collector := "http://" + ln.Addr().String()
+	ln.Close() // nothing listens there: every export fails
+	t.Setenv("OTEL_EXPORTER_OTLP_ENDPOINT", collector)
+	t.Setenv("OTEL_BSP_SCHEDULE_DELAY", "10") // ms: the batch goes at once
+	dir := t.TempDir()
+	path := filepath.Join(dir, "config.yaml")
+	if err := os.WriteFile(path, []byte("listen: 127.0.0.1:0\nlog: {format: json}\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	testutil.KeepRuntime(t)
+	var stderr syncBuffer
+	done, finixURL := startServe(t, path, &stderr)
+	req, _ := http.NewRequest("PUT", strings.Replace(finixURL, ":user_id", "USsRhsHYZGBPnQw8CFHjD7Un", 1), strings.NewReader(`{"enabled":true}`))
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	deadline := time.Now().Add(10 * time.Second)
+	for !strings.Contains(stderr.String(), `"level":"WARN","msg":"tracing: the OpenTelemetry SDK failed"`) {
+		if time.Now().After(deadline) {
+			t.Fatalf("the failed export is not in the log:\n%s", stderr.String())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if err := syscall.Kill(os.Getpid(), syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-done:
+	case <-time.After(30 * time.Second):
+		t.Fatal("serve did not stop on SIGTERM")
+	}
+	for _, l := range strings.Split(strings.TrimSpace(stderr.String()), "\n") {
+		if !json.Valid([]byte(l)) {
+			t.Errorf("a line not in the JSON log: %q", l)
+		}
+	}
+}
+
+// TestServeTracingFlushWithinTheDrain: on SIGTERM, with a collector that
+// takes the connection and never answers, the last spans are given what is
+// left of server.shutdownTimeout, at least 1 s (here 300ms is left, so
+// 1 s), not a fixed 5 s on top of the drain that a Kubernetes grace period
+// sized for the preStop pause and the drain does not hold.
+func TestServeTracingFlushWithinTheDrain(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = ln.Close() })
+	var held []net.Conn
+	var mu sync.Mutex
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			mu.Lock()
+			held = append(held, c) // read nothing, answer nothing
+			mu.Unlock()
+		}
+	}()
+	t.Cleanup(func() {
+		mu.Lock()
+		defer mu.Unlock()
+		for _, c := range held {
+			_ = c.Close()
+		}
+	})
+	t.Setenv("OTEL_EXPORTER_OTLP_ENDPOINT", "http://"+ln.Addr().String())
+	dir := t.TempDir()
+	path := filepath.Join(dir, "config.yaml")
+	if err := os.WriteFile(path, []byte("listen: 127.0.0.1:0\nlog: {format: json}\nserver: {shutdownTimeout: 300ms}\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	testutil.KeepRuntime(t)
+	var stderr syncBuffer
+	done, finixURL := startServe(t, path, &stderr)
+	req, _ := http.NewRequest("PUT", strings.Replace(finixURL, ":user_id", "USsRhsHYZGBPnQw8CFHjD7Un", 1), strings.NewReader(`{"enabled":true}`))
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if err := syscall.Kill(os.Getpid(), syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-done:
+	case <-time.After(30 * time.Second):
+		t.Fatal("serve did not stop on SIGTERM")
+	}
+	var warned bool
+	for _, l := range strings.Split(strings.TrimSpace(stderr.String()), "\n") {
+		var m map[string]any
+		if json.Unmarshal([]byte(l), &m) == nil && m["msg"] == "tracing: the last spans were not exported" {
+			warned = true
+			if m["within"] != "1s" {
+				t.Errorf("the last spans were given %v, want 1s (300ms left of the drain, at least 1s): %s", m["within"], l)
+			}
+		}
+	}
+	if !warned {
+		t.Errorf("the spans the collector never took are not said:\n%s", stderr.String())
+	}
+}
+
+// TestServeStartFailureLogged: with log.format json, a configuration that
+// loads but cannot be served (a dialect that is not built in, a listener
+// already taken) ends serve with status 1 and says why in one ERROR line
+// of the JSON log, each problem an item of "problems": no plain line.
+func TestServeStartFailureLogged(t *testing.T) {
+	busy, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer busy.Close()
+	dir := t.TempDir()
+	for name, conf := range map[string]string{
+		"not built in":   "listen: 127.0.0.1:0\nlog: {format: json}\ndialects:\n  acme: {}\n  shift: {prefix: nope}\n",
+		"listener taken": "listen: " + busy.Addr().String() + "\nlog: {format: json}\n",
+	} {
+		t.Run(name, func(t *testing.T) {
+			path := filepath.Join(dir, "config.yaml")
+			if err := os.WriteFile(path, []byte(conf), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			testutil.KeepRuntime(t)
+			var stderr syncBuffer
+			code := run([]string{"serve", "--config", path}, strings.NewReader(""), &bytes.Buffer{}, &stderr)
+			var failed map[string]any
+			for _, l := range strings.Split(strings.TrimSpace(stderr.String()), "\n") {
+				var m map[string]any
+				if err := json.Unmarshal([]byte(l), &m); err != nil {
+					t.Errorf("a line not in the JSON log: %q", l)
+					continue
+				}
+				if m["msg"] == "serve: cannot start" {
+					failed = m
+				}
+			}
+			if code != 1 || failed == nil || failed["level"] != "ERROR" {
+				t.Fatalf("exit %d, no ERROR line saying why:\n%s", code, stderr.String())
+			}
+			problems, _ := failed["problems"].([]any)
+			want := map[string]int{"not built in": 2, "listener taken": 1}[name]
+			if len(problems) != want {
+				t.Errorf("%d problems, want %d: %v", len(problems), want, problems)
+			}
+		})
+	}
 }

@@ -104,6 +104,22 @@ func TestOverrideNamedInOtherProblems(t *testing.T) {
 	}
 	t.Setenv("USERBRIDGE_ADMIN_LISTEN", "")
 
+	// The profile a flag or variable sets, in the problems of the keys it
+	// requires.
+	code, _, errs = runCmd("", "validate", "--upstream-profile", "rules")
+	for _, want := range []string{"upstream.url: profile rules (--upstream-profile) needs the upstream's URL",
+		"upstream.rules: required by profile rules (--upstream-profile)"} {
+		if code != 1 || !strings.Contains(errs, want) {
+			t.Errorf("exit %d, %q; want %q", code, errs, want)
+		}
+	}
+	t.Setenv("USERBRIDGE_UPSTREAM_PROFILE", "scim")
+	code, _, errs = runCmd("", "validate")
+	if want := "upstream.url: profile scim (USERBRIDGE_UPSTREAM_PROFILE) needs the upstream's URL"; code != 1 || !strings.Contains(errs, want) {
+		t.Errorf("exit %d, %q; want %q", code, errs, want)
+	}
+	t.Setenv("USERBRIDGE_UPSTREAM_PROFILE", "")
+
 	legacy := filepath.Join(dir, "l.yaml")
 	if err := os.WriteFile(legacy, []byte(`listen: 127.0.0.1:20080
 server: {writeTimeout: 10s}

@@ -17,7 +17,7 @@ import (
 func translate(e *env, args []string) error {
 	stdin, stdout, stderr := e.stdin, e.stdout, e.stderr
 	fs := e.flags()
-	name := fs.String("dialect", "", "dialect name (see `userbridge dialects`)")
+	name := fs.String("dialect", "", "dialect name (see: userbridge dialects)")
 	path := fs.String("path", "", "request path (default: the route with each parameter's name as its value)")
 	rules := fs.String("rules", "", "rule file to use instead of the built-in rules")
 	if err := e.parse(fs, args); err != nil {

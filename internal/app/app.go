@@ -136,6 +136,7 @@ func NewWith(cfg *config.Config, src config.Source, o Options) (*App, error) {
 	if o.TracerProvider != nil {
 		uo.WrapTransport = telemetry.WrapTransport(o.TracerProvider)
 	}
+	uo.Logger = log
 	if cfg.Upstream.Profile != config.ProfileLDAP { // ldap has no HTTP client
 		a.Upstream, err = upstream.New(cfg.Upstream, uo)
 		if err != nil {

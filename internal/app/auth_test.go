@@ -382,6 +382,9 @@ dialects:
 	john := p.token(t, "john.smith", map[string]any{"realm_access": map[string]any{"roles": []string{"editor"}}})
 	expired := p.token(t, "john.smith", map[string]any{"exp": time.Now().Add(-time.Hour).Unix(), "iat": time.Now().Add(-2 * time.Hour).Unix()})
 	otherAud := p.token(t, "root.admin", map[string]any{"aud": "another-app", "realm_access": map[string]any{"roles": []string{"admin"}}})
+	// Dates no clock holds: golang-jwt wrapped them into the far past.
+	farExp := p.token(t, "root.admin", map[string]any{"exp": 1e300, "realm_access": map[string]any{"roles": []string{"admin"}}})
+	farNbf := p.token(t, "root.admin", map[string]any{"nbf": 1e300, "realm_access": map[string]any{"roles": []string{"admin"}}})
 	stranger, err := rsa.GenerateKey(rand.Reader, 2048)
 	if err != nil {
 		t.Fatal(err)
@@ -407,6 +410,8 @@ dialects:
 			code: canonical.Forbidden, msg: "a caller updating their own user may not change externally_managed"},
 		{name: "expired", header: with(expired), code: canonical.Unauthorized},
 		{name: "another audience", header: with(otherAud), body: janeBody, code: canonical.Unauthorized},
+		{name: "exp 1e300", header: with(farExp), body: janeBody, code: canonical.Unauthorized, msg: "the token is not valid"},
+		{name: "nbf 1e300", header: with(farNbf), body: janeBody, code: canonical.Unauthorized, msg: "the token is not valid"},
 		{name: "forged signature", header: with(forged), body: janeBody, code: canonical.Unauthorized},
 		{name: "session only", header: session, code: canonical.Unauthorized},
 	})

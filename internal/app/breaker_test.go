@@ -1,11 +1,14 @@
 package app_test
 
 import (
+	"encoding/json"
+	"fmt"
 	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/http/httputil"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -75,6 +78,17 @@ func allServed(t *testing.T, s *started, f *faultUpstream, what string) {
 func allPaused(t *testing.T, s *started, openFor time.Duration, upstreamSaw func() int) {
 	t.Helper()
 	before := upstreamSaw()
+	// Calls never sent are counted (status none) but not timed: in
+	// microseconds, they made the upstream look fast.
+	calls := func() (n float64) {
+		for _, x := range scrape(t, s.base) {
+			if x.name == "userbridge_upstream_call_duration_seconds_count" {
+				n += x.value
+			}
+		}
+		return n
+	}
+	callsBefore := calls()
 	for _, d := range specs {
 		a, _ := s.send(t, d, newKey("paused"))
 		isError(t, d, a, canonical.Unavailable, pausedMsg)
@@ -85,6 +99,9 @@ func allPaused(t *testing.T, s *started, openFor time.Duration, upstreamSaw func
 	}
 	if n := upstreamSaw() - before; n != 0 {
 		t.Errorf("the upstream got %d requests while the breaker was open", n)
+	}
+	if n := calls() - callsBefore; n != 0 {
+		t.Errorf("the calls the breaker refused were timed: %v more in userbridge_upstream_call_duration_seconds", n)
 	}
 }
 
@@ -247,6 +264,28 @@ func TestBreakerTrial(t *testing.T) {
 		t.Fatalf("after a successful trial the breaker is %s, want closed", st)
 	}
 	allServed(t, s, f, "after the trial")
+	// Each change is in the log, an opening at WARN: what pages an operator
+	// when the gauge was scraped before and after an outage shorter than
+	// the scrape interval.
+	want := []string{"WARN closed>open", "INFO open>half-open", "WARN half-open>open", "INFO open>half-open", "INFO half-open>closed"}
+	if changes := breakerChanges(s.logs.String(), "upstream", strings.TrimPrefix(f.srv.URL, "http://")); !slices.Equal(changes, want) {
+		t.Errorf("the breaker's changes logged:\n%s\nwant:\n%s", strings.Join(changes, "\n"), strings.Join(want, "\n"))
+	}
+}
+
+// breakerChanges are the changes of state the log says of the breaker
+// named breaker ("upstream", "legacy vendor") guarding host, each "LEVEL
+// from>to".
+func breakerChanges(logs, breaker, host string) []string {
+	var changes []string
+	for _, l := range strings.Split(strings.TrimSpace(logs), "\n") {
+		var m map[string]any
+		if json.Unmarshal([]byte(l), &m) == nil && strings.HasPrefix(fmt.Sprint(m["msg"]), "circuit breaker ") &&
+			m["breaker"] == breaker && m["host"] == host {
+			changes = append(changes, fmt.Sprintf("%v %v>%v", m["level"], m["from"], m["state"]))
+		}
+	}
+	return changes
 }
 
 // waitState waits until the breaker reports want (bounded: 10 s).

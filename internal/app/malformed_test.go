@@ -2,6 +2,7 @@ package app_test
 
 import (
 	"bufio"
+	"crypto/tls"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
@@ -285,4 +286,36 @@ func answerThen(t *testing.T, addr, raw string, skip int) (*http.Response, []byt
 	resp, body := read()
 	_, err := br.ReadByte()
 	return resp, body, err
+}
+
+// TestTLSOnPlainListenerNamed: a client that speaks https to userbridge's
+// plain-HTTP listener (a base URL with https://) is refused, and the log
+// line says what happened instead of "malformed request".
+func TestTLSOnPlainListenerNamed(t *testing.T) {
+	rec := newRecorder(t)
+	s := start(t, "", rec.srv.URL, e2eConfig)
+	addr := strings.TrimPrefix(s.base, "http://")
+	conn, err := net.DialTimeout("tcp", addr, 5*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	_ = conn.SetDeadline(time.Now().Add(10 * time.Second))
+	c := tls.Client(conn, &tls.Config{InsecureSkipVerify: true, ServerName: "localhost"})
+	if err := c.Handshake(); err == nil {
+		t.Fatal("a TLS handshake with a plain-HTTP listener succeeded")
+	}
+	var line map[string]any
+	for deadline := time.Now().Add(10 * time.Second); line == nil && time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+		line = logLineWith(s.logs.String(), `"msg":"http server: request refused"`)
+	}
+	if line == nil {
+		t.Fatalf("no refusal logged:\n%s", s.logs.String())
+	}
+	if msg, _ := line["error"].(string); !strings.Contains(msg, "TLS handshake on a plain-HTTP listener") {
+		t.Errorf("refusal logged as %q, want it to name a TLS handshake on a plain-HTTP listener", msg)
+	}
+	if n := len(rec.requests()); n != 0 {
+		t.Errorf("the upstream received %d requests", n)
+	}
 }

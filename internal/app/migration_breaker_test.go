@@ -7,6 +7,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -112,6 +113,9 @@ func TestMigrationVendorBreaker(t *testing.T) {
 				}
 				if n := v.accepted.Load(); n != 0 {
 					t.Errorf("the vendor got %d connections while its breaker was open", n)
+				}
+				if got := breakerChanges(m.cand.logs.String(), "legacy vendor", strings.TrimPrefix(v.url(), "http://")); !slices.Equal(got, []string{"WARN closed>open"}) {
+					t.Errorf("the vendor breaker's changes logged: %q, want its opening", got)
 				}
 				rs := m.records(t)
 				if len(rs) != config.DefaultBreakerFailures+paused {

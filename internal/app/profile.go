@@ -57,7 +57,7 @@ func LoadRules(cfg *config.Config, src config.Source) (*rest.Rules, error) {
 func newProfile(cfg *config.Config, src config.Source, hc *upstream.Client, log *slog.Logger) (server.Upstream, error) {
 	switch cfg.Upstream.Profile {
 	case config.ProfileLDAP:
-		c, err := ldap.New(cfg.Upstream)
+		c, err := ldap.New(cfg.Upstream, log)
 		if err != nil {
 			return nil, err
 		}
@@ -99,7 +99,7 @@ func CheckUpstream(cfg *config.Config, src config.Source) error {
 	if cfg.Upstream.Profile != config.ProfileLDAP {
 		return nil
 	}
-	c, err := ldap.New(cfg.Upstream)
+	c, err := ldap.New(cfg.Upstream, nil)
 	if err != nil {
 		return err
 	}

@@ -90,7 +90,7 @@ func (a *App) reload(watching bool) error {
 		a.reloads.refused, a.reloads.refusedDigest = true, d
 		a.Metrics.Reload(false)
 		a.log.Error("config reload refused; still serving the previous configuration",
-			"config", src.Name, "problems", problems(err))
+			"config", src.Name, "problems", Problems(err))
 		return err
 	}
 	a.reloads = reloadState{applied: d}
@@ -254,8 +254,10 @@ func listenOf(c *config.Config, d config.Dialect) string {
 	return c.Listen
 }
 
-// problems lists every problem an error joins, one string each.
-func problems(err error) []string {
+// Problems lists every problem an error joins (config.Problems), one
+// string each: a log line's "problems", a refused reload's as a refused
+// start's.
+func Problems(err error) []string {
 	var out []string
 	for _, e := range config.Problems(err) {
 		out = append(out, e.Error())

@@ -17,6 +17,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/golang-jwt/jwt/v5"
 	"github.com/userbridge/userbridge/config"
 	"github.com/userbridge/userbridge/mapping/canonical"
 )
@@ -312,8 +313,7 @@ func (a *Authenticator) authenticate(r *http.Request) (*Principal, *canonical.Er
 		if tok, ok := bearerToken(av); ok && (looksLikeJWT(tok) || !a.keyAuthz) {
 			p, err := a.jwt.verify(r.Context(), tok)
 			if err != nil {
-				var je *errJWT
-				if errors.As(err, &je) && je.reason == "expired" {
+				if errors.Is(err, jwt.ErrTokenExpired) {
 					return nil, errExpired, err.Error()
 				}
 				return nil, errToken, err.Error()

@@ -89,16 +89,27 @@ func newJWTVerifier(ctx context.Context, j *config.JWT, client *http.Client, log
 }
 
 // errJWT says why a token was refused, for logs; callers get one message.
-type errJWT struct{ reason string }
+// err is the library's error the reason was read from, if one was: callers
+// tell an expired token by it (errors.Is), never by the reason's words.
+type errJWT struct {
+	reason string
+	err    error
+}
 
 func (e *errJWT) Error() string { return "auth: jwt: " + e.reason }
+func (e *errJWT) Unwrap() error { return e.err }
 
 // verify checks a compact JWS and returns its principal.
 func (v *jwtVerifier) verify(ctx context.Context, raw string) (*Principal, error) {
 	claims := jwt.MapClaims{}
 	_, err := v.parser.ParseWithClaims(raw, claims, v.keys.KeyfuncCtx(ctx))
+	if err == nil || errors.Is(err, jwt.ErrTokenInvalidClaims) { // signed by the provider: its claims are read
+		if name := dateOutOfRange(claims); name != "" {
+			return nil, &errJWT{reason: "invalid " + name + " claim: not a date (out of range)"}
+		}
+	}
 	if err != nil {
-		return nil, &errJWT{reason: jwtReason(err)}
+		return nil, &errJWT{reason: jwtReason(err), err: err}
 	}
 	for name, want := range v.required {
 		got, ok := claimAt(claims, name)
@@ -131,6 +142,27 @@ func (v *jwtVerifier) verify(ctx context.Context, raw string) (*Principal, error
 		p.Scopes = claimList(c)
 	}
 	return p, nil
+}
+
+// The dates a NumericDate claim may hold, in seconds since 1970: years 1
+// to 9999. golang-jwt turns seconds into an int64 without a check, and one
+// beyond it wraps into the far past: an exp of 1e300 read as expired long
+// ago, an nbf or iat of 1e300 as long past, so such a token was said to
+// have expired, or not refused at all.
+const (
+	minNumericDate = -62135596800
+	maxNumericDate = 253402300799
+)
+
+// dateOutOfRange names the first of exp, nbf and iat that is a number
+// outside the dates a clock holds, or "" when none is.
+func dateOutOfRange(claims jwt.MapClaims) string {
+	for _, name := range []string{"exp", "nbf", "iat"} {
+		if f, ok := claims[name].(float64); ok && (f < minNumericDate || f > maxNumericDate) {
+			return name
+		}
+	}
+	return ""
 }
 
 // jwtReason names why jwt refused a token, in words safe to log.

@@ -122,6 +122,10 @@ func TestJWTRefused(t *testing.T) {
 	}{
 		{"expired", k.sign(t, with(map[string]any{"exp": now.Add(-time.Minute).Unix()})), "expired", errExpired},
 		{"expired beyond the skew only", k.sign(t, with(map[string]any{"exp": now.Add(-31 * time.Second).Unix(), "iat": now.Add(-time.Hour).Unix(), "nbf": nil})), "expired", errExpired},
+		{"exp beyond the dates a clock holds", k.sign(t, with(map[string]any{"exp": 1e300})), "invalid exp claim: not a date", errToken},
+		{"exp before year 1", k.sign(t, with(map[string]any{"exp": -1e300})), "invalid exp claim: not a date", errToken},
+		{"nbf beyond the dates a clock holds", k.sign(t, with(map[string]any{"nbf": 1e300})), "invalid nbf claim: not a date", errToken},
+		{"iat beyond the dates a clock holds", k.sign(t, with(map[string]any{"iat": 1e19})), "invalid iat claim: not a date", errToken},
 		{"not yet valid", k.sign(t, with(map[string]any{"nbf": now.Add(time.Hour).Unix()})), "not valid yet", errToken},
 		{"issued in the future", k.sign(t, with(map[string]any{"iat": now.Add(time.Hour).Unix()})), "issued in the future", errToken},
 		{"no exp", k.sign(t, with(map[string]any{"exp": nil})), "required claim", errToken},

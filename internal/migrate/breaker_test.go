@@ -32,7 +32,7 @@ func TestVendorBreaker(t *testing.T) {
 	}))
 	t.Cleanup(srv.Close)
 	v, err := NewVendor(config.Legacy{URL: srv.URL, Mode: config.LegacyPrimary, Timeout: config.Duration(5 * time.Second),
-		Breaker: config.Breaker{OpenFor: config.Duration(200 * time.Millisecond)}})
+		Breaker: config.Breaker{OpenFor: config.Duration(200 * time.Millisecond)}}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -124,7 +124,7 @@ func TestVendorRetire(t *testing.T) {
 			}
 		}
 	}
-	v, err := NewVendor(config.Legacy{URL: srv.URL, Mode: config.LegacyShadow, Timeout: config.Duration(5 * time.Second)})
+	v, err := NewVendor(config.Legacy{URL: srv.URL, Mode: config.LegacyShadow, Timeout: config.Duration(5 * time.Second)}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -184,7 +184,7 @@ func TestVendorBreakerRelayedCalls(t *testing.T) {
 		}
 	}))
 	t.Cleanup(srv.Close)
-	v, err := NewVendor(config.Legacy{URL: srv.URL, Mode: config.LegacyShadow, Timeout: config.Duration(100 * time.Millisecond)})
+	v, err := NewVendor(config.Legacy{URL: srv.URL, Mode: config.LegacyShadow, Timeout: config.Duration(100 * time.Millisecond)}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -209,7 +209,7 @@ func TestVendorBreakerRelayedCalls(t *testing.T) {
 		t.Errorf("breaker %s", v.BreakerState())
 	}
 	srv.Close() // now unreachable: relayed calls count, on a vendor with no history
-	if v, err = NewVendor(config.Legacy{URL: srv.URL, Mode: config.LegacyShadow, Timeout: config.Duration(time.Second)}); err != nil {
+	if v, err = NewVendor(config.Legacy{URL: srv.URL, Mode: config.LegacyShadow, Timeout: config.Duration(time.Second)}, nil); err != nil {
 		t.Fatal(err)
 	}
 	for range config.DefaultBreakerFailures {

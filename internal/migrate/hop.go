@@ -11,6 +11,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
 	"net/url"
@@ -114,8 +115,10 @@ type Hop struct {
 
 // NewVendor builds the vendor of an active legacy block; an https vendor
 // is checked against the system roots, or what legacy.tls says, never
-// with the upstream's TLS. It is nil, with no error, for mode off.
-func NewVendor(l config.Legacy) (*Vendor, error) {
+// with the upstream's TLS. It is nil, with no error, for mode off. log,
+// when not nil, is told each change of the vendor's breaker's state
+// (upstream.NewBreaker).
+func NewVendor(l config.Legacy, log *slog.Logger) (*Vendor, error) {
 	if !l.Active() {
 		return nil, nil
 	}
@@ -143,7 +146,7 @@ func NewVendor(l config.Legacy) (*Vendor, error) {
 		DialContext: (&net.Dialer{Timeout: l.Timeout.D()}).DialContext, MaxIdleConnsPerHost: 64,
 		IdleConnTimeout: 90 * time.Second, TLSHandshakeTimeout: l.Timeout.D()}
 	return &Vendor{Mode: l.Mode, base: base, ignore: append([]string(nil), l.Ignore...), transport: tr, built: built, files: files,
-		breaker: upstream.NewBreaker(l.Breaker.WithDefaults(), base.Host),
+		breaker: upstream.NewBreaker(l.Breaker.WithDefaults(), base.Host, upstream.BreakerLog(log, "legacy vendor", base.Host)),
 		client: &http.Client{Transport: tr, Timeout: l.Timeout.D(),
 			// The client's own answer is the vendor's: a redirect is
 			// passed on, never followed.

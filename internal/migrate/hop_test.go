@@ -50,7 +50,7 @@ func vendorAnswering(t *testing.T, enc string, body []byte) *Vendor {
 		_, _ = w.Write(body)
 	}))
 	t.Cleanup(srv.Close)
-	v, err := NewVendor(config.Legacy{URL: srv.URL, Mode: config.LegacyShadow, Timeout: config.Duration(5 * time.Second)})
+	v, err := NewVendor(config.Legacy{URL: srv.URL, Mode: config.LegacyShadow, Timeout: config.Duration(5 * time.Second)}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -128,7 +128,7 @@ func TestVendorSame(t *testing.T) {
 		return l
 	}
 	vendor := func(l config.Legacy) *Vendor {
-		v, err := NewVendor(l)
+		v, err := NewVendor(l, nil)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -164,6 +164,24 @@ type frontConn struct {
 	statusNext atomic.Bool
 	// linger: close it as Close says.
 	linger atomic.Bool
+	// began: a byte was read; tlsFirst: the first was a TLS handshake
+	// record's (a client speaking https to this plain-HTTP listener).
+	began, tlsFirst atomic.Bool
+}
+
+// tlsHandshake is the first byte of a TLS connection: the content type of
+// a handshake record (RFC 8446 §5.1), which no HTTP request line begins with.
+const tlsHandshake = 0x16
+
+// Read notes whether the connection began with a TLS handshake, so that
+// its refusal says so instead of "malformed request".
+func (c *frontConn) Read(b []byte) (int, error) {
+	n, err := c.Conn.Read(b)
+	if n > 0 && !c.began.Load() {
+		c.began.Store(true)
+		c.tlsFirst.Store(b[0] == tlsHandshake)
+	}
+	return n, err
 }
 
 // Write passes the server's writes on, but for net/http's own refusal of a
@@ -305,6 +323,10 @@ func refusalOf(status int) refusal {
 // connection linger when it closes (unread bytes may follow).
 func (c *frontConn) refuse(status, n int) (int, error) {
 	f := refusalOf(status)
+	if status == http.StatusBadRequest && c.tlsFirst.Load() {
+		f.what = "a TLS handshake on a plain-HTTP listener: userbridge's listeners speak HTTP without TLS; " +
+			"terminate TLS in front of it, or call it with http://"
+	}
 	id := uuid.NewString()
 	c.linger.Store(true)
 	if c.f.log.Enabled(context.Background(), slog.LevelWarn) {

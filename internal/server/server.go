@@ -199,7 +199,7 @@ func build(o Options, log *slog.Logger, fl *inflight, users *userLocks, running 
 			continue
 		}
 		auths.auths = append(auths.auths, a)
-		mig, err := migrationFor(m, o, users, running[m.Dialect.Name()])
+		mig, err := migrationFor(m, o, log, users, running[m.Dialect.Name()])
 		if err != nil {
 			return nil, auths, err
 		}

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"strconv"
 	"sync"
 	"time"
@@ -371,8 +372,8 @@ func success(status int) bool { return status >= 200 && status < 300 }
 // nil when its mode is off. running is the dialect's vendor in the routing
 // served (nil: none): it is kept when built from the same legacy block,
 // with its breaker's state and its connections.
-func migrationFor(m config.Mount, o Options, users *userLocks, running *migrate.Vendor) (*migration, error) {
-	v, err := migrate.NewVendor(m.Legacy)
+func migrationFor(m config.Mount, o Options, log *slog.Logger, users *userLocks, running *migrate.Vendor) (*migration, error) {
+	v, err := migrate.NewVendor(m.Legacy, log.With("dialect", m.Dialect.Name()))
 	if err != nil {
 		return nil, fmt.Errorf("server: dialect %s: %w", m.Dialect.Name(), err)
 	}

@@ -98,11 +98,11 @@ func NewMetrics(b Build, breaker func() string) *Metrics {
 		}, []string{"dialect", "route"}),
 		upCalls: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "userbridge_upstream_calls_total",
-			Help: "Upstream calls (each possibly several attempts), by dialect, HTTP method and the upstream's last status (none: no answer).",
+			Help: "Upstream calls (each possibly several attempts), by dialect, HTTP method and the upstream's last status (none: no answer, a call the breaker paused included).",
 		}, []string{"dialect", "method", "status"}),
 		upDur: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Name:    "userbridge_upstream_call_duration_seconds",
-			Help:    "Time of one upstream call, every attempt and wait between attempts included.",
+			Help:    "Time of one upstream call that sent a request, every attempt and wait between attempts included (a call the breaker paused is not timed).",
 			Buckets: durationBuckets,
 		}, []string{"dialect", "method"}),
 		upAttempts: prometheus.NewCounterVec(prometheus.CounterOpts{
@@ -199,7 +199,12 @@ func (m *Metrics) Upstream(dialect, method string, status, attempts int, elapsed
 	}
 	s := v.(*upSeries)
 	s.calls.Inc()
-	s.dur.Observe(elapsed.Seconds())
+	if attempts > 0 {
+		// A call that sent nothing (the breaker paused it, maxConns kept
+		// it until its deadline) is counted, not timed: its microseconds
+		// made the upstream's latency look better than ever in an outage.
+		s.dur.Observe(elapsed.Seconds())
+	}
 	if attempts > 0 {
 		s.attempts().Add(float64(attempts))
 	}

@@ -2,9 +2,13 @@ package telemetry
 
 import (
 	"context"
+	"errors"
+	"fmt"
+	"strings"
 	"testing"
 
 	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 	"go.opentelemetry.io/otel/trace"
@@ -71,8 +75,15 @@ func TestRedact(t *testing.T) {
 	s.End()
 	_, c := tr.Start(context.Background(), "client", trace.WithSpanKind(trace.SpanKindClient))
 	c.SetAttributes(attribute.String("url.full", "https://idp.internal:8443/api/users/by-username/jane.doe?x=1"))
+	c.RecordError(errors.New(`malformed HTTP status code "jane.doe"`))
+	c.SetStatus(codes.Error, `malformed HTTP status code "jane.doe"`)
 	c.End()
 	spans := exp.GetSpans()
+	for _, sp := range spans {
+		if strings.Contains(fmt.Sprint(sp.Status, sp.Events), "jane.doe") {
+			t.Errorf("span %s: an error's text is exported: %v %v", sp.Name, sp.Status, sp.Events)
+		}
+	}
 	got := map[string]string{}
 	for _, sp := range spans {
 		for _, kv := range sp.Attributes {

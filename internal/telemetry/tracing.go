@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 
 	"go.opentelemetry.io/contrib/instrumentation/net/http/otelhttp"
@@ -98,19 +99,39 @@ func Resource(ctx context.Context, b Build) (*resource.Resource, error) {
 
 // WrapTransport returns the upstream transport wrapper that makes one client
 // span per attempt and injects its context (traceparent, tracestate) into
-// the attempt's headers.
+// the attempt's headers. An attempt that gets no answer is named on its
+// span by ErrorKind, under keyUpstreamError (the access line's
+// upstream_error), and the exporter (Redact) makes that the span's status
+// description in place of the error's text.
 func WrapTransport(tp trace.TracerProvider) func(http.RoundTripper) http.RoundTripper {
 	return func(rt http.RoundTripper) http.RoundTripper {
-		return otelhttp.NewTransport(rt, otelhttp.WithTracerProvider(tp), otelhttp.WithPropagators(Propagator()),
+		return otelhttp.NewTransport(errorKinds{rt}, otelhttp.WithTracerProvider(tp), otelhttp.WithPropagators(Propagator()),
 			otelhttp.WithSpanNameFormatter(func(_ string, r *http.Request) string { return "upstream " + r.Method }))
 	}
+}
+
+// errorKinds sits under otelhttp's transport: the attempt's span is in the
+// request's context, and an attempt's error is named on it in ErrorKind's
+// words before otelhttp sets the status from the error's text.
+type errorKinds struct{ http.RoundTripper }
+
+func (t errorKinds) RoundTrip(r *http.Request) (*http.Response, error) {
+	res, err := t.RoundTripper.RoundTrip(r)
+	if err != nil {
+		trace.SpanFromContext(r.Context()).SetAttributes(keyUpstreamError.String(ErrorKind(err)))
+	}
+	return res, err
 }
 
 // Redact wraps an exporter so that no span leaves the process with a user
 // id or username in it: the request paths userbridge serves and calls hold
 // them. A server span's url.path becomes its route template (http.route);
 // a client span's url.full keeps only the upstream's origin; url.query is
-// dropped.
+// dropped. Nor with an error's text, which may quote what the upstream
+// sent (net/http's "malformed HTTP status code" quotes the reply, and an
+// upstream may echo the request's credentials in it): a status
+// description becomes the span's keyUpstreamError (ErrorKind's words), or
+// Redacted, and so does an exception event's message.
 func Redact(exp sdktrace.SpanExporter) sdktrace.SpanExporter { return redactor{exp} }
 
 type redactor struct{ sdktrace.SpanExporter }
@@ -118,18 +139,54 @@ type redactor struct{ sdktrace.SpanExporter }
 func (r redactor) ExportSpans(ctx context.Context, spans []sdktrace.ReadOnlySpan) error {
 	out := make([]sdktrace.ReadOnlySpan, len(spans))
 	for i, s := range spans {
-		out[i] = redactedSpan{ReadOnlySpan: s, attrs: redactAttrs(s.Attributes())}
+		attrs := s.Attributes()
+		st := s.Status()
+		if st.Description != "" {
+			st.Description = Redacted
+			for _, a := range attrs {
+				if a.Key == keyUpstreamError {
+					st.Description = a.Value.AsString()
+				}
+			}
+		}
+		out[i] = redactedSpan{ReadOnlySpan: s, attrs: redactAttrs(attrs), status: st, events: redactEvents(s.Events())}
 	}
 	return r.SpanExporter.ExportSpans(ctx, out)
 }
 
-// redactedSpan is a span with its attributes replaced.
+// redactedSpan is a span with its attributes, status and events replaced.
 type redactedSpan struct {
 	sdktrace.ReadOnlySpan
-	attrs []attribute.KeyValue
+	attrs  []attribute.KeyValue
+	status sdktrace.Status
+	events []sdktrace.Event
 }
 
 func (s redactedSpan) Attributes() []attribute.KeyValue { return s.attrs }
+func (s redactedSpan) Status() sdktrace.Status          { return s.status }
+func (s redactedSpan) Events() []sdktrace.Event         { return s.events }
+
+// redactEvents replaces the message of each exception event (an error
+// recorded on the span: its text) with Redacted.
+func redactEvents(in []sdktrace.Event) []sdktrace.Event {
+	var out []sdktrace.Event
+	for i, e := range in {
+		for j, a := range e.Attributes {
+			if a.Key != keyExceptionMessage {
+				continue
+			}
+			if out == nil {
+				out = slices.Clone(in)
+			}
+			out[i].Attributes = slices.Clone(e.Attributes)
+			out[i].Attributes[j] = keyExceptionMessage.String(Redacted)
+		}
+	}
+	if out == nil {
+		return in
+	}
+	return out
+}
 
 const (
 	keyURLPath  = attribute.Key("url.path")
@@ -138,6 +195,11 @@ const (
 	keyRoute    = attribute.Key("http.route")
 	keyTarget   = attribute.Key("http.target") // older semantic conventions
 	keyHTTPURL  = attribute.Key("http.url")    // older semantic conventions
+
+	keyExceptionMessage = attribute.Key("exception.message")
+	// keyUpstreamError names what an upstream attempt that got no answer
+	// met, in ErrorKind's words (errorKinds).
+	keyUpstreamError = attribute.Key("userbridge.upstream_error")
 )
 
 func redactAttrs(in []attribute.KeyValue) []attribute.KeyValue {

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"hash/maphash"
+	"log/slog"
 	"net/http"
 	"strconv"
 	"sync"
@@ -97,8 +98,11 @@ type Breaker struct {
 
 // NewBreaker builds the breaker cfg configures, its unset keys at their
 // defaults (config.Upstream.WithDefaults gives them); name (the upstream's
-// host) is gobreaker's. It is nil when cfg turns the breaker off.
-func NewBreaker(cfg config.Breaker, name string) *Breaker {
+// host) is gobreaker's. log, when not nil, says each change of state: at
+// WARN when it opens (every call is then refused at once), at INFO when it
+// lets a trial call through and when it closes; it carries what names the
+// breaker (BreakerLog). It is nil when cfg turns the breaker off.
+func NewBreaker(cfg config.Breaker, name string, log *slog.Logger) *Breaker {
 	if !cfg.IsEnabled() {
 		return nil
 	}
@@ -111,16 +115,43 @@ func NewBreaker(cfg config.Breaker, name string) *Breaker {
 		// are not consulted.
 		ReadyToTrip: func(gobreaker.Counts) bool { return b.win.tripped() },
 		IsExcluded:  func(err error) bool { return errors.Is(err, ErrCallerGone) || errors.Is(err, ErrNotSent) },
-		OnStateChange: func(_ string, _, to gobreaker.State) {
+		OnStateChange: func(_ string, from, to gobreaker.State) {
 			// Each state starts from no evidence: what failed before the
 			// breaker opened, or during its trial, does not count again.
 			b.win.reset()
 			if to == gobreaker.StateOpen {
 				b.openedAt.Store(time.Now().UnixNano())
 			}
+			logChange(log, from, to, b.openFor)
 		},
 	})
 	return b
+}
+
+// BreakerLog is the logger a breaker says its changes with: log with what
+// the breaker guards ("upstream" or "legacy vendor") and its host; nil
+// when log is (no log).
+func BreakerLog(log *slog.Logger, breaker, host string) *slog.Logger {
+	if log == nil {
+		return nil
+	}
+	return log.With("breaker", breaker, "host", host)
+}
+
+// logChange says a change of the breaker's state (nothing when log is nil).
+func logChange(log *slog.Logger, from, to gobreaker.State, openFor time.Duration) {
+	if log == nil {
+		return
+	}
+	attrs := []any{"from", from.String(), "state", to.String()}
+	switch to {
+	case gobreaker.StateOpen:
+		log.Warn("circuit breaker open; calls are refused until a trial call succeeds", append(attrs, "trial_in", openFor.String())...)
+	case gobreaker.StateHalfOpen:
+		log.Info("circuit breaker half-open; one trial call goes through", attrs...)
+	default:
+		log.Info("circuit breaker closed; calls go through again", attrs...)
+	}
 }
 
 // Run makes call, one call to the upstream for user (all its attempts),

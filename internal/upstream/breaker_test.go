@@ -214,14 +214,14 @@ func TestDoForCountsForItsUser(t *testing.T) {
 // failures whatever the user open it, and a refused call is not made and
 // gets the 503 with Retry-After and the cause for the logs.
 func TestBreakerRun(t *testing.T) {
-	off := NewBreaker(config.Breaker{Enabled: breakerOff}, "off")
+	off := NewBreaker(config.Breaker{Enabled: breakerOff}, "off", nil)
 	ran := 0
 	if paused, cause := off.Run(UserRef{}, func() error { ran++; return ErrUpstreamDown }); paused != nil || cause != nil || ran != 1 || off.State() != "disabled" {
 		t.Fatalf("off: %v %v, ran %d, state %s", paused, cause, ran, off.State())
 	}
 
 	cfg := config.Upstream{Breaker: config.Breaker{Enabled: breakerOn, Failures: 2, Targets: 3, OpenFor: config.Duration(time.Minute)}}.WithDefaults()
-	b := NewBreaker(cfg.Breaker, "on")
+	b := NewBreaker(cfg.Breaker, "on", nil)
 	jane := UserRef{Target: canonical.ByUsername, Value: "jane"}
 	for _, verdict := range []error{ErrUpstreamFailed, ErrUpstreamFailed, ErrUpstreamFailed, ErrCallerGone, ErrNotSent, nil} {
 		if paused, _ := b.Run(jane, func() error { return verdict }); paused != nil {

@@ -11,6 +11,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net"
 	"net/http"
 	"strings"
@@ -42,6 +43,9 @@ type Options struct {
 	// MaxReplyBytes caps an upstream reply body; a longer one is a
 	// bad_gateway. Default 4 MiB.
 	MaxReplyBytes int64
+	// Logger, when set, is told each change of the breaker's state
+	// (NewBreaker).
+	Logger *slog.Logger
 }
 
 // Defaults of what the configuration does not set.
@@ -151,7 +155,7 @@ func New(cfg config.Upstream, opts Options) (*Client, error) {
 		// update somewhere else.
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
 	}
-	c.breaker = NewBreaker(cfg.Breaker, u.Host)
+	c.breaker = NewBreaker(cfg.Breaker, u.Host, BreakerLog(opts.Logger, "upstream", u.Host))
 	return c, nil
 }
 

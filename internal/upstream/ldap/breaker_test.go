@@ -89,7 +89,7 @@ func breakerClient(t *testing.T, url string, b config.Breaker, timeout time.Dura
 	on := true
 	b.Enabled = &on
 	c, err := ldap.New(config.Upstream{Profile: config.ProfileLDAP, URL: url, Timeout: config.Duration(timeout), Breaker: b,
-		LDAP: config.LDAP{BindDN: slapdtest.BindDN, BindPasswordFile: slapdtest.PasswordFile(t, slapdtest.BindPW), BaseDN: slapdtest.People}})
+		LDAP: config.LDAP{BindDN: slapdtest.BindDN, BindPasswordFile: slapdtest.PasswordFile(t, slapdtest.BindPW), BaseDN: slapdtest.People}}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

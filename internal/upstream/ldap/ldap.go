@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"hash/maphash"
+	"log/slog"
 	"net"
 	"net/http"
 	"strings"
@@ -43,8 +44,9 @@ const entryStripes = 256
 
 // New checks the upstream's ldap keys (config.LDAP.Check and the shared
 // ones: timeout, attempts, TLS, breaker) and builds the client. It does not
-// connect: Probe does.
-func New(cfg config.Upstream) (*Client, error) {
+// connect: Probe does. log, when not nil, is told each change of the
+// breaker's state (upstream.NewBreaker).
+func New(cfg config.Upstream, log *slog.Logger) (*Client, error) {
 	cfg = cfg.WithDefaults()
 	var errs []error
 	if err := cfg.LDAP.Check(cfg.URL); err != nil {
@@ -76,7 +78,7 @@ func New(cfg config.Upstream) (*Client, error) {
 		seed:        maphash.MakeSeed(),
 	}
 	c.attrs = readAttributes(l)
-	c.breaker = upstream.NewBreaker(cfg.Breaker, u.Host)
+	c.breaker = upstream.NewBreaker(cfg.Breaker, u.Host, upstream.BreakerLog(log, "upstream", u.Host))
 	return c, nil
 }
 

@@ -25,7 +25,7 @@ func client(t *testing.T) (*slapdtest.Server, *ldap.Client) {
 	off := false
 	c, err := ldap.New(config.Upstream{Profile: config.ProfileLDAP, URL: dir.URL, Timeout: config.Duration(5 * time.Second),
 		Breaker: config.Breaker{Enabled: &off},
-		LDAP:    config.LDAP{BindDN: slapdtest.BindDN, BindPasswordFile: slapdtest.PasswordFile(t, slapdtest.BindPW), BaseDN: slapdtest.People}})
+		LDAP:    config.LDAP{BindDN: slapdtest.BindDN, BindPasswordFile: slapdtest.PasswordFile(t, slapdtest.BindPW), BaseDN: slapdtest.People}}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
