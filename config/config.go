@@ -151,25 +151,35 @@ func (d Dialect) IsEnabled() bool { return d.Enabled == nil || *d.Enabled }
 // Duration is a time.Duration written as "5s" or "1h".
 type Duration time.Duration
 
+// durationWant is what a Duration's value must be, in words.
+const durationWant = "a duration such as 5s or 250ms"
+
 // UnmarshalText implements encoding.TextUnmarshaler.
 func (d *Duration) UnmarshalText(b []byte) error {
 	v, err := time.ParseDuration(string(b))
 	if err != nil {
-		return fmt.Errorf("%q is not a duration such as 5s or 250ms", b)
+		return fmt.Errorf("%q is not %s", b, durationWant)
 	}
 	*d = Duration(v)
 	return nil
 }
 
-// UnmarshalYAML implements yaml.Unmarshaler: a bad value is a TypeError
-// naming its line, so that the decoder goes on and reports every problem
-// of the file.
+// UnmarshalYAML implements yaml.Unmarshaler: a bad value (a list or a
+// mapping too) is a TypeError naming its line, so that the decoder goes
+// on; decodeProblems reports it as mapping.CheckYAML finds it, with its
+// key path (YAMLWant).
 func (d *Duration) UnmarshalYAML(n *yaml.Node) error {
+	if n.Kind != yaml.ScalarNode {
+		return &yaml.TypeError{Errors: []string{fmt.Sprintf("line %d: not %s", n.Line, durationWant)}}
+	}
 	if err := d.UnmarshalText([]byte(n.Value)); err != nil {
 		return &yaml.TypeError{Errors: []string{fmt.Sprintf("line %d: %v", n.Line, err)}}
 	}
 	return nil
 }
+
+// YAMLWant implements mapping.YAMLWanter.
+func (*Duration) YAMLWant() string { return durationWant }
 
 // MarshalText implements encoding.TextMarshaler ("30s", as written).
 func (d Duration) MarshalText() ([]byte, error) { return []byte(time.Duration(d).String()), nil }
@@ -264,14 +274,15 @@ func ParseAll(src Source, data []byte) (*Config, error) {
 
 // yamlWalked matches the yaml.v3 TypeError messages mapping.CheckYAML
 // finds too, with the line: an unknown key, a value of the wrong kind.
-var yamlWalked = regexp.MustCompile(`^line [0-9]+: (?:field \S+ not found in type|cannot unmarshal )`)
+var yamlWalked = regexp.MustCompile(`^line [0-9]+: (?:field \S+ not found in type|cannot unmarshal |.*not ` + durationWant + `$)`)
 
 // decodeProblems is every problem of te, yaml.v3's decoding of data, said
 // as mapping.CheckYAML says it, with the key path it is at and, for an
 // unknown key, the key meant ("unknown key rule in dialects.acme; did you
-// mean rules?"). The problems a type that decodes itself finds (a duration,
-// a removed key), and any CheckYAML finds nothing on the line of, are
-// yaml.v3's, in a file's words.
+// mean rules?"), a duration's included (mapping.YAMLWanter). The problems
+// another type that decodes itself finds (a removed key, which names its
+// key), and any CheckYAML finds nothing on the line of, are yaml.v3's, in a
+// file's words.
 func decodeProblems(src Source, data []byte, te *yaml.TypeError) error {
 	var root yaml.Node
 	_ = yaml.Unmarshal(data, &root) // it decoded: it is YAML
@@ -376,14 +387,14 @@ var envVars = []struct {
 	{"USERBRIDGE_UPSTREAM_URL", "upstream.url", func(c *Config, v string) error { c.Upstream.URL = v; return nil }},
 	{"USERBRIDGE_UPSTREAM_PROFILE", "upstream.profile", func(c *Config, v string) error { c.Upstream.Profile = v; return nil }},
 	{"USERBRIDGE_UPSTREAM_TIMEOUT", "upstream.timeout", func(c *Config, v string) error {
-		d, err := time.ParseDuration(v)
-		if err != nil {
-			return err
+		var d Duration
+		if err := d.UnmarshalText([]byte(v)); err != nil {
+			return errors.New("not " + durationWant)
 		}
-		if err := CheckDuration("upstream.timeout", d); err != nil {
+		if err := CheckDuration("upstream.timeout", d.D()); err != nil {
 			return err // said once, as the variable's: the value is not taken
 		}
-		c.Upstream.Timeout = Duration(d)
+		c.Upstream.Timeout = d
 		return nil
 	}},
 	{"USERBRIDGE_SERVER_TRANSPORT", "server.transport", func(*Config, string) error { return errRemoved("server.transport") }},

@@ -124,7 +124,7 @@ dialects:
 		t.Fatal("accepted")
 	}
 	for _, want := range []string{"listen", "upstream.profile", "upstream.url", "upstream.tls: set, but URL is not https",
-		"upstream.maxAttempts", "upstream: maxConns", "upstream.idleTimeout: -1s: must be from 1s to 1h (default 30s)", "config.nosuch: the rule file declares no such config constant", "log.format", `cannot replace "finix"`, "dialects.shift.prefix",
+		"upstream.maxAttempts", "upstream: maxConns", "upstream.idleTimeout: -1s: must be from 1s to 1h (default 30s)", "line 7: dialects.crafter.config.nosuch: the rule file crafter/rules.yaml (embedded) declares no config constant", "log.format", `cannot replace "finix"`, "dialects.shift.prefix",
 		`"newone" is not a built-in dialect`, "dialects.trustedtwin.rules"} {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("missing %q in:\n%v", want, err)

@@ -145,6 +145,13 @@ func (c *Config) dialects(src Source, bad func(string, string, ...any), errs *[]
 				at = where + ".rules"
 			}
 			for _, e := range RuleProblems(err, mapping.ErrRules) {
+				// A value for a constant the file does not declare is
+				// this file's mistake, on its dialects.<d>.config line.
+				var u *mapping.UndeclaredConstant
+				if errors.As(e, &u) {
+					*errs = append(*errs, fmt.Errorf("%w: %s: %s", ErrInvalid, c.at(src, where+".config."+u.Key), u.Problem()))
+					continue
+				}
 				*errs = append(*errs, fmt.Errorf("%w: %s: %w", ErrInvalid, c.at(src, at), e))
 			}
 			continue

@@ -22,6 +22,43 @@ type Options struct {
 	MaxDepth int
 }
 
+// UndeclaredConstant is a problem of Options.Config: a value for a config
+// constant the rule file does not declare. The mistake is where the value
+// is set (a deployment's dialects.<d>.config.<key>), which the caller
+// knows and reports it at, with Problem. It wraps ErrRules.
+type UndeclaredConstant struct {
+	// File is the rule file's name, as in its other problems.
+	File string
+	// Dialect is the dialect the file defines.
+	Dialect string
+	// Key is the constant given a value.
+	Key string
+	// Declared are the constants the file declares.
+	Declared []string
+}
+
+// Error implements error: "config.supportURL: the rule file acme.yaml
+// declares no such config constant, which dialects.acme.config sets; did
+// you mean supportUrl?".
+func (e *UndeclaredConstant) Error() string {
+	return "config." + e.Key + ": " + e.text(", which dialects."+e.Dialect+".config sets")
+}
+
+// Problem is what is wrong, for the caller that says where the value is
+// set: "the rule file acme.yaml declares no such config constant; did you
+// mean supportUrl?".
+func (e *UndeclaredConstant) Problem() string { return e.text("") }
+
+func (e *UndeclaredConstant) text(setBy string) string {
+	if len(e.Declared) == 0 {
+		return "the rule file " + e.File + " declares no config constant" + setBy
+	}
+	return "the rule file " + e.File + " declares no such config constant" + setBy + knownKeysHint(e.Key, e.Declared)
+}
+
+// Unwrap is ErrRules.
+func (e *UndeclaredConstant) Unwrap() error { return ErrRules }
+
 // Program is a compiled rule file. It is immutable and safe for concurrent use.
 type Program struct {
 	file            *File
@@ -135,8 +172,7 @@ func Compile(name string, f *File, opts Options) (*Program, error) {
 	for _, k := range slices.Sorted(maps.Keys(opts.Config)) { // each problem in one order
 		v := opts.Config[k]
 		if _, ok := f.Config[k]; !ok {
-			pr.addf("config."+k, "the rule file declares no such config constant, which dialects.%s.config sets%s",
-				f.Dialect, knownKeysHint(k, slices.Sorted(maps.Keys(f.Config))))
+			pr.errs = append(pr.errs, &UndeclaredConstant{File: name, Dialect: f.Dialect, Key: k, Declared: slices.Sorted(maps.Keys(f.Config))})
 		}
 		p.config[k] = v
 	}

@@ -396,8 +396,8 @@ response: {status: 204}
 errors: {body: {message: "${error.message}", help: "${config.supportUrl}"}}
 `), Options{Config: map[string]string{"supportURL": "z", "zzzz": "w"}})
 	for _, want := range []string{
-		"c.yaml:3: config.supportURL: the rule file declares no such config constant, which dialects.d.config sets; did you mean supportUrl?",
-		"c.yaml:3: config.zzzz: the rule file declares no such config constant, which dialects.d.config sets; expected one of realm, supportUrl",
+		"config.supportURL: the rule file c.yaml declares no such config constant, which dialects.d.config sets; did you mean supportUrl?",
+		"config.zzzz: the rule file c.yaml declares no such config constant, which dialects.d.config sets; expected one of realm, supportUrl",
 	} {
 		if !strings.Contains(fmt.Sprint(err), want) {
 			t.Errorf("missing %q in:\n%v", want, err)

@@ -152,6 +152,17 @@ var (
 	yamlUnmarshaler = reflect.TypeOf((*yaml.Unmarshaler)(nil)).Elem()
 )
 
+// YAMLWanter is a type that decodes itself from a scalar (a pointer to it
+// is a yaml.Unmarshaler) and says what fits it: CheckYAML reports a value
+// that does not decode into it as any other value of the wrong kind, with
+// its key path ("upstream.timeout: `5 seconds` is not a duration such as
+// 5s or 250ms"). The check is the type's own decoding.
+type YAMLWanter interface {
+	yaml.Unmarshaler
+	// YAMLWant is what fits, in words: "a duration such as 5s or 250ms".
+	YAMLWant() string
+}
+
 // CheckYAML is every problem DecodeYAML finds in the node tree n (a
 // document) against the Go type t, in the order of the file, each with the
 // key path it is at.
@@ -179,8 +190,18 @@ func checkYAML(n *yaml.Node, t reflect.Type, path string, errs *YAMLErrors) {
 	for t.Kind() == reflect.Pointer {
 		t = t.Elem()
 	}
-	if t == yamlNodeType || t.Kind() == reflect.Interface || reflect.PointerTo(t).Implements(yamlUnmarshaler) ||
-		n.Kind == yaml.ScalarNode && n.Tag == "!!null" {
+	if n.Kind == yaml.ScalarNode && n.Tag == "!!null" {
+		return
+	}
+	if w, ok := reflect.New(t).Interface().(YAMLWanter); ok {
+		if n.Kind != yaml.ScalarNode || n.Decode(w) != nil {
+			e := misfit(n, t, path)
+			e.Want = w.YAMLWant()
+			*errs = append(*errs, e)
+		}
+		return
+	}
+	if t == yamlNodeType || t.Kind() == reflect.Interface || reflect.PointerTo(t).Implements(yamlUnmarshaler) {
 		return
 	}
 	switch t.Kind() {

@@ -63,3 +63,38 @@ func TestHealthTimeoutRange(t *testing.T) {
 		}
 	}
 }
+
+// TestDurationProblemsNameTheirKey: a duration that is no duration names
+// its key and line, as every other problem of the file does (it named the
+// line alone, and a list was `""`), and its variable or flag with the key
+// (the variable's said Go's "time: unknown unit", the flag's "parse
+// error").
+func TestDurationProblemsNameTheirKey(t *testing.T) {
+	file := filepath.Join(t.TempDir(), "c.yaml")
+	if err := os.WriteFile(file, []byte("upstream:\n  timeout: 5 seconds\nserver:\n  readTimeout: [1]\n  writeTimeout: {a: 1}\ndialects:\n  shift:\n    legacy: {timeout: 3}\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	code, _, errs := runCmd("", "validate", "--config", file)
+	for _, want := range []string{
+		file + ": line 2: upstream.timeout: `5 seconds` is not a duration such as 5s or 250ms",
+		file + ": line 4: server.readTimeout: a list is not a duration such as 5s or 250ms",
+		file + ": line 5: server.writeTimeout: a mapping is not a duration such as 5s or 250ms",
+		file + ": line 8: dialects.shift.legacy.timeout: `3` is not a duration such as 5s or 250ms",
+	} {
+		if code != 1 || !strings.Contains(errs, want) {
+			t.Errorf("missing %q: exit %d, %q", want, code, errs)
+		}
+	}
+	if n := strings.Count(errs, "is not a duration"); n != 4 {
+		t.Errorf("%d duration problems, want 4 (each once): %q", n, errs)
+	}
+	code, _, errs = runCmd("", "validate", "--upstream-timeout", "5 seconds")
+	if want := `-upstream-timeout: upstream.timeout: "5 seconds" is not a duration such as 5s or 250ms`; code != 2 || !strings.Contains(errs, want) {
+		t.Errorf("--upstream-timeout '5 seconds': exit %d, %q", code, errs)
+	}
+	t.Setenv("USERBRIDGE_UPSTREAM_TIMEOUT", "5 seconds")
+	code, _, errs = runCmd("", "validate")
+	if want := `USERBRIDGE_UPSTREAM_TIMEOUT (upstream.timeout): "5 seconds": not a duration such as 5s or 250ms`; code != 1 || !strings.Contains(errs, want) {
+		t.Errorf("USERBRIDGE_UPSTREAM_TIMEOUT='5 seconds': exit %d, %q", code, errs)
+	}
+}

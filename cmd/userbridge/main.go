@@ -96,9 +96,26 @@ func newConfigFlags(fs *flag.FlagSet) *configFlags {
 		file:      fs.String("config", "", "configuration file (default: the embedded default)"),
 		listen:    fs.String("listen", "", "main listener address, e.g. 127.0.0.1:8080 (default: listen)"),
 		up:        fs.String("upstream", "", "upstream base URL (replaces the demo backend)"),
-		upTimeout: fs.Duration("upstream-timeout", 0, "one deadline for all attempts of one upstream call, 10ms to 10m, e.g. 3s (default: upstream.timeout, 5s)"),
+		upTimeout: durationFlag(fs, "upstream-timeout", "upstream.timeout", "one deadline for all attempts of one upstream call, a `duration` from 10ms to 10m, e.g. 3s (default: upstream.timeout, 5s)"),
 		upProfile: fs.String("upstream-profile", "", "the upstream's protocol: canonical, scim, rules or ldap (default: upstream.profile, canonical)"),
 	}
+}
+
+// durationFlag defines a duration flag for key whose bad value is said as
+// the configuration says it, naming the key: "upstream.timeout: \"5
+// seconds\" is not a duration such as 5s or 250ms" (the flag package's
+// own says "parse error").
+func durationFlag(fs *flag.FlagSet, name, key, usage string) *time.Duration {
+	d := new(time.Duration)
+	fs.Func(name, usage, func(v string) error {
+		var c config.Duration
+		if err := c.UnmarshalText([]byte(v)); err != nil {
+			return fmt.Errorf("%s: %w", key, err)
+		}
+		*d = c.D()
+		return nil
+	})
+	return d
 }
 
 // check checks the flags given, once parsed. A flag given is a value of

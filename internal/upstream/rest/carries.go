@@ -6,6 +6,7 @@ import (
 
 	"github.com/tidwall/gjson"
 
+	"github.com/userbridge/userbridge/mapping"
 	"github.com/userbridge/userbridge/mapping/canonical"
 )
 
@@ -19,8 +20,10 @@ type carries struct {
 
 // segments splits a plain gjson path into its members, unescaped; ok is
 // false for a path with a query, wildcard, modifier or item index, of
-// which check cannot tell what it carries.
-func segments(path string) (segs []string, ok bool) {
+// which check cannot tell what it carries. The first keys members are
+// known to be an object's (an extension's dialect and member name): one
+// may begin with a digit (2fa).
+func segments(path string, keys int) (segs []string, ok bool) {
 	var b strings.Builder
 	for i := 0; i < len(path); i++ {
 		ch := path[i]
@@ -41,12 +44,31 @@ func segments(path string) (segs []string, ok bool) {
 		b.WriteByte(ch)
 	}
 	segs = append(segs, b.String())
-	for _, s := range segs {
-		if s == "" || s[0] >= '0' && s[0] <= '9' {
+	for i, s := range segs {
+		if s == "" || i >= keys && s[0] >= '0' && s[0] <= '9' {
 			return nil, false
 		}
 	}
 	return segs, true
+}
+
+// extProblem is what is wrong with ref, a read of extensions whose path
+// after "extensions" is segs, or "": it must name a dialect and a member an
+// update can hold (docs/canonical.md: a vendor field named otherwise is
+// renamed by its dialect), or it never renders, and an unset filter
+// renders only on one member's own path as the update's unset names it
+// (extensions.baasic.a\.b never matches an unset, nor does a part of a
+// member): such a filter would leave a removal uncarried.
+func extProblem(ref mapping.Ref, segs []string) string {
+	switch {
+	case !canonical.ValidDialectName(segs[0]):
+		return "names no dialect an update can hold (a dialect matches [a-z][a-z0-9_-]*): it never renders"
+	case len(segs) > 1 && segs[1] != "#" && !canonical.ValidMemberName(segs[1]):
+		return "names no extension member an update can hold (a member name matches [A-Za-z0-9_-]+; its dialect renames a vendor field named otherwise): it never renders"
+	case ref.Unset && (len(segs) != 2 || ref.Path != "set.extensions."+segs[0]+"."+segs[1]):
+		return "has an unset: filter that never renders: the filter carries a removal only on a member's own path, written plain (${update.set.extensions.DIALECT.NAME|unset:…})"
+	}
+	return ""
 }
 
 // refuse names what of field's value v the body drops, or "" when it
@@ -58,14 +80,14 @@ func (c *carries) refuse(field string, v gjson.Result) (name, part string) {
 	}
 	paths := c.parts[field]
 	if field != "extensions" {
-		if miss := dropped(v, paths, nil); miss != nil {
+		if miss := lost(v, paths); miss != nil {
 			return field, strings.Join(miss, ".")
 		}
 		return "", ""
 	}
 	v.ForEach(func(d, members gjson.Result) bool {
 		members.ForEach(func(n, x gjson.Result) bool {
-			if miss := dropped(x, narrow(narrow(paths, d.Str), n.Str), nil); miss != nil {
+			if miss := lost(x, narrow(narrow(paths, d.Str), n.Str)); miss != nil {
 				name, part = "extensions."+d.Str+"."+n.Str, strings.Join(miss, ".")
 			}
 			return name == ""
@@ -73,6 +95,52 @@ func (c *carries) refuse(field string, v gjson.Result) (name, part string) {
 		return name == ""
 	})
 	return name, part
+}
+
+// lost is what of v paths do not carry: the part dropped (empty: all of
+// v); {cleared} when none of paths renders anything of v (address: {} read
+// by member: the update clears the field, and the body would send nothing
+// of it); nil when paths carry all of v.
+func lost(v gjson.Result, paths [][]string) []string {
+	if miss := dropped(v, paths, nil); miss != nil {
+		return miss
+	}
+	if len(paths) == 0 {
+		return []string{} // not read at all: {} is dropped whole
+	}
+	if rendersAny(v, paths) {
+		return nil
+	}
+	return []string{cleared}
+}
+
+// rendersAny reports whether any of paths renders a part of v.
+func rendersAny(v gjson.Result, paths [][]string) bool {
+	for _, p := range paths {
+		if renders(v, p) {
+			return true
+		}
+	}
+	return false
+}
+
+// cleared is lost's answer for a value of which the body sends nothing.
+const cleared = "\x00cleared"
+
+// renders reports whether the part of v at path p renders a value: a
+// member that is there and not null; an array where p reads each item
+// ("#"), which renders an array even when empty.
+func renders(v gjson.Result, p []string) bool {
+	for _, seg := range p {
+		switch {
+		case seg == "#":
+			return v.IsArray()
+		case !v.IsObject():
+			return false
+		}
+		v = v.Get(gjson.Escape(seg))
+	}
+	return v.Exists() && v.Type != gjson.Null
 }
 
 // narrow keeps the paths that go through member k, without it.
@@ -111,11 +179,11 @@ func dropped(v gjson.Result, paths [][]string, at []string) []string {
 			if x.Type == gjson.Null {
 				return true // no value to carry
 			}
-			sub := narrow(paths, k.Str)
+			sub, here := narrow(paths, k.Str), append(slices.Clip(at), k.Str)
 			if len(sub) == 0 {
-				miss = append(slices.Clip(at), k.Str)
-			} else {
-				miss = dropped(x, sub, append(slices.Clip(at), k.Str))
+				miss = here
+			} else if miss = dropped(x, sub, here); miss == nil && !rendersAny(x, sub) {
+				miss = here // {} under a member read by its members: nothing of it is sent
 			}
 			return miss == nil
 		})
@@ -128,15 +196,18 @@ func dropped(v gjson.Result, paths [][]string, at []string) []string {
 }
 
 // checkCarried refuses a field the request's body reads only in part when
-// the update sends more in it, and an extension member's unset the body
-// has no unset filter for: the rest would be dropped.
+// the update sends more in it or clears it (the body would render nothing
+// of it), and an extension member's unset the body has no unset filter
+// for: the rest would be dropped.
 func (q *request) checkCarried(doc gjson.Result, upstreamName string) *canonical.Error {
 	var err *canonical.Error
 	c := &q.carries
 	doc.Get("set").ForEach(func(k, v gjson.Result) bool {
 		if name, part := c.refuse(k.Str, v); name != "" {
 			msg := "the " + upstreamName + " upstream cannot store this field"
-			if part != "" {
+			if part == cleared {
+				msg = "the " + upstreamName + " upstream cannot clear this field"
+			} else if part != "" {
 				what := "its " + part
 				if k.Str == "roles" {
 					what = "a role's " + part

@@ -372,3 +372,38 @@ user: {id: "${reply.id}"}
 		}
 	}
 }
+
+// TestCompileRefusesDottedExtension: a read of an extension member whose
+// name holds a dot (escaped for gjson, a\.b) names no member an update can
+// hold (canonical.md: [A-Za-z0-9_-]+), so it never renders; its unset:
+// filter was counted as carrying the removal of extensions (the key kept
+// the escape, the update's unset never matched it). Refused at compile,
+// as is an unset filter on a part of a member and one written escaped.
+func TestCompileRefusesDottedExtension(t *testing.T) {
+	_, err := rest.Load("dots.yaml", []byte(`
+upstream: p
+accepts: {set: [extensions], unset: [extensions]}
+lookup: {path: "/u?name=${param.username|query}", id: "0.id"}
+update:
+  byId:
+    method: PUT
+    path: /u/${param.id|path}
+    body:
+      ab: ${update.set.extensions.baasic.a\.b?|unset:null}
+      theme: ${update.set.extensions.baasic.dash.theme?|unset:null}
+      sso: ${update.set.extensions.shift.sso\Id?|unset:null}
+get:
+  byId: {method: GET, path: "/u/${param.id|path}"}
+user: {id: "${reply.id}"}
+`))
+	if err == nil {
+		t.Fatal("compiled")
+	}
+	for _, want := range []string{`${update.set.extensions.baasic.a\.b} names no extension member an update can hold`,
+		"${update.set.extensions.baasic.dash.theme} has an unset: filter that never renders",
+		`${update.set.extensions.shift.sso\Id} has an unset: filter that never renders`} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("missing %q in:\n%v", want, err)
+		}
+	}
+}

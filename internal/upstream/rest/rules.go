@@ -360,8 +360,6 @@ func checkReads(where string, body *mapping.Template, r *Rules, bad func(string,
 			c.all = true
 		case ref.Path == "unset":
 			c.allUnset = true
-		case ref.Unset && strings.HasPrefix(ref.Path, "set.extensions."):
-			c.unsetExt[strings.TrimPrefix(ref.Path, "set.")] = true
 		}
 		field, rest, ok := strings.Cut(strings.TrimPrefix(ref.Path, "set."), ".")
 		if !strings.HasPrefix(ref.Path, "set.") || !(r.set[field] || r.unset[field]) {
@@ -371,11 +369,24 @@ func checkReads(where string, body *mapping.Template, r *Rules, bad func(string,
 			c.whole = append(c.whole, field)
 			continue
 		}
-		segs, good := segments(rest)
+		keys := 0
+		if field == "extensions" {
+			keys = 2 // {dialect: {name: value}}
+		}
+		segs, good := segments(rest, keys)
 		if !good {
 			bad(where, "${update.%s} reads a part of %s that userbridge cannot check is all an update sends in it: read it whole (${update.set.%s}), by member (${update.set.%s.NAME}) or by item member (${update.set.%s.#.NAME})",
 				ref.Path, field, field, field, field)
 			continue
+		}
+		if field == "extensions" {
+			if msg := extProblem(ref, segs); msg != "" {
+				bad(where, "${update.%s} %s", ref.Path, msg)
+				continue
+			}
+			if ref.Unset {
+				c.unsetExt["extensions."+segs[0]+"."+segs[1]] = true
+			}
 		}
 		if segs[len(segs)-1] != "#" { // a count carries nothing
 			c.parts[field] = append(c.parts[field], segs)
