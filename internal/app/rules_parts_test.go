@@ -7,6 +7,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 
@@ -234,5 +235,51 @@ user:
 	defer mu.Unlock()
 	if len(puts) != 2 || puts[0] != `{"tfa":true}` || puts[1] != `{"tfa":false}` {
 		t.Fatalf("sent %q", puts)
+	}
+}
+
+// TestRulesWholeDialectExtensions: a body that reads one dialect's
+// extensions whole (${update.set.extensions.baasic?}) carries every member
+// of them; the check of what a body carries panicked on it (an empty path
+// narrowed twice), and every such update was a 500.
+func TestRulesWholeDialectExtensions(t *testing.T) {
+	var mu sync.Mutex
+	var puts []string
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		defer mu.Unlock()
+		w.Header().Set("Content-Type", "application/json")
+		switch {
+		case r.Method == http.MethodGet && r.URL.Path == "/u":
+			_ = json.NewEncoder(w).Encode([]any{map[string]any{"id": "a-1", "name": r.URL.Query().Get("name")}})
+		case r.Method == http.MethodGet && r.URL.Path == "/u/a-1":
+			_ = json.NewEncoder(w).Encode(map[string]any{"id": "a-1", "name": "jane.doe"})
+		case r.Method == http.MethodPut && r.URL.Path == "/u/a-1":
+			body, _ := io.ReadAll(r.Body)
+			puts = append(puts, string(body))
+			w.WriteHeader(http.StatusNoContent)
+		default:
+			w.WriteHeader(http.StatusNotFound)
+		}
+	}))
+	t.Cleanup(srv.Close)
+	file := filepath.Join(t.TempDir(), "whole.yaml")
+	rules := strings.NewReplacer("dashboard: ${update.set.extensions.baasic.allowDashboardAccess?|unset:null}",
+		"ext: ${update.set.extensions.baasic?}", "  unset: [extensions]\n", "").Replace(namesRules)
+	if err := os.WriteFile(file, []byte(rules), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	s := start(t, "", srv.URL, func(c *config.Config) {
+		e2eConfig(c)
+		c.Upstream.Profile = config.ProfileRules
+		c.Upstream.Rules = file
+	})
+	a := s.do(t, "PUT", "/v1/app/users/jane.doe", map[string]string{"Content-Type": "application/json"},
+		`{"dashboardSettings":{"theme":"dark"},"allowDashboardAccess":true}`)
+	mu.Lock()
+	defer mu.Unlock()
+	if a.Status != 204 || len(puts) != 1 || gjson.Get(puts[0], "ext.dashboardSettings.theme").Str != "dark" ||
+		!gjson.Get(puts[0], "ext.allowDashboardAccess").Bool() {
+		t.Fatalf("%d %s; sent %q", a.Status, a.Body, puts)
 	}
 }

@@ -147,7 +147,10 @@ func renders(v gjson.Result, p []string) bool {
 func narrow(paths [][]string, k string) [][]string {
 	var out [][]string
 	for _, p := range paths {
-		if p[0] == k {
+		switch {
+		case len(p) == 0: // read whole: it carries every part below
+			out = append(out, p)
+		case p[0] == k:
 			out = append(out, p[1:])
 		}
 	}
