@@ -140,8 +140,8 @@ type Rules struct {
 	name        string
 	description string
 	set, unset  map[string]bool
-	update      [3]*request // indexed by canonical.Target
-	get         [3]*request
+	update      requests
+	get         requests
 	lookup      *lookup
 	user        *mapping.Template
 	errors      []errorRule
