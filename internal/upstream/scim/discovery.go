@@ -341,7 +341,9 @@ func (d *discovery) limit(timeout time.Duration) {
 // discovered is the provider's capabilities, discovered now if they are
 // not known yet, or discovery's error; ctx.Err() when ctx ends first. The
 // discovery runs on its own deadline, not the caller's (whose end would
-// cut it short for every other caller), with the values of ctx.
+// cut it short for every other caller), and on the client's context, not
+// the caller's: it keeps none of the first caller's request, and Close
+// ends it.
 func (c *Client) discovered(ctx context.Context) (*Capabilities, error) {
 	if caps := c.caps.Load(); caps != nil {
 		return caps, nil
@@ -356,18 +358,7 @@ func (c *Client) discovered(ctx context.Context) (*Capabilities, error) {
 	if f == nil {
 		f = &flight{done: make(chan struct{})}
 		d.now = f
-		go func() {
-			dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), d.bound)
-			defer cancel()
-			f.caps, f.err = c.Discover(dctx)
-			if f.err == nil && c.onDiscovered != nil {
-				c.onDiscovered(f.caps)
-			}
-			d.mu.Lock()
-			d.now = nil
-			d.mu.Unlock()
-			close(f.done)
-		}()
+		go c.discover(f)
 	}
 	d.mu.Unlock()
 	select {
@@ -375,5 +366,27 @@ func (c *Client) discovered(ctx context.Context) (*Capabilities, error) {
 		return f.caps, f.err
 	case <-ctx.Done():
 		return nil, fmt.Errorf("scim: waiting for discovery: %w", ctx.Err())
+	}
+}
+
+// discover makes the discovery f stands for, bounded by d.bound and ended
+// by Close. It runs outside any handler's recover: a panic in Discover or
+// in Options.Discovered becomes f's error instead of ending the process.
+func (c *Client) discover(f *flight) {
+	d := &c.flight
+	defer func() {
+		if v := recover(); v != nil {
+			f.caps, f.err = nil, fmt.Errorf("scim: discovery: panic: %v", v)
+		}
+		d.mu.Lock()
+		d.now = nil
+		d.mu.Unlock()
+		close(f.done)
+	}()
+	ctx, cancel := context.WithTimeout(c.life, d.bound)
+	defer cancel()
+	f.caps, f.err = c.Discover(ctx)
+	if f.err == nil && c.onDiscovered != nil {
+		c.onDiscovered(f.caps)
 	}
 }
