@@ -16,6 +16,7 @@ import (
 
 	"github.com/userbridge/userbridge/config"
 	"github.com/userbridge/userbridge/internal/auth"
+	"github.com/userbridge/userbridge/internal/telemetry"
 	"github.com/userbridge/userbridge/internal/upstream"
 	"github.com/userbridge/userbridge/mapping/canonical"
 )
@@ -78,6 +79,38 @@ type DiscoveryError struct {
 func (e *DiscoveryError) Error() string {
 	return "scim: discovery: GET " + e.Endpoint + ": " + e.Problem
 }
+
+// ErrorKind is what the access line's upstream_error says of an update
+// refused for it (telemetry.KindedError): "scim discovery: unreachable"
+// or "scim discovery: not discovered", never the problem's words (they
+// may quote the provider or a token endpoint).
+func (e *DiscoveryError) ErrorKind() telemetry.Kind {
+	if e.Unreachable {
+		return "scim discovery: unreachable"
+	}
+	return "scim discovery: not discovered"
+}
+
+// waitError is a wait for a discovery under way that ended first (the
+// update's upstream.timeout, or its caller gone).
+type waitError struct{ err error }
+
+func (e *waitError) Error() string { return "scim: waiting for discovery: " + e.err.Error() }
+func (e *waitError) Unwrap() error { return e.err }
+
+// ErrorKind is "scim discovery: still under way (timeout)" or "(canceled)".
+func (e *waitError) ErrorKind() telemetry.Kind {
+	why := "canceled"
+	if errors.Is(e.err, context.DeadlineExceeded) {
+		why = "timeout"
+	}
+	return telemetry.Kind("scim discovery: still under way (" + why + ")")
+}
+
+var (
+	_ telemetry.KindedError = (*DiscoveryError)(nil)
+	_ telemetry.KindedError = (*waitError)(nil)
+)
 
 // fieldAttrs is where each canonical field lives: a schema URN ("" for
 // the extension schema) and an attribute path (attr or attr.sub).
@@ -294,8 +327,14 @@ func (c *Client) Capabilities() *Capabilities { return c.caps.Load() }
 // ctx, and after upstream.timeout when ctx has no deadline (an update's
 // has none: upstream.timeout bounds each of its calls, and this wait is
 // one), the discovery going on for the next caller.
-func (c *Client) ensure(ctx context.Context) (*Capabilities, *canonical.Error) {
+//
+// The Result is the wait's, for the caller's logs and metrics: Waited when
+// no capabilities were known yet (a discovery was made or waited for),
+// with why none came as its Cause.
+func (c *Client) ensure(ctx context.Context) (*Capabilities, *upstream.Result, *canonical.Error) {
+	res := &upstream.Result{}
 	if c.caps.Load() == nil {
+		res.Waited = true
 		if _, ok := ctx.Deadline(); !ok {
 			var cancel context.CancelFunc
 			ctx, cancel = context.WithTimeout(ctx, c.flight.wait)
@@ -304,11 +343,12 @@ func (c *Client) ensure(ctx context.Context) (*Capabilities, *canonical.Error) {
 	}
 	caps, err := c.discovered(ctx)
 	if err != nil {
+		res.Cause = err
 		e := canonical.Errorf(canonical.Unavailable, upstream.GenericMessage(canonical.Unavailable))
 		e.RetryAfter = "1"
-		return nil, e
+		return nil, res, e
 	}
-	return caps, nil
+	return caps, res, nil
 }
 
 // discovery is the one discovery under way at a time: every caller that
@@ -365,7 +405,7 @@ func (c *Client) discovered(ctx context.Context) (*Capabilities, error) {
 	case <-f.done:
 		return f.caps, f.err
 	case <-ctx.Done():
-		return nil, fmt.Errorf("scim: waiting for discovery: %w", ctx.Err())
+		return nil, &waitError{ctx.Err()}
 	}
 }
 

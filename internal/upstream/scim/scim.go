@@ -167,10 +167,20 @@ func (c *Client) Patch(ctx context.Context, call *upstream.Call) (*upstream.Resu
 	if !gjson.ValidBytes(call.Body) {
 		return &upstream.Result{}, canonical.Errorf(canonical.Internal, "the update document is not JSON")
 	}
-	caps, cerr := c.ensure(ctx)
+	caps, pre, cerr := c.ensure(ctx)
 	if cerr != nil {
-		return &upstream.Result{}, cerr
+		return pre, cerr
 	}
+	res, cerr := c.patch(ctx, call, caps)
+	if res == nil {
+		res = pre
+	}
+	res.Waited = res.Waited || pre.Waited
+	return res, cerr
+}
+
+// patch is Patch with the provider's capabilities known.
+func (c *Client) patch(ctx context.Context, call *upstream.Call, caps *Capabilities) (*upstream.Result, *canonical.Error) {
 	body, fields, cerr := buildPatch(call.Body, c.ext, caps)
 	if cerr != nil {
 		return &upstream.Result{}, cerr
