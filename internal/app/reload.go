@@ -134,6 +134,7 @@ func (a *App) apply(cfg *config.Config, src config.Source) ([]held, error) {
 		a.opts.Level.Set(telemetry.ParseLevel(cfg.Log.Level))
 	}
 	a.state.Store(&loaded{cfg: cfg, src: src, mounts: mounts})
+	a.declareSeries(mounts)
 	return hold, nil
 }
 

@@ -56,6 +56,10 @@ type Metrics struct {
 	// nil until set.
 	vendors atomic.Pointer[func() map[string]string]
 
+	// declared are the dialects Declare last made series for.
+	declareMu sync.Mutex
+	declared  map[string]KnownDialect
+
 	// The series Request and Upstream record, by label values: resolving
 	// them through the vectors hashes and checks every label value on
 	// every request. Bounded as the series themselves are.
