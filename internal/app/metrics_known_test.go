@@ -124,3 +124,35 @@ func TestMetricsSeriesFromStart(t *testing.T) {
 	}
 	wantValue(t, scrape(t, f.base), "userbridge_upstream_attempts_total", map[string]string{"dialect": "shift", "method": "PATCH"}, 2)
 }
+
+// userbridge_config_restart_pending through the real server: 0 at start, 1
+// once a reload holds a change for a restart (log.format), still 1 after a
+// refused reload (the file served still asks for it), 0 again once a
+// reload no longer asks for anything only a restart applies.
+func TestConfigRestartPendingGauge(t *testing.T) {
+	const gauge = "userbridge_config_restart_pending"
+	base := "listen: 127.0.0.1:0\nupstream: {url: demo}\nlog: {format: json}\ndialects:\n  shift: {}\n"
+	f := startFile(t, fileSetup{yaml: base})
+	wantValue(t, scrape(t, f.base), gauge, nil, 0)
+
+	held := "listen: 127.0.0.1:0\nupstream: {url: demo}\nlog: {format: text}\ndialects:\n  shift: {}\n"
+	f.write(t, "config.yaml", held)
+	if err := f.app.Reload(); err != nil {
+		t.Fatal(err)
+	}
+	wantValue(t, scrape(t, f.base), gauge, nil, 1)
+
+	f.write(t, "config.yaml", held+"  nosuchdialect: {}\n")
+	if err := f.app.Reload(); err == nil {
+		t.Fatal("a reload naming an unknown dialect was applied")
+	}
+	ss := scrape(t, f.base)
+	wantValue(t, ss, gauge, nil, 1)
+	wantValue(t, ss, "userbridge_config_last_reload_successful", nil, 0)
+
+	f.write(t, "config.yaml", base)
+	if err := f.app.Reload(); err != nil {
+		t.Fatal(err)
+	}
+	wantValue(t, scrape(t, f.base), gauge, nil, 0)
+}

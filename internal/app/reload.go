@@ -95,6 +95,8 @@ func (a *App) reload(watching bool) error {
 	}
 	a.reloads = reloadState{applied: d}
 	a.Metrics.Reload(true)
+	// The file served asks for what only a restart applies, or no longer.
+	a.Metrics.RestartPending(len(held) > 0)
 	for _, h := range held {
 		a.log.Warn("config change needs a restart; not applied", "key", h.key, "running", h.running, "configured", h.configured)
 	}
