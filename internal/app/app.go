@@ -170,6 +170,7 @@ func NewWith(cfg *config.Config, src config.Source, o Options) (*App, error) {
 	// The vendors' breakers are the current routing's: a reload's Swap
 	// replaces them, and the gauge follows.
 	a.Metrics.SetVendorBreakers(a.Server.VendorBreakers)
+	a.declareSeries(mounts)
 	return a, nil
 }
 

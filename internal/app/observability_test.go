@@ -304,7 +304,7 @@ func TestMetrics(t *testing.T) {
 
 	// Label names are the documented ones; no value is a user's or a secret.
 	allowed := map[string]bool{"dialect": true, "route": true, "status": true, "method": true, "field": true, "state": true,
-		"result": true, "version": true, "revision": true, "goversion": true}
+		"result": true, "version": true, "revision": true, "goversion": true, "kind": true, "outcome": true}
 	for _, s := range ss {
 		if !strings.HasPrefix(s.name, "userbridge_") {
 			continue

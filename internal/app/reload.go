@@ -95,6 +95,8 @@ func (a *App) reload(watching bool) error {
 	}
 	a.reloads = reloadState{applied: d}
 	a.Metrics.Reload(true)
+	// The file served asks for what only a restart applies, or no longer.
+	a.Metrics.RestartPending(len(held) > 0)
 	for _, h := range held {
 		a.log.Warn("config change needs a restart; not applied", "key", h.key, "running", h.running, "configured", h.configured)
 	}
@@ -134,6 +136,7 @@ func (a *App) apply(cfg *config.Config, src config.Source) ([]held, error) {
 		a.opts.Level.Set(telemetry.ParseLevel(cfg.Log.Level))
 	}
 	a.state.Store(&loaded{cfg: cfg, src: src, mounts: mounts})
+	a.declareSeries(mounts)
 	return hold, nil
 }
 

@@ -55,6 +55,12 @@ type Metrics struct {
 	// vendors reports the legacy vendors' breakers (SetVendorBreakers);
 	// nil until set.
 	vendors atomic.Pointer[func() map[string]string]
+	// restartPending is 1 while a reload holds a change for a restart.
+	restartPending prometheus.Gauge
+
+	// declared are the dialects Declare last made series for.
+	declareMu sync.Mutex
+	declared  map[string]KnownDialect
 
 	// The series Request and Upstream record, by label values: resolving
 	// them through the vectors hashes and checks every label value on
@@ -143,6 +149,10 @@ func NewMetrics(b Build, breaker func() string) *Metrics {
 		Name: "userbridge_migration_field_mismatches_total",
 		Help: "Answer members that differed between a legacy vendor and userbridge, by dialect and dotted path (indices as #; status; body; other past the first 64 paths).",
 	}, []string{"dialect", "field"})
+	m.restartPending = prometheus.NewGauge(prometheus.GaugeOpts{
+		Name: "userbridge_config_restart_pending",
+		Help: "1 while the configuration file asks for a change that only a restart applies (a reload held it: a listen address, log.format, upstream.* or an upstream file), 0 otherwise.",
+	})
 	m.reloadOK.Set(1)
 	m.reloadAt.SetToCurrentTime()
 	m.reloads.WithLabelValues("success")
@@ -153,7 +163,7 @@ func NewMetrics(b Build, breaker func() string) *Metrics {
 	}, []string{"version", "revision", "goversion"})
 	buildInfo.WithLabelValues(b.Version, b.Revision, b.GoVersion).Set(1)
 	reg.MustRegister(m.requests, m.requestDur, m.upCalls, m.upDur, m.upAttempts, m.upRetries, m.invalid, m.answers,
-		m.reloads, m.reloadOK, m.reloadAt, m.compared, m.fieldDiffs, buildInfo, breakerCollector{state: breaker},
+		m.reloads, m.reloadOK, m.reloadAt, m.restartPending, m.compared, m.fieldDiffs, buildInfo, breakerCollector{state: breaker},
 		vendorBreakerCollector{m}, collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }
@@ -235,6 +245,17 @@ func (m *Metrics) Reload(ok bool) {
 	m.reloads.WithLabelValues("success").Inc()
 	m.reloadOK.Set(1)
 	m.reloadAt.SetToCurrentTime()
+}
+
+// RestartPending sets userbridge_config_restart_pending: true while the
+// configuration file asks for a change that only a restart applies (a
+// reload held it).
+func (m *Metrics) RestartPending(pending bool) {
+	v := 0.0
+	if pending {
+		v = 1
+	}
+	m.restartPending.Set(v)
 }
 
 // breakerStates are the values of the breaker gauge's state label.
