@@ -222,11 +222,7 @@ func Parse(name string, data []byte) (*File, error) {
 	var list YAMLErrors
 	switch {
 	case errors.As(err, &list):
-		errs := make([]error, len(list))
-		for i, e := range list {
-			errs[i] = fmt.Errorf("%w: %s: %w", ErrRules, name, e)
-		}
-		return nil, errors.Join(errs...)
+		return nil, list.In(ErrRules, name)
 	case err != nil:
 		return nil, fmt.Errorf("%w: %s: %w%s", ErrRules, name, err, flowTemplateHint(data, err))
 	case root.Kind == 0:

@@ -1,6 +1,8 @@
 package mapping
 
 import (
+	"errors"
+	"fmt"
 	"maps"
 	"reflect"
 	"slices"
@@ -122,6 +124,17 @@ func (es YAMLErrors) Error() string {
 		lines[i] = e.Error()
 	}
 	return strings.Join(lines, "\n")
+}
+
+// In is es as one error per problem, joined: each wraps sentinel (and the
+// problem) and names file, "SENTINEL: FILE: PROBLEM", as a rule file's
+// problems are reported.
+func (es YAMLErrors) In(sentinel error, file string) error {
+	errs := make([]error, len(es))
+	for i, e := range es {
+		errs[i] = fmt.Errorf("%w: %s: %w", sentinel, file, e)
+	}
+	return errors.Join(errs...)
 }
 
 // DecodeYAML decodes data, one YAML document, strictly into v (a pointer

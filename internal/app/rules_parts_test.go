@@ -283,3 +283,60 @@ func TestRulesWholeDialectExtensions(t *testing.T) {
 		t.Fatalf("%d %s; sent %q", a.Status, a.Body, puts)
 	}
 }
+
+// TestRulesCarriedByChosenRequest: what an update carries is checked
+// against the update request that sends it, not every one configured.
+// byId reads the roles whole and byUsername only their names: a role with
+// an id goes through by id (it was refused, "cannot store a role's id",
+// because byUsername would drop it) and is refused by username.
+func TestRulesCarriedByChosenRequest(t *testing.T) {
+	var mu sync.Mutex
+	var puts []string
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		defer mu.Unlock()
+		if r.Method == http.MethodPut {
+			body, _ := io.ReadAll(r.Body)
+			puts = append(puts, r.URL.Path+" "+string(body))
+			w.WriteHeader(http.StatusNoContent)
+			return
+		}
+		w.WriteHeader(http.StatusNotFound)
+	}))
+	t.Cleanup(srv.Close)
+	rules := strings.NewReplacer("      roles: ${update.set.roles.#.name?}\n", "      roles: ${update.set.roles?}\n",
+		"get:\n", `  byUsername:
+    method: PUT
+    path: /u/by-name/${param.username|path}
+    body:
+      roles: ${update.set.roles.#.name?}
+      dashboard: ${update.set.extensions.baasic.allowDashboardAccess?|unset:null}
+get:
+`).Replace(namesRules)
+	file := filepath.Join(t.TempDir(), "chosen.yaml")
+	if err := os.WriteFile(file, []byte(rules), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	s := start(t, "", srv.URL, func(c *config.Config) {
+		e2eConfig(c)
+		c.Upstream.Profile = config.ProfileRules
+		c.Upstream.Rules = file
+	})
+	hdr := map[string]string{"Content-Type": "application/json"}
+	sent := func() []string {
+		mu.Lock()
+		defer mu.Unlock()
+		return append([]string(nil), puts...)
+	}
+	body := `{"roles":[{"id":"r-1","name":"admin"}]}`
+	a := s.do(t, "PUT", "/v1/app/users/0b6f4c1e-8c2a-4d7e-9f3b-5a1d2e3c4b5a", hdr, body)
+	got := sent()
+	if a.Status != 204 || len(got) != 1 || !strings.HasPrefix(got[0], "/u/0b6f4c1e-8c2a-4d7e-9f3b-5a1d2e3c4b5a ") ||
+		!strings.Contains(got[0], `"id":"r-1"`) {
+		t.Fatalf("by id: %d %s; sent %q", a.Status, a.Body, got)
+	}
+	a = s.do(t, "PUT", "/v1/app/users/jane.doe", hdr, body)
+	if a.Status != 400 || gjson.GetBytes(a.Body, "details").Str != "roles" || len(sent()) != 1 {
+		t.Fatalf("by username: %d %s; sent %q", a.Status, a.Body, sent())
+	}
+}

@@ -1,6 +1,7 @@
 package app_test
 
 import (
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -66,7 +67,12 @@ func (h *hangingDiscovery) release() {
 }
 
 func startHanging(t *testing.T, timeout time.Duration) (*hangingDiscovery, *started, string) {
-	srv, err := scimtest.Start(scim.DefaultExtensionSchema)
+	return startHangingWith(t, timeout, scimtest.Options{Extension: scim.DefaultExtensionSchema})
+}
+
+// startHangingWith is startHanging with a SCIM server as o says.
+func startHangingWith(t *testing.T, timeout time.Duration, o scimtest.Options) (*hangingDiscovery, *started, string) {
+	srv, err := scimtest.StartWith(o)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -157,4 +163,63 @@ func send(req *http.Request) answer {
 	defer resp.Body.Close()
 	b, _ := io.ReadAll(resp.Body)
 	return answer{Status: resp.StatusCode, Header: resp.Header, Body: b}
+}
+
+// TestSCIMUndiscoveredLogged: an update refused because the provider is
+// not discovered (its discovery fails, or is still under way when the
+// update's upstream.timeout ends) is an upstream call that came to
+// nothing: the access line names why (upstream_error) and counts the time
+// spent on it, and the PATCH is counted with no answer. The access line
+// showed neither, as for a field refused before sending (which stays
+// uncounted: TestLDAPRefusedNotCounted).
+func TestSCIMUndiscoveredLogged(t *testing.T) {
+	h, s, john := startHanging(t, 300*time.Millisecond)
+	for _, tc := range []struct {
+		mode int32
+		kind string
+	}{
+		{0, "scim discovery: unreachable"},               // the provider answers 503
+		{1, "scim discovery: still under way (timeout)"}, // it hangs past upstream.timeout
+	} {
+		h.mode.Store(tc.mode)
+		rid := fmt.Sprintf("rid-undiscovered-%d", tc.mode)
+		a := s.do(t, "PUT", "/v3/users/"+john, map[string]string{"Content-Type": "application/json", "X-Request-ID": rid}, `{"firstName":"Johnny"}`)
+		if a.Status != 503 {
+			t.Fatalf("%s: %d %s", tc.kind, a.Status, a.Body)
+		}
+		line := accessLine(t, s.logs.String(), rid)
+		if line["upstream_error"] != tc.kind {
+			t.Errorf("%s: upstream_error %v in %v", tc.kind, line["upstream_error"], line)
+		}
+		if up, _ := line["upstream_latency"].(float64); up <= 0 {
+			t.Errorf("%s: no upstream time: %v", tc.kind, line)
+		}
+		if v, ok := value(scrape(t, s.base), "userbridge_upstream_calls_total",
+			map[string]string{"dialect": line["dialect"].(string), "method": "PATCH", "status": "none"}); !ok || v == 0 {
+			t.Errorf("%s: the PATCH is not counted", tc.kind)
+		}
+	}
+}
+
+// TestSCIMWaitedThenRefusedNotCounted: an update that waited for the
+// provider's discovery, which then succeeded, and was refused for a field
+// the provider cannot hold (nothing sent), has the wait as its upstream
+// time on the access line, and is no upstream call (no PATCH counted
+// without an answer): the provider did not fail.
+func TestSCIMWaitedThenRefusedNotCounted(t *testing.T) {
+	h, s, john := startHangingWith(t, 300*time.Millisecond, scimtest.Options{}) // no extension: locked is refused
+	h.mode.Store(2)
+	const rid = "rid-waited-refused"
+	a := s.do(t, "PUT", "/v3/users/"+john, map[string]string{"Content-Type": "application/json", "X-Request-ID": rid}, `{"status":"LOCKED"}`)
+	if a.Status < 400 || a.Status > 499 || !strings.Contains(string(a.Body), "status") {
+		t.Fatalf("want the field refused: %d %s", a.Status, a.Body)
+	}
+	line := accessLine(t, s.logs.String(), rid)
+	if up, _ := line["upstream_latency"].(float64); up <= 0 || line["upstream_error"] != nil {
+		t.Errorf("want the wait's time and no upstream_error: %v", line)
+	}
+	if v, ok := value(scrape(t, s.base), "userbridge_upstream_calls_total",
+		map[string]string{"dialect": "shift", "method": "PATCH", "status": "none"}); ok {
+		t.Errorf("%v PATCH call(s) with no answer counted; none was made", v)
+	}
 }

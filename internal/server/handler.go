@@ -250,7 +250,14 @@ func (h *handler) call(x *exchange, method string, do func(context.Context, *ups
 		status, attempts = res.Status, res.Attempts
 	}
 	if attempts == 0 && e != nil && (res == nil || res.Cause == nil) {
-		return res, e // refused by the client, nothing sent (as by UpdateChecker): no call; a paused one has a Cause
+		// Refused by the client, nothing sent (as by UpdateChecker): no
+		// call; a paused one, or one whose wait for the upstream came to
+		// nothing (a SCIM discovery), has a Cause. Time spent waiting for
+		// the upstream before the refusal is the upstream's all the same.
+		if res != nil && res.Waited {
+			x.upTime += d
+		}
+		return res, e
 	}
 	if attempts > 0 {
 		x.upStatus = status

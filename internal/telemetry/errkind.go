@@ -20,9 +20,9 @@ import (
 // credentials in it), go-retryablehttp's name the URL. What is returned is
 // built from the error's type and sentinel identity alone (an errno's text
 // is the operating system's fixed table); an error of no kind known here
-// is "other" with its Go type. An error with a Kind() string method (an
-// upstream profile's own, such as an LDAP result's "bind: invalid
-// credentials") names itself, in words as fixed as these. "" for nil.
+// is "other" with its Go type. A KindedError (an upstream profile's own,
+// such as an LDAP result's "bind: invalid credentials") names itself, in
+// words as fixed as these; no other error does. "" for nil.
 func ErrorKind(err error) string {
 	if err == nil {
 		return ""
@@ -35,6 +35,22 @@ func ErrorKind(err error) string {
 	return kind
 }
 
+// Kind is an error's kind in userbridge's own fixed words, as ErrorKind
+// gives it: never anything a peer sent, a URL or a secret.
+type Kind string
+
+// KindedError is an error of userbridge's own that names its kind on
+// access lines and traces (ErrorKind) rather than being named by its type:
+// an upstream profile's (LDAP's result errors, SCIM's discovery errors).
+// Its method returns a Kind, a type of this package, so that only
+// userbridge's errors are taken at their word: another module's error
+// with a Kind method of its own is named as any other error is.
+type KindedError interface {
+	error
+	// ErrorKind is the error's kind for ErrorKind.
+	ErrorKind() Kind
+}
+
 func errorKind(err error) string {
 	var (
 		errno  syscall.Errno
@@ -44,10 +60,10 @@ func errorKind(err error) string {
 		alert  tls.AlertError
 		ne     net.Error
 	)
-	var kinded interface{ Kind() string }
+	var kinded KindedError
 	switch {
 	case errors.As(err, &kinded):
-		return kinded.Kind() // an error that names itself in a fixed vocabulary (see Kind)
+		return string(kinded.ErrorKind()) // userbridge's own, in a fixed vocabulary
 	case errors.Is(err, gobreaker.ErrOpenState):
 		return "circuit breaker open"
 	case errors.Is(err, gobreaker.ErrTooManyRequests):

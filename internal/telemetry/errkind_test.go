@@ -58,3 +58,29 @@ type timeoutErr struct{}
 func (timeoutErr) Error() string   { return "i/o " + time.Second.String() }
 func (timeoutErr) Timeout() bool   { return true }
 func (timeoutErr) Temporary() bool { return true }
+
+// foreignKind is another module's error that happens to have a Kind
+// method: it quotes what a peer sent.
+type foreignKind struct{ said string }
+
+func (e *foreignKind) Error() string { return "peer said " + e.said }
+func (e *foreignKind) Kind() string  { return "peer said " + e.said }
+
+// ownKind is one of userbridge's own kind-carrying errors.
+type ownKind struct{}
+
+func (ownKind) Error() string   { return "ldap: bind: result 49 (Invalid Credentials)" }
+func (ownKind) ErrorKind() Kind { return "bind: invalid credentials" }
+
+// TestErrorKindOnlyOwn: only userbridge's own errors (KindedError) name
+// themselves; any other with a Kind method is named by its type, as any
+// error is (it named itself: a peer's words on the access line).
+func TestErrorKindOnlyOwn(t *testing.T) {
+	const secret = "Authorization: Basic S3CRET"
+	if got := ErrorKind(fmt.Errorf("call: %w", &foreignKind{secret})); got != "other (*telemetry.foreignKind)" {
+		t.Errorf("a foreign Kind method: %q", got)
+	}
+	if got := ErrorKind(fmt.Errorf("call: %w", ownKind{})); got != "bind: invalid credentials" {
+		t.Errorf("userbridge's own: %q", got)
+	}
+}

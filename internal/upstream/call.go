@@ -62,6 +62,10 @@ type Result struct {
 	// answer, for logs only (never shown to clients, never holding the
 	// URL); nil otherwise.
 	Cause error
+	// Waited is true when the call waited for the upstream before it
+	// could send anything (a SCIM provider's discovery): its time is the
+	// upstream's even when it was refused before sending.
+	Waited bool
 }
 
 // Patch sends the canonical update document call.Body to the user's path.

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	goldap "github.com/go-ldap/ldap/v3"
+	"github.com/userbridge/userbridge/internal/telemetry"
 )
 
 // pool keeps at most cap(slots) bound connections to the directory, the
@@ -194,20 +195,25 @@ func (e *resultError) Error() string {
 	return fmt.Sprintf("ldap: %s: result %d (%s)", e.stage, e.code, goldap.LDAPResultCodeMap[e.code])
 }
 
-// Kind is what the access line's upstream_error says of it
-// (telemetry.ErrorKind): the stage and the result's name, e.g. "bind:
+// ErrorKind is what the access line's upstream_error says of it
+// (telemetry.KindedError): the stage and the result's name, e.g. "bind:
 // invalid credentials"; words from the protocol's fixed table.
-func (e *resultError) Kind() string {
+func (e *resultError) ErrorKind() telemetry.Kind {
 	name, ok := goldap.LDAPResultCodeMap[e.code]
 	if !ok {
 		name = fmt.Sprintf("result %d", e.code)
 	}
-	return e.stage + ": " + strings.ToLower(name)
+	return telemetry.Kind(e.stage + ": " + strings.ToLower(name))
 }
 
 // kindError is an error of userbridge's own words, which upstream_error
-// repeats (telemetry.ErrorKind).
+// repeats (telemetry.KindedError).
 type kindError string
 
-func (e kindError) Error() string { return "ldap: " + string(e) }
-func (e kindError) Kind() string  { return string(e) }
+func (e kindError) Error() string             { return "ldap: " + string(e) }
+func (e kindError) ErrorKind() telemetry.Kind { return telemetry.Kind(e) }
+
+var (
+	_ telemetry.KindedError = (*resultError)(nil)
+	_ telemetry.KindedError = kindError("")
+)

@@ -69,7 +69,7 @@ func (c *Client) Patch(ctx context.Context, call *upstream.Call) (*upstream.Resu
 	if call.Body == nil || !gjson.ValidBytes(call.Body) {
 		return &upstream.Result{}, canonical.Errorf(canonical.Internal, "no update document to send")
 	}
-	if err := c.rules.check(call.Body); err != nil {
+	if err := c.rules.check(call.Body, c.rules.update.forTarget(call.Target)); err != nil {
 		return &upstream.Result{}, err
 	}
 	t := &trip{c: c, call: call}
@@ -100,8 +100,10 @@ func (c *Client) Patch(ctx context.Context, call *upstream.Call) (*upstream.Resu
 }
 
 // CheckUpdate refuses an update with a field the rules do not accept, as
-// Patch does, before any call (server.UpdateChecker).
-func (c *Client) CheckUpdate(update []byte) *canonical.Error { return c.rules.check(update) }
+// Patch does, before any call (server.UpdateChecker). Not knowing which
+// update request will send it, it refuses only what every configured one
+// would drop; Patch checks the one its call's target uses.
+func (c *Client) CheckUpdate(update []byte) *canonical.Error { return c.rules.check(update, nil) }
 
 // Get reads the user with the get request of the call's target kind.
 func (c *Client) Get(ctx context.Context, call *upstream.Call) (*upstream.Result, *canonical.Error) {
@@ -122,8 +124,10 @@ func (c *Client) Get(ctx context.Context, call *upstream.Call) (*upstream.Result
 	return out, nil
 }
 
-// check refuses a field the rules do not accept.
-func (r *Rules) check(update []byte) *canonical.Error {
+// check refuses a field the rules do not accept, and what the update
+// request q would drop of what the update carries (checkCarried); with q
+// nil, only what every configured update request would drop.
+func (r *Rules) check(update []byte, q *request) *canonical.Error {
 	var err *canonical.Error
 	doc := gjson.ParseBytes(update)
 	doc.Get("set").ForEach(func(k, v gjson.Result) bool {
@@ -158,12 +162,38 @@ func (r *Rules) check(update []byte) *canonical.Error {
 		}
 		return err == nil
 	})
+	if err != nil {
+		return err
+	}
+	if q != nil {
+		return q.checkCarried(doc, r.name)
+	}
 	for _, q := range r.update {
-		if err == nil && q != nil {
-			err = q.checkCarried(doc, r.name)
+		if q == nil {
+			continue
+		}
+		e := q.checkCarried(doc, r.name)
+		if e == nil {
+			return nil // some target's request carries it all
+		}
+		if err == nil {
+			err = e
 		}
 	}
 	return err
+}
+
+// requests are the requests of one kind (update, get), indexed by
+// canonical.Target.
+type requests [3]*request
+
+// forTarget is the request run sends for a call naming its user by target: the
+// target's own, or byId's (after the lookup) when a username has none.
+func (reqs *requests) forTarget(target canonical.Target) *request {
+	if target == canonical.ByUsername && reqs[canonical.ByUsername] != nil {
+		return reqs[canonical.ByUsername]
+	}
+	return reqs[canonical.ByID]
 }
 
 // params are a call's ${param.…}: id, username and tenant.
@@ -196,7 +226,7 @@ type trip struct {
 // username up first when that kind has no request of its own. A 404 on an
 // id taken from the cache forgets it, looks the username up again and
 // sends once more: the first request addressed no user.
-func (t *trip) run(ctx context.Context, reqs *[3]*request) (*upstream.Result, *canonical.Error) {
+func (t *trip) run(ctx context.Context, reqs *requests) (*upstream.Result, *canonical.Error) {
 	call := t.call
 	if call.Target != canonical.ByID && call.Target != canonical.ByUsername {
 		return nil, canonical.Errorf(canonical.Internal, "the update names its user neither by id nor by username")
@@ -211,7 +241,7 @@ func (t *trip) run(ctx context.Context, reqs *[3]*request) (*upstream.Result, *c
 	}
 	t.params.username = call.Value
 	if q := reqs[canonical.ByUsername]; q != nil {
-		return t.send(ctx, q)
+		return t.send(ctx, q) // as requests.forTarget picks
 	}
 	if id, ok := t.c.cache.Get(call.Tenant, call.Value); ok {
 		t.params.id = id

@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -405,5 +406,46 @@ user: {id: "${reply.id}"}
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("missing %q in:\n%v", want, err)
 		}
+	}
+}
+
+// TestCheckUpdateEveryRequest: CheckUpdate, not knowing which update
+// request will send the update, refuses only what every configured one
+// would drop. byId reads the roles whole, byUsername only their names: a
+// role's id passes (byId carries it; it was refused), left to Patch, which
+// checks the request its target uses; an extension member neither reads
+// is refused.
+func TestCheckUpdateEveryRequest(t *testing.T) {
+	file := filepath.Join(t.TempDir(), "two.yaml")
+	if err := os.WriteFile(file, []byte(`upstream: two
+accepts:
+  set: [roles, extensions]
+lookup: {path: "/u?name=${param.username|query}", id: "0.id"}
+update:
+  byId:
+    method: PUT
+    path: /u/${param.id|path}
+    body:
+      roles: ${update.set.roles?}
+      dashboard: ${update.set.extensions.baasic.allowDashboardAccess?}
+  byUsername:
+    method: PUT
+    path: /u/by-name/${param.username|path}
+    body:
+      roles: ${update.set.roles.#.name?}
+      dashboard: ${update.set.extensions.baasic.allowDashboardAccess?}
+get:
+  byId: {method: GET, path: "/u/${param.id|path}"}
+user:
+  id: ${reply.id}
+`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	c, _ := client(t, file, config.Upstream{})
+	if e := c.CheckUpdate([]byte(`{"set":{"roles":[{"id":"r-1","name":"admin"}]}}`)); e != nil {
+		t.Errorf("a role's id, carried by byId: refused %v", e)
+	}
+	if e := c.CheckUpdate([]byte(`{"set":{"extensions":{"baasic":{"theme":"dark"}}}}`)); fieldOf(e) != "extensions.baasic.theme" {
+		t.Errorf("an extension member no request reads: %v", e)
 	}
 }

@@ -140,8 +140,8 @@ type Rules struct {
 	name        string
 	description string
 	set, unset  map[string]bool
-	update      [3]*request // indexed by canonical.Target
-	get         [3]*request
+	update      requests
+	get         requests
 	lookup      *lookup
 	user        *mapping.Template
 	errors      []errorRule
@@ -190,11 +190,7 @@ func Load(file string, data []byte) (*Rules, error) {
 	switch {
 	case errors.As(err, &list):
 		// One problem each, as a dialect's rule file reports them.
-		errs := make([]error, len(list))
-		for i, e := range list {
-			errs[i] = fmt.Errorf("%w: %s: %w", ErrRules, file, e)
-		}
-		return nil, errors.Join(errs...)
+		return nil, list.In(ErrRules, file)
 	case err != nil: // not YAML: the line it stopped at, in the file's words
 		return nil, fmt.Errorf("%w: %s: %s", ErrRules, file, mapping.YAMLMessage(err))
 	case root.Kind == 0:

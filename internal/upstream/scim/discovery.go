@@ -16,6 +16,7 @@ import (
 
 	"github.com/userbridge/userbridge/config"
 	"github.com/userbridge/userbridge/internal/auth"
+	"github.com/userbridge/userbridge/internal/telemetry"
 	"github.com/userbridge/userbridge/internal/upstream"
 	"github.com/userbridge/userbridge/mapping/canonical"
 )
@@ -78,6 +79,38 @@ type DiscoveryError struct {
 func (e *DiscoveryError) Error() string {
 	return "scim: discovery: GET " + e.Endpoint + ": " + e.Problem
 }
+
+// ErrorKind is what the access line's upstream_error says of an update
+// refused for it (telemetry.KindedError): "scim discovery: unreachable"
+// or "scim discovery: not discovered", never the problem's words (they
+// may quote the provider or a token endpoint).
+func (e *DiscoveryError) ErrorKind() telemetry.Kind {
+	if e.Unreachable {
+		return "scim discovery: unreachable"
+	}
+	return "scim discovery: not discovered"
+}
+
+// waitError is a wait for a discovery under way that ended first (the
+// update's upstream.timeout, or its caller gone).
+type waitError struct{ err error }
+
+func (e *waitError) Error() string { return "scim: waiting for discovery: " + e.err.Error() }
+func (e *waitError) Unwrap() error { return e.err }
+
+// ErrorKind is "scim discovery: still under way (timeout)" or "(canceled)".
+func (e *waitError) ErrorKind() telemetry.Kind {
+	why := "canceled"
+	if errors.Is(e.err, context.DeadlineExceeded) {
+		why = "timeout"
+	}
+	return telemetry.Kind("scim discovery: still under way (" + why + ")")
+}
+
+var (
+	_ telemetry.KindedError = (*DiscoveryError)(nil)
+	_ telemetry.KindedError = (*waitError)(nil)
+)
 
 // fieldAttrs is where each canonical field lives: a schema URN ("" for
 // the extension schema) and an attribute path (attr or attr.sub).
@@ -294,8 +327,14 @@ func (c *Client) Capabilities() *Capabilities { return c.caps.Load() }
 // ctx, and after upstream.timeout when ctx has no deadline (an update's
 // has none: upstream.timeout bounds each of its calls, and this wait is
 // one), the discovery going on for the next caller.
-func (c *Client) ensure(ctx context.Context) (*Capabilities, *canonical.Error) {
+//
+// The Result is the wait's, for the caller's logs and metrics: Waited when
+// no capabilities were known yet (a discovery was made or waited for),
+// with why none came as its Cause.
+func (c *Client) ensure(ctx context.Context) (*Capabilities, *upstream.Result, *canonical.Error) {
+	res := &upstream.Result{}
 	if c.caps.Load() == nil {
+		res.Waited = true
 		if _, ok := ctx.Deadline(); !ok {
 			var cancel context.CancelFunc
 			ctx, cancel = context.WithTimeout(ctx, c.flight.wait)
@@ -304,11 +343,12 @@ func (c *Client) ensure(ctx context.Context) (*Capabilities, *canonical.Error) {
 	}
 	caps, err := c.discovered(ctx)
 	if err != nil {
+		res.Cause = err
 		e := canonical.Errorf(canonical.Unavailable, upstream.GenericMessage(canonical.Unavailable))
 		e.RetryAfter = "1"
-		return nil, e
+		return nil, res, e
 	}
-	return caps, nil
+	return caps, res, nil
 }
 
 // discovery is the one discovery under way at a time: every caller that
@@ -341,7 +381,9 @@ func (d *discovery) limit(timeout time.Duration) {
 // discovered is the provider's capabilities, discovered now if they are
 // not known yet, or discovery's error; ctx.Err() when ctx ends first. The
 // discovery runs on its own deadline, not the caller's (whose end would
-// cut it short for every other caller), with the values of ctx.
+// cut it short for every other caller), and on the client's context, not
+// the caller's: it keeps none of the first caller's request, and Close
+// ends it.
 func (c *Client) discovered(ctx context.Context) (*Capabilities, error) {
 	if caps := c.caps.Load(); caps != nil {
 		return caps, nil
@@ -356,24 +398,35 @@ func (c *Client) discovered(ctx context.Context) (*Capabilities, error) {
 	if f == nil {
 		f = &flight{done: make(chan struct{})}
 		d.now = f
-		go func() {
-			dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), d.bound)
-			defer cancel()
-			f.caps, f.err = c.Discover(dctx)
-			if f.err == nil && c.onDiscovered != nil {
-				c.onDiscovered(f.caps)
-			}
-			d.mu.Lock()
-			d.now = nil
-			d.mu.Unlock()
-			close(f.done)
-		}()
+		go c.discover(f)
 	}
 	d.mu.Unlock()
 	select {
 	case <-f.done:
 		return f.caps, f.err
 	case <-ctx.Done():
-		return nil, fmt.Errorf("scim: waiting for discovery: %w", ctx.Err())
+		return nil, &waitError{ctx.Err()}
+	}
+}
+
+// discover makes the discovery f stands for, bounded by d.bound and ended
+// by Close. It runs outside any handler's recover: a panic in Discover or
+// in Options.Discovered becomes f's error instead of ending the process.
+func (c *Client) discover(f *flight) {
+	d := &c.flight
+	defer func() {
+		if v := recover(); v != nil {
+			f.caps, f.err = nil, fmt.Errorf("scim: discovery: panic: %v", v)
+		}
+		d.mu.Lock()
+		d.now = nil
+		d.mu.Unlock()
+		close(f.done)
+	}()
+	ctx, cancel := context.WithTimeout(c.life, d.bound)
+	defer cancel()
+	f.caps, f.err = c.Discover(ctx)
+	if f.err == nil && c.onDiscovered != nil {
+		c.onDiscovered(f.caps)
 	}
 }

@@ -54,6 +54,9 @@ type Client struct {
 
 	caps   atomic.Pointer[Capabilities] // nil until discovered
 	flight discovery                    // the discovery under way for ensure and Ready
+
+	life context.Context    // a discovery's: Close ends it
+	stop context.CancelFunc // ends life
 }
 
 // Credential gives the Authorization value discovery sends: internal/auth's
@@ -110,6 +113,7 @@ func NewWith(hc *upstream.Client, cfg config.Upstream, o Options) (*Client, erro
 		ttl = DefaultLookupTTL
 	}
 	c := &Client{http: hc, read: ext, cache: idcache.New(ttl, 0), cred: o.DiscoveryCredential, onDiscovered: o.Discovered}
+	c.life, c.stop = context.WithCancel(context.Background())
 	c.flight.limit(cfg.Timeout.D())
 	if cfg.SCIM.Unmapped != config.UnmappedReject {
 		c.ext = ext
@@ -163,10 +167,20 @@ func (c *Client) Patch(ctx context.Context, call *upstream.Call) (*upstream.Resu
 	if !gjson.ValidBytes(call.Body) {
 		return &upstream.Result{}, canonical.Errorf(canonical.Internal, "the update document is not JSON")
 	}
-	caps, cerr := c.ensure(ctx)
+	caps, pre, cerr := c.ensure(ctx)
 	if cerr != nil {
-		return &upstream.Result{}, cerr
+		return pre, cerr
 	}
+	res, cerr := c.patch(ctx, call, caps)
+	if res == nil {
+		res = pre
+	}
+	res.Waited = res.Waited || pre.Waited
+	return res, cerr
+}
+
+// patch is Patch with the provider's capabilities known.
+func (c *Client) patch(ctx context.Context, call *upstream.Call, caps *Capabilities) (*upstream.Result, *canonical.Error) {
 	body, fields, cerr := buildPatch(call.Body, c.ext, caps)
 	if cerr != nil {
 		return &upstream.Result{}, cerr
@@ -262,8 +276,12 @@ var ErrNotDiscovered = errors.New("scim: the provider's capabilities are not dis
 // BreakerState is the circuit breaker's state.
 func (c *Client) BreakerState() string { return c.http.BreakerState() }
 
-// Close closes idle connections.
-func (c *Client) Close() { c.http.Close() }
+// Close ends a discovery under way (its waiters are told it failed) and
+// closes idle connections. A discovery after it fails at once.
+func (c *Client) Close() {
+	c.stop()
+	c.http.Close()
+}
 
 // header copies the caller's header and adds SCIM's media types.
 func (c *Client) header(from http.Header, body bool) http.Header {
