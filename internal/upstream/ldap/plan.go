@@ -26,7 +26,8 @@ type plan struct {
 	flags  map[string]flagWrite
 	rename *goldap.ModifyDNRequest
 	newDN  string
-	groups []groupChange
+	groups []groupChange // the groups joined, and those kept (moved after a rename)
+	leave  []groupChange // the groups left: by the DN before a rename, and before it
 }
 
 // groupChange adds member to, or deletes it from, the group at dn; with

@@ -191,8 +191,9 @@ func (t *trip) findBy(attr, value string) (*goldap.Entry, *canonical.Error) {
 	return res.Entries[0], nil
 }
 
-// apply sends the plan: the Modify, the ModifyDN, the group Modifies. It
-// returns the entry's DN after them.
+// apply sends the plan: the Modify, the ModifyDN, the group Modifies
+// (with a rename, the groups left before it: planGroups). It returns the
+// entry's DN after them.
 func (t *trip) apply(p *plan) (string, *canonical.Error) {
 	dn := p.dn
 	if len(p.modify.Changes) > 0 {
@@ -203,6 +204,9 @@ func (t *trip) apply(p *plan) (string, *canonical.Error) {
 		t.partly = true
 	}
 	if p.rename != nil {
+		if cerr := t.changeGroups(p.leave); cerr != nil {
+			return "", cerr
+		}
 		o := t.do(false, func(cn *conn) error { return cn.ModifyDN(p.rename) })
 		if o.cerr != nil || o.result != nil {
 			return "", t.failed(o, fieldOf{rename: "username"})
@@ -210,14 +214,27 @@ func (t *trip) apply(p *plan) (string, *canonical.Error) {
 		t.partly = true
 		dn = p.newDN
 	}
-	for _, g := range p.groups {
-		if cerr := t.changeGroup(g); cerr != nil {
+	if cerr := t.changeGroups(p.groups); cerr != nil {
+		return "", cerr
+	}
+	if p.rename == nil {
+		if cerr := t.changeGroups(p.leave); cerr != nil {
 			return "", cerr
 		}
-		t.partly = true
 	}
 	t.partly = false // whole: a failure after it is the read back's (Patch marks it Applied)
 	return dn, nil
+}
+
+// changeGroups sends each group's change in turn.
+func (t *trip) changeGroups(list []groupChange) *canonical.Error {
+	for _, g := range list {
+		if cerr := t.changeGroup(g); cerr != nil {
+			return cerr
+		}
+		t.partly = true
+	}
+	return nil
 }
 
 // changeGroup sends one group's change. A member already there (add) or
