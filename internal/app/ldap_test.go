@@ -555,6 +555,10 @@ func TestLDAPOpenLDAPExample(t *testing.T) {
 				!strings.HasPrefix(gjson.GetBytes(r.Body, "message").Str, d+": ") {
 				t.Errorf("isApproved false, isLockedOut false: %d %s", r.Status, r.Body)
 			}
+			// in the client's terms: no configuration key, no attribute
+			if m := gjson.GetBytes(r.Body, "message").Str; strings.Contains(m, "upstream.") || strings.Contains(m, "pwdAccountLockedTime") {
+				t.Errorf("the refusal shows the client the configuration: %q", m)
+			}
 			attr(t, dir.Entry(t, ldapJohnDN), "pwdAccountLockedTime")
 			if r := s.do(t, "PUT", "/v1/app/users/john.smith", hdr, `{"isApproved":false,"isLockedOut":true}`); r.Status != 204 {
 				t.Errorf("isApproved false, isLockedOut true: %d %s", r.Status, r.Body)
