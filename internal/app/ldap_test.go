@@ -555,6 +555,10 @@ func TestLDAPOpenLDAPExample(t *testing.T) {
 				!strings.HasPrefix(gjson.GetBytes(r.Body, "message").Str, d+": ") {
 				t.Errorf("isApproved false, isLockedOut false: %d %s", r.Status, r.Body)
 			}
+			// in the client's terms: no configuration key, no attribute
+			if m := gjson.GetBytes(r.Body, "message").Str; strings.Contains(m, "upstream.") || strings.Contains(m, "pwdAccountLockedTime") {
+				t.Errorf("the refusal shows the client the configuration: %q", m)
+			}
 			attr(t, dir.Entry(t, ldapJohnDN), "pwdAccountLockedTime")
 			if r := s.do(t, "PUT", "/v1/app/users/john.smith", hdr, `{"isApproved":false,"isLockedOut":true}`); r.Status != 204 {
 				t.Errorf("isApproved false, isLockedOut true: %d %s", r.Status, r.Body)
@@ -629,16 +633,33 @@ func TestLDAPRefusedBeforeAnyCall(t *testing.T) {
 // does not run first), is no upstream call. It was counted in
 // userbridge_upstream_calls_total as a PATCH with no answer (status
 // "none", what an unreachable directory shows), so a client's refused field
-// looked like the directory failing.
+// looked like the directory failing. An update applied first is counted,
+// once: the series the refusal must not add to is there, so the check
+// cannot pass by a metric renamed.
 func TestLDAPRefusedNotCounted(t *testing.T) {
 	_, s := startLDAP(t, nil)
-	a := s.do(t, "PUT", "/users/"+finixID, map[string]string{"Content-Type": "application/json"}, `{"first_name":"Merchant"}`)
+	hdr := map[string]string{"Content-Type": "application/json"}
+	if a := s.do(t, "PUT", "/users/"+finixID, hdr, `{"tags":{"department":"sales"}}`); a.Status != 200 {
+		t.Fatalf("the update applied first: %d %s", a.Status, a.Body)
+	}
+	a := s.do(t, "PUT", "/users/"+finixID, hdr, `{"first_name":"Merchant"}`)
 	if a.Status != 422 || gjson.GetBytes(a.Body, "_embedded.errors.0.field").Str != "first_name" {
 		t.Fatalf("want the 422 naming first_name: %d %s", a.Status, a.Body)
 	}
 	ss := scrape(t, s.base)
+	wantValue(t, ss, "userbridge_upstream_calls_total", map[string]string{"dialect": "finix", "method": "PATCH", "status": "200"}, 1)
+	wantValue(t, ss, "userbridge_requests_total", map[string]string{"dialect": "finix", "status": "422"}, 1)
 	if v, ok := value(ss, "userbridge_upstream_calls_total", map[string]string{"dialect": "finix", "method": "PATCH", "status": "none"}); ok {
 		t.Errorf("%v PATCH call(s) with no answer counted; none was made", v)
+	}
+	total := 0.0
+	for _, x := range ss {
+		if x.name == "userbridge_upstream_calls_total" && x.labels["dialect"] == "finix" && x.labels["method"] == "PATCH" {
+			total += x.value
+		}
+	}
+	if total != 1 {
+		t.Errorf("%v PATCH calls counted, of any status; one was made", total)
 	}
 }
 

@@ -8,7 +8,6 @@ import (
 	"io"
 	"log/slog"
 	"strconv"
-	"sync"
 	"time"
 
 	"github.com/userbridge/userbridge/config"
@@ -103,15 +102,14 @@ func (h *handler) lockUser(x *exchange, body []byte) (user upstream.UserRef, unl
 	x.addressed = a.Target
 	ctx, cancel := context.WithDeadline(x.c.Request.Context(), x.start.Add(h.mig.wait))
 	defer cancel()
-	release, err := h.mig.users.lock(ctx, h.name, a)
+	unlock, err := h.mig.users.lock(ctx, h.name, a)
 	if err != nil {
 		// Neither side was called.
 		e := canonical.Errorf(canonical.Unavailable, "an earlier update of this user is still in progress; retry later")
 		e.RetryAfter = "1"
 		return user, nil, e
 	}
-	var once sync.Once
-	return user, func() { once.Do(release) }, nil
+	return user, unlock, nil // upstream.Stripes: safe to call again
 }
 
 // candidate runs the usual pipeline with its answer held in x.held. A

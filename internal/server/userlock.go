@@ -32,7 +32,8 @@ func newUserLocks() *userLocks {
 }
 
 // lock takes the lock of user a of dialect, waiting until ctx ends at
-// most; it returns the function that releases it, or ctx's error.
+// most; it returns the function that releases it (safe to call more than
+// once: upstream.Stripes), or ctx's error.
 func (l *userLocks) lock(ctx context.Context, dialect string, a canonical.Addressed) (unlock func(), err error) {
 	return l.stripes.Lock(ctx, l.hash(dialect, a))
 }

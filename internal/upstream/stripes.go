@@ -1,6 +1,9 @@
 package upstream
 
-import "context"
+import (
+	"context"
+	"sync"
+)
 
 // Stripes is a fixed set of locks, each key hashed to one of them: the
 // memory is bounded whatever the traffic and nothing is left behind to
@@ -21,19 +24,21 @@ func NewStripes(n int) Stripes {
 
 // TryLock takes the lock of key's stripe if it is free; it returns the
 // function that releases it, and false (nothing taken) when another holds
-// it.
+// it. The function may be called more than once: only the first call
+// releases.
 func (s Stripes) TryLock(key uint64) (unlock func(), ok bool) {
 	c := s[key%uint64(len(s))]
 	select {
 	case c <- struct{}{}:
-		return func() { <-c }, true
+		return release(c), true
 	default:
 		return nil, false
 	}
 }
 
 // Lock takes the lock of key's stripe, waiting until ctx ends at most; it
-// returns the function that releases it, or ctx's error.
+// returns the function that releases it (as TryLock's, safe to call again),
+// or ctx's error.
 func (s Stripes) Lock(ctx context.Context, key uint64) (unlock func(), err error) {
 	if unlock, ok := s.TryLock(key); ok {
 		return unlock, nil
@@ -41,8 +46,15 @@ func (s Stripes) Lock(ctx context.Context, key uint64) (unlock func(), err error
 	c := s[key%uint64(len(s))]
 	select {
 	case c <- struct{}{}:
-		return func() { <-c }, nil
+		return release(c), nil
 	case <-ctx.Done():
 		return nil, ctx.Err()
 	}
+}
+
+// release empties the stripe c once, however often it is called: a second
+// call would otherwise take the slot of the holder after.
+func release(c chan struct{}) func() {
+	var once sync.Once
+	return func() { once.Do(func() { <-c }) }
 }

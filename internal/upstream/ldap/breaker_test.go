@@ -29,6 +29,14 @@ const (
 // connection) or cuts (the connection closed). It returns its ldap:// URL.
 func proxy(t *testing.T, target string) string {
 	t.Helper()
+	url, _ := hangingProxy(t, target)
+	return url
+}
+
+// hangingProxy is proxy, and a channel told each time a request is hung.
+func hangingProxy(t *testing.T, target string) (string, <-chan struct{}) {
+	t.Helper()
+	hung := make(chan struct{}, 16)
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -44,14 +52,14 @@ func proxy(t *testing.T, target string) string {
 				return
 			}
 			wg.Add(1)
-			go func() { defer wg.Done(); forward(c, target) }()
+			go func() { defer wg.Done(); forward(c, target, hung) }()
 		}
 	}()
-	return "ldap://" + ln.Addr().String()
+	return "ldap://" + ln.Addr().String(), hung
 }
 
-// forward is one connection of proxy.
-func forward(c net.Conn, target string) {
+// forward is one connection of proxy; hung is told when it hangs.
+func forward(c net.Conn, target string, hung chan<- struct{}) {
 	defer c.Close()
 	s, err := net.Dial("tcp", target)
 	if err != nil {
@@ -66,6 +74,10 @@ func forward(c net.Conn, target string) {
 		seen = append(seen, buf[:n]...)
 		switch {
 		case bytes.Contains(seen, []byte(hangs)):
+			select {
+			case hung <- struct{}{}:
+			default:
+			}
 			_, _ = io.Copy(io.Discard, c) // until the client gives up
 			return
 		case bytes.Contains(seen, []byte(cuts)):

@@ -17,6 +17,13 @@ import (
 // (a new username that differs in case only) would otherwise delete the
 // user with the old value. The adds come first, so that a group is never
 // left without the member it must have (groupOfNames).
+//
+// The groups the user leaves are left by the DN before a rename, and
+// before it (apply): a refint overlay moves the member values to the new
+// DN on its own once the entry is renamed, where a delete of the old value
+// would find none (noSuchAttribute, as if already gone) and leave the user
+// in the group; a directory without one never moves them. Either way the
+// old value is there before the rename.
 func (t *trip) planGroups(p *plan, roles gjson.Result, unset bool) *canonical.Error {
 	renamed := p.rename != nil
 	if !roles.Exists() && !unset && !renamed {
@@ -52,7 +59,7 @@ func (t *trip) planGroups(p *plan, roles gjson.Result, unset bool) *canonical.Er
 	}
 	for _, g := range current {
 		if !hasGroup(target, g.dn) {
-			p.groups = append(p.groups, groupChange{dn: g.dn, member: p.dn})
+			p.leave = append(p.leave, groupChange{dn: g.dn, member: p.dn})
 		}
 	}
 	return nil

@@ -26,7 +26,8 @@ type plan struct {
 	flags  map[string]flagWrite
 	rename *goldap.ModifyDNRequest
 	newDN  string
-	groups []groupChange
+	groups []groupChange // the groups joined, and those kept (moved after a rename)
+	leave  []groupChange // the groups left: by the DN before a rename, and before it
 }
 
 // groupChange adds member to, or deletes it from, the group at dn; with
@@ -202,8 +203,10 @@ func (p *plan) flag(f *config.LDAPFlag, field string, v, unset bool, entry *gold
 	}
 	if prior, ok := p.flags[attr]; ok {
 		if !strings.EqualFold(prior.value, val) {
-			return canonical.FieldError(field, "the directory holds this field and another this update sets in one attribute, "+
-				f.Attribute+" (upstream.ldap.active and upstream.ldap.locked): it cannot hold both values asked")
+			// in the client's terms: no configuration key, no attribute
+			// (docs/upstreams.md tells the operator which)
+			return canonical.FieldError(field, "the directory keeps this field and another this update sets in one value: "+
+				"it cannot hold both values asked")
 		}
 		return nil // written already
 	}

@@ -111,36 +111,68 @@ func (t *trip) find(call *upstream.Call) (*goldap.Entry, *canonical.Error) {
 // other, each planned from what the one before left. Side by side, two
 // updates of the roles would each add and delete group members by the
 // memberships they read before the other wrote, and could leave the user
-// in none of the groups either named. An update that must wait gives its
-// connection back meanwhile, and finds the entry again once it holds the
-// lock: the one before may have renamed it (the lock then follows the new
-// DN, or the username asked for names no one now).
+// in none of the groups either named. The lock is the entry's id's
+// (entryKey), which a rename leaves as it is: an update that finds the
+// entry under its new DN while the renaming one still moves its
+// memberships waits for it. An update that must wait gives its connection
+// back meanwhile, and finds the entry again once it holds the lock: the
+// one before may have changed or renamed it (or the username asked for
+// names another entry now, whose lock is then taken).
+//
+// It waits until half the call's time is left at most (lockWaitShare), so
+// that the update it then makes has time to finish; past that it answers
+// unavailable, nothing sent, as a migrating dialect's user lock does.
 func (t *trip) lockEntry(ctx context.Context, call *upstream.Call) (entry *goldap.Entry, unlock func(), cerr *canonical.Error) {
-	ctx, cancel := context.WithDeadline(ctx, t.deadline)
+	now := time.Now()
+	ctx, cancel := context.WithDeadline(ctx, now.Add(t.deadline.Sub(now)/lockWaitShare))
 	defer cancel()
-	for {
-		if entry, cerr = t.find(call); cerr != nil {
-			return nil, nil, cerr
+	var held func() // the lock taken, until handed back as unlock
+	defer func() {
+		if unlock == nil && held != nil {
+			held() // an error, or a panic: never left held
 		}
-		key := maphash.String(t.c.seed, strings.ToLower(entry.DN))
-		if unlock, ok := t.c.entries.TryLock(key); ok {
-			return entry, unlock, nil
+	}()
+	if entry, cerr = t.find(call); cerr != nil {
+		return nil, nil, cerr
+	}
+	for {
+		key := t.c.entryKey(entry)
+		if l, ok := t.c.entries.TryLock(key); ok {
+			return entry, l, nil
 		}
 		t.done() // no connection held while waiting
-		unlock, err := t.c.entries.Lock(ctx, key)
+		l, err := t.c.entries.Lock(ctx, key)
 		if err != nil {
-			return nil, nil, canonical.Errorf(canonical.GatewayTimeout, "earlier updates of this user were still being applied at the deadline; nothing was sent")
+			e := canonical.Errorf(canonical.Unavailable, "another update of this user (or of one that shares its lock) "+
+				"is still being applied; nothing was sent; retry later")
+			e.RetryAfter = "1"
+			return nil, nil, e
 		}
+		held = l
 		again, cerr := t.find(call)
-		switch {
-		case cerr != nil:
-			unlock()
+		if cerr != nil {
 			return nil, nil, cerr
-		case strings.EqualFold(again.DN, entry.DN):
-			return again, unlock, nil
 		}
-		unlock() // renamed meanwhile: the new DN's lock
+		if t.c.entryKey(again) == key {
+			return again, held, nil
+		}
+		held() // the name now names another entry: its lock
+		held, entry = nil, again
 	}
+}
+
+// lockWaitShare: an update waits for its entry's lock until 1/lockWaitShare
+// of its call's time is left, no longer.
+const lockWaitShare = 2
+
+// entryKey is the stripe key of an entry: its id (upstream.ldap
+// idAttribute), which a rename does not change; its DN only when it has
+// none.
+func (c *Client) entryKey(e *goldap.Entry) uint64 {
+	if id := e.GetEqualFoldAttributeValue(c.cfg.IDAttribute); id != "" {
+		return maphash.String(c.seed, "id:"+strings.ToLower(id))
+	}
+	return maphash.String(c.seed, "dn:"+strings.ToLower(e.DN))
 }
 
 // findBy finds the one user entry whose attr is value.
@@ -159,8 +191,9 @@ func (t *trip) findBy(attr, value string) (*goldap.Entry, *canonical.Error) {
 	return res.Entries[0], nil
 }
 
-// apply sends the plan: the Modify, the ModifyDN, the group Modifies. It
-// returns the entry's DN after them.
+// apply sends the plan: the Modify, the ModifyDN, the group Modifies
+// (with a rename, the groups left before it: planGroups). It returns the
+// entry's DN after them.
 func (t *trip) apply(p *plan) (string, *canonical.Error) {
 	dn := p.dn
 	if len(p.modify.Changes) > 0 {
@@ -171,6 +204,9 @@ func (t *trip) apply(p *plan) (string, *canonical.Error) {
 		t.partly = true
 	}
 	if p.rename != nil {
+		if cerr := t.changeGroups(p.leave); cerr != nil {
+			return "", cerr
+		}
 		o := t.do(false, func(cn *conn) error { return cn.ModifyDN(p.rename) })
 		if o.cerr != nil || o.result != nil {
 			return "", t.failed(o, fieldOf{rename: "username"})
@@ -178,14 +214,27 @@ func (t *trip) apply(p *plan) (string, *canonical.Error) {
 		t.partly = true
 		dn = p.newDN
 	}
-	for _, g := range p.groups {
-		if cerr := t.changeGroup(g); cerr != nil {
+	if cerr := t.changeGroups(p.groups); cerr != nil {
+		return "", cerr
+	}
+	if p.rename == nil {
+		if cerr := t.changeGroups(p.leave); cerr != nil {
 			return "", cerr
 		}
-		t.partly = true
 	}
 	t.partly = false // whole: a failure after it is the read back's (Patch marks it Applied)
 	return dn, nil
+}
+
+// changeGroups sends each group's change in turn.
+func (t *trip) changeGroups(list []groupChange) *canonical.Error {
+	for _, g := range list {
+		if cerr := t.changeGroup(g); cerr != nil {
+			return cerr
+		}
+		t.partly = true
+	}
+	return nil
 }
 
 // changeGroup sends one group's change. A member already there (add) or

@@ -1,9 +1,9 @@
 // Package slapdtest runs a real OpenLDAP slapd for tests: a throwaway
 // configuration and database in a temporary directory, the core, cosine,
-// inetorgperson and nis schemas and the ppolicy overlay, seeded from LDIF
-// with slapadd, listening on a loopback port. It needs Debian's slapd
-// package (.ci/run installs it); without it a test is skipped, unless
-// CI=true, where it fails.
+// inetorgperson and nis schemas and the ppolicy overlay (refint too, on
+// request: StartWith), seeded from LDIF with slapadd, listening on a
+// loopback port. It needs Debian's slapd package (.ci/run installs it);
+// without it a test is skipped, unless CI=true, where it fails.
 package slapdtest
 
 import (
@@ -117,7 +117,7 @@ include /etc/ldap/schema/nis.schema
 modulepath /usr/lib/ldap
 moduleload back_mdb
 moduleload ppolicy
-pidfile {{dir}}/slapd.pid
+{{modules}}pidfile {{dir}}/slapd.pid
 argsfile {{dir}}/slapd.args
 database mdb
 maxsize 16777216
@@ -127,7 +127,7 @@ rootpw ` + AdminPW + `
 directory {{dir}}/db
 overlay ppolicy
 ppolicy_default "cn=default,ou=policies,` + Suffix + `"
-TLSCertificateFile {{dir}}/cert.pem
+{{overlays}}TLSCertificateFile {{dir}}/cert.pem
 TLSCertificateKeyFile {{dir}}/key.pem
 access to dn.exact="` + FrozenGroup + `"
   by dn.exact="` + BindDN + `" read
@@ -164,10 +164,24 @@ type Server struct {
 	cmd    *exec.Cmd
 }
 
+// Options are what a directory has beyond Start's.
+type Options struct {
+	// Refint loads the refint overlay for member and uniqueMember: a
+	// renamed or deleted entry's DN is changed (or removed) in every group
+	// that holds it, by slapd itself, after the rename's answer.
+	Refint bool
+}
+
 // Start seeds a new directory with Base and seed (LDIF; entryUUID may be
 // given) and starts slapd on a free loopback port. The server is stopped
 // when the test ends, and killed if the test binary dies first.
 func Start(t testing.TB, seed string) *Server {
+	t.Helper()
+	return StartWith(t, seed, Options{})
+}
+
+// StartWith is Start with o's additions.
+func StartWith(t testing.TB, seed string, o Options) *Server {
 	t.Helper()
 	slapd, slapadd := find(t, "slapd"), find(t, "slapadd")
 	dir := t.TempDir()
@@ -175,7 +189,12 @@ func Start(t testing.TB, seed string) *Server {
 		t.Fatal(err)
 	}
 	cf := filepath.Join(dir, "slapd.conf")
-	write(t, cf, strings.ReplaceAll(conf, "{{dir}}", dir))
+	modules, overlays := "", ""
+	if o.Refint {
+		modules += "moduleload refint\n"
+		overlays += "overlay refint\nrefint_attributes member uniqueMember\n"
+	}
+	write(t, cf, strings.NewReplacer("{{dir}}", dir, "{{modules}}", modules, "{{overlays}}", overlays).Replace(conf))
 	ldif := filepath.Join(dir, "seed.ldif")
 	write(t, ldif, Base+"\n"+seed)
 	if out, err := exec.Command(slapadd, "-f", cf, "-l", ldif).CombinedOutput(); err != nil {
