@@ -14,6 +14,7 @@ import (
 	"net"
 	"net/http"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	goldap "github.com/go-ldap/ldap/v3"
@@ -35,7 +36,14 @@ type Client struct {
 	breaker     *upstream.Breaker // nil: disabled
 	attrs       []string          // every attribute a user is read with
 	entries     upstream.Stripes  // one update of an entry at a time (lockEntry)
-	seed        maphash.Seed      // of the entries' keys
+	// released counts the entry locks given back, each before its
+	// release: lockEntry reads it before finding an entry, and finds the
+	// entry again under its lock when a lock was given back meanwhile.
+	released atomic.Uint64
+	// afterFind, when set (tests only), runs between lockEntry's first
+	// find and its lock.
+	afterFind func()
+	seed      maphash.Seed // of the entries' keys
 }
 
 // entryStripes is how many entries may be updated at once, at most: far

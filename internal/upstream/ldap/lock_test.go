@@ -118,3 +118,34 @@ func TestLockWaitLeavesTime(t *testing.T) {
 		t.Errorf("givenName %q: the waiting update was sent", g)
 	}
 }
+
+// TestLockFindsAgainAfterAnUpdateEnded: an update whose find ran while
+// another update of its entry was still to come, and which takes the lock
+// once that one has ended, finds the entry again: the other renamed it,
+// and the DN it found first names no entry any more. It wrote to the old
+// DN and answered "no such user" for a user that exists.
+func TestLockFindsAgainAfterAnUpdateEnded(t *testing.T) {
+	dir := slapdtest.Start(t, lockSeed)
+	c := lockClient(t, "ldap://"+dir.Addr, 5*time.Second)
+	found, ended := make(chan struct{}), make(chan struct{})
+	first := true
+	ldap.SetAfterFind(c, func() {
+		if first { // the second update's find, not the renaming one's
+			first = false
+			close(found)
+			<-ended
+		}
+	})
+	second := patch(c, canonical.ByID, lockJaneID, `{"set":{"givenName":"Second"},"unset":[]}`)
+	<-found
+	if cerr := <-patch(c, canonical.ByUsername, "jane", `{"set":{"username":"jane2"},"unset":[]}`); cerr != nil {
+		t.Fatalf("the rename: %v", cerr)
+	}
+	close(ended)
+	if cerr := <-second; cerr != nil {
+		t.Fatalf("the update by id after the rename: %v, want it applied to the renamed entry", cerr)
+	}
+	if g := dir.Entry(t, "uid=jane2,"+slapdtest.People).GetAttributeValue("givenName"); g != "Second" {
+		t.Errorf("givenName %q at the renamed entry, want Second", g)
+	}
+}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"hash/maphash"
 	"strings"
+	"sync"
 	"time"
 
 	goldap "github.com/go-ldap/ldap/v3"
@@ -117,7 +118,10 @@ func (t *trip) find(call *upstream.Call) (*goldap.Entry, *canonical.Error) {
 // memberships waits for it. An update that must wait gives its connection
 // back meanwhile, and finds the entry again once it holds the lock: the
 // one before may have changed or renamed it (or the username asked for
-// names another entry now, whose lock is then taken).
+// names another entry now, whose lock is then taken). So does one that
+// took the lock at once but after another update ended (released moved
+// since its find): its find may have read the entry before that one's
+// writes.
 //
 // It waits until half the call's time is left at most (lockWaitShare), so
 // that the update it then makes has time to finish; past that it answers
@@ -132,23 +136,35 @@ func (t *trip) lockEntry(ctx context.Context, call *upstream.Call) (entry *golda
 			held() // an error, or a panic: never left held
 		}
 	}()
+	seen := t.c.released.Load()
 	if entry, cerr = t.find(call); cerr != nil {
 		return nil, nil, cerr
 	}
+	if t.c.afterFind != nil {
+		t.c.afterFind()
+	}
 	for {
 		key := t.c.entryKey(entry)
-		if l, ok := t.c.entries.TryLock(key); ok {
-			return entry, l, nil
+		l, ok := t.c.entries.TryLock(key)
+		if ok && t.c.released.Load() == seen {
+			// No update ended since the find: what it read is current.
+			return entry, t.c.giveBack(l), nil
 		}
-		t.done() // no connection held while waiting
-		l, err := t.c.entries.Lock(ctx, key)
-		if err != nil {
-			e := canonical.Errorf(canonical.Unavailable, "another update of this user (or of one that shares its lock) "+
-				"is still being applied; nothing was sent; retry later")
-			e.RetryAfter = "1"
-			return nil, nil, e
+		if !ok {
+			t.done() // no connection held while waiting
+			var err error
+			if l, err = t.c.entries.Lock(ctx, key); err != nil {
+				e := canonical.Errorf(canonical.Unavailable, "another update of this user (or of one that shares its lock) "+
+					"is still being applied; nothing was sent; retry later")
+				e.RetryAfter = "1"
+				return nil, nil, e
+			}
 		}
-		held = l
+		// An update may have ended between the find and the lock: the
+		// entry is found again under the lock, as the update before
+		// left it (or renamed it).
+		held = t.c.giveBack(l)
+		seen = t.c.released.Load()
 		again, cerr := t.find(call)
 		if cerr != nil {
 			return nil, nil, cerr
@@ -158,6 +174,19 @@ func (t *trip) lockEntry(ctx context.Context, call *upstream.Call) (entry *golda
 		}
 		held() // the name now names another entry: its lock
 		held, entry = nil, again
+	}
+}
+
+// giveBack is the release of an entry lock l: counted in released before
+// the lock is free, so that whoever takes it next sees the count moved.
+// Safe to call more than once, as l is.
+func (c *Client) giveBack(l func()) func() {
+	var once sync.Once
+	return func() {
+		once.Do(func() {
+			c.released.Add(1)
+			l()
+		})
 	}
 }
 
