@@ -45,41 +45,8 @@ user:
 // terms, and nothing is sent; what the body does carry goes through. (The
 // role's id was dropped and the update answered 200.)
 func TestRulesPartReadRefused(t *testing.T) {
-	var mu sync.Mutex
-	var puts []string
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		mu.Lock()
-		defer mu.Unlock()
-		w.Header().Set("Content-Type", "application/json")
-		switch {
-		case r.Method == http.MethodGet && r.URL.Path == "/u":
-			_ = json.NewEncoder(w).Encode([]any{map[string]any{"id": "a-1", "name": r.URL.Query().Get("name")}})
-		case r.Method == http.MethodGet && r.URL.Path == "/u/a-1":
-			_ = json.NewEncoder(w).Encode(map[string]any{"id": "a-1", "name": "jane.doe"})
-		case r.Method == http.MethodPut && r.URL.Path == "/u/a-1":
-			body, _ := io.ReadAll(r.Body)
-			puts = append(puts, string(body))
-			w.WriteHeader(http.StatusNoContent)
-		default:
-			w.WriteHeader(http.StatusNotFound)
-		}
-	}))
-	t.Cleanup(srv.Close)
-	file := filepath.Join(t.TempDir(), "names.yaml")
-	if err := os.WriteFile(file, []byte(namesRules), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	s := start(t, "", srv.URL, func(c *config.Config) {
-		e2eConfig(c)
-		c.Upstream.Profile = config.ProfileRules
-		c.Upstream.Rules = file
-	})
+	s, sent := startNames(t, namesRules)
 	hdr := map[string]string{"Content-Type": "application/json"}
-	sent := func() []string {
-		mu.Lock()
-		defer mu.Unlock()
-		return append([]string(nil), puts...)
-	}
 	for _, tc := range []struct{ name, body, field string }{
 		{"a role's id", `{"roles":[{"name":"admin"},{"id":"r-2","name":"ops"}]}`, "roles"},
 		{"a role's description", `{"roles":[{"name":"admin","description":"all"}]}`, "roles"},
@@ -182,59 +149,15 @@ func TestRulesPartReadClearRefused(t *testing.T) {
 // contract's names are [A-Za-z0-9_-]+) is read by member, set and removed.
 // The file was refused: the read was taken for an item index.
 func TestRulesDigitLedExtensionMember(t *testing.T) {
-	var mu sync.Mutex
-	var puts []string
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		mu.Lock()
-		defer mu.Unlock()
-		w.Header().Set("Content-Type", "application/json")
-		switch {
-		case r.Method == http.MethodGet && r.URL.Path == "/u":
-			_ = json.NewEncoder(w).Encode([]any{map[string]any{"id": "a-1", "name": r.URL.Query().Get("name")}})
-		case r.Method == http.MethodGet && r.URL.Path == "/u/a-1":
-			_ = json.NewEncoder(w).Encode(map[string]any{"id": "a-1", "name": "jane.doe"})
-		case r.Method == http.MethodPut && r.URL.Path == "/u/a-1":
-			body, _ := io.ReadAll(r.Body)
-			puts = append(puts, string(body))
-			w.WriteHeader(http.StatusNoContent)
-		default:
-			w.WriteHeader(http.StatusNotFound)
-		}
-	}))
-	t.Cleanup(srv.Close)
-	file := filepath.Join(t.TempDir(), "tfa.yaml")
-	if err := os.WriteFile(file, []byte(`upstream: tfa
-accepts: {set: [extensions], unset: [extensions]}
-lookup: {path: "/u?name=${param.username|query}", id: "0.id"}
-update:
-  byId:
-    method: PUT
-    path: /u/${param.id|path}
-    body:
-      tfa: ${update.set.extensions.baasic.2fa?|unset:false}
-get:
-  byId: {method: GET, path: "/u/${param.id|path}"}
-user:
-  id: ${reply.id}
-  username: ${reply.name?}
-`), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	s := start(t, "", srv.URL, func(c *config.Config) {
-		e2eConfig(c)
-		c.Upstream.Profile = config.ProfileRules
-		c.Upstream.Rules = file
-	})
+	s, sent := startNames(t, tfaRules)
 	hdr := map[string]string{"Content-Type": "application/json"}
 	for _, body := range []string{`{"2fa":true}`, `{"2fa":null}`} {
 		if a := s.do(t, "PUT", "/v1/app/users/jane.doe", hdr, body); a.Status != 204 {
 			t.Fatalf("%s: %d %s", body, a.Status, a.Body)
 		}
 	}
-	mu.Lock()
-	defer mu.Unlock()
-	if len(puts) != 2 || puts[0] != `{"tfa":true}` || puts[1] != `{"tfa":false}` {
-		t.Fatalf("sent %q", puts)
+	if puts := sent(); len(puts) != 2 || puts[0] != `{"tfa":true}` || puts[1] != `{"tfa":false}` {
+		t.Fatalf("sent %q", sent())
 	}
 }
 
@@ -243,41 +166,12 @@ user:
 // of them; the check of what a body carries panicked on it (an empty path
 // narrowed twice), and every such update was a 500.
 func TestRulesWholeDialectExtensions(t *testing.T) {
-	var mu sync.Mutex
-	var puts []string
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		mu.Lock()
-		defer mu.Unlock()
-		w.Header().Set("Content-Type", "application/json")
-		switch {
-		case r.Method == http.MethodGet && r.URL.Path == "/u":
-			_ = json.NewEncoder(w).Encode([]any{map[string]any{"id": "a-1", "name": r.URL.Query().Get("name")}})
-		case r.Method == http.MethodGet && r.URL.Path == "/u/a-1":
-			_ = json.NewEncoder(w).Encode(map[string]any{"id": "a-1", "name": "jane.doe"})
-		case r.Method == http.MethodPut && r.URL.Path == "/u/a-1":
-			body, _ := io.ReadAll(r.Body)
-			puts = append(puts, string(body))
-			w.WriteHeader(http.StatusNoContent)
-		default:
-			w.WriteHeader(http.StatusNotFound)
-		}
-	}))
-	t.Cleanup(srv.Close)
-	file := filepath.Join(t.TempDir(), "whole.yaml")
 	rules := strings.NewReplacer("dashboard: ${update.set.extensions.baasic.allowDashboardAccess?|unset:null}",
 		"ext: ${update.set.extensions.baasic?}", "  unset: [extensions]\n", "").Replace(namesRules)
-	if err := os.WriteFile(file, []byte(rules), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	s := start(t, "", srv.URL, func(c *config.Config) {
-		e2eConfig(c)
-		c.Upstream.Profile = config.ProfileRules
-		c.Upstream.Rules = file
-	})
+	s, sent := startNames(t, rules)
 	a := s.do(t, "PUT", "/v1/app/users/jane.doe", map[string]string{"Content-Type": "application/json"},
 		`{"dashboardSettings":{"theme":"dark"},"allowDashboardAccess":true}`)
-	mu.Lock()
-	defer mu.Unlock()
+	puts := sent()
 	if a.Status != 204 || len(puts) != 1 || gjson.Get(puts[0], "ext.dashboardSettings.theme").Str != "dark" ||
 		!gjson.Get(puts[0], "ext.allowDashboardAccess").Bool() {
 		t.Fatalf("%d %s; sent %q", a.Status, a.Body, puts)
@@ -338,5 +232,65 @@ get:
 	a = s.do(t, "PUT", "/v1/app/users/jane.doe", hdr, body)
 	if a.Status != 400 || gjson.GetBytes(a.Body, "details").Str != "roles" || len(sent()) != 1 {
 		t.Fatalf("by username: %d %s; sent %q", a.Status, a.Body, sent())
+	}
+}
+
+// tfaRules stores one Baasic extension member whose name begins with a
+// digit (2fa), set and removed by member.
+const tfaRules = `upstream: tfa
+accepts: {set: [extensions], unset: [extensions]}
+lookup: {path: "/u?name=${param.username|query}", id: "0.id"}
+update:
+  byId:
+    method: PUT
+    path: /u/${param.id|path}
+    body:
+      tfa: ${update.set.extensions.baasic.2fa?|unset:false}
+get:
+  byId: {method: GET, path: "/u/${param.id|path}"}
+user:
+  id: ${reply.id}
+  username: ${reply.name?}
+`
+
+// startNames serves e2eConfig with profile rules from the rules text, in
+// front of the REST upstream these rules files describe: GET /u?name=N
+// finds user a-1 named N, GET /u/a-1 answers jane.doe, and each PUT of
+// /u/a-1 is answered 204 and recorded; sent returns the bodies put so far.
+func startNames(t *testing.T, rules string) (s *started, sent func() []string) {
+	t.Helper()
+	var mu sync.Mutex
+	var puts []string
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		defer mu.Unlock()
+		w.Header().Set("Content-Type", "application/json")
+		switch {
+		case r.Method == http.MethodGet && r.URL.Path == "/u":
+			_ = json.NewEncoder(w).Encode([]any{map[string]any{"id": "a-1", "name": r.URL.Query().Get("name")}})
+		case r.Method == http.MethodGet && r.URL.Path == "/u/a-1":
+			_ = json.NewEncoder(w).Encode(map[string]any{"id": "a-1", "name": "jane.doe"})
+		case r.Method == http.MethodPut && r.URL.Path == "/u/a-1":
+			body, _ := io.ReadAll(r.Body)
+			puts = append(puts, string(body))
+			w.WriteHeader(http.StatusNoContent)
+		default:
+			w.WriteHeader(http.StatusNotFound)
+		}
+	}))
+	t.Cleanup(srv.Close)
+	file := filepath.Join(t.TempDir(), "rules.yaml")
+	if err := os.WriteFile(file, []byte(rules), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	s = start(t, "", srv.URL, func(c *config.Config) {
+		e2eConfig(c)
+		c.Upstream.Profile = config.ProfileRules
+		c.Upstream.Rules = file
+	})
+	return s, func() []string {
+		mu.Lock()
+		defer mu.Unlock()
+		return append([]string(nil), puts...)
 	}
 }
