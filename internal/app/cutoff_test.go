@@ -14,7 +14,8 @@ import (
 // server.shutdownTimeout ends, their updates applied upstream, are cut off,
 // and each leaves its access line, written before Shutdown returns, with
 // the outcome "cut off at shutdown", status 0 (nothing was sent), and the
-// usual request id, dialect, route, target and attempts.
+// usual request id, dialect, route, target and attempts, at level WARN (a
+// client got no answer; the line is written at log.level warn too).
 func TestShutdownCutOffLogged(t *testing.T) {
 	f := newFaultUpstream(t)
 	arrived := make(chan string, len(specs))
@@ -58,7 +59,7 @@ func TestShutdownCutOffLogged(t *testing.T) {
 			t.Errorf("%s: the cut-off client got an answer: %d %s", r.d.name, r.a.Status, r.a.Body)
 		}
 		line := accessLine(t, logs, r.key)
-		want := map[string]any{"outcome": "cut off at shutdown", "status": float64(0), "dialect": r.d.name,
+		want := map[string]any{"outcome": "cut off at shutdown", "status": float64(0), "level": "WARN", "dialect": r.d.name,
 			"route": routes[r.d.name], "target": or(targets[r.d.name], "id"), "attempts": float64(1), "method": r.d.method}
 		for k, v := range want {
 			if line[k] != v {

@@ -183,7 +183,13 @@ func (h *handler) finish(x *exchange, status int) {
 	}
 	defer h.obs.Request(h.name, route, status, elapsed)
 	span := trace.SpanFromContext(ctx)
-	if !h.log.Enabled(ctx, slog.LevelInfo) && !span.SpanContext().IsValid() {
+	// A request cut off at shutdown got no answer: its line is a warning,
+	// written at log.level warn too.
+	level := slog.LevelInfo
+	if x.cut {
+		level = slog.LevelWarn
+	}
+	if !h.log.Enabled(ctx, level) && !span.SpanContext().IsValid() {
 		return // nobody reads the line: don't build it
 	}
 	attrs := make([]slog.Attr, 0, 16)
@@ -218,8 +224,8 @@ func (h *handler) finish(x *exchange, status int) {
 	}
 	// Straight to the handler: Logger.LogAttrs would also walk the stack
 	// for a source position no format prints.
-	if lh := h.log.Handler(); lh.Enabled(ctx, slog.LevelInfo) {
-		rec := slog.NewRecord(time.Now(), slog.LevelInfo, "request", 0)
+	if lh := h.log.Handler(); lh.Enabled(ctx, level) {
+		rec := slog.NewRecord(time.Now(), level, "request", 0)
 		rec.AddAttrs(attrs...)
 		_ = lh.Handle(ctx, rec)
 	}
