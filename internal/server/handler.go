@@ -34,7 +34,7 @@ type Upstream interface {
 // may depend on which fields it sets and unsets, never on a password.
 // Patch refuses the same updates.
 type UpdateChecker interface {
-	CheckUpdate(update []byte) *canonical.Error
+	CheckUpdate(target canonical.Target, update []byte) *canonical.Error
 }
 
 // Headers userbridge sets on every upstream call.
@@ -332,7 +332,7 @@ func (h *handler) run(x *exchange, bp *[]byte) int {
 	// Patch refuses such an update before it sends anything of its own;
 	// only the stored-user GET would come before it.
 	if h.checker != nil && res.FetchesStoredUser() {
-		if e := h.checker.CheckUpdate(res.Redacted()); e != nil {
+		if e := h.checker.CheckUpdate(res.Target, res.Redacted()); e != nil {
 			return h.refuse(x, h.inDialectTerms(x, e))
 		}
 	}

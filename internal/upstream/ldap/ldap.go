@@ -103,7 +103,7 @@ func (c *Client) deadline(ctx context.Context) time.Time {
 // CheckUpdate refuses an update the directory cannot store (a field with
 // no attribute, a password over an unencrypted connection), as Patch does,
 // before any call (server.UpdateChecker).
-func (c *Client) CheckUpdate(update []byte) *canonical.Error {
+func (c *Client) CheckUpdate(_ canonical.Target, update []byte) *canonical.Error {
 	return c.refuseUnmapped(gjson.ParseBytes(update))
 }
 

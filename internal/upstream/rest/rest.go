@@ -99,11 +99,12 @@ func (c *Client) Patch(ctx context.Context, call *upstream.Call) (*upstream.Resu
 	return out, nil
 }
 
-// CheckUpdate refuses an update with a field the rules do not accept, as
-// Patch does, before any call (server.UpdateChecker). Not knowing which
-// update request will send it, it refuses only what every configured one
-// would drop; Patch checks the one its call's target uses.
-func (c *Client) CheckUpdate(update []byte) *canonical.Error { return c.rules.check(update, nil) }
+// CheckUpdate refuses an update with a field the rules do not accept, or
+// that the update request of target would drop, as Patch does, before any
+// call (server.UpdateChecker).
+func (c *Client) CheckUpdate(target canonical.Target, update []byte) *canonical.Error {
+	return c.rules.check(update, c.rules.update.forTarget(target))
+}
 
 // Get reads the user with the get request of the call's target kind.
 func (c *Client) Get(ctx context.Context, call *upstream.Call) (*upstream.Result, *canonical.Error) {
@@ -125,8 +126,7 @@ func (c *Client) Get(ctx context.Context, call *upstream.Call) (*upstream.Result
 }
 
 // check refuses a field the rules do not accept, and what the update
-// request q would drop of what the update carries (checkCarried); with q
-// nil, only what every configured update request would drop.
+// request q would drop of what the update carries (checkCarried).
 func (r *Rules) check(update []byte, q *request) *canonical.Error {
 	var err *canonical.Error
 	doc := gjson.ParseBytes(update)
@@ -165,22 +165,7 @@ func (r *Rules) check(update []byte, q *request) *canonical.Error {
 	if err != nil {
 		return err
 	}
-	if q != nil {
-		return q.checkCarried(doc, r.name)
-	}
-	for _, q := range r.update {
-		if q == nil {
-			continue
-		}
-		e := q.checkCarried(doc, r.name)
-		if e == nil {
-			return nil // some target's request carries it all
-		}
-		if err == nil {
-			err = e
-		}
-	}
-	return err
+	return q.checkCarried(doc, r.name)
 }
 
 // requests are the requests of one kind (update, get), indexed by

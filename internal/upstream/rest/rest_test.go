@@ -409,13 +409,12 @@ user: {id: "${reply.id}"}
 	}
 }
 
-// TestCheckUpdateEveryRequest: CheckUpdate, not knowing which update
-// request will send the update, refuses only what every configured one
-// would drop. byId reads the roles whole, byUsername only their names: a
-// role's id passes (byId carries it; it was refused), left to Patch, which
-// checks the request its target uses; an extension member neither reads
-// is refused.
-func TestCheckUpdateEveryRequest(t *testing.T) {
+// TestCheckUpdateByTarget: CheckUpdate judges the update request its
+// target uses, as Patch does. byId reads the roles whole, byUsername only
+// their names: a role's id passes by id (it was refused) and is refused by
+// username, before the stored-user GET; an extension member neither reads
+// is refused either way.
+func TestCheckUpdateByTarget(t *testing.T) {
 	file := filepath.Join(t.TempDir(), "two.yaml")
 	if err := os.WriteFile(file, []byte(`upstream: two
 accepts:
@@ -442,10 +441,16 @@ user:
 		t.Fatal(err)
 	}
 	c, _ := client(t, file, config.Upstream{})
-	if e := c.CheckUpdate([]byte(`{"set":{"roles":[{"id":"r-1","name":"admin"}]}}`)); e != nil {
+	role := []byte(`{"set":{"roles":[{"id":"r-1","name":"admin"}]}}`)
+	if e := c.CheckUpdate(canonical.ByID, role); e != nil {
 		t.Errorf("a role's id, carried by byId: refused %v", e)
 	}
-	if e := c.CheckUpdate([]byte(`{"set":{"extensions":{"baasic":{"theme":"dark"}}}}`)); fieldOf(e) != "extensions.baasic.theme" {
-		t.Errorf("an extension member no request reads: %v", e)
+	if e := c.CheckUpdate(canonical.ByUsername, role); fieldOf(e) != "roles" {
+		t.Errorf("a role's id, dropped by byUsername: %v", e)
+	}
+	for _, target := range []canonical.Target{canonical.ByID, canonical.ByUsername} {
+		if e := c.CheckUpdate(target, []byte(`{"set":{"extensions":{"baasic":{"theme":"dark"}}}}`)); fieldOf(e) != "extensions.baasic.theme" {
+			t.Errorf("%v: an extension member no request reads: %v", target, e)
+		}
 	}
 }

@@ -145,7 +145,7 @@ func (c *Client) Unmapped() []string {
 // Patch would refuse without sending it: a field the provider's User cannot
 // hold or that has no attribute, an address SCIM cannot carry. Until the
 // provider's capabilities are known (discovery), Patch alone decides.
-func (c *Client) CheckUpdate(update []byte) *canonical.Error {
+func (c *Client) CheckUpdate(_ canonical.Target, update []byte) *canonical.Error {
 	caps := c.caps.Load()
 	if caps == nil {
 		return nil
