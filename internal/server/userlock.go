@@ -20,7 +20,7 @@ import (
 // still take the same lock for the same user.
 type userLocks struct {
 	seed    maphash.Seed
-	stripes upstream.Stripes
+	stripes *upstream.Stripes
 }
 
 // userStripes is how many stripes a server has: 1024 channels, about

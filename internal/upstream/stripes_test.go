@@ -98,3 +98,24 @@ func TestStripesWaitEnds(t *testing.T) {
 	}
 	unlock()
 }
+
+// TestStripesFreedSince: a release after a mark is seen on its own stripe
+// only; one before the mark is not.
+func TestStripesFreedSince(t *testing.T) {
+	s := upstream.NewStripes(2)
+	before, _ := s.TryLock(0)
+	before()
+	mark := s.Mark()
+	if s.FreedSince(0, mark) || s.FreedSince(1, mark) {
+		t.Fatal("a release before the mark is seen after it")
+	}
+	unlock, _ := s.TryLock(1)
+	unlock()
+	unlock() // once: no second stamp, no second release
+	if !s.FreedSince(1, mark) {
+		t.Error("stripe 1 released after the mark: not seen")
+	}
+	if s.FreedSince(0, mark) {
+		t.Error("stripe 0, not released since the mark, seen as released")
+	}
+}

@@ -14,7 +14,6 @@ import (
 	"net"
 	"net/http"
 	"strings"
-	"sync/atomic"
 	"time"
 
 	goldap "github.com/go-ldap/ldap/v3"
@@ -35,11 +34,7 @@ type Client struct {
 	maxAttempts int
 	breaker     *upstream.Breaker // nil: disabled
 	attrs       []string          // every attribute a user is read with
-	entries     upstream.Stripes  // one update of an entry at a time (lockEntry)
-	// released counts the entry locks given back, each before its
-	// release: lockEntry reads it before finding an entry, and finds the
-	// entry again under its lock when a lock was given back meanwhile.
-	released atomic.Uint64
+	entries     *upstream.Stripes // one update of an entry at a time (lockEntry)
 	// afterFind, when set (tests only), runs between lockEntry's first
 	// find and its lock.
 	afterFind func()

@@ -4,7 +4,6 @@ import (
 	"context"
 	"hash/maphash"
 	"strings"
-	"sync"
 	"time"
 
 	goldap "github.com/go-ldap/ldap/v3"
@@ -119,24 +118,21 @@ func (t *trip) find(call *upstream.Call) (*goldap.Entry, *canonical.Error) {
 // back meanwhile, and finds the entry again once it holds the lock: the
 // one before may have changed or renamed it (or the username asked for
 // names another entry now, whose lock is then taken). So does one that
-// took the lock at once but after another update ended (released moved
-// since its find): its find may have read the entry before that one's
-// writes.
+// took the lock at once but after another update of its stripe ended
+// since its find (Stripes.FreedSince): its find may have read the entry
+// before that one's writes.
 //
 // It waits until half the call's time is left at most (lockWaitShare), so
 // that the update it then makes has time to finish; past that it answers
 // unavailable, nothing sent, as a migrating dialect's user lock does.
 func (t *trip) lockEntry(ctx context.Context, call *upstream.Call) (entry *goldap.Entry, unlock func(), cerr *canonical.Error) {
-	now := time.Now()
-	ctx, cancel := context.WithDeadline(ctx, now.Add(t.deadline.Sub(now)/lockWaitShare))
-	defer cancel()
 	var held func() // the lock taken, until handed back as unlock
 	defer func() {
 		if unlock == nil && held != nil {
 			held() // an error, or a panic: never left held
 		}
 	}()
-	seen := t.c.released.Load()
+	mark := t.c.entries.Mark()
 	if entry, cerr = t.find(call); cerr != nil {
 		return nil, nil, cerr
 	}
@@ -146,14 +142,15 @@ func (t *trip) lockEntry(ctx context.Context, call *upstream.Call) (entry *golda
 	for {
 		key := t.c.entryKey(entry)
 		l, ok := t.c.entries.TryLock(key)
-		if ok && t.c.released.Load() == seen {
-			// No update ended since the find: what it read is current.
-			return entry, t.c.giveBack(l), nil
+		if ok && !t.c.entries.FreedSince(key, mark) {
+			// No update of the entry ended since the find: what it read
+			// is current.
+			return entry, l, nil
 		}
 		if !ok {
 			t.done() // no connection held while waiting
 			var err error
-			if l, err = t.c.entries.Lock(ctx, key); err != nil {
+			if l, err = t.waitEntry(ctx, key); err != nil {
 				e := canonical.Errorf(canonical.Unavailable, "another update of this user (or of one that shares its lock) "+
 					"is still being applied; nothing was sent; retry later")
 				e.RetryAfter = "1"
@@ -163,8 +160,8 @@ func (t *trip) lockEntry(ctx context.Context, call *upstream.Call) (entry *golda
 		// An update may have ended between the find and the lock: the
 		// entry is found again under the lock, as the update before
 		// left it (or renamed it).
-		held = t.c.giveBack(l)
-		seen = t.c.released.Load()
+		held = l
+		mark = t.c.entries.Mark()
 		again, cerr := t.find(call)
 		if cerr != nil {
 			return nil, nil, cerr
@@ -177,17 +174,13 @@ func (t *trip) lockEntry(ctx context.Context, call *upstream.Call) (entry *golda
 	}
 }
 
-// giveBack is the release of an entry lock l: counted in released before
-// the lock is free, so that whoever takes it next sees the count moved.
-// Safe to call more than once, as l is.
-func (c *Client) giveBack(l func()) func() {
-	var once sync.Once
-	return func() {
-		once.Do(func() {
-			c.released.Add(1)
-			l()
-		})
-	}
+// waitEntry waits for the lock of key until half the call's time is left
+// at most (lockWaitShare).
+func (t *trip) waitEntry(ctx context.Context, key uint64) (unlock func(), err error) {
+	now := time.Now()
+	ctx, cancel := context.WithDeadline(ctx, now.Add(t.deadline.Sub(now)/lockWaitShare))
+	defer cancel()
+	return t.c.entries.Lock(ctx, key)
 }
 
 // lockWaitShare: an update waits for its entry's lock until 1/lockWaitShare
