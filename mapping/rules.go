@@ -224,7 +224,7 @@ func Parse(name string, data []byte) (*File, error) {
 	case errors.As(err, &list):
 		return nil, list.In(ErrRules, name)
 	case err != nil:
-		return nil, fmt.Errorf("%w: %s: %w%s", ErrRules, name, err, flowTemplateHint(data, err))
+		return nil, fmt.Errorf("%w: %s: %w%s", ErrRules, name, err, FlowTemplateHint(data, err))
 	case root.Kind == 0:
 		return nil, fmt.Errorf("%w: %s: the file is empty", ErrRules, name)
 	}
@@ -235,10 +235,11 @@ func Parse(name string, data []byte) (*File, error) {
 // syntaxLine is the line a YAML syntax error names.
 var syntaxLine = regexp.MustCompile(`^yaml: line ([0-9]+): `)
 
-// flowTemplateHint says what a YAML syntax error on a line with an
+// FlowTemplateHint says what a YAML syntax error on a line with an
 // unquoted ${…} template inside a flow mapping or list most likely is:
 // the template's { ends nothing YAML knows of ({email: ${user.email}}).
-func flowTemplateHint(data []byte, err error) string {
+// Every rule file's loader adds it, a dialect's (Parse) and an upstream's.
+func FlowTemplateHint(data []byte, err error) string {
 	m := syntaxLine.FindStringSubmatch(err.Error())
 	if m == nil {
 		return ""

@@ -454,3 +454,14 @@ user:
 		}
 	}
 }
+
+// TestFlowTemplateHintUpstream: an upstream rule file whose body holds an
+// unquoted ${…} in a flow mapping is told to quote it, as a dialect's rule
+// file is (the upstream's loader had its own copy of the switch, without
+// the hint: "did not find expected ',' or '}'" alone).
+func TestFlowTemplateHintUpstream(t *testing.T) {
+	_, err := rest.Load("up.yaml", []byte("upstream: up\nupdate:\n  byId: {method: PUT, path: /u, body: {email: ${update.set.email}}}\n"))
+	if err == nil || !strings.Contains(err.Error(), "up.yaml: line 3:") || !strings.Contains(err.Error(), `must be quoted: "${…}"`) {
+		t.Fatalf("%v: want the line and the hint to quote the template", err)
+	}
+}

@@ -192,7 +192,7 @@ func Load(file string, data []byte) (*Rules, error) {
 		// One problem each, as a dialect's rule file reports them.
 		return nil, list.In(ErrRules, file)
 	case err != nil: // not YAML: the line it stopped at, in the file's words
-		return nil, fmt.Errorf("%w: %s: %s", ErrRules, file, mapping.YAMLMessage(err))
+		return nil, fmt.Errorf("%w: %s: %s%s", ErrRules, file, mapping.YAMLMessage(err), mapping.FlowTemplateHint(data, err))
 	case root.Kind == 0:
 		return nil, fmt.Errorf("%w: %s: the file is empty", ErrRules, file)
 	}
