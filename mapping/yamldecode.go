@@ -176,6 +176,8 @@ type YAMLWanter interface {
 	YAMLWant() string
 }
 
+var yamlWanter = reflect.TypeFor[YAMLWanter]()
+
 // CheckYAML is every problem DecodeYAML finds in the node tree n (a
 // document) against the Go type t, in the order of the file, each with the
 // key path it is at.
@@ -206,7 +208,8 @@ func checkYAML(n *yaml.Node, t reflect.Type, path string, errs *YAMLErrors) {
 	if n.Kind == yaml.ScalarNode && n.Tag == "!!null" {
 		return
 	}
-	if w, ok := reflect.New(t).Interface().(YAMLWanter); ok {
+	if reflect.PointerTo(t).Implements(yamlWanter) { // no value made for every other node
+		w := reflect.New(t).Interface().(YAMLWanter)
 		if n.Kind != yaml.ScalarNode || n.Decode(w) != nil {
 			e := misfit(n, t, path)
 			e.Want = w.YAMLWant()

@@ -164,10 +164,18 @@ type frontConn struct {
 	statusNext atomic.Bool
 	// linger: close it as Close says.
 	linger atomic.Bool
-	// began: a byte was read; tlsFirst: the first was a TLS handshake
-	// record's (a client speaking https to this plain-HTTP listener).
-	began, tlsFirst atomic.Bool
+	// first is what the connection's first byte was: firstUnread until a
+	// byte is read, then firstTLS for a TLS handshake record's (a client
+	// speaking https to this plain-HTTP listener), else firstOther.
+	first atomic.Uint32
 }
+
+// The values of frontConn.first.
+const (
+	firstUnread uint32 = iota
+	firstOther
+	firstTLS
+)
 
 // tlsHandshake is the first byte of a TLS connection: the content type of
 // a handshake record (RFC 8446 §5.1), which no HTTP request line begins with.
@@ -177,9 +185,12 @@ const tlsHandshake = 0x16
 // its refusal says so instead of "malformed request".
 func (c *frontConn) Read(b []byte) (int, error) {
 	n, err := c.Conn.Read(b)
-	if n > 0 && !c.began.Load() {
-		c.began.Store(true)
-		c.tlsFirst.Store(b[0] == tlsHandshake)
+	if n > 0 && c.first.Load() == firstUnread {
+		v := firstOther
+		if b[0] == tlsHandshake {
+			v = firstTLS
+		}
+		c.first.CompareAndSwap(firstUnread, v)
 	}
 	return n, err
 }
@@ -323,7 +334,7 @@ func refusalOf(status int) refusal {
 // connection linger when it closes (unread bytes may follow).
 func (c *frontConn) refuse(status, n int) (int, error) {
 	f := refusalOf(status)
-	if status == http.StatusBadRequest && c.tlsFirst.Load() {
+	if status == http.StatusBadRequest && c.first.Load() == firstTLS {
 		f.what = "a TLS handshake on a plain-HTTP listener: userbridge's listeners speak HTTP without TLS; " +
 			"terminate TLS in front of it, or call it with http://"
 	}

@@ -214,8 +214,6 @@ func (m *Metrics) Upstream(dialect, method string, status, attempts int, elapsed
 		// it until its deadline) is counted, not timed: its microseconds
 		// made the upstream's latency look better than ever in an outage.
 		s.dur.Observe(elapsed.Seconds())
-	}
-	if attempts > 0 {
 		s.attempts().Add(float64(attempts))
 	}
 	if attempts > 1 {
