@@ -167,15 +167,18 @@ func (c *Client) Patch(ctx context.Context, call *upstream.Call) (*upstream.Resu
 	if !gjson.ValidBytes(call.Body) {
 		return &upstream.Result{}, canonical.Errorf(canonical.Internal, "the update document is not JSON")
 	}
+	if caps := c.caps.Load(); caps != nil { // discovered: nothing to wait for
+		return c.patch(ctx, call, caps)
+	}
 	caps, pre, cerr := c.ensure(ctx)
 	if cerr != nil {
 		return pre, cerr
 	}
 	res, cerr := c.patch(ctx, call, caps)
 	if res == nil {
-		res = pre
+		return pre, cerr
 	}
-	res.Waited = res.Waited || pre.Waited
+	res.Waited = pre.Waited // patch never waits for discovery
 	return res, cerr
 }
 
