@@ -100,16 +100,22 @@ func (e *waitError) Unwrap() error { return e.err }
 
 // ErrorKind is "scim discovery: still under way (timeout)" or "(canceled)".
 func (e *waitError) ErrorKind() telemetry.Kind {
-	why := "canceled"
-	if errors.Is(e.err, context.DeadlineExceeded) {
-		why = "timeout"
-	}
-	return telemetry.Kind("scim discovery: still under way (" + why + ")")
+	return telemetry.Kind("scim discovery: still under way (" + telemetry.ErrorKind(e.err) + ")")
 }
+
+// panicError is a discovery that panicked (discover recovers it).
+type panicError struct{ v any }
+
+func (e *panicError) Error() string { return fmt.Sprintf("scim: discovery: panic: %v", e.v) }
+
+// ErrorKind is "scim discovery: panic": never the panic's value, which
+// may quote anything.
+func (e *panicError) ErrorKind() telemetry.Kind { return "scim discovery: panic" }
 
 var (
 	_ telemetry.KindedError = (*DiscoveryError)(nil)
 	_ telemetry.KindedError = (*waitError)(nil)
+	_ telemetry.KindedError = (*panicError)(nil)
 )
 
 // fieldAttrs is where each canonical field lives: a schema URN ("" for
@@ -416,7 +422,7 @@ func (c *Client) discover(f *flight) {
 	d := &c.flight
 	defer func() {
 		if v := recover(); v != nil {
-			f.caps, f.err = nil, fmt.Errorf("scim: discovery: panic: %v", v)
+			f.caps, f.err = nil, &panicError{v}
 		}
 		d.mu.Lock()
 		d.now = nil
